@@ -1,0 +1,28 @@
+//! `memdb-bench`: memdb's benchmarks, side by side with the systems users
+//! would otherwise pick, reported as ratios measured in the same run.
+
+mod embedded;
+mod report;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface.
+#[derive(Parser)]
+#[command(name = "memdb-bench", about = "memdb benchmarks against SQLite, PostgreSQL and Redis")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The engine's figures, embedded, against SQLite in-memory (rusqlite,
+    /// prepared statements, same data, same run).
+    Embedded(embedded::Options),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Embedded(options) => embedded::run(&options),
+    }
+}

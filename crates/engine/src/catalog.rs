@@ -1,0 +1,121 @@
+//! The catalog: which tables and indexes exist, as of some commit.
+//!
+//! A [`Catalog`] is an immutable value; DDL in a transaction works on a
+//! private copy, and commit installs that copy as the newest version,
+//! stamped with the commit timestamp. Older versions stay available to
+//! snapshots that began before the change, so a transaction sees the schema
+//! of its own snapshot and DDL is transactional like data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::mvcc::Timestamp;
+use crate::schema::{IndexId, IndexSchema, TableId, TableSchema};
+use crate::storage::table::TableStorage;
+
+/// A table as the catalog knows it: its definition and its storage.
+#[derive(Clone)]
+pub(crate) struct TableEntry {
+    pub schema: Arc<TableSchema>,
+    pub storage: Arc<TableStorage>,
+}
+
+/// One version of the catalog.
+#[derive(Clone, Default)]
+pub(crate) struct Catalog {
+    /// Commit timestamp that installed this version.
+    pub committed_at: Timestamp,
+    tables: BTreeMap<String, TableEntry>,
+    names: BTreeMap<TableId, String>,
+    pub next_table_id: TableId,
+    pub next_index_id: IndexId,
+}
+
+impl Catalog {
+    /// A table by name.
+    pub fn table(&self, name: &str) -> Result<&TableEntry> {
+        self.tables.get(name).ok_or_else(|| Error::UndefinedTable(name.to_owned()))
+    }
+
+    /// A table by id.
+    pub fn table_by_id(&self, id: TableId) -> Option<&TableEntry> {
+        self.tables.get(self.names.get(&id)?)
+    }
+
+    /// Every table, by name.
+    pub fn tables(&self) -> impl Iterator<Item = &TableEntry> {
+        self.tables.values()
+    }
+
+    /// The table owning an index, and the index, by index name.
+    pub fn index(&self, name: &str) -> Option<(&TableEntry, &IndexSchema)> {
+        self.tables.values().find_map(|t| t.schema.index(name).map(|i| (t, i)))
+    }
+
+    /// Whether a relation (table or index) has this name.
+    pub fn relation_exists(&self, name: &str) -> bool {
+        self.tables.contains_key(name) || self.index(name).is_some()
+    }
+
+    /// Adds or replaces a table (keyed by id; a rename moves it).
+    pub fn put(&mut self, entry: TableEntry) {
+        if let Some(old) = self.names.insert(entry.schema.id, entry.schema.name.clone()) {
+            self.tables.remove(&old);
+        }
+        self.next_table_id = self.next_table_id.max(entry.schema.id + 1);
+        for index in &entry.schema.indexes {
+            self.next_index_id = self.next_index_id.max(index.id + 1);
+        }
+        self.tables.insert(entry.schema.name.clone(), entry);
+    }
+
+    /// Removes a table by id.
+    pub fn remove(&mut self, id: TableId) -> Option<TableEntry> {
+        let name = self.names.remove(&id)?;
+        self.tables.remove(&name)
+    }
+
+    /// Tables whose foreign keys reference table `id` (other than itself).
+    pub fn referencing(&self, id: TableId) -> impl Iterator<Item = &TableEntry> {
+        self.tables.values().filter(move |t| t.schema.foreign_keys.iter().any(|fk| fk.ref_table == id))
+    }
+}
+
+/// The committed catalog versions that live snapshots may still need.
+#[derive(Default)]
+pub(crate) struct CatalogHistory {
+    versions: Vec<Arc<Catalog>>,
+}
+
+impl CatalogHistory {
+    pub fn new(initial: Arc<Catalog>) -> CatalogHistory {
+        CatalogHistory { versions: vec![initial] }
+    }
+
+    /// The newest version committed at or before `ts`.
+    pub fn as_of(&self, ts: Timestamp) -> Option<Arc<Catalog>> {
+        self.versions.iter().rev().find(|c| c.committed_at <= ts).cloned()
+    }
+
+    /// The newest version.
+    pub fn latest(&self) -> Option<Arc<Catalog>> {
+        self.versions.last().cloned()
+    }
+
+    /// Installs a new version.
+    pub fn push(&mut self, catalog: Arc<Catalog>) {
+        self.versions.push(catalog);
+    }
+
+    /// Forgets versions no snapshot at or after `watermark` can use.
+    pub fn trim(&mut self, watermark: Timestamp) {
+        let keep_from = self.versions.iter().rposition(|c| c.committed_at <= watermark).unwrap_or(0);
+        self.versions.drain(..keep_from);
+    }
+
+    /// How many versions are kept.
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+}

@@ -1,0 +1,278 @@
+//! The database handle: configuration, shared state, and replay.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use parking_lot::{Mutex, RwLock};
+
+use crate::catalog::{Catalog, CatalogHistory};
+use crate::commitlog::{CommitLog, CommitRecord, NoLog};
+use crate::error::Result;
+use crate::gc::{self, GcCandidate, GcStats};
+use crate::mvcc::{ActiveSet, Timestamp, WaitGraph};
+use crate::schema::TableSchema;
+use crate::txn::{Transaction, TxnOptions, WriteSummary};
+
+/// Where time comes from: wall-clock in production, a hand-driven clock in
+/// tests (TTLs, `now()` defaults).
+pub trait Clock: Send + Sync {
+    /// Microseconds since 2000-01-01 00:00:00 UTC (PostgreSQL's epoch).
+    fn now_micros(&self) -> i64;
+}
+
+/// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01).
+pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+/// The system's real-time clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_micros(&self) -> i64 {
+        let since_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        since_unix - PG_EPOCH_OFFSET_MICROS
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock stopped at `micros` since 2000-01-01.
+    pub fn new(micros: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(micros))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(i64::try_from(by.as_micros()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_micros(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How to open a database.
+#[derive(Clone)]
+pub struct Config {
+    /// Where commit records go ([`NoLog`]: memory-only, the default).
+    pub commit_log: Arc<dyn CommitLog>,
+    /// How many transactions may be open at once.
+    pub max_transactions: usize,
+    /// How long a writer waits for another's row lock before failing
+    /// (`None`: wait until it ends or a deadlock is found).
+    pub lock_timeout: Option<Duration>,
+    /// How often a background thread reclaims old versions (`None`: only
+    /// when [`Database::gc`] is called).
+    pub gc_interval: Option<Duration>,
+    /// The clock for `now()` and timestamps.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            commit_log: Arc::new(NoLog),
+            max_transactions: 4096,
+            lock_timeout: None,
+            gc_interval: Some(Duration::from_millis(100)),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Config {
+    /// Memory-only defaults.
+    pub fn memory() -> Config {
+        Config::default()
+    }
+
+    /// Sets the commit log.
+    pub fn with_commit_log(mut self, log: Arc<dyn CommitLog>) -> Config {
+        self.commit_log = log;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Config {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the background collection interval (`None` disables it).
+    pub fn with_gc_interval(mut self, interval: Option<Duration>) -> Config {
+        self.gc_interval = interval;
+        self
+    }
+
+    /// Sets the lock timeout.
+    pub fn with_lock_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.lock_timeout = timeout;
+        self
+    }
+}
+
+/// State shared by every transaction of one database.
+pub(crate) struct Shared {
+    pub config: Config,
+    /// The newest commit timestamp whose effects are readable.
+    pub newest: AtomicU64,
+    pub next_txn: AtomicU64,
+    pub active: ActiveSet,
+    pub waits: WaitGraph,
+    /// Serializes commits: timestamp assignment, stamping, logging.
+    pub commit_lock: Mutex<()>,
+    pub catalogs: RwLock<CatalogHistory>,
+    pub current_catalog: ArcSwap<Catalog>,
+    /// Held by a transaction from its first DDL statement until it ends.
+    pub ddl_lock: Arc<Mutex<()>>,
+    /// Open SERIALIZABLE transactions; while any exist, commits keep a
+    /// summary of what they wrote for validation.
+    pub serializable_active: AtomicUsize,
+    pub recent_writes: Mutex<VecDeque<Arc<WriteSummary>>>,
+    pub gc_queue: Mutex<VecDeque<GcCandidate>>,
+    pub gc_lock: Mutex<()>,
+    /// Row ids freed before this timestamp may be reused.
+    pub reuse_before: AtomicU64,
+}
+
+impl Shared {
+    /// The catalog version a snapshot at `ts` sees.
+    pub fn catalog_as_of(&self, ts: Timestamp) -> Arc<Catalog> {
+        let current = self.current_catalog.load_full();
+        if current.committed_at <= ts {
+            return current;
+        }
+        self.catalogs.read().as_of(ts).unwrap_or(current)
+    }
+}
+
+/// An open database. Cheap to clone; all clones share the same data.
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Database {
+    /// Opens an empty in-memory database.
+    ///
+    /// ```
+    /// use memdb_engine::{Config, Database};
+    /// let db = Database::open(Config::memory()).unwrap();
+    /// assert!(db.begin().unwrap().table_names().is_empty());
+    /// ```
+    pub fn open(config: Config) -> Result<Database> {
+        let catalog = Arc::new(Catalog { next_table_id: 1, next_index_id: 1, ..Catalog::default() });
+        let gc_interval = config.gc_interval;
+        let max_transactions = config.max_transactions;
+        let shared = Arc::new(Shared {
+            config,
+            newest: AtomicU64::new(0),
+            next_txn: AtomicU64::new(1),
+            active: ActiveSet::new(max_transactions),
+            waits: WaitGraph::default(),
+            commit_lock: Mutex::new(()),
+            catalogs: RwLock::new(CatalogHistory::new(catalog.clone())),
+            current_catalog: ArcSwap::new(catalog),
+            ddl_lock: Arc::new(Mutex::new(())),
+            serializable_active: AtomicUsize::new(0),
+            recent_writes: Mutex::new(VecDeque::new()),
+            gc_queue: Mutex::new(VecDeque::new()),
+            gc_lock: Mutex::new(()),
+            reuse_before: AtomicU64::new(0),
+        });
+        if let Some(interval) = gc_interval {
+            spawn_collector(Arc::downgrade(&shared), interval);
+        }
+        Ok(Database { shared })
+    }
+
+    /// Begins a read-write transaction with snapshot isolation.
+    pub fn begin(&self) -> Result<Transaction> {
+        Transaction::begin(self.shared.clone(), TxnOptions::default())
+    }
+
+    /// Begins a transaction with the given options.
+    pub fn begin_with(&self, options: TxnOptions) -> Result<Transaction> {
+        Transaction::begin(self.shared.clone(), options)
+    }
+
+    /// Reclaims versions that no snapshot can see any more, now.
+    pub fn gc(&self) -> GcStats {
+        gc::collect(&self.shared)
+    }
+
+    /// Replays one commit record (recovery, replication). Records must be
+    /// applied in timestamp order, on a database nobody else writes to.
+    pub fn apply(&self, record: &CommitRecord) -> Result<()> {
+        crate::txn::apply(&self.shared, record)
+    }
+
+    /// The newest commit timestamp.
+    pub fn last_commit(&self) -> Timestamp {
+        self.shared.newest.load(Ordering::Acquire)
+    }
+
+    /// Current definitions of all tables.
+    pub fn schemas(&self) -> Vec<Arc<TableSchema>> {
+        self.shared.current_catalog.load().tables().map(|t| t.schema.clone()).collect()
+    }
+
+    /// Statistics about the database's memory and versions.
+    pub fn stats(&self) -> DatabaseStats {
+        let catalog = self.shared.current_catalog.load();
+        let mut stats = DatabaseStats {
+            active_transactions: self.shared.active.len(),
+            catalog_versions: self.shared.catalogs.read().len(),
+            pending_gc: self.shared.gc_queue.lock().len(),
+            ..DatabaseStats::default()
+        };
+        for table in catalog.tables() {
+            stats.tables += 1;
+            stats.live_rows += table.storage.live_rows.load(Ordering::Relaxed).max(0) as u64;
+            stats.row_bytes += table.storage.data_bytes.load(Ordering::Relaxed).max(0) as u64;
+        }
+        stats
+    }
+}
+
+/// A summary of the database's state, for monitoring and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatabaseStats {
+    /// Tables in the newest catalog.
+    pub tables: usize,
+    /// Live rows across tables (approximate under concurrency).
+    pub live_rows: u64,
+    /// Bytes of encoded row data, all versions.
+    pub row_bytes: u64,
+    /// Transactions currently open.
+    pub active_transactions: usize,
+    /// Catalog versions retained for old snapshots.
+    pub catalog_versions: usize,
+    /// Row chains waiting for garbage collection.
+    pub pending_gc: usize,
+}
+
+fn spawn_collector(shared: Weak<Shared>, interval: Duration) {
+    let spawned = std::thread::Builder::new().name("memdb-gc".into()).spawn(move || {
+        loop {
+            std::thread::sleep(interval);
+            let Some(shared) = shared.upgrade() else { return };
+            gc::collect(&shared);
+        }
+    });
+    if let Err(e) = spawned {
+        // Without the thread, collection still happens on explicit calls.
+        eprintln!("memdb: could not start the garbage collector thread: {e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! memdb's storage engine: typed rows in memory, MVCC transactions,
+//! indexes, and the commit-log seam.
+//!
+//! # Life of a write
+//!
+//! 1. [`Database::begin`] registers a snapshot: the newest commit timestamp.
+//! 2. [`Transaction::insert`] coerces the values to the column types, checks
+//!    NOT NULL and CHECK, encodes the row compactly (`row`), and installs a
+//!    new version stamped with the transaction's marker at a row id in the
+//!    table's slab (`storage::slab`); index entries point at the row id
+//!    (`storage::index`, keys encoded by `key`). UNIQUE and FOREIGN KEY
+//!    constraints are checked against the newest state of the other rows.
+//! 3. Other transactions do not see the marker-stamped version; a writer
+//!    that wants the same row waits for this one (`mvcc` module docs).
+//! 4. [`Transaction::commit`] validates (schema, SERIALIZABLE reads), takes
+//!    the next timestamp, hands one [`CommitRecord`] to the [`CommitLog`],
+//!    stamps the versions and publishes the timestamp. Readers switch from
+//!    the old versions to the new ones atomically.
+//! 5. Replaced versions are queued for the garbage collector (`gc`), which
+//!    unlinks them once no snapshot can see them.
+//!
+//! # Example
+//!
+//! ```
+//! use memdb_engine::{Column, Config, DataType, Database, TableSchema, Value};
+//!
+//! let db = Database::open(Config::memory())?;
+//! let mut txn = db.begin()?;
+//! txn.create_table(
+//!     TableSchema::new("accounts")
+//!         .column(Column::new("id", DataType::Int8).not_null())
+//!         .column(Column::new("balance", DataType::Int8).default(Value::Int8(0)))
+//!         .primary_key(["id"]),
+//! )?;
+//! let accounts = txn.table("accounts")?;
+//! txn.insert(&accounts, vec![Value::Int8(1), Value::Int8(100)])?;
+//! txn.commit()?;
+//!
+//! let mut txn = db.begin()?;
+//! let accounts = txn.table("accounts")?;
+//! let row = txn.get(&accounts, &[Value::Int8(1)])?.expect("row 1 exists");
+//! txn.update(&accounts, row.id, vec![Value::Int8(1), Value::Int8(90)])?;
+//! txn.commit()?;
+//! # Ok::<(), memdb_engine::Error>(())
+//! ```
+
+mod catalog;
+pub mod commitlog;
+mod database;
+mod error;
+pub mod expr;
+mod gc;
+pub mod key;
+mod mvcc;
+pub mod row;
+mod schema;
+mod storage;
+mod txn;
+pub mod types;
+
+pub use commitlog::{CommitLog, CommitRecord, LogOp, MemoryLog, NoLog};
+pub use database::{Clock, Config, Database, DatabaseStats, ManualClock, PG_EPOCH_OFFSET_MICROS, SystemClock};
+pub use error::{Error, Result};
+pub use expr::Expr;
+pub use gc::GcStats;
+pub use mvcc::{Timestamp, TxnId};
+pub use schema::{
+    CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexId, IndexKind, IndexSchema, TableId, TableSchema,
+};
+pub use storage::RowId;
+pub use txn::{AlterTable, IndexSpec, IsolationLevel, Row, Scan, ScanRange, Table, Transaction, TxnOptions};
+pub use types::{Array, DataType, Interval, NumericTypmod, Value};

@@ -1,0 +1,249 @@
+//! Index structures: ordered (`scc::TreeIndex`, a concurrent B+tree with
+//! lock-free reads) and hash (`scc::HashMap`).
+//!
+//! Entry layout (keys are [`Key`]s, see `crate::key`):
+//!
+//! ```text
+//!   primary key:        key(cols)          → row id   (one entry per key)
+//!   other ordered:      key(cols) ‖ row id → row id   (one entry per row and key)
+//!   hash:               key(cols)          → [row id]
+//! ```
+//!
+//! The primary key's tree insert is the arbiter of its uniqueness; other
+//! unique indexes are checked by the transaction layer against the rows
+//! the entries point to.
+
+use std::ops::Bound;
+
+use scc::{Guard, TreeIndex};
+
+use crate::key::Key;
+use crate::schema::{IndexKind, IndexSchema};
+use crate::storage::RowId;
+use crate::types::Value;
+
+/// How many entries a scan fetches per batch.
+pub(crate) const SCAN_BATCH: usize = 256;
+
+enum Structure {
+    Ordered(TreeIndex<Key, RowId>),
+    Hash(scc::HashMap<Key, Vec<RowId>>),
+}
+
+/// One index of a table.
+pub(crate) struct IndexStorage {
+    pub schema: IndexSchema,
+    structure: Structure,
+}
+
+impl IndexStorage {
+    pub fn new(schema: IndexSchema) -> IndexStorage {
+        let structure = match schema.kind {
+            IndexKind::BTree => Structure::Ordered(TreeIndex::new()),
+            IndexKind::Hash => Structure::Hash(scc::HashMap::new()),
+        };
+        IndexStorage { schema, structure }
+    }
+
+    /// Whether entries are exactly the key (primary key) rather than
+    /// key ‖ row id.
+    fn exact(&self) -> bool {
+        self.schema.primary
+    }
+
+    /// The index's key values of a row given in physical column order.
+    pub fn key_values(&self, row: &[Value]) -> Vec<Value> {
+        self.schema.columns.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)).collect()
+    }
+
+    /// The encoded search key for key values (without row id).
+    pub fn search_key(values: &[Value]) -> Key {
+        Key::encode(values)
+    }
+
+    fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
+        match (&self.structure, self.exact()) {
+            (Structure::Ordered(_), false) => Key::encode_with_row_id(values, row_id),
+            _ => Key::encode(values),
+        }
+    }
+
+    /// Adds the entry for `row_id` under `values`. For the primary key,
+    /// returns the row id already holding the key if there is one.
+    pub fn insert(&self, values: &[Value], row_id: RowId) -> Result<(), RowId> {
+        let key = self.entry_key(values, row_id);
+        match &self.structure {
+            Structure::Ordered(tree) => match tree.insert_sync(key, row_id) {
+                Ok(()) => Ok(()),
+                Err((key, _)) if self.exact() => match tree.peek_with(&key, |_, &existing| existing) {
+                    Some(existing) if existing != row_id => Err(existing),
+                    _ => Ok(()),
+                },
+                Err(_) => Ok(()),
+            },
+            Structure::Hash(map) => {
+                let mut entry = map.entry_sync(key).or_default();
+                if !entry.get().contains(&row_id) {
+                    entry.get_mut().push(row_id);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes the entry for `row_id` under `values` (if present).
+    pub fn remove(&self, values: &[Value], row_id: RowId) {
+        let key = self.entry_key(values, row_id);
+        match &self.structure {
+            Structure::Ordered(tree) => {
+                tree.remove_if_sync(&key, |&existing| existing == row_id);
+            }
+            Structure::Hash(map) => {
+                let _ = map.remove_if_sync(&key, |ids| {
+                    ids.retain(|&id| id != row_id);
+                    ids.is_empty()
+                });
+            }
+        }
+    }
+
+    /// The row id a primary-key entry holds for `values` (primary key only).
+    pub fn lookup_exact(&self, values: &[Value]) -> Option<RowId> {
+        match &self.structure {
+            Structure::Ordered(tree) if self.exact() => tree.peek_with(&Key::encode(values), |_, &id| id),
+            _ => None,
+        }
+    }
+
+    /// Row ids of every entry whose key equals `values` exactly.
+    pub fn lookup(&self, values: &[Value]) -> Vec<RowId> {
+        let key = Key::encode(values);
+        match &self.structure {
+            Structure::Ordered(tree) if self.exact() => tree.peek_with(&key, |_, &id| id).into_iter().collect(),
+            Structure::Ordered(_) => {
+                let mut out = Vec::new();
+                let upper = key.prefix_successor();
+                let mut from = Bound::Included(key);
+                loop {
+                    let batch = self.range_batch(&from, &upper.clone().map_or(Bound::Unbounded, Bound::Excluded), false);
+                    let full = batch.len() == SCAN_BATCH;
+                    let Some((last, _)) = batch.last().cloned() else { break };
+                    out.extend(batch.into_iter().map(|(_, id)| id));
+                    if !full {
+                        break;
+                    }
+                    from = Bound::Excluded(last);
+                }
+                out
+            }
+            Structure::Hash(map) => map.read_sync(&key, |_, ids| ids.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Whether the index supports ordered range scans.
+    pub fn is_ordered(&self) -> bool {
+        matches!(self.structure, Structure::Ordered(_))
+    }
+
+    /// Up to [`SCAN_BATCH`] entries within the bounds, in ascending order or
+    /// (with `reverse`) descending order.
+    pub fn range_batch(&self, lower: &Bound<Key>, upper: &Bound<Key>, reverse: bool) -> Vec<(Key, RowId)> {
+        let Structure::Ordered(tree) = &self.structure else {
+            return Vec::new();
+        };
+        fn as_bytes(b: &Bound<Key>) -> Bound<&[u8]> {
+            match b {
+                Bound::Included(k) => Bound::Included(k.as_bytes()),
+                Bound::Excluded(k) => Bound::Excluded(k.as_bytes()),
+                Bound::Unbounded => Bound::Unbounded,
+            }
+        }
+        let range: (Bound<&[u8]>, Bound<&[u8]>) = (as_bytes(lower), as_bytes(upper));
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) = range {
+            if l > u {
+                return Vec::new();
+            }
+        }
+        let guard = Guard::new();
+        let iter = tree.range::<[u8], _>(range, &guard);
+        let take = |(k, v): (&Key, &RowId)| (k.clone(), *v);
+        if reverse {
+            iter.rev().take(SCAN_BATCH).map(take).collect()
+        } else {
+            iter.take(SCAN_BATCH).map(take).collect()
+        }
+    }
+
+    /// Every row id in the index (for rebuilding and checks).
+    pub fn all_row_ids(&self) -> Vec<RowId> {
+        match &self.structure {
+            Structure::Ordered(tree) => {
+                let guard = Guard::new();
+                tree.iter(&guard).map(|(_, &id)| id).collect()
+            }
+            Structure::Hash(map) => {
+                let mut out = Vec::new();
+                map.iter_sync(|_, ids| {
+                    out.extend_from_slice(ids);
+                    true
+                });
+                out
+            }
+        }
+    }
+
+    /// Number of entries (versions of rows, not distinct rows).
+    pub fn len(&self) -> usize {
+        match &self.structure {
+            Structure::Ordered(tree) => tree.len(),
+            Structure::Hash(map) => map.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(primary: bool, kind: IndexKind) -> IndexSchema {
+        IndexSchema { id: 1, name: "i".into(), columns: vec![0], unique: primary, primary, kind, constraint: None }
+    }
+
+    #[test]
+    fn primary_key_entries_are_unique() {
+        let idx = IndexStorage::new(schema(true, IndexKind::BTree));
+        assert_eq!(idx.insert(&[Value::Int8(1)], 10), Ok(()));
+        assert_eq!(idx.insert(&[Value::Int8(1)], 11), Err(10));
+        assert_eq!(idx.insert(&[Value::Int8(1)], 10), Ok(()), "re-adding the same entry is fine");
+        assert_eq!(idx.lookup(&[Value::Int8(1)]), vec![10]);
+        idx.remove(&[Value::Int8(1)], 11);
+        assert_eq!(idx.lookup(&[Value::Int8(1)]), vec![10], "only the matching row's entry goes");
+        idx.remove(&[Value::Int8(1)], 10);
+        assert!(idx.lookup(&[Value::Int8(1)]).is_empty());
+    }
+
+    #[test]
+    fn secondary_entries_hold_many_rows_per_key_and_scan_both_ways() {
+        for kind in [IndexKind::BTree, IndexKind::Hash] {
+            let idx = IndexStorage::new(schema(false, kind));
+            for id in 0..600u64 {
+                idx.insert(&[Value::Int4((id % 3) as i32)], id).unwrap();
+            }
+            let mut ones = idx.lookup(&[Value::Int4(1)]);
+            ones.sort_unstable();
+            assert_eq!(ones.len(), 200);
+            idx.remove(&[Value::Int4(1)], 1);
+            assert_eq!(idx.lookup(&[Value::Int4(1)]).len(), 199);
+        }
+        let idx = IndexStorage::new(schema(false, IndexKind::BTree));
+        for id in 0..10u64 {
+            idx.insert(&[Value::Int8(id as i64)], id).unwrap();
+        }
+        let lo = Bound::Included(Key::encode(&[Value::Int8(3)]));
+        let hi = Bound::Excluded(Key::encode(&[Value::Int8(6)]));
+        let fwd: Vec<_> = idx.range_batch(&lo, &hi, false).into_iter().map(|(_, id)| id).collect();
+        let rev: Vec<_> = idx.range_batch(&lo, &hi, true).into_iter().map(|(_, id)| id).collect();
+        assert_eq!(fwd, vec![3, 4, 5]);
+        assert_eq!(rev, vec![5, 4, 3]);
+    }
+}

@@ -1,0 +1,150 @@
+//! A table's physical storage: its row slab and its indexes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use parking_lot::RwLock;
+
+use crate::error::Result;
+use crate::mvcc::{Timestamp, Version};
+use crate::row;
+use crate::schema::{IndexId, TableId};
+use crate::storage::RowId;
+use crate::storage::index::IndexStorage;
+use crate::storage::slab::RowSlab;
+use crate::types::{DataType, Value};
+
+/// Rows and indexes of one table, shared by every transaction.
+pub(crate) struct TableStorage {
+    pub id: TableId,
+    pub slab: RowSlab,
+    indexes: ArcSwap<Vec<Arc<IndexStorage>>>,
+    /// Row writers hold it shared while they add a version and its index
+    /// entries; an index build holds it exclusively while it registers the
+    /// new index, so every version is either seen by the build or indexed by
+    /// its writer.
+    pub gate: RwLock<()>,
+    /// Physical column types (only ever appended to) and the values rows
+    /// written before a column existed read as.
+    layout: ArcSwap<(Vec<DataType>, Vec<Value>)>,
+    /// Commit timestamp of the newest commit that wrote this table.
+    pub last_commit: AtomicU64,
+    /// Approximate count of live rows (committed inserts minus deletes).
+    pub live_rows: AtomicI64,
+    /// Approximate bytes of row data held, all versions.
+    pub data_bytes: AtomicI64,
+}
+
+impl TableStorage {
+    pub fn new(id: TableId, types: Vec<DataType>, missing: Vec<Value>) -> TableStorage {
+        TableStorage {
+            id,
+            slab: RowSlab::new(),
+            indexes: ArcSwap::from_pointee(Vec::new()),
+            gate: RwLock::new(()),
+            layout: ArcSwap::from_pointee((types, missing)),
+            last_commit: AtomicU64::new(0),
+            live_rows: AtomicI64::new(0),
+            data_bytes: AtomicI64::new(0),
+        }
+    }
+
+    /// The newest version of a row (committed or not), if the row exists.
+    pub fn head(&self, row_id: RowId) -> Option<Arc<Version>> {
+        self.slab.get(row_id)?.load_full()
+    }
+
+    /// All indexes.
+    pub fn indexes(&self) -> Arc<Vec<Arc<IndexStorage>>> {
+        self.indexes.load_full()
+    }
+
+    /// An index by id.
+    pub fn index(&self, id: IndexId) -> Option<Arc<IndexStorage>> {
+        self.indexes.load().iter().find(|i| i.schema.id == id).cloned()
+    }
+
+    /// The primary key index.
+    pub fn primary(&self) -> Option<Arc<IndexStorage>> {
+        self.indexes.load().iter().find(|i| i.schema.primary).cloned()
+    }
+
+    /// Registers an index; callers hold `gate` exclusively and fill it after.
+    pub fn attach_index(&self, index: Arc<IndexStorage>) {
+        let mut list = Vec::clone(&self.indexes.load());
+        list.retain(|i| i.schema.id != index.schema.id);
+        list.push(index);
+        self.indexes.store(Arc::new(list));
+    }
+
+    /// Unregisters an index.
+    pub fn detach_index(&self, id: IndexId) {
+        let mut list = Vec::clone(&self.indexes.load());
+        list.retain(|i| i.schema.id != id);
+        self.indexes.store(Arc::new(list));
+    }
+
+    /// Replaces the index list wholesale (schema changes and replay).
+    pub fn set_indexes(&self, list: Vec<Arc<IndexStorage>>) {
+        self.indexes.store(Arc::new(list));
+    }
+
+    /// Physical column types and missing-column values.
+    pub fn layout(&self) -> Arc<(Vec<DataType>, Vec<Value>)> {
+        self.layout.load_full()
+    }
+
+    /// Records the physical layout (after ADD COLUMN, or to undo one).
+    pub fn set_layout(&self, types: Vec<DataType>, missing: Vec<Value>) {
+        self.layout.store(Arc::new((types, missing)));
+    }
+
+    /// Encodes a physical row.
+    pub fn encode(&self, values: &[Value]) -> Result<row::RowData> {
+        row::encode(values, &self.layout.load().0)
+    }
+
+    /// Decodes a version into physical column order; columns the row
+    /// predates read as their recorded missing value.
+    pub fn decode(&self, version: &Version) -> Result<Vec<Value>> {
+        let layout = self.layout.load();
+        let (types, missing) = &**layout;
+        let mut values = row::decode(&version.data, types)?;
+        for i in values.len()..types.len() {
+            values.push(missing.get(i).cloned().unwrap_or(Value::Null));
+        }
+        Ok(values)
+    }
+
+    /// Adds index entries of a version for every index.
+    pub fn index_version(&self, values: &[Value], row_id: RowId) {
+        for index in self.indexes.load().iter() {
+            // Primary-key collisions are resolved by the caller before it
+            // creates the version, so an error here means "already there".
+            let _ = index.insert(&index.key_values(values), row_id);
+        }
+    }
+
+    /// Removes the entries of `values` from every index, except keys still
+    /// used by one of the `keep` versions of the same row.
+    pub fn unindex_version(&self, values: &[Value], row_id: RowId, keep: &[Vec<Value>]) {
+        for index in self.indexes.load().iter() {
+            let key = index.key_values(values);
+            if keep.iter().any(|other| index.key_values(other) == key) {
+                continue;
+            }
+            index.remove(&key, row_id);
+        }
+    }
+
+    /// Accounts for row data added (positive) or freed (negative).
+    pub fn account(&self, bytes: i64) {
+        self.data_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Records a commit that wrote this table.
+    pub fn touch(&self, ts: Timestamp) {
+        self.last_commit.fetch_max(ts, Ordering::AcqRel);
+    }
+}

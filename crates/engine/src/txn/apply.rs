@@ -1,0 +1,142 @@
+//! Replay of commit records (recovery, replication).
+//!
+//! A record is applied as one unit under the commit lock: its versions are
+//! stamped directly with the record's timestamp, at the row ids the record
+//! names, and the timestamp is published at the end, so readers see the
+//! whole record or none of it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::catalog::TableEntry;
+use crate::commitlog::{CommitRecord, LogOp};
+use crate::database::Shared;
+use crate::error::{Error, Result};
+use crate::gc::GcCandidate;
+use crate::mvcc::{INFINITY, TXN_BIT, Version};
+use crate::schema::TableSchema;
+use crate::storage::index::IndexStorage;
+use crate::storage::table::TableStorage;
+use crate::txn::ddl::{fill_index, fresh_storage};
+
+pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
+    let _lock = shared.commit_lock.lock();
+    let ts = record.ts;
+    let newest = shared.newest.load(Ordering::Acquire);
+    if ts <= newest || ts & TXN_BIT != 0 {
+        return Err(Error::CorruptRecord(format!("record at {ts} does not follow the last commit {newest}")));
+    }
+    let mut catalog = (*shared.current_catalog.load_full()).clone();
+    let mut catalog_changed = false;
+    let mut garbage = Vec::new();
+    let storage_of = |catalog: &crate::catalog::Catalog, id| -> Result<Arc<TableStorage>> {
+        catalog
+            .table_by_id(id)
+            .map(|e| e.storage.clone())
+            .ok_or_else(|| Error::CorruptRecord(format!("record at {ts} names unknown table {id}")))
+    };
+    for op in &record.ops {
+        match op {
+            LogOp::CreateTable(schema) => {
+                catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage: fresh_storage(schema) });
+                catalog_changed = true;
+            }
+            LogOp::AlterTable(schema) => {
+                let storage = storage_of(&catalog, schema.id)?;
+                reconcile(&storage, schema)?;
+                catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage });
+                catalog_changed = true;
+            }
+            LogOp::DropTable(id) => {
+                catalog.remove(*id);
+                catalog_changed = true;
+            }
+            LogOp::Truncate(id) => {
+                let entry = catalog
+                    .table_by_id(*id)
+                    .cloned()
+                    .ok_or_else(|| Error::CorruptRecord(format!("truncate of unknown table {id}")))?;
+                catalog.put(TableEntry { schema: entry.schema.clone(), storage: fresh_storage(&entry.schema) });
+                catalog_changed = true;
+            }
+            LogOp::Insert { table, row_id, data } => {
+                let storage = storage_of(&catalog, *table)?;
+                storage.slab.reserve(*row_id);
+                let slot = storage
+                    .slab
+                    .slot(*row_id)
+                    .ok_or_else(|| Error::CorruptRecord(format!("row id {row_id} out of range")))?;
+                let prev = slot.load_full().filter(|h| h.end() != INFINITY);
+                let version = Arc::new(Version::new(ts, data.clone().into_boxed_slice(), prev));
+                let values = storage.decode(&version)?;
+                storage.account(data.len() as i64);
+                slot.store(Some(version));
+                storage.index_version(&values, *row_id);
+                storage.live_rows.fetch_add(1, Ordering::Relaxed);
+                storage.touch(ts);
+            }
+            LogOp::Update { table, row_id, data } => {
+                let storage = storage_of(&catalog, *table)?;
+                let head = storage
+                    .head(*row_id)
+                    .filter(|h| h.end() == INFINITY)
+                    .ok_or_else(|| Error::CorruptRecord(format!("update of missing row {row_id} in table {table}")))?;
+                head.end.store(ts, Ordering::Release);
+                let version = Arc::new(Version::new(ts, data.clone().into_boxed_slice(), Some(head)));
+                let values = storage.decode(&version)?;
+                storage.account(data.len() as i64);
+                if let Some(slot) = storage.slab.get(*row_id) {
+                    slot.store(Some(version));
+                }
+                storage.index_version(&values, *row_id);
+                storage.touch(ts);
+                garbage.push(GcCandidate { table: *table, row_id: *row_id, ts });
+            }
+            LogOp::Delete { table, row_id } => {
+                let storage = storage_of(&catalog, *table)?;
+                let head = storage
+                    .head(*row_id)
+                    .filter(|h| h.end() == INFINITY)
+                    .ok_or_else(|| Error::CorruptRecord(format!("delete of missing row {row_id} in table {table}")))?;
+                head.end.store(ts, Ordering::Release);
+                storage.live_rows.fetch_sub(1, Ordering::Relaxed);
+                storage.touch(ts);
+                garbage.push(GcCandidate { table: *table, row_id: *row_id, ts });
+            }
+        }
+    }
+    if catalog_changed {
+        catalog.committed_at = ts;
+        let catalog = Arc::new(catalog);
+        shared.catalogs.write().push(catalog.clone());
+        shared.current_catalog.store(catalog);
+    }
+    shared.gc_queue.lock().extend(garbage);
+    shared.newest.store(ts, Ordering::Release);
+    shared.next_txn.fetch_max(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Makes a table's physical storage match a new definition: layout,
+/// new indexes built, dropped indexes detached.
+pub(crate) fn reconcile(storage: &Arc<TableStorage>, schema: &TableSchema) -> Result<()> {
+    storage.set_layout(schema.physical_types(), schema.columns.iter().map(|c| c.missing.clone()).collect());
+    let existing = storage.indexes();
+    for index in &schema.indexes {
+        if !existing.iter().any(|i| i.schema.id == index.id) {
+            let built = Arc::new(IndexStorage::new(index.clone()));
+            {
+                let _gate = storage.gate.write();
+                storage.attach_index(built.clone());
+            }
+            fill_index(storage, &built, TXN_BIT)?;
+        }
+    }
+    for index in existing.iter() {
+        if !schema.indexes.iter().any(|i| i.id == index.schema.id) {
+            let _gate = storage.gate.write();
+            storage.detach_index(index.schema.id);
+        }
+    }
+    Ok(())
+}

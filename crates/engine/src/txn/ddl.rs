@@ -1,0 +1,763 @@
+//! Schema changes: CREATE / ALTER / DROP TABLE, CREATE / DROP INDEX,
+//! TRUNCATE.
+//!
+//! DDL works on the transaction's private copy of the catalog and holds the
+//! database's DDL lock until the transaction ends, so schema changes are
+//! serialized with each other but never block readers or data writers.
+//! Physical side effects that cannot wait for commit (a new index must be
+//! maintained by concurrent writers from the moment it is built; a new
+//! column widens the row layout) are recorded and undone on rollback.
+//! Constraints added to tables with data are validated against every row's
+//! newest version, and again at commit if the table was written meanwhile.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::catalog::{Catalog, TableEntry};
+use crate::commitlog::LogOp;
+use crate::error::{Error, Result};
+use crate::expr::{EvalContext, Expr};
+use crate::key::Key;
+use crate::mvcc::{INFINITY, is_marker};
+use crate::schema::{
+    CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexKind, IndexSchema, TableId, TableSchema,
+};
+use crate::storage::index::IndexStorage;
+use crate::storage::table::TableStorage;
+use crate::txn::{DdlState, DdlUndo, IsolationLevel, Table, Transaction};
+use crate::types::{DataType, Value};
+
+/// A change to an existing table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlterTable {
+    /// `ADD COLUMN`: existing rows read the column's default, evaluated once.
+    AddColumn(Column),
+    /// `DROP COLUMN`; indexes and constraints using it go too (foreign keys
+    /// of other tables only with `cascade`).
+    DropColumn {
+        /// Column name.
+        name: String,
+        /// Also drop foreign keys of other tables that depend on it.
+        cascade: bool,
+    },
+    /// `RENAME COLUMN from TO to`
+    RenameColumn {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// `RENAME TO name`
+    RenameTable(String),
+    /// `ALTER COLUMN ... SET DEFAULT` / `DROP DEFAULT`
+    SetDefault {
+        /// Column name.
+        column: String,
+        /// The new default, or none.
+        default: Option<Expr>,
+    },
+    /// `ALTER COLUMN ... SET NOT NULL` (true) / `DROP NOT NULL` (false)
+    SetNotNull {
+        /// Column name.
+        column: String,
+        /// Whether NULLs are now rejected.
+        not_null: bool,
+    },
+    /// `ADD CONSTRAINT`
+    AddConstraint(ConstraintSpec),
+    /// `DROP CONSTRAINT name`
+    DropConstraint {
+        /// Constraint name.
+        name: String,
+        /// Also drop foreign keys of other tables that depend on it.
+        cascade: bool,
+    },
+}
+
+/// `CREATE [UNIQUE] INDEX`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexSpec {
+    /// Index name; generated as `<table>_<cols>_idx` when absent.
+    pub name: Option<String>,
+    /// The table.
+    pub table: String,
+    /// Column names, in key order.
+    pub columns: Vec<String>,
+    /// Whether keys must be unique.
+    pub unique: bool,
+    /// B+tree or hash.
+    pub kind: IndexKind,
+}
+
+impl IndexSpec {
+    /// An ordered, non-unique index.
+    pub fn new<S: Into<String>>(table: &str, columns: impl IntoIterator<Item = S>) -> IndexSpec {
+        IndexSpec {
+            name: None,
+            table: table.to_owned(),
+            columns: columns.into_iter().map(Into::into).collect(),
+            unique: false,
+            kind: IndexKind::BTree,
+        }
+    }
+
+    /// Names the index.
+    pub fn named(mut self, name: &str) -> IndexSpec {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// Makes it unique.
+    pub fn unique(mut self) -> IndexSpec {
+        self.unique = true;
+        self
+    }
+
+    /// Makes it a hash index.
+    pub fn hash(mut self) -> IndexSpec {
+        self.kind = IndexKind::Hash;
+        self
+    }
+}
+
+impl Transaction {
+    /// Takes the DDL lock and a private catalog copy on the first change.
+    fn begin_ddl(&mut self, what: &str) -> Result<Catalog> {
+        self.check_writable(what)?;
+        if self.ddl.is_none() {
+            let guard = self.shared.ddl_lock.lock_arc();
+            let current = self.shared.current_catalog.load_full();
+            if current.committed_at != self.catalog.committed_at {
+                if self.options.isolation == IsolationLevel::ReadCommitted && self.writes.is_empty() {
+                    self.catalog = current.clone();
+                } else {
+                    return Err(Error::SerializationFailure("concurrent schema change".into()));
+                }
+            }
+            self.ddl = Some(DdlState { _guard: guard, base: current, ops: Vec::new(), undo: Vec::new(), validated: Vec::new() });
+        }
+        Ok((*self.catalog).clone())
+    }
+
+    fn ddl_state(&mut self) -> Result<&mut DdlState> {
+        self.ddl.as_mut().ok_or_else(|| Error::Internal("DDL state missing".into()))
+    }
+
+    /// Creates a table. Constraints given through the builder are resolved
+    /// and named as PostgreSQL names them (`t_pkey`, `t_a_key`, ...).
+    ///
+    /// ```
+    /// use memdb_engine::{Column, Config, DataType, Database, TableSchema};
+    /// let db = Database::open(Config::memory()).unwrap();
+    /// let mut txn = db.begin().unwrap();
+    /// txn.create_table(
+    ///     TableSchema::new("users")
+    ///         .column(Column::new("id", DataType::Int8))
+    ///         .column(Column::new("email", DataType::Text).not_null())
+    ///         .primary_key(["id"])
+    ///         .unique(["email"]),
+    /// ).unwrap();
+    /// txn.commit().unwrap();
+    /// ```
+    pub fn create_table(&mut self, schema: TableSchema) -> Result<()> {
+        let mut catalog = self.begin_ddl("CREATE TABLE")?;
+        self.guarded(move |txn| {
+            if catalog.relation_exists(&schema.name) {
+                return Err(Error::DuplicateTable(schema.name.clone()));
+            }
+            let mut schema = schema;
+            let pending = std::mem::take(&mut schema.pending);
+            schema.indexes.clear();
+            schema.checks.clear();
+            schema.foreign_keys.clear();
+            let mut seen = HashSet::new();
+            for col in &schema.columns {
+                validate_type(&col.data_type)?;
+                if !seen.insert(col.name.clone()) {
+                    return Err(Error::DuplicateColumn { table: schema.name.clone(), column: col.name.clone() });
+                }
+            }
+            schema.id = catalog.next_table_id;
+            catalog.next_table_id += 1;
+            let storage = Arc::new(TableStorage::new(
+                schema.id,
+                schema.physical_types(),
+                schema.columns.iter().map(|c| c.missing.clone()).collect(),
+            ));
+            catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage: storage.clone() });
+            for spec in pending {
+                add_constraint(txn, &mut catalog, &mut schema, &storage, spec)?;
+            }
+            txn.install(catalog, schema.clone(), storage)?;
+            txn.ddl_state()?.ops.push(LogOp::CreateTable(schema));
+            Ok(())
+        })
+    }
+
+    /// Puts a changed table into the private catalog.
+    fn install(&mut self, mut catalog: Catalog, schema: TableSchema, storage: Arc<TableStorage>) -> Result<()> {
+        catalog.put(TableEntry { schema: Arc::new(schema), storage });
+        self.catalog = Arc::new(catalog);
+        Ok(())
+    }
+
+    /// Drops a table. With `cascade`, foreign keys of other tables that
+    /// reference it are dropped too; without, they make the drop fail.
+    pub fn drop_table(&mut self, name: &str, cascade: bool) -> Result<()> {
+        let mut catalog = self.begin_ddl("DROP TABLE")?;
+        self.guarded(|txn| {
+            let entry = catalog.table(name)?.clone();
+            let id = entry.schema.id;
+            let dependents: Vec<TableEntry> = catalog.referencing(id).filter(|t| t.schema.id != id).cloned().collect();
+            if !dependents.is_empty() && !cascade {
+                return Err(Error::DependentObjects(format!(
+                    "cannot drop table {name} because other objects depend on it"
+                )));
+            }
+            for dep in dependents {
+                let mut schema = (*dep.schema).clone();
+                schema.foreign_keys.retain(|fk| fk.ref_table != id);
+                txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+                catalog.put(TableEntry { schema: Arc::new(schema), storage: dep.storage.clone() });
+            }
+            catalog.remove(id);
+            txn.catalog = Arc::new(catalog);
+            txn.ddl_state()?.ops.push(LogOp::DropTable(id));
+            Ok(())
+        })
+    }
+
+    /// Removes every row of the given tables (transactionally: old
+    /// snapshots keep seeing the rows). Tables referenced by foreign keys
+    /// must be truncated together with the referencing tables.
+    pub fn truncate(&mut self, names: &[&str]) -> Result<()> {
+        let mut catalog = self.begin_ddl("TRUNCATE")?;
+        self.guarded(|txn| {
+            let ids: Vec<TableId> = names.iter().map(|n| catalog.table(n).map(|t| t.schema.id)).collect::<Result<_>>()?;
+            for &id in &ids {
+                if let Some(child) = catalog.referencing(id).find(|t| !ids.contains(&t.schema.id)) {
+                    return Err(Error::InvalidDefinition(format!(
+                        "cannot truncate a table referenced in a foreign key constraint: table \"{}\" references it",
+                        child.schema.name
+                    )));
+                }
+            }
+            for id in ids {
+                let Some(entry) = catalog.table_by_id(id).cloned() else { continue };
+                let storage = fresh_storage(&entry.schema);
+                catalog.put(TableEntry { schema: entry.schema.clone(), storage });
+                txn.ddl_state()?.ops.push(LogOp::Truncate(id));
+            }
+            txn.catalog = Arc::new(catalog);
+            Ok(())
+        })
+    }
+
+    /// Creates an index and fills it from the existing rows.
+    pub fn create_index(&mut self, spec: IndexSpec) -> Result<String> {
+        let mut catalog = self.begin_ddl("CREATE INDEX")?;
+        self.guarded(|txn| {
+            let entry = catalog.table(&spec.table)?.clone();
+            let mut schema = (*entry.schema).clone();
+            let columns = spec.columns.iter().map(|c| schema.column_index(c)).collect::<Result<Vec<_>>>()?;
+            if columns.is_empty() {
+                return Err(Error::InvalidDefinition("an index needs at least one column".into()));
+            }
+            let name = match &spec.name {
+                Some(n) if catalog.relation_exists(n) => return Err(Error::DuplicateTable(n.clone())),
+                Some(n) => n.clone(),
+                None => unique_relation_name(&catalog, &format!("{}_{}_idx", schema.name, spec.columns.join("_"))),
+            };
+            let index = IndexSchema {
+                id: catalog.next_index_id,
+                name: name.clone(),
+                columns,
+                unique: spec.unique,
+                primary: false,
+                kind: spec.kind,
+                constraint: None,
+            };
+            catalog.next_index_id += 1;
+            txn.build_index(&entry.storage, &schema, index.clone())?;
+            schema.indexes.push(index);
+            txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+            txn.install(catalog, schema, entry.storage)?;
+            Ok(name)
+        })
+    }
+
+    /// Drops an index that backs no constraint.
+    pub fn drop_index(&mut self, name: &str) -> Result<()> {
+        let catalog = self.begin_ddl("DROP INDEX")?;
+        self.guarded(|txn| {
+            let (entry, index) = catalog
+                .index(name)
+                .map(|(e, i)| (e.clone(), i.clone()))
+                .ok_or_else(|| Error::UndefinedObject { kind: "index", name: name.to_owned() })?;
+            if let Some(constraint) = &index.constraint {
+                return Err(Error::DependentObjects(format!(
+                    "cannot drop index {name} because constraint {constraint} on table {} requires it",
+                    entry.schema.name
+                )));
+            }
+            let mut schema = (*entry.schema).clone();
+            schema.indexes.retain(|i| i.id != index.id);
+            txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+            txn.install(catalog, schema, entry.storage)
+        })
+    }
+
+    /// Alters a table.
+    pub fn alter_table(&mut self, name: &str, change: AlterTable) -> Result<()> {
+        let mut catalog = self.begin_ddl("ALTER TABLE")?;
+        self.guarded(|txn| {
+            let entry = catalog.table(name)?.clone();
+            let mut schema = (*entry.schema).clone();
+            let storage = entry.storage.clone();
+            match change {
+                AlterTable::AddColumn(mut column) => {
+                    validate_type(&column.data_type)?;
+                    if schema.column_index(&column.name).is_ok() {
+                        return Err(Error::DuplicateColumn { table: schema.name.clone(), column: column.name });
+                    }
+                    let missing = match &column.default {
+                        Some(expr) => expr.eval(&[], &EvalContext { now: txn.now })?.coerce_to(&column.data_type)?,
+                        None => Value::Null,
+                    };
+                    if missing.is_null() && !column.nullable && has_rows(txn, &storage) {
+                        return Err(Error::NotNullViolation { table: schema.name.clone(), column: column.name });
+                    }
+                    column.missing = missing;
+                    column.dropped = false;
+                    let layout = storage.layout();
+                    txn.ddl_state()?.undo.push(DdlUndo::RestoreLayout {
+                        storage: storage.clone(),
+                        types: layout.0.clone(),
+                        missing: layout.1.clone(),
+                    });
+                    schema.columns.push(column);
+                    storage.set_layout(schema.physical_types(), schema.columns.iter().map(|c| c.missing.clone()).collect());
+                }
+                AlterTable::DropColumn { name: col, cascade } => {
+                    let pos = schema.column_index(&col)?;
+                    let doomed: Vec<_> = schema.indexes.iter().filter(|i| i.columns.contains(&pos)).cloned().collect();
+                    for index in &doomed {
+                        drop_referenced_fks(txn, &mut catalog, &schema, index, cascade)?;
+                    }
+                    schema.indexes.retain(|i| !i.columns.contains(&pos));
+                    schema.checks.retain(|c| !c.expr.references(pos));
+                    schema.foreign_keys.retain(|fk| !fk.columns.contains(&pos));
+                    if let Some(c) = schema.columns.get_mut(pos) {
+                        c.dropped = true;
+                        c.name = format!("........pg.dropped.{}........", pos + 1);
+                    }
+                }
+                AlterTable::RenameColumn { from, to } => {
+                    let pos = schema.column_index(&from)?;
+                    if schema.column_index(&to).is_ok() {
+                        return Err(Error::DuplicateColumn { table: schema.name.clone(), column: to });
+                    }
+                    if let Some(c) = schema.columns.get_mut(pos) {
+                        c.name = to;
+                    }
+                }
+                AlterTable::RenameTable(to) => {
+                    if catalog.relation_exists(&to) {
+                        return Err(Error::DuplicateTable(to));
+                    }
+                    schema.name = to;
+                }
+                AlterTable::SetDefault { column, default } => {
+                    let pos = schema.column_index(&column)?;
+                    if let Some(c) = schema.columns.get_mut(pos) {
+                        c.default = default;
+                    }
+                }
+                AlterTable::SetNotNull { column, not_null } => {
+                    let pos = schema.column_index(&column)?;
+                    if !not_null && schema.indexes.iter().any(|i| i.primary && i.columns.contains(&pos)) {
+                        return Err(Error::InvalidDefinition(format!("column \"{column}\" is in a primary key")));
+                    }
+                    if let Some(c) = schema.columns.get_mut(pos) {
+                        c.nullable = !not_null;
+                    }
+                    if not_null {
+                        txn.validate_rows(&storage, &schema)?;
+                    }
+                }
+                AlterTable::AddConstraint(spec) => {
+                    add_constraint(txn, &mut catalog, &mut schema, &storage, spec)?;
+                }
+                AlterTable::DropConstraint { name: constraint, cascade } => {
+                    let before = (schema.indexes.len(), schema.checks.len(), schema.foreign_keys.len());
+                    let doomed: Vec<_> =
+                        schema.indexes.iter().filter(|i| i.constraint.as_deref() == Some(&constraint)).cloned().collect();
+                    for index in &doomed {
+                        drop_referenced_fks(txn, &mut catalog, &schema, index, cascade)?;
+                    }
+                    schema.indexes.retain(|i| i.constraint.as_deref() != Some(&constraint));
+                    schema.checks.retain(|c| c.name != constraint);
+                    schema.foreign_keys.retain(|fk| fk.name != constraint);
+                    if before == (schema.indexes.len(), schema.checks.len(), schema.foreign_keys.len()) {
+                        return Err(Error::UndefinedObject { kind: "constraint", name: constraint });
+                    }
+                }
+            }
+            txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+            txn.install(catalog, schema, storage)
+        })
+    }
+
+    /// Builds an index over every version of every row and attaches it so
+    /// concurrent writers maintain it from now on.
+    fn build_index(&mut self, storage: &Arc<TableStorage>, schema: &TableSchema, index: IndexSchema) -> Result<()> {
+        let built = Arc::new(IndexStorage::new(index.clone()));
+        {
+            let _gate = storage.gate.write();
+            storage.attach_index(built.clone());
+        }
+        self.ddl_state()?.undo.push(DdlUndo::DetachIndex { storage: storage.clone(), index: index.id });
+        fill_index(storage, &built, self.snapshot.own)?;
+        if index.unique {
+            let mut probe = schema.clone();
+            probe.indexes.push(index);
+            self.validate_rows(storage, &probe)?;
+        }
+        Ok(())
+    }
+
+    /// Checks NOT NULL, CHECK, UNIQUE and child-side FOREIGN KEY constraints
+    /// of `schema` against the newest version of every row, and remembers
+    /// to re-check at commit if the table is written in between.
+    fn validate_rows(&mut self, storage: &Arc<TableStorage>, schema: &TableSchema) -> Result<()> {
+        let at = self.shared.newest.load(Ordering::Acquire);
+        check_rows(self, storage, schema)?;
+        self.ddl_state()?.validated.push((schema.id, at));
+        Ok(())
+    }
+}
+
+/// Re-validates a table at commit (called by `end` under the commit lock).
+pub(crate) fn validate_existing_rows(txn: &mut Transaction, table: TableId) -> Result<()> {
+    let Some(entry) = txn.catalog.table_by_id(table).cloned() else { return Ok(()) };
+    check_rows(txn, &entry.storage, &entry.schema)
+}
+
+/// The newest live version of every row: committed, or this transaction's.
+/// Versions of other running transactions count as well, since they may
+/// commit: constraint checks must hold for them too.
+fn newest_rows(storage: &TableStorage, own: u64) -> Result<Vec<(u64, Vec<Value>)>> {
+    let mut out = Vec::new();
+    for row_id in 0..storage.slab.high_water() {
+        let Some(head) = storage.head(row_id) else { continue };
+        let end = head.end();
+        let live = end == INFINITY || (is_marker(end) && end != own);
+        if live {
+            out.push((row_id, storage.decode(&head)?));
+        }
+    }
+    Ok(out)
+}
+
+fn has_rows(txn: &Transaction, storage: &TableStorage) -> bool {
+    newest_rows(storage, txn.snapshot.own).map(|r| !r.is_empty()).unwrap_or(true)
+}
+
+fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &TableSchema) -> Result<()> {
+    let rows = newest_rows(storage, txn.snapshot.own)?;
+    let ctx = EvalContext { now: txn.now };
+    for (_, values) in &rows {
+        for (i, col) in schema.live_columns() {
+            if !col.nullable && values.get(i).is_none_or(Value::is_null) {
+                return Err(Error::NotNullViolation { table: schema.name.clone(), column: col.name.clone() });
+            }
+        }
+        for check in &schema.checks {
+            if !check.expr.check(values, &ctx)? {
+                return Err(Error::CheckViolation { table: schema.name.clone(), constraint: check.name.clone() });
+            }
+        }
+    }
+    for index in schema.indexes.iter().filter(|i| i.unique) {
+        let mut seen = HashSet::new();
+        for (_, values) in &rows {
+            let key: Vec<Value> = index.columns.iter().map(|&c| values.get(c).cloned().unwrap_or(Value::Null)).collect();
+            if key.iter().any(Value::is_null) {
+                continue;
+            }
+            if !seen.insert(Key::encode(&key)) {
+                let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                return Err(Error::UniqueViolation {
+                    constraint: index.constraint.clone().unwrap_or_else(|| index.name.clone()),
+                    detail: format!("Key ({})=({shown}) is duplicated.", schema.column_names(&index.columns)),
+                });
+            }
+        }
+    }
+    if !schema.foreign_keys.is_empty() {
+        let table = Table::new(&TableEntry { schema: Arc::new(schema.clone()), storage: storage.clone() });
+        for (_, values) in &rows {
+            txn.check_parents(&table, values, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds entries for every version of every row (index build and replay).
+pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64) -> Result<()> {
+    for row_id in 0..storage.slab.high_water() {
+        let mut cur = storage.head(row_id);
+        let mut newest = true;
+        while let Some(version) = cur {
+            let values = storage.decode(&version)?;
+            let key = index.key_values(&values);
+            if let Err(holder) = index.insert(&key, row_id) {
+                // Two rows with one primary key: the live one wins the entry;
+                // two live ones violate the key.
+                let end = version.end();
+                let live = newest && (end == INFINITY || (is_marker(end) && end != own));
+                let other_live = storage.head(holder).is_some_and(|h| h.end() == INFINITY);
+                if live && other_live {
+                    let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    return Err(Error::UniqueViolation {
+                        constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
+                        detail: format!("Key ({shown}) is duplicated."),
+                    });
+                }
+                if live {
+                    index.remove(&key, holder);
+                    let _ = index.insert(&key, row_id);
+                }
+            }
+            newest = false;
+            cur = version.prev.load_full();
+        }
+    }
+    Ok(())
+}
+
+/// An empty storage with the same layout and (empty) indexes.
+pub(crate) fn fresh_storage(schema: &TableSchema) -> Arc<TableStorage> {
+    let storage = TableStorage::new(
+        schema.id,
+        schema.physical_types(),
+        schema.columns.iter().map(|c| c.missing.clone()).collect(),
+    );
+    storage.set_indexes(schema.indexes.iter().map(|i| Arc::new(IndexStorage::new(i.clone()))).collect());
+    Arc::new(storage)
+}
+
+fn validate_type(ty: &DataType) -> Result<()> {
+    match ty {
+        DataType::Varchar(Some(0)) => Err(Error::InvalidDefinition("length for type varchar must be at least 1".into())),
+        DataType::Char(0) => Err(Error::InvalidDefinition("length for type char must be at least 1".into())),
+        DataType::Numeric(Some(m)) if m.precision == 0 || m.precision > 28 || m.scale > m.precision => Err(
+            Error::InvalidDefinition(format!("NUMERIC precision {} must be between 1 and 28", m.precision)),
+        ),
+        DataType::Array(elem) => validate_type(elem),
+        _ => Ok(()),
+    }
+}
+
+/// A relation name not yet taken: `base`, else `base1`, `base2`, ...
+fn unique_relation_name(catalog: &Catalog, base: &str) -> String {
+    if !catalog.relation_exists(base) {
+        return base.to_owned();
+    }
+    (1..).map(|n| format!("{base}{n}")).find(|n| !catalog.relation_exists(n)).unwrap_or_else(|| base.to_owned())
+}
+
+fn unique_constraint_name(schema: &TableSchema, catalog: &Catalog, base: &str) -> String {
+    let taken = |n: &str| {
+        catalog.relation_exists(n)
+            || schema.checks.iter().any(|c| c.name == n)
+            || schema.foreign_keys.iter().any(|f| f.name == n)
+            || schema.indexes.iter().any(|i| i.name == n)
+    };
+    if !taken(base) {
+        return base.to_owned();
+    }
+    (1..).map(|n| format!("{base}{n}")).find(|n| !taken(n)).unwrap_or_else(|| base.to_owned())
+}
+
+/// Resolves a constraint against the table and adds it (building indexes
+/// and validating existing rows as needed).
+fn add_constraint(
+    txn: &mut Transaction,
+    catalog: &mut Catalog,
+    schema: &mut TableSchema,
+    storage: &Arc<TableStorage>,
+    spec: ConstraintSpec,
+) -> Result<()> {
+    match spec {
+        ConstraintSpec::PrimaryKey { name, columns } | ConstraintSpec::Unique { name, columns } if columns.is_empty() => {
+            let _ = name;
+            Err(Error::InvalidDefinition("a key needs at least one column".into()))
+        }
+        ConstraintSpec::PrimaryKey { name, columns } => {
+            if schema.primary_key_index().is_some() {
+                return Err(Error::InvalidDefinition(format!(
+                    "multiple primary keys for table \"{}\" are not allowed",
+                    schema.name
+                )));
+            }
+            let cols = columns.iter().map(|c| schema.column_index(c)).collect::<Result<Vec<_>>>()?;
+            for &c in &cols {
+                if let Some(col) = schema.columns.get_mut(c) {
+                    col.nullable = false;
+                }
+            }
+            let name = match name {
+                Some(n) if catalog.relation_exists(&n) => return Err(Error::DuplicateTable(n)),
+                Some(n) => n,
+                None => unique_relation_name(catalog, &format!("{}_pkey", schema.name)),
+            };
+            let index = IndexSchema {
+                id: catalog.next_index_id,
+                name: name.clone(),
+                columns: cols,
+                unique: true,
+                primary: true,
+                kind: IndexKind::BTree,
+                constraint: Some(name),
+            };
+            catalog.next_index_id += 1;
+            txn.validate_rows(storage, schema)?;
+            txn.build_index(storage, schema, index.clone())?;
+            schema.indexes.push(index);
+            Ok(())
+        }
+        ConstraintSpec::Unique { name, columns } => {
+            let cols = columns.iter().map(|c| schema.column_index(c)).collect::<Result<Vec<_>>>()?;
+            let name = match name {
+                Some(n) if catalog.relation_exists(&n) => return Err(Error::DuplicateTable(n)),
+                Some(n) => n,
+                None => unique_relation_name(catalog, &format!("{}_{}_key", schema.name, columns.join("_"))),
+            };
+            let index = IndexSchema {
+                id: catalog.next_index_id,
+                name: name.clone(),
+                columns: cols,
+                unique: true,
+                primary: false,
+                kind: IndexKind::BTree,
+                constraint: Some(name),
+            };
+            catalog.next_index_id += 1;
+            txn.build_index(storage, schema, index.clone())?;
+            schema.indexes.push(index);
+            Ok(())
+        }
+        ConstraintSpec::Check { name, expr } => {
+            let first = schema.live_columns().find(|(i, _)| expr.references(*i)).map(|(_, c)| c.name.clone());
+            let base = match first {
+                Some(col) => format!("{}_{col}_check", schema.name),
+                None => format!("{}_check", schema.name),
+            };
+            let name = name.unwrap_or_else(|| unique_constraint_name(schema, catalog, &base));
+            schema.checks.push(CheckConstraint { name, expr });
+            txn.validate_rows(storage, schema)
+        }
+        ConstraintSpec::ForeignKey { name, columns, ref_table, ref_columns, on_delete, on_update } => {
+            let cols = columns.iter().map(|c| schema.column_index(c)).collect::<Result<Vec<_>>>()?;
+            let parent = if ref_table == schema.name { schema.clone() } else { (*catalog.table(&ref_table)?.schema).clone() };
+            let ref_cols = if ref_columns.is_empty() {
+                parent
+                    .primary_key_index()
+                    .map(|i| i.columns.clone())
+                    .ok_or_else(|| Error::InvalidDefinition(format!("there is no primary key for referenced table \"{ref_table}\"")))?
+            } else {
+                ref_columns.iter().map(|c| parent.column_index(c)).collect::<Result<Vec<_>>>()?
+            };
+            if ref_cols.len() != cols.len() {
+                return Err(Error::InvalidDefinition(
+                    "number of referencing and referenced columns for foreign key disagree".into(),
+                ));
+            }
+            if !parent.indexes.iter().any(|i| i.unique && i.columns == ref_cols) {
+                return Err(Error::InvalidDefinition(format!(
+                    "there is no unique constraint matching given keys for referenced table \"{ref_table}\""
+                )));
+            }
+            for (&c, &r) in cols.iter().zip(&ref_cols) {
+                let (a, b) = (&schema.columns[c].data_type, &parent.columns[r].data_type);
+                if !comparable(a, b) {
+                    return Err(Error::DatatypeMismatch(format!(
+                        "foreign key constraint cannot be implemented: key columns are of incompatible types: {a} and {b}"
+                    )));
+                }
+            }
+            if matches!(on_delete, FkAction::SetNull) || matches!(on_update, FkAction::SetNull) {
+                if let Some(c) = cols.iter().find(|&&c| !schema.columns[c].nullable) {
+                    return Err(Error::InvalidDefinition(format!(
+                        "column \"{}\" referenced by SET NULL action is NOT NULL",
+                        schema.columns[*c].name
+                    )));
+                }
+            }
+            let base = format!("{}_{}_fkey", schema.name, columns.join("_"));
+            let name = name.unwrap_or_else(|| unique_constraint_name(schema, catalog, &base));
+            schema.foreign_keys.push(ForeignKey {
+                name,
+                columns: cols,
+                ref_table: parent.id,
+                ref_columns: ref_cols,
+                on_delete,
+                on_update,
+            });
+            // The parent must be visible to the checks through the catalog.
+            catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage: storage.clone() });
+            txn.catalog = Arc::new(catalog.clone());
+            txn.validate_rows(storage, schema)
+        }
+    }
+}
+
+fn comparable(a: &DataType, b: &DataType) -> bool {
+    use DataType::*;
+    let family = |t: &DataType| match t {
+        Int2 | Int4 | Int8 | Float4 | Float8 | Numeric(_) => 1,
+        Text | Varchar(_) | Char(_) => 2,
+        Timestamp | TimestampTz | Date => 3,
+        _ => 0,
+    };
+    a == b || (family(a) != 0 && family(a) == family(b))
+}
+
+/// Drops (with cascade) or refuses to drop foreign keys of other tables
+/// that rely on a unique index about to go.
+fn drop_referenced_fks(
+    txn: &mut Transaction,
+    catalog: &mut Catalog,
+    schema: &TableSchema,
+    index: &IndexSchema,
+    cascade: bool,
+) -> Result<()> {
+    if !index.unique {
+        return Ok(());
+    }
+    let dependents: Vec<TableEntry> = catalog
+        .referencing(schema.id)
+        .filter(|t| t.schema.id != schema.id)
+        .filter(|t| t.schema.foreign_keys.iter().any(|fk| fk.ref_table == schema.id && fk.ref_columns == index.columns))
+        .cloned()
+        .collect();
+    if dependents.is_empty() {
+        return Ok(());
+    }
+    if !cascade {
+        return Err(Error::DependentObjects(format!(
+            "cannot drop constraint {} on table {} because other objects depend on it",
+            index.constraint.as_deref().unwrap_or(&index.name),
+            schema.name
+        )));
+    }
+    for dep in dependents {
+        let mut dep_schema = (*dep.schema).clone();
+        dep_schema.foreign_keys.retain(|fk| !(fk.ref_table == schema.id && fk.ref_columns == index.columns));
+        txn.ddl_state()?.ops.push(LogOp::AlterTable(dep_schema.clone()));
+        catalog.put(TableEntry { schema: Arc::new(dep_schema), storage: dep.storage.clone() });
+    }
+    Ok(())
+}

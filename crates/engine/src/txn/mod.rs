@@ -1,0 +1,394 @@
+//! Transactions: the engine's whole data API.
+//!
+//! A [`Transaction`] reads one snapshot (refreshed per statement under READ
+//! COMMITTED), writes by adding versions it owns, and at commit turns its
+//! marker into a commit timestamp. Its parts:
+//!
+//! * `read`: point reads and scans (full, primary key, index; both ways);
+//! * `write`: insert, update, delete with NOT NULL / CHECK / UNIQUE checks,
+//!   and row-lock waits;
+//! * `foreign`: FOREIGN KEY checks and ON DELETE / ON UPDATE actions;
+//! * `ddl`: CREATE / ALTER / DROP of tables and indexes, TRUNCATE;
+//! * `end`: savepoints, commit (with SERIALIZABLE validation), rollback;
+//! * `apply`: replay of commit records.
+
+mod apply;
+mod ddl;
+mod end;
+mod foreign;
+mod read;
+mod write;
+
+use std::sync::Arc;
+
+use parking_lot::ArcMutexGuard;
+use parking_lot::RawMutex;
+
+use crate::catalog::{Catalog, TableEntry};
+use crate::commitlog::LogOp;
+use crate::database::Shared;
+use crate::error::{Error, Result};
+use crate::mvcc::{Snapshot, TXN_BIT, Timestamp, TxnId, Version, marker};
+use crate::schema::{Column, IndexId, TableId, TableSchema};
+use crate::storage::RowId;
+use crate::storage::table::TableStorage;
+use crate::types::Value;
+
+pub(crate) use apply::apply;
+pub use ddl::{AlterTable, IndexSpec};
+pub(crate) use end::WriteSummary;
+pub use read::{Scan, ScanRange};
+
+/// Isolation levels, named as PostgreSQL names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// Each statement sees the data committed before it began; a row changed
+    /// concurrently is re-read and the change applied to its newest version.
+    ReadCommitted,
+    /// The whole transaction sees one snapshot; writing a row that changed
+    /// after the snapshot fails (first committer wins). PostgreSQL's
+    /// REPEATABLE READ.
+    #[default]
+    Snapshot,
+    /// Snapshot isolation plus validation at commit that nothing this
+    /// transaction read was changed by a transaction that committed after
+    /// its snapshot, which rules out write skew.
+    Serializable,
+}
+
+/// How a transaction begins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxnOptions {
+    /// Isolation level.
+    pub isolation: IsolationLevel,
+    /// Reject every write.
+    pub read_only: bool,
+}
+
+impl TxnOptions {
+    /// Options with the given isolation level.
+    pub fn isolation(isolation: IsolationLevel) -> TxnOptions {
+        TxnOptions { isolation, read_only: false }
+    }
+
+    /// Read-only options with the given isolation level.
+    pub fn read_only(isolation: IsolationLevel) -> TxnOptions {
+        TxnOptions { isolation, read_only: true }
+    }
+}
+
+/// A handle on a table as the transaction sees it: definition and storage.
+#[derive(Clone)]
+pub struct Table {
+    pub(crate) entry: TableEntry,
+    /// Physical positions of the live columns, in logical order.
+    pub(crate) live: Arc<[usize]>,
+}
+
+impl Table {
+    fn new(entry: &TableEntry) -> Table {
+        let live = entry.schema.live_columns().map(|(i, _)| i).collect();
+        Table { entry: entry.clone(), live }
+    }
+
+    /// The table's definition.
+    pub fn schema(&self) -> &TableSchema {
+        &self.entry.schema
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.entry.schema.name
+    }
+
+    /// The table's id.
+    pub fn id(&self) -> TableId {
+        self.entry.schema.id
+    }
+
+    /// The live columns in logical order (what rows contain).
+    pub fn columns(&self) -> Vec<&Column> {
+        self.live.iter().filter_map(|&i| self.entry.schema.columns.get(i)).collect()
+    }
+
+    /// Logical position of a column by name.
+    pub fn column_position(&self, name: &str) -> Result<usize> {
+        self.live
+            .iter()
+            .position(|&i| self.entry.schema.columns.get(i).is_some_and(|c| c.name == name))
+            .ok_or_else(|| Error::UndefinedColumn { table: self.name().to_owned(), column: name.to_owned() })
+    }
+
+    /// Approximate number of live rows.
+    pub fn approx_rows(&self) -> u64 {
+        self.entry.storage.live_rows.load(std::sync::atomic::Ordering::Relaxed).max(0) as u64
+    }
+
+    pub(crate) fn storage(&self) -> &Arc<TableStorage> {
+        &self.entry.storage
+    }
+
+    /// Physical row → logical row.
+    pub(crate) fn to_logical(&self, physical: &[Value]) -> Vec<Value> {
+        self.live.iter().map(|&i| physical.get(i).cloned().unwrap_or(Value::Null)).collect()
+    }
+
+    /// Physical row → logical row, reusing the vector when no column was
+    /// ever dropped.
+    pub(crate) fn into_logical(&self, physical: Vec<Value>) -> Vec<Value> {
+        if self.live.len() == physical.len() { physical } else { self.to_logical(&physical) }
+    }
+
+    /// Logical row → physical row (dropped columns NULL).
+    pub(crate) fn to_physical(&self, logical: Vec<Value>) -> Result<Vec<Value>> {
+        if logical.len() != self.live.len() {
+            return Err(Error::InvalidParameter(format!(
+                "table \"{}\" has {} columns but {} values were given",
+                self.name(),
+                self.live.len(),
+                logical.len()
+            )));
+        }
+        if self.live.len() == self.entry.schema.columns.len() {
+            return Ok(logical);
+        }
+        let mut physical = vec![Value::Null; self.entry.schema.columns.len()];
+        for (value, &pos) in logical.into_iter().zip(self.live.iter()) {
+            physical[pos] = value;
+        }
+        Ok(physical)
+    }
+
+    /// Logical position of a physical column.
+    pub(crate) fn logical_of(&self, physical: usize) -> Option<usize> {
+        self.live.iter().position(|&p| p == physical)
+    }
+
+    /// Physical position of a logical column.
+    pub(crate) fn physical_of(&self, logical: usize) -> Option<usize> {
+        self.live.get(logical).copied()
+    }
+}
+
+/// A row read from a table: its id and its values in logical column order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The row's id (stable for the row's life; use it to update/delete).
+    pub id: RowId,
+    /// Values of the live columns, in order.
+    pub values: Vec<Value>,
+}
+
+/// One change made by the transaction, in order, for commit and undo.
+pub(crate) enum Write {
+    Insert { table: usize, row_id: RowId, new: Arc<Version> },
+    Update { table: usize, row_id: RowId, new: Arc<Version>, old: Arc<Version> },
+    Delete { table: usize, row_id: RowId, old: Arc<Version> },
+}
+
+/// What SERIALIZABLE validation checks at commit.
+#[derive(Default)]
+pub(crate) struct ReadSet {
+    pub rows: Vec<(TableId, RowId)>,
+    /// (table, index or None for the whole table, lower, upper) of scans.
+    pub ranges: Vec<read::ReadRange>,
+}
+
+/// A physical side effect of DDL to undo on rollback.
+pub(crate) enum DdlUndo {
+    DetachIndex { storage: Arc<TableStorage>, index: IndexId },
+    RestoreLayout { storage: Arc<TableStorage>, types: Vec<crate::types::DataType>, missing: Vec<Value> },
+}
+
+/// DDL state of a transaction that changed the schema.
+pub(crate) struct DdlState {
+    _guard: ArcMutexGuard<RawMutex, ()>,
+    /// The catalog version the DDL started from.
+    pub base: Arc<Catalog>,
+    pub ops: Vec<LogOp>,
+    pub undo: Vec<DdlUndo>,
+    /// Tables whose existing rows were validated at this timestamp (NOT
+    /// NULL, CHECK, UNIQUE added); rechecked at commit if written since.
+    pub validated: Vec<(TableId, Timestamp)>,
+}
+
+/// Where a savepoint was taken.
+pub(crate) struct Savepoint {
+    pub name: String,
+    pub writes: usize,
+    pub reads: (usize, usize),
+    pub catalog: Arc<Catalog>,
+    pub ddl: Option<(usize, usize, usize)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Active,
+    /// An error aborted the transaction: only rollback is possible.
+    Failed,
+    Ended,
+}
+
+/// A transaction. Dropping it without commit rolls it back.
+pub struct Transaction {
+    shared: Arc<Shared>,
+    options: TxnOptions,
+    id: TxnId,
+    slot: usize,
+    snapshot: Snapshot,
+    catalog: Arc<Catalog>,
+    ddl: Option<DdlState>,
+    tables: Vec<Arc<TableStorage>>,
+    writes: Vec<Write>,
+    reads: ReadSet,
+    savepoints: Vec<Savepoint>,
+    state: State,
+    now: i64,
+}
+
+impl Transaction {
+    pub(crate) fn begin(shared: Arc<Shared>, options: TxnOptions) -> Result<Transaction> {
+        let (slot, read_ts) = shared.active.register(&shared.newest)?;
+        let catalog = shared.catalog_as_of(read_ts);
+        if options.isolation == IsolationLevel::Serializable {
+            shared.serializable_active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let now = shared.config.clock.now_micros();
+        Ok(Transaction {
+            shared,
+            options,
+            id: 0,
+            slot,
+            snapshot: Snapshot { read_ts, own: TXN_BIT },
+            catalog,
+            ddl: None,
+            tables: Vec::new(),
+            writes: Vec::new(),
+            reads: ReadSet::default(),
+            savepoints: Vec::new(),
+            state: State::Active,
+            now,
+        })
+    }
+
+    /// The transaction's id (0 until it first writes).
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+
+    /// The commit timestamp whose effects this transaction's snapshot sees.
+    pub fn read_ts(&self) -> Timestamp {
+        self.snapshot.read_ts
+    }
+
+    /// The options the transaction began with.
+    pub fn options(&self) -> TxnOptions {
+        self.options
+    }
+
+    /// Whether the transaction has written anything (data or schema).
+    pub fn has_writes(&self) -> bool {
+        !self.writes.is_empty() || self.ddl.is_some()
+    }
+
+    /// The statement timestamp used by `now()` defaults, in µs since 2000-01-01.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Starts a new statement: READ COMMITTED takes a fresh snapshot, and
+    /// the statement timestamp moves to the clock's current time.
+    pub fn begin_statement(&mut self) -> Result<()> {
+        self.check_active()?;
+        self.now = self.shared.config.clock.now_micros();
+        if self.options.isolation == IsolationLevel::ReadCommitted {
+            self.snapshot.read_ts = self.shared.active.refresh(self.slot, &self.shared.newest);
+            if self.ddl.is_none() {
+                self.catalog = self.shared.catalog_as_of(self.snapshot.read_ts);
+            }
+        }
+        Ok(())
+    }
+
+    /// A table by name, as this transaction sees the schema.
+    pub fn table(&self, name: &str) -> Result<Table> {
+        self.catalog.table(name).map(Table::new)
+    }
+
+    /// The names of all tables this transaction sees.
+    pub fn table_names(&self) -> Vec<String> {
+        self.catalog.tables().map(|t| t.schema.name.clone()).collect()
+    }
+
+    /// Every table this transaction sees.
+    pub fn tables(&self) -> Vec<Table> {
+        self.catalog.tables().map(Table::new).collect()
+    }
+
+    fn check_active(&self) -> Result<()> {
+        match self.state {
+            State::Active => Ok(()),
+            State::Failed | State::Ended => Err(Error::TxnNotActive),
+        }
+    }
+
+    fn check_writable(&self, what: &str) -> Result<()> {
+        self.check_active()?;
+        if self.options.read_only {
+            return Err(Error::ReadOnly(what.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Assigns the transaction id and marker on the first write.
+    fn ensure_id(&mut self) {
+        if self.id == 0 {
+            self.id = self.shared.next_txn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.snapshot.own = marker(self.id);
+            self.shared.waits.register_writer(self.id);
+        }
+    }
+
+    /// Index of a table's storage in `self.tables`, adding it if new.
+    fn table_slot(&mut self, storage: &Arc<TableStorage>) -> usize {
+        if let Some(i) = self.tables.iter().rposition(|t| Arc::ptr_eq(t, storage)) {
+            return i;
+        }
+        self.tables.push(storage.clone());
+        self.tables.len() - 1
+    }
+
+    /// Runs a write operation; a failure aborts the transaction (it must be
+    /// rolled back, or rolled back to a savepoint), as in PostgreSQL.
+    fn guarded<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.check_active()?;
+        let mark = self.mark();
+        let result = op(self);
+        if let Err(e) = &result {
+            // Undo the failed statement's partial effects right away so no
+            // half-done change stays visible to this transaction.
+            self.undo_to(mark.0, mark.1);
+            if !matches!(e, Error::TxnNotActive) {
+                self.state = State::Failed;
+            }
+        }
+        result
+    }
+
+    fn mark(&self) -> (usize, Option<(usize, usize, usize)>) {
+        (self.writes.len(), self.ddl.as_ref().map(|d| (d.ops.len(), d.undo.len(), d.validated.len())))
+    }
+
+    /// Whether the transaction failed and needs a rollback.
+    pub fn is_failed(&self) -> bool {
+        self.state == State::Failed
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.state != State::Ended {
+            self.rollback_in_place();
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Reads: point lookups by primary key or row id, and scans.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::key::Key;
+use crate::mvcc::Version;
+use crate::schema::{IndexId, TableId};
+use crate::storage::RowId;
+use crate::storage::index::{IndexStorage, SCAN_BATCH};
+use crate::txn::{IsolationLevel, Row, Table, Transaction};
+use crate::types::Value;
+
+/// What a scan covers.
+#[derive(Clone, Debug)]
+pub enum ScanRange {
+    /// Every row, in row-id order.
+    Full,
+    /// Rows whose key in the named ordered index lies within the bounds, in
+    /// key order. Bounds may give a prefix of a composite key: a lower bound
+    /// `Included([a])` on index `(a, b)` starts at the first `(a, _)`, an
+    /// upper bound `Included([a])` ends after the last one.
+    Index {
+        /// Index name (the primary key's name for primary-key ranges).
+        index: String,
+        /// Lower bound on the key values.
+        lower: Bound<Vec<Value>>,
+        /// Upper bound on the key values.
+        upper: Bound<Vec<Value>>,
+    },
+}
+
+impl ScanRange {
+    /// Rows whose index key equals `key` exactly (or starts with it).
+    pub fn index_eq(index: &str, key: Vec<Value>) -> ScanRange {
+        ScanRange::Index { index: index.to_owned(), lower: Bound::Included(key.clone()), upper: Bound::Included(key) }
+    }
+}
+
+/// A range read, remembered for SERIALIZABLE validation.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadRange {
+    pub table: TableId,
+    /// `None`: the whole table.
+    pub index: Option<IndexId>,
+    pub lower: Bound<Key>,
+    pub upper: Bound<Key>,
+}
+
+impl ReadRange {
+    /// Whether an entry key of the index lies within the range.
+    pub fn contains(&self, key: &Key) -> bool {
+        let lower_ok = match &self.lower {
+            Bound::Included(k) => key >= k,
+            Bound::Excluded(k) => key > k,
+            Bound::Unbounded => true,
+        };
+        let upper_ok = match &self.upper {
+            Bound::Included(k) => key <= k,
+            Bound::Excluded(k) => key < k,
+            Bound::Unbounded => true,
+        };
+        lower_ok && upper_ok
+    }
+}
+
+/// Encoded bounds for a prefix range over an index.
+fn encode_bounds(lower: &Bound<Vec<Value>>, upper: &Bound<Vec<Value>>) -> (Bound<Key>, Bound<Key>) {
+    let successor = |k: Key| k.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded);
+    let lower = match lower {
+        Bound::Included(v) => Bound::Included(Key::encode(v)),
+        Bound::Excluded(v) => match successor(Key::encode(v)) {
+            Bound::Excluded(k) => Bound::Included(k),
+            other => other,
+        },
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let upper = match upper {
+        Bound::Included(v) => successor(Key::encode(v)),
+        Bound::Excluded(v) => Bound::Excluded(Key::encode(v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (lower, upper)
+}
+
+impl Transaction {
+    /// The version of a row this transaction sees.
+    pub(crate) fn visible_version(&self, table: &Table, row_id: RowId) -> Option<Arc<Version>> {
+        self.snapshot.visible(table.storage().head(row_id))
+    }
+
+    fn remember_row(&mut self, table: &Table, row_id: RowId) {
+        if self.options.isolation == IsolationLevel::Serializable {
+            self.reads.rows.push((table.id(), row_id));
+        }
+    }
+
+    fn remember_range(&mut self, range: ReadRange) {
+        if self.options.isolation == IsolationLevel::Serializable {
+            self.reads.ranges.push(range);
+        }
+    }
+
+    /// Reads a row by primary key (values in key column order).
+    pub fn get(&mut self, table: &Table, key: &[Value]) -> Result<Option<Row>> {
+        self.check_active()?;
+        let pk = table
+            .storage()
+            .primary()
+            .ok_or_else(|| Error::InvalidParameter(format!("table \"{}\" has no primary key", table.name())))?;
+        let key = coerce_key(table, &pk, key)?;
+        if key.len() != pk.schema.columns.len() {
+            return Err(Error::InvalidParameter(format!(
+                "primary key of \"{}\" has {} columns",
+                table.name(),
+                pk.schema.columns.len()
+            )));
+        }
+        if self.options.isolation == IsolationLevel::Serializable {
+            let encoded = Key::encode(&key);
+            self.remember_range(ReadRange {
+                table: table.id(),
+                index: Some(pk.schema.id),
+                lower: Bound::Included(encoded.clone()),
+                upper: Bound::Included(encoded),
+            });
+        }
+        // Every version of a row has the row's primary key (a new key makes
+        // a new row), so the entry needs no re-check.
+        let Some(row_id) = pk.lookup_exact(&key) else { return Ok(None) };
+        let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
+        self.remember_row(table, row_id);
+        Ok(Some(Row { id: row_id, values: table.into_logical(table.storage().decode(&version)?) }))
+    }
+
+    /// Reads a row by row id.
+    pub fn get_by_id(&mut self, table: &Table, row_id: RowId) -> Result<Option<Row>> {
+        self.check_active()?;
+        self.remember_row(table, row_id);
+        match self.visible_version(table, row_id) {
+            Some(v) => Ok(Some(Row { id: row_id, values: table.into_logical(table.storage().decode(&v)?) })),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the row an index entry points to, if the version this
+    /// transaction sees still has the entry's key.
+    fn read_through_index(
+        &mut self,
+        table: &Table,
+        index: &IndexStorage,
+        row_id: RowId,
+        search: &Key,
+    ) -> Result<Option<Row>> {
+        let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
+        let physical = table.storage().decode(&version)?;
+        if Key::encode(&index.key_values(&physical)) != *search {
+            return Ok(None);
+        }
+        self.remember_row(table, row_id);
+        Ok(Some(Row { id: row_id, values: table.into_logical(physical) }))
+    }
+
+    /// Rows with the given key in any index (hash or ordered), by index name.
+    pub fn index_lookup(&mut self, table: &Table, index: &str, key: &[Value]) -> Result<Vec<Row>> {
+        self.check_active()?;
+        let index = find_index(table, index)?;
+        let key = coerce_key(table, &index, key)?;
+        let encoded = Key::encode(&key);
+        self.remember_range(ReadRange {
+            table: table.id(),
+            index: Some(index.schema.id),
+            lower: Bound::Included(encoded.clone()),
+            upper: encoded.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded),
+        });
+        let mut rows = Vec::new();
+        for row_id in index.lookup(&key) {
+            if let Some(row) = self.read_through_index(table, &index, row_id, &encoded)? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Scans rows in a range, forwards or (with `reverse`) backwards.
+    pub fn scan(&mut self, table: &Table, range: ScanRange, reverse: bool) -> Result<Scan<'_>> {
+        self.check_active()?;
+        let cursor = match range {
+            ScanRange::Full => {
+                self.remember_range(ReadRange {
+                    table: table.id(),
+                    index: None,
+                    lower: Bound::Unbounded,
+                    upper: Bound::Unbounded,
+                });
+                let high = table.storage().slab.high_water();
+                Cursor::Rows { next: if reverse { high } else { 0 }, high }
+            }
+            ScanRange::Index { index, lower, upper } => {
+                let index = find_index(table, &index)?;
+                if !index.is_ordered() {
+                    return Err(Error::InvalidParameter(format!(
+                        "index \"{}\" is a hash index and cannot scan ranges",
+                        index.schema.name
+                    )));
+                }
+                let coerce = |b: Bound<Vec<Value>>| -> Result<Bound<Vec<Value>>> {
+                    Ok(match b {
+                        Bound::Included(v) => Bound::Included(coerce_key(table, &index, &v)?),
+                        Bound::Excluded(v) => Bound::Excluded(coerce_key(table, &index, &v)?),
+                        Bound::Unbounded => Bound::Unbounded,
+                    })
+                };
+                let (lower, upper) = encode_bounds(&coerce(lower)?, &coerce(upper)?);
+                self.remember_range(ReadRange {
+                    table: table.id(),
+                    index: Some(index.schema.id),
+                    lower: lower.clone(),
+                    upper: upper.clone(),
+                });
+                Cursor::Index { index, lower, upper }
+            }
+        };
+        Ok(Scan { txn: self, table: table.clone(), cursor, reverse, buffer: VecDeque::new(), done: false })
+    }
+}
+
+/// Looks an index of the table up by name.
+fn find_index(table: &Table, name: &str) -> Result<Arc<IndexStorage>> {
+    let schema = table
+        .schema()
+        .index(name)
+        .ok_or_else(|| Error::UndefinedObject { kind: "index", name: name.to_owned() })?;
+    table.storage().index(schema.id).ok_or_else(|| {
+        Error::SerializationFailure(format!("index \"{name}\" was dropped by a concurrent transaction"))
+    })
+}
+
+/// Coerces key values (a prefix of the index's columns) to the column types.
+fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<Value>> {
+    if key.len() > index.schema.columns.len() {
+        return Err(Error::InvalidParameter(format!(
+            "index \"{}\" has {} columns but {} key values were given",
+            index.schema.name,
+            index.schema.columns.len(),
+            key.len()
+        )));
+    }
+    key.iter()
+        .zip(&index.schema.columns)
+        .map(|(v, &c)| match table.schema().columns.get(c) {
+            Some(col) => v.clone().coerce_to(&col.data_type),
+            None => Err(Error::Internal("index column out of range".into())),
+        })
+        .collect()
+}
+
+enum Cursor {
+    /// Row ids `next..high` (forward) or `..next` (reverse).
+    Rows { next: RowId, high: RowId },
+    Index { index: Arc<IndexStorage>, lower: Bound<Key>, upper: Bound<Key> },
+}
+
+/// An iterator over the rows of a scan, fetched in batches.
+pub struct Scan<'t> {
+    txn: &'t Transaction,
+    table: Table,
+    cursor: Cursor,
+    reverse: bool,
+    buffer: VecDeque<Row>,
+    done: bool,
+}
+
+impl Scan<'_> {
+    fn refill(&mut self) -> Result<()> {
+        let storage = self.table.storage().clone();
+        match &mut self.cursor {
+            Cursor::Rows { next, high } => {
+                let ids: Vec<RowId> = if self.reverse {
+                    let from = next.saturating_sub(SCAN_BATCH as u64);
+                    let ids = (from..*next).rev().collect();
+                    *next = from;
+                    ids
+                } else {
+                    let to = (*next + SCAN_BATCH as u64).min(*high);
+                    let ids = (*next..to).collect();
+                    *next = to;
+                    ids
+                };
+                if ids.is_empty() {
+                    self.done = true;
+                }
+                for id in ids {
+                    if let Some(v) = self.txn.snapshot.visible(storage.head(id)) {
+                        let physical = storage.decode(&v)?;
+                        self.buffer.push_back(Row { id, values: self.table.into_logical(physical) });
+                    }
+                }
+            }
+            Cursor::Index { index, lower, upper } => {
+                let batch = index.range_batch(lower, upper, self.reverse);
+                if batch.len() < SCAN_BATCH {
+                    self.done = true;
+                }
+                if let Some((last, _)) = batch.last() {
+                    if self.reverse {
+                        *upper = Bound::Excluded(last.clone());
+                    } else {
+                        *lower = Bound::Excluded(last.clone());
+                    }
+                }
+                for (entry, id) in batch {
+                    let Some(v) = self.txn.snapshot.visible(storage.head(id)) else { continue };
+                    let physical = storage.decode(&v)?;
+                    let values = index.key_values(&physical);
+                    let matches = if index.schema.primary {
+                        Key::encode(&values) == entry
+                    } else {
+                        Key::encode_with_row_id(&values, id) == entry
+                    };
+                    if matches {
+                        self.buffer.push_back(Row { id, values: self.table.into_logical(physical) });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(row) = self.buffer.pop_front() {
+                return Some(Ok(row));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.refill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}

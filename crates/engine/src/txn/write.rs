@@ -1,0 +1,430 @@
+//! Writes: insert, update and delete, with constraint checks and row-lock
+//! waits.
+//!
+//! Claiming a row: a writer looks at the head of the row's chain. If another
+//! running transaction owns it (its marker in `begin` or `end`), the writer
+//! waits for that transaction to end and looks again. Otherwise it swaps the
+//! head's `end` from ∞ to its own marker; that swap is the row lock. Under
+//! snapshot isolation a head committed after the snapshot means a concurrent
+//! update won the race: serialization failure. Under READ COMMITTED the
+//! writer goes on with the newest version, as PostgreSQL does.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::error::{Error, Result};
+use crate::expr::EvalContext;
+use crate::mvcc::{INFINITY, Version, is_marker, marker_txn};
+use crate::storage::RowId;
+use crate::storage::index::IndexStorage;
+use crate::txn::{IsolationLevel, Row, Table, Transaction, Write};
+use crate::types::Value;
+
+/// What a claim found.
+pub(crate) enum Claim {
+    /// The row is locked by us; this is its newest version.
+    Locked(Arc<Version>),
+    /// The row does not exist or is deleted (for this transaction).
+    Gone,
+}
+
+impl Transaction {
+    /// Inserts a row given in logical column order (every live column).
+    ///
+    /// ```
+    /// use memdb_engine::{Column, Config, DataType, Database, TableSchema, Value};
+    /// let db = Database::open(Config::memory()).unwrap();
+    /// let mut txn = db.begin().unwrap();
+    /// txn.create_table(TableSchema::new("t").column(Column::new("id", DataType::Int8)).primary_key(["id"])).unwrap();
+    /// let t = txn.table("t").unwrap();
+    /// txn.insert(&t, vec![Value::Int8(1)]).unwrap();
+    /// assert!(txn.insert(&t, vec![Value::Int8(1)]).is_err(), "duplicate key");
+    /// ```
+    pub fn insert(&mut self, table: &Table, values: Vec<Value>) -> Result<RowId> {
+        self.check_writable("INSERT")?;
+        let physical = table.to_physical(values)?;
+        self.guarded(|txn| txn.insert_physical(table, physical))
+    }
+
+    /// Inserts a row giving only some columns (logical positions); the
+    /// others get their defaults (or NULL).
+    pub fn insert_columns(&mut self, table: &Table, columns: &[usize], values: Vec<Value>) -> Result<RowId> {
+        self.check_writable("INSERT")?;
+        if columns.len() != values.len() {
+            return Err(Error::InvalidParameter("INSERT has more target columns than expressions".into()));
+        }
+        let mut given: Vec<Option<Value>> = vec![None; table.live.len()];
+        for (&col, value) in columns.iter().zip(values) {
+            let slot = given.get_mut(col).ok_or_else(|| {
+                Error::InvalidParameter(format!("table \"{}\" has no column number {col}", table.name()))
+            })?;
+            *slot = Some(value);
+        }
+        let ctx = EvalContext { now: self.now };
+        let mut logical = Vec::with_capacity(given.len());
+        for (i, value) in given.into_iter().enumerate() {
+            logical.push(match value {
+                Some(v) => v,
+                None => table.default_of(i, &ctx)?,
+            });
+        }
+        let physical = table.to_physical(logical)?;
+        self.guarded(|txn| txn.insert_physical(table, physical))
+    }
+
+    /// Replaces a row's values (logical order). Returns false if the row is
+    /// gone. Under READ COMMITTED this overwrites the newest version; use
+    /// [`Transaction::update_with`] to compute the new values from it.
+    pub fn update(&mut self, table: &Table, row_id: RowId, values: Vec<Value>) -> Result<bool> {
+        Ok(self.update_with(table, row_id, move |_| Ok(Some(values)))?.is_some())
+    }
+
+    /// Locks a row, passes its newest values to `change`, and stores what it
+    /// returns (`None`: leave the row alone). Returns the row as stored.
+    /// Under snapshot isolation the newest values are the snapshot's (or the
+    /// call fails with a serialization error); under READ COMMITTED they may
+    /// be newer than the statement's snapshot, so the change applies to them
+    /// (PostgreSQL's re-check of concurrently updated rows).
+    pub fn update_with(
+        &mut self,
+        table: &Table,
+        row_id: RowId,
+        change: impl FnOnce(&[Value]) -> Result<Option<Vec<Value>>>,
+    ) -> Result<Option<Row>> {
+        self.check_writable("UPDATE")?;
+        self.guarded(|txn| {
+            let Claim::Locked(head) = txn.claim(table, row_id)? else { return Ok(None) };
+            let old = table.storage().decode(&head)?;
+            let Some(new_logical) = change(&table.to_logical(&old))? else {
+                txn.unclaim(&head);
+                return Ok(None);
+            };
+            let mut new = table.to_physical(new_logical)?;
+            // Dropped columns keep their stored values.
+            for (i, col) in table.schema().columns.iter().enumerate() {
+                if col.dropped {
+                    new[i] = old[i].clone();
+                }
+            }
+            let new_id = txn.update_physical(table, row_id, head, &old, new)?;
+            txn.get_by_id(table, new_id)
+        })
+    }
+
+    /// Deletes a row. Returns false if it is already gone.
+    pub fn delete(&mut self, table: &Table, row_id: RowId) -> Result<bool> {
+        self.check_writable("DELETE")?;
+        self.guarded(|txn| {
+            let Claim::Locked(head) = txn.claim(table, row_id)? else { return Ok(false) };
+            txn.delete_physical(table, row_id, head)?;
+            Ok(true)
+        })
+    }
+
+    /// Deletes the row with the given primary key. Returns false if none.
+    pub fn delete_by_key(&mut self, table: &Table, key: &[Value]) -> Result<bool> {
+        match self.get(table, key)? {
+            Some(row) => self.delete(table, row.id),
+            None => Ok(false),
+        }
+    }
+
+    /// Coerces, checks NOT NULL and CHECK constraints.
+    fn prepare_row(&self, table: &Table, mut physical: Vec<Value>) -> Result<Vec<Value>> {
+        let schema = table.schema();
+        for (i, col) in schema.columns.iter().enumerate() {
+            if col.dropped {
+                continue;
+            }
+            let value = std::mem::replace(&mut physical[i], Value::Null);
+            let value = value.coerce_to(&col.data_type)?;
+            if value.is_null() && !col.nullable {
+                return Err(Error::NotNullViolation { table: schema.name.clone(), column: col.name.clone() });
+            }
+            physical[i] = value;
+        }
+        let ctx = EvalContext { now: self.now };
+        for check in &schema.checks {
+            if !check.expr.check(&physical, &ctx)? {
+                return Err(Error::CheckViolation { table: schema.name.clone(), constraint: check.name.clone() });
+            }
+        }
+        Ok(physical)
+    }
+
+    /// Inserts a prepared physical row; returns its row id.
+    pub(crate) fn insert_physical(&mut self, table: &Table, physical: Vec<Value>) -> Result<RowId> {
+        let physical = self.prepare_row(table, physical)?;
+        self.ensure_id();
+        let storage = table.storage().clone();
+        let data = storage.encode(&physical)?;
+        let size = data.len() as i64;
+        let own = self.snapshot.own;
+        let mut data = Some(data);
+        let row_id = match storage.primary() {
+            Some(pk) => {
+                let key = pk.key_values(&physical);
+                loop {
+                    if let Some(row_id) = pk.lookup_exact(&key) {
+                        let Some(head) = storage.head(row_id) else {
+                            std::thread::yield_now(); // being reclaimed right now
+                            continue;
+                        };
+                        let (begin, end) = (head.begin(), head.end());
+                        if is_marker(begin) && begin != own {
+                            self.wait_for(marker_txn(begin))?;
+                            continue;
+                        }
+                        if is_marker(end) && end != own {
+                            self.wait_for(marker_txn(end))?;
+                            continue;
+                        }
+                        if end == INFINITY {
+                            return Err(unique_violation(table, &pk, &key));
+                        }
+                        // The key's row is deleted: the new row continues its chain.
+                        let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
+                        let new = Arc::new(Version::new(own, bytes, Some(head.clone())));
+                        let _gate = storage.gate.read();
+                        let slot = storage.slab.get(row_id).ok_or_else(|| Error::Internal("missing slot".into()))?;
+                        let previous = slot.compare_and_swap(&Some(head.clone()), Some(new.clone()));
+                        let swapped = previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &head));
+                        if !swapped {
+                            data = Some(new.data.clone());
+                            continue;
+                        }
+                        self.index_new_version(table, &pk, &physical, row_id);
+                        self.push_write(table, Write::Insert { table: 0, row_id, new });
+                        break row_id;
+                    }
+                    let row_id = self.new_row_id(table)?;
+                    let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
+                    let new = Arc::new(Version::new(own, bytes, None));
+                    let _gate = storage.gate.read();
+                    let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
+                    slot.store(Some(new.clone()));
+                    if pk.insert(&key, row_id).is_err() {
+                        // Another transaction took the key meanwhile: retry.
+                        slot.store(None);
+                        storage.slab.free(row_id, 0);
+                        data = Some(new.data.clone());
+                        continue;
+                    }
+                    self.index_new_version(table, &pk, &physical, row_id);
+                    self.push_write(table, Write::Insert { table: 0, row_id, new });
+                    break row_id;
+                }
+            }
+            None => {
+                let row_id = self.new_row_id(table)?;
+                let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
+                let new = Arc::new(Version::new(own, bytes, None));
+                let _gate = storage.gate.read();
+                let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
+                slot.store(Some(new.clone()));
+                storage.index_version(&physical, row_id);
+                self.push_write(table, Write::Insert { table: 0, row_id, new });
+                row_id
+            }
+        };
+        storage.account(size);
+        self.check_unique(table, &physical, row_id, None)?;
+        self.check_parents(table, &physical, None)?;
+        Ok(row_id)
+    }
+
+    fn new_row_id(&self, table: &Table) -> Result<RowId> {
+        let storage = table.storage();
+        let row_id = storage.slab.allocate(self.shared.reuse_before.load(Ordering::Acquire));
+        if row_id > crate::storage::slab::MAX_ROW_ID {
+            return Err(table_full(table));
+        }
+        Ok(row_id)
+    }
+
+    /// Adds the entries of a new version to every index but `skip`.
+    fn index_new_version(&self, table: &Table, skip: &IndexStorage, physical: &[Value], row_id: RowId) {
+        for index in table.storage().indexes().iter() {
+            if index.schema.id != skip.schema.id {
+                let _ = index.insert(&index.key_values(physical), row_id);
+            }
+        }
+    }
+
+    fn push_write(&mut self, table: &Table, mut write: Write) {
+        let slot = self.table_slot(table.storage());
+        match &mut write {
+            Write::Insert { table, .. } | Write::Update { table, .. } | Write::Delete { table, .. } => *table = slot,
+        }
+        self.writes.push(write);
+    }
+
+    /// Waits for another transaction to end.
+    fn wait_for(&mut self, holder: u64) -> Result<()> {
+        self.ensure_id();
+        self.shared.waits.wait_for(self.id, holder, self.shared.config.lock_timeout)
+    }
+
+    /// Locks a row for update or delete (see the module docs).
+    pub(crate) fn claim(&mut self, table: &Table, row_id: RowId) -> Result<Claim> {
+        self.ensure_id();
+        let own = self.snapshot.own;
+        let snapshot_only = self.options.isolation != IsolationLevel::ReadCommitted;
+        loop {
+            let Some(head) = table.storage().head(row_id) else { return Ok(Claim::Gone) };
+            let (begin, end) = (head.begin(), head.end());
+            if is_marker(begin) && begin != own {
+                self.wait_for(marker_txn(begin))?;
+                continue;
+            }
+            if end == own {
+                return Ok(Claim::Gone); // we deleted it
+            }
+            if is_marker(end) {
+                self.wait_for(marker_txn(end))?;
+                continue;
+            }
+            if end != INFINITY {
+                // Deleted by a committed transaction.
+                if snapshot_only && end > self.snapshot.read_ts {
+                    return Err(Error::SerializationFailure("concurrent delete".into()));
+                }
+                return Ok(Claim::Gone);
+            }
+            if begin == own {
+                head.end.store(own, Ordering::Release);
+                return Ok(Claim::Locked(head));
+            }
+            if begin > self.snapshot.read_ts && snapshot_only {
+                return Err(Error::SerializationFailure("concurrent update".into()));
+            }
+            if head.end.compare_exchange(INFINITY, own, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                return Ok(Claim::Locked(head));
+            }
+        }
+    }
+
+    /// Releases a claim that led to no change.
+    fn unclaim(&mut self, head: &Arc<Version>) {
+        head.end.store(INFINITY, Ordering::Release);
+    }
+
+    /// Writes a new version of a claimed row; returns the row id holding
+    /// the new values (a new one when the primary key changed).
+    pub(crate) fn update_physical(
+        &mut self,
+        table: &Table,
+        row_id: RowId,
+        head: Arc<Version>,
+        old: &[Value],
+        new: Vec<Value>,
+    ) -> Result<RowId> {
+        let new = match self.prepare_row(table, new) {
+            Ok(new) => new,
+            Err(e) => {
+                self.unclaim(&head);
+                return Err(e);
+            }
+        };
+        let storage = table.storage().clone();
+        if let Some(pk) = storage.primary() {
+            if pk.key_values(old) != pk.key_values(&new) {
+                // A new primary key is a new row: delete and insert, then
+                // let referencing rows follow the key.
+                self.push_write(table, Write::Delete { table: 0, row_id, old: head });
+                let new_id = self.insert_physical(table, new.clone())?;
+                self.referenced_row_changed(table, old, Some(&new))?;
+                return Ok(new_id);
+            }
+        }
+        let data = storage.encode(&new)?;
+        storage.account(data.len() as i64);
+        let version = Arc::new(Version::new(self.snapshot.own, data, Some(head.clone())));
+        {
+            let _gate = storage.gate.read();
+            let slot = storage.slab.get(row_id).ok_or_else(|| Error::Internal("missing slot".into()))?;
+            slot.store(Some(version.clone()));
+            for index in storage.indexes().iter() {
+                let key = index.key_values(&new);
+                if key != index.key_values(old) {
+                    let _ = index.insert(&key, row_id);
+                }
+            }
+        }
+        self.push_write(table, Write::Update { table: 0, row_id, new: version, old: head });
+        self.check_unique(table, &new, row_id, Some(old))?;
+        self.check_parents(table, &new, Some(old))?;
+        self.referenced_row_changed(table, old, Some(&new))?;
+        Ok(row_id)
+    }
+
+    /// Deletes a claimed row.
+    pub(crate) fn delete_physical(&mut self, table: &Table, row_id: RowId, head: Arc<Version>) -> Result<()> {
+        let old = table.storage().decode(&head)?;
+        self.push_write(table, Write::Delete { table: 0, row_id, old: head });
+        self.referenced_row_changed(table, &old, None)
+    }
+
+    /// Checks the unique indexes (other than the primary key, whose tree
+    /// enforces itself) for a row just written.
+    fn check_unique(&mut self, table: &Table, physical: &[Value], row_id: RowId, old: Option<&[Value]>) -> Result<()> {
+        let storage = table.storage().clone();
+        for index in storage.indexes().iter() {
+            if !index.schema.unique || index.schema.primary {
+                continue;
+            }
+            let key = index.key_values(physical);
+            if key.iter().any(Value::is_null) || old.is_some_and(|o| index.key_values(o) == key) {
+                continue;
+            }
+            'others: for other in index.lookup(&key) {
+                if other == row_id {
+                    continue;
+                }
+                loop {
+                    let Some(head) = storage.head(other) else { continue 'others };
+                    let (begin, end) = (head.begin(), head.end());
+                    let own = self.snapshot.own;
+                    let pending = [begin, end].into_iter().find(|&s| is_marker(s) && s != own);
+                    let has_key = |v: &Version| -> Result<bool> { Ok(index.key_values(&storage.decode(v)?) == key) };
+                    if let Some(holder) = pending {
+                        let below = head.prev.load_full();
+                        if has_key(&head)? || below.as_deref().map(has_key).transpose()?.unwrap_or(false) {
+                            self.wait_for(marker_txn(holder))?;
+                            continue;
+                        }
+                        continue 'others;
+                    }
+                    if end == INFINITY && has_key(&head)? {
+                        return Err(unique_violation(table, index, &key));
+                    }
+                    continue 'others;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Table {
+    /// The default of a logical column: its default expression, else NULL.
+    pub(crate) fn default_of(&self, logical: usize, ctx: &EvalContext) -> Result<Value> {
+        let col = self.live.get(logical).and_then(|&p| self.schema().columns.get(p));
+        match col.and_then(|c| c.default.as_ref()) {
+            Some(expr) => expr.eval(&[], ctx),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+fn table_full(table: &Table) -> Error {
+    Error::OutOfMemory(format!("table \"{}\" has no row ids left", table.name()))
+}
+
+pub(crate) fn unique_violation(table: &Table, index: &IndexStorage, key: &[Value]) -> Error {
+    let values = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    Error::UniqueViolation {
+        constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
+        detail: format!("Key ({})=({values}) already exists.", table.schema().column_names(&index.schema.columns)),
+    }
+}
