@@ -30,7 +30,16 @@ impl Figure {
 pub fn csv(figures: &[Figure]) -> String {
     let mut out = String::from("figure,unit,memdb,baseline,baseline_value,ratio\n");
     for f in figures {
-        let _ = writeln!(out, "{},{},{:.1},{},{:.1},{:.3}", f.name, f.unit, f.memdb, f.baseline, f.baseline_value, f.ratio());
+        let _ = writeln!(
+            out,
+            "{},{},{:.1},{},{:.1},{:.3}",
+            f.name,
+            f.unit,
+            f.memdb,
+            f.baseline,
+            f.baseline_value,
+            f.ratio()
+        );
     }
     out
 }

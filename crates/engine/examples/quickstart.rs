@@ -29,7 +29,11 @@ fn main() -> Result<(), memdb_engine::Error> {
     let cities = reader.table("cities")?;
     println!("the reader's snapshot still has Lisbon: {:?}", reader.get(&cities, &[Value::Int8(1)])?.map(|r| r.values));
     println!("cities by population, largest first:");
-    for row in reader.scan(&cities, ScanRange::Index { index: by_population, lower: std::ops::Bound::Unbounded, upper: std::ops::Bound::Unbounded }, true)? {
+    for row in reader.scan(
+        &cities,
+        ScanRange::Index { index: by_population, lower: std::ops::Bound::Unbounded, upper: std::ops::Bound::Unbounded },
+        true,
+    )? {
         let row = row?;
         println!("  {} {}", row.values[1], row.values[2]);
     }

@@ -19,6 +19,15 @@ use crate::storage::table::TableStorage;
 pub(crate) struct TableEntry {
     pub schema: Arc<TableSchema>,
     pub storage: Arc<TableStorage>,
+    /// Physical positions of the live columns, in logical order.
+    pub live: Arc<[usize]>,
+}
+
+impl TableEntry {
+    pub fn new(schema: Arc<TableSchema>, storage: Arc<TableStorage>) -> TableEntry {
+        let live = schema.live_columns().map(|(i, _)| i).collect();
+        TableEntry { schema, storage, live }
+    }
 }
 
 /// One version of the catalog.
@@ -33,6 +42,11 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
+    /// An empty catalog; ids start at 1.
+    pub fn new() -> Catalog {
+        Catalog { next_table_id: 1, next_index_id: 1, ..Catalog::default() }
+    }
+
     /// A table by name.
     pub fn table(&self, name: &str) -> Result<&TableEntry> {
         self.tables.get(name).ok_or_else(|| Error::UndefinedTable(name.to_owned()))
@@ -96,11 +110,6 @@ impl CatalogHistory {
     /// The newest version committed at or before `ts`.
     pub fn as_of(&self, ts: Timestamp) -> Option<Arc<Catalog>> {
         self.versions.iter().rev().find(|c| c.committed_at <= ts).cloned()
-    }
-
-    /// The newest version.
-    pub fn latest(&self) -> Option<Arc<Catalog>> {
-        self.versions.last().cloned()
     }
 
     /// Installs a new version.

@@ -12,7 +12,7 @@ use crate::catalog::{Catalog, CatalogHistory};
 use crate::commitlog::{CommitLog, CommitRecord, NoLog};
 use crate::error::Result;
 use crate::gc::{self, GcCandidate, GcStats};
-use crate::mvcc::{ActiveSet, Timestamp, WaitGraph};
+use crate::mvcc::{ActiveSet, MAX_SLOTS, Timestamp, WaitGraph};
 use crate::schema::TableSchema;
 use crate::txn::{Transaction, TxnOptions, WriteSummary};
 
@@ -67,7 +67,7 @@ impl Clock for ManualClock {
 pub struct Config {
     /// Where commit records go ([`NoLog`]: memory-only, the default).
     pub commit_log: Arc<dyn CommitLog>,
-    /// How many transactions may be open at once.
+    /// How many transactions may be open at once (at most 8192).
     pub max_transactions: usize,
     /// How long a writer waits for another's row lock before failing
     /// (`None`: wait until it ends or a deadlock is found).
@@ -136,6 +136,9 @@ pub(crate) struct Shared {
     pub current_catalog: ArcSwap<Catalog>,
     /// Held by a transaction from its first DDL statement until it ends.
     pub ddl_lock: Arc<Mutex<()>>,
+    /// The id of the transaction holding `ddl_lock` (0: none), so waiting
+    /// for it joins deadlock detection.
+    pub ddl_owner: AtomicU64,
     /// Open SERIALIZABLE transactions; while any exist, commits keep a
     /// summary of what they wrote for validation.
     pub serializable_active: AtomicUsize,
@@ -163,6 +166,12 @@ pub struct Database {
     pub(crate) shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("last_commit", &self.last_commit()).finish()
+    }
+}
+
 impl Database {
     /// Opens an empty in-memory database.
     ///
@@ -172,19 +181,20 @@ impl Database {
     /// assert!(db.begin().unwrap().table_names().is_empty());
     /// ```
     pub fn open(config: Config) -> Result<Database> {
-        let catalog = Arc::new(Catalog { next_table_id: 1, next_index_id: 1, ..Catalog::default() });
+        let catalog = Arc::new(Catalog::new());
         let gc_interval = config.gc_interval;
-        let max_transactions = config.max_transactions;
+        let max_transactions = config.max_transactions.clamp(1, MAX_SLOTS);
         let shared = Arc::new(Shared {
             config,
             newest: AtomicU64::new(0),
             next_txn: AtomicU64::new(1),
             active: ActiveSet::new(max_transactions),
-            waits: WaitGraph::default(),
+            waits: WaitGraph::new(max_transactions),
             commit_lock: Mutex::new(()),
             catalogs: RwLock::new(CatalogHistory::new(catalog.clone())),
             current_catalog: ArcSwap::new(catalog),
             ddl_lock: Arc::new(Mutex::new(())),
+            ddl_owner: AtomicU64::new(0),
             serializable_active: AtomicUsize::new(0),
             recent_writes: Mutex::new(VecDeque::new()),
             gc_queue: Mutex::new(VecDeque::new()),

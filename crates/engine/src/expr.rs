@@ -100,20 +100,16 @@ impl Expr {
                 Value::Null => Value::Null,
                 other => return Err(not_boolean(&other)),
             },
-            Expr::And(a, b) => {
-                match (truth(a.eval(row, ctx)?)?, truth(b.eval(row, ctx)?)?) {
-                    (Some(false), _) | (_, Some(false)) => Value::Bool(false),
-                    (Some(true), Some(true)) => Value::Bool(true),
-                    _ => Value::Null,
-                }
-            }
-            Expr::Or(a, b) => {
-                match (truth(a.eval(row, ctx)?)?, truth(b.eval(row, ctx)?)?) {
-                    (Some(true), _) | (_, Some(true)) => Value::Bool(true),
-                    (Some(false), Some(false)) => Value::Bool(false),
-                    _ => Value::Null,
-                }
-            }
+            Expr::And(a, b) => match (truth(a.eval(row, ctx)?)?, truth(b.eval(row, ctx)?)?) {
+                (Some(false), _) | (_, Some(false)) => Value::Bool(false),
+                (Some(true), Some(true)) => Value::Bool(true),
+                _ => Value::Null,
+            },
+            Expr::Or(a, b) => match (truth(a.eval(row, ctx)?)?, truth(b.eval(row, ctx)?)?) {
+                (Some(true), _) | (_, Some(true)) => Value::Bool(true),
+                (Some(false), Some(false)) => Value::Bool(false),
+                _ => Value::Null,
+            },
             Expr::IsNull(e) => Value::Bool(e.eval(row, ctx)?.is_null()),
             Expr::Compare(op, a, b) => {
                 let (a, b) = (a.eval(row, ctx)?, b.eval(row, ctx)?);
@@ -298,7 +294,9 @@ fn function(name: &str, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Resu
         },
         "abs" => match arg(0)? {
             Value::Null => Value::Null,
-            v if v.sql_cmp(&Value::Int4(0)) == Some(Ordering::Less) => arithmetic(ArithmeticOp::Sub, Value::Int4(0), v)?,
+            v if v.sql_cmp(&Value::Int4(0)) == Some(Ordering::Less) => {
+                arithmetic(ArithmeticOp::Sub, Value::Int4(0), v)?
+            }
             v => v,
         },
         other => return Err(Error::InvalidParameter(format!("function {other} is not supported in constraints"))),

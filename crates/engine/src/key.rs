@@ -175,7 +175,13 @@ fn encode_i64(buf: &mut Vec<u8>, v: i64) {
 }
 
 fn encode_f64(buf: &mut Vec<u8>, v: f64) {
-    let v = if v == 0.0 { 0.0 } else if v.is_nan() { f64::NAN } else { v };
+    let v = if v == 0.0 {
+        0.0
+    } else if v.is_nan() {
+        f64::NAN
+    } else {
+        v
+    };
     let bits = v.to_bits();
     let ordered = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
     buf.extend_from_slice(&ordered.to_be_bytes());

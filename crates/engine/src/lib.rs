@@ -65,7 +65,8 @@ pub use expr::Expr;
 pub use gc::GcStats;
 pub use mvcc::{Timestamp, TxnId};
 pub use schema::{
-    CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexId, IndexKind, IndexSchema, TableId, TableSchema,
+    CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexId, IndexKind, IndexSchema, TableId,
+    TableSchema,
 };
 pub use storage::RowId;
 pub use txn::{AlterTable, IndexSpec, IsolationLevel, Row, Scan, ScanRange, Table, Transaction, TxnOptions};

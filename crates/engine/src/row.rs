@@ -80,9 +80,7 @@ fn encode_field(buf: &mut Vec<u8>, value: &Value, ty: &DataType) -> Result<()> {
             put_bytes(buf, &inner);
         }
         (value, ty) => {
-            return Err(Error::DatatypeMismatch(format!(
-                "value {value:?} does not match column type {ty}"
-            )));
+            return Err(Error::DatatypeMismatch(format!("value {value:?} does not match column type {ty}")));
         }
     }
     Ok(())

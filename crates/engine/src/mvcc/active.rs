@@ -25,7 +25,10 @@ pub(crate) struct ActiveSet {
 
 impl ActiveSet {
     pub fn new(capacity: usize) -> ActiveSet {
-        ActiveSet { slots: (0..capacity.max(1)).map(|_| AtomicU64::new(FREE)).collect(), next_hint: AtomicUsize::new(0) }
+        ActiveSet {
+            slots: (0..capacity.max(1)).map(|_| AtomicU64::new(FREE)).collect(),
+            next_hint: AtomicUsize::new(0),
+        }
     }
 
     /// Registers a snapshot at the current newest commit timestamp (read from

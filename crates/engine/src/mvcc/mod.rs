@@ -36,7 +36,7 @@ use arc_swap::ArcSwapOption;
 use crate::row::RowData;
 
 pub(crate) use active::ActiveSet;
-pub(crate) use waits::WaitGraph;
+pub(crate) use waits::{MAX_SLOTS, SLOT_BITS, WaitGraph};
 
 /// A commit timestamp: commits are numbered 1, 2, 3, … in commit order.
 pub type Timestamp = u64;
@@ -85,6 +85,20 @@ impl Version {
     }
 }
 
+impl Drop for Version {
+    /// Unlinks older versions one by one: a long chain dropped at once must
+    /// not recurse once per version.
+    fn drop(&mut self) {
+        let mut next = self.prev.swap(None);
+        while let Some(version) = next {
+            match Arc::try_unwrap(version) {
+                Ok(owned) => next = owned.prev.swap(None),
+                Err(_) => break, // still referenced elsewhere
+            }
+        }
+    }
+}
+
 /// What a transaction can see: its read timestamp and its own marker
 /// (`TXN_BIT` alone for transactions that never write).
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +123,7 @@ impl Snapshot {
     }
 
     /// Whether the snapshot sees this version.
+    #[cfg(test)]
     pub fn sees(&self, v: &Version) -> bool {
         self.begun(v.begin()) && !self.ended(v.end())
     }

@@ -56,11 +56,6 @@ impl IndexStorage {
         self.schema.columns.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)).collect()
     }
 
-    /// The encoded search key for key values (without row id).
-    pub fn search_key(values: &[Value]) -> Key {
-        Key::encode(values)
-    }
-
     fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
         match (&self.structure, self.exact()) {
             (Structure::Ordered(_), false) => Key::encode_with_row_id(values, row_id),
@@ -118,14 +113,18 @@ impl IndexStorage {
     /// Row ids of every entry whose key equals `values` exactly.
     pub fn lookup(&self, values: &[Value]) -> Vec<RowId> {
         let key = Key::encode(values);
+        let whole = values.len() == self.schema.columns.len();
         match &self.structure {
-            Structure::Ordered(tree) if self.exact() => tree.peek_with(&key, |_, &id| id).into_iter().collect(),
+            Structure::Ordered(tree) if self.exact() && whole => {
+                tree.peek_with(&key, |_, &id| id).into_iter().collect()
+            }
             Structure::Ordered(_) => {
                 let mut out = Vec::new();
                 let upper = key.prefix_successor();
                 let mut from = Bound::Included(key);
                 loop {
-                    let batch = self.range_batch(&from, &upper.clone().map_or(Bound::Unbounded, Bound::Excluded), false);
+                    let batch =
+                        self.range_batch(&from, &upper.clone().map_or(Bound::Unbounded, Bound::Excluded), false);
                     let full = batch.len() == SCAN_BATCH;
                     let Some((last, _)) = batch.last().cloned() else { break };
                     out.extend(batch.into_iter().map(|(_, id)| id));
@@ -159,45 +158,31 @@ impl IndexStorage {
             }
         }
         let range: (Bound<&[u8]>, Bound<&[u8]>) = (as_bytes(lower), as_bytes(upper));
-        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) = range {
-            if l > u {
-                return Vec::new();
-            }
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) = range
+            && l > u
+        {
+            return Vec::new();
         }
         let guard = Guard::new();
-        let iter = tree.range::<[u8], _>(range, &guard);
         let take = |(k, v): (&Key, &RowId)| (k.clone(), *v);
-        if reverse {
-            iter.rev().take(SCAN_BATCH).map(take).collect()
-        } else {
-            iter.take(SCAN_BATCH).map(take).collect()
+        if !reverse {
+            return tree.range::<[u8], _>(range, &guard).take(SCAN_BATCH).map(take).collect();
         }
-    }
-
-    /// Every row id in the index (for rebuilding and checks).
-    pub fn all_row_ids(&self) -> Vec<RowId> {
-        match &self.structure {
-            Structure::Ordered(tree) => {
-                let guard = Guard::new();
-                tree.iter(&guard).map(|(_, &id)| id).collect()
+        let batch: Vec<_> = tree.range::<[u8], _>(range, &guard).rev().take(SCAN_BATCH).map(take).collect();
+        if !batch.is_empty() {
+            return batch;
+        }
+        // scc 3.8's reverse range gives up when it starts on a leaf whose
+        // entries were all removed. The forward direction does not; if it
+        // finds entries, keep the last batch of them.
+        let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
+        for entry in tree.range::<[u8], _>(range, &guard) {
+            if window.len() == SCAN_BATCH {
+                window.pop_front();
             }
-            Structure::Hash(map) => {
-                let mut out = Vec::new();
-                map.iter_sync(|_, ids| {
-                    out.extend_from_slice(ids);
-                    true
-                });
-                out
-            }
+            window.push_back(take(entry));
         }
-    }
-
-    /// Number of entries (versions of rows, not distinct rows).
-    pub fn len(&self) -> usize {
-        match &self.structure {
-            Structure::Ordered(tree) => tree.len(),
-            Structure::Hash(map) => map.len(),
-        }
+        window.into_iter().rev().collect()
     }
 }
 

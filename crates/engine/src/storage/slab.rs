@@ -74,12 +74,12 @@ impl RowSlab {
     pub fn allocate(&self, reusable_before: Timestamp) -> RowId {
         if self.free_len.load(Ordering::Relaxed) > 0 {
             let mut free = self.free.lock();
-            if let Some(&(freed_at, id)) = free.front() {
-                if freed_at < reusable_before {
-                    free.pop_front();
-                    self.free_len.store(free.len(), Ordering::Relaxed);
-                    return id;
-                }
+            if let Some(&(freed_at, id)) = free.front()
+                && freed_at < reusable_before
+            {
+                free.pop_front();
+                self.free_len.store(free.len(), Ordering::Relaxed);
+                return id;
             }
         }
         self.next.fetch_add(1, Ordering::Relaxed)
@@ -101,11 +101,6 @@ impl RowSlab {
     /// One past the highest row id handed out so far.
     pub fn high_water(&self) -> RowId {
         self.next.load(Ordering::Relaxed)
-    }
-
-    /// Row ids waiting for reuse.
-    pub fn free_count(&self) -> usize {
-        self.free_len.load(Ordering::Relaxed)
     }
 }
 

@@ -65,11 +65,6 @@ impl TableStorage {
         self.indexes.load().iter().find(|i| i.schema.id == id).cloned()
     }
 
-    /// The primary key index.
-    pub fn primary(&self) -> Option<Arc<IndexStorage>> {
-        self.indexes.load().iter().find(|i| i.schema.primary).cloned()
-    }
-
     /// Registers an index; callers hold `gate` exclusively and fill it after.
     pub fn attach_index(&self, index: Arc<IndexStorage>) {
         let mut list = Vec::clone(&self.indexes.load());
@@ -100,9 +95,15 @@ impl TableStorage {
         self.layout.store(Arc::new((types, missing)));
     }
 
-    /// Encodes a physical row.
+    /// Encodes a physical row. A row may hold fewer columns than the
+    /// layout: a writer whose schema predates an ADD COLUMN writes rows
+    /// without it, and they read the column's missing value.
     pub fn encode(&self, values: &[Value]) -> Result<row::RowData> {
-        row::encode(values, &self.layout.load().0)
+        let layout = self.layout.load();
+        let types = layout.0.get(..values.len()).ok_or_else(|| {
+            crate::error::Error::Internal(format!("row has {} values for {} columns", values.len(), layout.0.len()))
+        })?;
+        row::encode(values, types)
     }
 
     /// Decodes a version into physical column order; columns the row

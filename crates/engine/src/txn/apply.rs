@@ -38,13 +38,13 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     for op in &record.ops {
         match op {
             LogOp::CreateTable(schema) => {
-                catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage: fresh_storage(schema) });
+                catalog.put(TableEntry::new(Arc::new(schema.clone()), fresh_storage(schema)));
                 catalog_changed = true;
             }
             LogOp::AlterTable(schema) => {
                 let storage = storage_of(&catalog, schema.id)?;
                 reconcile(&storage, schema)?;
-                catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage });
+                catalog.put(TableEntry::new(Arc::new(schema.clone()), storage));
                 catalog_changed = true;
             }
             LogOp::DropTable(id) => {
@@ -56,7 +56,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                     .table_by_id(*id)
                     .cloned()
                     .ok_or_else(|| Error::CorruptRecord(format!("truncate of unknown table {id}")))?;
-                catalog.put(TableEntry { schema: entry.schema.clone(), storage: fresh_storage(&entry.schema) });
+                catalog.put(TableEntry::new(entry.schema.clone(), fresh_storage(&entry.schema)));
                 catalog_changed = true;
             }
             LogOp::Insert { table, row_id, data } => {

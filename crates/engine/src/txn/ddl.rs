@@ -126,7 +126,21 @@ impl Transaction {
     fn begin_ddl(&mut self, what: &str) -> Result<Catalog> {
         self.check_writable(what)?;
         if self.ddl.is_none() {
-            let guard = self.shared.ddl_lock.lock_arc();
+            self.ensure_id();
+            let guard = loop {
+                if let Some(guard) = self.shared.ddl_lock.try_lock_arc() {
+                    self.shared.ddl_owner.store(self.id, Ordering::SeqCst);
+                    break guard;
+                }
+                // Wait for the holder like for a row lock, so a cycle of
+                // DDL and row waits is found as a deadlock.
+                let holder = self.shared.ddl_owner.load(Ordering::SeqCst);
+                if holder == 0 || holder == self.id {
+                    std::thread::yield_now();
+                    continue;
+                }
+                self.shared.waits.wait_for(self.id, holder, self.shared.config.lock_timeout)?;
+            };
             let current = self.shared.current_catalog.load_full();
             if current.committed_at != self.catalog.committed_at {
                 if self.options.isolation == IsolationLevel::ReadCommitted && self.writes.is_empty() {
@@ -135,7 +149,13 @@ impl Transaction {
                     return Err(Error::SerializationFailure("concurrent schema change".into()));
                 }
             }
-            self.ddl = Some(DdlState { _guard: guard, base: current, ops: Vec::new(), undo: Vec::new(), validated: Vec::new() });
+            self.ddl = Some(DdlState {
+                _guard: guard,
+                base: current,
+                ops: Vec::new(),
+                undo: Vec::new(),
+                validated: Vec::new(),
+            });
         }
         Ok((*self.catalog).clone())
     }
@@ -185,7 +205,7 @@ impl Transaction {
                 schema.physical_types(),
                 schema.columns.iter().map(|c| c.missing.clone()).collect(),
             ));
-            catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage: storage.clone() });
+            catalog.put(TableEntry::new(Arc::new(schema.clone()), storage.clone()));
             for spec in pending {
                 add_constraint(txn, &mut catalog, &mut schema, &storage, spec)?;
             }
@@ -197,7 +217,7 @@ impl Transaction {
 
     /// Puts a changed table into the private catalog.
     fn install(&mut self, mut catalog: Catalog, schema: TableSchema, storage: Arc<TableStorage>) -> Result<()> {
-        catalog.put(TableEntry { schema: Arc::new(schema), storage });
+        catalog.put(TableEntry::new(Arc::new(schema), storage));
         self.catalog = Arc::new(catalog);
         Ok(())
     }
@@ -219,7 +239,7 @@ impl Transaction {
                 let mut schema = (*dep.schema).clone();
                 schema.foreign_keys.retain(|fk| fk.ref_table != id);
                 txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
-                catalog.put(TableEntry { schema: Arc::new(schema), storage: dep.storage.clone() });
+                catalog.put(TableEntry::new(Arc::new(schema), dep.storage.clone()));
             }
             catalog.remove(id);
             txn.catalog = Arc::new(catalog);
@@ -234,7 +254,8 @@ impl Transaction {
     pub fn truncate(&mut self, names: &[&str]) -> Result<()> {
         let mut catalog = self.begin_ddl("TRUNCATE")?;
         self.guarded(|txn| {
-            let ids: Vec<TableId> = names.iter().map(|n| catalog.table(n).map(|t| t.schema.id)).collect::<Result<_>>()?;
+            let ids: Vec<TableId> =
+                names.iter().map(|n| catalog.table(n).map(|t| t.schema.id)).collect::<Result<_>>()?;
             for &id in &ids {
                 if let Some(child) = catalog.referencing(id).find(|t| !ids.contains(&t.schema.id)) {
                     return Err(Error::InvalidDefinition(format!(
@@ -246,7 +267,7 @@ impl Transaction {
             for id in ids {
                 let Some(entry) = catalog.table_by_id(id).cloned() else { continue };
                 let storage = fresh_storage(&entry.schema);
-                catalog.put(TableEntry { schema: entry.schema.clone(), storage });
+                catalog.put(TableEntry::new(entry.schema.clone(), storage));
                 txn.ddl_state()?.ops.push(LogOp::Truncate(id));
             }
             txn.catalog = Arc::new(catalog);
@@ -337,7 +358,10 @@ impl Transaction {
                         missing: layout.1.clone(),
                     });
                     schema.columns.push(column);
-                    storage.set_layout(schema.physical_types(), schema.columns.iter().map(|c| c.missing.clone()).collect());
+                    storage.set_layout(
+                        schema.physical_types(),
+                        schema.columns.iter().map(|c| c.missing.clone()).collect(),
+                    );
                 }
                 AlterTable::DropColumn { name: col, cascade } => {
                     let pos = schema.column_index(&col)?;
@@ -391,8 +415,12 @@ impl Transaction {
                 }
                 AlterTable::DropConstraint { name: constraint, cascade } => {
                     let before = (schema.indexes.len(), schema.checks.len(), schema.foreign_keys.len());
-                    let doomed: Vec<_> =
-                        schema.indexes.iter().filter(|i| i.constraint.as_deref() == Some(&constraint)).cloned().collect();
+                    let doomed: Vec<_> = schema
+                        .indexes
+                        .iter()
+                        .filter(|i| i.constraint.as_deref() == Some(&constraint))
+                        .cloned()
+                        .collect();
                     for index in &doomed {
                         drop_referenced_fks(txn, &mut catalog, &schema, index, cascade)?;
                     }
@@ -482,7 +510,8 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
     for index in schema.indexes.iter().filter(|i| i.unique) {
         let mut seen = HashSet::new();
         for (_, values) in &rows {
-            let key: Vec<Value> = index.columns.iter().map(|&c| values.get(c).cloned().unwrap_or(Value::Null)).collect();
+            let key: Vec<Value> =
+                index.columns.iter().map(|&c| values.get(c).cloned().unwrap_or(Value::Null)).collect();
             if key.iter().any(Value::is_null) {
                 continue;
             }
@@ -496,7 +525,7 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
         }
     }
     if !schema.foreign_keys.is_empty() {
-        let table = Table::new(&TableEntry { schema: Arc::new(schema.clone()), storage: storage.clone() });
+        let table = Table::new(&TableEntry::new(Arc::new(schema.clone()), storage.clone()));
         for (_, values) in &rows {
             txn.check_parents(&table, values, None)?;
         }
@@ -505,32 +534,35 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
 }
 
 /// Adds entries for every version of every row (index build and replay).
+///
+/// A primary key index holds one entry per key, for the row whose newest
+/// version has it: every snapshot that can use the new index sees only
+/// versions written after it existed, and from then on a new key always
+/// makes a new row, so older versions of a chain need no entry.
 pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64) -> Result<()> {
+    if index.schema.primary {
+        for row_id in 0..storage.slab.high_water() {
+            let Some(head) = storage.head(row_id) else { continue };
+            let end = head.end();
+            if !(end == INFINITY || (is_marker(end) && end != own)) {
+                continue; // deleted
+            }
+            let key = index.key_values(&storage.decode(&head)?);
+            if index.insert(&key, row_id).is_err() {
+                let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                return Err(Error::UniqueViolation {
+                    constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
+                    detail: format!("Key ({shown}) is duplicated."),
+                });
+            }
+        }
+        return Ok(());
+    }
     for row_id in 0..storage.slab.high_water() {
         let mut cur = storage.head(row_id);
-        let mut newest = true;
         while let Some(version) = cur {
             let values = storage.decode(&version)?;
-            let key = index.key_values(&values);
-            if let Err(holder) = index.insert(&key, row_id) {
-                // Two rows with one primary key: the live one wins the entry;
-                // two live ones violate the key.
-                let end = version.end();
-                let live = newest && (end == INFINITY || (is_marker(end) && end != own));
-                let other_live = storage.head(holder).is_some_and(|h| h.end() == INFINITY);
-                if live && other_live {
-                    let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                    return Err(Error::UniqueViolation {
-                        constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
-                        detail: format!("Key ({shown}) is duplicated."),
-                    });
-                }
-                if live {
-                    index.remove(&key, holder);
-                    let _ = index.insert(&key, row_id);
-                }
-            }
-            newest = false;
+            let _ = index.insert(&index.key_values(&values), row_id);
             cur = version.prev.load_full();
         }
     }
@@ -550,11 +582,13 @@ pub(crate) fn fresh_storage(schema: &TableSchema) -> Arc<TableStorage> {
 
 fn validate_type(ty: &DataType) -> Result<()> {
     match ty {
-        DataType::Varchar(Some(0)) => Err(Error::InvalidDefinition("length for type varchar must be at least 1".into())),
+        DataType::Varchar(Some(0)) => {
+            Err(Error::InvalidDefinition("length for type varchar must be at least 1".into()))
+        }
         DataType::Char(0) => Err(Error::InvalidDefinition("length for type char must be at least 1".into())),
-        DataType::Numeric(Some(m)) if m.precision == 0 || m.precision > 28 || m.scale > m.precision => Err(
-            Error::InvalidDefinition(format!("NUMERIC precision {} must be between 1 and 28", m.precision)),
-        ),
+        DataType::Numeric(Some(m)) if m.precision == 0 || m.precision > 28 || m.scale > m.precision => {
+            Err(Error::InvalidDefinition(format!("NUMERIC precision {} must be between 1 and 28", m.precision)))
+        }
         DataType::Array(elem) => validate_type(elem),
         _ => Ok(()),
     }
@@ -591,7 +625,9 @@ fn add_constraint(
     spec: ConstraintSpec,
 ) -> Result<()> {
     match spec {
-        ConstraintSpec::PrimaryKey { name, columns } | ConstraintSpec::Unique { name, columns } if columns.is_empty() => {
+        ConstraintSpec::PrimaryKey { name, columns } | ConstraintSpec::Unique { name, columns }
+            if columns.is_empty() =>
+        {
             let _ = name;
             Err(Error::InvalidDefinition("a key needs at least one column".into()))
         }
@@ -661,12 +697,12 @@ fn add_constraint(
         }
         ConstraintSpec::ForeignKey { name, columns, ref_table, ref_columns, on_delete, on_update } => {
             let cols = columns.iter().map(|c| schema.column_index(c)).collect::<Result<Vec<_>>>()?;
-            let parent = if ref_table == schema.name { schema.clone() } else { (*catalog.table(&ref_table)?.schema).clone() };
+            let parent =
+                if ref_table == schema.name { schema.clone() } else { (*catalog.table(&ref_table)?.schema).clone() };
             let ref_cols = if ref_columns.is_empty() {
-                parent
-                    .primary_key_index()
-                    .map(|i| i.columns.clone())
-                    .ok_or_else(|| Error::InvalidDefinition(format!("there is no primary key for referenced table \"{ref_table}\"")))?
+                parent.primary_key_index().map(|i| i.columns.clone()).ok_or_else(|| {
+                    Error::InvalidDefinition(format!("there is no primary key for referenced table \"{ref_table}\""))
+                })?
             } else {
                 ref_columns.iter().map(|c| parent.column_index(c)).collect::<Result<Vec<_>>>()?
             };
@@ -688,13 +724,13 @@ fn add_constraint(
                     )));
                 }
             }
-            if matches!(on_delete, FkAction::SetNull) || matches!(on_update, FkAction::SetNull) {
-                if let Some(c) = cols.iter().find(|&&c| !schema.columns[c].nullable) {
-                    return Err(Error::InvalidDefinition(format!(
-                        "column \"{}\" referenced by SET NULL action is NOT NULL",
-                        schema.columns[*c].name
-                    )));
-                }
+            if (matches!(on_delete, FkAction::SetNull) || matches!(on_update, FkAction::SetNull))
+                && let Some(c) = cols.iter().find(|&&c| !schema.columns[c].nullable)
+            {
+                return Err(Error::InvalidDefinition(format!(
+                    "column \"{}\" referenced by SET NULL action is NOT NULL",
+                    schema.columns[*c].name
+                )));
             }
             let base = format!("{}_{}_fkey", schema.name, columns.join("_"));
             let name = name.unwrap_or_else(|| unique_constraint_name(schema, catalog, &base));
@@ -707,7 +743,7 @@ fn add_constraint(
                 on_update,
             });
             // The parent must be visible to the checks through the catalog.
-            catalog.put(TableEntry { schema: Arc::new(schema.clone()), storage: storage.clone() });
+            catalog.put(TableEntry::new(Arc::new(schema.clone()), storage.clone()));
             txn.catalog = Arc::new(catalog.clone());
             txn.validate_rows(storage, schema)
         }
@@ -757,7 +793,7 @@ fn drop_referenced_fks(
         let mut dep_schema = (*dep.schema).clone();
         dep_schema.foreign_keys.retain(|fk| !(fk.ref_table == schema.id && fk.ref_columns == index.columns));
         txn.ddl_state()?.ops.push(LogOp::AlterTable(dep_schema.clone()));
-        catalog.put(TableEntry { schema: Arc::new(dep_schema), storage: dep.storage.clone() });
+        catalog.put(TableEntry::new(Arc::new(dep_schema), dep.storage.clone()));
     }
     Ok(())
 }

@@ -29,12 +29,15 @@ use crate::storage::RowId;
 use crate::storage::table::TableStorage;
 use crate::txn::{DdlUndo, IsolationLevel, Savepoint, State, Transaction, Write};
 
+/// A written row with the index entry keys of its old and new versions.
+pub(crate) type WrittenRow = (TableId, RowId, Vec<(IndexId, Key)>);
+
 /// What one commit wrote, kept while SERIALIZABLE transactions are open so
 /// they can validate their reads against it.
 pub(crate) struct WriteSummary {
     pub ts: Timestamp,
     /// Rows written, with the index keys of their old and new versions.
-    pub rows: Vec<(TableId, RowId, Vec<(IndexId, Key)>)>,
+    pub rows: Vec<WrittenRow>,
     /// Tables whose schema changed or that were truncated or dropped.
     pub tables: Vec<TableId>,
 }
@@ -112,6 +115,7 @@ impl Transaction {
             }
             (None, Some(_)) => {
                 if let Some(state) = self.ddl.take() {
+                    let _ = self.shared.ddl_owner.compare_exchange(self.id, 0, Ordering::SeqCst, Ordering::SeqCst);
                     state.undo.into_iter().rev().for_each(undo_ddl);
                     self.catalog = state.base;
                 }
@@ -134,7 +138,6 @@ impl Transaction {
                         storage.slab.free(row_id, newest);
                     }
                 }
-                storage.account(-(new.data.len() as i64));
             }
             Write::Update { table, row_id, new, old } => {
                 let storage = self.tables[table].clone();
@@ -143,7 +146,6 @@ impl Transaction {
                 }
                 old.end.store(INFINITY, Ordering::Release);
                 unindex_undone(&storage, &new, row_id);
-                storage.account(-(new.data.len() as i64));
             }
             Write::Delete { old, .. } => old.end.store(INFINITY, Ordering::Release),
         }
@@ -195,13 +197,13 @@ impl Transaction {
         if let Some(ddl) = self.ddl.take() {
             // Indexes dropped by this transaction stop being maintained.
             for op in &ddl.ops {
-                if let LogOp::AlterTable(schema) = op {
-                    if let Some(entry) = self.catalog.table_by_id(schema.id) {
-                        for index in entry.storage.indexes().iter() {
-                            if !entry.schema.indexes.iter().any(|i| i.id == index.schema.id) {
-                                let _gate = entry.storage.gate.write();
-                                entry.storage.detach_index(index.schema.id);
-                            }
+                if let LogOp::AlterTable(schema) = op
+                    && let Some(entry) = self.catalog.table_by_id(schema.id)
+                {
+                    for index in entry.storage.indexes().iter() {
+                        if !entry.schema.indexes.iter().any(|i| i.id == index.schema.id) {
+                            let _gate = entry.storage.gate.write();
+                            entry.storage.detach_index(index.schema.id);
                         }
                     }
                 }
@@ -211,6 +213,7 @@ impl Transaction {
             let catalog = Arc::new(catalog);
             shared.catalogs.write().push(catalog.clone());
             shared.current_catalog.store(catalog);
+            let _ = shared.ddl_owner.compare_exchange(self.id, 0, Ordering::SeqCst, Ordering::SeqCst);
             drop(ddl); // releases the DDL lock
         }
         shared.newest.store(ts, Ordering::Release);
@@ -249,7 +252,9 @@ impl Transaction {
             self.shared.serializable_active.fetch_sub(1, Ordering::SeqCst);
         }
         self.shared.active.release(self.slot);
-        self.ddl = None;
+        if self.ddl.take().is_some() {
+            let _ = self.shared.ddl_owner.compare_exchange(self.id, 0, Ordering::SeqCst, Ordering::SeqCst);
+        }
     }
 
     /// Steps 1–3 of the module docs. Runs under the commit lock.
@@ -297,7 +302,9 @@ impl Transaction {
         let recent = self.shared.recent_writes.lock();
         for summary in recent.iter().filter(|s| s.ts > self.snapshot.read_ts) {
             for table in &summary.tables {
-                if self.reads.rows.iter().any(|(t, _)| t == table) || self.reads.ranges.iter().any(|r| r.table == *table) {
+                if self.reads.rows.iter().any(|(t, _)| t == table)
+                    || self.reads.ranges.iter().any(|r| r.table == *table)
+                {
                     return Err(Error::SerializationFailure(
                         "read/write dependencies among transactions (schema change)".into(),
                     ));
@@ -313,9 +320,7 @@ impl Transaction {
                             }
                     });
                 if conflict {
-                    return Err(Error::SerializationFailure(
-                        "read/write dependencies among transactions".into(),
-                    ));
+                    return Err(Error::SerializationFailure("read/write dependencies among transactions".into()));
                 }
             }
         }
@@ -344,15 +349,18 @@ impl Transaction {
         let mut summary_rows = Vec::new();
         let mut garbage = Vec::new();
         let mut live_delta = vec![0i64; self.tables.len()];
+        let mut bytes_delta = vec![0i64; self.tables.len()];
         for write in &self.writes {
             match write {
                 Write::Insert { table, new, .. } => {
                     new.begin.store(ts, Ordering::Release);
                     live_delta[*table] += 1;
+                    bytes_delta[*table] += new.data.len() as i64;
                 }
                 Write::Update { table, row_id, new, old } => {
                     new.begin.store(ts, Ordering::Release);
                     old.end.store(ts, Ordering::Release);
+                    bytes_delta[*table] += new.data.len() as i64;
                     garbage.push(GcCandidate { table: self.tables[*table].id, row_id: *row_id, ts });
                 }
                 Write::Delete { table, row_id, old } => {
@@ -365,25 +373,22 @@ impl Transaction {
                 summary_rows.push(self.summarize(write));
             }
         }
-        for (storage, delta) in self.tables.iter().zip(live_delta) {
+        for ((storage, rows), bytes) in self.tables.iter().zip(live_delta).zip(bytes_delta) {
             storage.touch(ts);
-            storage.live_rows.fetch_add(delta, Ordering::Relaxed);
+            storage.live_rows.fetch_add(rows, Ordering::Relaxed);
+            storage.account(bytes);
         }
         if !garbage.is_empty() {
             self.shared.gc_queue.lock().extend(garbage);
         }
         if keep_summary {
-            let tables = self
-                .ddl
-                .as_ref()
-                .map(|d| d.ops.iter().filter_map(ddl_table).collect())
-                .unwrap_or_default();
+            let tables = self.ddl.as_ref().map(|d| d.ops.iter().filter_map(ddl_table).collect()).unwrap_or_default();
             let mut recent = self.shared.recent_writes.lock();
             recent.push_back(Arc::new(WriteSummary { ts, rows: summary_rows, tables }));
         }
     }
 
-    fn summarize(&self, write: &Write) -> (TableId, RowId, Vec<(IndexId, Key)>) {
+    fn summarize(&self, write: &Write) -> WrittenRow {
         let (table, row_id, versions): (usize, RowId, Vec<&Arc<Version>>) = match write {
             Write::Insert { table, row_id, new } => (*table, *row_id, vec![new]),
             Write::Update { table, row_id, new, old } => (*table, *row_id, vec![new, old]),
@@ -395,11 +400,8 @@ impl Transaction {
             if let Ok(values) = storage.decode(version) {
                 for index in storage.indexes().iter() {
                     let key = index.key_values(&values);
-                    let entry = if index.schema.primary {
-                        Key::encode(&key)
-                    } else {
-                        Key::encode_with_row_id(&key, row_id)
-                    };
+                    let entry =
+                        if index.schema.primary { Key::encode(&key) } else { Key::encode_with_row_id(&key, row_id) };
                     keys.push((index.schema.id, entry));
                 }
             }

@@ -22,7 +22,7 @@ use crate::mvcc::{INFINITY, Version, is_marker, marker_txn};
 use crate::schema::{FkAction, ForeignKey};
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
-use crate::txn::write::Claim;
+use crate::txn::write::{Claim, still_head};
 use crate::txn::{Table, Transaction};
 use crate::types::Value;
 
@@ -38,7 +38,17 @@ enum Newest {
 
 impl Transaction {
     fn newest(&self, table: &Table, row_id: RowId) -> Newest {
-        let Some(head) = table.storage().head(row_id) else { return Newest::Absent };
+        loop {
+            let Some(head) = table.storage().head(row_id) else { return Newest::Absent };
+            let end = head.end();
+            if end != INFINITY && !is_marker(end) && !still_head(table, row_id, &head) {
+                continue; // replaced since we loaded it
+            }
+            return self.classify(head);
+        }
+    }
+
+    fn classify(&self, head: Arc<Version>) -> Newest {
         let own = self.snapshot.own;
         let (begin, end) = (head.begin(), head.end());
         if is_marker(begin) && begin != own {
@@ -57,10 +67,10 @@ impl Transaction {
             if key.iter().any(Value::is_null) {
                 continue; // MATCH SIMPLE: a NULL anywhere satisfies the constraint
             }
-            if let Some(old) = old {
-                if fk.columns.iter().all(|&c| old.get(c) == new.get(c)) {
-                    continue;
-                }
+            if let Some(old) = old
+                && fk.columns.iter().all(|&c| old.get(c) == new.get(c))
+            {
+                continue;
             }
             let parent = self.parent_table(table, fk)?;
             let index = parent_index(&parent, fk)?;
@@ -117,11 +127,16 @@ impl Transaction {
             .catalog
             .tables()
             .flat_map(|t| {
-                t.schema.foreign_keys.iter().filter(|fk| fk.ref_table == table.id()).map(move |fk| (Table::new(t), fk.clone()))
+                t.schema
+                    .foreign_keys
+                    .iter()
+                    .filter(|fk| fk.ref_table == table.id())
+                    .map(move |fk| (Table::new(t), fk.clone()))
             })
             .collect();
         for (child, fk) in children {
-            let old_key: Vec<Value> = fk.ref_columns.iter().map(|&c| old.get(c).cloned().unwrap_or(Value::Null)).collect();
+            let old_key: Vec<Value> =
+                fk.ref_columns.iter().map(|&c| old.get(c).cloned().unwrap_or(Value::Null)).collect();
             if old_key.iter().any(Value::is_null) {
                 continue;
             }
@@ -164,8 +179,14 @@ impl Transaction {
                         // Only wait for rows that may reference the key.
                         let head = storage.head(row_id);
                         let relevant = match head {
-                            Some(h) => references(&storage.decode(&h)?, fk, key)
-                                || h.prev.load_full().map(|p| storage.decode(&p)).transpose()?.is_some_and(|v| references(&v, fk, key)),
+                            Some(h) => {
+                                references(&storage.decode(&h)?, fk, key)
+                                    || h.prev
+                                        .load_full()
+                                        .map(|p| storage.decode(&p))
+                                        .transpose()?
+                                        .is_some_and(|v| references(&v, fk, key))
+                            }
                             None => false,
                         };
                         if !relevant {
@@ -222,10 +243,12 @@ impl Transaction {
                 for (i, &col) in fk.columns.iter().enumerate() {
                     new[col] = match (action, new_key) {
                         (FkAction::Cascade, Some(key)) => key.get(i).cloned().unwrap_or(Value::Null),
-                        (FkAction::SetDefault, _) => match child.schema().columns.get(col).and_then(|c| c.default.as_ref()) {
-                            Some(expr) => expr.eval(&[], &ctx)?,
-                            None => Value::Null,
-                        },
+                        (FkAction::SetDefault, _) => {
+                            match child.schema().columns.get(col).and_then(|c| c.default.as_ref()) {
+                                Some(expr) => expr.eval(&[], &ctx)?,
+                                None => Value::Null,
+                            }
+                        }
                         _ => Value::Null,
                     };
                 }

@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::mvcc::{Snapshot, TXN_BIT, Timestamp, TxnId, Version, marker};
 use crate::schema::{Column, IndexId, TableId, TableSchema};
 use crate::storage::RowId;
+use crate::storage::index::IndexStorage;
 use crate::storage::table::TableStorage;
 use crate::types::Value;
 
@@ -83,12 +84,16 @@ pub struct Table {
     pub(crate) entry: TableEntry,
     /// Physical positions of the live columns, in logical order.
     pub(crate) live: Arc<[usize]>,
+    /// The primary key index, looked up once per handle.
+    pub(crate) primary: Option<Arc<IndexStorage>>,
 }
 
 impl Table {
     fn new(entry: &TableEntry) -> Table {
-        let live = entry.schema.live_columns().map(|(i, _)| i).collect();
-        Table { entry: entry.clone(), live }
+        // The primary key this transaction's schema has (the storage may
+        // also carry one that an uncommitted ALTER TABLE is building).
+        let primary = entry.schema.primary_key_index().and_then(|pk| entry.storage.index(pk.id));
+        Table { entry: entry.clone(), live: entry.live.clone(), primary }
     }
 
     /// The table's definition.
@@ -135,7 +140,7 @@ impl Table {
 
     /// Physical row → logical row, reusing the vector when no column was
     /// ever dropped.
-    pub(crate) fn into_logical(&self, physical: Vec<Value>) -> Vec<Value> {
+    pub(crate) fn logical_from(&self, physical: Vec<Value>) -> Vec<Value> {
         if self.live.len() == physical.len() { physical } else { self.to_logical(&physical) }
     }
 
@@ -158,15 +163,22 @@ impl Table {
         }
         Ok(physical)
     }
+}
 
-    /// Logical position of a physical column.
-    pub(crate) fn logical_of(&self, physical: usize) -> Option<usize> {
-        self.live.iter().position(|&p| p == physical)
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("id", &self.id()).field("name", &self.name()).finish()
     }
+}
 
-    /// Physical position of a logical column.
-    pub(crate) fn physical_of(&self, logical: usize) -> Option<usize> {
-        self.live.get(logical).copied()
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("id", &self.id)
+            .field("read_ts", &self.snapshot.read_ts)
+            .field("options", &self.options)
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -343,7 +355,8 @@ impl Transaction {
     /// Assigns the transaction id and marker on the first write.
     fn ensure_id(&mut self) {
         if self.id == 0 {
-            self.id = self.shared.next_txn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let seq = self.shared.next_txn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.id = (seq << crate::mvcc::SLOT_BITS) | self.slot as u64;
             self.snapshot.own = marker(self.id);
             self.shared.waits.register_writer(self.id);
         }

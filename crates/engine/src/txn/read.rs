@@ -107,10 +107,10 @@ impl Transaction {
     pub fn get(&mut self, table: &Table, key: &[Value]) -> Result<Option<Row>> {
         self.check_active()?;
         let pk = table
-            .storage()
-            .primary()
+            .primary
+            .as_ref()
             .ok_or_else(|| Error::InvalidParameter(format!("table \"{}\" has no primary key", table.name())))?;
-        let key = coerce_key(table, &pk, key)?;
+        let key = coerce_key(table, pk, key)?;
         if key.len() != pk.schema.columns.len() {
             return Err(Error::InvalidParameter(format!(
                 "primary key of \"{}\" has {} columns",
@@ -132,7 +132,7 @@ impl Transaction {
         let Some(row_id) = pk.lookup_exact(&key) else { return Ok(None) };
         let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
         self.remember_row(table, row_id);
-        Ok(Some(Row { id: row_id, values: table.into_logical(table.storage().decode(&version)?) }))
+        Ok(Some(Row { id: row_id, values: table.logical_from(table.storage().decode(&version)?) }))
     }
 
     /// Reads a row by row id.
@@ -140,7 +140,7 @@ impl Transaction {
         self.check_active()?;
         self.remember_row(table, row_id);
         match self.visible_version(table, row_id) {
-            Some(v) => Ok(Some(Row { id: row_id, values: table.into_logical(table.storage().decode(&v)?) })),
+            Some(v) => Ok(Some(Row { id: row_id, values: table.logical_from(table.storage().decode(&v)?) })),
             None => Ok(None),
         }
     }
@@ -153,14 +153,18 @@ impl Transaction {
         index: &IndexStorage,
         row_id: RowId,
         search: &Key,
+        search_len: usize,
     ) -> Result<Option<Row>> {
         let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
         let physical = table.storage().decode(&version)?;
-        if Key::encode(&index.key_values(&physical)) != *search {
+        // The search key may be a prefix of the index's columns.
+        let mut key = index.key_values(&physical);
+        key.truncate(search_len);
+        if Key::encode(&key) != *search {
             return Ok(None);
         }
         self.remember_row(table, row_id);
-        Ok(Some(Row { id: row_id, values: table.into_logical(physical) }))
+        Ok(Some(Row { id: row_id, values: table.logical_from(physical) }))
     }
 
     /// Rows with the given key in any index (hash or ordered), by index name.
@@ -177,7 +181,7 @@ impl Transaction {
         });
         let mut rows = Vec::new();
         for row_id in index.lookup(&key) {
-            if let Some(row) = self.read_through_index(table, &index, row_id, &encoded)? {
+            if let Some(row) = self.read_through_index(table, &index, row_id, &encoded, key.len())? {
                 rows.push(row);
             }
         }
@@ -229,13 +233,12 @@ impl Transaction {
 
 /// Looks an index of the table up by name.
 fn find_index(table: &Table, name: &str) -> Result<Arc<IndexStorage>> {
-    let schema = table
-        .schema()
-        .index(name)
-        .ok_or_else(|| Error::UndefinedObject { kind: "index", name: name.to_owned() })?;
-    table.storage().index(schema.id).ok_or_else(|| {
-        Error::SerializationFailure(format!("index \"{name}\" was dropped by a concurrent transaction"))
-    })
+    let schema =
+        table.schema().index(name).ok_or_else(|| Error::UndefinedObject { kind: "index", name: name.to_owned() })?;
+    table
+        .storage()
+        .index(schema.id)
+        .ok_or_else(|| Error::SerializationFailure(format!("index \"{name}\" was dropped by a concurrent transaction")))
 }
 
 /// Coerces key values (a prefix of the index's columns) to the column types.
@@ -259,8 +262,15 @@ fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<
 
 enum Cursor {
     /// Row ids `next..high` (forward) or `..next` (reverse).
-    Rows { next: RowId, high: RowId },
-    Index { index: Arc<IndexStorage>, lower: Bound<Key>, upper: Bound<Key> },
+    Rows {
+        next: RowId,
+        high: RowId,
+    },
+    Index {
+        index: Arc<IndexStorage>,
+        lower: Bound<Key>,
+        upper: Bound<Key>,
+    },
 }
 
 /// An iterator over the rows of a scan, fetched in batches.
@@ -295,7 +305,7 @@ impl Scan<'_> {
                 for id in ids {
                     if let Some(v) = self.txn.snapshot.visible(storage.head(id)) {
                         let physical = storage.decode(&v)?;
-                        self.buffer.push_back(Row { id, values: self.table.into_logical(physical) });
+                        self.buffer.push_back(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
             }
@@ -321,7 +331,7 @@ impl Scan<'_> {
                         Key::encode_with_row_id(&values, id) == entry
                     };
                     if matches {
-                        self.buffer.push_back(Row { id, values: self.table.into_logical(physical) });
+                        self.buffer.push_back(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
             }

@@ -94,12 +94,24 @@ impl Transaction {
         self.check_writable("UPDATE")?;
         self.guarded(|txn| {
             let Claim::Locked(head) = txn.claim(table, row_id)? else { return Ok(None) };
-            let old = table.storage().decode(&head)?;
-            let Some(new_logical) = change(&table.to_logical(&old))? else {
-                txn.unclaim(&head);
-                return Ok(None);
+            let prepared = table.storage().decode(&head).and_then(|old| {
+                let new = match change(&table.to_logical(&old))? {
+                    Some(logical) => Some(table.to_physical(logical)?),
+                    None => None,
+                };
+                Ok((old, new))
+            });
+            let (old, mut new) = match prepared {
+                Ok((old, Some(new))) => (old, new),
+                Ok((_, None)) => {
+                    txn.unclaim(&head);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    txn.unclaim(&head);
+                    return Err(e);
+                }
             };
-            let mut new = table.to_physical(new_logical)?;
             // Dropped columns keep their stored values.
             for (i, col) in table.schema().columns.iter().enumerate() {
                 if col.dropped {
@@ -158,10 +170,9 @@ impl Transaction {
         self.ensure_id();
         let storage = table.storage().clone();
         let data = storage.encode(&physical)?;
-        let size = data.len() as i64;
         let own = self.snapshot.own;
         let mut data = Some(data);
-        let row_id = match storage.primary() {
+        let row_id = match table.primary.clone() {
             Some(pk) => {
                 let key = pk.key_values(&physical);
                 loop {
@@ -227,7 +238,6 @@ impl Transaction {
                 row_id
             }
         };
-        storage.account(size);
         self.check_unique(table, &physical, row_id, None)?;
         self.check_parents(table, &physical, None)?;
         Ok(row_id)
@@ -285,7 +295,11 @@ impl Transaction {
                 continue;
             }
             if end != INFINITY {
-                // Deleted by a committed transaction.
+                // Ended by a committed transaction: deleted if it is still
+                // the head, else replaced after we loaded it — look again.
+                if !still_head(table, row_id, &head) {
+                    continue;
+                }
                 if snapshot_only && end > self.snapshot.read_ts {
                     return Err(Error::SerializationFailure("concurrent delete".into()));
                 }
@@ -327,22 +341,30 @@ impl Transaction {
             }
         };
         let storage = table.storage().clone();
-        if let Some(pk) = storage.primary() {
-            if pk.key_values(old) != pk.key_values(&new) {
-                // A new primary key is a new row: delete and insert, then
-                // let referencing rows follow the key.
-                self.push_write(table, Write::Delete { table: 0, row_id, old: head });
-                let new_id = self.insert_physical(table, new.clone())?;
-                self.referenced_row_changed(table, old, Some(&new))?;
-                return Ok(new_id);
-            }
+        if let Some(pk) = &table.primary
+            && pk.key_values(old) != pk.key_values(&new)
+        {
+            // A new primary key is a new row: delete and insert, then
+            // let referencing rows follow the key.
+            self.push_write(table, Write::Delete { table: 0, row_id, old: head });
+            let new_id = self.insert_physical(table, new.clone())?;
+            self.referenced_row_changed(table, old, Some(&new))?;
+            return Ok(new_id);
         }
-        let data = storage.encode(&new)?;
-        storage.account(data.len() as i64);
+        let data = match storage.encode(&new) {
+            Ok(data) => data,
+            Err(e) => {
+                self.unclaim(&head);
+                return Err(e);
+            }
+        };
         let version = Arc::new(Version::new(self.snapshot.own, data, Some(head.clone())));
         {
             let _gate = storage.gate.read();
-            let slot = storage.slab.get(row_id).ok_or_else(|| Error::Internal("missing slot".into()))?;
+            let Some(slot) = storage.slab.get(row_id) else {
+                self.unclaim(&head);
+                return Err(Error::Internal("missing slot".into()));
+            };
             slot.store(Some(version.clone()));
             for index in storage.indexes().iter() {
                 let key = index.key_values(&new);
@@ -360,7 +382,13 @@ impl Transaction {
 
     /// Deletes a claimed row.
     pub(crate) fn delete_physical(&mut self, table: &Table, row_id: RowId, head: Arc<Version>) -> Result<()> {
-        let old = table.storage().decode(&head)?;
+        let old = match table.storage().decode(&head) {
+            Ok(old) => old,
+            Err(e) => {
+                self.unclaim(&head);
+                return Err(e);
+            }
+        };
         self.push_write(table, Write::Delete { table: 0, row_id, old: head });
         self.referenced_row_changed(table, &old, None)
     }
@@ -369,10 +397,16 @@ impl Transaction {
     /// enforces itself) for a row just written.
     fn check_unique(&mut self, table: &Table, physical: &[Value], row_id: RowId, old: Option<&[Value]>) -> Result<()> {
         let storage = table.storage().clone();
-        for index in storage.indexes().iter() {
-            if !index.schema.unique || index.schema.primary {
-                continue;
-            }
+        // The unique indexes of this transaction's schema: not those another
+        // transaction is building, nor those this one dropped.
+        let unique: Vec<_> = table
+            .schema()
+            .indexes
+            .iter()
+            .filter(|i| i.unique && !i.primary)
+            .filter_map(|i| storage.index(i.id))
+            .collect();
+        for index in unique.iter() {
             let key = index.key_values(physical);
             if key.iter().any(Value::is_null) || old.is_some_and(|o| index.key_values(o) == key) {
                 continue;
@@ -384,6 +418,9 @@ impl Transaction {
                 loop {
                     let Some(head) = storage.head(other) else { continue 'others };
                     let (begin, end) = (head.begin(), head.end());
+                    if end != INFINITY && !is_marker(end) && !still_head(table, other, &head) {
+                        continue; // replaced since we loaded it
+                    }
                     let own = self.snapshot.own;
                     let pending = [begin, end].into_iter().find(|&s| is_marker(s) && s != own);
                     let has_key = |v: &Version| -> Result<bool> { Ok(index.key_values(&storage.decode(v)?) == key) };
@@ -415,6 +452,14 @@ impl Table {
             None => Ok(Value::Null),
         }
     }
+}
+
+/// Whether `version` is still the head of the row's chain. A head loaded a
+/// moment ago may since have been replaced (and its `end` stamped) by a
+/// concurrent commit; only a version that is still the head and has ended
+/// means the row is deleted.
+pub(crate) fn still_head(table: &Table, row_id: RowId, version: &Arc<Version>) -> bool {
+    table.storage().head(row_id).is_some_and(|h| Arc::ptr_eq(&h, version))
 }
 
 fn table_full(table: &Table) -> Error {

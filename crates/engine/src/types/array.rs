@@ -20,8 +20,8 @@ use crate::error::{Error, Result};
 ///
 /// PostgreSQL reports this as SQLSTATE 22P02; the engine's error enum has
 /// no variant with this wording, so it is an `InvalidParameter` (22023).
-fn malformed(input: &str, detail: &str) -> Error {
-    Error::InvalidParameter(format!("malformed array literal: \"{input}\" ({detail})"))
+fn malformed(input: &str, _detail: &str) -> Error {
+    Error::InvalidParameter(format!("malformed array literal: \"{input}\""))
 }
 
 /// Whitespace as PostgreSQL's `array_isspace` sees it.
@@ -39,9 +39,7 @@ enum Element {
 fn split_elements(input: &str) -> Result<Vec<Element>> {
     let s = input.trim_start_matches(is_space);
     if s.starts_with('[') {
-        return Err(Error::InvalidParameter(format!(
-            "array dimension decorations are not supported: \"{input}\""
-        )));
+        return Err(Error::InvalidParameter(format!("array dimension decorations are not supported: \"{input}\"")));
     }
     let Some(body) = s.strip_prefix('{') else {
         return Err(malformed(input, "Array value must start with \"{\" or dimension information."));
@@ -84,11 +82,10 @@ fn split_elements(input: &str) -> Result<Vec<Element>> {
                 while chars.next_if(|c| is_space(*c)).is_some() {}
                 terminator = chars.next();
             }
-            Some('{') => {
-                return Err(Error::InvalidParameter(format!(
-                    "multidimensional arrays are not supported: \"{input}\""
-                )));
+            Some('{') if out.is_empty() => {
+                return Err(Error::InvalidParameter(format!("multidimensional arrays are not supported: \"{input}\"")));
             }
+            Some('{') => return Err(malformed(input, "Unexpected \"{\" character.")),
             _ => loop {
                 match chars.next() {
                     None => return Err(malformed(input, "Unexpected end of input.")),
@@ -154,7 +151,9 @@ pub(crate) fn parse_array(input: &str, element_type: &DataType) -> Result<Value>
 
 /// Whether an element's text needs double quotes in array output.
 fn needs_quotes(s: &str) -> bool {
-    s.is_empty() || s.eq_ignore_ascii_case("NULL") || s.chars().any(|c| matches!(c, '"' | '\\' | '{' | '}' | ',') || is_space(c))
+    s.is_empty()
+        || s.eq_ignore_ascii_case("NULL")
+        || s.chars().any(|c| matches!(c, '"' | '\\' | '{' | '}' | ',') || is_space(c))
 }
 
 /// Writes an array as PostgreSQL's `array_out` does.
@@ -200,7 +199,10 @@ mod tests {
         assert_eq!(show("{}", DataType::Int4), "{}");
         assert_eq!(show("{ }", DataType::Text), "{}");
         assert_eq!(show(r#"{"a",  b c , " d "}"#, DataType::Text), r#"{a,"b c"," d "}"#);
-        assert_eq!(show(r#"{"a b","x\"y","","NULL",NULL,"a\\b","{"}"#, DataType::Text), r#"{"a b","x\"y","","NULL",NULL,"a\\b","{"}"#);
+        assert_eq!(
+            show(r#"{"a b","x\"y","","NULL",NULL,"a\\b","{"}"#, DataType::Text),
+            r#"{"a b","x\"y","","NULL",NULL,"a\\b","{"}"#
+        );
         assert_eq!(show(r#"{a\,b,\NULL, \ x\ }"#, DataType::Text), r#"{"a,b","NULL"," x "}"#);
         assert_eq!(show(r#"{"\\x0a"}"#, DataType::Bytea), r#"{"\\x0a"}"#);
         assert_eq!(show("{t,false}", DataType::Bool), "{t,f}");
@@ -212,10 +214,28 @@ mod tests {
 
     #[test]
     fn malformed_inputs() {
-        for bad in ["", "1,2", "{1,2", "{1,,2}", "{1,2}x", "{,}", "{\"a\"b}", "{a\"b\"}", "{1,{2}}", "{{1}}", "[1:2]={1,2}", "{1}}"] {
+        for bad in [
+            "",
+            "1,2",
+            "{1,2",
+            "{1,,2}",
+            "{1,2}x",
+            "{,}",
+            "{\"a\"b}",
+            "{a\"b\"}",
+            "{1,{2}}",
+            "{{1}}",
+            "[1:2]={1,2}",
+            "{1}}",
+        ] {
             assert!(parse_array(bad, &DataType::Int4).is_err(), "{bad:?}");
         }
-        assert!(parse_array("{1,2", &DataType::Int4).unwrap_err().to_string().starts_with("malformed array literal: \"{1,2\""));
+        assert!(
+            parse_array("{1,2", &DataType::Int4)
+                .unwrap_err()
+                .to_string()
+                .starts_with("malformed array literal: \"{1,2\"")
+        );
         assert_eq!(
             parse_array("{1,x}", &DataType::Int4).unwrap_err().to_string(),
             "invalid input syntax for type integer: \"x\""

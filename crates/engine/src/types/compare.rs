@@ -364,11 +364,7 @@ impl Value {
     /// otherwise the order of [`Value::total_cmp`] (in which, as in
     /// PostgreSQL, `NaN = NaN` and arrays compare their NULL elements).
     pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
-        if self.is_null() || other.is_null() {
-            None
-        } else {
-            Some(self.total_cmp(other))
-        }
+        if self.is_null() || other.is_null() { None } else { Some(self.total_cmp(other)) }
     }
 
     /// SQL `=`: `None` when either side is `NULL`.
@@ -389,7 +385,7 @@ impl Eq for Value {}
 
 impl PartialOrd for Value {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.total_cmp(other))
+        Some(self.cmp(other))
     }
 }
 
@@ -418,7 +414,12 @@ impl Hash for Value {
                 }
             }
             Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => instant_key(self).hash(state),
-            Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Float4(_) | Value::Float8(_) | Value::Numeric(_) => {
+            Value::Int2(_)
+            | Value::Int4(_)
+            | Value::Int8(_)
+            | Value::Float4(_)
+            | Value::Float8(_)
+            | Value::Numeric(_) => {
                 NumKey::of(self).hash(state);
             }
         }
@@ -450,7 +451,8 @@ mod tests {
 
     #[test]
     fn numbers_across_types() {
-        let ones = [Value::Int2(1), Value::Int4(1), Value::Int8(1), Value::Float4(1.0), Value::Float8(1.0), dec("1.000")];
+        let ones =
+            [Value::Int2(1), Value::Int4(1), Value::Int8(1), Value::Float4(1.0), Value::Float8(1.0), dec("1.000")];
         for a in &ones {
             for b in &ones {
                 assert_same(a, b);

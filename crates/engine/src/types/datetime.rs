@@ -35,8 +35,8 @@ use crate::error::{Error, Result};
 use crate::types::Interval;
 
 pub use fields::{
-    DateField, date_trunc_interval, date_trunc_timestamp, extract_date, extract_interval, extract_time,
-    extract_timestamp,
+    DateField, date_part, date_trunc, date_trunc_interval, date_trunc_timestamp, extract, extract_date,
+    extract_interval, extract_time, extract_timestamp,
 };
 pub use parse::{parse_date, parse_time, parse_timestamp, parse_timestamptz};
 
@@ -571,6 +571,13 @@ mod tests {
         assert_eq!(show(timestamp_add_interval(ts("2024-01-02 13:45"), &iv)), "2025-03-05 14:45:00");
         assert_eq!(timestamp_add_interval(TIMESTAMP_INFINITY, &iv).unwrap(), TIMESTAMP_INFINITY);
         assert!(timestamp_add_interval(ts("294276-12-31"), &Interval::from_days(1)).is_err());
+        assert!(timestamp_sub_interval(ts("4714-11-24 BC"), &Interval::from_days(1)).is_err());
+        assert_eq!(show(timestamp_add_interval(ts("2024-02-29"), &Interval::from_months(12))), "2025-02-28 00:00:00");
+        assert_eq!(show(timestamp_sub_interval(ts("2024-01-31"), &Interval::new(1, 1, 0))), "2023-12-30 00:00:00");
+        assert_eq!(
+            show(timestamp_add_interval(ts("2024-03-31 10:00"), &Interval::new(-1, -1, -11 * USECS_PER_HOUR))),
+            "2024-02-27 23:00:00"
+        );
         assert_eq!(
             timestamp_sub_timestamp(ts("2024-03-01"), ts("2024-01-01 12:00")).unwrap().to_string(),
             "59 days 12:00:00"

@@ -67,7 +67,7 @@ fn tsround(x: f64) -> f64 {
 /// Truncates an `f64` to `i32` as C does, failing when it does not fit
 /// (PostgreSQL's `FLOAT8_FITS_IN_INT32` check).
 fn f64_to_i32(x: f64) -> Result<i32> {
-    if x.is_nan() || x < -2_147_483_648.0 || x >= 2_147_483_648.0 {
+    if !(-2_147_483_648.0..2_147_483_648.0).contains(&x) {
         return Err(interval_out_of_range());
     }
     Ok(x as i32)
@@ -76,7 +76,7 @@ fn f64_to_i32(x: f64) -> Result<i32> {
 /// Converts an already-rounded `f64` to `i64`, failing when it does not fit.
 fn f64_to_i64(x: f64) -> Result<i64> {
     // -2^63 is exact in f64; 2^63 is the first value that does not fit.
-    if x.is_nan() || x < -9_223_372_036_854_775_808.0 || x >= 9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) {
         return Err(interval_out_of_range());
     }
     Ok(x as i64)
@@ -178,9 +178,8 @@ impl Interval {
     fn cascade(month_f: f64, day_f: f64, months: i32, mut days: i32, time: f64) -> Result<Interval> {
         let month_remainder_days = tsround((month_f - f64::from(months)) * f64::from(DAYS_PER_MONTH));
         let whole_remainder_days = month_remainder_days.trunc();
-        let mut sec_remainder = tsround(
-            (day_f - f64::from(days) + month_remainder_days - whole_remainder_days) * SECS_PER_DAY_F,
-        );
+        let mut sec_remainder =
+            tsround((day_f - f64::from(days) + month_remainder_days - whole_remainder_days) * SECS_PER_DAY_F);
         if sec_remainder.abs() >= SECS_PER_DAY_F {
             let extra = (sec_remainder / SECS_PER_DAY_F).trunc();
             days = days.checked_add(f64_to_i32(extra)?).ok_or_else(interval_out_of_range)?;
@@ -349,7 +348,10 @@ mod tests {
     fn display_postgres_style() {
         let cases = [
             (Interval::ZERO, "00:00:00"),
-            (Interval::new(14, 3, 4 * USECS_PER_HOUR + 5 * USECS_PER_MINUTE + 6_500_000), "1 year 2 mons 3 days 04:05:06.5"),
+            (
+                Interval::new(14, 3, 4 * USECS_PER_HOUR + 5 * USECS_PER_MINUTE + 6_500_000),
+                "1 year 2 mons 3 days 04:05:06.5",
+            ),
             (Interval::new(0, -1, 2 * USECS_PER_HOUR), "-1 days +02:00:00"),
             (Interval::new(1, 1, 0), "1 mon 1 day"),
             (Interval::new(-13, 0, 0), "-1 years -1 mons"),
@@ -371,6 +373,15 @@ mod tests {
         assert_eq!(iv("1 mon").checked_div_f64(3.0).unwrap().to_string(), "10 days");
         assert_eq!(iv("1 year").checked_mul_f64(0.3333).unwrap().to_string(), "3 mons 29 days 23:42:43.2");
         assert_eq!(iv("25:00:00").checked_mul_f64(2.0).unwrap().to_string(), "50:00:00");
+        assert_eq!(iv("1 day").checked_mul_f64(1.5).unwrap().to_string(), "1 day 12:00:00");
+        assert_eq!(iv("1 mon 1 day").checked_mul_f64(-0.5).unwrap().to_string(), "-15 days -12:00:00");
+        assert_eq!(iv("-1 mon").checked_div_f64(7.0).unwrap().to_string(), "-4 days -06:51:25.6896");
+        assert_eq!(
+            iv("1 year 1 mon 1 day 1 hour").checked_mul_f64(2.345).unwrap().to_string(),
+            "2 years 6 mons 16 days 23:49:30"
+        );
+        assert_eq!(iv("123456789 days").checked_mul_f64(17.3).unwrap().to_string(), "2135802449 days 16:48:00.00412");
+        assert!(iv("1 day").checked_mul_f64(1e10).is_err());
         assert!(iv("1 day").checked_div_f64(0.0).is_err());
         assert!(iv("1 mon").checked_mul_f64(1e10).is_err());
         assert!(iv("1 mon").checked_mul_f64(f64::NAN).is_err());

@@ -34,6 +34,14 @@ fn invalid(input: &str) -> Error {
     Error::InvalidTextRepresentation { type_name: "json".to_owned(), input: input.to_owned() }
 }
 
+/// The error for a parse failure.
+fn bad(e: Bad, input: &str) -> Error {
+    match e {
+        Bad::Syntax => invalid(input),
+        Bad::NulEscape => Error::InvalidParameter("unsupported Unicode escape sequence".to_owned()),
+    }
+}
+
 /// A small JSON parser that keeps the text of numbers, which `serde_json`
 /// without `arbitrary_precision` would turn into `f64` too early.
 struct Parser<'a> {
@@ -43,8 +51,11 @@ struct Parser<'a> {
     build: bool,
 }
 
-/// A parse failure with no detail: the caller reports the input.
-struct Bad;
+/// A parse failure: bad syntax, or a `\u0000` escape jsonb cannot hold.
+enum Bad {
+    Syntax,
+    NulEscape,
+}
 
 type Parsed<T> = std::result::Result<T, Bad>;
 
@@ -64,7 +75,7 @@ impl Parser<'_> {
             self.pos += 1;
             Ok(())
         } else {
-            Err(Bad)
+            Err(Bad::Syntax)
         }
     }
 
@@ -73,16 +84,16 @@ impl Parser<'_> {
             self.pos += word.len();
             Ok(())
         } else {
-            Err(Bad)
+            Err(Bad::Syntax)
         }
     }
 
     fn value(&mut self, depth: usize) -> Parsed<Json> {
         if depth > MAX_DEPTH {
-            return Err(Bad);
+            return Err(Bad::Syntax);
         }
         self.ws();
-        match self.peek().ok_or(Bad)? {
+        match self.peek().ok_or(Bad::Syntax)? {
             b'{' => self.object(depth),
             b'[' => self.array(depth),
             b'"' => Ok(Json::String(self.string()?)),
@@ -104,7 +115,7 @@ impl Parser<'_> {
         loop {
             self.ws();
             if self.peek() != Some(b'"') {
-                return Err(Bad);
+                return Err(Bad::Syntax);
             }
             let key = self.string()?;
             self.ws();
@@ -120,7 +131,7 @@ impl Parser<'_> {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err(Bad),
+                _ => return Err(Bad::Syntax),
             }
         }
         Ok(Json::Object(normalize_pairs(pairs)))
@@ -146,20 +157,20 @@ impl Parser<'_> {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err(Bad),
+                _ => return Err(Bad::Syntax),
             }
         }
         Ok(Json::Array(items))
     }
 
     fn hex4(&mut self) -> Parsed<u32> {
-        let digits = self.s.get(self.pos..self.pos + 4).ok_or(Bad)?;
-        let text = std::str::from_utf8(digits).map_err(|_| Bad)?;
+        let digits = self.s.get(self.pos..self.pos + 4).ok_or(Bad::Syntax)?;
+        let text = std::str::from_utf8(digits).map_err(|_| Bad::Syntax)?;
         if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Bad);
+            return Err(Bad::Syntax);
         }
         self.pos += 4;
-        u32::from_str_radix(text, 16).map_err(|_| Bad)
+        u32::from_str_radix(text, 16).map_err(|_| Bad::Syntax)
     }
 
     fn string(&mut self) -> Parsed<String> {
@@ -167,21 +178,21 @@ impl Parser<'_> {
         let mut out = String::new();
         let mut run_start = self.pos;
         loop {
-            let b = self.peek().ok_or(Bad)?;
+            let b = self.peek().ok_or(Bad::Syntax)?;
             match b {
                 b'"' => {
                     if self.build {
-                        out.push_str(std::str::from_utf8(&self.s[run_start..self.pos]).map_err(|_| Bad)?);
+                        out.push_str(std::str::from_utf8(&self.s[run_start..self.pos]).map_err(|_| Bad::Syntax)?);
                     }
                     self.pos += 1;
                     return Ok(out);
                 }
                 b'\\' => {
                     if self.build {
-                        out.push_str(std::str::from_utf8(&self.s[run_start..self.pos]).map_err(|_| Bad)?);
+                        out.push_str(std::str::from_utf8(&self.s[run_start..self.pos]).map_err(|_| Bad::Syntax)?);
                     }
                     self.pos += 1;
-                    let esc = self.peek().ok_or(Bad)?;
+                    let esc = self.peek().ok_or(Bad::Syntax)?;
                     self.pos += 1;
                     let c = match esc {
                         b'"' => '"',
@@ -193,14 +204,14 @@ impl Parser<'_> {
                         b'r' => '\r',
                         b't' => '\t',
                         b'u' => self.unicode_escape()?,
-                        _ => return Err(Bad),
+                        _ => return Err(Bad::Syntax),
                     };
                     if self.build {
                         out.push(c);
                     }
                     run_start = self.pos;
                 }
-                0..=0x1f => return Err(Bad),
+                0..=0x1f => return Err(Bad::Syntax),
                 _ => self.pos += 1,
             }
         }
@@ -217,16 +228,16 @@ impl Parser<'_> {
             self.literal(b"\\u")?;
             let lo = self.hex4()?;
             if !(0xDC00..0xE000).contains(&lo) {
-                return Err(Bad);
+                return Err(Bad::Syntax);
             }
             0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
         } else {
             hi
         };
         if code == 0 {
-            return Err(Bad);
+            return Err(Bad::NulEscape);
         }
-        char::from_u32(code).ok_or(Bad)
+        char::from_u32(code).ok_or(Bad::Syntax)
     }
 
     fn number(&mut self) -> Parsed<Json> {
@@ -244,7 +255,7 @@ impl Parser<'_> {
                     i += 1;
                 }
             }
-            _ => return Err(Bad),
+            _ => return Err(Bad::Syntax),
         }
         let int_end = i;
         let mut frac = (i, i);
@@ -255,7 +266,7 @@ impl Parser<'_> {
                 i += 1;
             }
             if i == f0 {
-                return Err(Bad);
+                return Err(Bad::Syntax);
             }
             frac = (f0, i);
         }
@@ -271,18 +282,18 @@ impl Parser<'_> {
                 i += 1;
             }
             if i == d0 {
-                return Err(Bad);
+                return Err(Bad::Syntax);
             }
-            let text = std::str::from_utf8(&s[e0..i]).map_err(|_| Bad)?;
+            let text = std::str::from_utf8(&s[e0..i]).map_err(|_| Bad::Syntax)?;
             exp = text.parse::<i64>().unwrap_or(if text.starts_with('-') { i64::MIN / 2 } else { i64::MAX / 2 });
         }
         self.pos = i;
         if !self.build {
             return Ok(Json::Null);
         }
-        let int_digits = std::str::from_utf8(&s[int_start..int_end]).map_err(|_| Bad)?;
-        let frac_digits = std::str::from_utf8(&s[frac.0..frac.1]).map_err(|_| Bad)?;
-        number_value(neg, int_digits, frac_digits, exp).ok_or(Bad)
+        let int_digits = std::str::from_utf8(&s[int_start..int_end]).map_err(|_| Bad::Syntax)?;
+        let frac_digits = std::str::from_utf8(&s[frac.0..frac.1]).map_err(|_| Bad::Syntax)?;
+        number_value(neg, int_digits, frac_digits, exp).ok_or(Bad::Syntax)
     }
 }
 
@@ -294,9 +305,8 @@ fn number_value(neg: bool, int_digits: &str, frac_digits: &str, exp: i64) -> Opt
     if scale <= 0 && -scale < 20 {
         let mut digits = format!("{int_digits}{frac_digits}");
         digits.extend(std::iter::repeat_n('0', usize::try_from(-scale).ok()?));
-        let magnitude: Option<u64> = digits.trim_start_matches('0').parse().ok().or_else(|| {
-            digits.bytes().all(|b| b == b'0').then_some(0)
-        });
+        let magnitude: Option<u64> =
+            digits.trim_start_matches('0').parse().ok().or_else(|| digits.bytes().all(|b| b == b'0').then_some(0));
         if let Some(m) = magnitude {
             if !neg {
                 return Some(Json::Number(Number::from(m)));
@@ -336,7 +346,7 @@ fn key_cmp(a: &str, b: &str) -> Ordering {
 /// Checks that `input` is valid JSON (the `json` type keeps it verbatim).
 pub(crate) fn validate_json(input: &str) -> Result<()> {
     let mut p = Parser { s: input.as_bytes(), pos: 0, build: false };
-    p.value(0).map_err(|Bad| invalid(input))?;
+    p.value(0).map_err(|e| bad(e, input))?;
     p.ws();
     if p.pos != input.len() {
         return Err(invalid(input));
@@ -352,7 +362,7 @@ pub(crate) fn validate_json(input: &str) -> Result<()> {
 /// beyond 64 bits are rounded.
 pub(crate) fn parse_jsonb(input: &str) -> Result<Json> {
     let mut p = Parser { s: input.as_bytes(), pos: 0, build: true };
-    let v = p.value(0).map_err(|Bad| invalid(input))?;
+    let v = p.value(0).map_err(|e| bad(e, input))?;
     p.ws();
     if p.pos != input.len() {
         return Err(invalid(input));
@@ -360,9 +370,17 @@ pub(crate) fn parse_jsonb(input: &str) -> Result<Json> {
     Ok(v)
 }
 
-/// Normalizes a `serde_json::Value` built elsewhere (for example from a
-/// `json` value) into jsonb form: key order and duplicate keys.
-pub(crate) fn normalize(v: Json) -> Json {
+impl super::Value {
+    /// A `jsonb` value from a `serde_json::Value` built elsewhere (for
+    /// example by `jsonb_build_object`), normalized like parsed jsonb: keys
+    /// ordered shorter first, then bytewise.
+    pub fn jsonb_from(v: Json) -> super::Value {
+        super::Value::Jsonb(Box::new(normalize(v)))
+    }
+}
+
+/// Normalizes a `serde_json::Value` into jsonb form (key order).
+fn normalize(v: Json) -> Json {
     match v {
         Json::Object(map) => {
             let pairs = map.into_iter().map(|(k, v)| (k, normalize(v))).collect();
@@ -552,8 +570,23 @@ mod tests {
     #[test]
     fn invalid_inputs() {
         for bad in [
-            "", "{", "[1,]", "{\"a\" 1}", "01", "1.", ".5", "+1", "tru", "\"\\x\"", "\"a\nb\"", "[1] 2", "{1:2}",
-            "\"\\u0000\"", "\"\\ud800\"", "NaN", "1e999",
+            "",
+            "{",
+            "[1,]",
+            "{\"a\" 1}",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "tru",
+            "\"\\x\"",
+            "\"a\nb\"",
+            "[1] 2",
+            "{1:2}",
+            "\"\\u0000\"",
+            "\"\\ud800\"",
+            "NaN",
+            "1e999",
         ] {
             assert!(parse_jsonb(bad).is_err(), "{bad:?}");
         }
@@ -564,20 +597,34 @@ mod tests {
         let deep = "[".repeat(2000) + &"]".repeat(2000);
         assert!(parse_jsonb(&deep).is_err());
         assert!(validate_json(&deep).is_err());
-        assert_eq!(
-            parse_jsonb("x").unwrap_err().to_string(),
-            "invalid input syntax for type json: \"x\""
-        );
+        assert_eq!(parse_jsonb("x").unwrap_err().to_string(), "invalid input syntax for type json: \"x\"");
     }
 
     #[test]
     fn ordering_like_postgres() {
         let j = |s: &str| parse_jsonb(s).unwrap();
-        let order = ["null", "\"a\"", "\"b\"", "-1", "1", "1.5", "false", "true", "[]", "[3]", "[1, 2]", "{}", "{\"aa\": 1}", "{\"b\": 1}"];
+        let order = [
+            "null",
+            "\"a\"",
+            "\"b\"",
+            "-1",
+            "1",
+            "1.5",
+            "false",
+            "true",
+            "[]",
+            "[3]",
+            "[1, 2]",
+            "{}",
+            "{\"aa\": 1}",
+            "{\"b\": 1}",
+        ];
         for w in order.windows(2) {
             assert_eq!(jsonb_cmp(&j(w[0]), &j(w[1])), Ordering::Less, "{} < {}", w[0], w[1]);
         }
         assert_eq!(jsonb_cmp(&j("1"), &j("1.0")), Ordering::Equal);
         assert_eq!(jsonb_cmp(&j("{\"a\":1,\"b\":2}"), &j("{\"b\":2,\"a\":1}")), Ordering::Equal);
+        let built = serde_json::json!({"bb": 1, "a": {"zz": 1, "y": 2}});
+        assert_eq!(super::super::Value::jsonb_from(built).to_string(), r#"{"a": {"y": 2, "zz": 1}, "bb": 1}"#);
     }
 }

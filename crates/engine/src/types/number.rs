@@ -176,16 +176,108 @@ fn format_shortest(neg: bool, digits: &str, exp: i32, max_fixed_exp: i32) -> Str
     out
 }
 
-/// Splits Rust's shortest `{:e}` rendering (`-1.5e20`) into sign, digits
-/// and exponent.
+/// Splits Rust's `{:e}` rendering (`-1.5e20`) into sign, digits (trailing
+/// zeros removed) and the decimal exponent of the first digit.
 fn split_exp(rendered: &str) -> (bool, String, i32) {
     let (neg, body) = match rendered.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, rendered),
     };
     let (mantissa, exp) = body.split_once('e').unwrap_or((body, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
     (neg, digits, exp.parse().unwrap_or(0))
+}
+
+/// A finite non-zero float as `m * 2^e`, with whether the gap to the next
+/// smaller float is half the gap above (at a power of two).
+#[derive(Clone, Copy)]
+struct Binary {
+    m: u64,
+    e: i32,
+    lower_closer: bool,
+}
+
+impl Binary {
+    fn of_f64(v: f64) -> Binary {
+        let bits = v.to_bits();
+        let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1 << 52) - 1);
+        if exp_bits == 0 {
+            Binary { m: frac, e: -1074, lower_closer: false }
+        } else {
+            Binary { m: frac | 1 << 52, e: exp_bits - 1075, lower_closer: frac == 0 && exp_bits > 1 }
+        }
+    }
+
+    fn of_f32(v: f32) -> Binary {
+        let bits = v.to_bits();
+        let exp_bits = ((bits >> 23) & 0xff) as i32;
+        let frac = u64::from(bits & ((1 << 23) - 1));
+        if exp_bits == 0 {
+            Binary { m: frac, e: -149, lower_closer: false }
+        } else {
+            Binary { m: frac | 1 << 23, e: exp_bits - 150, lower_closer: frac == 0 && exp_bits > 1 }
+        }
+    }
+
+    /// Whether the decimal `digits * 10^(exp - len + 1)` is exactly the
+    /// midpoint between this float and a neighbour. PostgreSQL's Ryu is
+    /// built without `STRICTLY_SHORTEST`, so such a candidate is refused
+    /// even where round-half-even would read it back correctly.
+    fn is_midpoint(&self, digits: &str, exp: i32) -> bool {
+        let Ok(d) = digits.parse::<u64>() else {
+            return false;
+        };
+        if d == 0 {
+            return false;
+        }
+        let q = exp - (digits.len() as i32 - 1);
+        // The decimal as an odd integer times a power of two, if it is one.
+        let (mut c, mut k): (u128, i32) = if q >= 0 {
+            if q > 23 {
+                return false; // 5^q alone exceeds any midpoint numerator
+            }
+            (u128::from(d) * 5u128.pow(q as u32), q)
+        } else {
+            let a = q.unsigned_abs();
+            if a > 27 {
+                return false;
+            }
+            let p = 5u128.pow(a);
+            if u128::from(d) % p != 0 {
+                return false;
+            }
+            (u128::from(d) / p, q)
+        };
+        let tz = c.trailing_zeros();
+        c >>= tz;
+        k += tz as i32;
+        let m = u128::from(self.m);
+        let high = (2 * m + 1, self.e - 1);
+        let low = if self.lower_closer { (4 * m - 1, self.e - 2) } else { (2 * m - 1, self.e - 1) };
+        (c, k) == high || (c, k) == low
+    }
+}
+
+/// The shortest digits that PostgreSQL's Ryu prints for a float:
+/// Rust's shortest round-trip digits, lengthened when they sit exactly on
+/// a rounding boundary. `render(p)` renders with `p` significant digits
+/// (`None`: shortest).
+fn pg_shortest(bin: Binary, max_digits: usize, render: impl Fn(Option<usize>) -> String) -> (bool, String, i32) {
+    let shortest = split_exp(&render(None));
+    if !bin.is_midpoint(&shortest.1, shortest.2) {
+        return shortest;
+    }
+    for p in shortest.1.len() + 1..=max_digits {
+        let candidate = split_exp(&render(Some(p)));
+        if !bin.is_midpoint(&candidate.1, candidate.2) {
+            return candidate;
+        }
+    }
+    split_exp(&render(Some(max_digits)))
 }
 
 /// PostgreSQL's text output of a `double precision`.
@@ -196,7 +288,14 @@ pub(crate) fn format_f64(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
     }
-    let (neg, digits, exp) = split_exp(&format!("{v:e}"));
+    let (neg, digits, exp) = if v == 0.0 {
+        split_exp(&format!("{v:e}"))
+    } else {
+        pg_shortest(Binary::of_f64(v), 17, |p| match p {
+            None => format!("{v:e}"),
+            Some(p) => format!("{:.*e}", p - 1, v),
+        })
+    };
     format_shortest(neg, &digits, exp, 15)
 }
 
@@ -208,7 +307,14 @@ pub(crate) fn format_f32(v: f32) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
     }
-    let (neg, digits, exp) = split_exp(&format!("{v:e}"));
+    let (neg, digits, exp) = if v == 0.0 {
+        split_exp(&format!("{v:e}"))
+    } else {
+        pg_shortest(Binary::of_f32(v), 9, |p| match p {
+            None => format!("{v:e}"),
+            Some(p) => format!("{:.*e}", p - 1, v),
+        })
+    };
     format_shortest(neg, &digits, exp, 6)
 }
 
@@ -225,7 +331,7 @@ pub(crate) fn numeric_overflow() -> Error {
 /// beyond 28 fractional digits. `None` when the value does not fit.
 pub(crate) fn decimal_from_parts(neg: bool, int_digits: &str, frac_digits: &str, exp: i64) -> Option<Decimal> {
     let mut mantissa: String = format!("{int_digits}{frac_digits}");
-    let mut scale = i64::try_from(frac_digits.len()).ok()? - exp;
+    let mut scale = i64::try_from(frac_digits.len()).ok()?.checked_sub(exp)?;
     if scale < 0 {
         if -scale > 40 {
             // Leading zeros aside, this many digits can never fit.
@@ -358,10 +464,7 @@ mod tests {
         assert!(parse_f64("NaN").unwrap().is_nan());
         assert_eq!(parse_f64("-Infinity").unwrap(), f64::NEG_INFINITY);
         assert_eq!(parse_f64("inf").unwrap(), f64::INFINITY);
-        assert_eq!(
-            parse_f64("1e400").unwrap_err().to_string(),
-            "\"1e400\" is out of range for type double precision"
-        );
+        assert_eq!(parse_f64("1e400").unwrap_err().to_string(), "\"1e400\" is out of range for type double precision");
         assert!(parse_f64("1e-400").is_err());
         assert_eq!(parse_f64("0e-400").unwrap(), 0.0);
         assert!(parse_f64("4.9e-324").is_ok());
@@ -399,6 +502,35 @@ mod tests {
         assert_eq!(format_f32(0.1), "0.1");
         assert_eq!(format_f32(3.4028235e38), "3.4028235e+38");
         assert_eq!(format_f32(16777216.0), "1.6777216e+07");
+        // Candidates exactly on a rounding boundary are refused, as by
+        // PostgreSQL's Ryu (built without STRICTLY_SHORTEST).
+        assert_eq!(format_f64(1e23), "9.999999999999999e+22");
+        assert_eq!(format_f32(68233136.0), "6.8233136e+07");
+        assert_eq!(format_f32(8.589973e9), "8.589974e+09");
+        assert_eq!(format_f64(9007199254740993.0), "9.007199254740992e+15");
+        assert_eq!(format_f64(1e22), "1e+22");
+        assert_eq!(format_f64(f64::MIN_POSITIVE), "2.2250738585072014e-308");
+        assert_eq!(format_f64(f64::MAX), "1.7976931348623157e+308");
+        assert_eq!(format_f32(f32::MIN_POSITIVE), "1.1754944e-38");
+        assert_eq!(format_f32(1e-45), "1e-45");
+    }
+
+    #[test]
+    fn float_output_round_trips() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let d = f64::from_bits(state);
+            if d.is_finite() {
+                assert_eq!(parse_f64(&format_f64(d)).unwrap().to_bits(), d.to_bits(), "{d:e}");
+            }
+            let f = f32::from_bits(state as u32);
+            if f.is_finite() {
+                assert_eq!(parse_f32(&format_f32(f)).unwrap().to_bits(), f.to_bits(), "{f:e}");
+            }
+        }
     }
 
     #[test]
@@ -415,6 +547,8 @@ mod tests {
         assert_eq!(n("1.00000000000000000000000000005"), "1.0000000000000000000000000001");
         assert!(parse_numeric("NaN").unwrap_err().to_string().contains("NaN"));
         assert!(parse_numeric("1e100").is_err());
+        assert_eq!(n("0e-9223372036854775807"), "0.0000000000000000000000000000");
+        assert!(parse_numeric("1e9223372036854775807").is_err());
         assert!(parse_numeric("x").is_err());
         let t = |s: &str, p, sc| apply_numeric_typmod(parse_numeric(s).unwrap(), p, sc);
         assert_eq!(t("12.345", 4, 2).unwrap().to_string(), "12.35");

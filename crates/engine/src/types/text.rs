@@ -312,7 +312,14 @@ mod tests {
         ] {
             assert_eq!(round_trip(input, DataType::Uuid), want, "{input}");
         }
-        for bad in ["", "a0eebc99", " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", "a0e-ebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc999c0b4ef8bb6d6bb9bd380a11-"] {
+        for bad in [
+            "",
+            "a0eebc99",
+            " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            "a0e-ebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11-",
+        ] {
             assert!(Value::parse(bad, &DataType::Uuid).is_err(), "{bad:?}");
         }
     }

@@ -14,12 +14,12 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{
-    DateTimeParts, POSTGRES_EPOCH_JDATE, UNIX_EPOCH_JDATE, date_to_ymd, date2j, j2date, j2day,
-    timestamp_from_parts, timestamp_is_finite, timestamp_to_parts,
+    DateTimeParts, POSTGRES_EPOCH_JDATE, UNIX_EPOCH_JDATE, date_to_ymd, date2j, j2date, j2day, timestamp_from_parts,
+    timestamp_is_finite, timestamp_to_parts,
 };
 use crate::error::{Error, Result};
-use crate::types::Interval;
 use crate::types::interval::{USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MINUTE, USECS_PER_SEC};
+use crate::types::{Interval, Value};
 
 /// A field name accepted by `extract`, `date_part` and `date_trunc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,9 +101,7 @@ impl DateField {
             "timezone_h" => DateField::TimezoneHour,
             "timezone_m" => DateField::TimezoneMinute,
             _ => {
-                return Err(Error::InvalidParameter(format!(
-                    "unit \"{lower}\" not recognized for type {type_name}"
-                )));
+                return Err(Error::InvalidParameter(format!("unit \"{lower}\" not recognized for type {type_name}")));
             }
         })
     }
@@ -161,10 +159,7 @@ fn unsupported(field: DateField, type_name: &str) -> Error {
 /// returns a numeric infinity.
 fn infinite_part(field: DateField) -> Result<Option<Decimal>> {
     if field.is_monotonic() {
-        Err(Error::NumericOverflow(format!(
-            "cannot represent infinite \"{}\" as numeric",
-            field.name()
-        )))
+        Err(Error::NumericOverflow(format!("cannot represent infinite \"{}\" as numeric", field.name())))
     } else {
         Ok(None)
     }
@@ -277,7 +272,7 @@ fn julian_fraction_scale(micros: i64, jd: i64) -> u32 {
     }
     let rscale = (16 - qweight * 4).clamp(0, 1000) as u32;
     let jd_digits = jd.max(1).ilog10() + 1;
-    rscale.min(27u32.saturating_sub(jd_digits))
+    rscale.min(28u32.saturating_sub(jd_digits))
 }
 
 /// `extract(field from timestamp)`; `with_tz` for `timestamptz` (UTC).
@@ -308,7 +303,9 @@ pub fn extract_timestamp(field: DateField, ts: i64, with_tz: bool) -> Result<Opt
             let scale = julian_fraction_scale(time, jd);
             let frac = (Decimal::from(time) / Decimal::from(USECS_PER_DAY))
                 .round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
-            let mut v = Decimal::from(jd) + frac;
+            let mut v = Decimal::from(jd)
+                .checked_add(frac)
+                .ok_or_else(|| Error::NumericOverflow("value overflows numeric format".to_owned()))?;
             v.rescale(scale);
             v
         }
@@ -337,9 +334,7 @@ pub fn extract_date(field: DateField, date: i32) -> Result<Option<Decimal>> {
         return infinite_part(field);
     };
     Ok(Some(match field {
-        DateField::Epoch => {
-            Decimal::from((i64::from(date) + POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * 86_400)
-        }
+        DateField::Epoch => Decimal::from((i64::from(date) + POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * 86_400),
         DateField::Julian => Decimal::from(i64::from(date) + POSTGRES_EPOCH_JDATE),
         f => Decimal::from(date_fields(f, y, m, d).ok_or_else(|| unsupported(f, TYPE))?),
     }))
@@ -537,6 +532,85 @@ pub fn date_trunc_interval(field: DateField, iv: &Interval) -> Result<Interval> 
     Ok(Interval { months: years * 12 + months, days, micros })
 }
 
+/// PostgreSQL's name of a value's type for the messages of the
+/// `extract`/`date_part`/`date_trunc` dispatchers.
+fn type_name_of(value: &Value) -> String {
+    value.data_type().map_or_else(|| "unknown".to_owned(), |t| t.to_string())
+}
+
+/// `extract(field FROM value)` on a `date`, `time`, `timestamp`,
+/// `timestamptz` or `interval` value: a `numeric`, or `NULL` (for a NULL
+/// value, or a non-monotonic field of an infinite timestamp).
+pub fn extract(field: &str, value: &Value) -> Result<Value> {
+    let type_name = type_name_of(value);
+    let part = match value {
+        Value::Null => return Ok(Value::Null),
+        Value::Date(d) => extract_date(DateField::parse(field, &type_name)?, *d)?,
+        Value::Time(t) => extract_time(DateField::parse(field, &type_name)?, *t)?,
+        Value::Timestamp(t) => extract_timestamp(DateField::parse(field, &type_name)?, *t, false)?,
+        Value::TimestampTz(t) => extract_timestamp(DateField::parse(field, &type_name)?, *t, true)?,
+        Value::Interval(i) => extract_interval(DateField::parse(field, &type_name)?, i)?,
+        _ => return Err(Error::DatatypeMismatch(format!("cannot extract fields from type {type_name}"))),
+    };
+    Ok(part.map_or(Value::Null, Value::Numeric))
+}
+
+/// `date_part(field, value)`: like [`extract`] but `double precision`, and
+/// a `date` counts as its midnight timestamp (so `hour` is 0). For an
+/// infinite timestamp, fields that grow with time (`year`, `epoch`, ...)
+/// are `Infinity`/`-Infinity`, as in PostgreSQL.
+pub fn date_part(field: &str, value: &Value) -> Result<Value> {
+    let (with_tz, ts) = match value {
+        Value::Null => return Ok(Value::Null),
+        Value::Date(d) => (false, super::date_to_timestamp(*d)?),
+        Value::Timestamp(t) => (false, *t),
+        Value::TimestampTz(t) => (true, *t),
+        Value::Time(_) | Value::Interval(_) => {
+            let part = extract(field, value)?;
+            return Ok(match part {
+                Value::Numeric(d) => Value::Float8(d.to_string().parse().unwrap_or(f64::NAN)),
+                other => other,
+            });
+        }
+        _ => {
+            return Err(Error::DatatypeMismatch(format!("cannot extract fields from type {}", type_name_of(value))));
+        }
+    };
+    let name = if with_tz { "timestamp with time zone" } else { "timestamp without time zone" };
+    let f = DateField::parse(field, name)?;
+    if !timestamp_is_finite(ts) {
+        if matches!(f, DateField::Timezone | DateField::TimezoneHour | DateField::TimezoneMinute) && !with_tz {
+            return Err(unsupported(f, name));
+        }
+        let inf = if ts > 0 { f64::INFINITY } else { f64::NEG_INFINITY };
+        return Ok(if f.is_monotonic() { Value::Float8(inf) } else { Value::Null });
+    }
+    Ok(match extract_timestamp(f, ts, with_tz)? {
+        Some(d) => Value::Float8(d.to_string().parse().unwrap_or(f64::NAN)),
+        None => Value::Null,
+    })
+}
+
+/// `date_trunc(field, value)` on a `timestamp`, `timestamptz` or
+/// `interval`; a `date` is truncated as a `timestamptz` (PostgreSQL's
+/// implicit cast), giving a `timestamptz`.
+pub fn date_trunc(field: &str, value: &Value) -> Result<Value> {
+    let type_name = type_name_of(value);
+    Ok(match value {
+        Value::Null => Value::Null,
+        Value::Timestamp(t) => Value::Timestamp(date_trunc_timestamp(DateField::parse(field, &type_name)?, *t, false)?),
+        Value::TimestampTz(t) => {
+            Value::TimestampTz(date_trunc_timestamp(DateField::parse(field, &type_name)?, *t, true)?)
+        }
+        Value::Date(d) => {
+            let f = DateField::parse(field, "timestamp with time zone")?;
+            Value::TimestampTz(date_trunc_timestamp(f, super::date_to_timestamp(*d)?, true)?)
+        }
+        Value::Interval(i) => Value::Interval(date_trunc_interval(DateField::parse(field, &type_name)?, i)?),
+        _ => return Err(Error::DatatypeMismatch(format!("cannot truncate a value of type {type_name}"))),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{format_timestamp, parse_date, parse_time, parse_timestamp};
@@ -576,6 +650,13 @@ mod tests {
         assert_eq!(ex("week", "2021-01-01"), "53");
         assert_eq!(ex("isoyear", "2021-01-01"), "2020");
         assert_eq!(ex("quarter", "2024-08-01"), "3");
+        assert_eq!(ex("century", "0001-01-01 BC"), "-1");
+        assert_eq!(ex("decade", "0011-01-01 BC"), "-1");
+        assert_eq!(ex("millennium", "1000-01-01 BC"), "-1");
+        assert_eq!(ex("isoyear", "0001-01-01 BC"), "-2");
+        assert_eq!(ex("week", "0001-01-01 BC"), "52");
+        assert_eq!(ex("dow", "0001-01-01 BC"), "6");
+        assert_eq!(ex("julian", "2024-01-02 00:00:00.001"), "2460312.000000011574074074074");
         let f = DateField::parse("timezone", "x").unwrap();
         assert!(extract_timestamp(f, 0, false).is_err());
         assert_eq!(extract_timestamp(f, 0, true).unwrap().unwrap(), Decimal::ZERO);
@@ -623,8 +704,33 @@ mod tests {
         assert_eq!(trunc("century", s), "2001-01-01 00:00:00");
         assert_eq!(trunc("millennium", s), "2001-01-01 00:00:00");
         assert_eq!(trunc("week", "2024-01-01 10:00"), "2024-01-01 00:00:00");
+        assert_eq!(trunc("century", "0150-01-01 BC"), "0200-01-01 00:00:00 BC");
+        assert_eq!(trunc("decade", "0015-01-01 BC"), "0021-01-01 00:00:00 BC");
+        assert_eq!(trunc("millennium", "2000-06-01"), "1001-01-01 00:00:00");
+        assert_eq!(trunc("decade", "0005-06-01"), "0001-01-01 00:00:00 BC");
         assert!(date_trunc_timestamp(DateField::Dow, 0, false).is_err());
         assert_eq!(date_trunc_timestamp(DateField::Day, i64::MIN, false).unwrap(), i64::MIN);
+    }
+
+    #[test]
+    fn value_dispatchers() {
+        let ts = Value::Timestamp(ts("2024-01-02 13:45:30.5"));
+        assert_eq!(extract("second", &ts).unwrap().to_string(), "30.500000");
+        assert_eq!(date_part("second", &ts).unwrap(), Value::Float8(30.5));
+        let d = Value::Date(parse_date("2024-01-02").unwrap());
+        assert_eq!(date_part("hour", &d).unwrap(), Value::Float8(0.0));
+        assert!(extract("hour", &d).is_err());
+        assert_eq!(date_part("year", &Value::Timestamp(i64::MAX)).unwrap(), Value::Float8(f64::INFINITY));
+        assert_eq!(date_part("epoch", &Value::Date(i32::MIN)).unwrap(), Value::Float8(f64::NEG_INFINITY));
+        assert!(date_part("month", &Value::Timestamp(i64::MAX)).unwrap().is_null());
+        assert!(extract("month", &Value::Null).unwrap().is_null());
+        assert_eq!(date_trunc("month", &d).unwrap().to_string(), "2024-01-01 00:00:00+00");
+        assert_eq!(date_trunc("hour", &ts).unwrap().to_string(), "2024-01-02 13:00:00");
+        assert_eq!(extract("dow", &Value::Int4(1)).unwrap_err().to_string(), "cannot extract fields from type integer");
+        assert_eq!(
+            extract("fortnight", &ts).unwrap_err().to_string(),
+            "unit \"fortnight\" not recognized for type timestamp without time zone"
+        );
     }
 
     #[test]
@@ -638,5 +744,10 @@ mod tests {
         assert_eq!(t(DateField::Second), "1234 years 5 mons 6 days 07:08:09");
         assert_eq!(t(DateField::Milliseconds), "1234 years 5 mons 6 days 07:08:09.123");
         assert!(date_trunc_interval(DateField::Week, &iv).is_err());
+        let neg = Interval::parse("-1 day -25:30:10.5").unwrap();
+        assert_eq!(date_trunc_interval(DateField::Hour, &neg).unwrap().to_string(), "-1 days -25:00:00");
+        let neg = Interval::parse("-15 months").unwrap();
+        assert_eq!(date_trunc_interval(DateField::Year, &neg).unwrap().to_string(), "-1 years");
+        assert_eq!(extract_interval(DateField::Quarter, &Interval::from_months(-5)).unwrap().unwrap().to_string(), "0");
     }
 }

@@ -18,8 +18,8 @@
 //! supported (memdb's session zone is always UTC).
 
 use super::{
-    DATE_INFINITY, DATE_NEG_INFINITY, TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY, date2j, days_in_month,
-    is_valid_date, is_valid_timestamp, now_timestamp, timestamp_to_date,
+    DATE_INFINITY, DATE_NEG_INFINITY, TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY, date2j, days_in_month, is_valid_date,
+    is_valid_timestamp, now_timestamp, timestamp_to_date,
 };
 use crate::error::{Error, Result};
 use crate::types::interval::{USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MINUTE, USECS_PER_SEC};
@@ -68,6 +68,8 @@ enum Failure {
     Syntax,
     /// A field out of range: `date/time field value out of range`.
     FieldRange,
+    /// A UTC offset beyond ±15:59:59.
+    TzRange,
 }
 
 type Decoded<T> = std::result::Result<T, Failure>;
@@ -94,11 +96,36 @@ fn month_named(word: &str) -> Option<i64> {
     NAMES.iter().position(|n| word.len() >= 3 && n.starts_with(word)).map(|i| i as i64 + 1)
 }
 
+/// The UTC offset (seconds east) of common time zone abbreviations, as in
+/// PostgreSQL's default abbreviation set.
+fn zone_abbreviation(word: &str) -> Option<i64> {
+    let hours: f64 = match word {
+        "pst" => -8.0,
+        "pdt" | "mst" => -7.0,
+        "mdt" | "cst" => -6.0,
+        "cdt" | "est" => -5.0,
+        "edt" => -4.0,
+        "akst" => -9.0,
+        "akdt" => -8.0,
+        "hst" => -10.0,
+        "wet" => 0.0,
+        "west" | "bst" | "cet" => 1.0,
+        "cest" | "eet" => 2.0,
+        "eest" | "msk" => 3.0,
+        "jst" | "kst" => 9.0,
+        "aest" => 10.0,
+        "aedt" => 11.0,
+        "nzst" => 12.0,
+        "nzdt" => 13.0,
+        _ => return None,
+    };
+    Some((hours * 3600.0) as i64)
+}
+
 /// Whether a word names a day of the week (ignored, as PostgreSQL does).
 fn is_weekday(word: &str) -> bool {
     const NAMES: [&str; 7] = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
-    word.len() >= 3 && NAMES.iter().any(|n| n.starts_with(word))
-        || matches!(word, "tues" | "wednes" | "thur" | "thurs")
+    word.len() >= 3 && NAMES.iter().any(|n| n.starts_with(word)) || matches!(word, "tues" | "wednes" | "thur" | "thurs")
 }
 
 /// Parses a run of ASCII digits.
@@ -169,7 +196,7 @@ fn decode_offset(negative: bool, s: &str) -> Decoded<i64> {
         }
     };
     if h > MAX_TZ_HOURS || m > 59 || sec > 59 {
-        return Err(Failure::FieldRange);
+        return Err(Failure::TzRange);
     }
     let secs = h * 3600 + m * 60 + sec;
     Ok(if negative { -secs } else { secs })
@@ -264,6 +291,7 @@ impl Fields {
             "bc" | "b.c" => self.bc = true,
             "ad" | "a.d" => self.ad = true,
             "z" | "zulu" | "utc" | "gmt" | "ut" => self.offset = Some(0),
+            w if zone_abbreviation(w).is_some() => self.offset = zone_abbreviation(w),
             "t" | "at" | "on" => {}
             w if is_weekday(w) => {}
             w => {
@@ -418,9 +446,8 @@ fn failure(target: Target, input: &str, f: Failure) -> Error {
         Failure::Syntax => {
             Error::InvalidTextRepresentation { type_name: target.name().to_owned(), input: input.to_owned() }
         }
-        Failure::FieldRange => {
-            Error::DatetimeOverflow(format!("date/time field value out of range: \"{input}\""))
-        }
+        Failure::FieldRange => Error::DatetimeOverflow(format!("date/time field value out of range: \"{input}\"")),
+        Failure::TzRange => Error::DatetimeOverflow(format!("time zone displacement out of range: \"{input}\"")),
     }
 }
 
@@ -648,7 +675,12 @@ mod tests {
         assert_eq!(tz("2024-01-02 13:45:00"), "2024-01-02 13:45:00+00");
         assert_eq!(tz("epoch"), "1970-01-01 00:00:00+00");
         assert_eq!(tz("infinity"), "infinity");
-        assert!(parse_timestamptz("2024-01-02 13:45+16").is_err());
+        assert_eq!(
+            parse_timestamptz("2024-01-02 13:45+16").unwrap_err().to_string(),
+            "time zone displacement out of range: \"2024-01-02 13:45+16\""
+        );
+        assert_eq!(tz("2024-01-02 13:45:00 PST"), "2024-01-02 21:45:00+00");
+        assert_eq!(ts("2024-01-02 13:45:00 CEST"), "2024-01-02 13:45:00");
         assert!(parse_timestamptz("2024-01-02 13:45 Mars/Olympus").is_err());
         let err = parse_timestamptz("2024-01-02 x").unwrap_err();
         assert_eq!(err.to_string(), "invalid input syntax for type timestamp with time zone: \"2024-01-02 x\"");

@@ -238,7 +238,7 @@ impl Acc {
             if p.starts_with(['+', '-']) {
                 return None;
             }
-            Some(whole * i128::from(USECS_PER_SEC) + rint(frac * USECS_PER_SEC as f64))
+            whole.checked_mul(i128::from(USECS_PER_SEC))?.checked_add(rint(frac * USECS_PER_SEC as f64))
         };
         let (h, m, s) = match parts.as_slice() {
             [m, s] if s.contains('.') => (0, int(m)?, secs(s)?),
@@ -249,10 +249,8 @@ impl Acc {
         if m > 59 || s >= 60 * i128::from(USECS_PER_SEC) {
             return None;
         }
-        let total = h
-            .checked_mul(i128::from(USECS_PER_HOUR))?
-            .checked_add(m * i128::from(USECS_PER_MINUTE))?
-            .checked_add(s)?;
+        let total =
+            h.checked_mul(i128::from(USECS_PER_HOUR))?.checked_add(m * i128::from(USECS_PER_MINUTE))?.checked_add(s)?;
         self.micros = self.micros.checked_add(if neg { -total } else { total })?;
         Some(())
     }
@@ -295,6 +293,17 @@ pub(super) fn parse_interval(input: &str) -> Result<Interval> {
 fn parse_postgres(s: &str) -> std::result::Result<Acc, Failure> {
     let tokens = tokenize(s).ok_or(Failure::Syntax)?;
     let mut acc = Acc::default();
+    // Each unit may be given once (PostgreSQL's field mask).
+    let mut seen: u32 = 0;
+    let mut claim = |bits: u32| -> std::result::Result<(), Failure> {
+        if seen & bits != 0 {
+            return Err(Failure::Syntax);
+        }
+        seen |= bits;
+        Ok(())
+    };
+    let bit = |u: Unit| 1u32 << (u as u32);
+    let time_bits = bit(Unit::Hour) | bit(Unit::Minute) | bit(Unit::Second);
     let mut seen_field = false;
     let mut ago = false;
     let mut i = 0;
@@ -314,9 +323,13 @@ fn parse_postgres(s: &str) -> std::result::Result<Acc, Failure> {
                     Some(Token::Time(_)) => Unit::Day,
                     _ => Unit::Second,
                 };
+                claim(bit(unit))?;
                 acc.add(unit, whole, frac).ok_or(Failure::Overflow)?;
             }
-            Token::Time(text) => acc.add_time(text).ok_or(Failure::Syntax)?,
+            Token::Time(text) => {
+                claim(time_bits)?;
+                acc.add_time(text).ok_or(Failure::Syntax)?;
+            }
             Token::YearMonth(text) => {
                 let (neg, body) = match text.strip_prefix('-') {
                     Some(rest) => (true, rest),
@@ -332,6 +345,7 @@ fn parse_postgres(s: &str) -> std::result::Result<Acc, Failure> {
                 if m > 11 {
                     return Err(Failure::Overflow);
                 }
+                claim(bit(Unit::Year) | bit(Unit::Month))?;
                 let total = y.checked_mul(12).and_then(|v| v.checked_add(m)).ok_or(Failure::Overflow)?;
                 acc.months += if neg { -total } else { total };
             }
@@ -443,12 +457,22 @@ mod tests {
 
     #[test]
     fn errors() {
-        for bad in ["", "x", "1 fortnight", "P", "PT", "1:2:3:4", "ago", "1 day ago 2", "P1H", "1:60"] {
+        for bad in [
+            "",
+            "x",
+            "1 fortnight",
+            "P",
+            "PT",
+            "1:2:3:4",
+            "ago",
+            "1 day ago 2",
+            "P1H",
+            "1:60",
+            "1 day 1 day",
+            "1 hour 01:00",
+        ] {
             let err = parse_interval(bad).unwrap_err();
-            assert!(
-                matches!(err, Error::InvalidTextRepresentation { .. }),
-                "{bad:?} gave {err:?}"
-            );
+            assert!(matches!(err, Error::InvalidTextRepresentation { .. }), "{bad:?} gave {err:?}");
         }
         assert_eq!(
             parse_interval("3000000000 days").unwrap_err().to_string(),
