@@ -6,6 +6,11 @@ mod report;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: faster than glibc's allocator for the engine's many small
+/// allocations, and it returns memory to the system more readily.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line interface.
 #[derive(Parser)]
 #[command(name = "memdb-bench", about = "memdb benchmarks against SQLite, PostgreSQL and Redis")]

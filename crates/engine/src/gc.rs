@@ -50,10 +50,12 @@ pub(crate) fn collect(shared: &Arc<Shared>) -> GcStats {
         let n = queue.iter().take_while(|c| c.ts <= watermark).count();
         queue.drain(..n).collect()
     };
+    // A row updated many times since the last pass is pruned once.
+    let rows: std::collections::BTreeSet<(TableId, RowId)> = due.iter().map(|c| (c.table, c.row_id)).collect();
     let catalog = shared.current_catalog.load_full();
-    for candidate in due {
-        let Some(entry) = catalog.table_by_id(candidate.table) else { continue };
-        prune(&entry.storage, candidate.row_id, watermark, shared.newest.load(Ordering::Acquire), &mut stats);
+    for (table, row_id) in rows {
+        let Some(entry) = catalog.table_by_id(table) else { continue };
+        prune(&entry.storage, row_id, watermark, shared.newest.load(Ordering::Acquire), &mut stats);
     }
     shared.catalogs.write().trim(watermark);
     shared.recent_writes.lock().retain(|s| s.ts > watermark);
@@ -95,6 +97,9 @@ fn prune(storage: &TableStorage, row_id: RowId, watermark: Timestamp, newest: Ti
     } else {
         anchor.prev.swap(None)
     };
+    if cut.is_none() {
+        return;
+    }
     // Remove index entries of the unlinked versions not shared with survivors.
     let mut keep = Vec::new();
     let mut survivor = slot.load_full();

@@ -58,21 +58,41 @@ impl Key {
 
     /// Encodes a sequence of values as one composite key.
     pub fn encode(values: &[Value]) -> Key {
-        let mut buf = Vec::with_capacity(16);
-        for value in values {
-            encode_value(&mut buf, value);
-        }
-        Key::from_bytes(&buf)
+        with_buffer(|buf| {
+            for value in values {
+                encode_value(buf, value);
+            }
+            Key::from_bytes(buf)
+        })
     }
 
     /// Encodes values followed by a row id (the entry of a non-unique index).
     pub fn encode_with_row_id(values: &[Value], row_id: u64) -> Key {
-        let mut buf = Vec::with_capacity(24);
-        for value in values {
-            encode_value(&mut buf, value);
+        with_buffer(|buf| {
+            for value in values {
+                encode_value(buf, value);
+            }
+            buf.extend_from_slice(&row_id.to_be_bytes());
+            Key::from_bytes(buf)
+        })
+    }
+
+    /// The first eight bytes, zero-padded, as a big-endian number: keys
+    /// whose prefixes differ compare like their prefixes.
+    fn prefix(&self) -> u64 {
+        match &self.0 {
+            Repr::Inline { bytes, .. } => {
+                let mut p = [0u8; 8];
+                p.copy_from_slice(&bytes[..8]);
+                u64::from_be_bytes(p)
+            }
+            Repr::Heap(b) => {
+                let mut p = [0u8; 8];
+                let n = b.len().min(8);
+                p[..n].copy_from_slice(&b[..n]);
+                u64::from_be_bytes(p)
+            }
         }
-        buf.extend_from_slice(&row_id.to_be_bytes());
-        Key::from_bytes(&buf)
     }
 
     /// The encoded bytes.
@@ -110,7 +130,13 @@ impl PartialOrd for Key {
 }
 impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        // Inline keys are zero-padded, so differing prefixes decide at once;
+        // equal prefixes (which may hide a length difference) fall back to
+        // the bytes.
+        match self.prefix().cmp(&other.prefix()) {
+            Ordering::Equal => self.as_bytes().cmp(other.as_bytes()),
+            unequal => unequal,
+        }
     }
 }
 impl Hash for Key {
@@ -131,6 +157,21 @@ impl fmt::Debug for Key {
         }
         write!(f, ")")
     }
+}
+
+/// Runs `f` with an empty per-thread scratch buffer (no allocation per key).
+fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        // Re-entered (a value's encoding never encodes keys, but be safe).
+        Err(_) => f(&mut Vec::with_capacity(32)),
+    })
 }
 
 /// Appends the order-preserving encoding of one value to `buf`.

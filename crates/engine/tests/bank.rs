@@ -8,6 +8,8 @@
 //! isolation level: under READ COMMITTED the new balance is computed from
 //! the newest version with `update_with`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 mod common;
 
 use std::sync::Arc;

@@ -7,6 +7,8 @@
 //! the object; unknown and duplicate objects give 42P01, 42P07, 42703,
 //! 42701 and 42704.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 mod common;
 
 use std::time::Duration;
@@ -818,7 +820,8 @@ fn unknown_and_duplicate_objects() {
     expect_sqlstate(txn.drop_table("nope", false), "42P01");
     txn.rollback().unwrap();
 
-    let attempts: Vec<(&str, Box<dyn FnOnce(&mut Transaction) -> Result<(), Error>>)> = vec![
+    type Attempt = Box<dyn FnOnce(&mut Transaction) -> Result<(), Error>>;
+    let attempts: Vec<(&str, Attempt)> = vec![
         ("42P07", Box::new(|t| t.create_table(TableSchema::new("users").column(Column::new("a", DataType::Int8))))),
         (
             "42P07",
@@ -861,4 +864,221 @@ fn unknown_and_duplicate_objects() {
     let mut txn = db.begin().unwrap();
     assert_eq!(txn.table_names(), vec!["users".to_owned()]);
     assert_eq!(values(&mut txn, "users").len(), 3);
+}
+
+// ---------------------------------------------------------------------------
+// Constraints under concurrency: a check that depends on another running
+// transaction's uncommitted row waits for it, then decides.
+
+fn insert_user(t: &mut Transaction, id: i64, email: &str) -> Result<(), Error> {
+    let users = t.table("users")?;
+    t.insert(&users, vec![i8v(id), text(email), Value::Null]).map(|_| ())
+}
+
+#[test]
+fn unique_checks_wait_for_uncommitted_keys() {
+    for (key_is_primary, commit_first) in [(true, true), (true, false), (false, true), (false, false)] {
+        let db = open_db();
+        users(&db);
+        let t1 = Session::begin(&db, IsolationLevel::ReadCommitted);
+        let t2 = Session::begin(&db, IsolationLevel::ReadCommitted);
+        // Same primary key, or same email with different primary keys.
+        let (id2, email2) = if key_is_primary { (10, "other@x") } else { (11, "new@x") };
+        t1.run(|t| insert_user(t, 10, "new@x")).unwrap();
+        let blocked = t2.start(move |t| insert_user(t, id2, email2));
+        blocked.assert_blocked();
+        if commit_first {
+            t1.commit().unwrap();
+            let err = expect_sqlstate(blocked.wait(), "23505");
+            let want = if key_is_primary { "users_pkey" } else { "users_email_key" };
+            assert!(matches!(&err, Error::UniqueViolation { constraint, .. } if constraint == want), "{err:?}");
+        } else {
+            t1.rollback();
+            blocked.wait().unwrap();
+            t2.commit().unwrap();
+        }
+    }
+}
+
+#[test]
+fn unique_key_freed_by_an_uncommitted_delete() {
+    let db = open_db();
+    users(&db);
+    let t1 = Session::begin(&db, IsolationLevel::ReadCommitted);
+    let t2 = Session::begin(&db, IsolationLevel::ReadCommitted);
+    t1.run(|t| {
+        let users = t.table("users")?;
+        t.delete_by_key(&users, &[i8v(1)])
+    })
+    .unwrap();
+    let blocked = t2.start(|t| insert_user(t, 20, "ann@x"));
+    blocked.assert_blocked();
+    t1.commit().unwrap();
+    blocked.wait().unwrap();
+    t2.commit().unwrap();
+}
+
+#[test]
+fn foreign_key_checks_wait_for_the_other_side() {
+    // Child insert waits for an uncommitted delete of its parent.
+    for commit in [true, false] {
+        let db = family(FkAction::NoAction, FkAction::NoAction);
+        let t1 = Session::begin(&db, IsolationLevel::ReadCommitted);
+        let t2 = Session::begin(&db, IsolationLevel::ReadCommitted);
+        t1.run(|t| {
+            let c = t.table("child")?;
+            t.delete_by_key(&c, &[i8v(12)])?;
+            delete_parent(t, 2)
+        })
+        .unwrap();
+        let blocked = t2.start(|t| {
+            let c = t.table("child")?;
+            t.insert(&c, vec![i8v(30), i8v(2)])
+        });
+        blocked.assert_blocked();
+        if commit {
+            t1.commit().unwrap();
+            expect_sqlstate(blocked.wait(), "23503");
+        } else {
+            t1.rollback();
+            blocked.wait().unwrap();
+            t2.commit().unwrap();
+        }
+    }
+    // Parent delete waits for an uncommitted child insert.
+    for commit in [true, false] {
+        let db = family(FkAction::NoAction, FkAction::NoAction);
+        let p = db.begin().unwrap().table("parent").unwrap();
+        let mut txn = db.begin().unwrap();
+        txn.insert(&p, vec![i8v(3)]).unwrap();
+        txn.commit().unwrap();
+        let t1 = Session::begin(&db, IsolationLevel::ReadCommitted);
+        let t2 = Session::begin(&db, IsolationLevel::ReadCommitted);
+        t1.run(|t| {
+            let c = t.table("child")?;
+            t.insert(&c, vec![i8v(30), i8v(3)])
+        })
+        .unwrap();
+        let blocked = t2.start(|t| delete_parent(t, 3));
+        blocked.assert_blocked();
+        if commit {
+            t1.commit().unwrap();
+            expect_sqlstate(blocked.wait(), "23503");
+        } else {
+            t1.rollback();
+            assert!(blocked.wait().unwrap());
+            t2.commit().unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Odds and ends of the transaction API.
+
+#[test]
+fn read_only_transactions_reject_writes() {
+    let db = open_db();
+    users(&db);
+    let mut txn = db.begin_with(memdb_engine::TxnOptions::read_only(IsolationLevel::Snapshot)).unwrap();
+    let t = txn.table("users").unwrap();
+    let err = expect_sqlstate(txn.insert(&t, vec![i8v(9), text("z@x"), Value::Null]), "25006");
+    assert_eq!(err.to_string(), "cannot execute INSERT in a read-only transaction");
+    expect_sqlstate(txn.create_table(TableSchema::new("x").column(Column::new("a", DataType::Int8))), "25006");
+    assert_eq!(values(&mut txn, "users").len(), 3, "reads still work");
+}
+
+#[test]
+fn too_many_transactions() {
+    let config = memdb_engine::Config { max_transactions: 2, ..memdb_engine::Config::memory().with_gc_interval(None) };
+    let db = Database::open(config).unwrap();
+    let a = db.begin().unwrap();
+    let _b = db.begin().unwrap();
+    expect_sqlstate(db.begin(), "53300");
+    drop(a);
+    db.begin().unwrap();
+}
+
+/// `now()` defaults take the statement's timestamp from the clock.
+#[test]
+fn now_defaults_follow_the_clock() {
+    use std::sync::Arc;
+    let clock = Arc::new(memdb_engine::ManualClock::new(1_000_000));
+    let db = Database::open(memdb_engine::Config::memory().with_gc_interval(None).with_clock(clock.clone())).unwrap();
+    let mut txn = db.begin().unwrap();
+    txn.create_table(
+        TableSchema::new("events")
+            .column(Column::new("id", DataType::Int8))
+            .column(Column::new("at", DataType::TimestampTz).default(Expr::Function("now".into(), vec![]))),
+    )
+    .unwrap();
+    let t = txn.table("events").unwrap();
+    txn.insert_columns(&t, &[0], vec![i8v(1)]).unwrap();
+    clock.advance(Duration::from_secs(1));
+    txn.begin_statement().unwrap();
+    txn.insert_columns(&t, &[0], vec![i8v(2)]).unwrap();
+    let at: Vec<_> = values(&mut txn, "events").into_iter().map(|r| r[1].clone()).collect();
+    assert_eq!(at, vec![Value::TimestampTz(1_000_000), Value::TimestampTz(2_000_000)]);
+}
+
+/// ADD PRIMARY KEY while another transaction has an uncommitted update of
+/// the key column: whatever becomes of that transaction, every live row
+/// must be reachable through the new key, and the key must stay unique.
+#[test]
+fn add_primary_key_while_a_key_column_update_is_pending() {
+    let db = open_db();
+    let mut txn = db.begin().unwrap();
+    txn.create_table(TableSchema::new("t").column(Column::new("a", DataType::Int8))).unwrap();
+    let t = txn.table("t").unwrap();
+    let row = txn.insert(&t, vec![i8v(1)]).unwrap();
+    txn.insert(&t, vec![i8v(3)]).unwrap();
+    txn.commit().unwrap();
+
+    let writer = Session::begin(&db, IsolationLevel::Snapshot);
+    let t_w = t.clone();
+    assert!(writer.run(move |w| w.update(&t_w, row, vec![i8v(2)])).unwrap());
+    let mut ddl = db.begin().unwrap();
+    let pk = ConstraintSpec::PrimaryKey { name: None, columns: vec!["a".into()] };
+    match ddl.alter_table("t", AlterTable::AddConstraint(pk)) {
+        Ok(()) => {
+            ddl.commit().unwrap();
+        }
+        Err(e) => {
+            // Refusing (or waiting) is fine too; then there is nothing to check.
+            assert!(e.is_retryable(), "{e:?}");
+            return;
+        }
+    }
+    // The writer either commits (a = 2) or fails because the schema changed.
+    let committed = writer.commit().is_ok();
+    let mut txn = db.begin().unwrap();
+    let t = txn.table("t").unwrap();
+    let live = if committed { 2 } else { 1 };
+    let found = txn.get(&t, &[i8v(live)]).unwrap();
+    assert_eq!(found.map(|r| r.values), Some(vec![i8v(live)]), "the row with a = {live} is reachable by its key");
+    expect_sqlstate(txn.insert(&t, vec![i8v(live)]), "23505");
+}
+
+/// A transaction may write a table and then drop (or truncate) it; the
+/// commit must not fail as if another transaction had changed the table.
+#[test]
+fn write_then_drop_or_truncate_in_one_transaction() {
+    for drop in [true, false] {
+        let db = open_db();
+        users(&db);
+        let mut txn = db.begin().unwrap();
+        insert_user(&mut txn, 9, "z@x").unwrap();
+        if drop {
+            txn.drop_table("users", false).unwrap();
+        } else {
+            txn.truncate(&["users"]).unwrap();
+        }
+        let what = if drop { "DROP TABLE" } else { "TRUNCATE" };
+        txn.commit().unwrap_or_else(|e| panic!("insert + {what} in one transaction: commit failed with {e:?}"));
+        let mut txn = db.begin().unwrap();
+        if drop {
+            expect_sqlstate(txn.table("users"), "42P01");
+        } else {
+            assert!(values(&mut txn, "users").is_empty());
+        }
+    }
 }

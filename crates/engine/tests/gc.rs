@@ -6,6 +6,8 @@
 //! snapshot pins the versions it can see, keeps reading them while the
 //! collector runs, and they are reclaimed once it ends.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 mod common;
 
 use std::time::Duration;
@@ -15,7 +17,7 @@ use memdb_engine::{Column, Config, DataType, Database, RowId, Table, TableSchema
 use common::{ChildOutcome, i8v, in_child, open_db, run_child, scan_all, text};
 
 const ROWS: i64 = 4;
-const CHURN: usize = if cfg!(debug_assertions) { 60_000 } else { 200_000 };
+const CHURN: usize = if cfg!(debug_assertions) { 30_000 } else { 200_000 };
 
 fn create_counters(db: &Database) -> Vec<RowId> {
     let mut txn = db.begin().unwrap();
@@ -64,8 +66,37 @@ fn read_n(txn: &mut Transaction, t: &Table, id: i64) -> i64 {
     txn.get(t, &[i8v(id)]).unwrap().unwrap().values[1].as_i64().unwrap()
 }
 
-/// Churn with the background collector running, plus explicit passes: after
-/// every explicit pass with no snapshot open, only the live versions remain.
+/// Churn with only the background collector (every 5 ms): it must keep up
+/// with a writer hammering a few rows. This is not a timing assertion: a
+/// collector whose pass is linear in its backlog stays far below the bound
+/// (a few hundred candidates behind); one that re-reads every surviving
+/// version of a row for each of the row's candidates slows down as the
+/// chains grow while it works, and falls ever further behind.
+#[test]
+fn background_collector_keeps_up_with_update_churn() {
+    let db = Database::open(Config::memory().with_gc_interval(Some(Duration::from_millis(5)))).unwrap();
+    let ids = create_counters(&db);
+    let t = db.begin().unwrap().table("counters").unwrap();
+    let mut worst = 0;
+    for i in 0..CHURN {
+        let k = i % ROWS as usize;
+        bump(&db, &t, ids[k], k as i64, i as i64 + 1);
+        if i % 1_000 == 999 {
+            worst = worst.max(db.stats().pending_gc);
+        }
+    }
+    let stats = db.stats();
+    assert!(
+        worst < CHURN / 2,
+        "the background collector fell {worst} commits behind during {CHURN} updates of {ROWS} rows: {stats:?}"
+    );
+    db.gc();
+    assert_eq!(db.stats().row_bytes, live_bytes(&db));
+}
+
+/// Churn with explicit passes (and the background collector running too):
+/// after every explicit pass with no snapshot open, only the live versions
+/// remain, byte for byte.
 #[test]
 fn update_churn_returns_to_the_live_size() {
     let db = Database::open(Config::memory().with_gc_interval(Some(Duration::from_millis(5)))).unwrap();
@@ -77,7 +108,7 @@ fn update_churn_returns_to_the_live_size() {
     for i in 0..CHURN {
         let k = i % ROWS as usize;
         bump(&db, &t, ids[k], k as i64, i as i64 + 1);
-        if (i + 1) % 10_000 == 0 {
+        if (i + 1) % 5_000 == 0 {
             db.gc();
             let stats = db.stats();
             assert_eq!(stats.row_bytes, live_bytes(&db), "after {} updates and a collection: {stats:?}", i + 1);
@@ -218,7 +249,7 @@ fn dropping_a_long_version_chain_does_not_overflow_the_stack() {
     match run_child("child_drop_long_chain", Duration::from_secs(120)) {
         ChildOutcome::Exited { success: true, .. } => {}
         ChildOutcome::Exited { success: false, stderr } => {
-            panic!("dropping a database with a 100k-version chain crashed:\n{stderr}")
+            panic!("dropping a database with a long version chain crashed:\n{stderr}")
         }
         ChildOutcome::TimedOut => panic!("the child process did not finish"),
     }
@@ -234,7 +265,8 @@ fn child_drop_long_chain() {
     let ids = create_counters(&db);
     let t = db.begin().unwrap().table("counters").unwrap();
     let reader = db.begin().unwrap();
-    for n in 0..100_000 {
+    let versions = if cfg!(debug_assertions) { 30_000 } else { 100_000 };
+    for n in 0..versions {
         bump(&db, &t, ids[0], 0, n);
     }
     drop(reader);

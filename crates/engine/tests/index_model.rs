@@ -13,6 +13,8 @@
 //! constraint, a hash index, a unique hash index and a composite index;
 //! table `n` has no primary key.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 mod common;
 
 use std::cmp::Ordering;
@@ -638,7 +640,7 @@ fn config() -> ProptestConfig {
     } else {
         256
     };
-    let rng_seed = if base.rng_seed == RngSeed::Random { RngSeed::Fixed(0x6d65_6d64_62) } else { base.rng_seed };
+    let rng_seed = if base.rng_seed == RngSeed::Random { RngSeed::Fixed(0x006d_656d_6462) } else { base.rng_seed };
     ProptestConfig { cases, rng_seed, failure_persistence: None, ..base }
 }
 

@@ -7,6 +7,8 @@
 //! rows at the same row ids, and indexes that answer alike. Applying records
 //! out of order, or corrupt ones, is an error and leaves no trace.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 mod common;
 
 use std::ops::Bound;

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!   primary key:        key(cols)          → row id   (one entry per key)
-//!   other ordered:      key(cols) ‖ row id → row id   (one entry per row and key)
+//!   other ordered:      key(cols) ‖ row id → ()       (one entry per row and key)
 //!   hash:               key(cols)          → [row id]
 //! ```
 //!
@@ -26,8 +26,21 @@ use crate::types::Value;
 pub(crate) const SCAN_BATCH: usize = 256;
 
 enum Structure {
-    Ordered(TreeIndex<Key, RowId>),
+    /// The primary key.
+    Exact(TreeIndex<Key, RowId>),
+    /// Other ordered indexes; the row id is the key's last eight bytes.
+    Ordered(TreeIndex<Key, ()>),
     Hash(scc::HashMap<Key, Vec<RowId>>),
+}
+
+/// The row id at the end of an ordered index's entry key.
+fn suffix_row_id(key: &Key) -> RowId {
+    let bytes = key.as_bytes();
+    let mut id = [0u8; 8];
+    if let Some(tail) = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..)) {
+        id.copy_from_slice(tail);
+    }
+    RowId::from_be_bytes(id)
 }
 
 /// One index of a table.
@@ -39,16 +52,11 @@ pub(crate) struct IndexStorage {
 impl IndexStorage {
     pub fn new(schema: IndexSchema) -> IndexStorage {
         let structure = match schema.kind {
+            IndexKind::BTree if schema.primary => Structure::Exact(TreeIndex::new()),
             IndexKind::BTree => Structure::Ordered(TreeIndex::new()),
             IndexKind::Hash => Structure::Hash(scc::HashMap::new()),
         };
         IndexStorage { schema, structure }
-    }
-
-    /// Whether entries are exactly the key (primary key) rather than
-    /// key ‖ row id.
-    fn exact(&self) -> bool {
-        self.schema.primary
     }
 
     /// The index's key values of a row given in physical column order.
@@ -57,8 +65,8 @@ impl IndexStorage {
     }
 
     fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
-        match (&self.structure, self.exact()) {
-            (Structure::Ordered(_), false) => Key::encode_with_row_id(values, row_id),
+        match &self.structure {
+            Structure::Ordered(_) => Key::encode_with_row_id(values, row_id),
             _ => Key::encode(values),
         }
     }
@@ -68,14 +76,17 @@ impl IndexStorage {
     pub fn insert(&self, values: &[Value], row_id: RowId) -> Result<(), RowId> {
         let key = self.entry_key(values, row_id);
         match &self.structure {
-            Structure::Ordered(tree) => match tree.insert_sync(key, row_id) {
+            Structure::Exact(tree) => match tree.insert_sync(key, row_id) {
                 Ok(()) => Ok(()),
-                Err((key, _)) if self.exact() => match tree.peek_with(&key, |_, &existing| existing) {
+                Err((key, _)) => match tree.peek_with(&key, |_, &existing| existing) {
                     Some(existing) if existing != row_id => Err(existing),
                     _ => Ok(()),
                 },
-                Err(_) => Ok(()),
             },
+            Structure::Ordered(tree) => {
+                let _ = tree.insert_sync(key, ());
+                Ok(())
+            }
             Structure::Hash(map) => {
                 let mut entry = map.entry_sync(key).or_default();
                 if !entry.get().contains(&row_id) {
@@ -90,8 +101,11 @@ impl IndexStorage {
     pub fn remove(&self, values: &[Value], row_id: RowId) {
         let key = self.entry_key(values, row_id);
         match &self.structure {
-            Structure::Ordered(tree) => {
+            Structure::Exact(tree) => {
                 tree.remove_if_sync(&key, |&existing| existing == row_id);
+            }
+            Structure::Ordered(tree) => {
+                tree.remove_sync(&key);
             }
             Structure::Hash(map) => {
                 let _ = map.remove_if_sync(&key, |ids| {
@@ -105,7 +119,7 @@ impl IndexStorage {
     /// The row id a primary-key entry holds for `values` (primary key only).
     pub fn lookup_exact(&self, values: &[Value]) -> Option<RowId> {
         match &self.structure {
-            Structure::Ordered(tree) if self.exact() => tree.peek_with(&Key::encode(values), |_, &id| id),
+            Structure::Exact(tree) => tree.peek_with(&Key::encode(values), |_, &id| id),
             _ => None,
         }
     }
@@ -115,10 +129,8 @@ impl IndexStorage {
         let key = Key::encode(values);
         let whole = values.len() == self.schema.columns.len();
         match &self.structure {
-            Structure::Ordered(tree) if self.exact() && whole => {
-                tree.peek_with(&key, |_, &id| id).into_iter().collect()
-            }
-            Structure::Ordered(_) => {
+            Structure::Exact(tree) if whole => tree.peek_with(&key, |_, &id| id).into_iter().collect(),
+            Structure::Exact(_) | Structure::Ordered(_) => {
                 let mut out = Vec::new();
                 let upper = key.prefix_successor();
                 let mut from = Bound::Included(key);
@@ -141,15 +153,12 @@ impl IndexStorage {
 
     /// Whether the index supports ordered range scans.
     pub fn is_ordered(&self) -> bool {
-        matches!(self.structure, Structure::Ordered(_))
+        matches!(self.structure, Structure::Exact(_) | Structure::Ordered(_))
     }
 
     /// Up to [`SCAN_BATCH`] entries within the bounds, in ascending order or
     /// (with `reverse`) descending order.
     pub fn range_batch(&self, lower: &Bound<Key>, upper: &Bound<Key>, reverse: bool) -> Vec<(Key, RowId)> {
-        let Structure::Ordered(tree) = &self.structure else {
-            return Vec::new();
-        };
         fn as_bytes(b: &Bound<Key>) -> Bound<&[u8]> {
             match b {
                 Bound::Included(k) => Bound::Included(k.as_bytes()),
@@ -163,27 +172,41 @@ impl IndexStorage {
         {
             return Vec::new();
         }
-        let guard = Guard::new();
-        let take = |(k, v): (&Key, &RowId)| (k.clone(), *v);
-        if !reverse {
-            return tree.range::<[u8], _>(range, &guard).take(SCAN_BATCH).map(take).collect();
+        match &self.structure {
+            Structure::Exact(tree) => batch_of(tree, range, reverse, |_, &id| id),
+            Structure::Ordered(tree) => batch_of(tree, range, reverse, |k, _| suffix_row_id(k)),
+            Structure::Hash(_) => Vec::new(),
         }
-        let batch: Vec<_> = tree.range::<[u8], _>(range, &guard).rev().take(SCAN_BATCH).map(take).collect();
-        if !batch.is_empty() {
-            return batch;
-        }
-        // scc 3.8's reverse range gives up when it starts on a leaf whose
-        // entries were all removed. The forward direction does not; if it
-        // finds entries, keep the last batch of them.
-        let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
-        for entry in tree.range::<[u8], _>(range, &guard) {
-            if window.len() == SCAN_BATCH {
-                window.pop_front();
-            }
-            window.push_back(take(entry));
-        }
-        window.into_iter().rev().collect()
     }
+}
+
+/// Up to [`SCAN_BATCH`] entries of a tree within `range`, with their row ids.
+fn batch_of<V: Clone + 'static>(
+    tree: &TreeIndex<Key, V>,
+    range: (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+    row_id: impl Fn(&Key, &V) -> RowId,
+) -> Vec<(Key, RowId)> {
+    let guard = Guard::new();
+    let take = |(k, v): (&Key, &V)| (k.clone(), row_id(k, v));
+    if !reverse {
+        return tree.range::<[u8], _>(range, &guard).take(SCAN_BATCH).map(take).collect();
+    }
+    let batch: Vec<_> = tree.range::<[u8], _>(range, &guard).rev().take(SCAN_BATCH).map(take).collect();
+    if !batch.is_empty() {
+        return batch;
+    }
+    // scc 3.8's reverse range gives up when it starts on a leaf whose
+    // entries were all removed. The forward direction does not; if it finds
+    // entries, keep the last batch of them.
+    let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
+    for entry in tree.range::<[u8], _>(range, &guard) {
+        if window.len() == SCAN_BATCH {
+            window.pop_front();
+        }
+        window.push_back(take(entry));
+    }
+    window.into_iter().rev().collect()
 }
 
 #[cfg(test)]
