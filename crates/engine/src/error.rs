@@ -129,6 +129,9 @@ pub enum Error {
         /// Target type.
         to: String,
     },
+    /// A valid request memdb (like PostgreSQL) does not support (0A000).
+    #[error("{0}")]
+    FeatureNotSupported(String),
     /// Any other invalid argument or value (22023).
     #[error("{0}")]
     InvalidParameter(String),
@@ -178,6 +181,7 @@ impl Error {
             Error::DivisionByZero => "22012",
             Error::StringTooLong(_) => "22001",
             Error::CannotCast { .. } => "42846",
+            Error::FeatureNotSupported(_) => "0A000",
             Error::InvalidParameter(_) => "22023",
             Error::OutOfMemory(_) => "53200",
             Error::TooManyTransactions => "53300",

@@ -69,5 +69,7 @@ pub use schema::{
     TableSchema,
 };
 pub use storage::RowId;
-pub use txn::{AlterTable, IndexSpec, IsolationLevel, Row, Scan, ScanRange, Table, Transaction, TxnOptions};
+pub use txn::{
+    AlterTable, CommitInfo, IndexSpec, IsolationLevel, Row, Scan, ScanRange, Table, Transaction, TxnOptions,
+};
 pub use types::{Array, DataType, Interval, NumericTypmod, Value};

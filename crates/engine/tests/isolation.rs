@@ -173,6 +173,24 @@ fn g0_write_cycles() {
     }
 }
 
+/// A writer waiting for another's row lock proceeds when that one aborts,
+/// at every level (the row it sees is unchanged).
+#[test]
+fn blocked_writer_proceeds_when_the_holder_aborts() {
+    for level in ALL {
+        let db = hermitage_db();
+        let t1 = Session::begin(&db, level);
+        let t2 = Session::begin(&db, level);
+        assert!(t1.run(|t| set(t, 1, 11)).unwrap());
+        let blocked = t2.start(|t| update(t, 1, |v| v + 2));
+        blocked.assert_blocked();
+        t1.rollback();
+        assert!(blocked.wait().unwrap(), "{level:?}");
+        t2.commit().unwrap();
+        assert_eq!(committed(&db), vec![(1, 12), (2, 20)], "{level:?}");
+    }
+}
+
 /// G1a, aborted reads: nobody sees a write that was rolled back.
 #[test]
 fn g1a_aborted_reads() {

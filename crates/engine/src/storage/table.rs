@@ -127,6 +127,18 @@ impl TableStorage {
         }
     }
 
+    /// Adds index entries of a replayed version; a primary-key entry still
+    /// held by a dead row (not yet collected here) moves to this row.
+    pub fn index_replayed_version(&self, values: &[Value], row_id: RowId) {
+        for index in self.indexes.load().iter() {
+            let key = index.key_values(values);
+            if let Err(holder) = index.insert(&key, row_id) {
+                index.remove(&key, holder);
+                let _ = index.insert(&key, row_id);
+            }
+        }
+    }
+
     /// Removes the entries of `values` from every index, except keys still
     /// used by one of the `keep` versions of the same row.
     pub fn unindex_version(&self, values: &[Value], row_id: RowId, keep: &[Vec<Value>]) {

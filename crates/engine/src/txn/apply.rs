@@ -5,6 +5,7 @@
 //! names, and the timestamp is published at the end, so readers see the
 //! whole record or none of it.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -14,7 +15,7 @@ use crate::database::Shared;
 use crate::error::{Error, Result};
 use crate::gc::GcCandidate;
 use crate::mvcc::{INFINITY, TXN_BIT, Version};
-use crate::schema::TableSchema;
+use crate::schema::{TableId, TableSchema};
 use crate::storage::index::IndexStorage;
 use crate::storage::table::TableStorage;
 use crate::txn::ddl::{fill_index, fresh_storage};
@@ -23,10 +24,11 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     let _lock = shared.commit_lock.lock();
     let ts = record.ts;
     let newest = shared.newest.load(Ordering::Acquire);
-    if ts <= newest || ts & TXN_BIT != 0 {
+    if ts != newest + 1 {
         return Err(Error::CorruptRecord(format!("record at {ts} does not follow the last commit {newest}")));
     }
     let mut catalog = (*shared.current_catalog.load_full()).clone();
+    check_record(&catalog, record)?;
     let mut catalog_changed = false;
     let mut garbage = Vec::new();
     let storage_of = |catalog: &crate::catalog::Catalog, id| -> Result<Arc<TableStorage>> {
@@ -71,7 +73,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                 let values = storage.decode(&version)?;
                 storage.account(data.len() as i64);
                 slot.store(Some(version));
-                storage.index_version(&values, *row_id);
+                storage.index_replayed_version(&values, *row_id);
                 storage.live_rows.fetch_add(1, Ordering::Relaxed);
                 storage.touch(ts);
             }
@@ -88,7 +90,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                 if let Some(slot) = storage.slab.get(*row_id) {
                     slot.store(Some(version));
                 }
-                storage.index_version(&values, *row_id);
+                storage.index_replayed_version(&values, *row_id);
                 storage.touch(ts);
                 garbage.push(GcCandidate { table: *table, row_id: *row_id, ts });
             }
@@ -114,6 +116,81 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     shared.gc_queue.lock().extend(garbage);
     shared.newest.store(ts, Ordering::Release);
     shared.next_txn.fetch_max(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Checks a whole record against the current state before any of it is
+/// applied, so a bad record changes nothing: tables exist where ops name
+/// them, rows decode, updated and deleted rows are live.
+fn check_record(catalog: &crate::catalog::Catalog, record: &CommitRecord) -> Result<()> {
+    let ts = record.ts;
+    let corrupt = |what: String| Error::CorruptRecord(format!("record at {ts}: {what}"));
+    // Tables as of each op (None: dropped) and rows changed earlier in the record.
+    let mut tables: HashMap<TableId, Option<Arc<TableSchema>>> = HashMap::new();
+    let mut truncated: HashSet<TableId> = HashSet::new();
+    let mut rows: HashMap<(TableId, u64), bool> = HashMap::new();
+    let schema_of = |tables: &HashMap<TableId, Option<Arc<TableSchema>>>, id: TableId| -> Result<Arc<TableSchema>> {
+        match tables.get(&id) {
+            Some(Some(schema)) => Ok(schema.clone()),
+            Some(None) => Err(corrupt(format!("table {id} is used after it was dropped"))),
+            None => {
+                catalog.table_by_id(id).map(|e| e.schema.clone()).ok_or_else(|| corrupt(format!("unknown table {id}")))
+            }
+        }
+    };
+    let live =
+        |rows: &HashMap<(TableId, u64), bool>, truncated: &HashSet<TableId>, table: TableId, row_id: u64| match rows
+            .get(&(table, row_id))
+        {
+            Some(&alive) => alive,
+            None if truncated.contains(&table) => false,
+            None => {
+                catalog.table_by_id(table).and_then(|e| e.storage.head(row_id)).is_some_and(|h| h.end() == INFINITY)
+            }
+        };
+    for op in &record.ops {
+        match op {
+            LogOp::CreateTable(schema) => {
+                if matches!(tables.get(&schema.id), Some(Some(_))) || catalog.table_by_id(schema.id).is_some() {
+                    return Err(corrupt(format!("table {} created twice", schema.id)));
+                }
+                tables.insert(schema.id, Some(Arc::new(schema.clone())));
+            }
+            LogOp::AlterTable(schema) => {
+                schema_of(&tables, schema.id)?;
+                tables.insert(schema.id, Some(Arc::new(schema.clone())));
+            }
+            LogOp::DropTable(id) => {
+                schema_of(&tables, *id)?;
+                tables.insert(*id, None);
+            }
+            LogOp::Truncate(id) => {
+                schema_of(&tables, *id)?;
+                truncated.insert(*id);
+                rows.retain(|(t, _), _| t != id);
+            }
+            LogOp::Insert { table, row_id, data } | LogOp::Update { table, row_id, data } => {
+                let schema = schema_of(&tables, *table)?;
+                crate::row::decode(data, &schema.physical_types())?;
+                let is_update = matches!(op, LogOp::Update { .. });
+                if is_update != live(&rows, &truncated, *table, *row_id) {
+                    let what = if is_update { "update of a missing" } else { "insert over a live" };
+                    return Err(corrupt(format!("{what} row {row_id} in table {table}")));
+                }
+                if *row_id > crate::storage::slab::MAX_ROW_ID {
+                    return Err(corrupt(format!("row id {row_id} out of range")));
+                }
+                rows.insert((*table, *row_id), true);
+            }
+            LogOp::Delete { table, row_id } => {
+                schema_of(&tables, *table)?;
+                if !live(&rows, &truncated, *table, *row_id) {
+                    return Err(corrupt(format!("delete of missing row {row_id} in table {table}")));
+                }
+                rows.insert((*table, *row_id), false);
+            }
+        }
+    }
     Ok(())
 }
 

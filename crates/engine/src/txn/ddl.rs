@@ -19,7 +19,7 @@ use crate::commitlog::LogOp;
 use crate::error::{Error, Result};
 use crate::expr::{EvalContext, Expr};
 use crate::key::Key;
-use crate::mvcc::{INFINITY, is_marker};
+use crate::mvcc::{INFINITY, Version, is_marker};
 use crate::schema::{
     CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexKind, IndexSchema, TableId, TableSchema,
 };
@@ -160,6 +160,14 @@ impl Transaction {
         Ok((*self.catalog).clone())
     }
 
+    /// Records a schema change for the commit record, in order with the
+    /// data changes around it.
+    fn log_ddl(&mut self, op: LogOp) -> Result<()> {
+        let at = self.writes.len();
+        self.ddl_state()?.ops.push((at, op));
+        Ok(())
+    }
+
     fn ddl_state(&mut self) -> Result<&mut DdlState> {
         self.ddl.as_mut().ok_or_else(|| Error::Internal("DDL state missing".into()))
     }
@@ -210,7 +218,7 @@ impl Transaction {
                 add_constraint(txn, &mut catalog, &mut schema, &storage, spec)?;
             }
             txn.install(catalog, schema.clone(), storage)?;
-            txn.ddl_state()?.ops.push(LogOp::CreateTable(schema));
+            txn.log_ddl(LogOp::CreateTable(schema))?;
             Ok(())
         })
     }
@@ -238,12 +246,12 @@ impl Transaction {
             for dep in dependents {
                 let mut schema = (*dep.schema).clone();
                 schema.foreign_keys.retain(|fk| fk.ref_table != id);
-                txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+                txn.log_ddl(LogOp::AlterTable(schema.clone()))?;
                 catalog.put(TableEntry::new(Arc::new(schema), dep.storage.clone()));
             }
             catalog.remove(id);
             txn.catalog = Arc::new(catalog);
-            txn.ddl_state()?.ops.push(LogOp::DropTable(id));
+            txn.log_ddl(LogOp::DropTable(id))?;
             Ok(())
         })
     }
@@ -258,7 +266,7 @@ impl Transaction {
                 names.iter().map(|n| catalog.table(n).map(|t| t.schema.id)).collect::<Result<_>>()?;
             for &id in &ids {
                 if let Some(child) = catalog.referencing(id).find(|t| !ids.contains(&t.schema.id)) {
-                    return Err(Error::InvalidDefinition(format!(
+                    return Err(Error::FeatureNotSupported(format!(
                         "cannot truncate a table referenced in a foreign key constraint: table \"{}\" references it",
                         child.schema.name
                     )));
@@ -268,7 +276,7 @@ impl Transaction {
                 let Some(entry) = catalog.table_by_id(id).cloned() else { continue };
                 let storage = fresh_storage(&entry.schema);
                 catalog.put(TableEntry::new(entry.schema.clone(), storage));
-                txn.ddl_state()?.ops.push(LogOp::Truncate(id));
+                txn.log_ddl(LogOp::Truncate(id))?;
             }
             txn.catalog = Arc::new(catalog);
             Ok(())
@@ -302,7 +310,7 @@ impl Transaction {
             catalog.next_index_id += 1;
             txn.build_index(&entry.storage, &schema, index.clone())?;
             schema.indexes.push(index);
-            txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+            txn.log_ddl(LogOp::AlterTable(schema.clone()))?;
             txn.install(catalog, schema, entry.storage)?;
             Ok(name)
         })
@@ -324,7 +332,7 @@ impl Transaction {
             }
             let mut schema = (*entry.schema).clone();
             schema.indexes.retain(|i| i.id != index.id);
-            txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+            txn.log_ddl(LogOp::AlterTable(schema.clone()))?;
             txn.install(catalog, schema, entry.storage)
         })
     }
@@ -432,7 +440,7 @@ impl Transaction {
                     }
                 }
             }
-            txn.ddl_state()?.ops.push(LogOp::AlterTable(schema.clone()));
+            txn.log_ddl(LogOp::AlterTable(schema.clone()))?;
             txn.install(catalog, schema, storage)
         })
     }
@@ -547,14 +555,19 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
             if !(end == INFINITY || (is_marker(end) && end != own)) {
                 continue; // deleted
             }
-            let key = index.key_values(&storage.decode(&head)?);
-            if index.insert(&key, row_id).is_err() {
-                let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                return Err(Error::UniqueViolation {
-                    constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
-                    detail: format!("Key ({shown}) is duplicated."),
-                });
+            let begin = head.begin();
+            if is_marker(begin) && begin != own {
+                // Another transaction is changing the row: either version
+                // may be the live one after it ends, so both get entries.
+                // If its new key collides, its commit (or ours, whichever is
+                // second) fails validation; readers re-check keys.
+                let _ = index.insert(&index.key_values(&storage.decode(&head)?), row_id);
+                if let Some(below) = head.prev.load_full() {
+                    head_key_entry(storage, index, &below, row_id)?;
+                }
+                continue;
             }
+            head_key_entry(storage, index, &head, row_id)?;
         }
         return Ok(());
     }
@@ -565,6 +578,20 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
             let _ = index.insert(&index.key_values(&values), row_id);
             cur = version.prev.load_full();
         }
+    }
+    Ok(())
+}
+
+/// Adds a version's primary-key entry; a key another row holds is a
+/// violation.
+fn head_key_entry(storage: &TableStorage, index: &IndexStorage, version: &Version, row_id: u64) -> Result<()> {
+    let key = index.key_values(&storage.decode(version)?);
+    if index.insert(&key, row_id).is_err() {
+        let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        return Err(Error::UniqueViolation {
+            constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
+            detail: format!("Key ({shown}) is duplicated."),
+        });
     }
     Ok(())
 }
@@ -792,7 +819,7 @@ fn drop_referenced_fks(
     for dep in dependents {
         let mut dep_schema = (*dep.schema).clone();
         dep_schema.foreign_keys.retain(|fk| !(fk.ref_table == schema.id && fk.ref_columns == index.columns));
-        txn.ddl_state()?.ops.push(LogOp::AlterTable(dep_schema.clone()));
+        txn.log_ddl(LogOp::AlterTable(dep_schema.clone()))?;
         catalog.put(TableEntry::new(Arc::new(dep_schema), dep.storage.clone()));
     }
     Ok(())

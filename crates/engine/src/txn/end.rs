@@ -196,7 +196,7 @@ impl Transaction {
         self.stamp(ts);
         if let Some(ddl) = self.ddl.take() {
             // Indexes dropped by this transaction stop being maintained.
-            for op in &ddl.ops {
+            for (_, op) in &ddl.ops {
                 if let LogOp::AlterTable(schema) = op
                     && let Some(entry) = self.catalog.table_by_id(schema.id)
                 {
@@ -272,7 +272,10 @@ impl Transaction {
                 }
             }
         }
-        for (i, storage) in self.tables.iter().enumerate() {
+        // With DDL of its own, the transaction checked at its first schema
+        // change that its catalog was the newest, and held the DDL lock since.
+        let tables = if self.ddl.is_some() { &[][..] } else { &self.tables[..] };
+        for (i, storage) in tables.iter().enumerate() {
             let written = self.writes.iter().any(|w| write_table(w) == i);
             if !written {
                 continue;
@@ -328,8 +331,13 @@ impl Transaction {
     }
 
     fn build_record(&self, ts: Timestamp) -> Result<CommitRecord> {
-        let mut ops: Vec<LogOp> = self.ddl.as_ref().map(|d| d.ops.clone()).unwrap_or_default();
-        for write in &self.writes {
+        let ddl: &[(usize, LogOp)] = self.ddl.as_ref().map_or(&[], |d| &d.ops);
+        let mut ddl = ddl.iter().peekable();
+        let mut ops = Vec::with_capacity(self.writes.len() + ddl.len());
+        for (i, write) in self.writes.iter().enumerate() {
+            while let Some((_, op)) = ddl.next_if(|(at, _)| *at <= i) {
+                ops.push(op.clone());
+            }
             ops.push(match write {
                 Write::Insert { table, row_id, new } => {
                     LogOp::Insert { table: self.tables[*table].id, row_id: *row_id, data: new.data.to_vec() }
@@ -340,6 +348,7 @@ impl Transaction {
                 Write::Delete { table, row_id, .. } => LogOp::Delete { table: self.tables[*table].id, row_id: *row_id },
             });
         }
+        ops.extend(ddl.map(|(_, op)| op.clone()));
         Ok(CommitRecord { ts, ops })
     }
 
@@ -382,7 +391,11 @@ impl Transaction {
             self.shared.gc_queue.lock().extend(garbage);
         }
         if keep_summary {
-            let tables = self.ddl.as_ref().map(|d| d.ops.iter().filter_map(ddl_table).collect()).unwrap_or_default();
+            let tables = self
+                .ddl
+                .as_ref()
+                .map(|d| d.ops.iter().filter_map(|(_, op)| ddl_table(op)).collect())
+                .unwrap_or_default();
             let mut recent = self.shared.recent_writes.lock();
             recent.push_back(Arc::new(WriteSummary { ts, rows: summary_rows, tables }));
         }

@@ -37,6 +37,7 @@ use crate::types::Value;
 
 pub(crate) use apply::apply;
 pub use ddl::{AlterTable, IndexSpec};
+pub use end::CommitInfo;
 pub(crate) use end::WriteSummary;
 pub use read::{Scan, ScanRange};
 
@@ -217,7 +218,8 @@ pub(crate) struct DdlState {
     _guard: ArcMutexGuard<RawMutex, ()>,
     /// The catalog version the DDL started from.
     pub base: Arc<Catalog>,
-    pub ops: Vec<LogOp>,
+    /// Schema changes, each with the number of data writes made before it.
+    pub ops: Vec<(usize, LogOp)>,
     pub undo: Vec<DdlUndo>,
     /// Tables whose existing rows were validated at this timestamp (NOT
     /// NULL, CHECK, UNIQUE added); rechecked at commit if written since.

@@ -127,12 +127,16 @@ impl Transaction {
                 upper: Bound::Included(encoded),
             });
         }
-        // Every version of a row has the row's primary key (a new key makes
-        // a new row), so the entry needs no re-check.
         let Some(row_id) = pk.lookup_exact(&key) else { return Ok(None) };
         let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
+        let physical = table.storage().decode(&version)?;
+        // A new key makes a new row, so a row's versions share its key; only
+        // rows changed while the primary key was being added can differ.
+        if pk.schema.columns.iter().zip(&key).any(|(&c, k)| physical.get(c) != Some(k)) {
+            return Ok(None);
+        }
         self.remember_row(table, row_id);
-        Ok(Some(Row { id: row_id, values: table.logical_from(table.storage().decode(&version)?) }))
+        Ok(Some(Row { id: row_id, values: table.logical_from(physical) }))
     }
 
     /// Reads a row by row id.

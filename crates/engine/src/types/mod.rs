@@ -129,6 +129,7 @@ pub enum Value {
     Json(String),
     /// `jsonb`: normalized JSON (keys sorted as PostgreSQL sorts them,
     /// duplicates resolved to the last).
+    #[serde(with = "jsonb_text")]
     Jsonb(Box<serde_json::Value>),
     /// An array: element type and elements (NULL elements allowed).
     Array(Box<Array>),
@@ -292,5 +293,21 @@ impl fmt::Display for DataType {
             DataType::Jsonb => f.write_str("jsonb"),
             DataType::Array(elem) => write!(f, "{elem}[]"),
         }
+    }
+}
+
+/// jsonb in commit records and checkpoints: as its text, because the
+/// record format (postcard) is not self-describing.
+mod jsonb_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    #[allow(clippy::borrowed_box)] // the field's type, as serde hands it over
+    pub fn serialize<S: Serializer>(value: &Box<serde_json::Value>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<serde_json::Value>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        serde_json::from_str(&text).map(Box::new).map_err(D::Error::custom)
     }
 }
