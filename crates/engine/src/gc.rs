@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::database::Shared;
-use crate::mvcc::{Timestamp, Version, is_marker};
+use crate::mvcc::{Timestamp, VersionRef, is_marker};
 use crate::schema::TableId;
 use crate::storage::RowId;
 use crate::storage::table::TableStorage;
@@ -68,7 +68,7 @@ fn prune(storage: &TableStorage, row_id: RowId, watermark: Timestamp, newest: Ti
     let Some(slot) = storage.slab.get(row_id) else { return };
     let Some(head) = slot.load_full() else { return };
     // Find the first committed version at or before the watermark.
-    let mut newer: Option<Arc<Version>> = None;
+    let mut newer: Option<VersionRef> = None;
     let mut cur = Some(head.clone());
     while let Some(v) = cur.clone() {
         let begin = v.begin();
@@ -86,8 +86,7 @@ fn prune(storage: &TableStorage, row_id: RowId, watermark: Timestamp, newest: Ti
             Some(n) => n.prev.swap(None),
             None => {
                 // The whole row is garbage, unless a writer just revived it.
-                let previous = slot.compare_and_swap(&Some(head.clone()), None);
-                if !previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &head)) {
+                if !slot.compare_and_swap(Some(&head), None) {
                     return;
                 }
                 stats.rows += 1;
@@ -118,7 +117,7 @@ fn prune(storage: &TableStorage, row_id: RowId, watermark: Timestamp, newest: Ti
         stats.versions += 1;
         gone = v.prev.load_full();
     }
-    if slot.load().is_none() {
+    if slot.is_empty() {
         storage.slab.free(row_id, newest);
     }
 }

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_their_position() {
-        match parse("SELECT 1;\nSELECT FROM WHERE") {
+        match parse("SELECT 1;\nSELECT (1 + ;") {
             Err(SqlError::Syntax { line, column, .. }) => {
                 assert_eq!(line, 2);
                 assert!(column > 0);

@@ -28,10 +28,9 @@
 mod active;
 mod waits;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arc_swap::ArcSwapOption;
+use scc::{AtomicShared, Guard, Shared, Tag};
 
 use crate::row::RowData;
 
@@ -63,17 +62,76 @@ pub(crate) fn marker_txn(stamp: u64) -> TxnId {
     stamp & !TXN_BIT
 }
 
+/// A counted reference to a version. Versions are reclaimed through
+/// epochs (`scc`'s `sdd`), so readers walk chains under a [`Guard`] without
+/// touching reference counts.
+pub(crate) type VersionRef = Shared<Version>;
+
+/// Whether two references name the same version.
+pub(crate) fn same(a: &Version, b: &Version) -> bool {
+    std::ptr::eq(a, b)
+}
+
+/// An atomic, nullable pointer to a version: a chain head in the slab, or
+/// a version's link to the one it replaced.
+pub(crate) struct VersionCell(AtomicShared<Version>);
+
+impl VersionCell {
+    /// A cell holding `initial`.
+    pub fn new(initial: Option<VersionRef>) -> VersionCell {
+        VersionCell(initial.map_or_else(AtomicShared::null, AtomicShared::from))
+    }
+
+    /// An empty cell.
+    pub fn empty() -> VersionCell {
+        VersionCell(AtomicShared::null())
+    }
+
+    /// The version in the cell, counted.
+    pub fn load_full(&self) -> Option<VersionRef> {
+        let guard = Guard::new();
+        self.0.get_shared(Ordering::Acquire, &guard)
+    }
+
+    /// Whether the cell is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_null(Ordering::Acquire)
+    }
+
+    /// Replaces the content.
+    pub fn store(&self, new: Option<VersionRef>) {
+        drop(self.0.swap((new, Tag::None), Ordering::AcqRel));
+    }
+
+    /// Replaces the content, returning the old one.
+    pub fn swap(&self, new: Option<VersionRef>) -> Option<VersionRef> {
+        self.0.swap((new, Tag::None), Ordering::AcqRel).0
+    }
+
+    /// Replaces `current` with `new` if the cell still holds `current`.
+    pub fn compare_and_swap(&self, current: Option<&Version>, new: Option<VersionRef>) -> bool {
+        let guard = Guard::new();
+        let ptr = self.0.load(Ordering::Acquire, &guard);
+        let matches = match (ptr.as_ref(), current) {
+            (Some(a), Some(b)) => same(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        matches && self.0.compare_exchange(ptr, (new, Tag::None), Ordering::AcqRel, Ordering::Acquire, &guard).is_ok()
+    }
+}
+
 /// One version of a row.
 pub(crate) struct Version {
     pub begin: AtomicU64,
     pub end: AtomicU64,
     pub data: RowData,
-    pub prev: ArcSwapOption<Version>,
+    pub prev: VersionCell,
 }
 
 impl Version {
-    pub fn new(begin: u64, data: RowData, prev: Option<Arc<Version>>) -> Version {
-        Version { begin: AtomicU64::new(begin), end: AtomicU64::new(INFINITY), data, prev: ArcSwapOption::new(prev) }
+    pub fn new(begin: u64, data: RowData, prev: Option<VersionRef>) -> Version {
+        Version { begin: AtomicU64::new(begin), end: AtomicU64::new(INFINITY), data, prev: VersionCell::new(prev) }
     }
 
     pub fn begin(&self) -> u64 {
@@ -82,20 +140,6 @@ impl Version {
 
     pub fn end(&self) -> u64 {
         self.end.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for Version {
-    /// Unlinks older versions one by one: a long chain dropped at once must
-    /// not recurse once per version.
-    fn drop(&mut self) {
-        let mut next = self.prev.swap(None);
-        while let Some(version) = next {
-            match Arc::try_unwrap(version) {
-                Ok(owned) => next = owned.prev.swap(None),
-                Err(_) => break, // still referenced elsewhere
-            }
-        }
     }
 }
 
@@ -128,14 +172,16 @@ impl Snapshot {
         self.begun(v.begin()) && !self.ended(v.end())
     }
 
-    /// The version of a chain this snapshot sees, if any.
-    pub fn visible(&self, head: Option<Arc<Version>>) -> Option<Arc<Version>> {
-        let mut cur = head;
-        while let Some(v) = cur {
+    /// The version of a chain this snapshot sees, if any, counted.
+    #[cfg(test)]
+    pub fn visible(&self, head: &VersionCell) -> Option<VersionRef> {
+        let guard = Guard::new();
+        let mut cur = head.0.load(Ordering::Acquire, &guard);
+        while let Some(v) = cur.as_ref() {
             let begin = v.begin();
             if self.begun(begin) {
                 if !self.ended(v.end()) {
-                    return Some(v);
+                    return cur.get_shared();
                 }
                 // A committed version we could see has ended for us: every
                 // older version ended even earlier.
@@ -143,7 +189,27 @@ impl Snapshot {
                     return None;
                 }
             }
-            cur = v.prev.load_full();
+            cur = v.prev.0.load(Ordering::Acquire, &guard);
+        }
+        None
+    }
+
+    /// Runs `f` on the version of a chain this snapshot sees, without
+    /// counting a reference (the read path).
+    pub fn with_visible<R>(&self, head: &VersionCell, f: impl FnOnce(&Version) -> R) -> Option<R> {
+        let guard = Guard::new();
+        let mut cur = head.0.load(Ordering::Acquire, &guard);
+        while let Some(v) = cur.as_ref() {
+            let begin = v.begin();
+            if self.begun(begin) {
+                if !self.ended(v.end()) {
+                    return Some(f(v));
+                }
+                if begin & TXN_BIT == 0 {
+                    return None;
+                }
+            }
+            cur = v.prev.0.load(Ordering::Acquire, &guard);
         }
         None
     }
@@ -153,10 +219,10 @@ impl Snapshot {
 mod tests {
     use super::*;
 
-    fn version(begin: u64, end: u64) -> Arc<Version> {
+    fn version(begin: u64, end: u64) -> VersionRef {
         let v = Version::new(begin, Box::new([]), None);
         v.end.store(end, Ordering::Release);
-        Arc::new(v)
+        VersionRef::new(v)
     }
 
     #[test]
@@ -175,9 +241,10 @@ mod tests {
     #[test]
     fn chains_resolve_to_the_version_of_the_snapshot() {
         let old = version(2, 8);
-        let new = Arc::new(Version::new(8, Box::new([1]), Some(old.clone())));
-        assert!(Arc::ptr_eq(&Snapshot { read_ts: 5, own: TXN_BIT }.visible(Some(new.clone())).unwrap(), &old));
-        assert!(Arc::ptr_eq(&Snapshot { read_ts: 9, own: TXN_BIT }.visible(Some(new.clone())).unwrap(), &new));
-        assert!(Snapshot { read_ts: 1, own: TXN_BIT }.visible(Some(new)).is_none());
+        let new = VersionRef::new(Version::new(8, Box::new([1]), Some(old.clone())));
+        let head = VersionCell::new(Some(new.clone()));
+        assert!(same(&Snapshot { read_ts: 5, own: TXN_BIT }.visible(&head).unwrap(), &old));
+        assert!(same(&Snapshot { read_ts: 9, own: TXN_BIT }.visible(&head).unwrap(), &new));
+        assert!(Snapshot { read_ts: 1, own: TXN_BIT }.visible(&head).is_none());
     }
 }

@@ -64,7 +64,22 @@ impl IndexStorage {
         self.schema.columns.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)).collect()
     }
 
-    fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
+    /// Whether entries may wait until commit (see `txn::pending`): ordered,
+    /// not unique, not the primary key.
+    pub fn is_deferrable(&self) -> bool {
+        matches!(self.structure, Structure::Ordered(_)) && !self.schema.unique
+    }
+
+    /// Adds an entry key made by [`IndexStorage::entry_key`] to an ordered
+    /// non-unique index.
+    pub fn insert_entry_key(&self, key: &Key) {
+        if let Structure::Ordered(tree) = &self.structure {
+            let _ = tree.insert_sync(key.clone(), ());
+        }
+    }
+
+    /// The entry key of a row's values in this index.
+    pub fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
         match &self.structure {
             Structure::Ordered(_) => Key::encode_with_row_id(values, row_id),
             _ => Key::encode(values),

@@ -10,10 +10,9 @@ use std::collections::VecDeque;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 
-use crate::mvcc::{Timestamp, Version};
+use crate::mvcc::{Timestamp, VersionCell};
 use crate::storage::RowId;
 
 const LEAF_BITS: u32 = 12;
@@ -26,7 +25,7 @@ const TOP: usize = 1 << TOP_BITS;
 /// The largest row id the slab can address (about four billion rows).
 pub(crate) const MAX_ROW_ID: RowId = (1 << (LEAF_BITS + MID_BITS + TOP_BITS)) - 1;
 
-type Leaf = Box<[ArcSwapOption<Version>]>;
+type Leaf = Box<[VersionCell]>;
 type Mid = Box<[OnceLock<Leaf>]>;
 
 /// Version-chain heads by row id.
@@ -55,17 +54,17 @@ impl RowSlab {
     }
 
     /// The head slot of a row id that has been handed out, if any.
-    pub fn get(&self, id: RowId) -> Option<&ArcSwapOption<Version>> {
+    pub fn get(&self, id: RowId) -> Option<&VersionCell> {
         let (t, m, l) = Self::split(id);
         self.top.get(t)?.get()?.get(m)?.get()?.get(l)
     }
 
     /// The head slot of `id`, allocating its leaf if needed. `None` only for
     /// ids beyond [`MAX_ROW_ID`].
-    pub fn slot(&self, id: RowId) -> Option<&ArcSwapOption<Version>> {
+    pub fn slot(&self, id: RowId) -> Option<&VersionCell> {
         let (t, m, l) = Self::split(id);
         let mid = self.top.get(t)?.get_or_init(|| (0..MID).map(|_| OnceLock::new()).collect());
-        let leaf = mid.get(m)?.get_or_init(|| (0..LEAF).map(|_| ArcSwapOption::empty()).collect());
+        let leaf = mid.get(m)?.get_or_init(|| (0..LEAF).map(|_| VersionCell::empty()).collect());
         leaf.get(l)
     }
 
@@ -106,8 +105,6 @@ impl RowSlab {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     #[test]
@@ -116,9 +113,9 @@ mod tests {
         let a = slab.allocate(0);
         let b = slab.allocate(0);
         assert_eq!((a, b), (0, 1));
-        let v = Arc::new(Version::new(1, Box::new([7]), None));
+        let v = crate::mvcc::VersionRef::new(crate::mvcc::Version::new(1, Box::new([7]), None));
         slab.slot(5000).unwrap().store(Some(v));
-        assert_eq!(slab.get(5000).unwrap().load().as_ref().unwrap().data[0], 7);
+        assert_eq!(slab.get(5000).unwrap().load_full().unwrap().data[0], 7);
         assert!(slab.get(1 << 30).is_none());
         slab.free(a, 10);
         assert_eq!(slab.allocate(10), 2, "not yet reusable");

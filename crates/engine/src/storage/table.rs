@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 
 use crate::error::Result;
-use crate::mvcc::{Timestamp, Version};
+use crate::mvcc::{Timestamp, Version, VersionRef};
 use crate::row;
 use crate::schema::{IndexId, TableId};
 use crate::storage::RowId;
@@ -51,7 +51,7 @@ impl TableStorage {
     }
 
     /// The newest version of a row (committed or not), if the row exists.
-    pub fn head(&self, row_id: RowId) -> Option<Arc<Version>> {
+    pub fn head(&self, row_id: RowId) -> Option<VersionRef> {
         self.slab.get(row_id)?.load_full()
     }
 
@@ -116,15 +116,6 @@ impl TableStorage {
             values.push(missing.get(i).cloned().unwrap_or(Value::Null));
         }
         Ok(values)
-    }
-
-    /// Adds index entries of a version for every index.
-    pub fn index_version(&self, values: &[Value], row_id: RowId) {
-        for index in self.indexes.load().iter() {
-            // Primary-key collisions are resolved by the caller before it
-            // creates the version, so an error here means "already there".
-            let _ = index.insert(&index.key_values(values), row_id);
-        }
     }
 
     /// Adds index entries of a replayed version; a primary-key entry still

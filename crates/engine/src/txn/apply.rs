@@ -14,7 +14,7 @@ use crate::commitlog::{CommitRecord, LogOp};
 use crate::database::Shared;
 use crate::error::{Error, Result};
 use crate::gc::GcCandidate;
-use crate::mvcc::{INFINITY, TXN_BIT, Version};
+use crate::mvcc::{INFINITY, TXN_BIT, Version, VersionRef};
 use crate::schema::{TableId, TableSchema};
 use crate::storage::index::IndexStorage;
 use crate::storage::table::TableStorage;
@@ -69,7 +69,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                     .slot(*row_id)
                     .ok_or_else(|| Error::CorruptRecord(format!("row id {row_id} out of range")))?;
                 let prev = slot.load_full().filter(|h| h.end() != INFINITY);
-                let version = Arc::new(Version::new(ts, data.clone().into_boxed_slice(), prev));
+                let version = VersionRef::new(Version::new(ts, data.clone().into_boxed_slice(), prev));
                 let values = storage.decode(&version)?;
                 storage.account(data.len() as i64);
                 slot.store(Some(version));
@@ -84,7 +84,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                     .filter(|h| h.end() == INFINITY)
                     .ok_or_else(|| Error::CorruptRecord(format!("update of missing row {row_id} in table {table}")))?;
                 head.end.store(ts, Ordering::Release);
-                let version = Arc::new(Version::new(ts, data.clone().into_boxed_slice(), Some(head)));
+                let version = VersionRef::new(Version::new(ts, data.clone().into_boxed_slice(), Some(head)));
                 let values = storage.decode(&version)?;
                 storage.account(data.len() as i64);
                 if let Some(slot) = storage.slab.get(*row_id) {

@@ -125,6 +125,7 @@ impl Transaction {
     /// Takes the DDL lock and a private catalog copy on the first change.
     fn begin_ddl(&mut self, what: &str) -> Result<Catalog> {
         self.check_writable(what)?;
+        self.flush_pending();
         if self.ddl.is_none() {
             self.ensure_id();
             let guard = loop {

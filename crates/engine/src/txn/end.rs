@@ -23,7 +23,7 @@ use crate::commitlog::{CommitRecord, LogOp};
 use crate::error::{Error, Result};
 use crate::gc::GcCandidate;
 use crate::key::Key;
-use crate::mvcc::{INFINITY, Timestamp, Version};
+use crate::mvcc::{INFINITY, Timestamp, Version, VersionRef};
 use crate::schema::{IndexId, TableId};
 use crate::storage::RowId;
 use crate::storage::table::TableStorage;
@@ -102,6 +102,7 @@ impl Transaction {
 
     /// Undoes writes after `writes` and DDL after `ddl`, newest first.
     pub(crate) fn undo_to(&mut self, writes: usize, ddl: Option<(usize, usize, usize)>) {
+        self.pending.truncate(writes);
         while self.writes.len() > writes {
             let Some(write) = self.writes.pop() else { break };
             self.undo_write(write);
@@ -165,6 +166,9 @@ impl Transaction {
             self.finish();
             return Ok(CommitInfo { ts: None });
         }
+        // Outside the commit lock: the entries are invisible until the
+        // versions they point to are stamped.
+        self.flush_pending();
         let shared = self.shared.clone();
         let lock = shared.commit_lock.lock();
         if let Err(e) = self.validate() {
@@ -402,7 +406,7 @@ impl Transaction {
     }
 
     fn summarize(&self, write: &Write) -> WrittenRow {
-        let (table, row_id, versions): (usize, RowId, Vec<&Arc<Version>>) = match write {
+        let (table, row_id, versions): (usize, RowId, Vec<&VersionRef>) = match write {
             Write::Insert { table, row_id, new } => (*table, *row_id, vec![new]),
             Write::Update { table, row_id, new, old } => (*table, *row_id, vec![new, old]),
             Write::Delete { table, row_id, old } => (*table, *row_id, vec![old]),

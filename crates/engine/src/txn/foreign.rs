@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::expr::EvalContext;
-use crate::mvcc::{INFINITY, Version, is_marker, marker_txn};
+use crate::mvcc::{INFINITY, VersionRef, is_marker, marker_txn};
 use crate::schema::{FkAction, ForeignKey};
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
@@ -31,7 +31,7 @@ enum Newest {
     /// No live version (deleted, or never there).
     Absent,
     /// A live version (committed, or our own).
-    Live(Arc<Version>),
+    Live(VersionRef),
     /// Another running transaction is changing it.
     Pending(u64),
 }
@@ -48,7 +48,7 @@ impl Transaction {
         }
     }
 
-    fn classify(&self, head: Arc<Version>) -> Newest {
+    fn classify(&self, head: VersionRef) -> Newest {
         let own = self.snapshot.own;
         let (begin, end) = (head.begin(), head.end());
         if is_marker(begin) && begin != own {
@@ -156,6 +156,7 @@ impl Transaction {
     /// Row ids of `child` rows whose newest version references `key`,
     /// waiting out transactions that are changing candidate rows.
     fn referencing_rows(&mut self, child: &Table, fk: &ForeignKey, key: &[Value]) -> Result<Vec<RowId>> {
+        self.flush_pending();
         let storage = child.storage().clone();
         let index = storage.indexes().iter().find(|i| i.schema.columns.starts_with(&fk.columns)).cloned();
         let candidates: Vec<RowId> = match &index {

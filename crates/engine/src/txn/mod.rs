@@ -16,6 +16,7 @@ mod apply;
 mod ddl;
 mod end;
 mod foreign;
+mod pending;
 mod read;
 mod write;
 
@@ -28,7 +29,7 @@ use crate::catalog::{Catalog, TableEntry};
 use crate::commitlog::LogOp;
 use crate::database::Shared;
 use crate::error::{Error, Result};
-use crate::mvcc::{Snapshot, TXN_BIT, Timestamp, TxnId, Version, marker};
+use crate::mvcc::{Snapshot, TXN_BIT, Timestamp, TxnId, VersionRef, marker};
 use crate::schema::{Column, IndexId, TableId, TableSchema};
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
@@ -194,9 +195,9 @@ pub struct Row {
 
 /// One change made by the transaction, in order, for commit and undo.
 pub(crate) enum Write {
-    Insert { table: usize, row_id: RowId, new: Arc<Version> },
-    Update { table: usize, row_id: RowId, new: Arc<Version>, old: Arc<Version> },
-    Delete { table: usize, row_id: RowId, old: Arc<Version> },
+    Insert { table: usize, row_id: RowId, new: VersionRef },
+    Update { table: usize, row_id: RowId, new: VersionRef, old: VersionRef },
+    Delete { table: usize, row_id: RowId, old: VersionRef },
 }
 
 /// What SERIALIZABLE validation checks at commit.
@@ -254,6 +255,9 @@ pub struct Transaction {
     ddl: Option<DdlState>,
     tables: Vec<Arc<TableStorage>>,
     writes: Vec<Write>,
+    /// Index entries added at commit or before this transaction's own index
+    /// reads.
+    pending: pending::PendingEntries,
     reads: ReadSet,
     savepoints: Vec<Savepoint>,
     state: State,
@@ -278,6 +282,7 @@ impl Transaction {
             ddl: None,
             tables: Vec::new(),
             writes: Vec::new(),
+            pending: pending::PendingEntries::default(),
             reads: ReadSet::default(),
             savepoints: Vec::new(),
             state: State::Active,
@@ -392,6 +397,11 @@ impl Transaction {
 
     fn mark(&self) -> (usize, Option<(usize, usize, usize)>) {
         (self.writes.len(), self.ddl.as_ref().map(|d| (d.ops.len(), d.undo.len(), d.validated.len())))
+    }
+
+    /// Adds deferred index entries (before reading through an index).
+    pub(crate) fn flush_pending(&mut self) {
+        self.pending.flush();
     }
 
     /// Whether the transaction failed and needs a rollback.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::key::Key;
-use crate::mvcc::Version;
 use crate::schema::{IndexId, TableId};
 use crate::storage::RowId;
 use crate::storage::index::{IndexStorage, SCAN_BATCH};
+use crate::storage::table::TableStorage;
 use crate::txn::{IsolationLevel, Row, Table, Transaction};
 use crate::types::Value;
 
@@ -86,11 +86,6 @@ fn encode_bounds(lower: &Bound<Vec<Value>>, upper: &Bound<Vec<Value>>) -> (Bound
 }
 
 impl Transaction {
-    /// The version of a row this transaction sees.
-    pub(crate) fn visible_version(&self, table: &Table, row_id: RowId) -> Option<Arc<Version>> {
-        self.snapshot.visible(table.storage().head(row_id))
-    }
-
     fn remember_row(&mut self, table: &Table, row_id: RowId) {
         if self.options.isolation == IsolationLevel::Serializable {
             self.reads.rows.push((table.id(), row_id));
@@ -128,8 +123,7 @@ impl Transaction {
             });
         }
         let Some(row_id) = pk.lookup_exact(&key) else { return Ok(None) };
-        let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
-        let physical = table.storage().decode(&version)?;
+        let Some(physical) = read_visible(self, table.storage(), row_id)? else { return Ok(None) };
         // A new key makes a new row, so a row's versions share its key; only
         // rows changed while the primary key was being added can differ.
         if pk.schema.columns.iter().zip(&key).any(|(&c, k)| physical.get(c) != Some(k)) {
@@ -143,8 +137,8 @@ impl Transaction {
     pub fn get_by_id(&mut self, table: &Table, row_id: RowId) -> Result<Option<Row>> {
         self.check_active()?;
         self.remember_row(table, row_id);
-        match self.visible_version(table, row_id) {
-            Some(v) => Ok(Some(Row { id: row_id, values: table.logical_from(table.storage().decode(&v)?) })),
+        match read_visible(self, table.storage(), row_id)? {
+            Some(physical) => Ok(Some(Row { id: row_id, values: table.logical_from(physical) })),
             None => Ok(None),
         }
     }
@@ -159,8 +153,7 @@ impl Transaction {
         search: &Key,
         search_len: usize,
     ) -> Result<Option<Row>> {
-        let Some(version) = self.visible_version(table, row_id) else { return Ok(None) };
-        let physical = table.storage().decode(&version)?;
+        let Some(physical) = read_visible(self, table.storage(), row_id)? else { return Ok(None) };
         // The search key may be a prefix of the index's columns.
         let mut key = index.key_values(&physical);
         key.truncate(search_len);
@@ -174,6 +167,7 @@ impl Transaction {
     /// Rows with the given key in any index (hash or ordered), by index name.
     pub fn index_lookup(&mut self, table: &Table, index: &str, key: &[Value]) -> Result<Vec<Row>> {
         self.check_active()?;
+        self.flush_pending();
         let index = find_index(table, index)?;
         let key = coerce_key(table, &index, key)?;
         let encoded = Key::encode(&key);
@@ -207,6 +201,7 @@ impl Transaction {
                 Cursor::Rows { next: if reverse { high } else { 0 }, high }
             }
             ScanRange::Index { index, lower, upper } => {
+                self.flush_pending();
                 let index = find_index(table, &index)?;
                 if !index.is_ordered() {
                     return Err(Error::InvalidParameter(format!(
@@ -264,6 +259,12 @@ fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<
         .collect()
 }
 
+/// The values (physical order) of the version of a row that `txn` sees.
+fn read_visible(txn: &Transaction, storage: &TableStorage, row_id: RowId) -> Result<Option<Vec<Value>>> {
+    let Some(slot) = storage.slab.get(row_id) else { return Ok(None) };
+    txn.snapshot.with_visible(slot, |v| storage.decode(v)).transpose()
+}
+
 enum Cursor {
     /// Row ids `next..high` (forward) or `..next` (reverse).
     Rows {
@@ -307,8 +308,7 @@ impl Scan<'_> {
                     self.done = true;
                 }
                 for id in ids {
-                    if let Some(v) = self.txn.snapshot.visible(storage.head(id)) {
-                        let physical = storage.decode(&v)?;
+                    if let Some(physical) = read_visible(self.txn, &storage, id)? {
                         self.buffer.push_back(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
@@ -326,8 +326,7 @@ impl Scan<'_> {
                     }
                 }
                 for (entry, id) in batch {
-                    let Some(v) = self.txn.snapshot.visible(storage.head(id)) else { continue };
-                    let physical = storage.decode(&v)?;
+                    let Some(physical) = read_visible(self.txn, &storage, id)? else { continue };
                     let values = index.key_values(&physical);
                     let matches = if index.schema.primary {
                         Key::encode(&values) == entry

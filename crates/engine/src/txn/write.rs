@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use crate::error::{Error, Result};
 use crate::expr::EvalContext;
-use crate::mvcc::{INFINITY, Version, is_marker, marker_txn};
+use crate::mvcc::{INFINITY, Version, VersionRef, is_marker, marker_txn, same};
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
 use crate::txn::{IsolationLevel, Row, Table, Transaction, Write};
@@ -23,7 +23,7 @@ use crate::types::Value;
 /// What a claim found.
 pub(crate) enum Claim {
     /// The row is locked by us; this is its newest version.
-    Locked(Arc<Version>),
+    Locked(VersionRef),
     /// The row does not exist or is deleted (for this transaction).
     Gone,
 }
@@ -175,7 +175,28 @@ impl Transaction {
         let row_id = match table.primary.clone() {
             Some(pk) => {
                 let key = pk.key_values(&physical);
+                let mut fresh_first = true;
                 loop {
+                    // Optimistically take a new row id and key entry (one
+                    // tree descent); on a taken key, look at its row.
+                    if fresh_first {
+                        fresh_first = false;
+                        let row_id = self.new_row_id(table)?;
+                        let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
+                        let new = VersionRef::new(Version::new(own, bytes, None));
+                        let _gate = storage.gate.read();
+                        let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
+                        slot.store(Some(new.clone()));
+                        if pk.insert(&key, row_id).is_ok() {
+                            self.index_new_version(table, &pk, &physical, row_id);
+                            self.push_write(table, Write::Insert { table: 0, row_id, new });
+                            break row_id;
+                        }
+                        slot.store(None);
+                        storage.slab.free(row_id, 0);
+                        data = Some(new.data.clone());
+                        continue;
+                    }
                     if let Some(row_id) = pk.lookup_exact(&key) {
                         let Some(head) = storage.head(row_id) else {
                             std::thread::yield_now(); // being reclaimed right now
@@ -195,11 +216,10 @@ impl Transaction {
                         }
                         // The key's row is deleted: the new row continues its chain.
                         let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
-                        let new = Arc::new(Version::new(own, bytes, Some(head.clone())));
+                        let new = VersionRef::new(Version::new(own, bytes, Some(head.clone())));
                         let _gate = storage.gate.read();
                         let slot = storage.slab.get(row_id).ok_or_else(|| Error::Internal("missing slot".into()))?;
-                        let previous = slot.compare_and_swap(&Some(head.clone()), Some(new.clone()));
-                        let swapped = previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &head));
+                        let swapped = slot.compare_and_swap(Some(&head), Some(new.clone()));
                         if !swapped {
                             data = Some(new.data.clone());
                             continue;
@@ -210,7 +230,7 @@ impl Transaction {
                     }
                     let row_id = self.new_row_id(table)?;
                     let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
-                    let new = Arc::new(Version::new(own, bytes, None));
+                    let new = VersionRef::new(Version::new(own, bytes, None));
                     let _gate = storage.gate.read();
                     let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
                     slot.store(Some(new.clone()));
@@ -229,11 +249,13 @@ impl Transaction {
             None => {
                 let row_id = self.new_row_id(table)?;
                 let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
-                let new = Arc::new(Version::new(own, bytes, None));
+                let new = VersionRef::new(Version::new(own, bytes, None));
                 let _gate = storage.gate.read();
                 let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
                 slot.store(Some(new.clone()));
-                storage.index_version(&physical, row_id);
+                for index in storage.indexes().iter() {
+                    self.add_entry(index, &physical, row_id);
+                }
                 self.push_write(table, Write::Insert { table: 0, row_id, new });
                 row_id
             }
@@ -253,11 +275,22 @@ impl Transaction {
     }
 
     /// Adds the entries of a new version to every index but `skip`.
-    fn index_new_version(&self, table: &Table, skip: &IndexStorage, physical: &[Value], row_id: RowId) {
+    fn index_new_version(&mut self, table: &Table, skip: &IndexStorage, physical: &[Value], row_id: RowId) {
         for index in table.storage().indexes().iter() {
             if index.schema.id != skip.schema.id {
-                let _ = index.insert(&index.key_values(physical), row_id);
+                self.add_entry(index, physical, row_id);
             }
+        }
+    }
+
+    /// Adds (or, for deferrable indexes, queues) a new version's entry.
+    fn add_entry(&mut self, index: &Arc<IndexStorage>, physical: &[Value], row_id: RowId) {
+        let key = index.key_values(physical);
+        if index.is_deferrable() {
+            let entry = index.entry_key(&key, row_id);
+            self.pending.push(index, self.writes.len(), entry);
+        } else {
+            let _ = index.insert(&key, row_id);
         }
     }
 
@@ -319,7 +352,7 @@ impl Transaction {
     }
 
     /// Releases a claim that led to no change.
-    fn unclaim(&mut self, head: &Arc<Version>) {
+    fn unclaim(&mut self, head: &VersionRef) {
         head.end.store(INFINITY, Ordering::Release);
     }
 
@@ -329,7 +362,7 @@ impl Transaction {
         &mut self,
         table: &Table,
         row_id: RowId,
-        head: Arc<Version>,
+        head: VersionRef,
         old: &[Value],
         new: Vec<Value>,
     ) -> Result<RowId> {
@@ -358,7 +391,7 @@ impl Transaction {
                 return Err(e);
             }
         };
-        let version = Arc::new(Version::new(self.snapshot.own, data, Some(head.clone())));
+        let version = VersionRef::new(Version::new(self.snapshot.own, data, Some(head.clone())));
         {
             let _gate = storage.gate.read();
             let Some(slot) = storage.slab.get(row_id) else {
@@ -381,7 +414,7 @@ impl Transaction {
     }
 
     /// Deletes a claimed row.
-    pub(crate) fn delete_physical(&mut self, table: &Table, row_id: RowId, head: Arc<Version>) -> Result<()> {
+    pub(crate) fn delete_physical(&mut self, table: &Table, row_id: RowId, head: VersionRef) -> Result<()> {
         let old = match table.storage().decode(&head) {
             Ok(old) => old,
             Err(e) => {
@@ -396,6 +429,9 @@ impl Transaction {
     /// Checks the unique indexes (other than the primary key, whose tree
     /// enforces itself) for a row just written.
     fn check_unique(&mut self, table: &Table, physical: &[Value], row_id: RowId, old: Option<&[Value]>) -> Result<()> {
+        if !table.schema().indexes.iter().any(|i| i.unique && !i.primary) {
+            return Ok(());
+        }
         let storage = table.storage().clone();
         // The unique indexes of this transaction's schema: not those another
         // transaction is building, nor those this one dropped.
@@ -458,8 +494,8 @@ impl Table {
 /// moment ago may since have been replaced (and its `end` stamped) by a
 /// concurrent commit; only a version that is still the head and has ended
 /// means the row is deleted.
-pub(crate) fn still_head(table: &Table, row_id: RowId, version: &Arc<Version>) -> bool {
-    table.storage().head(row_id).is_some_and(|h| Arc::ptr_eq(&h, version))
+pub(crate) fn still_head(table: &Table, row_id: RowId, version: &VersionRef) -> bool {
+    table.storage().head(row_id).is_some_and(|h| same(&h, version))
 }
 
 fn table_full(table: &Table) -> Error {
