@@ -19,10 +19,13 @@ use crate::storage::index::IndexStorage;
 /// Batches at least this large are inserted by two threads.
 const PARALLEL_AT: usize = 32 * 1024;
 
+/// Entry keys for one index, each tagged with the writes made before it.
+type Tagged = Vec<(usize, Key)>;
+
 /// Entries waiting to be added, per index.
 #[derive(Default)]
 pub(crate) struct PendingEntries {
-    lists: Vec<(Arc<IndexStorage>, Vec<(usize, Key)>)>,
+    lists: Vec<(Arc<IndexStorage>, Tagged)>,
     count: usize,
 }
 
