@@ -77,22 +77,19 @@ impl Key {
         })
     }
 
-    /// The first eight bytes, zero-padded, as a big-endian number: keys
-    /// whose prefixes differ compare like their prefixes.
-    fn prefix(&self) -> u64 {
+    /// The first sixteen bytes, zero-padded, as a big-endian number: keys
+    /// whose prefixes differ compare like their prefixes. Sixteen bytes
+    /// cover an integer key with its row id.
+    fn prefix(&self) -> u128 {
+        let mut p = [0u8; 16];
         match &self.0 {
-            Repr::Inline { bytes, .. } => {
-                let mut p = [0u8; 8];
-                p.copy_from_slice(&bytes[..8]);
-                u64::from_be_bytes(p)
-            }
+            Repr::Inline { bytes, .. } => p.copy_from_slice(&bytes[..16]),
             Repr::Heap(b) => {
-                let mut p = [0u8; 8];
-                let n = b.len().min(8);
+                let n = b.len().min(16);
                 p[..n].copy_from_slice(&b[..n]);
-                u64::from_be_bytes(p)
             }
         }
+        u128::from_be_bytes(p)
     }
 
     /// The encoded bytes.
@@ -134,7 +131,12 @@ impl Ord for Key {
         // equal prefixes (which may hide a length difference) fall back to
         // the bytes.
         match self.prefix().cmp(&other.prefix()) {
-            Ordering::Equal => self.as_bytes().cmp(other.as_bytes()),
+            Ordering::Equal => match (&self.0, &other.0) {
+                // Short keys that agree on sixteen zero-padded bytes differ
+                // at most in length.
+                (Repr::Inline { len: a, .. }, Repr::Inline { len: b, .. }) if *a <= 16 && *b <= 16 => a.cmp(b),
+                _ => self.as_bytes().cmp(other.as_bytes()),
+            },
             unequal => unequal,
         }
     }
@@ -324,6 +326,20 @@ mod tests {
         let k1 = Key::encode(&[Value::from("a"), Value::Int4(2)]);
         let k2 = Key::encode(&[Value::from("ab"), Value::Int4(1)]);
         assert!(k1 < k2);
+    }
+
+    #[test]
+    fn fast_comparison_agrees_with_byte_order() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let mut make = || {
+                let len = rng.random_range(0..30);
+                (0..len).map(|_| [0u8, 1, 0xFF, 7][rng.random_range(0..4)]).collect::<Vec<u8>>()
+            };
+            let (a, b) = (make(), make());
+            assert_eq!(Key::from_bytes(&a).cmp(&Key::from_bytes(&b)), a.cmp(&b), "{a:?} vs {b:?}");
+        }
     }
 
     #[test]
