@@ -172,28 +172,6 @@ impl Snapshot {
         self.begun(v.begin()) && !self.ended(v.end())
     }
 
-    /// The version of a chain this snapshot sees, if any, counted.
-    #[cfg(test)]
-    pub fn visible(&self, head: &VersionCell) -> Option<VersionRef> {
-        let guard = Guard::new();
-        let mut cur = head.0.load(Ordering::Acquire, &guard);
-        while let Some(v) = cur.as_ref() {
-            let begin = v.begin();
-            if self.begun(begin) {
-                if !self.ended(v.end()) {
-                    return cur.get_shared();
-                }
-                // A committed version we could see has ended for us: every
-                // older version ended even earlier.
-                if begin & TXN_BIT == 0 {
-                    return None;
-                }
-            }
-            cur = v.prev.0.load(Ordering::Acquire, &guard);
-        }
-        None
-    }
-
     /// Runs `f` on the version of a chain this snapshot sees, without
     /// counting a reference (the read path).
     pub fn with_visible<R>(&self, head: &VersionCell, f: impl FnOnce(&Version) -> R) -> Option<R> {
@@ -243,8 +221,9 @@ mod tests {
         let old = version(2, 8);
         let new = VersionRef::new(Version::new(8, Box::new([1]), Some(old.clone())));
         let head = VersionCell::new(Some(new.clone()));
-        assert!(same(&Snapshot { read_ts: 5, own: TXN_BIT }.visible(&head).unwrap(), &old));
-        assert!(same(&Snapshot { read_ts: 9, own: TXN_BIT }.visible(&head).unwrap(), &new));
-        assert!(Snapshot { read_ts: 1, own: TXN_BIT }.visible(&head).is_none());
+        let seen = |read_ts| Snapshot { read_ts, own: TXN_BIT }.with_visible(&head, |v| v as *const Version);
+        assert_eq!(seen(5), Some(&*old as *const Version));
+        assert_eq!(seen(9), Some(&*new as *const Version));
+        assert_eq!(seen(1), None);
     }
 }

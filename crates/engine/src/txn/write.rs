@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use crate::error::{Error, Result};
 use crate::expr::EvalContext;
 use crate::mvcc::{INFINITY, Version, VersionRef, is_marker, marker_txn, same};
+use crate::row::RowData;
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
 use crate::txn::{IsolationLevel, Row, Table, Transaction, Write};
@@ -175,29 +176,11 @@ impl Transaction {
         let row_id = match table.primary.clone() {
             Some(pk) => {
                 let key = pk.key_values(&physical);
-                let mut fresh_first = true;
+                // The first attempt assumes the key is new (one tree descent);
+                // later ones look at the row holding it.
+                let mut probe = false;
                 loop {
-                    // Optimistically take a new row id and key entry (one
-                    // tree descent); on a taken key, look at its row.
-                    if fresh_first {
-                        fresh_first = false;
-                        let row_id = self.new_row_id(table)?;
-                        let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
-                        let new = VersionRef::new(Version::new(own, bytes, None));
-                        let _gate = storage.gate.read();
-                        let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
-                        slot.store(Some(new.clone()));
-                        if pk.insert(&key, row_id).is_ok() {
-                            self.index_new_version(table, &pk, &physical, row_id);
-                            self.push_write(table, Write::Insert { table: 0, row_id, new });
-                            break row_id;
-                        }
-                        slot.store(None);
-                        storage.slab.free(row_id, 0);
-                        data = Some(new.data.clone());
-                        continue;
-                    }
-                    if let Some(row_id) = pk.lookup_exact(&key) {
+                    if probe && let Some(row_id) = pk.lookup_exact(&key) {
                         let Some(head) = storage.head(row_id) else {
                             std::thread::yield_now(); // being reclaimed right now
                             continue;
@@ -219,8 +202,7 @@ impl Transaction {
                         let new = VersionRef::new(Version::new(own, bytes, Some(head.clone())));
                         let _gate = storage.gate.read();
                         let slot = storage.slab.get(row_id).ok_or_else(|| Error::Internal("missing slot".into()))?;
-                        let swapped = slot.compare_and_swap(Some(&head), Some(new.clone()));
-                        if !swapped {
+                        if !slot.compare_and_swap(Some(&head), Some(new.clone())) {
                             data = Some(new.data.clone());
                             continue;
                         }
@@ -228,15 +210,14 @@ impl Transaction {
                         self.push_write(table, Write::Insert { table: 0, row_id, new });
                         break row_id;
                     }
-                    let row_id = self.new_row_id(table)?;
-                    let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
-                    let new = VersionRef::new(Version::new(own, bytes, None));
+                    probe = true;
                     let _gate = storage.gate.read();
-                    let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
-                    slot.store(Some(new.clone()));
+                    let (row_id, new) = self.fresh_row(table, &mut data)?;
                     if pk.insert(&key, row_id).is_err() {
-                        // Another transaction took the key meanwhile: retry.
-                        slot.store(None);
+                        // The key is taken (or was taken meanwhile): undo, look.
+                        if let Some(slot) = storage.slab.get(row_id) {
+                            slot.store(None);
+                        }
                         storage.slab.free(row_id, 0);
                         data = Some(new.data.clone());
                         continue;
@@ -247,12 +228,8 @@ impl Transaction {
                 }
             }
             None => {
-                let row_id = self.new_row_id(table)?;
-                let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
-                let new = VersionRef::new(Version::new(own, bytes, None));
                 let _gate = storage.gate.read();
-                let slot = storage.slab.slot(row_id).ok_or_else(|| table_full(table))?;
-                slot.store(Some(new.clone()));
+                let (row_id, new) = self.fresh_row(table, &mut data)?;
                 for index in storage.indexes().iter() {
                     self.add_entry(index, &physical, row_id);
                 }
@@ -263,6 +240,16 @@ impl Transaction {
         self.check_unique(table, &physical, row_id, None)?;
         self.check_parents(table, &physical, None)?;
         Ok(row_id)
+    }
+
+    /// Takes a new row id and makes a new version of `data` its only
+    /// version. Callers hold the table's gate.
+    fn fresh_row(&mut self, table: &Table, data: &mut Option<RowData>) -> Result<(RowId, VersionRef)> {
+        let row_id = self.new_row_id(table)?;
+        let bytes = data.take().ok_or_else(|| Error::Internal("row data consumed".into()))?;
+        let new = VersionRef::new(Version::new(self.snapshot.own, bytes, None));
+        table.storage().slab.slot(row_id).ok_or_else(|| table_full(table))?.store(Some(new.clone()));
+        Ok((row_id, new))
     }
 
     fn new_row_id(&self, table: &Table) -> Result<RowId> {
