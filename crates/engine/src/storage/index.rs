@@ -4,7 +4,9 @@
 //! Entry layout (keys are [`Key`]s, see `crate::key`):
 //!
 //! ```text
-//!   primary key:        key(cols)          → row id   (one entry per key)
+//!   primary key:        key(cols)          → row id   (one entry per key;
+//!                                                     a single integer column
+//!                                                     is kept as an i64)
 //!   other ordered:      key(cols) ‖ row id → ()       (one entry per row and key)
 //!   hash:               key(cols)          → [row id]
 //! ```
@@ -20,7 +22,7 @@ use scc::{Guard, TreeIndex};
 use crate::key::Key;
 use crate::schema::{IndexKind, IndexSchema};
 use crate::storage::RowId;
-use crate::types::Value;
+use crate::types::{DataType, Value};
 
 /// How many entries a scan fetches per batch.
 pub(crate) const SCAN_BATCH: usize = 256;
@@ -28,6 +30,9 @@ pub(crate) const SCAN_BATCH: usize = 256;
 enum Structure {
     /// The primary key.
     Exact(TreeIndex<Key, RowId>),
+    /// A primary key on one integer column: 16-byte entries and integer
+    /// comparisons instead of encoded keys.
+    ExactInt(TreeIndex<i64, RowId>),
     /// Other ordered indexes; the row id is the key's last eight bytes.
     Ordered(TreeIndex<Key, ()>),
     Hash(scc::HashMap<Key, Vec<RowId>>),
@@ -50,8 +55,14 @@ pub(crate) struct IndexStorage {
 }
 
 impl IndexStorage {
-    pub fn new(schema: IndexSchema) -> IndexStorage {
+    /// A new, empty index; `types` are the table's physical column types.
+    pub fn new(schema: IndexSchema, types: &[DataType]) -> IndexStorage {
+        let integer = match schema.columns.as_slice() {
+            [c] => matches!(types.get(*c), Some(DataType::Int2 | DataType::Int4 | DataType::Int8)),
+            _ => false,
+        };
         let structure = match schema.kind {
+            IndexKind::BTree if schema.primary && integer => Structure::ExactInt(TreeIndex::new()),
             IndexKind::BTree if schema.primary => Structure::Exact(TreeIndex::new()),
             IndexKind::BTree => Structure::Ordered(TreeIndex::new()),
             IndexKind::Hash => Structure::Hash(scc::HashMap::new()),
@@ -89,8 +100,21 @@ impl IndexStorage {
     /// Adds the entry for `row_id` under `values`. For the primary key,
     /// returns the row id already holding the key if there is one.
     pub fn insert(&self, values: &[Value], row_id: RowId) -> Result<(), RowId> {
+        if let Structure::ExactInt(tree) = &self.structure {
+            // Primary-key values are never NULL and are coerced to the
+            // column's integer type before they get here.
+            let Some(key) = int_key(values) else { return Ok(()) };
+            return match tree.insert_sync(key, row_id) {
+                Ok(()) => Ok(()),
+                Err(_) => match tree.peek_with(&key, |_, &existing| existing) {
+                    Some(existing) if existing != row_id => Err(existing),
+                    _ => Ok(()),
+                },
+            };
+        }
         let key = self.entry_key(values, row_id);
         match &self.structure {
+            Structure::ExactInt(_) => Ok(()),
             Structure::Exact(tree) => match tree.insert_sync(key, row_id) {
                 Ok(()) => Ok(()),
                 Err((key, _)) => match tree.peek_with(&key, |_, &existing| existing) {
@@ -114,8 +138,15 @@ impl IndexStorage {
 
     /// Removes the entry for `row_id` under `values` (if present).
     pub fn remove(&self, values: &[Value], row_id: RowId) {
+        if let Structure::ExactInt(tree) = &self.structure {
+            if let Some(key) = int_key(values) {
+                tree.remove_if_sync(&key, |&existing| existing == row_id);
+            }
+            return;
+        }
         let key = self.entry_key(values, row_id);
         match &self.structure {
+            Structure::ExactInt(_) => {}
             Structure::Exact(tree) => {
                 tree.remove_if_sync(&key, |&existing| existing == row_id);
             }
@@ -135,6 +166,7 @@ impl IndexStorage {
     pub fn lookup_exact(&self, values: &[Value]) -> Option<RowId> {
         match &self.structure {
             Structure::Exact(tree) => tree.peek_with(&Key::encode(values), |_, &id| id),
+            Structure::ExactInt(tree) => tree.peek_with(&int_key(values)?, |_, &id| id),
             _ => None,
         }
     }
@@ -145,7 +177,10 @@ impl IndexStorage {
         let whole = values.len() == self.schema.columns.len();
         match &self.structure {
             Structure::Exact(tree) if whole => tree.peek_with(&key, |_, &id| id).into_iter().collect(),
-            Structure::Exact(_) | Structure::Ordered(_) => {
+            Structure::ExactInt(tree) if whole => {
+                int_key(values).and_then(|k| tree.peek_with(&k, |_, &id| id)).into_iter().collect()
+            }
+            Structure::Exact(_) | Structure::ExactInt(_) | Structure::Ordered(_) => {
                 let mut out = Vec::new();
                 let upper = key.prefix_successor();
                 let mut from = Bound::Included(key);
@@ -168,7 +203,7 @@ impl IndexStorage {
 
     /// Whether the index supports ordered range scans.
     pub fn is_ordered(&self) -> bool {
-        matches!(self.structure, Structure::Exact(_) | Structure::Ordered(_))
+        matches!(self.structure, Structure::Exact(_) | Structure::ExactInt(_) | Structure::Ordered(_))
     }
 
     /// Up to [`SCAN_BATCH`] entries within the bounds, in ascending order or
@@ -189,10 +224,90 @@ impl IndexStorage {
         }
         match &self.structure {
             Structure::Exact(tree) => batch_of(tree, range, reverse, |_, &id| id),
+            Structure::ExactInt(tree) => int_batch(tree, range, reverse),
             Structure::Ordered(tree) => batch_of(tree, range, reverse, |k, _| suffix_row_id(k)),
             Structure::Hash(_) => Vec::new(),
         }
     }
+}
+
+/// The key of a single integer column.
+fn int_key(values: &[Value]) -> Option<i64> {
+    match values {
+        [v] => v.as_i64(),
+        _ => None,
+    }
+}
+
+/// The smallest integer whose encoded key (`0x01` + 8 bytes, see
+/// `crate::key`) is at or above `bound`, as an i128 so that "above every
+/// integer" is `i64::MAX + 1`.
+fn int_at_or_above(bound: &[u8]) -> i128 {
+    match bound.first() {
+        None => return i128::from(i64::MIN),
+        Some(&tag) if tag < 0x01 => return i128::from(i64::MIN),
+        Some(&tag) if tag > 0x01 => return i128::from(i64::MAX) + 1,
+        Some(_) => {}
+    }
+    let tail = &bound[1..];
+    let mut bytes = [0u8; 8];
+    let n = tail.len().min(8);
+    bytes[..n].copy_from_slice(&tail[..n]);
+    let value = i128::from((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64);
+    // A longer bound is above the key it starts with.
+    if tail.len() > 8 { value + 1 } else { value }
+}
+
+/// Whether `bound` is exactly the encoded key of `value`.
+fn is_int_key(bound: &[u8], value: i128) -> bool {
+    i64::try_from(value).is_ok_and(|v| Key::encode(&[Value::Int8(v)]).as_bytes() == bound)
+}
+
+/// [`IndexStorage::range_batch`] for an integer primary key: byte bounds
+/// become integer bounds, entries go back out as encoded keys.
+fn int_batch(
+    tree: &TreeIndex<i64, RowId>,
+    (lower, upper): (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+) -> Vec<(Key, RowId)> {
+    let lo = match lower {
+        Bound::Unbounded => i128::from(i64::MIN),
+        Bound::Included(b) => int_at_or_above(b),
+        Bound::Excluded(b) => {
+            let v = int_at_or_above(b);
+            if is_int_key(b, v) { v + 1 } else { v }
+        }
+    };
+    let hi = match upper {
+        Bound::Unbounded => i128::from(i64::MAX),
+        Bound::Included(b) => {
+            let v = int_at_or_above(b);
+            if is_int_key(b, v) { v } else { v - 1 }
+        }
+        Bound::Excluded(b) => int_at_or_above(b) - 1,
+    };
+    let (Ok(lo), Ok(hi)) = (i64::try_from(lo), i64::try_from(hi)) else { return Vec::new() };
+    if lo > hi {
+        return Vec::new();
+    }
+    let guard = Guard::new();
+    let take = |(k, id): (&i64, &RowId)| (Key::encode(&[Value::Int8(*k)]), *id);
+    if !reverse {
+        return tree.range(lo..=hi, &guard).take(SCAN_BATCH).map(take).collect();
+    }
+    let batch: Vec<_> = tree.range(lo..=hi, &guard).rev().take(SCAN_BATCH).map(take).collect();
+    if !batch.is_empty() {
+        return batch;
+    }
+    // See `batch_of` on scc's reverse ranges.
+    let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
+    for entry in tree.range(lo..=hi, &guard) {
+        if window.len() == SCAN_BATCH {
+            window.pop_front();
+        }
+        window.push_back(take(entry));
+    }
+    window.into_iter().rev().collect()
 }
 
 /// Up to [`SCAN_BATCH`] entries of a tree within `range`, with their row ids.
@@ -233,8 +348,43 @@ mod tests {
     }
 
     #[test]
+    fn integer_primary_keys_scan_like_encoded_ones() {
+        let bytes = IndexStorage::new(schema(true, IndexKind::BTree), &[DataType::Text]);
+        let ints = IndexStorage::new(schema(true, IndexKind::BTree), &[DataType::Int8]);
+        assert!(matches!(ints.structure, Structure::ExactInt(_)));
+        let keys = [i64::MIN, -300, -2, -1, 0, 1, 2, 255, 256, 70_000, i64::MAX];
+        for (id, k) in keys.iter().enumerate() {
+            bytes.insert(&[Value::Int8(*k)], id as u64).unwrap();
+            ints.insert(&[Value::Int8(*k)], id as u64).unwrap();
+        }
+        let mut probes: Vec<Key> = keys.iter().map(|&k| Key::encode(&[Value::Int8(k)])).collect();
+        probes.extend(keys.iter().filter_map(|&k| Key::encode(&[Value::Int8(k)]).prefix_successor()));
+        probes.extend([Key::encode(&[Value::Null]), Key::from_bytes(&[]), Key::from_bytes(&[1, 0x80])]);
+        let bound = |i: usize, k: &Key| match i % 3 {
+            0 => Bound::Included(k.clone()),
+            1 => Bound::Excluded(k.clone()),
+            _ => Bound::Unbounded,
+        };
+        for (i, lo) in probes.iter().enumerate() {
+            for (j, hi) in probes.iter().enumerate() {
+                for reverse in [false, true] {
+                    let (l, u) = (bound(i, lo), bound(j + 1, hi));
+                    assert_eq!(
+                        ints.range_batch(&l, &u, reverse),
+                        bytes.range_batch(&l, &u, reverse),
+                        "{l:?}..{u:?} reverse={reverse}"
+                    );
+                }
+            }
+        }
+        assert_eq!(ints.lookup_exact(&[Value::Int8(256)]), Some(8));
+        ints.remove(&[Value::Int8(256)], 8);
+        assert_eq!(ints.lookup(&[Value::Int8(256)]), Vec::<u64>::new());
+    }
+
+    #[test]
     fn primary_key_entries_are_unique() {
-        let idx = IndexStorage::new(schema(true, IndexKind::BTree));
+        let idx = IndexStorage::new(schema(true, IndexKind::BTree), &[DataType::Text]);
         assert_eq!(idx.insert(&[Value::Int8(1)], 10), Ok(()));
         assert_eq!(idx.insert(&[Value::Int8(1)], 11), Err(10));
         assert_eq!(idx.insert(&[Value::Int8(1)], 10), Ok(()), "re-adding the same entry is fine");
@@ -248,7 +398,7 @@ mod tests {
     #[test]
     fn secondary_entries_hold_many_rows_per_key_and_scan_both_ways() {
         for kind in [IndexKind::BTree, IndexKind::Hash] {
-            let idx = IndexStorage::new(schema(false, kind));
+            let idx = IndexStorage::new(schema(false, kind), &[DataType::Int4]);
             for id in 0..600u64 {
                 idx.insert(&[Value::Int4((id % 3) as i32)], id).unwrap();
             }
@@ -258,7 +408,7 @@ mod tests {
             idx.remove(&[Value::Int4(1)], 1);
             assert_eq!(idx.lookup(&[Value::Int4(1)]).len(), 199);
         }
-        let idx = IndexStorage::new(schema(false, IndexKind::BTree));
+        let idx = IndexStorage::new(schema(false, IndexKind::BTree), &[DataType::Int8]);
         for id in 0..10u64 {
             idx.insert(&[Value::Int8(id as i64)], id).unwrap();
         }

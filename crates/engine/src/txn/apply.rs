@@ -201,7 +201,7 @@ pub(crate) fn reconcile(storage: &Arc<TableStorage>, schema: &TableSchema) -> Re
     let existing = storage.indexes();
     for index in &schema.indexes {
         if !existing.iter().any(|i| i.schema.id == index.id) {
-            let built = Arc::new(IndexStorage::new(index.clone()));
+            let built = Arc::new(IndexStorage::new(index.clone(), &schema.physical_types()));
             {
                 let _gate = storage.gate.write();
                 storage.attach_index(built.clone());

@@ -449,7 +449,7 @@ impl Transaction {
     /// Builds an index over every version of every row and attaches it so
     /// concurrent writers maintain it from now on.
     fn build_index(&mut self, storage: &Arc<TableStorage>, schema: &TableSchema, index: IndexSchema) -> Result<()> {
-        let built = Arc::new(IndexStorage::new(index.clone()));
+        let built = Arc::new(IndexStorage::new(index.clone(), &schema.physical_types()));
         {
             let _gate = storage.gate.write();
             storage.attach_index(built.clone());
@@ -604,7 +604,8 @@ pub(crate) fn fresh_storage(schema: &TableSchema) -> Arc<TableStorage> {
         schema.physical_types(),
         schema.columns.iter().map(|c| c.missing.clone()).collect(),
     );
-    storage.set_indexes(schema.indexes.iter().map(|i| Arc::new(IndexStorage::new(i.clone()))).collect());
+    let types = schema.physical_types();
+    storage.set_indexes(schema.indexes.iter().map(|i| Arc::new(IndexStorage::new(i.clone(), &types))).collect());
     Arc::new(storage)
 }
 
