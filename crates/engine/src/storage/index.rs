@@ -35,6 +35,9 @@ enum Structure {
     ExactInt(TreeIndex<i64, RowId>),
     /// Other ordered indexes; the row id is the key's last eight bytes.
     Ordered(TreeIndex<Key, ()>),
+    /// Other ordered indexes on one integer column, entries packed into a
+    /// `u128` (see [`pack`]): same order as the encoded keys, 16 bytes.
+    OrderedInt(TreeIndex<u128, ()>),
     Hash(scc::HashMap<Key, Vec<RowId>>),
 }
 
@@ -64,6 +67,7 @@ impl IndexStorage {
         let structure = match schema.kind {
             IndexKind::BTree if schema.primary && integer => Structure::ExactInt(TreeIndex::new()),
             IndexKind::BTree if schema.primary => Structure::Exact(TreeIndex::new()),
+            IndexKind::BTree if integer => Structure::OrderedInt(TreeIndex::new()),
             IndexKind::BTree => Structure::Ordered(TreeIndex::new()),
             IndexKind::Hash => Structure::Hash(scc::HashMap::new()),
         };
@@ -78,21 +82,29 @@ impl IndexStorage {
     /// Whether entries may wait until commit (see `txn::pending`): ordered,
     /// not unique, not the primary key.
     pub fn is_deferrable(&self) -> bool {
-        matches!(self.structure, Structure::Ordered(_)) && !self.schema.unique
+        matches!(self.structure, Structure::Ordered(_) | Structure::OrderedInt(_)) && !self.schema.unique
     }
 
     /// Adds an entry key made by [`IndexStorage::entry_key`] to an ordered
     /// non-unique index.
     pub fn insert_entry_key(&self, key: &Key) {
-        if let Structure::Ordered(tree) = &self.structure {
-            let _ = tree.insert_sync(key.clone(), ());
+        match &self.structure {
+            Structure::Ordered(tree) => {
+                let _ = tree.insert_sync(key.clone(), ());
+            }
+            Structure::OrderedInt(tree) => {
+                if let Some(packed) = unpack_entry(key.as_bytes()) {
+                    let _ = tree.insert_sync(packed, ());
+                }
+            }
+            _ => {}
         }
     }
 
     /// The entry key of a row's values in this index.
     pub fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
         match &self.structure {
-            Structure::Ordered(_) => Key::encode_with_row_id(values, row_id),
+            Structure::Ordered(_) | Structure::OrderedInt(_) => Key::encode_with_row_id(values, row_id),
             _ => Key::encode(values),
         }
     }
@@ -126,6 +138,10 @@ impl IndexStorage {
                 let _ = tree.insert_sync(key, ());
                 Ok(())
             }
+            Structure::OrderedInt(_) => {
+                self.insert_entry_key(&key);
+                Ok(())
+            }
             Structure::Hash(map) => {
                 let mut entry = map.entry_sync(key).or_default();
                 if !entry.get().contains(&row_id) {
@@ -152,6 +168,11 @@ impl IndexStorage {
             }
             Structure::Ordered(tree) => {
                 tree.remove_sync(&key);
+            }
+            Structure::OrderedInt(tree) => {
+                if let Some(packed) = unpack_entry(key.as_bytes()) {
+                    tree.remove_sync(&packed);
+                }
             }
             Structure::Hash(map) => {
                 let _ = map.remove_if_sync(&key, |ids| {
@@ -180,7 +201,7 @@ impl IndexStorage {
             Structure::ExactInt(tree) if whole => {
                 int_key(values).and_then(|k| tree.peek_with(&k, |_, &id| id)).into_iter().collect()
             }
-            Structure::Exact(_) | Structure::ExactInt(_) | Structure::Ordered(_) => {
+            Structure::Exact(_) | Structure::ExactInt(_) | Structure::Ordered(_) | Structure::OrderedInt(_) => {
                 let mut out = Vec::new();
                 let upper = key.prefix_successor();
                 let mut from = Bound::Included(key);
@@ -203,7 +224,7 @@ impl IndexStorage {
 
     /// Whether the index supports ordered range scans.
     pub fn is_ordered(&self) -> bool {
-        matches!(self.structure, Structure::Exact(_) | Structure::ExactInt(_) | Structure::Ordered(_))
+        !matches!(self.structure, Structure::Hash(_))
     }
 
     /// Up to [`SCAN_BATCH`] entries within the bounds, in ascending order or
@@ -226,6 +247,7 @@ impl IndexStorage {
             Structure::Exact(tree) => batch_of(tree, range, reverse, |_, &id| id),
             Structure::ExactInt(tree) => int_batch(tree, range, reverse),
             Structure::Ordered(tree) => batch_of(tree, range, reverse, |k, _| suffix_row_id(k)),
+            Structure::OrderedInt(tree) => packed_batch(tree, range, reverse),
             Structure::Hash(_) => Vec::new(),
         }
     }
@@ -292,6 +314,114 @@ fn int_batch(
     }
     let guard = Guard::new();
     let take = |(k, id): (&i64, &RowId)| (Key::encode(&[Value::Int8(*k)]), *id);
+    if !reverse {
+        return tree.range(lo..=hi, &guard).take(SCAN_BATCH).map(take).collect();
+    }
+    let batch: Vec<_> = tree.range(lo..=hi, &guard).rev().take(SCAN_BATCH).map(take).collect();
+    if !batch.is_empty() {
+        return batch;
+    }
+    // See `batch_of` on scc's reverse ranges.
+    let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
+    for entry in tree.range(lo..=hi, &guard) {
+        if window.len() == SCAN_BATCH {
+            window.pop_front();
+        }
+        window.push_back(take(entry));
+    }
+    window.into_iter().rev().collect()
+}
+
+// Packed entries of a non-unique index on one integer column:
+//
+//   bit 96        NULL (sorts after every value, as 0x02 after 0x01)
+//   bits 32..96   the value with its sign bit flipped (0 for NULL)
+//   bits 0..32    the row id (row ids stay below 2^32, see `slab`)
+
+const NULL_BIT: u128 = 1 << 96;
+/// The encoded key (`crate::key`) of a packed entry.
+fn packed_key(packed: u128) -> Key {
+    let row_id = (packed & 0xFFFF_FFFF) as u64;
+    let mut bytes = [0u8; 17];
+    if packed & NULL_BIT != 0 {
+        bytes[0] = 0x02;
+        bytes[1..9].copy_from_slice(&row_id.to_be_bytes());
+        Key::from_bytes(&bytes[..9])
+    } else {
+        bytes[0] = 0x01;
+        bytes[1..9].copy_from_slice(&((packed >> 32) as u64).to_be_bytes());
+        bytes[9..17].copy_from_slice(&row_id.to_be_bytes());
+        Key::from_bytes(&bytes)
+    }
+}
+
+/// The packed form of a whole entry key, if it is one.
+fn unpack_entry(bytes: &[u8]) -> Option<u128> {
+    let u64_at = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
+    match (bytes.first(), bytes.len()) {
+        (Some(0x01), 17) => Some((u128::from(u64_at(1)?) << 32) | u128::from(u64_at(9)? & 0xFFFF_FFFF)),
+        (Some(0x02), 9) => Some(NULL_BIT | u128::from(u64_at(1)? & 0xFFFF_FFFF)),
+        _ => None,
+    }
+}
+
+/// The smallest packed entry whose key is at or above the byte string
+/// `bound`; `u128::MAX` when every entry is below it.
+fn packed_at_or_above(bound: &[u8]) -> u128 {
+    // Reads eight bytes at `at`, zero-padded; and whether bytes follow them.
+    let field = |at: usize| -> u64 {
+        let mut b = [0u8; 8];
+        if let Some(tail) = bound.get(at..) {
+            let n = tail.len().min(8);
+            b[..n].copy_from_slice(&tail[..n]);
+        }
+        u64::from_be_bytes(b)
+    };
+    let (value_head, row_at) = match bound.first() {
+        None => return 0,
+        Some(&tag) if tag < 0x01 => return 0,
+        Some(0x01) => (u128::from(field(1)) << 32, 9),
+        Some(0x02) => (NULL_BIT, 1),
+        Some(_) => return u128::MAX,
+    };
+    let row = field(row_at);
+    let longer = bound.len() > row_at + 8;
+    if row > 0xFFFF_FFFF {
+        // No row id that large: the next value's first entry.
+        return if value_head & NULL_BIT != 0 { u128::MAX } else { (value_head | 0xFFFF_FFFF) + 1 };
+    }
+    let packed = value_head | u128::from(row);
+    if longer { packed + 1 } else { packed }
+}
+
+/// [`IndexStorage::range_batch`] for [`Structure::OrderedInt`].
+fn packed_batch(
+    tree: &TreeIndex<u128, ()>,
+    (lower, upper): (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+) -> Vec<(Key, RowId)> {
+    let exact = |b: &[u8], p: u128| p != u128::MAX && packed_key(p).as_bytes() == b;
+    let lo = match lower {
+        Bound::Unbounded => 0,
+        Bound::Included(b) => packed_at_or_above(b),
+        Bound::Excluded(b) => {
+            let p = packed_at_or_above(b);
+            if exact(b, p) { p.saturating_add(1) } else { p }
+        }
+    };
+    let hi = match upper {
+        Bound::Unbounded => u128::MAX - 1,
+        Bound::Included(b) => {
+            let p = packed_at_or_above(b);
+            if exact(b, p) { p } else { p.wrapping_sub(1) }
+        }
+        Bound::Excluded(b) => packed_at_or_above(b).wrapping_sub(1),
+    };
+    if lo == u128::MAX || hi == u128::MAX || lo > hi {
+        return Vec::new();
+    }
+    let guard = Guard::new();
+    let take = |(k, _): (&u128, &())| (packed_key(*k), (*k & 0xFFFF_FFFF) as RowId);
     if !reverse {
         return tree.range(lo..=hi, &guard).take(SCAN_BATCH).map(take).collect();
     }
@@ -380,6 +510,65 @@ mod tests {
         assert_eq!(ints.lookup_exact(&[Value::Int8(256)]), Some(8));
         ints.remove(&[Value::Int8(256)], 8);
         assert_eq!(ints.lookup(&[Value::Int8(256)]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn packed_integer_indexes_scan_like_encoded_ones() {
+        let bytes = IndexStorage::new(schema(false, IndexKind::BTree), &[DataType::Text]);
+        let ints = IndexStorage::new(schema(false, IndexKind::BTree), &[DataType::Int4]);
+        assert!(matches!(ints.structure, Structure::OrderedInt(_)));
+        let values = [
+            Value::Null,
+            Value::Int8(i64::MIN),
+            Value::Int8(-5),
+            Value::Int8(0),
+            Value::Int8(7),
+            Value::Int8(i64::MAX),
+        ];
+        for (i, v) in values.iter().enumerate() {
+            for row_id in [0u64, 3, 0xFFFF_FFFF] {
+                let row_id = row_id + i as u64 % 2;
+                let row_id = row_id.min(0xFFFF_FFFF);
+                bytes.insert(std::slice::from_ref(v), row_id).unwrap();
+                ints.insert(std::slice::from_ref(v), row_id).unwrap();
+            }
+        }
+        let mut probes: Vec<Key> = Vec::new();
+        for v in &values {
+            let k = Key::encode(std::slice::from_ref(v));
+            probes.extend(k.prefix_successor());
+            probes.push(k);
+            for row_id in [0u64, 3, 4, 0xFFFF_FFFF, 0x1_0000_0000] {
+                let e = Key::encode_with_row_id(std::slice::from_ref(v), row_id);
+                probes.extend(e.prefix_successor());
+                probes.push(e);
+            }
+        }
+        probes.extend([Key::from_bytes(&[]), Key::from_bytes(&[0x03]), Key::from_bytes(&[1, 0x80])]);
+        let bound = |i: usize, k: &Key| match i % 3 {
+            0 => Bound::Included(k.clone()),
+            1 => Bound::Excluded(k.clone()),
+            _ => Bound::Unbounded,
+        };
+        for (i, lo) in probes.iter().enumerate() {
+            for (j, hi) in probes.iter().enumerate().step_by(3) {
+                for reverse in [false, true] {
+                    let (l, u) = (bound(i, lo), bound(j + 1, hi));
+                    assert_eq!(
+                        ints.range_batch(&l, &u, reverse),
+                        bytes.range_batch(&l, &u, reverse),
+                        "{l:?}..{u:?} reverse={reverse}"
+                    );
+                }
+            }
+        }
+        let mut sevens = ints.lookup(&[Value::Int8(7)]);
+        sevens.sort_unstable();
+        let mut expected = bytes.lookup(&[Value::Int8(7)]);
+        expected.sort_unstable();
+        assert_eq!(sevens, expected);
+        ints.remove(&[Value::Int8(7)], 3);
+        assert_eq!(ints.lookup(&[Value::Int8(7)]).len(), expected.len() - 1);
     }
 
     #[test]
