@@ -23,7 +23,7 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::text::fit_string;
+use super::text::{check_char_length, fit_string};
 use super::{Array, DataType, Interval, Value, datetime, json, number};
 use crate::error::{Error, Result};
 
@@ -197,6 +197,7 @@ fn fit_text(s: String, to: &DataType, mode: Mode) -> Result<Value> {
     if mode == Mode::Assignment {
         return fit_string(&s, max, pad, &to.to_string()).map(Value::Text);
     }
+    check_char_length(max, pad)?;
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     let mut out: String = match s.char_indices().nth(max) {
         Some((cut, _)) => s[..cut].to_owned(),
@@ -301,7 +302,9 @@ impl Value {
             },
             DataType::Date => match self {
                 Value::Date(d) => Ok(Value::Date(*d)),
-                Value::Timestamp(t) | Value::TimestampTz(t) => Ok(Value::Date(datetime::timestamp_to_date(*t))),
+                Value::Timestamp(t) | Value::TimestampTz(t) => {
+                    Ok(Value::Date(datetime::timestamp_to_date_checked(*t)?))
+                }
                 _ => Err(self.no_cast(to, mode)),
             },
             DataType::Timestamp | DataType::TimestampTz => {
@@ -316,6 +319,8 @@ impl Value {
                 Value::Time(t) => Ok(Value::Time(*t)),
                 // PostgreSQL gives NULL for the time of an infinite timestamp.
                 Value::Timestamp(t) | Value::TimestampTz(t) => {
+                    // Checks the range as the date cast does.
+                    datetime::timestamp_to_date_checked(*t)?;
                     Ok(datetime::timestamp_to_time(*t).map_or(Value::Null, Value::Time))
                 }
                 Value::Interval(i) => Ok(Value::Time(datetime::time_add_interval(0, &Interval::from_micros(i.micros)))),
@@ -462,6 +467,16 @@ mod tests {
         assert_eq!(cast_err(Value::Date(0), DataType::Time), "cannot cast type date to time without time zone");
         assert!(Value::Date(i32::MAX - 1).cast(&DataType::Timestamp).is_err());
         assert!(Value::TimestampTz(i64::MAX).cast(&DataType::Time).unwrap().is_null());
+        // Raw values outside the ranges: errors, never overflow.
+        for raw in [i32::MIN + 1, -2_451_546] {
+            let err = Value::Date(raw).coerce_to(&DataType::Timestamp).unwrap_err();
+            assert_eq!(err.to_string(), "date out of range for timestamp");
+            assert_eq!(err.sqlstate(), "22008");
+        }
+        for raw in [i64::MIN + 1, i64::MAX - 1] {
+            assert_eq!(cast_err(Value::Timestamp(raw), DataType::Date), "timestamp out of range");
+            assert_eq!(cast_err(Value::TimestampTz(raw), DataType::Time), "timestamp out of range");
+        }
     }
 
     #[test]
@@ -526,5 +541,13 @@ mod tests {
         assert_eq!(ts.coerce_to(&DataType::Date).unwrap().to_string(), "2024-01-02");
         let arr = Value::parse("{a,bcde}", &DataType::Array(Box::new(DataType::Text))).unwrap();
         assert!(arr.coerce_to(&DataType::Array(Box::new(DataType::Varchar(Some(3))))).is_err());
+        // char(n) beyond PostgreSQL's limit would pad gigabytes.
+        for v in [Value::Text("a".into()), Value::Int4(1)] {
+            assert_eq!(
+                v.cast(&DataType::Char(u32::MAX)).unwrap_err().to_string(),
+                "length for type character cannot exceed 10485760"
+            );
+            assert!(v.coerce_to(&DataType::Char(u32::MAX)).is_err());
+        }
     }
 }

@@ -126,10 +126,20 @@ pub fn date2j(year: i32, month: u32, day: u32) -> i64 {
     julian + 7834 * m / 256 + i64::from(day)
 }
 
-/// The date of a Julian day number (PostgreSQL's `j2date`); `jd` must be
-/// non-negative (every valid date is).
+/// The largest Julian day magnitude [`j2date`] converts exactly: its year
+/// still fits `i32`. Beyond, the day is clamped to this bound.
+const J2DATE_LIMIT: i64 = i32::MAX as i64 * 365;
+
+/// The date of a Julian day number (PostgreSQL's `j2date`), proleptic
+/// Gregorian for any day whose year fits `i32` (days before 4714-11-24 BC
+/// included, though no valid date has them); days further out are clamped.
 pub fn j2date(jd: i64) -> (i32, u32, u32) {
-    let mut julian = jd.max(0) + 32044;
+    // PostgreSQL's arithmetic needs a non-negative day: move negative days
+    // forward by whole 400-year cycles (146 097 days) and the year back.
+    const CYCLE_DAYS: i64 = 146_097;
+    let jd = jd.clamp(-J2DATE_LIMIT, J2DATE_LIMIT);
+    let cycles = if jd < 0 { -jd / CYCLE_DAYS + 1 } else { 0 };
+    let mut julian = jd + cycles * CYCLE_DAYS + 32044;
     let quad = julian / 146_097;
     let extra = (julian - quad * 146_097) * 4 + 3;
     julian += 60 + quad * 3 + extra / 146_097;
@@ -138,18 +148,18 @@ pub fn j2date(jd: i64) -> (i32, u32, u32) {
     let mut y = julian * 4 / 1461;
     julian = if y != 0 { (julian + 305) % 365 } else { (julian + 306) % 366 } + 123;
     y += quad * 4;
-    let year = y - 4800;
+    let year = y - 4800 - cycles * 400;
     let quad = julian * 2141 / 65536;
     let day = julian - 7834 * quad / 256;
     let month = (quad + 10) % 12 + 1;
-    // The arithmetic keeps every field in range for non-negative input
-    // below 2^31, which covers PostgreSQL's whole date range.
-    (year as i32, month as u32, day as u32)
+    // The clamp keeps the year within i32; month and day are always in
+    // 1..=12 and 1..=31.
+    (i32::try_from(year).unwrap_or(if year < 0 { i32::MIN } else { i32::MAX }), month as u32, day as u32)
 }
 
 /// The day of the week of a Julian day, 0 = Sunday (PostgreSQL's `j2day`).
 pub fn j2day(jd: i64) -> u32 {
-    (jd + 1).rem_euclid(7) as u32
+    ((jd.rem_euclid(7) + 1) % 7) as u32
 }
 
 /// Whether a date is neither `infinity` nor `-infinity`.
@@ -199,16 +209,13 @@ pub fn timestamp_from_parts(p: &DateTimeParts) -> Result<i64> {
         return Err(Error::DatetimeOverflow("date/time field value out of range".to_owned()));
     }
     let date = date2j(p.year, p.month, p.day) - POSTGRES_EPOCH_JDATE;
-    let time = i64::from(p.hour) * USECS_PER_HOUR
-        + i64::from(p.minute) * USECS_PER_MINUTE
-        + i64::from(p.second) * USECS_PER_SEC
-        + i64::from(p.micros);
-    let ts = date
-        .checked_mul(USECS_PER_DAY)
-        .and_then(|d| d.checked_add(time))
-        .filter(|ts| is_valid_timestamp(*ts))
-        .ok_or_else(timestamp_out_of_range)?;
-    Ok(ts)
+    // In i128: the time fields are not range checked, so any u32 may come.
+    let time = i128::from(p.hour) * i128::from(USECS_PER_HOUR)
+        + i128::from(p.minute) * i128::from(USECS_PER_MINUTE)
+        + i128::from(p.second) * i128::from(USECS_PER_SEC)
+        + i128::from(p.micros);
+    let ts = i128::from(date) * i128::from(USECS_PER_DAY) + time;
+    i64::try_from(ts).ok().filter(|ts| is_valid_timestamp(*ts)).ok_or_else(timestamp_out_of_range)
 }
 
 /// The broken-down fields of a finite timestamp (`None` for ±infinity).
@@ -233,24 +240,40 @@ pub fn timestamp_to_parts(ts: i64) -> Option<DateTimeParts> {
 // ---- conversions between the date/time types ----
 
 /// `date::timestamp`: midnight of the date; infinities map to infinities.
-/// Fails with `date out of range for timestamp` past 294276 AD.
+/// Fails with `date out of range for timestamp` past 294276 AD (and for a
+/// raw value before 4714-11-24 BC, which no valid date is).
 pub fn date_to_timestamp(date: i32) -> Result<i64> {
     match date {
         DATE_INFINITY => Ok(TIMESTAMP_INFINITY),
         DATE_NEG_INFINITY => Ok(TIMESTAMP_NEG_INFINITY),
-        d if i64::from(d) >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE => {
+        d if !(DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE..TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
+            .contains(&i64::from(d)) =>
+        {
             Err(Error::DatetimeOverflow("date out of range for timestamp".to_owned()))
         }
+        // In range, so the product is at most END_TIMESTAMP.
         d => Ok(i64::from(d) * USECS_PER_DAY),
     }
 }
 
-/// `timestamp::date`: the date part; infinities map to infinities.
+/// `timestamp::date` as PostgreSQL's cast computes it: the date part,
+/// infinities mapping to infinities, `timestamp out of range` for a raw
+/// value outside the timestamp range.
+pub fn timestamp_to_date_checked(ts: i64) -> Result<i32> {
+    if timestamp_is_finite(ts) && !is_valid_timestamp(ts) {
+        return Err(timestamp_out_of_range());
+    }
+    Ok(timestamp_to_date(ts))
+}
+
+/// `timestamp::date`: the date part; infinities map to infinities. A raw
+/// value outside the timestamp range gives its proleptic date, which may
+/// lie outside the date range (see [`timestamp_to_date_checked`]).
 pub fn timestamp_to_date(ts: i64) -> i32 {
     match ts {
         TIMESTAMP_INFINITY => DATE_INFINITY,
         TIMESTAMP_NEG_INFINITY => DATE_NEG_INFINITY,
-        // Every finite timestamp's date fits in i32.
+        // |i64| / USECS_PER_DAY is below 2^27: every timestamp's date fits.
         t => t.div_euclid(USECS_PER_DAY) as i32,
     }
 }
@@ -287,8 +310,8 @@ pub fn date_sub_date(a: i32, b: i32) -> Result<i32> {
     if !date_is_finite(a) || !date_is_finite(b) {
         return Err(Error::DatetimeOverflow("cannot subtract infinite dates".to_owned()));
     }
-    // Both are in the valid range, so the difference fits.
-    Ok(a.wrapping_sub(b))
+    // Valid dates' difference fits; raw values outside the range may not.
+    i32::try_from(i64::from(a) - i64::from(b)).map_err(|_| date_out_of_range())
 }
 
 /// `timestamp + interval` (and `timestamptz + interval`, the session zone
@@ -346,8 +369,17 @@ pub fn time_add_interval(time: i64, iv: &Interval) -> i64 {
 
 /// `time - time`: an interval of the difference in microseconds.
 pub fn time_sub_time(a: i64, b: i64) -> Interval {
-    // Both are within 0..=24h, so the difference cannot overflow.
-    Interval::from_micros(a - b)
+    match a.checked_sub(b) {
+        // Always, for times within 0..=24h.
+        Some(micros) => Interval::from_micros(micros),
+        // Raw values far outside a day: whole days move to the day field
+        // (|a - b| < 2^64 µs, about 2.1e8 days, so they fit).
+        None => {
+            let diff = i128::from(a) - i128::from(b);
+            let day = i128::from(USECS_PER_DAY);
+            Interval::new(0, (diff / day) as i32, (diff % day) as i64)
+        }
+    }
 }
 
 /// The current time as a timestamp (µs since 2000-01-01 UTC), read from
@@ -439,11 +471,19 @@ fn write_ymd(f: &mut fmt::Formatter<'_>, year: i32, month: u32, day: u32) -> Res
 }
 
 /// Writes `HH:MM:SS[.ffffff]` with trailing zeros of the fraction removed.
+/// A raw time outside `0..=24:00:00` (which no valid time is) is written
+/// the same way, with a leading `-` when negative and hours past 24.
 fn write_hms(f: &mut fmt::Formatter<'_>, time: i64) -> fmt::Result {
-    let hour = time / USECS_PER_HOUR;
-    let minute = time % USECS_PER_HOUR / USECS_PER_MINUTE;
+    if time < 0 {
+        f.write_str("-")?;
+    }
+    let t = time.unsigned_abs();
+    let (per_hour, per_minute, per_sec) = (USECS_PER_HOUR as u64, USECS_PER_MINUTE as u64, USECS_PER_SEC as u64);
+    let hour = t / per_hour;
+    let minute = t % per_hour / per_minute;
     write!(f, "{hour:02}:{minute:02}:")?;
-    super::interval::write_seconds(f, time % USECS_PER_MINUTE / USECS_PER_SEC, time % USECS_PER_SEC)
+    // Both below a minute's worth, so they fit i64.
+    super::interval::write_seconds(f, (t % per_minute / per_sec) as i64, (t % per_sec) as i64)
 }
 
 /// Writes a date as PostgreSQL's ISO style does: `2024-01-02`,
@@ -603,6 +643,49 @@ mod tests {
         assert_eq!(format_time(time_add_interval(t, &Interval::from_micros(-24 * USECS_PER_HOUR))), "23:00:00");
         assert_eq!(time_sub_time(0, t).to_string(), "-23:00:00");
         assert_eq!(format_timestamp(date_add_time(d, t).unwrap()), "2024-03-01 23:00:00");
+    }
+
+    #[test]
+    fn raw_values_outside_the_ranges() {
+        // j2date is the inverse of date2j well outside the valid range.
+        for jd in [
+            -1,
+            -146_097,
+            -146_098,
+            -2_145_032_102,
+            i64::from(i32::MIN) * 300,
+            2_149_935_192,
+            J2DATE_LIMIT,
+            -J2DATE_LIMIT,
+        ] {
+            let (y, m, d) = j2date(jd);
+            assert_eq!(date2j(y, m, d), jd, "{jd} -> {y}-{m}-{d}");
+        }
+        assert_eq!(j2date(i64::MAX), j2date(J2DATE_LIMIT));
+        assert_eq!(j2date(i64::MIN), j2date(-J2DATE_LIMIT));
+        let _ = (j2day(i64::MIN), j2day(i64::MAX));
+        assert_eq!(j2day(-1), j2day(6));
+        assert_eq!(format_date(-2_451_546), "4714-11-23 BC");
+        assert!(format_date(i32::MIN + 1).ends_with(" BC"));
+        let err = date_to_timestamp(i32::MIN + 1).unwrap_err();
+        assert_eq!(err.to_string(), "date out of range for timestamp");
+        assert_eq!(err.sqlstate(), "22008");
+        assert!(date_to_timestamp(-2_451_546).is_err());
+        assert_eq!(date_to_timestamp(-2_451_545).unwrap(), MIN_TIMESTAMP);
+        assert_eq!(timestamp_to_date_checked(i64::MIN + 1).unwrap_err().to_string(), "timestamp out of range");
+        assert_eq!(timestamp_to_date_checked(TIMESTAMP_INFINITY).unwrap(), DATE_INFINITY);
+        assert_eq!(timestamp_to_date_checked(END_TIMESTAMP - 1).unwrap(), TIMESTAMP_END_JULIAN as i32 - 2_451_546);
+        assert!(format_timestamp(i64::MIN + 1).ends_with(" BC"));
+        assert_eq!(format_timestamp(i64::MAX - 1), "294277-01-09 04:00:54.775806");
+        assert_eq!(format_time(-1), "-00:00:00.000001");
+        assert_eq!(format_time(i64::MIN), "-2562047788:00:54.775808");
+        assert_eq!(format_time(25 * USECS_PER_HOUR), "25:00:00");
+        assert_eq!(time_sub_time(i64::MAX, i64::MIN).to_string(), "213503982 days 08:01:49.551615");
+        assert!(date_sub_date(i32::MAX - 1, i32::MIN + 1).is_err());
+        let p = DateTimeParts { year: 2000, month: 1, day: 1, hour: u32::MAX, minute: u32::MAX, second: 0, micros: 0 };
+        assert!(timestamp_from_parts(&p).is_err());
+        assert!(timestamp_add_interval(i64::MIN + 1, &Interval::new(1, 1, 1)).is_err());
+        assert!(date_add_interval(i32::MIN + 1, &Interval::ZERO).is_err());
     }
 
     #[test]

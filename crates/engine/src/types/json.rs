@@ -285,7 +285,13 @@ impl Parser<'_> {
                 return Err(Bad::Syntax);
             }
             let text = std::str::from_utf8(&s[e0..i]).map_err(|_| Bad::Syntax)?;
-            exp = text.parse::<i64>().unwrap_or(if text.starts_with('-') { i64::MIN / 2 } else { i64::MAX / 2 });
+            // Clamped so that the scale arithmetic below cannot overflow;
+            // such exponents give 0 or an out-of-range number either way.
+            const EXP_LIMIT: i64 = i64::MAX / 2;
+            exp = text
+                .parse::<i64>()
+                .unwrap_or(if text.starts_with('-') { -EXP_LIMIT } else { EXP_LIMIT })
+                .clamp(-EXP_LIMIT, EXP_LIMIT);
         }
         self.pos = i;
         if !self.build {
@@ -301,7 +307,7 @@ impl Parser<'_> {
 /// fractional digits left after applying the exponent and fits 64 bits,
 /// else the nearest `f64`.
 fn number_value(neg: bool, int_digits: &str, frac_digits: &str, exp: i64) -> Option<Json> {
-    let scale = i64::try_from(frac_digits.len()).ok()? - exp;
+    let scale = i64::try_from(frac_digits.len()).ok()?.checked_sub(exp)?;
     if scale <= 0 && -scale < 20 {
         let mut digits = format!("{int_digits}{frac_digits}");
         digits.extend(std::iter::repeat_n('0', usize::try_from(-scale).ok()?));
@@ -587,9 +593,14 @@ mod tests {
             "\"\\ud800\"",
             "NaN",
             "1e999",
+            "1e9223372036854775807",
+            "1e99999999999999999999",
         ] {
             assert!(parse_jsonb(bad).is_err(), "{bad:?}");
         }
+        // Exponents at and past i64's range: the scale arithmetic must not overflow.
+        assert_eq!(show("1e-9223372036854775808"), "0.0");
+        assert_eq!(show("-1.5e-99999999999999999999"), "0.0");
         assert!(validate_json("\"\\u0000\"").is_ok());
         assert!(validate_json(" {\"a\":1, \"a\":2} ").is_ok());
         assert!(validate_json("1e999").is_ok());

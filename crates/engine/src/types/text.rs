@@ -117,11 +117,24 @@ fn parse_uuid(input: &str) -> Result<uuid::Uuid> {
     Ok(uuid::Uuid::from_bytes(bytes))
 }
 
+/// PostgreSQL's largest length modifier for `char(n)`/`varchar(n)`.
+pub(crate) const MAX_CHAR_LENGTH: u32 = 10_485_760;
+
+/// Fails for a `char(n)` whose `n` PostgreSQL would not accept, so that
+/// padding a value to `n` characters cannot exhaust memory.
+pub(crate) fn check_char_length(max: u32, pad: bool) -> Result<()> {
+    if pad && max > MAX_CHAR_LENGTH {
+        return Err(Error::InvalidParameter(format!("length for type character cannot exceed {MAX_CHAR_LENGTH}")));
+    }
+    Ok(())
+}
+
 /// Checks a string against `varchar(n)`/`char(n)` the way the input
 /// function and assignment do: too many characters is an error unless the
 /// excess is all spaces, which is trimmed. Returns the value padded for
 /// `char(n)`.
 pub(crate) fn fit_string(s: &str, max: u32, pad: bool, type_name: &str) -> Result<String> {
+    check_char_length(max, pad)?;
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     let mut out = match s.char_indices().nth(max) {
         None => s.to_owned(),

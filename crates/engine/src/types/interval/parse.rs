@@ -255,11 +255,12 @@ impl Acc {
         Some(())
     }
 
-    /// Negates everything (the trailing `ago`).
-    fn negate(&mut self) {
-        self.months = -self.months;
-        self.days = -self.days;
-        self.micros = -self.micros;
+    /// Negates everything (the trailing `ago`); `None` on overflow.
+    fn negate(&mut self) -> Option<()> {
+        self.months = self.months.checked_neg()?;
+        self.days = self.days.checked_neg()?;
+        self.micros = self.micros.checked_neg()?;
+        Some(())
     }
 
     /// The finished interval, or `None` when a field does not fit.
@@ -347,7 +348,7 @@ fn parse_postgres(s: &str) -> std::result::Result<Acc, Failure> {
                 }
                 claim(bit(Unit::Year) | bit(Unit::Month))?;
                 let total = y.checked_mul(12).and_then(|v| v.checked_add(m)).ok_or(Failure::Overflow)?;
-                acc.months += if neg { -total } else { total };
+                acc.months = acc.months.checked_add(if neg { -total } else { total }).ok_or(Failure::Overflow)?;
             }
             Token::Word("ago") if seen_field => ago = true,
             Token::Word(_) => return Err(Failure::Syntax),
@@ -359,7 +360,7 @@ fn parse_postgres(s: &str) -> std::result::Result<Acc, Failure> {
         return Err(Failure::Syntax);
     }
     if ago {
-        acc.negate();
+        acc.negate().ok_or(Failure::Overflow)?;
     }
     Ok(acc)
 }
@@ -478,5 +479,10 @@ mod tests {
             parse_interval("3000000000 days").unwrap_err().to_string(),
             "interval field value out of range: \"3000000000 days\""
         );
+        // The accumulator reaches i128::MIN; `ago` must not overflow negating it.
+        for big in ["-170141183460469231731687303715884105727 us ago", "-170141183460469231731687303715884105727 us"] {
+            let err = parse_interval(big).unwrap_err();
+            assert!(matches!(err, Error::DatetimeOverflow(_)), "{big:?} gave {err:?}");
+        }
     }
 }
