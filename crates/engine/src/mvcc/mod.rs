@@ -30,7 +30,8 @@ mod waits;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use scc::{AtomicShared, Guard, Shared, Tag};
+pub(crate) use scc::Guard;
+use scc::{AtomicShared, Shared, Tag};
 
 use crate::row::RowData;
 
@@ -176,18 +177,23 @@ impl Snapshot {
     /// counting a reference (the read path).
     pub fn with_visible<R>(&self, head: &VersionCell, f: impl FnOnce(&Version) -> R) -> Option<R> {
         let guard = Guard::new();
-        let mut cur = head.0.load(Ordering::Acquire, &guard);
-        while let Some(v) = cur.as_ref() {
+        self.find(head, &guard).map(f)
+    }
+
+    /// The version of a chain this snapshot sees, valid while `guard` lives.
+    pub fn find<'g>(&self, head: &VersionCell, guard: &'g Guard) -> Option<&'g Version> {
+        let mut cur = head.0.load(Ordering::Acquire, guard).as_ref();
+        while let Some(v) = cur {
             let begin = v.begin();
             if self.begun(begin) {
                 if !self.ended(v.end()) {
-                    return Some(f(v));
+                    return Some(v);
                 }
                 if begin & TXN_BIT == 0 {
                     return None;
                 }
             }
-            cur = v.prev.0.load(Ordering::Acquire, &guard);
+            cur = v.prev.0.load(Ordering::Acquire, guard).as_ref();
         }
         None
     }

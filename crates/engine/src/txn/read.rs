@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::key::Key;
+use crate::mvcc::Guard;
 use crate::schema::{IndexId, TableId};
 use crate::storage::RowId;
 use crate::storage::index::{IndexStorage, SCAN_BATCH};
@@ -325,8 +326,18 @@ impl Scan<'_> {
                         *lower = Bound::Excluded(last.clone());
                     }
                 }
-                for (entry, id) in batch {
-                    let Some(physical) = read_visible(self.txn, &storage, id)? else { continue };
+                // Find every visible version first: the loads are independent,
+                // so their cache misses overlap; then decode.
+                let guard = Guard::new();
+                let found: Vec<_> = batch
+                    .into_iter()
+                    .filter_map(|(entry, id)| {
+                        let slot = storage.slab.get(id)?;
+                        self.txn.snapshot.find(slot, &guard).map(|v| (entry, id, v))
+                    })
+                    .collect();
+                for (entry, id, version) in found {
+                    let physical = storage.decode(version)?;
                     let values = index.key_values(&physical);
                     let matches = if index.schema.primary {
                         Key::encode(&values) == entry
