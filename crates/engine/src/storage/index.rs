@@ -109,6 +109,31 @@ impl IndexStorage {
         }
     }
 
+    /// Whether `entry` (as a range batch returned it for `row_id`) is the
+    /// entry of the row version `row` (physical order): the entry may come
+    /// from another version of the row with another key.
+    pub fn entry_matches(&self, entry: &Key, row: &[Value], row_id: RowId) -> bool {
+        match &self.structure {
+            Structure::ExactInt(_) | Structure::OrderedInt(_) => {
+                // Integer entries: tag 0x01 and the value, or 0x02 for NULL.
+                let value = self.schema.columns.first().and_then(|&c| row.get(c));
+                match (entry.as_bytes(), value) {
+                    ([0x01, rest @ ..], Some(v)) if rest.len() >= 8 => {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&rest[..8]);
+                        v.as_i64() == Some((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+                    }
+                    ([0x02, ..], Some(Value::Null)) => true,
+                    _ => false,
+                }
+            }
+            Structure::Exact(_) => Key::encode(&self.key_values(row)) == *entry,
+            Structure::Ordered(_) | Structure::Hash(_) => {
+                Key::encode_with_row_id(&self.key_values(row), row_id) == *entry
+            }
+        }
+    }
+
     /// Adds the entry for `row_id` under `values`. For the primary key,
     /// returns the row id already holding the key if there is one.
     pub fn insert(&self, values: &[Value], row_id: RowId) -> Result<(), RowId> {

@@ -338,13 +338,7 @@ impl Scan<'_> {
                     .collect();
                 for (entry, id, version) in found {
                     let physical = storage.decode(version)?;
-                    let values = index.key_values(&physical);
-                    let matches = if index.schema.primary {
-                        Key::encode(&values) == entry
-                    } else {
-                        Key::encode_with_row_id(&values, id) == entry
-                    };
-                    if matches {
+                    if index.entry_matches(&entry, &physical, id) {
                         self.buffer.push_back(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
