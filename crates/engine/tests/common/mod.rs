@@ -7,7 +7,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memdb_engine::{Config, Database, Error, IsolationLevel, Row, ScanRange, Table, Transaction, TxnOptions, Value};
+use memdb_engine::{
+    Column, Config, ConstraintSpec, DataType, Database, Error, FkAction, IsolationLevel, Row, ScanRange, Table,
+    TableSchema, Transaction, TxnOptions, Value,
+};
 
 /// A database without the background collector: GC runs only when a test
 /// calls `db.gc()`, so tests are deterministic.
@@ -213,4 +216,42 @@ pub fn run_child(name: &str, timeout: Duration) -> ChildOutcome {
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+pub fn values(txn: &mut Transaction, table: &str) -> Vec<Vec<Value>> {
+    let t = txn.table(table).unwrap();
+    scan_all(txn, &t, false).into_iter().map(|r| r.values).collect()
+}
+
+/// `parent (id bigint primary key)`, `child (id bigint primary key,
+/// parent_id bigint references parent on delete <on_delete> on update
+/// <on_update>)` with parents 1, 2 and children 10 → 1, 11 → 1, 12 → 2.
+pub fn family(on_delete: FkAction, on_update: FkAction) -> Database {
+    let db = open_db();
+    let mut txn = db.begin().unwrap();
+    txn.create_table(TableSchema::new("parent").column(Column::new("id", DataType::Int8)).primary_key(["id"])).unwrap();
+    txn.create_table(
+        TableSchema::new("child")
+            .column(Column::new("id", DataType::Int8))
+            .column(Column::new("parent_id", DataType::Int8))
+            .primary_key(["id"])
+            .constraint(ConstraintSpec::ForeignKey {
+                name: None,
+                columns: vec!["parent_id".into()],
+                ref_table: "parent".into(),
+                ref_columns: vec![],
+                on_delete,
+                on_update,
+            }),
+    )
+    .unwrap();
+    let (p, c) = (txn.table("parent").unwrap(), txn.table("child").unwrap());
+    for id in [1, 2] {
+        txn.insert(&p, vec![i8v(id)]).unwrap();
+    }
+    for (id, parent) in [(10, 1), (11, 1), (12, 2)] {
+        txn.insert(&c, vec![i8v(id), i8v(parent)]).unwrap();
+    }
+    txn.commit().unwrap();
+    db
 }
