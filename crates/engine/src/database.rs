@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::gc::{self, GcCandidate, GcStats};
 use crate::mvcc::{ActiveSet, MAX_SLOTS, Timestamp, WaitGraph};
 use crate::schema::TableSchema;
-use crate::txn::{Transaction, TxnOptions, WriteSummary};
+use crate::txn::{RowLock, Transaction, TxnOptions, WriteSummary};
 
 /// Where time comes from: wall-clock in production, a hand-driven clock in
 /// tests (TTLs, `now()` defaults).
@@ -143,6 +143,9 @@ pub(crate) struct Shared {
     /// summary of what they wrote for validation.
     pub serializable_active: AtomicUsize,
     pub recent_writes: Mutex<VecDeque<Arc<WriteSummary>>>,
+    /// Row locks taken without a change (`txn::lock`), and how many are held.
+    pub row_locks: scc::HashMap<(crate::schema::TableId, crate::storage::RowId), RowLock>,
+    pub row_locks_held: AtomicUsize,
     pub gc_queue: Mutex<VecDeque<GcCandidate>>,
     pub gc_lock: Mutex<()>,
     /// Row ids freed before this timestamp may be reused.
@@ -197,6 +200,8 @@ impl Database {
             ddl_owner: AtomicU64::new(0),
             serializable_active: AtomicUsize::new(0),
             recent_writes: Mutex::new(VecDeque::new()),
+            row_locks: scc::HashMap::new(),
+            row_locks_held: AtomicUsize::new(0),
             gc_queue: Mutex::new(VecDeque::new()),
             gc_lock: Mutex::new(()),
             reuse_before: AtomicU64::new(0),

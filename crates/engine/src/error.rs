@@ -23,6 +23,9 @@ pub enum Error {
     /// abort (SQLSTATE 40P01). Retryable.
     #[error("deadlock detected: {0}")]
     Deadlock(String),
+    /// A row is locked and the caller asked not to wait (55P03, NOWAIT).
+    #[error("{0}")]
+    LockNotAvailable(String),
     /// Waiting for a row lock took longer than the lock timeout (55P03).
     #[error("canceling statement due to lock timeout")]
     LockTimeout,
@@ -159,7 +162,7 @@ impl Error {
         match self {
             Error::SerializationFailure(_) => "40001",
             Error::Deadlock(_) => "40P01",
-            Error::LockTimeout => "55P03",
+            Error::LockTimeout | Error::LockNotAvailable(_) => "55P03",
             Error::ReadOnly(_) => "25006",
             Error::TxnNotActive => "25P02",
             Error::NoSuchSavepoint(_) => "3B001",
@@ -206,6 +209,7 @@ impl Error {
                 | Error::OutOfMemory(_)
                 | Error::TooManyTransactions
                 | Error::LockTimeout
+                | Error::LockNotAvailable(_)
                 | Error::Deadlock(_)
                 | Error::SerializationFailure(_)
                 | Error::Internal(_)

@@ -70,6 +70,7 @@ pub use schema::{
 };
 pub use storage::RowId;
 pub use txn::{
-    AlterTable, CommitInfo, IndexSpec, IsolationLevel, Row, Scan, ScanRange, Table, Transaction, TxnOptions,
+    AlterTable, CommitInfo, IndexSpec, IsolationLevel, LockMode, LockWait, Row, Scan, ScanRange, Table, Transaction,
+    TxnOptions,
 };
 pub use types::{Array, DataType, Interval, NumericTypmod, Value};

@@ -249,6 +249,7 @@ impl Transaction {
             return;
         }
         self.state = State::Ended;
+        self.release_row_locks();
         if self.id != 0 {
             self.shared.waits.writer_ended(self.id);
         }

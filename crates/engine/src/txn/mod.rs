@@ -16,6 +16,7 @@ mod apply;
 mod ddl;
 mod end;
 mod foreign;
+mod lock;
 mod pending;
 mod read;
 mod write;
@@ -40,6 +41,8 @@ pub(crate) use apply::apply;
 pub use ddl::{AlterTable, IndexSpec};
 pub use end::CommitInfo;
 pub(crate) use end::WriteSummary;
+pub(crate) use lock::RowLock;
+pub use lock::{LockMode, LockWait};
 pub use read::{Scan, ScanRange};
 
 /// Isolation levels, named as PostgreSQL names them.
@@ -255,6 +258,8 @@ pub struct Transaction {
     ddl: Option<DdlState>,
     tables: Vec<Arc<TableStorage>>,
     writes: Vec<Write>,
+    /// Rows locked without a change (released at the end).
+    row_locks: Vec<(TableId, RowId)>,
     /// Index entries added at commit or before this transaction's own index
     /// reads.
     pending: pending::PendingEntries,
@@ -283,6 +288,7 @@ impl Transaction {
             tables: Vec::new(),
             writes: Vec::new(),
             pending: pending::PendingEntries::default(),
+            row_locks: Vec::new(),
             reads: ReadSet::default(),
             savepoints: Vec::new(),
             state: State::Active,

@@ -325,14 +325,23 @@ impl Transaction {
                 }
                 return Ok(Claim::Gone);
             }
-            if begin == own {
-                head.end.store(own, Ordering::Release);
-                return Ok(Claim::Locked(head));
-            }
-            if begin > self.snapshot.read_ts && snapshot_only {
+            if begin != own && begin > self.snapshot.read_ts && snapshot_only {
                 return Err(Error::SerializationFailure("concurrent update".into()));
             }
-            if head.end.compare_exchange(INFINITY, own, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            let claimed = if begin == own {
+                head.end.store(own, Ordering::Release);
+                true
+            } else {
+                head.end.compare_exchange(INFINITY, own, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            };
+            if claimed {
+                // A row locked FOR UPDATE/SHARE by another transaction: give
+                // the claim back and wait for it (see `lock`).
+                if let Some(holder) = self.lock_conflict(table, row_id) {
+                    head.end.store(INFINITY, Ordering::Release);
+                    self.wait_for_holder(holder)?;
+                    continue;
+                }
                 return Ok(Claim::Locked(head));
             }
         }
