@@ -339,22 +339,7 @@ fn int_batch(
     }
     let guard = Guard::new();
     let take = |(k, id): (&i64, &RowId)| (Key::encode(&[Value::Int8(*k)]), *id);
-    if !reverse {
-        return tree.range(lo..=hi, &guard).take(SCAN_BATCH).map(take).collect();
-    }
-    let batch: Vec<_> = tree.range(lo..=hi, &guard).rev().take(SCAN_BATCH).map(take).collect();
-    if !batch.is_empty() {
-        return batch;
-    }
-    // See `batch_of` on scc's reverse ranges.
-    let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
-    for entry in tree.range(lo..=hi, &guard) {
-        if window.len() == SCAN_BATCH {
-            window.pop_front();
-        }
-        window.push_back(take(entry));
-    }
-    window.into_iter().rev().collect()
+    take_batch(|| tree.range(lo..=hi, &guard).map(take), reverse)
 }
 
 // Packed entries of a non-unique index on one integer column:
@@ -447,22 +432,7 @@ fn packed_batch(
     }
     let guard = Guard::new();
     let take = |(k, _): (&u128, &())| (packed_key(*k), (*k & 0xFFFF_FFFF) as RowId);
-    if !reverse {
-        return tree.range(lo..=hi, &guard).take(SCAN_BATCH).map(take).collect();
-    }
-    let batch: Vec<_> = tree.range(lo..=hi, &guard).rev().take(SCAN_BATCH).map(take).collect();
-    if !batch.is_empty() {
-        return batch;
-    }
-    // See `batch_of` on scc's reverse ranges.
-    let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
-    for entry in tree.range(lo..=hi, &guard) {
-        if window.len() == SCAN_BATCH {
-            window.pop_front();
-        }
-        window.push_back(take(entry));
-    }
-    window.into_iter().rev().collect()
+    take_batch(|| tree.range(lo..=hi, &guard).map(take), reverse)
 }
 
 /// Up to [`SCAN_BATCH`] entries of a tree within `range`, with their row ids.
@@ -474,22 +444,28 @@ fn batch_of<V: Clone + 'static>(
 ) -> Vec<(Key, RowId)> {
     let guard = Guard::new();
     let take = |(k, v): (&Key, &V)| (k.clone(), row_id(k, v));
+    take_batch(|| tree.range::<[u8], _>(range, &guard).map(take), reverse)
+}
+
+/// Up to [`SCAN_BATCH`] items of a range, ascending or descending.
+///
+/// scc 3.8's reverse range gives up when it starts on a leaf whose entries
+/// were all removed; the forward direction does not. So an empty reverse
+/// batch is checked forwards, keeping the last batch of what it finds.
+fn take_batch<T, R: DoubleEndedIterator<Item = T>>(range: impl Fn() -> R, reverse: bool) -> Vec<T> {
     if !reverse {
-        return tree.range::<[u8], _>(range, &guard).take(SCAN_BATCH).map(take).collect();
+        return range().take(SCAN_BATCH).collect();
     }
-    let batch: Vec<_> = tree.range::<[u8], _>(range, &guard).rev().take(SCAN_BATCH).map(take).collect();
+    let batch: Vec<T> = range().rev().take(SCAN_BATCH).collect();
     if !batch.is_empty() {
         return batch;
     }
-    // scc 3.8's reverse range gives up when it starts on a leaf whose
-    // entries were all removed. The forward direction does not; if it finds
-    // entries, keep the last batch of them.
     let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
-    for entry in tree.range::<[u8], _>(range, &guard) {
+    for item in range() {
         if window.len() == SCAN_BATCH {
             window.pop_front();
         }
-        window.push_back(take(entry));
+        window.push_back(item);
     }
     window.into_iter().rev().collect()
 }
