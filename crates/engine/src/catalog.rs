@@ -39,6 +39,8 @@ pub(crate) struct Catalog {
     names: BTreeMap<TableId, String>,
     pub next_table_id: TableId,
     pub next_index_id: IndexId,
+    /// Tables some foreign key references (kept by `put` and `remove`).
+    referenced: std::collections::BTreeSet<TableId>,
 }
 
 impl Catalog {
@@ -82,12 +84,25 @@ impl Catalog {
             self.next_index_id = self.next_index_id.max(index.id + 1);
         }
         self.tables.insert(entry.schema.name.clone(), entry);
+        self.refresh_referenced();
+    }
+
+    fn refresh_referenced(&mut self) {
+        self.referenced =
+            self.tables.values().flat_map(|t| t.schema.foreign_keys.iter().map(|fk| fk.ref_table)).collect();
     }
 
     /// Removes a table by id.
     pub fn remove(&mut self, id: TableId) -> Option<TableEntry> {
         let name = self.names.remove(&id)?;
-        self.tables.remove(&name)
+        let removed = self.tables.remove(&name);
+        self.refresh_referenced();
+        removed
+    }
+
+    /// Whether any foreign key references table `id`.
+    pub fn is_referenced(&self, id: TableId) -> bool {
+        self.referenced.contains(&id)
     }
 
     /// Tables whose foreign keys reference table `id` (other than itself).

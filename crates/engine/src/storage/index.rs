@@ -74,6 +74,11 @@ impl IndexStorage {
         IndexStorage { schema, structure }
     }
 
+    /// Whether two rows (physical order) have different keys in this index.
+    pub fn key_differs(&self, a: &[Value], b: &[Value]) -> bool {
+        self.schema.columns.iter().any(|&c| a.get(c) != b.get(c))
+    }
+
     /// The index's key values of a row given in physical column order.
     pub fn key_values(&self, row: &[Value]) -> Vec<Value> {
         self.schema.columns.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)).collect()

@@ -123,6 +123,9 @@ impl Transaction {
 
     /// Parent side: a referenced row was deleted (`new` is None) or changed.
     pub(crate) fn referenced_row_changed(&mut self, table: &Table, old: &[Value], new: Option<&[Value]>) -> Result<()> {
+        if !self.catalog.is_referenced(table.id()) {
+            return Ok(());
+        }
         let children: Vec<(Table, ForeignKey)> = self
             .catalog
             .tables()

@@ -371,7 +371,7 @@ impl Transaction {
         };
         let storage = table.storage().clone();
         if let Some(pk) = &table.primary
-            && pk.key_values(old) != pk.key_values(&new)
+            && pk.key_differs(old, &new)
         {
             // A new primary key is a new row: delete and insert, then
             // let referencing rows follow the key.
@@ -396,9 +396,8 @@ impl Transaction {
             };
             slot.store(Some(version.clone()));
             for index in storage.indexes().iter() {
-                let key = index.key_values(&new);
-                if key != index.key_values(old) {
-                    let _ = index.insert(&key, row_id);
+                if index.key_differs(&new, old) {
+                    self.add_entry(index, &new, row_id);
                 }
             }
         }
