@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::mvcc::Timestamp;
 use crate::schema::{IndexId, IndexSchema, TableId, TableSchema};
+use crate::sequence::{SequenceId, SequenceSchema, SequenceState};
 use crate::storage::table::TableStorage;
 
 /// A table as the catalog knows it: its definition and its storage.
@@ -30,6 +31,13 @@ impl TableEntry {
     }
 }
 
+/// A sequence as the catalog knows it: definition and live position.
+#[derive(Clone)]
+pub(crate) struct SequenceEntry {
+    pub schema: Arc<SequenceSchema>,
+    pub state: Arc<SequenceState>,
+}
+
 /// One version of the catalog.
 #[derive(Clone, Default)]
 pub(crate) struct Catalog {
@@ -41,12 +49,14 @@ pub(crate) struct Catalog {
     pub next_index_id: IndexId,
     /// Tables some foreign key references (kept by `put` and `remove`).
     referenced: std::collections::BTreeSet<TableId>,
+    sequences: BTreeMap<String, SequenceEntry>,
+    pub next_sequence_id: SequenceId,
 }
 
 impl Catalog {
     /// An empty catalog; ids start at 1.
     pub fn new() -> Catalog {
-        Catalog { next_table_id: 1, next_index_id: 1, ..Catalog::default() }
+        Catalog { next_table_id: 1, next_index_id: 1, next_sequence_id: 1, ..Catalog::default() }
     }
 
     /// A table by name.
@@ -71,7 +81,34 @@ impl Catalog {
 
     /// Whether a relation (table or index) has this name.
     pub fn relation_exists(&self, name: &str) -> bool {
-        self.tables.contains_key(name) || self.index(name).is_some()
+        self.tables.contains_key(name) || self.sequences.contains_key(name) || self.index(name).is_some()
+    }
+
+    /// A sequence by name.
+    pub fn sequence(&self, name: &str) -> Result<&SequenceEntry> {
+        self.sequences.get(name).ok_or_else(|| Error::UndefinedTable(name.to_owned()))
+    }
+
+    /// A sequence by id.
+    pub fn sequence_by_id(&self, id: SequenceId) -> Option<&SequenceEntry> {
+        self.sequences.values().find(|s| s.schema.id == id)
+    }
+
+    /// Every sequence.
+    pub fn sequences(&self) -> impl Iterator<Item = &SequenceEntry> {
+        self.sequences.values()
+    }
+
+    /// Adds a sequence.
+    pub fn put_sequence(&mut self, entry: SequenceEntry) {
+        self.next_sequence_id = self.next_sequence_id.max(entry.schema.id + 1);
+        self.sequences.insert(entry.schema.name.clone(), entry);
+    }
+
+    /// Removes a sequence by id.
+    pub fn remove_sequence(&mut self, id: SequenceId) -> Option<SequenceEntry> {
+        let name = self.sequences.values().find(|s| s.schema.id == id)?.schema.name.clone();
+        self.sequences.remove(&name)
     }
 
     /// Adds or replaces a table (keyed by id; a rename moves it).

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::mvcc::Timestamp;
 use crate::schema::{TableId, TableSchema};
+use crate::sequence::{SequenceId, SequencePosition, SequenceSchema};
 use crate::storage::RowId;
 
 /// One logical change inside a commit.
@@ -58,6 +59,20 @@ pub enum LogOp {
     },
     /// All rows of a table were removed (TRUNCATE).
     Truncate(TableId),
+    /// A sequence was created.
+    CreateSequence(SequenceSchema),
+    /// A sequence was dropped.
+    DropSequence(SequenceId),
+    /// A sequence reached this position (`nextval`: replay keeps the
+    /// furthest position) or was set to it (`setval`, `set` true).
+    SequencePosition {
+        /// The sequence.
+        id: SequenceId,
+        /// Its position.
+        position: SequencePosition,
+        /// Whether the position was set rather than reached.
+        set: bool,
+    },
 }
 
 /// Everything one transaction committed.

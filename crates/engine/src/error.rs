@@ -118,6 +118,9 @@ pub enum Error {
     /// A numeric value out of range for its type (22003).
     #[error("{0}")]
     NumericOverflow(String),
+    /// A sequence ran past its end, or was set out of its bounds (2200H).
+    #[error("{0}")]
+    SequenceLimit(String),
     /// Division by zero (22012).
     #[error("division by zero")]
     DivisionByZero,
@@ -181,6 +184,7 @@ impl Error {
             Error::InvalidTextRepresentation { .. } => "22P02",
             Error::DatetimeOverflow(_) => "22008",
             Error::NumericOverflow(_) => "22003",
+            Error::SequenceLimit(_) => "2200H",
             Error::DivisionByZero => "22012",
             Error::StringTooLong(_) => "22001",
             Error::CannotCast { .. } => "42846",

@@ -299,6 +299,11 @@ fn function(name: &str, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Resu
             }
             v => v,
         },
+        "nextval" => {
+            // Sequences are transaction state: only inserts draw from them
+            // (`Transaction::insert_columns`), never a stored expression.
+            return Err(Error::FeatureNotSupported("nextval() is not allowed in this expression".into()));
+        }
         other => return Err(Error::InvalidParameter(format!("function {other} is not supported in constraints"))),
     })
 }

@@ -54,6 +54,7 @@ pub mod key;
 mod mvcc;
 pub mod row;
 mod schema;
+pub mod sequence;
 mod storage;
 mod txn;
 pub mod types;
@@ -68,6 +69,7 @@ pub use schema::{
     CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexId, IndexKind, IndexSchema, TableId,
     TableSchema,
 };
+pub use sequence::{SequenceId, SequencePosition, SequenceSchema};
 pub use storage::RowId;
 pub use txn::{
     AlterTable, CommitInfo, IndexSpec, IsolationLevel, LockMode, LockWait, Row, Scan, ScanRange, Table, Transaction,

@@ -9,13 +9,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::catalog::TableEntry;
+use crate::catalog::{SequenceEntry, TableEntry};
 use crate::commitlog::{CommitRecord, LogOp};
 use crate::database::Shared;
 use crate::error::{Error, Result};
 use crate::gc::GcCandidate;
 use crate::mvcc::{INFINITY, TXN_BIT, Version, VersionRef};
 use crate::schema::{TableId, TableSchema};
+use crate::sequence::SequenceState;
 use crate::storage::index::IndexStorage;
 use crate::storage::table::TableStorage;
 use crate::txn::ddl::{fill_index, fresh_storage};
@@ -60,6 +61,25 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                     .ok_or_else(|| Error::CorruptRecord(format!("truncate of unknown table {id}")))?;
                 catalog.put(TableEntry::new(entry.schema.clone(), fresh_storage(&entry.schema)));
                 catalog_changed = true;
+            }
+            LogOp::CreateSequence(schema) => {
+                let state = Arc::new(SequenceState::new(schema));
+                catalog.put_sequence(SequenceEntry { schema: Arc::new(schema.clone()), state });
+                catalog_changed = true;
+            }
+            LogOp::DropSequence(id) => {
+                catalog.remove_sequence(*id);
+                catalog_changed = true;
+            }
+            LogOp::SequencePosition { id, position, set } => {
+                let entry = catalog
+                    .sequence_by_id(*id)
+                    .ok_or_else(|| Error::CorruptRecord(format!("record at {ts} names unknown sequence {id}")))?;
+                if *set {
+                    entry.state.reset(*position);
+                } else {
+                    entry.state.advance_to(&entry.schema, *position);
+                }
             }
             LogOp::Insert { table, row_id, data } => {
                 let storage = storage_of(&catalog, *table)?;
@@ -129,6 +149,8 @@ fn check_record(catalog: &crate::catalog::Catalog, record: &CommitRecord) -> Res
     let mut tables: HashMap<TableId, Option<Arc<TableSchema>>> = HashMap::new();
     let mut truncated: HashSet<TableId> = HashSet::new();
     let mut rows: HashMap<(TableId, u64), bool> = HashMap::new();
+    // Sequences created (true) or dropped (false) earlier in the record.
+    let mut sequences: HashMap<crate::sequence::SequenceId, bool> = HashMap::new();
     let schema_of = |tables: &HashMap<TableId, Option<Arc<TableSchema>>>, id: TableId| -> Result<Arc<TableSchema>> {
         match tables.get(&id) {
             Some(Some(schema)) => Ok(schema.clone()),
@@ -181,6 +203,20 @@ fn check_record(catalog: &crate::catalog::Catalog, record: &CommitRecord) -> Res
                     return Err(corrupt(format!("row id {row_id} out of range")));
                 }
                 rows.insert((*table, *row_id), true);
+            }
+            LogOp::CreateSequence(schema) => {
+                if sequences.get(&schema.id).copied().unwrap_or(catalog.sequence_by_id(schema.id).is_some()) {
+                    return Err(corrupt(format!("sequence {} created twice", schema.id)));
+                }
+                sequences.insert(schema.id, true);
+            }
+            LogOp::DropSequence(id) | LogOp::SequencePosition { id, .. } => {
+                if !sequences.get(id).copied().unwrap_or(catalog.sequence_by_id(*id).is_some()) {
+                    return Err(corrupt(format!("unknown sequence {id}")));
+                }
+                if matches!(op, LogOp::DropSequence(_)) {
+                    sequences.insert(*id, false);
+                }
             }
             LogOp::Delete { table, row_id } => {
                 schema_of(&tables, *table)?;

@@ -123,7 +123,7 @@ impl IndexSpec {
 
 impl Transaction {
     /// Takes the DDL lock and a private catalog copy on the first change.
-    fn begin_ddl(&mut self, what: &str) -> Result<Catalog> {
+    pub(crate) fn begin_ddl(&mut self, what: &str) -> Result<Catalog> {
         self.check_writable(what)?;
         self.flush_pending();
         if self.ddl.is_none() {
@@ -163,7 +163,7 @@ impl Transaction {
 
     /// Records a schema change for the commit record, in order with the
     /// data changes around it.
-    fn log_ddl(&mut self, op: LogOp) -> Result<()> {
+    pub(crate) fn log_ddl(&mut self, op: LogOp) -> Result<()> {
         let at = self.writes.len();
         self.ddl_state()?.ops.push((at, op));
         Ok(())
@@ -251,6 +251,16 @@ impl Transaction {
                 catalog.put(TableEntry::new(Arc::new(schema), dep.storage.clone()));
             }
             catalog.remove(id);
+            // Sequences owned by the table's columns (SERIAL) go with it.
+            let owned: Vec<_> = catalog
+                .sequences()
+                .filter(|s| s.schema.owned_by.is_some_and(|(t, _)| t == id))
+                .map(|s| s.schema.id)
+                .collect();
+            for sequence in owned {
+                catalog.remove_sequence(sequence);
+                txn.log_ddl(LogOp::DropSequence(sequence))?;
+            }
             txn.catalog = Arc::new(catalog);
             txn.log_ddl(LogOp::DropTable(id))?;
             Ok(())

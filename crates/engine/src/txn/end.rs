@@ -354,6 +354,7 @@ impl Transaction {
             });
         }
         ops.extend(ddl.map(|(_, op)| op.clone()));
+        ops.extend(self.sequences.iter().map(|&(id, position, set)| LogOp::SequencePosition { id, position, set }));
         Ok(CommitRecord { ts, ops })
     }
 

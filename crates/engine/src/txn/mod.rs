@@ -19,6 +19,7 @@ mod foreign;
 mod lock;
 mod pending;
 mod read;
+mod sequence;
 mod write;
 
 use std::sync::Arc;
@@ -260,6 +261,8 @@ pub struct Transaction {
     writes: Vec<Write>,
     /// Rows locked without a change (released at the end).
     row_locks: Vec<(TableId, RowId)>,
+    /// Sequence positions reached or set, for the commit record.
+    sequences: Vec<(crate::sequence::SequenceId, crate::sequence::SequencePosition, bool)>,
     /// Index entries added at commit or before this transaction's own index
     /// reads.
     pending: pending::PendingEntries,
@@ -289,6 +292,7 @@ impl Transaction {
             writes: Vec::new(),
             pending: pending::PendingEntries::default(),
             row_locks: Vec::new(),
+            sequences: Vec::new(),
             reads: ReadSet::default(),
             savepoints: Vec::new(),
             state: State::Active,
@@ -313,7 +317,7 @@ impl Transaction {
 
     /// Whether the transaction has written anything (data or schema).
     pub fn has_writes(&self) -> bool {
-        !self.writes.is_empty() || self.ddl.is_some()
+        !self.writes.is_empty() || self.ddl.is_some() || !self.sequences.is_empty()
     }
 
     /// The statement timestamp used by `now()` defaults, in µs since 2000-01-01.

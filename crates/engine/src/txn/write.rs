@@ -66,7 +66,10 @@ impl Transaction {
         for (i, value) in given.into_iter().enumerate() {
             logical.push(match value {
                 Some(v) => v,
-                None => table.default_of(i, &ctx)?,
+                None => match table.sequence_default(i) {
+                    Some(sequence) => Value::Int8(self.nextval(&sequence)?),
+                    None => table.default_of(i, &ctx)?,
+                },
             });
         }
         let physical = table.to_physical(logical)?;
@@ -476,6 +479,19 @@ impl Transaction {
 
 impl Table {
     /// The default of a logical column: its default expression, else NULL.
+    /// The sequence a column's default draws from, when the default is
+    /// `nextval('sequence')` (SERIAL, IDENTITY).
+    pub(crate) fn sequence_default(&self, logical: usize) -> Option<String> {
+        let col = self.live.get(logical).and_then(|&p| self.schema().columns.get(p))?;
+        match col.default.as_ref()? {
+            crate::expr::Expr::Function(name, args) if name == "nextval" => match args.as_slice() {
+                [crate::expr::Expr::Literal(Value::Text(sequence))] => Some(sequence.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     pub(crate) fn default_of(&self, logical: usize, ctx: &EvalContext) -> Result<Value> {
         let col = self.live.get(logical).and_then(|&p| self.schema().columns.get(p));
         match col.and_then(|c| c.default.as_ref()) {
