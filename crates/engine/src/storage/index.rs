@@ -51,6 +51,17 @@ fn suffix_row_id(key: &Key) -> RowId {
     RowId::from_be_bytes(id)
 }
 
+/// An entry waiting to be added to a deferrable index (`txn::pending`):
+/// packed for integer indexes, an encoded key otherwise. Entries of one
+/// index are all of one kind and sort in index order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PendingEntry {
+    /// [`Structure::Ordered`] entry key.
+    Bytes(Key),
+    /// [`Structure::OrderedInt`] packed entry.
+    Packed(u128),
+}
+
 /// One index of a table.
 pub(crate) struct IndexStorage {
     pub schema: IndexSchema,
@@ -90,9 +101,32 @@ impl IndexStorage {
         matches!(self.structure, Structure::Ordered(_) | Structure::OrderedInt(_)) && !self.schema.unique
     }
 
+    /// The entry of a row (physical order) in a deferrable index, in the
+    /// form the index stores it.
+    pub fn pending_entry(&self, row: &[Value], row_id: RowId) -> PendingEntry {
+        match &self.structure {
+            Structure::OrderedInt(_) => {
+                let value = self.schema.columns.first().and_then(|&c| row.get(c));
+                PendingEntry::Packed(pack(value.and_then(Value::as_i64), row_id))
+            }
+            _ => PendingEntry::Bytes(Key::encode_with_row_id(&self.key_values(row), row_id)),
+        }
+    }
+
+    /// Adds an entry made by [`IndexStorage::pending_entry`].
+    pub fn insert_pending(&self, entry: &PendingEntry) {
+        match (&self.structure, entry) {
+            (Structure::OrderedInt(tree), PendingEntry::Packed(packed)) => {
+                let _ = tree.insert_sync(*packed, ());
+            }
+            (_, PendingEntry::Bytes(key)) => self.insert_entry_key(key),
+            _ => {}
+        }
+    }
+
     /// Adds an entry key made by [`IndexStorage::entry_key`] to an ordered
     /// non-unique index.
-    pub fn insert_entry_key(&self, key: &Key) {
+    fn insert_entry_key(&self, key: &Key) {
         match &self.structure {
             Structure::Ordered(tree) => {
                 let _ = tree.insert_sync(key.clone(), ());
@@ -354,6 +388,15 @@ fn int_batch(
 //   bits 0..32    the row id (row ids stay below 2^32, see `slab`)
 
 const NULL_BIT: u128 = 1 << 96;
+/// Packs a value (None: NULL) and a row id.
+fn pack(value: Option<i64>, row_id: RowId) -> u128 {
+    let head = match value {
+        Some(v) => u128::from((v as u64) ^ (1 << 63)) << 32,
+        None => NULL_BIT,
+    };
+    head | u128::from(row_id & 0xFFFF_FFFF)
+}
+
 /// The encoded key (`crate::key`) of a packed entry.
 fn packed_key(packed: u128) -> Key {
     let row_id = (packed & 0xFFFF_FFFF) as u64;

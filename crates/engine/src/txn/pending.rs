@@ -13,14 +13,13 @@
 
 use std::sync::Arc;
 
-use crate::key::Key;
-use crate::storage::index::IndexStorage;
+use crate::storage::index::{IndexStorage, PendingEntry};
 
 /// Batches at least this large are inserted by two threads.
 const PARALLEL_AT: usize = 32 * 1024;
 
 /// Entry keys for one index, each tagged with the writes made before it.
-type Tagged = Vec<(usize, Key)>;
+type Tagged = Vec<(usize, PendingEntry)>;
 
 /// Entries waiting to be added, per index.
 #[derive(Default)]
@@ -31,7 +30,7 @@ pub(crate) struct PendingEntries {
 
 impl PendingEntries {
     /// Queues `key` for `index`, made before write number `tag`.
-    pub fn push(&mut self, index: &Arc<IndexStorage>, tag: usize, key: Key) {
+    pub fn push(&mut self, index: &Arc<IndexStorage>, tag: usize, key: PendingEntry) {
         let list = match self.lists.iter().position(|(i, _)| Arc::ptr_eq(i, index)) {
             Some(pos) => &mut self.lists[pos].1,
             None => {
@@ -64,17 +63,17 @@ impl PendingEntries {
         }
         let parallel = self.count >= PARALLEL_AT && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
         for (index, list) in self.lists.drain(..) {
-            let mut keys: Vec<Key> = list.into_iter().map(|(_, key)| key).collect();
+            let mut keys: Vec<PendingEntry> = list.into_iter().map(|(_, key)| key).collect();
             keys.sort_unstable();
             if parallel && keys.len() >= PARALLEL_AT {
                 let (low, high) = keys.split_at(keys.len() / 2);
                 std::thread::scope(|scope| {
                     let index = &index;
-                    scope.spawn(move || high.iter().for_each(|k| index.insert_entry_key(k)));
-                    low.iter().for_each(|k| index.insert_entry_key(k));
+                    scope.spawn(move || high.iter().for_each(|k| index.insert_pending(k)));
+                    low.iter().for_each(|k| index.insert_pending(k));
                 });
             } else {
-                keys.iter().for_each(|k| index.insert_entry_key(k));
+                keys.iter().for_each(|k| index.insert_pending(k));
             }
         }
         self.count = 0;

@@ -275,12 +275,11 @@ impl Transaction {
 
     /// Adds (or, for deferrable indexes, queues) a new version's entry.
     fn add_entry(&mut self, index: &Arc<IndexStorage>, physical: &[Value], row_id: RowId) {
-        let key = index.key_values(physical);
         if index.is_deferrable() {
-            let entry = index.entry_key(&key, row_id);
+            let entry = index.pending_entry(physical, row_id);
             self.pending.push(index, self.writes.len(), entry);
         } else {
-            let _ = index.insert(&key, row_id);
+            let _ = index.insert(&index.key_values(physical), row_id);
         }
     }
 
