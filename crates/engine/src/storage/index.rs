@@ -119,32 +119,10 @@ impl IndexStorage {
             (Structure::OrderedInt(tree), PendingEntry::Packed(packed)) => {
                 let _ = tree.insert_sync(*packed, ());
             }
-            (_, PendingEntry::Bytes(key)) => self.insert_entry_key(key),
-            _ => {}
-        }
-    }
-
-    /// Adds an entry key made by [`IndexStorage::entry_key`] to an ordered
-    /// non-unique index.
-    fn insert_entry_key(&self, key: &Key) {
-        match &self.structure {
-            Structure::Ordered(tree) => {
+            (Structure::Ordered(tree), PendingEntry::Bytes(key)) => {
                 let _ = tree.insert_sync(key.clone(), ());
             }
-            Structure::OrderedInt(tree) => {
-                if let Some(packed) = unpack_entry(key.as_bytes()) {
-                    let _ = tree.insert_sync(packed, ());
-                }
-            }
             _ => {}
-        }
-    }
-
-    /// The entry key of a row's values in this index.
-    pub fn entry_key(&self, values: &[Value], row_id: RowId) -> Key {
-        match &self.structure {
-            Structure::Ordered(_) | Structure::OrderedInt(_) => Key::encode_with_row_id(values, row_id),
-            _ => Key::encode(values),
         }
     }
 
@@ -176,38 +154,24 @@ impl IndexStorage {
     /// Adds the entry for `row_id` under `values`. For the primary key,
     /// returns the row id already holding the key if there is one.
     pub fn insert(&self, values: &[Value], row_id: RowId) -> Result<(), RowId> {
-        if let Structure::ExactInt(tree) = &self.structure {
+        match &self.structure {
             // Primary-key values are never NULL and are coerced to the
             // column's integer type before they get here.
-            let Some(key) = int_key(values) else { return Ok(()) };
-            return match tree.insert_sync(key, row_id) {
-                Ok(()) => Ok(()),
-                Err(_) => match tree.peek_with(&key, |_, &existing| existing) {
-                    Some(existing) if existing != row_id => Err(existing),
-                    _ => Ok(()),
-                },
-            };
-        }
-        let key = self.entry_key(values, row_id);
-        match &self.structure {
-            Structure::ExactInt(_) => Ok(()),
-            Structure::Exact(tree) => match tree.insert_sync(key, row_id) {
-                Ok(()) => Ok(()),
-                Err((key, _)) => match tree.peek_with(&key, |_, &existing| existing) {
-                    Some(existing) if existing != row_id => Err(existing),
-                    _ => Ok(()),
-                },
+            Structure::ExactInt(tree) => match int_key(values) {
+                Some(key) => claim_key(tree, key, row_id),
+                None => Ok(()),
             },
+            Structure::Exact(tree) => claim_key(tree, Key::encode(values), row_id),
             Structure::Ordered(tree) => {
-                let _ = tree.insert_sync(key, ());
+                let _ = tree.insert_sync(Key::encode_with_row_id(values, row_id), ());
                 Ok(())
             }
-            Structure::OrderedInt(_) => {
-                self.insert_entry_key(&key);
+            Structure::OrderedInt(tree) => {
+                let _ = tree.insert_sync(pack(values.first().and_then(Value::as_i64), row_id), ());
                 Ok(())
             }
             Structure::Hash(map) => {
-                let mut entry = map.entry_sync(key).or_default();
+                let mut entry = map.entry_sync(Key::encode(values)).or_default();
                 if !entry.get().contains(&row_id) {
                     entry.get_mut().push(row_id);
                 }
@@ -218,28 +182,23 @@ impl IndexStorage {
 
     /// Removes the entry for `row_id` under `values` (if present).
     pub fn remove(&self, values: &[Value], row_id: RowId) {
-        if let Structure::ExactInt(tree) = &self.structure {
-            if let Some(key) = int_key(values) {
-                tree.remove_if_sync(&key, |&existing| existing == row_id);
-            }
-            return;
-        }
-        let key = self.entry_key(values, row_id);
         match &self.structure {
-            Structure::ExactInt(_) => {}
-            Structure::Exact(tree) => {
-                tree.remove_if_sync(&key, |&existing| existing == row_id);
-            }
-            Structure::Ordered(tree) => {
-                tree.remove_sync(&key);
-            }
-            Structure::OrderedInt(tree) => {
-                if let Some(packed) = unpack_entry(key.as_bytes()) {
-                    tree.remove_sync(&packed);
+            Structure::ExactInt(tree) => {
+                if let Some(key) = int_key(values) {
+                    tree.remove_if_sync(&key, |&existing| existing == row_id);
                 }
             }
+            Structure::Exact(tree) => {
+                tree.remove_if_sync(&Key::encode(values), |&existing| existing == row_id);
+            }
+            Structure::Ordered(tree) => {
+                tree.remove_sync(&Key::encode_with_row_id(values, row_id));
+            }
+            Structure::OrderedInt(tree) => {
+                tree.remove_sync(&pack(values.first().and_then(Value::as_i64), row_id));
+            }
             Structure::Hash(map) => {
-                let _ = map.remove_if_sync(&key, |ids| {
+                let _ = map.remove_if_sync(&Key::encode(values), |ids| {
                     ids.retain(|&id| id != row_id);
                     ids.is_empty()
                 });
@@ -314,6 +273,18 @@ impl IndexStorage {
             Structure::OrderedInt(tree) => packed_batch(tree, range, reverse),
             Structure::Hash(_) => Vec::new(),
         }
+    }
+}
+
+/// Adds a primary-key entry unless another row holds the key; returns that
+/// row then (re-adding the same entry is fine).
+fn claim_key<K: Ord + Clone + 'static>(tree: &TreeIndex<K, RowId>, key: K, row_id: RowId) -> Result<(), RowId> {
+    match tree.insert_sync(key, row_id) {
+        Ok(()) => Ok(()),
+        Err((key, _)) => match tree.peek_with(&key, |_, &existing| existing) {
+            Some(existing) if existing != row_id => Err(existing),
+            _ => Ok(()),
+        },
     }
 }
 
@@ -410,16 +381,6 @@ fn packed_key(packed: u128) -> Key {
         bytes[1..9].copy_from_slice(&((packed >> 32) as u64).to_be_bytes());
         bytes[9..17].copy_from_slice(&row_id.to_be_bytes());
         Key::from_bytes(&bytes)
-    }
-}
-
-/// The packed form of a whole entry key, if it is one.
-fn unpack_entry(bytes: &[u8]) -> Option<u128> {
-    let u64_at = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
-    match (bytes.first(), bytes.len()) {
-        (Some(0x01), 17) => Some((u128::from(u64_at(1)?) << 32) | u128::from(u64_at(9)? & 0xFFFF_FFFF)),
-        (Some(0x02), 9) => Some(NULL_BIT | u128::from(u64_at(1)? & 0xFFFF_FFFF)),
-        _ => None,
     }
 }
 
@@ -526,6 +487,29 @@ mod tests {
         IndexSchema { id: 1, name: "i".into(), columns: vec![0], unique: primary, primary, kind, constraint: None }
     }
 
+    /// Range batches of `a` and `b` agree for bounds built from every pair
+    /// of probes (every `step`-th upper one), each included, excluded or
+    /// unbounded, in both directions.
+    fn assert_scans_agree(a: &IndexStorage, b: &IndexStorage, probes: &[Key], step: usize) {
+        let bound = |i: usize, k: &Key| match i % 3 {
+            0 => Bound::Included(k.clone()),
+            1 => Bound::Excluded(k.clone()),
+            _ => Bound::Unbounded,
+        };
+        for (i, lo) in probes.iter().enumerate() {
+            for (j, hi) in probes.iter().enumerate().step_by(step) {
+                for reverse in [false, true] {
+                    let (l, u) = (bound(i, lo), bound(j + 1, hi));
+                    assert_eq!(
+                        a.range_batch(&l, &u, reverse),
+                        b.range_batch(&l, &u, reverse),
+                        "{l:?}..{u:?} reverse={reverse}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn integer_primary_keys_scan_like_encoded_ones() {
         let bytes = IndexStorage::new(schema(true, IndexKind::BTree), &[DataType::Text]);
@@ -539,23 +523,7 @@ mod tests {
         let mut probes: Vec<Key> = keys.iter().map(|&k| Key::encode(&[Value::Int8(k)])).collect();
         probes.extend(keys.iter().filter_map(|&k| Key::encode(&[Value::Int8(k)]).prefix_successor()));
         probes.extend([Key::encode(&[Value::Null]), Key::from_bytes(&[]), Key::from_bytes(&[1, 0x80])]);
-        let bound = |i: usize, k: &Key| match i % 3 {
-            0 => Bound::Included(k.clone()),
-            1 => Bound::Excluded(k.clone()),
-            _ => Bound::Unbounded,
-        };
-        for (i, lo) in probes.iter().enumerate() {
-            for (j, hi) in probes.iter().enumerate() {
-                for reverse in [false, true] {
-                    let (l, u) = (bound(i, lo), bound(j + 1, hi));
-                    assert_eq!(
-                        ints.range_batch(&l, &u, reverse),
-                        bytes.range_batch(&l, &u, reverse),
-                        "{l:?}..{u:?} reverse={reverse}"
-                    );
-                }
-            }
-        }
+        assert_scans_agree(&ints, &bytes, &probes, 1);
         assert_eq!(ints.lookup_exact(&[Value::Int8(256)]), Some(8));
         ints.remove(&[Value::Int8(256)], 8);
         assert_eq!(ints.lookup(&[Value::Int8(256)]), Vec::<u64>::new());
@@ -594,23 +562,7 @@ mod tests {
             }
         }
         probes.extend([Key::from_bytes(&[]), Key::from_bytes(&[0x03]), Key::from_bytes(&[1, 0x80])]);
-        let bound = |i: usize, k: &Key| match i % 3 {
-            0 => Bound::Included(k.clone()),
-            1 => Bound::Excluded(k.clone()),
-            _ => Bound::Unbounded,
-        };
-        for (i, lo) in probes.iter().enumerate() {
-            for (j, hi) in probes.iter().enumerate().step_by(3) {
-                for reverse in [false, true] {
-                    let (l, u) = (bound(i, lo), bound(j + 1, hi));
-                    assert_eq!(
-                        ints.range_batch(&l, &u, reverse),
-                        bytes.range_batch(&l, &u, reverse),
-                        "{l:?}..{u:?} reverse={reverse}"
-                    );
-                }
-            }
-        }
+        assert_scans_agree(&ints, &bytes, &probes, 3);
         let mut sevens = ints.lookup(&[Value::Int8(7)]);
         sevens.sort_unstable();
         let mut expected = bytes.lookup(&[Value::Int8(7)]);

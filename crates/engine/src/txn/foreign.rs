@@ -163,12 +163,10 @@ impl Transaction {
         let storage = child.storage().clone();
         let index = storage.indexes().iter().find(|i| i.schema.columns.starts_with(&fk.columns)).cloned();
         let candidates: Vec<RowId> = match &index {
+            // A hash index answers only for its whole key; an ordered one
+            // also for a prefix.
             Some(index) if index.schema.columns.len() == fk.columns.len() || index.is_ordered() => {
-                let mut ids = if index.schema.columns.len() == fk.columns.len() {
-                    index.lookup(key)
-                } else {
-                    scan_prefix(index, key)
-                };
+                let mut ids = index.lookup(key);
                 ids.sort_unstable();
                 ids.dedup();
                 ids
@@ -265,27 +263,6 @@ impl Transaction {
 
 fn references(values: &[Value], fk: &ForeignKey, key: &[Value]) -> bool {
     fk.columns.iter().zip(key).all(|(&c, k)| values.get(c) == Some(k))
-}
-
-fn scan_prefix(index: &IndexStorage, key: &[Value]) -> Vec<RowId> {
-    use std::ops::Bound;
-
-    use crate::key::Key;
-    let lower = Key::encode(key);
-    let upper = lower.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded);
-    let mut out = Vec::new();
-    let mut from = Bound::Included(lower);
-    loop {
-        let batch = index.range_batch(&from, &upper, false);
-        let full = batch.len() == crate::storage::index::SCAN_BATCH;
-        let Some((last, _)) = batch.last().cloned() else { break };
-        out.extend(batch.into_iter().map(|(_, id)| id));
-        if !full {
-            break;
-        }
-        from = Bound::Excluded(last);
-    }
-    out
 }
 
 /// The parent's unique index over exactly the referenced columns.

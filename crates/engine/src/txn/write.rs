@@ -209,7 +209,7 @@ impl Transaction {
                             data = Some(new.data.clone());
                             continue;
                         }
-                        self.index_new_version(table, &pk, &physical, row_id);
+                        self.index_new_version(table, Some(&pk), &physical, row_id);
                         self.push_write(table, Write::Insert { table: 0, row_id, new });
                         break row_id;
                     }
@@ -225,7 +225,7 @@ impl Transaction {
                         data = Some(new.data.clone());
                         continue;
                     }
-                    self.index_new_version(table, &pk, &physical, row_id);
+                    self.index_new_version(table, Some(&pk), &physical, row_id);
                     self.push_write(table, Write::Insert { table: 0, row_id, new });
                     break row_id;
                 }
@@ -233,9 +233,7 @@ impl Transaction {
             None => {
                 let _gate = storage.gate.read();
                 let (row_id, new) = self.fresh_row(table, &mut data)?;
-                for index in storage.indexes().iter() {
-                    self.add_entry(index, &physical, row_id);
-                }
+                self.index_new_version(table, None, &physical, row_id);
                 self.push_write(table, Write::Insert { table: 0, row_id, new });
                 row_id
             }
@@ -265,9 +263,9 @@ impl Transaction {
     }
 
     /// Adds the entries of a new version to every index but `skip`.
-    fn index_new_version(&mut self, table: &Table, skip: &IndexStorage, physical: &[Value], row_id: RowId) {
+    fn index_new_version(&mut self, table: &Table, skip: Option<&IndexStorage>, physical: &[Value], row_id: RowId) {
         for index in table.storage().indexes().iter() {
-            if index.schema.id != skip.schema.id {
+            if skip.is_none_or(|s| s.schema.id != index.schema.id) {
                 self.add_entry(index, physical, row_id);
             }
         }
