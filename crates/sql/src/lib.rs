@@ -1,47 +1,45 @@
 //! memdb's SQL layer: PostgreSQL-dialect SQL text in, rows or a command tag
 //! out, inside the engine's transactions.
 //!
-//! This crate is at its first step: parsing. [`parse`] turns SQL text into
-//! `sqlparser` statements with PostgreSQL's dialect and reports syntax
-//! errors with their position, as SQLSTATE 42601. Binding, planning and
-//! execution over [`memdb_engine`] come next; only this crate's translate
-//! layer will ever name `sqlparser` types.
+//! # Life of a statement
+//!
+//! 1. [`Session::run`] hands the text to [`parse`], which uses `sqlparser`'s
+//!    PostgreSQL dialect; a syntax error is SQLSTATE 42601 with a position.
+//! 2. Outside a `BEGIN` block the session begins a transaction for the
+//!    statement (autocommit); inside one it uses the block's.
+//! 3. The binder (`bind`) resolves names against the transaction's catalog,
+//!    types every expression with PostgreSQL's rules and builds a plan
+//!    (`plan`) — or, for DDL, calls the engine's catalog operations.
+//! 4. The optimizer (`optimize`) pushes predicates into scans and joins,
+//!    picks indexes for them, turns equi-joins into hash joins and sorts
+//!    with a limit into top-k.
+//! 5. The executor (`exec`) turns the plan into operators that pass batches
+//!    of rows; expressions (`expr`) evaluate per row.
+//! 6. The session commits (autocommit) or keeps the block open, and
+//!    returns a [`QueryResult`]: columns, rows and the command tag.
+
+mod bind;
+mod error;
+pub mod exec;
+pub mod expr;
+mod optimize;
+pub mod plan;
+mod session;
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
+pub use bind::{BoundQuery, OutputColumn};
+pub use error::{Result, SqlError};
+pub use session::{QueryResult, Session, SessionVars, TxnStatus};
 pub use sqlparser::ast::Statement;
 
-/// Errors of the SQL layer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SqlError {
-    /// The text is not valid SQL (SQLSTATE 42601).
-    #[error("syntax error at line {line}, column {column}: {message}")]
-    Syntax {
-        /// What the parser expected or found.
-        message: String,
-        /// 1-based line of the error (0 if unknown).
-        line: u64,
-        /// 1-based column of the error (0 if unknown).
-        column: u64,
-    },
-    /// The statement is too deeply nested to parse (SQLSTATE 54001).
-    #[error("statement too complex: {0}")]
-    TooComplex(String),
-    /// An engine error.
-    #[error(transparent)]
-    Engine(#[from] memdb_engine::Error),
-}
+/// The PostgreSQL version memdb reports (`server_version`).
+pub const SERVER_VERSION: &str = "15.0";
 
-impl SqlError {
-    /// The PostgreSQL SQLSTATE of the error.
-    pub fn sqlstate(&self) -> &'static str {
-        match self {
-            SqlError::Syntax { .. } => "42601",
-            SqlError::TooComplex(_) => "54001",
-            SqlError::Engine(e) => e.sqlstate(),
-        }
-    }
+/// The text of `version()`.
+pub fn server_version_string() -> String {
+    format!("PostgreSQL {SERVER_VERSION} (memdb {})", env!("CARGO_PKG_VERSION"))
 }
 
 /// Parses one or more `;`-separated statements.
@@ -52,7 +50,7 @@ impl SqlError {
 /// let err = memdb_sql::parse("SELEC 1").unwrap_err();
 /// assert_eq!(err.sqlstate(), "42601");
 /// ```
-pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {

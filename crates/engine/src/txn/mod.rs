@@ -44,7 +44,7 @@ pub use end::CommitInfo;
 pub(crate) use end::WriteSummary;
 pub(crate) use lock::RowLock;
 pub use lock::{LockMode, LockWait};
-pub use read::{Scan, ScanRange};
+pub use read::{Scan, ScanCursor, ScanRange};
 
 /// Isolation levels, named as PostgreSQL names them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,6 +81,13 @@ impl TxnOptions {
     /// Read-only options with the given isolation level.
     pub fn read_only(isolation: IsolationLevel) -> TxnOptions {
         TxnOptions { isolation, read_only: true }
+    }
+}
+
+impl PartialEq for Table {
+    /// Handles are equal when they name the same table with the same definition.
+    fn eq(&self, other: &Table) -> bool {
+        self.id() == other.id() && self.schema() == other.schema()
     }
 }
 

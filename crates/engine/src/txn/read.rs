@@ -1,6 +1,5 @@
 //! Reads: point lookups by primary key or row id, and scans.
 
-use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -189,6 +188,15 @@ impl Transaction {
 
     /// Scans rows in a range, forwards or (with `reverse`) backwards.
     pub fn scan(&mut self, table: &Table, range: ScanRange, reverse: bool) -> Result<Scan<'_>> {
+        let cursor = self.open_scan(table, range, reverse)?;
+        Ok(Scan { txn: self, cursor, buffer: Vec::new(), position: 0 })
+    }
+
+    /// Opens a scan as an owned cursor that borrows nothing, so a caller
+    /// can keep several open (a query's joins and subqueries) and still
+    /// write through the transaction between fetches. Rows come from
+    /// [`Transaction::fetch`].
+    pub fn open_scan(&mut self, table: &Table, range: ScanRange, reverse: bool) -> Result<ScanCursor> {
         self.check_active()?;
         let cursor = match range {
             ScanRange::Full => {
@@ -227,7 +235,21 @@ impl Transaction {
                 Cursor::Index { index, lower, upper }
             }
         };
-        Ok(Scan { txn: self, table: table.clone(), cursor, reverse, buffer: VecDeque::new(), done: false })
+        Ok(ScanCursor { table: table.clone(), cursor, reverse, done: false })
+    }
+
+    /// Appends the next batch of a cursor's rows to `out`; returns `false`
+    /// once the cursor is exhausted (nothing more will be appended).
+    pub fn fetch(&self, cursor: &mut ScanCursor, out: &mut Vec<Row>) -> Result<bool> {
+        self.check_active()?;
+        while !cursor.done {
+            let before = out.len();
+            cursor.refill(self, out)?;
+            if out.len() > before {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
@@ -279,18 +301,23 @@ enum Cursor {
     },
 }
 
-/// An iterator over the rows of a scan, fetched in batches.
-pub struct Scan<'t> {
-    txn: &'t Transaction,
+/// An open scan that borrows nothing: where it is and what is left.
+pub struct ScanCursor {
     table: Table,
     cursor: Cursor,
     reverse: bool,
-    buffer: VecDeque<Row>,
     done: bool,
 }
 
-impl Scan<'_> {
-    fn refill(&mut self) -> Result<()> {
+impl std::fmt::Debug for ScanCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanCursor").field("table", &self.table.name()).field("done", &self.done).finish()
+    }
+}
+
+impl ScanCursor {
+    /// Fetches the next batch of index entries or row ids into `out`.
+    fn refill(&mut self, txn: &Transaction, out: &mut Vec<Row>) -> Result<()> {
         let storage = self.table.storage().clone();
         match &mut self.cursor {
             Cursor::Rows { next, high } => {
@@ -309,8 +336,8 @@ impl Scan<'_> {
                     self.done = true;
                 }
                 for id in ids {
-                    if let Some(physical) = read_visible(self.txn, &storage, id)? {
-                        self.buffer.push_back(Row { id, values: self.table.logical_from(physical) });
+                    if let Some(physical) = read_visible(txn, &storage, id)? {
+                        out.push(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
             }
@@ -333,13 +360,13 @@ impl Scan<'_> {
                     .into_iter()
                     .filter_map(|(entry, id)| {
                         let slot = storage.slab.get(id)?;
-                        self.txn.snapshot.find(slot, &guard).map(|v| (entry, id, v))
+                        txn.snapshot.find(slot, &guard).map(|v| (entry, id, v))
                     })
                     .collect();
                 for (entry, id, version) in found {
                     let physical = storage.decode(version)?;
                     if index.entry_matches(&entry, &physical, id) {
-                        self.buffer.push_back(Row { id, values: self.table.logical_from(physical) });
+                        out.push(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
             }
@@ -348,21 +375,32 @@ impl Scan<'_> {
     }
 }
 
+/// An iterator over the rows of a scan, fetched in batches.
+pub struct Scan<'t> {
+    txn: &'t Transaction,
+    cursor: ScanCursor,
+    buffer: Vec<Row>,
+    position: usize,
+}
+
 impl Iterator for Scan<'_> {
     type Item = Result<Row>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(row) = self.buffer.pop_front() {
-                return Some(Ok(row));
-            }
-            if self.done {
-                return None;
-            }
-            if let Err(e) = self.refill() {
-                self.done = true;
-                return Some(Err(e));
+        if self.position == self.buffer.len() {
+            self.buffer.clear();
+            self.position = 0;
+            match self.txn.fetch(&mut self.cursor, &mut self.buffer) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.cursor.done = true;
+                    return Some(Err(e));
+                }
             }
         }
+        let row = std::mem::replace(&mut self.buffer[self.position], Row { id: 0, values: Vec::new() });
+        self.position += 1;
+        Some(Ok(row))
     }
 }

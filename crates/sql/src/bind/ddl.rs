@@ -1,0 +1,568 @@
+//! DDL: tables, indexes, views, sequences, TRUNCATE, ALTER TABLE.
+//!
+//! Views are stored as their SQL text in a hidden engine table
+//! ([`VIEWS_TABLE`]), so they are transactional and go through the commit
+//! log like every other catalog change; the binder expands a view by
+//! binding its text where it is used.
+
+use memdb_engine::{
+    AlterTable, Column, ConstraintSpec, DataType, FkAction, IndexSpec, ScanRange, SequenceSchema, TableSchema,
+    Transaction, Value,
+};
+use sqlparser::ast;
+
+use super::expr::cast_to;
+use super::types::{data_type, serial_type};
+use super::{Binder, Scope, ScopeColumn, ident, object_name};
+use crate::error::{Result, SqlError, unsupported};
+use crate::expr::{BinOp, Expr, Func};
+
+/// The hidden table holding view definitions (name → SQL text).
+pub(crate) const VIEWS_TABLE: &str = "__memdb_views";
+
+/// The SQL text of a view, if one has this name.
+pub(crate) fn view_definition(txn: &mut Transaction, name: &str) -> Result<Option<String>> {
+    let Ok(table) = txn.table(VIEWS_TABLE) else { return Ok(None) };
+    Ok(txn.get(&table, &[Value::Text(name.to_owned())])?.and_then(|row| row.values.get(1).and_then(|v| v.as_str().map(str::to_owned))))
+}
+
+/// Every view's name and SQL text.
+pub(crate) fn views(txn: &mut Transaction) -> Result<Vec<(String, String)>> {
+    let Ok(table) = txn.table(VIEWS_TABLE) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for row in txn.scan(&table, ScanRange::Full, false)? {
+        let row = row?;
+        if let (Some(Value::Text(n)), Some(Value::Text(s))) = (row.values.first(), row.values.get(1)) {
+            out.push((n.clone(), s.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn duplicate(kind: &str, name: &str) -> SqlError {
+    SqlError::Engine(memdb_engine::Error::DuplicateTable(format!("{kind} \"{name}\"")))
+}
+
+/// Runs a DDL statement; returns the command tag.
+pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement) -> Result<String> {
+    match stmt {
+        ast::Statement::CreateTable(ct) => create_table(txn, ct),
+        ast::Statement::CreateIndex(ci) => create_index(txn, ci),
+        ast::Statement::CreateView(cv) => create_view(txn, cv),
+        ast::Statement::Drop { object_type, if_exists, names, cascade, .. } => drop(txn, *object_type, *if_exists, names, *cascade),
+        ast::Statement::Truncate(t) => {
+            let names: Vec<String> = t.table_names.iter().map(|n| object_name(&n.name)).collect::<Result<_>>()?;
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            txn.truncate(&refs)?;
+            Ok("TRUNCATE TABLE".into())
+        }
+        ast::Statement::AlterTable(at) => alter_table(txn, at),
+        ast::Statement::CreateSequence { if_not_exists, name, sequence_options, .. } => {
+            let name = object_name(name)?;
+            if *if_not_exists && txn.sequence(&name).is_ok() {
+                return Ok("CREATE SEQUENCE".into());
+            }
+            let mut seq = SequenceSchema::new(name);
+            apply_sequence_options(&mut seq, sequence_options)?;
+            txn.create_sequence(seq)?;
+            Ok("CREATE SEQUENCE".into())
+        }
+        other => Err(unsupported(format!("statement {}", other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")))),
+    }
+}
+
+fn constant_i64(e: &ast::Expr) -> Result<i64> {
+    let text = e.to_string();
+    text.trim().parse::<i64>().map_err(|_| SqlError::InvalidParameter(format!("expected an integer, got {text}")))
+}
+
+fn apply_sequence_options(seq: &mut SequenceSchema, options: &[ast::SequenceOptions]) -> Result<()> {
+    let mut start = None;
+    for o in options {
+        match o {
+            ast::SequenceOptions::IncrementBy(e, _) => {
+                seq.increment = constant_i64(e)?;
+                if seq.increment == 0 {
+                    return Err(SqlError::InvalidParameter("INCREMENT must not be zero".into()));
+                }
+                if seq.increment < 0 {
+                    seq.min = i64::MIN;
+                    seq.max = -1;
+                }
+            }
+            ast::SequenceOptions::MinValue(Some(e)) => seq.min = constant_i64(e)?,
+            ast::SequenceOptions::MaxValue(Some(e)) => seq.max = constant_i64(e)?,
+            ast::SequenceOptions::MinValue(None) | ast::SequenceOptions::MaxValue(None) | ast::SequenceOptions::Cache(_) => {}
+            ast::SequenceOptions::StartWith(e, _) => start = Some(constant_i64(e)?),
+            ast::SequenceOptions::Cycle(no) => seq.cycle = !no,
+        }
+    }
+    seq.start = start.unwrap_or(if seq.increment > 0 { seq.min } else { seq.max });
+    Ok(())
+}
+
+fn fk_action(a: Option<ast::ReferentialAction>) -> FkAction {
+    match a {
+        Some(ast::ReferentialAction::Cascade) => FkAction::Cascade,
+        Some(ast::ReferentialAction::SetNull) => FkAction::SetNull,
+        Some(ast::ReferentialAction::SetDefault) => FkAction::SetDefault,
+        Some(ast::ReferentialAction::Restrict) => FkAction::Restrict,
+        _ => FkAction::NoAction,
+    }
+}
+
+fn index_columns(cols: &[ast::IndexColumn]) -> Result<Vec<String>> {
+    cols.iter()
+        .map(|c| match &c.column.expr {
+            ast::Expr::Identifier(id) => Ok(ident(id)),
+            other => Err(unsupported(format!("index on expression {other}"))),
+        })
+        .collect()
+}
+
+fn table_constraint(c: &ast::TableConstraint, schema_cols: &[Column], table: &str) -> Result<ConstraintSpec> {
+    Ok(match c {
+        ast::TableConstraint::PrimaryKey(pk) => {
+            ConstraintSpec::PrimaryKey { name: pk.name.as_ref().map(ident), columns: index_columns(&pk.columns)? }
+        }
+        ast::TableConstraint::Unique(u) => ConstraintSpec::Unique { name: u.name.as_ref().map(ident), columns: index_columns(&u.columns)? },
+        ast::TableConstraint::ForeignKey(fk) => ConstraintSpec::ForeignKey {
+            name: fk.name.as_ref().map(ident),
+            columns: fk.columns.iter().map(ident).collect(),
+            ref_table: object_name(&fk.foreign_table)?,
+            ref_columns: fk.referred_columns.iter().map(ident).collect(),
+            on_delete: fk_action(fk.on_delete),
+            on_update: fk_action(fk.on_update),
+        },
+        ast::TableConstraint::Check(ch) => {
+            ConstraintSpec::Check { name: ch.name.as_ref().map(ident), expr: check_expr(&ch.expr, schema_cols, table)? }
+        }
+        other => return Err(unsupported(format!("constraint {other}"))),
+    })
+}
+
+/// Binds a CHECK expression over a table's columns and lowers it to the
+/// engine's stored expression language.
+fn check_expr(e: &ast::Expr, columns: &[Column], table: &str) -> Result<memdb_engine::Expr> {
+    stored_expr(e, columns, table, "check constraints")
+}
+
+fn stored_expr(e: &ast::Expr, columns: &[Column], table: &str, context: &str) -> Result<memdb_engine::Expr> {
+    // The binder needs a transaction only for catalog lookups, which a
+    // constraint does not make; bind against a scope of the columns.
+    let scope = Scope {
+        columns: columns
+            .iter()
+            .map(|c| ScopeColumn { table: Some(table.to_owned()), name: c.name.clone(), ty: c.data_type.clone(), merged: c.dropped })
+            .collect(),
+    };
+    let bound = with_scope_binder(scope, |b| b.expr(e))?;
+    lower(bound.expr, context)
+}
+
+fn with_scope_binder<T>(scope: Scope, f: impl FnOnce(&mut Binder<'_>) -> Result<T>) -> Result<T> {
+    let db = memdb_engine::Database::open(memdb_engine::Config::memory())?;
+    let mut txn = db.begin()?;
+    let mut binder = Binder::new(&mut txn, Vec::new());
+    binder.scopes.push(scope);
+    binder.correlated.push(false);
+    binder.collected.push(super::Collected { clause: "check constraints", ..Default::default() });
+    f(&mut binder)
+}
+
+/// Lowers a bound expression to the engine's expression language.
+fn lower(e: Expr, context: &str) -> Result<memdb_engine::Expr> {
+    use memdb_engine::Expr as E;
+    use memdb_engine::expr::{ArithmeticOp as A, CompareOp as C};
+    let b = |x: Box<Expr>| -> Result<Box<E>> { Ok(Box::new(lower(*x, context)?)) };
+    Ok(match e {
+        Expr::Literal(v) => E::Literal(v),
+        Expr::Column(i) => E::Column(i),
+        Expr::Not(x) => E::Not(b(x)?),
+        Expr::And(x, y) => E::And(b(x)?, b(y)?),
+        Expr::Or(x, y) => E::Or(b(x)?, b(y)?),
+        Expr::IsNull(x) => E::IsNull(b(x)?),
+        Expr::Neg(x) => E::Negate(b(x)?),
+        Expr::Cast(x, t) => E::Cast(b(x)?, t),
+        Expr::InList(x, list) => E::InList(b(x)?, list.into_iter().map(|i| lower(i, context)).collect::<Result<_>>()?),
+        Expr::Binary(op, x, y) => {
+            let cmp = match op {
+                BinOp::Eq => Some(C::Eq),
+                BinOp::NotEq => Some(C::NotEq),
+                BinOp::Lt => Some(C::Lt),
+                BinOp::LtEq => Some(C::LtEq),
+                BinOp::Gt => Some(C::Gt),
+                BinOp::GtEq => Some(C::GtEq),
+                _ => None,
+            };
+            if let Some(c) = cmp {
+                E::Compare(c, b(x)?, b(y)?)
+            } else {
+                let a = match op {
+                    BinOp::Add => A::Add,
+                    BinOp::Sub => A::Sub,
+                    BinOp::Mul => A::Mul,
+                    BinOp::Div => A::Div,
+                    BinOp::Rem => A::Rem,
+                    BinOp::Concat => A::Concat,
+                    other => return Err(unsupported(format!("operator {} in {context}", other.symbol()))),
+                };
+                E::Arithmetic(a, b(x)?, b(y)?)
+            }
+        }
+        Expr::Call(f, args) => {
+            let name = match f {
+                Func::Lower | Func::Upper | Func::Length | Func::Abs | Func::Coalesce | Func::Now | Func::Nextval => f.name(),
+                Func::CurrentDate => "now",
+                other => return Err(unsupported(format!("function {} in {context}", other.name()))),
+            };
+            E::Function(name.to_owned(), args.into_iter().map(|a| lower(a, context)).collect::<Result<_>>()?)
+        }
+        Expr::Subquery(_) => return Err(unsupported(format!("subqueries in {context}"))),
+        other => return Err(unsupported(format!("expression {other:?} in {context}"))),
+    })
+}
+
+fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> {
+    let name = object_name(&ct.name)?;
+    if ct.query.is_some() || ct.like.is_some() {
+        return Err(unsupported("CREATE TABLE AS / LIKE"));
+    }
+    if txn.table(&name).is_ok() || view_definition(txn, &name)?.is_some() {
+        if ct.if_not_exists {
+            return Ok("CREATE TABLE".into());
+        }
+        return Err(duplicate("relation", &name));
+    }
+    let mut schema = TableSchema::new(name.clone());
+    let mut columns = Vec::new();
+    let mut constraints = Vec::new();
+    let mut sequences = Vec::new();
+    for c in &ct.columns {
+        let cname = ident(&c.name);
+        let serial = serial_type(&c.data_type);
+        let ty = match &serial {
+            Some(t) => t.clone(),
+            None => data_type(&c.data_type)?,
+        };
+        let mut column = Column::new(cname.clone(), ty.clone());
+        if let Some(_) = serial {
+            let seq = format!("{name}_{cname}_seq");
+            column.default = Some(memdb_engine::Expr::Function("nextval".into(), vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))]));
+            column.nullable = false;
+            sequences.push((seq, ty.clone(), columns.len()));
+        }
+        for opt in &c.options {
+            match &opt.option {
+                ast::ColumnOption::Null => column.nullable = true,
+                ast::ColumnOption::NotNull => column.nullable = false,
+                ast::ColumnOption::Default(e) => {
+                    let d = stored_expr(e, &[], &name, "DEFAULT expressions")?;
+                    column.default = Some(default_with_type(d, &ty)?);
+                }
+                ast::ColumnOption::PrimaryKey(_) => {
+                    column.nullable = false;
+                    constraints.push(ConstraintSpec::PrimaryKey { name: opt.name.as_ref().map(ident), columns: vec![cname.clone()] });
+                }
+                ast::ColumnOption::Unique(_) => {
+                    constraints.push(ConstraintSpec::Unique { name: opt.name.as_ref().map(ident), columns: vec![cname.clone()] });
+                }
+                ast::ColumnOption::ForeignKey(fk) => constraints.push(ConstraintSpec::ForeignKey {
+                    name: opt.name.as_ref().map(ident),
+                    columns: vec![cname.clone()],
+                    ref_table: object_name(&fk.foreign_table)?,
+                    ref_columns: fk.referred_columns.iter().map(ident).collect(),
+                    on_delete: fk_action(fk.on_delete),
+                    on_update: fk_action(fk.on_update),
+                }),
+                ast::ColumnOption::Check(_) => {}
+                ast::ColumnOption::Generated { sequence_options, generation_expr: None, .. } => {
+                    let seq = format!("{name}_{cname}_seq");
+                    column.default = Some(memdb_engine::Expr::Function("nextval".into(), vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))]));
+                    column.nullable = false;
+                    let _ = sequence_options;
+                    sequences.push((seq, ty.clone(), columns.len()));
+                }
+                ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
+                other => return Err(unsupported(format!("column option {other}"))),
+            }
+        }
+        columns.push(column);
+    }
+    // Column CHECKs see all columns.
+    for c in &ct.columns {
+        for opt in &c.options {
+            if let ast::ColumnOption::Check(ch) = &opt.option {
+                constraints.push(ConstraintSpec::Check { name: opt.name.as_ref().map(ident).or(ch.name.as_ref().map(ident)), expr: check_expr(&ch.expr, &columns, &name)? });
+            }
+        }
+    }
+    for c in &ct.constraints {
+        constraints.push(table_constraint(c, &columns, &name)?);
+    }
+    for col in columns {
+        schema = schema.column(col);
+    }
+    for c in constraints {
+        schema = schema.constraint(c);
+    }
+    txn.create_table(schema)?;
+    if !sequences.is_empty() {
+        let table_id = txn.table(&name)?.id();
+        for (seq, ty, column) in &sequences {
+            let mut s = SequenceSchema::new(seq.clone());
+            s.max = match ty {
+                DataType::Int2 => i64::from(i16::MAX),
+                DataType::Int4 => i64::from(i32::MAX),
+                _ => i64::MAX,
+            };
+            // Owned by the table: dropped with it.
+            s.owned_by = Some((table_id, *column));
+            txn.create_sequence(s)?;
+        }
+    }
+    Ok("CREATE TABLE".into())
+}
+
+/// Casts a constant default to the column type up front.
+fn default_with_type(d: memdb_engine::Expr, ty: &DataType) -> Result<memdb_engine::Expr> {
+    Ok(match d {
+        memdb_engine::Expr::Literal(v) => memdb_engine::Expr::Literal(v.coerce_to(ty)?),
+        other => other,
+    })
+}
+
+fn create_index(txn: &mut Transaction, ci: &ast::CreateIndex) -> Result<String> {
+    let table = object_name(&ci.table_name)?;
+    let columns = index_columns(&ci.columns)?;
+    let mut spec = IndexSpec::new(&table, columns);
+    if let Some(n) = &ci.name {
+        let name = object_name(n)?;
+        if ci.if_not_exists && txn.table(&table).is_ok_and(|t| t.schema().index(&name).is_some()) {
+            return Ok("CREATE INDEX".into());
+        }
+        spec = spec.named(&name);
+    }
+    if ci.unique {
+        spec = spec.unique();
+    }
+    match &ci.using {
+        None => {}
+        Some(ast::IndexType::Hash) => spec = spec.hash(),
+        Some(ast::IndexType::BTree) => {}
+        Some(other) => return Err(unsupported(format!("index method {other}"))),
+    }
+    if ci.predicate.is_some() {
+        return Err(unsupported("partial indexes"));
+    }
+    if txn.table(&table).is_err() && view_definition(txn, &table)?.is_some() {
+        return Err(SqlError::WrongObjectType(format!("\"{table}\" is not a table")));
+    }
+    txn.create_index(spec)?;
+    Ok("CREATE INDEX".into())
+}
+
+fn create_view(txn: &mut Transaction, cv: &ast::CreateView) -> Result<String> {
+    if cv.materialized {
+        return Err(unsupported("materialized views"));
+    }
+    let name = object_name(&cv.name)?;
+    let exists = view_definition(txn, &name)?.is_some();
+    if txn.table(&name).is_ok() || (exists && !cv.or_replace) {
+        if cv.if_not_exists {
+            return Ok("CREATE VIEW".into());
+        }
+        return Err(duplicate("relation", &name));
+    }
+    // Bind it now so a broken view is refused at creation.
+    let mut sql = cv.query.to_string();
+    let bound = Binder::new(txn, Vec::new()).query(&cv.query)?;
+    if !cv.columns.is_empty() {
+        if cv.columns.len() > bound.columns.len() {
+            return Err(SqlError::Semantic("CREATE VIEW specifies more column names than columns".into()));
+        }
+        let names: Vec<String> = cv.columns.iter().map(|c| format!("\"{}\"", ident(&c.name).replace('"', "\"\""))).collect();
+        sql = format!("SELECT * FROM ({sql}) AS v({})", names.join(", "));
+    }
+    let table = match txn.table(VIEWS_TABLE) {
+        Ok(t) => t,
+        Err(_) => {
+            txn.create_table(
+                TableSchema::new(VIEWS_TABLE)
+                    .column(Column::new("name", DataType::Text).not_null())
+                    .column(Column::new("definition", DataType::Text).not_null())
+                    .primary_key(["name"]),
+            )?;
+            txn.table(VIEWS_TABLE)?
+        }
+    };
+    if exists {
+        txn.delete_by_key(&table, &[Value::Text(name.clone())])?;
+    }
+    txn.insert(&table, vec![Value::Text(name), Value::Text(sql)])?;
+    Ok("CREATE VIEW".into())
+}
+
+fn drop(txn: &mut Transaction, kind: ast::ObjectType, if_exists: bool, names: &[ast::ObjectName], cascade: bool) -> Result<String> {
+    let tag = match kind {
+        ast::ObjectType::Table => "DROP TABLE",
+        ast::ObjectType::View => "DROP VIEW",
+        ast::ObjectType::Index => "DROP INDEX",
+        ast::ObjectType::Sequence => "DROP SEQUENCE",
+        ast::ObjectType::Schema => "DROP SCHEMA",
+        other => return Err(unsupported(format!("DROP {other}"))),
+    };
+    for n in names {
+        let name = object_name(n)?;
+        let result: Result<()> = match kind {
+            ast::ObjectType::Table => {
+                if view_definition(txn, &name)?.is_some() {
+                    Err(SqlError::WrongObjectType(format!("\"{name}\" is not a table")))
+                } else {
+                    txn.drop_table(&name, cascade).map_err(SqlError::from)
+                }
+            }
+            ast::ObjectType::View => match view_definition(txn, &name)? {
+                Some(_) => {
+                    let dependents: Vec<String> = views(txn)?
+                        .into_iter()
+                        .filter(|(v, sql)| *v != name && mentions(sql, &name))
+                        .map(|(v, _)| v)
+                        .collect();
+                    if !dependents.is_empty() && !cascade {
+                        Err(SqlError::DependentObjects(format!(
+                            "cannot drop view {name} because other objects depend on it"
+                        )))
+                    } else {
+                        let table = txn.table(VIEWS_TABLE)?;
+                        for d in dependents {
+                            txn.delete_by_key(&table, &[Value::Text(d)])?;
+                        }
+                        txn.delete_by_key(&table, &[Value::Text(name.clone())])?;
+                        Ok(())
+                    }
+                }
+                None if txn.table(&name).is_ok() => Err(SqlError::WrongObjectType(format!("\"{name}\" is not a view"))),
+                None => Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(name.clone()))),
+            },
+            ast::ObjectType::Index => txn.drop_index(&name).map_err(SqlError::from),
+            ast::ObjectType::Sequence => txn.drop_sequence(&name).map_err(SqlError::from),
+            _ => {
+                if name == "public" {
+                    Err(SqlError::DependentObjects("cannot drop schema public because other objects depend on it".into()))
+                } else {
+                    Err(SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "schema", name: name.clone() }))
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if if_exists && is_missing(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(tag.into())
+}
+
+fn is_missing(e: &SqlError) -> bool {
+    matches!(e.sqlstate(), "42P01" | "42704")
+}
+
+/// Whether a view's SQL text mentions a relation name as a word.
+fn mentions(sql: &str, name: &str) -> bool {
+    sql.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == name)
+}
+
+fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
+    let name = object_name(&at.name)?;
+    if at.if_exists && txn.table(&name).is_err() {
+        return Ok("ALTER TABLE".into());
+    }
+    for op in &at.operations {
+        let table = txn.table(&name)?;
+        let change = match op {
+            ast::AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
+                let cname = ident(&column_def.name);
+                if *if_not_exists && table.column_position(&cname).is_ok() {
+                    continue;
+                }
+                let ty = data_type(&column_def.data_type)?;
+                let mut column = Column::new(cname.clone(), ty.clone());
+                let mut extra = Vec::new();
+                for opt in &column_def.options {
+                    match &opt.option {
+                        ast::ColumnOption::Null => column.nullable = true,
+                        ast::ColumnOption::NotNull => column.nullable = false,
+                        ast::ColumnOption::Default(e) => {
+                            column.default = Some(default_with_type(stored_expr(e, &[], &name, "DEFAULT expressions")?, &ty)?)
+                        }
+                        ast::ColumnOption::Unique(_) => extra.push(ConstraintSpec::Unique { name: None, columns: vec![cname.clone()] }),
+                        ast::ColumnOption::PrimaryKey(_) => {
+                            extra.push(ConstraintSpec::PrimaryKey { name: None, columns: vec![cname.clone()] })
+                        }
+                        other => return Err(unsupported(format!("column option {other} in ALTER TABLE"))),
+                    }
+                }
+                txn.alter_table(&name, AlterTable::AddColumn(column))?;
+                for c in extra {
+                    txn.alter_table(&name, AlterTable::AddConstraint(c))?;
+                }
+                continue;
+            }
+            ast::AlterTableOperation::DropColumn { column_names, if_exists, drop_behavior, .. } => {
+                for c in column_names {
+                    let cname = ident(c);
+                    if *if_exists && txn.table(&name)?.column_position(&cname).is_err() {
+                        continue;
+                    }
+                    txn.alter_table(&name, AlterTable::DropColumn { name: cname, cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) })?;
+                }
+                continue;
+            }
+            ast::AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+                AlterTable::RenameColumn { from: ident(old_column_name), to: ident(new_column_name) }
+            }
+            ast::AlterTableOperation::RenameTable { table_name } => {
+                let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) = table_name;
+                AlterTable::RenameTable(object_name(n)?)
+            }
+            ast::AlterTableOperation::AddConstraint { constraint, .. } => {
+                let cols: Vec<Column> = table.schema().columns.clone();
+                AlterTable::AddConstraint(table_constraint(constraint, &cols, &name)?)
+            }
+            ast::AlterTableOperation::DropConstraint { name: cname, if_exists, drop_behavior } => {
+                let r = txn.alter_table(&name, AlterTable::DropConstraint { name: ident(cname), cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) });
+                match r {
+                    Err(e) if *if_exists && e.sqlstate() == "42704" => {}
+                    other => other?,
+                }
+                continue;
+            }
+            ast::AlterTableOperation::AlterColumn { column_name, op } => {
+                let column = ident(column_name);
+                match op {
+                    ast::AlterColumnOperation::SetNotNull => AlterTable::SetNotNull { column, not_null: true },
+                    ast::AlterColumnOperation::DropNotNull => AlterTable::SetNotNull { column, not_null: false },
+                    ast::AlterColumnOperation::DropDefault => AlterTable::SetDefault { column, default: None },
+                    ast::AlterColumnOperation::SetDefault { value } => {
+                        let pos = table.column_position(&column)?;
+                        let ty = table.columns().get(pos).map(|c| c.data_type.clone()).unwrap_or(DataType::Text);
+                        AlterTable::SetDefault { column, default: Some(default_with_type(stored_expr(value, &[], &name, "DEFAULT expressions")?, &ty)?) }
+                    }
+                    other => return Err(unsupported(format!("ALTER COLUMN {other}"))),
+                }
+            }
+            other => return Err(unsupported(format!("ALTER TABLE {other}"))),
+        };
+        txn.alter_table(&name, change)?;
+    }
+    Ok("ALTER TABLE".into())
+}
+
+/// Evaluates a constant expression bound without a transaction (defaults in tests).
+#[allow(dead_code)]
+pub(crate) fn constant(e: Expr, ty: &DataType) -> Result<Expr> {
+    cast_to(super::Typed::new(e, ty.clone()), ty)
+}

@@ -1,0 +1,1056 @@
+//! Binding expressions: names to column positions, literals and operators
+//! to typed values and operators, function names to functions.
+
+use std::sync::Arc;
+
+use memdb_engine::{DataType, Interval, Value};
+use sqlparser::ast;
+
+use super::types::{Category, category, common_type, data_type};
+use super::{Binder, Typed, ident, object_name};
+use crate::error::{Result, SqlError, unsupported};
+use crate::expr::{BinOp, Expr, Func, Subquery, SubqueryKind, arith};
+
+use crate::plan::{AggregateCall, AggregateFunc, Frame, FrameBound, SortKey, WindowCall, WindowFunc};
+
+fn type_name(t: &Typed) -> String {
+    if t.unknown { "unknown".to_owned() } else { t.ty.to_string() }
+}
+
+fn no_operator(op: &str, a: &Typed, b: &Typed) -> SqlError {
+    SqlError::UndefinedFunction(format!("operator does not exist: {} {op} {}", type_name(a), type_name(b)))
+}
+
+/// Casts a bound expression to a type: literals are converted now (so a bad
+/// literal is an error at bind time, as in PostgreSQL), others get a cast.
+pub(crate) fn cast_to(t: Typed, ty: &DataType) -> Result<Expr> {
+    if t.ty == *ty && !t.unknown {
+        return Ok(t.expr);
+    }
+    match t.expr {
+        Expr::Literal(v) => Ok(Expr::Literal(v.cast(ty)?)),
+        Expr::Param(i) => Ok(Expr::Cast(Box::new(Expr::Param(i)), ty.clone())),
+        e => Ok(Expr::Cast(Box::new(e), ty.clone())),
+    }
+}
+
+/// Casts unless the types already agree.
+fn coerce(t: Typed, ty: &DataType) -> Result<Typed> {
+    Ok(Typed::new(cast_to(t, ty)?, ty.clone()))
+}
+
+/// The type an untyped literal takes when nothing else decides: text.
+pub(crate) fn resolve_unknown(t: Typed) -> Result<Typed> {
+    if t.unknown { coerce(t, &DataType::Text) } else { Ok(t) }
+}
+
+fn is_bool(t: &Typed) -> bool {
+    t.ty == DataType::Bool
+}
+
+impl Binder<'_> {
+    /// Binds an expression that must be boolean (WHERE, ON, HAVING, CHECK).
+    pub(crate) fn predicate(&mut self, e: &ast::Expr) -> Result<Expr> {
+        let t = self.expr(e)?;
+        self.as_bool(t, "WHERE")
+    }
+
+    fn as_bool(&mut self, t: Typed, context: &str) -> Result<Expr> {
+        if t.unknown {
+            return cast_to(t, &DataType::Bool);
+        }
+        if !is_bool(&t) {
+            return Err(SqlError::DatatypeMismatch(format!(
+                "argument of {context} must be type boolean, not type {}",
+                t.ty
+            )));
+        }
+        Ok(t.expr)
+    }
+
+    /// Binds an expression in the current scope.
+    pub(crate) fn expr(&mut self, e: &ast::Expr) -> Result<Typed> {
+        use ast::Expr as E;
+        Ok(match e {
+            E::Identifier(id) => {
+                let name = ident(id);
+                match self.resolve(None, &name) {
+                    Ok(t) => t,
+                    Err(SqlError::UndefinedColumn(_)) if id.quote_style.is_none() => match special_function(&name) {
+                        Some(f) => Typed::new(Expr::Call(f, Vec::new()), f.return_type(&[])?),
+                        None => return Err(SqlError::UndefinedColumn(name)),
+                    },
+                    Err(e) => return Err(e),
+                }
+            }
+            E::CompoundIdentifier(parts) => {
+                let names: Vec<String> = parts.iter().map(ident).collect();
+                match names.as_slice() {
+                    [t, c] => self.resolve(Some(t), c)?,
+                    [_, t, c] => self.resolve(Some(t), c)?,
+                    _ => return Err(SqlError::Semantic(format!("improper qualified name: {e}"))),
+                }
+            }
+            E::Value(v) => self.value(&v.value)?,
+            E::TypedString(ts) => {
+                let ty = data_type(&ts.data_type)?;
+                let text = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Typed::new(Expr::Literal(Value::Text(text).cast(&ty)?), ty)
+            }
+            E::Nested(inner) => self.expr(inner)?,
+            E::BinaryOp { left, op, right } => {
+                let (l, r) = (self.expr(left)?, self.expr(right)?);
+                self.binary(op, l, r)?
+            }
+            E::UnaryOp { op, expr } => self.unary(*op, expr)?,
+            E::IsNull(x) => Typed::new(Expr::IsNull(Box::new(self.expr(x)?.expr)), DataType::Bool),
+            E::IsNotNull(x) => {
+                Typed::new(Expr::Not(Box::new(Expr::IsNull(Box::new(self.expr(x)?.expr)))), DataType::Bool)
+            }
+            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) => {
+                let t = self.expr(x)?;
+                let b = self.as_bool(t, "IS TRUE")?;
+                let want = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
+                let test = Expr::IsBool(Box::new(b), want);
+                let negate = matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_));
+                Typed::new(if negate { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::IsUnknown(x) | E::IsNotUnknown(x) => {
+                let t = self.expr(x)?;
+                let b = self.as_bool(t, "IS UNKNOWN")?;
+                let test = Expr::IsNull(Box::new(b));
+                Typed::new(if matches!(e, E::IsNotUnknown(_)) { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+                let left = self.expr(a)?;
+                let right = self.expr(b)?;
+                let (x, y) = self.comparable(left, right, "IS DISTINCT FROM")?;
+                let test = Expr::IsDistinct(Box::new(x.expr), Box::new(y.expr));
+                Typed::new(if matches!(e, E::IsNotDistinctFrom(..)) { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::InList { expr, list, negated } => {
+                let probe = self.expr(expr)?;
+                let mut items = Vec::with_capacity(list.len());
+                for i in list {
+                    items.push(self.expr(i)?);
+                }
+                let known: Vec<DataType> =
+                    std::iter::once(&probe).chain(items.iter()).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+                let ty = match common_type(known.iter(), "IN")? {
+                    Some(t) => t,
+                    None => DataType::Text,
+                };
+                let probe = if probe.unknown { coerce(probe, &ty)? } else { probe };
+                let mut bound = Vec::with_capacity(items.len());
+                for i in items {
+                    let i = if i.unknown { coerce(i, &ty)? } else { i };
+                    self.check_comparable(&probe, &i, "=")?;
+                    bound.push(i.expr);
+                }
+                let test = Expr::InList(Box::new(probe.expr), bound);
+                Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::InSubquery { expr, subquery, negated } => {
+                let probe = self.expr(expr)?;
+                let (plan, columns, correlated) = self.subquery(subquery)?;
+                if columns.len() != 1 {
+                    return Err(SqlError::Semantic("subquery has too many columns".into()));
+                }
+                let col = Typed::new(Expr::Column(0), columns[0].data_type.clone());
+                let probe = if probe.unknown { coerce(probe, &col.ty)? } else { probe };
+                self.check_comparable(&probe, &col, "=")?;
+                let id = self.subquery_id();
+                let test = Expr::Subquery(Arc::new(Subquery {
+                    id,
+                    plan,
+                    kind: SubqueryKind::In(Box::new(probe.expr)),
+                    correlated,
+                }));
+                Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::Between { expr, negated, low, high } => {
+                let v = self.expr(expr)?;
+                let lo = self.expr(low)?;
+                let hi = self.expr(high)?;
+                let (v1, lo) = self.comparable(v.clone(), lo, "BETWEEN")?;
+                let (v2, hi) = self.comparable(v, hi, "BETWEEN")?;
+                let test = Expr::And(
+                    Box::new(Expr::Binary(BinOp::GtEq, Box::new(v1.expr), Box::new(lo.expr))),
+                    Box::new(Expr::Binary(BinOp::LtEq, Box::new(v2.expr), Box::new(hi.expr))),
+                );
+                Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::Like { negated, expr, pattern, escape_char, any } | E::ILike { negated, expr, pattern, escape_char, any } => {
+                if *any || escape_char.is_some() {
+                    return Err(unsupported("LIKE ANY / ESCAPE"));
+                }
+                let s = resolve_unknown(self.expr(expr)?)?;
+                let p = resolve_unknown(self.expr(pattern)?)?;
+                for t in [&s, &p] {
+                    if category(&t.ty) != Category::String {
+                        return Err(SqlError::UndefinedFunction(format!("operator does not exist: {} ~~ {}", s.ty, p.ty)));
+                    }
+                }
+                let test = Expr::Like {
+                    expr: Box::new(s.expr),
+                    pattern: Box::new(p.expr),
+                    case_insensitive: matches!(e, E::ILike { .. }),
+                };
+                Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
+                let all = matches!(e, E::AllOp { .. });
+                let op = comparison(compare_op).ok_or_else(|| unsupported(format!("operator {compare_op} with ANY/ALL")))?;
+                let probe = self.expr(left)?;
+                match right.as_ref() {
+                    E::Subquery(q) => {
+                        let (plan, columns, correlated) = self.subquery(q)?;
+                        if columns.len() != 1 {
+                            return Err(SqlError::Semantic("subquery has too many columns".into()));
+                        }
+                        let col = Typed::new(Expr::Column(0), columns[0].data_type.clone());
+                        let probe = if probe.unknown { coerce(probe, &col.ty)? } else { probe };
+                        self.check_comparable(&probe, &col, op.symbol())?;
+                        let id = self.subquery_id();
+                        Typed::new(
+                            Expr::Subquery(Arc::new(Subquery {
+                                id,
+                                plan,
+                                kind: SubqueryKind::Quantified { expr: Box::new(probe.expr), op, all },
+                                correlated,
+                            })),
+                            DataType::Bool,
+                        )
+                    }
+                    other => {
+                        // `x = ANY(array)`: compare with each element.
+                        let arr = self.expr(other)?;
+                        let DataType::Array(elem) = arr.ty.clone() else {
+                            return Err(SqlError::DatatypeMismatch("op ANY/ALL (array) requires array on right side".into()));
+                        };
+                        let probe = if probe.unknown { coerce(probe, &elem)? } else { probe };
+                        let id = self.subquery_id();
+                        let plan = crate::plan::Plan::Function {
+                            function: crate::plan::TableFunction::Unnest,
+                            args: vec![lift_outer(arr.expr)],
+                        };
+                        Typed::new(
+                            Expr::Subquery(Arc::new(Subquery {
+                                id,
+                                plan,
+                                kind: SubqueryKind::Quantified { expr: Box::new(probe.expr), op, all },
+                                correlated: true,
+                            })),
+                            DataType::Bool,
+                        )
+                    }
+                }
+            }
+            E::Cast { expr, data_type: t, kind, .. } => {
+                let ty = data_type(t)?;
+                let inner = self.expr(expr)?;
+                match kind {
+                    ast::CastKind::Cast | ast::CastKind::DoubleColon => {}
+                    _ => return Err(unsupported("TRY_CAST")),
+                }
+                // `'name'::regclass` names a relation.
+                if let ast::DataType::Regclass = t {
+                    return Ok(Typed::new(Expr::Literal(Value::Int4(self.regclass(&inner)?)), DataType::Int4));
+                }
+                if inner.ty == DataType::Bool && matches!(ty, DataType::Int8 | DataType::Int2) {
+                    return Err(SqlError::Engine(memdb_engine::Error::CannotCast {
+                        from: "boolean".into(),
+                        to: ty.to_string(),
+                    }));
+                }
+                coerce(inner, &ty)?
+            }
+            E::Case { operand, conditions, else_result, .. } => self.case(operand.as_deref(), conditions, else_result.as_deref())?,
+            E::Exists { subquery, negated } => {
+                let (plan, _, correlated) = self.subquery(subquery)?;
+                let id = self.subquery_id();
+                let test = Expr::Subquery(Arc::new(Subquery { id, plan, kind: SubqueryKind::Exists, correlated }));
+                Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::Subquery(q) => {
+                let (plan, columns, correlated) = self.subquery(q)?;
+                if columns.len() != 1 {
+                    return Err(SqlError::Semantic("subquery must return only one column".into()));
+                }
+                let id = self.subquery_id();
+                Typed::new(
+                    Expr::Subquery(Arc::new(Subquery { id, plan, kind: SubqueryKind::Scalar, correlated })),
+                    columns[0].data_type.clone(),
+                )
+            }
+            E::Function(f) => self.function(f)?,
+            E::Array(arr) => {
+                let mut items = Vec::new();
+                for i in &arr.elem {
+                    items.push(self.expr(i)?);
+                }
+                let known: Vec<DataType> = items.iter().filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+                let elem = common_type(known.iter(), "ARRAY")?.unwrap_or(DataType::Text);
+                let exprs = items.into_iter().map(|i| cast_to(i, &elem)).collect::<Result<Vec<_>>>()?;
+                Typed::new(Expr::Array(exprs, elem.clone()), DataType::Array(Box::new(elem)))
+            }
+            E::Extract { field, expr, .. } => {
+                let v = self.expr(expr)?;
+                let field = field.to_string().to_lowercase();
+                let call = Expr::Call(Func::DatePart, vec![Expr::Literal(Value::Text(field)), v.expr]);
+                // PostgreSQL's EXTRACT returns numeric.
+                Typed::new(Expr::Cast(Box::new(call), DataType::Numeric(None)), DataType::Numeric(None))
+            }
+            E::Substring { expr, substring_from, substring_for, .. } => {
+                let mut args = vec![resolve_unknown(self.expr(expr)?)?];
+                args.push(match substring_from {
+                    Some(f) => self.expr(f)?,
+                    None => Typed::new(Expr::Literal(Value::Int4(1)), DataType::Int4),
+                });
+                if let Some(f) = substring_for {
+                    args.push(self.expr(f)?);
+                }
+                self.call(Func::Substr, args)?
+            }
+            E::Trim { expr, trim_where, trim_what, trim_characters } => {
+                let f = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => Func::Ltrim,
+                    Some(ast::TrimWhereField::Trailing) => Func::Rtrim,
+                    _ => Func::Btrim,
+                };
+                let mut args = vec![self.expr(expr)?];
+                if let Some(w) = trim_what {
+                    args.push(self.expr(w)?);
+                }
+                if let Some(chars) = trim_characters {
+                    for c in chars {
+                        args.push(self.expr(c)?);
+                    }
+                }
+                self.call(f, args)?
+            }
+            E::Position { expr, r#in } => {
+                let args = vec![self.expr(r#in)?, self.expr(expr)?];
+                self.call(Func::StrPos, args)?
+            }
+            E::Ceil { expr, .. } => {
+                let a = self.expr(expr)?;
+                self.call(Func::Ceil, vec![a])?
+            }
+            E::Floor { expr, .. } => {
+                let a = self.expr(expr)?;
+                self.call(Func::Floor, vec![a])?
+            }
+            E::Interval(iv) => {
+                let v = self.expr(&iv.value)?;
+                let Expr::Literal(lit) = v.expr else { return Err(unsupported("a non-constant INTERVAL")) };
+                let mut text = lit.to_string();
+                if let Some(field) = &iv.leading_field {
+                    if iv.last_field.is_none() && text.trim().parse::<f64>().is_ok() {
+                        text = format!("{text} {field}");
+                    }
+                }
+                Typed::new(Expr::Literal(Value::Interval(Interval::parse(&text)?)), DataType::Interval)
+            }
+            E::Tuple(_) => return Err(unsupported("row constructors")),
+            E::Collate { expr, .. } => self.expr(expr)?,
+            E::JsonAccess { .. } | E::CompoundFieldAccess { .. } => return Err(unsupported(format!("expression {e}"))),
+            other => return Err(unsupported(format!("expression {other}"))),
+        })
+    }
+
+    fn value(&mut self, v: &ast::Value) -> Result<Typed> {
+        use ast::Value as V;
+        Ok(match v {
+            V::Number(n, _) => number_literal(n)?,
+            V::SingleQuotedString(s) | V::EscapedStringLiteral(s) | V::DollarQuotedString(ast::DollarQuotedString { value: s, .. })
+            | V::UnicodeStringLiteral(s) | V::NationalStringLiteral(s) | V::TripleSingleQuotedString(s) => {
+                Typed { expr: Expr::Literal(Value::Text(s.clone())), ty: DataType::Text, unknown: true }
+            }
+            V::HexStringLiteral(s) => Typed::new(Expr::Literal(Value::parse(&format!("\\x{s}"), &DataType::Bytea)?), DataType::Bytea),
+            V::Boolean(b) => Typed::new(Expr::Literal(Value::Bool(*b)), DataType::Bool),
+            V::Null => Typed { expr: Expr::Literal(Value::Null), ty: DataType::Text, unknown: true },
+            V::Placeholder(p) => {
+                let n: usize = p
+                    .strip_prefix('$')
+                    .and_then(|d| d.parse().ok())
+                    .filter(|n| *n >= 1 && *n <= 65535)
+                    .ok_or_else(|| SqlError::Semantic(format!("bad parameter {p}")))?;
+                if self.params.len() < n {
+                    self.params.resize(n, None);
+                }
+                match &self.params[n - 1] {
+                    Some(t) => Typed::new(Expr::Param(n - 1), t.clone()),
+                    None => Typed { expr: Expr::Param(n - 1), ty: DataType::Text, unknown: true },
+                }
+            }
+            other => return Err(unsupported(format!("literal {other}"))),
+        })
+    }
+
+    /// Fixes the type of an untyped parameter from its context.
+    fn settle_param(&mut self, t: &Typed, ty: &DataType) {
+        if let (true, Expr::Param(i)) = (t.unknown, &t.expr) {
+            if let Some(slot) = self.params.get_mut(*i) {
+                if slot.is_none() {
+                    *slot = Some(ty.clone());
+                }
+            }
+        }
+    }
+
+    /// Gives two operands of a comparison a common footing.
+    fn comparable(&mut self, a: Typed, b: Typed, op: &str) -> Result<(Typed, Typed)> {
+        let (a, b) = match (a.unknown, b.unknown) {
+            (true, false) => {
+                self.settle_param(&a, &b.ty);
+                let ty = b.ty.clone();
+                (coerce(a, &ty)?, b)
+            }
+            (false, true) => {
+                self.settle_param(&b, &a.ty);
+                let ty = a.ty.clone();
+                let b = coerce(b, &ty)?;
+                (a, b)
+            }
+            (true, true) => (coerce(a, &DataType::Text)?, coerce(b, &DataType::Text)?),
+            (false, false) => (a, b),
+        };
+        self.check_comparable(&a, &b, op)?;
+        Ok((a, b))
+    }
+
+    fn check_comparable(&self, a: &Typed, b: &Typed, op: &str) -> Result<()> {
+        if a.unknown || b.unknown || a.ty == b.ty {
+            return Ok(());
+        }
+        let ok = match (category(&a.ty), category(&b.ty)) {
+            (Category::Numeric, Category::Numeric) | (Category::String, Category::String) => true,
+            _ => common_type([&a.ty, &b.ty], "").is_ok(),
+        };
+        if ok { Ok(()) } else { Err(no_operator(op, a, b)) }
+    }
+
+    fn binary(&mut self, op: &ast::BinaryOperator, l: Typed, r: Typed) -> Result<Typed> {
+        use ast::BinaryOperator as B;
+        if let Some(cmp) = comparison(op) {
+            let (l, r) = self.comparable(l, r, cmp.symbol())?;
+            return Ok(Typed::new(Expr::Binary(cmp, Box::new(l.expr), Box::new(r.expr)), DataType::Bool));
+        }
+        let bop = match op {
+            B::And | B::Or => {
+                let (a, b) = (self.as_bool(l, if *op == B::And { "AND" } else { "OR" })?, self.as_bool(r, "AND")?);
+                let e = if *op == B::And { Expr::And(Box::new(a), Box::new(b)) } else { Expr::Or(Box::new(a), Box::new(b)) };
+                return Ok(Typed::new(e, DataType::Bool));
+            }
+            B::Plus => BinOp::Add,
+            B::Minus => BinOp::Sub,
+            B::Multiply => BinOp::Mul,
+            B::Divide => BinOp::Div,
+            B::Modulo => BinOp::Rem,
+            B::PGExp => BinOp::Pow,
+            B::StringConcat => BinOp::Concat,
+            B::BitwiseAnd => BinOp::BitAnd,
+            B::BitwiseOr => BinOp::BitOr,
+            B::PGBitwiseXor => BinOp::BitXor,
+            B::PGBitwiseShiftLeft => BinOp::ShiftLeft,
+            B::PGBitwiseShiftRight => BinOp::ShiftRight,
+            B::Arrow => BinOp::JsonGet,
+            B::LongArrow => BinOp::JsonGetText,
+            B::HashArrow => BinOp::JsonPath,
+            B::HashLongArrow => BinOp::JsonPathText,
+            B::AtArrow => BinOp::Contains,
+            B::ArrowAt => BinOp::ContainedBy,
+            B::Question => BinOp::JsonHasKey,
+            B::PGRegexMatch => BinOp::RegexMatch { case_insensitive: false, negated: false },
+            B::PGRegexIMatch => BinOp::RegexMatch { case_insensitive: true, negated: false },
+            B::PGRegexNotMatch => BinOp::RegexMatch { case_insensitive: false, negated: true },
+            B::PGRegexNotIMatch => BinOp::RegexMatch { case_insensitive: true, negated: true },
+            B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => {
+                let ci = matches!(op, B::PGILikeMatch | B::PGNotILikeMatch);
+                let test = Expr::Like {
+                    expr: Box::new(resolve_unknown(l)?.expr),
+                    pattern: Box::new(resolve_unknown(r)?.expr),
+                    case_insensitive: ci,
+                };
+                let neg = matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch);
+                return Ok(Typed::new(if neg { Expr::Not(Box::new(test)) } else { test }, DataType::Bool));
+            }
+            other => return Err(unsupported(format!("operator {other}"))),
+        };
+        match bop {
+            BinOp::JsonGet | BinOp::JsonGetText | BinOp::JsonPath | BinOp::JsonPathText | BinOp::Contains
+            | BinOp::ContainedBy | BinOp::JsonHasKey => {
+                let l = if l.unknown { coerce(l, &DataType::Jsonb)? } else { l };
+                let json = matches!(l.ty, DataType::Json | DataType::Jsonb);
+                let r = match bop {
+                    BinOp::JsonPath | BinOp::JsonPathText if r.unknown => coerce(r, &DataType::Array(Box::new(DataType::Text)))?,
+                    BinOp::Contains | BinOp::ContainedBy if r.unknown => coerce(r, &l.ty.clone())?,
+                    _ => resolve_unknown(r)?,
+                };
+                let ty = match bop {
+                    BinOp::JsonGetText | BinOp::JsonPathText => DataType::Text,
+                    BinOp::Contains | BinOp::ContainedBy | BinOp::JsonHasKey => DataType::Bool,
+                    _ => l.ty.clone(),
+                };
+                let arrays = matches!((&l.ty, &r.ty), (DataType::Array(_), DataType::Array(_)));
+                if !json && !arrays {
+                    return Err(no_operator(bop.symbol(), &l, &r));
+                }
+                return Ok(Typed::new(Expr::Binary(bop, Box::new(l.expr), Box::new(r.expr)), ty));
+            }
+            BinOp::RegexMatch { .. } => {
+                let (l, r) = (resolve_unknown(l)?, resolve_unknown(r)?);
+                return Ok(Typed::new(Expr::Binary(bop, Box::new(l.expr), Box::new(r.expr)), DataType::Bool));
+            }
+            _ => {}
+        }
+        // Arithmetic: an untyped side takes the other side's type.
+        let (l, r) = match (l.unknown, r.unknown) {
+            (true, false) if bop != BinOp::Concat => {
+                let ty = if bop == BinOp::Sub && matches!(r.ty, DataType::Date | DataType::Timestamp | DataType::TimestampTz) && !matches!(&l.expr, Expr::Literal(Value::Null)) {
+                    r.ty.clone()
+                } else {
+                    r.ty.clone()
+                };
+                self.settle_param(&l, &ty);
+                (coerce(l, &ty)?, r)
+            }
+            (false, true) if bop != BinOp::Concat => {
+                let ty = match (&l.ty, bop) {
+                    (DataType::Date | DataType::Timestamp | DataType::TimestampTz | DataType::Time, BinOp::Add | BinOp::Sub)
+                        if !matches!(&r.expr, Expr::Literal(Value::Null)) =>
+                    {
+                        match &r.expr {
+                            Expr::Literal(Value::Text(s)) if Interval::parse(s).is_ok() => DataType::Interval,
+                            _ => l.ty.clone(),
+                        }
+                    }
+                    _ => l.ty.clone(),
+                };
+                self.settle_param(&r, &ty);
+                let r = coerce(r, &ty)?;
+                (l, r)
+            }
+            _ => (resolve_unknown(l)?, resolve_unknown(r)?),
+        };
+        let ty = arith::result_type(bop, &l.ty, &r.ty).ok_or_else(|| no_operator(bop.symbol(), &l, &r))?;
+        Ok(Typed::new(Expr::Binary(bop, Box::new(l.expr), Box::new(r.expr)), ty))
+    }
+
+    fn unary(&mut self, op: ast::UnaryOperator, e: &ast::Expr) -> Result<Typed> {
+        use ast::UnaryOperator as U;
+        match op {
+            U::Not => {
+                let t = self.expr(e)?;
+                let b = self.as_bool(t, "NOT")?;
+                Ok(Typed::new(Expr::Not(Box::new(b)), DataType::Bool))
+            }
+            U::Minus => {
+                // Fold `-<number>` so `-2147483648` is an integer literal.
+                if let ast::Expr::Value(v) = e {
+                    if let ast::Value::Number(n, _) = &v.value {
+                        return number_literal(&format!("-{n}"));
+                    }
+                }
+                let t = self.expr(e)?;
+                let t = if t.unknown { coerce(t, &DataType::Numeric(None))? } else { t };
+                if !matches!(category(&t.ty), Category::Numeric) && t.ty != DataType::Interval {
+                    return Err(SqlError::UndefinedFunction(format!("operator does not exist: - {}", t.ty)));
+                }
+                Ok(Typed::new(Expr::Neg(Box::new(t.expr)), t.ty))
+            }
+            U::Plus => {
+                let t = self.expr(e)?;
+                let t = if t.unknown { coerce(t, &DataType::Numeric(None))? } else { t };
+                if !matches!(category(&t.ty), Category::Numeric) && t.ty != DataType::Interval {
+                    return Err(SqlError::UndefinedFunction(format!("operator does not exist: + {}", t.ty)));
+                }
+                Ok(t)
+            }
+            U::PGAbs => {
+                let t = self.expr(e)?;
+                self.call(Func::Abs, vec![t])
+            }
+            U::PGSquareRoot => {
+                let t = self.expr(e)?;
+                self.call(Func::Sqrt, vec![t])
+            }
+            U::BitwiseNot => {
+                let t = self.expr(e)?;
+                let ty = t.ty.clone();
+                let all_ones = Expr::Literal(Value::Int8(-1).cast(&ty)?);
+                Ok(Typed::new(Expr::Binary(BinOp::BitXor, Box::new(t.expr), Box::new(all_ones)), ty))
+            }
+            other => Err(unsupported(format!("operator {other}"))),
+        }
+    }
+
+    fn case(&mut self, operand: Option<&ast::Expr>, conditions: &[ast::CaseWhen], otherwise: Option<&ast::Expr>) -> Result<Typed> {
+        let subject = operand.map(|o| self.expr(o)).transpose()?;
+        let mut whens = Vec::with_capacity(conditions.len());
+        let mut results = Vec::with_capacity(conditions.len() + 1);
+        for c in conditions {
+            let w = self.expr(&c.condition)?;
+            let w = match &subject {
+                Some(s) => {
+                    let (_, w) = self.comparable(s.clone(), w, "=")?;
+                    w.expr
+                }
+                None => self.as_bool(w, "CASE/WHEN")?,
+            };
+            whens.push(w);
+            results.push(self.expr(&c.result)?);
+        }
+        let other = otherwise.map(|o| self.expr(o)).transpose()?;
+        let known: Vec<DataType> = results.iter().chain(other.iter()).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+        let ty = common_type(known.iter(), "CASE")?.unwrap_or(DataType::Text);
+        let mut pairs = Vec::with_capacity(whens.len());
+        for (w, r) in whens.into_iter().zip(results) {
+            pairs.push((w, cast_to(r, &ty)?));
+        }
+        let otherwise = other.map(|o| cast_to(o, &ty)).transpose()?.map(Box::new);
+        let subject = match subject {
+            Some(s) => Some(Box::new(resolve_unknown(s)?.expr)),
+            None => None,
+        };
+        Ok(Typed::new(Expr::Case { operand: subject, whens: pairs, otherwise }, ty))
+    }
+
+    /// Binds a call of a built-in scalar function on bound arguments.
+    pub(crate) fn call(&mut self, f: Func, args: Vec<Typed>) -> Result<Typed> {
+        let args = match f {
+            Func::Coalesce | Func::Greatest | Func::Least | Func::NullIf => {
+                let known: Vec<DataType> = args.iter().filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+                let name = f.name().to_uppercase();
+                let ty = common_type(known.iter(), &name)?.unwrap_or(DataType::Text);
+                let args = if f == Func::NullIf {
+                    // NULLIF's result has the first argument's type.
+                    let first = args.first().map(|a| if a.unknown { ty.clone() } else { a.ty.clone() }).unwrap_or(DataType::Text);
+                    let mut out = Vec::new();
+                    for (i, a) in args.into_iter().enumerate() {
+                        let t = if i == 0 { first.clone() } else { ty.clone() };
+                        if !a.unknown && category(&a.ty) != category(&t) && a.ty != t {
+                            return Err(SqlError::UndefinedFunction(format!("operator does not exist: {} = {}", first, a.ty)));
+                        }
+                        out.push(if a.unknown { coerce(a, &t)? } else { a });
+                    }
+                    out
+                } else {
+                    args.into_iter().map(|a| coerce(a, &ty)).collect::<Result<Vec<_>>>()?
+                };
+                args
+            }
+            _ => {
+                let types: Vec<DataType> = args.iter().map(|a| a.ty.clone()).collect();
+                let wanted = f.argument_types(&types);
+                let mut out = Vec::with_capacity(args.len());
+                for (a, w) in args.into_iter().zip(wanted) {
+                    out.push(match w {
+                        Some(t) if a.unknown || category(&a.ty) == category(&t) || f == Func::Setval => coerce(a, &t)?,
+                        Some(t) if matches!(f, Func::Lower | Func::Upper | Func::Length | Func::Btrim | Func::Ltrim | Func::Rtrim) && a.ty != DataType::Bytea => {
+                            return Err(SqlError::UndefinedFunction(format!("function {}({}) does not exist", f.name(), a.ty)))
+                                .or_else(|e: SqlError| if category(&t) == Category::String { Err(e) } else { coerce(a, &t) });
+                        }
+                        _ => resolve_unknown(a)?,
+                    });
+                }
+                out
+            }
+        };
+        let types: Vec<DataType> = args.iter().map(|a| a.ty.clone()).collect();
+        let ty = f.return_type(&types)?;
+        Ok(Typed::new(Expr::Call(f, args.into_iter().map(|a| a.expr).collect()), ty))
+    }
+
+    fn function(&mut self, f: &ast::Function) -> Result<Typed> {
+        let name = object_name(&f.name)?;
+        let name = name.strip_prefix("pg_catalog.").unwrap_or(&name).to_owned();
+        let (args, distinct, clauses) = match &f.args {
+            ast::FunctionArguments::None => (Vec::new(), false, Vec::new()),
+            ast::FunctionArguments::List(list) => (
+                list.args.clone(),
+                matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)),
+                list.clauses.clone(),
+            ),
+            ast::FunctionArguments::Subquery(q) => {
+                if name == "array" {
+                    let (plan, columns, correlated) = self.subquery(q)?;
+                    let elem = columns.first().map(|c| c.data_type.clone()).unwrap_or(DataType::Text);
+                    let id = self.subquery_id();
+                    return Ok(Typed::new(
+                        Expr::Subquery(Arc::new(Subquery { id, plan, kind: SubqueryKind::Array(elem.clone()), correlated })),
+                        DataType::Array(Box::new(elem)),
+                    ));
+                }
+                return Err(unsupported(format!("function {name} over a subquery")));
+            }
+        };
+        let star = matches!(args.as_slice(), [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]);
+        let arg_exprs: Vec<&ast::Expr> = args
+            .iter()
+            .filter_map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
+                ast::FunctionArg::Named { arg: ast::FunctionArgExpr::Expr(e), .. } => Some(e),
+                _ => None,
+            })
+            .collect();
+        if !star && arg_exprs.len() != args.len() {
+            return Err(unsupported(format!("these arguments to {name}")));
+        }
+        let mut order_by = Vec::new();
+        for c in &clauses {
+            match c {
+                ast::FunctionArgumentClause::OrderBy(keys) => order_by = keys.clone(),
+                other => return Err(unsupported(format!("{other} in a function call"))),
+            }
+        }
+        if let Some(over) = &f.over {
+            return self.window_function(&name, star, &arg_exprs, over, f.filter.as_deref());
+        }
+        if let Some(agg) = aggregate_func(&name, star) {
+            return self.aggregate(agg, &name, &arg_exprs, distinct, f.filter.as_deref(), &order_by);
+        }
+        if distinct || f.filter.is_some() {
+            return Err(SqlError::Semantic(format!("DISTINCT specified, but {name} is not an aggregate function")));
+        }
+        if name == "row" {
+            return Err(unsupported("row constructors"));
+        }
+        let func = Func::lookup(&name).ok_or_else(|| {
+            SqlError::UndefinedFunction(format!("function {name}({}) does not exist", if arg_exprs.is_empty() { "" } else { "..." }))
+        })?;
+        let mut bound = Vec::with_capacity(arg_exprs.len());
+        for a in arg_exprs {
+            bound.push(self.expr(a)?);
+        }
+        self.call(func, bound)
+    }
+
+    fn aggregate(
+        &mut self,
+        func: AggregateFunc,
+        name: &str,
+        args: &[&ast::Expr],
+        distinct: bool,
+        filter: Option<&ast::Expr>,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<Typed> {
+        let Some(level) = self.collected.last() else {
+            return Err(SqlError::Grouping("aggregate functions are not allowed here".into()));
+        };
+        if !level.allow_aggregates {
+            let clause = level.clause;
+            return Err(SqlError::Grouping(if clause.is_empty() {
+                "aggregate function calls cannot be nested".into()
+            } else {
+                format!("aggregate functions are not allowed in {clause}")
+            }));
+        }
+        // Arguments may not contain aggregates themselves.
+        let saved = self.collected.last_mut().map(|l| std::mem::replace(&mut l.allow_aggregates, false));
+        let saved_clause = self.collected.last_mut().map(|l| std::mem::replace(&mut l.clause, ""));
+        let result = self.aggregate_args(func, name, args, filter, order_by);
+        if let Some(l) = self.collected.last_mut() {
+            l.allow_aggregates = saved.unwrap_or(true);
+            l.clause = saved_clause.unwrap_or("");
+        }
+        let (bound, filter, order_by, result_type) = result?;
+        let level = self.collected.last_mut().ok_or_else(|| SqlError::Grouping("aggregate outside a query".into()))?;
+        level.aggregates.push(AggregateCall { func, args: bound, distinct, filter, order_by, result_type: result_type.clone() });
+        Ok(Typed::new(Expr::Aggregate(level.aggregates.len() - 1), result_type))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn aggregate_args(
+        &mut self,
+        func: AggregateFunc,
+        name: &str,
+        args: &[&ast::Expr],
+        filter: Option<&ast::Expr>,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<(Vec<Expr>, Option<Expr>, Vec<SortKey>, DataType)> {
+        let mut bound = Vec::new();
+        for a in args {
+            bound.push(self.expr(a)?);
+        }
+        let expected = match func {
+            AggregateFunc::CountStar => 0,
+            AggregateFunc::StringAgg | AggregateFunc::JsonObjectAgg => 2,
+            _ => 1,
+        };
+        if bound.len() != expected {
+            return Err(SqlError::UndefinedFunction(format!("function {name} with {} argument(s) does not exist", bound.len())));
+        }
+        let first = bound.first().cloned();
+        let in_ty = first.as_ref().map(|t| if t.unknown { DataType::Text } else { t.ty.clone() }).unwrap_or(DataType::Int8);
+        let numeric = category(&in_ty) == Category::Numeric;
+        let bad = || SqlError::UndefinedFunction(format!("function {name}({in_ty}) does not exist"));
+        let result_type = match func {
+            AggregateFunc::CountStar | AggregateFunc::Count => DataType::Int8,
+            AggregateFunc::Sum => match &in_ty {
+                DataType::Int2 | DataType::Int4 => DataType::Int8,
+                DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
+                DataType::Float4 => DataType::Float4,
+                DataType::Float8 => DataType::Float8,
+                DataType::Interval => DataType::Interval,
+                _ => return Err(bad()),
+            },
+            AggregateFunc::Avg => match &in_ty {
+                DataType::Float4 | DataType::Float8 => DataType::Float8,
+                DataType::Interval => DataType::Interval,
+                _ if numeric => DataType::Numeric(None),
+                _ => return Err(bad()),
+            },
+            AggregateFunc::Min | AggregateFunc::Max => in_ty.clone(),
+            AggregateFunc::StringAgg => DataType::Text,
+            AggregateFunc::ArrayAgg => DataType::Array(Box::new(in_ty.clone())),
+            AggregateFunc::BoolAnd | AggregateFunc::BoolOr => {
+                if in_ty != DataType::Bool && !first.as_ref().is_some_and(|t| t.unknown) {
+                    return Err(bad());
+                }
+                DataType::Bool
+            }
+            AggregateFunc::JsonAgg => DataType::Json,
+            AggregateFunc::JsonbAgg | AggregateFunc::JsonObjectAgg => DataType::Jsonb,
+            AggregateFunc::StddevSamp | AggregateFunc::StddevPop | AggregateFunc::VarSamp | AggregateFunc::VarPop => {
+                match &in_ty {
+                    DataType::Float4 | DataType::Float8 => DataType::Float8,
+                    _ if numeric => DataType::Numeric(None),
+                    _ => return Err(bad()),
+                }
+            }
+            AggregateFunc::BitAnd | AggregateFunc::BitOr => match &in_ty {
+                DataType::Int2 | DataType::Int4 | DataType::Int8 => in_ty.clone(),
+                _ => return Err(bad()),
+            },
+        };
+        let bound: Vec<Expr> = bound
+            .into_iter()
+            .map(|t| if t.unknown { cast_to(t, &DataType::Text) } else { Ok(t.expr) })
+            .collect::<Result<_>>()?;
+        let filter = filter.map(|f| self.predicate(f)).transpose()?;
+        let mut keys = Vec::new();
+        for k in order_by {
+            let t = resolve_unknown(self.expr(&k.expr)?)?;
+            keys.push(sort_key(t.expr, &k.options));
+        }
+        Ok((bound, filter, keys, result_type))
+    }
+
+    fn window_function(
+        &mut self,
+        name: &str,
+        star: bool,
+        args: &[&ast::Expr],
+        over: &ast::WindowType,
+        filter: Option<&ast::Expr>,
+    ) -> Result<Typed> {
+        let ast::WindowType::WindowSpec(spec) = over else { return Err(unsupported("named windows")) };
+        if !self.collected.last().is_some_and(|l| l.allow_windows) {
+            return Err(SqlError::Grouping("window functions are not allowed here".into()));
+        }
+        let func = match name {
+            "row_number" => WindowFunc::RowNumber,
+            "rank" => WindowFunc::Rank,
+            "dense_rank" => WindowFunc::DenseRank,
+            "percent_rank" => WindowFunc::PercentRank,
+            "cume_dist" => WindowFunc::CumeDist,
+            "ntile" => WindowFunc::Ntile,
+            "lag" => WindowFunc::Lag,
+            "lead" => WindowFunc::Lead,
+            "first_value" => WindowFunc::FirstValue,
+            "last_value" => WindowFunc::LastValue,
+            "nth_value" => WindowFunc::NthValue,
+            other => match aggregate_func(other, star) {
+                Some(a) => WindowFunc::Aggregate(a),
+                None => return Err(SqlError::UndefinedFunction(format!("function {other} is not a window function"))),
+            },
+        };
+        let saved = self.collected.last_mut().map(|l| std::mem::replace(&mut l.allow_windows, false));
+        let result = self.window_parts(func, name, args, spec, filter);
+        if let Some(l) = self.collected.last_mut() {
+            l.allow_windows = saved.unwrap_or(true);
+        }
+        let call = result?;
+        let ty = call.result_type.clone();
+        let level = self.collected.last_mut().ok_or_else(|| SqlError::Grouping("window outside a query".into()))?;
+        level.windows.push(call);
+        Ok(Typed::new(Expr::Window(level.windows.len() - 1), ty))
+    }
+
+    fn window_parts(
+        &mut self,
+        func: WindowFunc,
+        name: &str,
+        args: &[&ast::Expr],
+        spec: &ast::WindowSpec,
+        filter: Option<&ast::Expr>,
+    ) -> Result<WindowCall> {
+        let mut bound = Vec::new();
+        for a in args {
+            bound.push(resolve_unknown(self.expr(a)?)?);
+        }
+        let result_type = match func {
+            WindowFunc::RowNumber | WindowFunc::Rank | WindowFunc::DenseRank | WindowFunc::Ntile => DataType::Int8,
+            WindowFunc::PercentRank | WindowFunc::CumeDist => DataType::Float8,
+            WindowFunc::Lag | WindowFunc::Lead | WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
+                bound.first().map(|t| t.ty.clone()).ok_or_else(|| SqlError::UndefinedFunction(format!("function {name}() does not exist")))?
+            }
+            WindowFunc::Aggregate(agg) => {
+                // Reuse the aggregate typing rules through a throwaway level.
+                self.collected.push(super::Collected { allow_aggregates: true, ..Default::default() });
+                let r = self.aggregate_args(agg, name, args, None, &[]);
+                self.collected.pop();
+                r?.3
+            }
+        };
+        // lag/lead default must match the value type.
+        if matches!(func, WindowFunc::Lag | WindowFunc::Lead) && bound.len() == 3 {
+            let ty = bound[0].ty.clone();
+            let d = bound.remove(2);
+            bound.push(coerce(d, &ty)?);
+        }
+        let mut partition_by = Vec::new();
+        for p in &spec.partition_by {
+            partition_by.push(resolve_unknown(self.expr(p)?)?.expr);
+        }
+        let mut order_by = Vec::new();
+        for k in &spec.order_by {
+            let t = resolve_unknown(self.expr(&k.expr)?)?;
+            order_by.push(sort_key(t.expr, &k.options));
+        }
+        let frame = match &spec.window_frame {
+            None => Frame { rows: false, start: FrameBound::UnboundedPreceding, end: FrameBound::CurrentRow },
+            Some(f) => Frame {
+                rows: matches!(f.units, ast::WindowFrameUnits::Rows),
+                start: self.frame_bound(&f.start_bound, true)?,
+                end: match &f.end_bound {
+                    Some(b) => self.frame_bound(b, false)?,
+                    None => FrameBound::CurrentRow,
+                },
+            },
+        };
+        if !frame.rows && (matches!(frame.start, FrameBound::Preceding(_) | FrameBound::Following(_)) || matches!(frame.end, FrameBound::Preceding(_) | FrameBound::Following(_))) {
+            return Err(unsupported("RANGE frames with offsets"));
+        }
+        let filter = filter.map(|f| self.predicate(f)).transpose()?;
+        Ok(WindowCall { func, args: bound.into_iter().map(|t| t.expr).collect(), partition_by, order_by, frame, filter, result_type })
+    }
+
+    fn frame_bound(&mut self, b: &ast::WindowFrameBound, start: bool) -> Result<FrameBound> {
+        let offset = |binder: &mut Self, e: &ast::Expr| -> Result<u64> {
+            match binder.expr(e)?.expr {
+                Expr::Literal(v) => v
+                    .as_i64()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| SqlError::InvalidParameter("frame offset must not be negative".into())),
+                _ => Err(unsupported("non-constant frame offsets")),
+            }
+        };
+        Ok(match b {
+            ast::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
+            ast::WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
+            ast::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
+            ast::WindowFrameBound::Preceding(Some(e)) => FrameBound::Preceding(offset(self, e)?),
+            ast::WindowFrameBound::Following(Some(e)) => FrameBound::Following(offset(self, e)?),
+        })
+        .map(|b| if start && b == FrameBound::UnboundedFollowing { FrameBound::UnboundedFollowing } else { b })
+    }
+
+    /// The relation id `'name'::regclass` stands for (the table id).
+    fn regclass(&mut self, t: &Typed) -> Result<i32> {
+        let Expr::Literal(Value::Text(name)) = &t.expr else { return Err(unsupported("::regclass of a non-constant")) };
+        let name = name.trim_matches('"').to_lowercase();
+        let name = name.strip_prefix("public.").unwrap_or(&name);
+        let table = self.txn.table(name)?;
+        Ok(i32::try_from(table.id()).unwrap_or(i32::MAX))
+    }
+}
+
+/// Rewrites column references as references one level out (an expression
+/// moved into a subquery of its own level).
+fn lift_outer(e: Expr) -> Expr {
+    let mut f = |x: Expr| -> Result<Expr> {
+        Ok(match x {
+            Expr::Column(i) => Expr::Outer { depth: 1, index: i },
+            Expr::Outer { depth, index } => Expr::Outer { depth: depth + 1, index },
+            other => other,
+        })
+    };
+    e.clone().transform(&mut f).unwrap_or(e)
+}
+
+/// A sort key from ORDER BY options, with PostgreSQL's NULL default.
+pub(crate) fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
+    let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
+    SortKey { expr, desc, nulls_first: options.nulls_first.unwrap_or(desc) }
+}
+
+fn comparison(op: &ast::BinaryOperator) -> Option<BinOp> {
+    use ast::BinaryOperator as B;
+    Some(match op {
+        B::Eq => BinOp::Eq,
+        B::NotEq => BinOp::NotEq,
+        B::Lt => BinOp::Lt,
+        B::LtEq => BinOp::LtEq,
+        B::Gt => BinOp::Gt,
+        B::GtEq => BinOp::GtEq,
+        _ => return None,
+    })
+}
+
+fn aggregate_func(name: &str, star: bool) -> Option<AggregateFunc> {
+    Some(match name {
+        "count" if star => AggregateFunc::CountStar,
+        "count" => AggregateFunc::Count,
+        "sum" => AggregateFunc::Sum,
+        "avg" => AggregateFunc::Avg,
+        "min" => AggregateFunc::Min,
+        "max" => AggregateFunc::Max,
+        "string_agg" => AggregateFunc::StringAgg,
+        "array_agg" => AggregateFunc::ArrayAgg,
+        "bool_and" | "every" => AggregateFunc::BoolAnd,
+        "bool_or" => AggregateFunc::BoolOr,
+        "json_agg" => AggregateFunc::JsonAgg,
+        "jsonb_agg" => AggregateFunc::JsonbAgg,
+        "json_object_agg" | "jsonb_object_agg" => AggregateFunc::JsonObjectAgg,
+        "stddev" | "stddev_samp" => AggregateFunc::StddevSamp,
+        "stddev_pop" => AggregateFunc::StddevPop,
+        "variance" | "var_samp" => AggregateFunc::VarSamp,
+        "var_pop" => AggregateFunc::VarPop,
+        "bit_and" => AggregateFunc::BitAnd,
+        "bit_or" => AggregateFunc::BitOr,
+        _ => return None,
+    })
+}
+
+/// Niladic functions written without parentheses.
+fn special_function(name: &str) -> Option<Func> {
+    match name {
+        "current_date" => Some(Func::CurrentDate),
+        "current_timestamp" | "localtimestamp" | "now" => Some(Func::Now),
+        "current_user" | "session_user" | "user" | "current_role" => Some(Func::CurrentUser),
+        "current_schema" => Some(Func::CurrentSchema),
+        _ => None,
+    }
+}
+
+/// A numeric literal: integer if it fits, else numeric.
+pub(crate) fn number_literal(text: &str) -> Result<Typed> {
+    if let Ok(v) = text.parse::<i32>() {
+        return Ok(Typed::new(Expr::Literal(Value::Int4(v)), DataType::Int4));
+    }
+    if let Ok(v) = text.parse::<i64>() {
+        return Ok(Typed::new(Expr::Literal(Value::Int8(v)), DataType::Int8));
+    }
+    let ty = DataType::Numeric(None);
+    match Value::parse(text, &ty) {
+        Ok(v) => Ok(Typed::new(Expr::Literal(v), ty)),
+        // Beyond numeric's 28 digits: fall back to double precision.
+        Err(_) => Ok(Typed::new(Expr::Literal(Value::parse(text, &DataType::Float8)?), DataType::Float8)),
+    }
+}

@@ -1,0 +1,1019 @@
+//! Binding queries: FROM, WHERE, GROUP BY, HAVING, window functions,
+//! SELECT list, DISTINCT, ORDER BY, LIMIT, set operations, VALUES and WITH.
+
+use memdb_engine::{DataType, Value};
+use sqlparser::ast;
+
+use super::expr::{cast_to, resolve_unknown, sort_key};
+use super::types::common_type;
+use super::{Binder, BoundQuery, Collected, CteBinding, OutputColumn, Scope, ScopeColumn, Typed, ident, object_name};
+use crate::error::{Result, SqlError, unsupported};
+use crate::expr::Expr;
+use crate::plan::{Access, Cte, JoinKind, Plan, RowLock, SetOpKind, SortKey, TableFunction};
+
+/// A bound FROM item: its plan and the columns it contributes.
+struct Source {
+    plan: Plan,
+    columns: Vec<ScopeColumn>,
+}
+
+impl Binder<'_> {
+    /// Binds a whole query (`SELECT`, `VALUES`, set operations, `WITH`).
+    pub(crate) fn query(&mut self, q: &ast::Query) -> Result<BoundQuery> {
+        let (bound, _) = self.query_correlated(q)?;
+        Ok(bound)
+    }
+
+    /// Binds a subquery at a new query level; also says whether it refers
+    /// to enclosing levels.
+    pub(crate) fn subquery(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutputColumn>, bool)> {
+        let (bound, correlated) = self.query_correlated(q)?;
+        Ok((bound.plan, bound.columns, correlated))
+    }
+
+    fn query_correlated(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
+        let cte_mark = self.ctes.len();
+        let mut ctes = Vec::new();
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                ctes.push(self.cte_definition(cte, with.recursive)?);
+            }
+        }
+        let result = self.query_body(q);
+        self.ctes.truncate(cte_mark);
+        let (mut bound, correlated) = result?;
+        if !ctes.is_empty() {
+            bound.plan = Plan::With { ctes, input: Box::new(bound.plan) };
+        }
+        Ok((bound, correlated))
+    }
+
+    fn query_body(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
+        let lock = self.lock_clause(&q.locks)?;
+        // A plain SELECT binds ORDER BY against its own scope; anything else
+        // sorts its output columns.
+        if let ast::SetExpr::Select(select) = q.body.as_ref() {
+            let order_by = order_by_exprs(q)?;
+            let (mut bound, correlated) = self.select(select, &order_by, lock)?;
+            bound.plan = self.limit(bound.plan, q)?;
+            return Ok((bound, correlated));
+        }
+        if lock.is_some() {
+            return Err(unsupported("FOR UPDATE outside a simple SELECT"));
+        }
+        let (mut bound, correlated) = self.set_expr(&q.body)?;
+        let order_by = order_by_exprs(q)?;
+        if !order_by.is_empty() {
+            let mut keys = Vec::new();
+            for k in &order_by {
+                let index = output_position(&k.expr, &bound.columns)?.ok_or_else(|| {
+                    SqlError::InvalidColumnReference(
+                        "invalid UNION/INTERSECT/EXCEPT ORDER BY clause: only result column names can be used".into(),
+                    )
+                })?;
+                keys.push(sort_key(Expr::Column(index), &k.options));
+            }
+            bound.plan = Plan::Sort { input: Box::new(bound.plan), keys, limit: None };
+        }
+        bound.plan = self.limit(bound.plan, q)?;
+        Ok((bound, correlated))
+    }
+
+    fn limit(&mut self, plan: Plan, q: &ast::Query) -> Result<Plan> {
+        let (limit, offset) = match &q.limit_clause {
+            None => (None, None),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => (limit.clone(), offset.as_ref().map(|o| o.value.clone())),
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit.clone()), Some(offset.clone())),
+        };
+        let limit = match (&q.fetch, limit) {
+            (Some(f), _) => Some(f.quantity.clone().unwrap_or(ast::Expr::value(ast::Value::Number("1".into(), false)))),
+            (None, l) => l,
+        };
+        if limit.is_none() && offset.is_none() {
+            return Ok(plan);
+        }
+        let mut count = |e: Option<ast::Expr>| -> Result<Option<Expr>> {
+            let Some(e) = e else { return Ok(None) };
+            let t = self.constant_expr(&e)?;
+            Ok(Some(cast_to(t, &DataType::Int8)?))
+        };
+        let limit = count(limit)?;
+        let offset = count(offset)?;
+        Ok(Plan::Limit { input: Box::new(plan), limit, offset })
+    }
+
+    /// Binds an expression that may not refer to columns (LIMIT, VALUES in INSERT).
+    pub(crate) fn constant_expr(&mut self, e: &ast::Expr) -> Result<Typed> {
+        self.scopes.push(Scope::default());
+        self.correlated.push(false);
+        self.collected.push(Collected { clause: "LIMIT", ..Default::default() });
+        let r = self.expr(e);
+        self.collected.pop();
+        self.correlated.pop();
+        self.scopes.pop();
+        r
+    }
+
+    fn lock_clause(&self, locks: &[ast::LockClause]) -> Result<Option<RowLock>> {
+        let Some(first) = locks.first() else { return Ok(None) };
+        Ok(Some(RowLock {
+            exclusive: matches!(first.lock_type, ast::LockType::Update),
+            nowait: matches!(first.nonblock, Some(ast::NonBlock::Nowait)),
+            skip_locked: matches!(first.nonblock, Some(ast::NonBlock::SkipLocked)),
+        }))
+    }
+
+    fn set_expr(&mut self, body: &ast::SetExpr) -> Result<(BoundQuery, bool)> {
+        match body {
+            ast::SetExpr::Select(s) => self.select(s, &[], None),
+            ast::SetExpr::Query(q) => self.query_correlated(q),
+            ast::SetExpr::Values(v) => Ok((self.values(v, None)?, false)),
+            ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
+                let (l, lc) = self.set_expr(left)?;
+                let (r, rc) = self.set_expr(right)?;
+                let kind = match op {
+                    ast::SetOperator::Union => SetOpKind::Union,
+                    ast::SetOperator::Intersect => SetOpKind::Intersect,
+                    ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
+                };
+                let all = match set_quantifier {
+                    ast::SetQuantifier::All => true,
+                    ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                    other => return Err(unsupported(format!("{other}"))),
+                };
+                let name = format!("{op}");
+                if l.columns.len() != r.columns.len() {
+                    return Err(SqlError::Semantic(format!("each {name} query must have the same number of columns")));
+                }
+                let mut types = Vec::new();
+                for (a, b) in l.columns.iter().zip(&r.columns) {
+                    types.push(common_type([&a.data_type, &b.data_type], &name)?.unwrap_or(DataType::Text));
+                }
+                let left = conform(l.plan, &l.columns, &types);
+                let right = conform(r.plan, &r.columns, &types);
+                let columns = l
+                    .columns
+                    .iter()
+                    .zip(types)
+                    .map(|(c, t)| OutputColumn { name: c.name.clone(), data_type: t })
+                    .collect();
+                Ok((
+                    BoundQuery { plan: Plan::SetOp { op: kind, all, left: Box::new(left), right: Box::new(right) }, columns },
+                    lc || rc,
+                ))
+            }
+            ast::SetExpr::Table(t) => {
+                let name = t.table_name.clone().ok_or_else(|| unsupported("TABLE without a name"))?;
+                let q = format!("SELECT * FROM {name}");
+                let stmts = crate::parse(&q)?;
+                match stmts.first() {
+                    Some(ast::Statement::Query(q)) => self.query_correlated(q),
+                    _ => Err(unsupported("TABLE")),
+                }
+            }
+            other => Err(unsupported(format!("{other}"))),
+        }
+    }
+
+    /// `VALUES (…), (…)`; `targets` gives column types to coerce to (INSERT).
+    pub(crate) fn values(&mut self, v: &ast::Values, targets: Option<&[DataType]>) -> Result<BoundQuery> {
+        let width = v.rows.first().map_or(0, |r| r.len());
+        let mut rows: Vec<Vec<Typed>> = Vec::with_capacity(v.rows.len());
+        for row in &v.rows {
+            if row.len() != width {
+                return Err(SqlError::Semantic("VALUES lists must all be the same length".into()));
+            }
+            let mut bound = Vec::with_capacity(width);
+            for e in row.iter() {
+                if matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none()) && targets.is_some() {
+                    bound.push(Typed { expr: Expr::Call(crate::expr::Func::Coalesce, Vec::new()), ty: DataType::Text, unknown: true });
+                    continue;
+                }
+                bound.push(self.constant_or_outer(e)?);
+            }
+            rows.push(bound);
+        }
+        let mut types = Vec::with_capacity(width);
+        for c in 0..width {
+            let ty = match targets.and_then(|t| t.get(c)) {
+                Some(t) => t.clone(),
+                None => {
+                    let known: Vec<DataType> = rows.iter().filter(|r| !r[c].unknown).map(|r| r[c].ty.clone()).collect();
+                    common_type(known.iter(), "VALUES")?.unwrap_or(DataType::Text)
+                }
+            };
+            types.push(ty);
+        }
+        let mut exprs = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut out = Vec::with_capacity(width);
+            for (c, t) in row.into_iter().enumerate() {
+                // DEFAULT markers stay as they are for INSERT to fill in.
+                if matches!(&t.expr, Expr::Call(crate::expr::Func::Coalesce, a) if a.is_empty()) {
+                    out.push(t.expr);
+                    continue;
+                }
+                out.push(if targets.is_some() && !t.unknown { t.expr } else { cast_to(t, &types[c])? });
+            }
+            exprs.push(out);
+        }
+        let columns = types
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| OutputColumn { name: format!("column{}", i + 1), data_type: t })
+            .collect();
+        Ok(BoundQuery { plan: Plan::Values { rows: exprs, width }, columns })
+    }
+
+    /// An expression in VALUES: no FROM columns, but outer levels are visible.
+    fn constant_or_outer(&mut self, e: &ast::Expr) -> Result<Typed> {
+        self.scopes.push(Scope::default());
+        self.correlated.push(false);
+        self.collected.push(Collected { clause: "VALUES", ..Default::default() });
+        let r = self.expr(e);
+        self.collected.pop();
+        self.correlated.pop();
+        self.scopes.pop();
+        // Values are evaluated against an empty row at their own level:
+        // references one level out are the enclosing row.
+        r.map(|t| Typed { expr: shift_outer(t.expr), ..t })
+    }
+
+    fn cte_definition(&mut self, cte: &ast::Cte, recursive: bool) -> Result<Cte> {
+        let name = ident(&cte.alias.name);
+        let id = self.next_cte;
+        self.next_cte += 1;
+        let alias_columns: Vec<String> = cte.alias.columns.iter().map(|c| ident(&c.name)).collect();
+        let rename = |columns: Vec<OutputColumn>| -> Result<Vec<OutputColumn>> {
+            if alias_columns.len() > columns.len() {
+                return Err(SqlError::Semantic(format!("WITH query \"{name}\" has {} columns available but {} columns specified", columns.len(), alias_columns.len())));
+            }
+            Ok(columns
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| OutputColumn { name: alias_columns.get(i).cloned().unwrap_or(c.name), data_type: c.data_type })
+                .collect())
+        };
+        // WITH RECURSIVE name AS (base UNION [ALL] step)
+        if recursive {
+            if let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } = cte.query.body.as_ref() {
+                let (base, _) = self.level_neutral(|b| b.set_expr(left))?;
+                let columns = rename(base.columns)?;
+                self.ctes.push(CteBinding { id, name: name.clone(), columns: columns.clone() });
+                let (step, _) = self.level_neutral(|b| b.set_expr(right))?;
+                if step.columns.len() != columns.len() {
+                    return Err(SqlError::Semantic("each UNION query must have the same number of columns".into()));
+                }
+                let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
+                let step_plan = conform(step.plan, &step.columns, &types);
+                let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                return Ok(Cte { id, plan: base.plan, recursive: Some((Box::new(step_plan), all)) });
+            }
+        }
+        let (bound, _) = self.level_neutral(|b| b.query_correlated(&cte.query))?;
+        let columns = rename(bound.columns)?;
+        self.ctes.push(CteBinding { id, name, columns });
+        Ok(Cte { id, plan: bound.plan, recursive: None })
+    }
+
+    /// Binds something that runs inline at the current query level (a
+    /// derived table, a CTE): it does not see the current FROM clause, and
+    /// its references to enclosing levels keep their depth.
+    fn level_neutral<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<(T, bool)>) -> Result<(T, bool)> {
+        let stash = self.scopes.pop();
+        let flag = self.correlated.pop();
+        let result = f(self);
+        if let Some(s) = stash {
+            self.scopes.push(s);
+        }
+        if let Some(c) = flag {
+            let inner = result.as_ref().map(|r| r.1).unwrap_or(false);
+            self.correlated.push(c || inner);
+        }
+        result
+    }
+
+    fn select(&mut self, s: &ast::Select, order_by: &[ast::OrderByExpr], lock: Option<RowLock>) -> Result<(BoundQuery, bool)> {
+        self.scopes.push(Scope::default());
+        self.correlated.push(false);
+        self.collected.push(Collected::default());
+        let result = self.select_inner(s, order_by, lock);
+        self.collected.pop();
+        let correlated = self.correlated.pop().unwrap_or(false);
+        self.scopes.pop();
+        Ok((result?, correlated))
+    }
+
+    fn set_collect(&mut self, aggregates: bool, windows: bool, clause: &'static str) {
+        if let Some(c) = self.collected.last_mut() {
+            c.allow_aggregates = aggregates;
+            c.allow_windows = windows;
+            c.clause = clause;
+        }
+    }
+
+    fn select_inner(&mut self, s: &ast::Select, order_by: &[ast::OrderByExpr], lock: Option<RowLock>) -> Result<BoundQuery> {
+        if s.into.is_some() {
+            return Err(unsupported("SELECT INTO"));
+        }
+        // FROM
+        let mut plan = match s.from.len() {
+            0 => Plan::Values { rows: vec![Vec::new()], width: 0 },
+            _ => {
+                let mut combined: Option<Plan> = None;
+                for item in &s.from {
+                    let source = self.table_with_joins(item, lock)?;
+                    self.scopes.last_mut().map(|sc| sc.columns.extend(source.columns));
+                    combined = Some(match combined {
+                        None => source.plan,
+                        Some(left) => Plan::NestedLoopJoin { left: Box::new(left), right: Box::new(source.plan), kind: JoinKind::Inner, on: None },
+                    });
+                }
+                combined.unwrap_or(Plan::Values { rows: vec![Vec::new()], width: 0 })
+            }
+        };
+        // WHERE
+        if let Some(w) = &s.selection {
+            self.set_collect(false, false, "WHERE");
+            let predicate = self.predicate(w)?;
+            plan = Plan::Filter { input: Box::new(plan), predicate };
+        }
+        // SELECT list (aggregates and windows collected as placeholders).
+        self.set_collect(true, true, "");
+        let mut items: Vec<(String, Typed)> = Vec::new();
+        for item in &s.projection {
+            match item {
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let t = self.expr(e)?;
+                    items.push((column_name(e), t));
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    let t = self.expr(expr)?;
+                    items.push((ident(alias), t));
+                }
+                ast::SelectItem::Wildcard(_) => {
+                    let scope = self.scopes.last().cloned().unwrap_or_default();
+                    if scope.columns.is_empty() {
+                        return Err(SqlError::Semantic("SELECT * with no tables specified is not valid".into()));
+                    }
+                    for (i, c) in scope.columns.iter().enumerate() {
+                        if !c.merged {
+                            items.push((c.name.clone(), Typed::new(Expr::Column(i), c.ty.clone())));
+                        }
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let name = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => return Err(unsupported(format!("{e}.*"))),
+                    };
+                    let scope = self.scopes.last().cloned().unwrap_or_default();
+                    let mut any = false;
+                    for (i, c) in scope.columns.iter().enumerate() {
+                        if c.table.as_deref() == Some(name.as_str()) {
+                            any = true;
+                            items.push((c.name.clone(), Typed::new(Expr::Column(i), c.ty.clone())));
+                        }
+                    }
+                    if !any {
+                        return Err(SqlError::Semantic(format!("missing FROM-clause entry for table \"{name}\"")));
+                    }
+                }
+                ast::SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
+            }
+        }
+        // GROUP BY: expressions, output ordinals or output names.
+        self.set_collect(false, false, "GROUP BY");
+        let mut group_by = Vec::new();
+        match &s.group_by {
+            ast::GroupByExpr::Expressions(exprs, modifiers) => {
+                if !modifiers.is_empty() {
+                    return Err(unsupported("GROUP BY modifiers"));
+                }
+                for e in exprs {
+                    group_by.push(self.group_expr(e, &items)?);
+                }
+            }
+            ast::GroupByExpr::All(_) => return Err(unsupported("GROUP BY ALL")),
+        }
+        // HAVING
+        self.set_collect(true, false, "");
+        let having = match &s.having {
+            Some(h) => Some(self.predicate(h)?),
+            None => None,
+        };
+        // ORDER BY: output ordinals / names first, then expressions.
+        self.set_collect(true, true, "");
+        let mut sort: Vec<(SortKeyRef, &ast::OrderByOptions)> = Vec::new();
+        for k in order_by {
+            match output_position(&k.expr, &items.iter().map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() }).collect::<Vec<_>>()) {
+                Ok(Some(i)) if !matches!(&k.expr, ast::Expr::Identifier(id) if self.resolve_quiet(&ident(id))) || is_ordinal(&k.expr) => {
+                    sort.push((SortKeyRef::Output(i), &k.options));
+                }
+                Err(e) => return Err(e),
+                _ => {
+                    let t = resolve_unknown(self.expr(&k.expr)?)?;
+                    sort.push((SortKeyRef::Expr(t.expr), &k.options));
+                }
+            }
+        }
+        let collected = self.collected.last_mut().map(std::mem::take).unwrap_or_default();
+        let aggregating = !group_by.is_empty() || !collected.aggregates.is_empty() || having.is_some();
+        let mut items: Vec<(String, Typed)> = items.into_iter().map(|(n, t)| resolve_unknown(t).map(|t| (n, t))).collect::<Result<_>>()?;
+        let mut having = having;
+        if aggregating {
+            let ngroups = group_by.len();
+            let rewrite = |e: Expr| -> Result<Expr> { rewrite_aggregated(e, &group_by, ngroups) };
+            for (_, t) in &mut items {
+                t.expr = rewrite(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
+            }
+            having = having.map(rewrite).transpose()?;
+            for (k, _) in &mut sort {
+                if let SortKeyRef::Expr(e) = k {
+                    *e = rewrite(std::mem::replace(e, Expr::Literal(Value::Null)))?;
+                }
+            }
+            let mut windows = collected.windows;
+            for w in &mut windows {
+                w.args = w.args.drain(..).map(rewrite).collect::<Result<_>>()?;
+                w.partition_by = w.partition_by.drain(..).map(rewrite).collect::<Result<_>>()?;
+                for k in &mut w.order_by {
+                    k.expr = rewrite(std::mem::replace(&mut k.expr, Expr::Literal(Value::Null)))?;
+                }
+            }
+            plan = Plan::Aggregate { input: Box::new(plan), group_by, aggregates: collected.aggregates };
+            if let Some(h) = having.take() {
+                plan = Plan::Filter { input: Box::new(plan), predicate: h };
+            }
+            plan = window_plan(plan, windows, &mut items, &mut sort)?;
+        } else {
+            plan = window_plan(plan, collected.windows, &mut items, &mut sort)?;
+        }
+        // Projection: the items, then hidden sort expressions.
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => None,
+            Some(ast::Distinct::Distinct) => Some(None),
+            Some(ast::Distinct::On(exprs)) => Some(Some(exprs.clone())),
+        };
+        let visible = items.len();
+        let mut exprs: Vec<Expr> = items.iter().map(|(_, t)| t.expr.clone()).collect();
+        let mut keys = Vec::new();
+        for (k, options) in sort {
+            let index = match k {
+                SortKeyRef::Output(i) => i,
+                SortKeyRef::Expr(e) => match exprs.iter().position(|x| *x == e) {
+                    Some(i) => i,
+                    None => {
+                        if matches!(distinct, Some(None)) {
+                            return Err(SqlError::InvalidColumnReference(
+                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+                            ));
+                        }
+                        exprs.push(e);
+                        exprs.len() - 1
+                    }
+                },
+            };
+            keys.push(sort_key(Expr::Column(index), options));
+        }
+        plan = Plan::Project { input: Box::new(plan), exprs };
+        match distinct {
+            None => {
+                if !keys.is_empty() {
+                    plan = Plan::Sort { input: Box::new(plan), keys, limit: None };
+                }
+            }
+            Some(None) => {
+                plan = Plan::Distinct { input: Box::new(plan), on: None };
+                if !keys.is_empty() {
+                    plan = Plan::Sort { input: Box::new(plan), keys, limit: None };
+                }
+            }
+            Some(Some(on)) => {
+                // DISTINCT ON: sort by the ORDER BY keys, keep the first row per key.
+                let out_cols: Vec<OutputColumn> = items.iter().map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() }).collect();
+                let mut on_exprs = Vec::new();
+                for e in &on {
+                    match output_position(e, &out_cols)? {
+                        Some(i) => on_exprs.push(Expr::Column(i)),
+                        None => return Err(unsupported("DISTINCT ON expressions not in the select list")),
+                    }
+                }
+                if !keys.is_empty() {
+                    plan = Plan::Sort { input: Box::new(plan), keys, limit: None };
+                }
+                plan = Plan::Distinct { input: Box::new(plan), on: Some(on_exprs) };
+            }
+        }
+        let width = plan.width();
+        if width != visible {
+            plan = Plan::Project { input: Box::new(plan), exprs: (0..visible).map(Expr::Column).collect() };
+        }
+        let columns = items.into_iter().map(|(name, t)| OutputColumn { name, data_type: t.ty }).collect();
+        Ok(BoundQuery { plan, columns })
+    }
+
+    /// Whether an unqualified name resolves as an input column.
+    fn resolve_quiet(&mut self, name: &str) -> bool {
+        self.scopes.last().is_some_and(|s| s.columns.iter().any(|c| c.name == name && !c.merged))
+    }
+
+    fn group_expr(&mut self, e: &ast::Expr, items: &[(String, Typed)]) -> Result<Expr> {
+        if let ast::Expr::Value(v) = e {
+            if let ast::Value::Number(n, _) = &v.value {
+                let i: usize = n.parse().map_err(|_| SqlError::InvalidColumnReference(format!("non-integer constant in GROUP BY")))?;
+                return match items.get(i.wrapping_sub(1)) {
+                    Some((_, t)) if !contains_placeholder(&t.expr) => Ok(t.expr.clone()),
+                    Some(_) => Err(SqlError::Grouping("aggregate functions are not allowed in GROUP BY".into())),
+                    None => Err(SqlError::InvalidColumnReference(format!("GROUP BY position {n} is not in select list"))),
+                };
+            }
+        }
+        if let ast::Expr::Identifier(id) = e {
+            let name = ident(id);
+            if !self.resolve_quiet(&name) {
+                if let Some((_, t)) = items.iter().find(|(n, _)| *n == name) {
+                    return Ok(t.expr.clone());
+                }
+            }
+        }
+        Ok(resolve_unknown(self.expr(e)?)?.expr)
+    }
+
+    fn table_with_joins(&mut self, item: &ast::TableWithJoins, lock: Option<RowLock>) -> Result<Source> {
+        let mut left = self.table_factor(&item.relation, lock)?;
+        for join in &item.joins {
+            let right = self.table_factor(&join.relation, lock)?;
+            left = self.join(left, right, &join.join_operator)?;
+        }
+        Ok(left)
+    }
+
+    fn join(&mut self, left: Source, right: Source, op: &ast::JoinOperator) -> Result<Source> {
+        use ast::JoinOperator as J;
+        let (kind, constraint) = match op {
+            J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
+            J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
+            J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
+            J::FullOuter(c) => (JoinKind::Full, Some(c)),
+            J::CrossJoin(_) => (JoinKind::Inner, None),
+            other => return Err(unsupported(format!("join {other:?}"))),
+        };
+        let left_width = left.columns.len();
+        let mut columns = left.columns;
+        columns.extend(right.columns);
+        // USING / NATURAL: equal columns, the right copy hidden.
+        let mut using = Vec::new();
+        match constraint {
+            Some(ast::JoinConstraint::Using(names)) => {
+                for n in names {
+                    using.push(object_name(n)?);
+                }
+            }
+            Some(ast::JoinConstraint::Natural) => {
+                for c in &columns[..left_width] {
+                    if columns[left_width..].iter().any(|r| r.name == c.name && !r.merged) && !c.merged {
+                        using.push(c.name.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut on = None;
+        for name in &using {
+            let l = columns[..left_width].iter().position(|c| c.name == *name && !c.merged);
+            let r = columns[left_width..].iter().position(|c| c.name == *name && !c.merged).map(|i| i + left_width);
+            let (Some(l), Some(r)) = (l, r) else {
+                return Err(SqlError::UndefinedColumn(format!("{name} (in USING)")));
+            };
+            columns[r].merged = true;
+            if kind == JoinKind::Right {
+                columns[l].merged = true;
+                columns[r].merged = false;
+            }
+            let eq = Expr::Binary(crate::expr::BinOp::Eq, Box::new(Expr::Column(l)), Box::new(Expr::Column(r)));
+            on = Some(match on {
+                None => eq,
+                Some(prev) => Expr::And(Box::new(prev), Box::new(eq)),
+            });
+        }
+        if let Some(ast::JoinConstraint::On(e)) = constraint {
+            // The ON condition sees both sides (and only them).
+            let saved = self.scopes.last().map(|s| s.columns.clone());
+            if let Some(s) = self.scopes.last_mut() {
+                let mut visible = s.columns.clone();
+                let base = visible.len();
+                visible.extend(columns.iter().cloned());
+                s.columns = visible;
+                self.set_collect(false, false, "JOIN conditions");
+                let bound = self.predicate(e);
+                if let (Some(s), Some(saved)) = (self.scopes.last_mut(), saved) {
+                    s.columns = saved;
+                }
+                let bound = bound?;
+                // Columns of earlier FROM items are not visible to ON.
+                if bound.columns().iter().any(|c| *c < base) {
+                    return Err(SqlError::Semantic("invalid reference to FROM-clause entry in JOIN condition".into()));
+                }
+                on = Some(bound.shift_columns(base));
+            }
+        }
+        let plan = Plan::NestedLoopJoin { left: Box::new(left.plan), right: Box::new(right.plan), kind, on };
+        Ok(Source { plan, columns })
+    }
+
+    fn table_factor(&mut self, f: &ast::TableFactor, lock: Option<RowLock>) -> Result<Source> {
+        match f {
+            ast::TableFactor::Table { name, alias, args, .. } => {
+                let table_name = object_name(name)?;
+                if let Some(args) = args {
+                    return self.table_function(&table_name, &args.args, alias.as_ref());
+                }
+                let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| table_name.clone());
+                let alias_columns: Vec<String> = alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+                // A CTE?
+                if let Some(cte) = self.cte(&table_name).cloned() {
+                    let columns = rename_columns(&alias_name, cte.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(), &alias_columns)?;
+                    return Ok(Source { plan: Plan::CteScan { id: cte.id, name: cte.name, width: cte.columns.len() }, columns });
+                }
+                match self.txn.table(&table_name) {
+                    Ok(table) => {
+                        let cols = table.columns().iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
+                        let columns = rename_columns(&alias_name, cols, &alias_columns)?;
+                        Ok(Source {
+                            plan: Plan::Scan { table, alias: alias_name, access: Access::Full, filter: None, lock, row_id: false },
+                            columns,
+                        })
+                    }
+                    Err(memdb_engine::Error::UndefinedTable(_)) => {
+                        let Some(sql) = super::ddl::view_definition(self.txn, &table_name)? else {
+                            return Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(table_name)));
+                        };
+                        if self.expanding.contains(&table_name) {
+                            return Err(SqlError::Semantic(format!("infinite recursion detected in rules for relation \"{table_name}\"")));
+                        }
+                        let stmts = crate::parse(&sql)?;
+                        let Some(ast::Statement::Query(q)) = stmts.first() else {
+                            return Err(SqlError::Semantic(format!("view \"{table_name}\" is damaged")));
+                        };
+                        self.expanding.push(table_name.clone());
+                        // A view sees no enclosing query: bind it on a fresh stack.
+                        let scopes = std::mem::take(&mut self.scopes);
+                        let correlated = std::mem::take(&mut self.correlated);
+                        let ctes = std::mem::take(&mut self.ctes);
+                        let result = self.query(q);
+                        self.scopes = scopes;
+                        self.correlated = correlated;
+                        self.ctes = ctes;
+                        self.expanding.pop();
+                        let bound = result?;
+                        let columns = rename_columns(&alias_name, bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+                        Ok(Source { plan: bound.plan, columns })
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
+                if *lateral {
+                    return Err(unsupported("LATERAL"));
+                }
+                let (bound, _) = self.level_neutral(|b| b.query_correlated(subquery))?;
+                let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
+                let alias_columns: Vec<String> = alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+                let columns = rename_columns(&alias_name, bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+                Ok(Source { plan: bound.plan, columns })
+            }
+            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+                let mut source = self.table_with_joins(table_with_joins, lock)?;
+                if let Some(a) = alias {
+                    let name = ident(&a.name);
+                    for c in &mut source.columns {
+                        c.table = Some(name.clone());
+                    }
+                }
+                Ok(source)
+            }
+            ast::TableFactor::Function { name, args, alias, .. } => {
+                let fname = object_name(name)?;
+                self.table_function(&fname, args, alias.as_ref())
+            }
+            ast::TableFactor::UNNEST { alias, array_exprs, .. } => {
+                let args: Vec<ast::FunctionArg> = array_exprs.iter().map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone()))).collect();
+                self.table_function("unnest", &args, alias.as_ref())
+            }
+            other => Err(unsupported(format!("FROM item {other}"))),
+        }
+    }
+
+    fn table_function(&mut self, name: &str, args: &[ast::FunctionArg], alias: Option<&ast::TableAlias>) -> Result<Source> {
+        let function = match name {
+            "generate_series" => TableFunction::GenerateSeries,
+            "unnest" => TableFunction::Unnest,
+            other => return Err(SqlError::UndefinedFunction(format!("function {other} does not exist"))),
+        };
+        let mut bound = Vec::new();
+        for a in args {
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else { return Err(unsupported("named arguments")) };
+            bound.push(self.constant_or_outer(e)?);
+        }
+        let ty = match function {
+            TableFunction::Unnest => match bound.first().map(|t| t.ty.clone()) {
+                Some(DataType::Array(elem)) => *elem,
+                _ => return Err(SqlError::UndefinedFunction("function unnest requires an array".into())),
+            },
+            TableFunction::GenerateSeries => {
+                if !(2..=3).contains(&bound.len()) {
+                    return Err(SqlError::UndefinedFunction("function generate_series needs 2 or 3 arguments".into()));
+                }
+                let known: Vec<DataType> = bound.iter().take(2).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+                let ty = common_type(known.iter(), "generate_series")?.unwrap_or(DataType::Int4);
+                let ty = match ty {
+                    DataType::Date => DataType::Timestamp,
+                    t => t,
+                };
+                for (i, t) in bound.iter_mut().enumerate() {
+                    let target = if i == 2 && matches!(ty, DataType::Timestamp | DataType::TimestampTz) { DataType::Interval } else { ty.clone() };
+                    let e = cast_to(t.clone(), &target)?;
+                    *t = Typed::new(e, target);
+                }
+                ty
+            }
+        };
+        let alias_name = alias.map(|a| ident(&a.name)).unwrap_or_else(|| name.to_owned());
+        let col_name = alias
+            .and_then(|a| a.columns.first().map(|c| ident(&c.name)))
+            .unwrap_or_else(|| alias.map(|a| ident(&a.name)).unwrap_or_else(|| name.to_owned()));
+        Ok(Source {
+            plan: Plan::Function { function, args: bound.into_iter().map(|t| t.expr).collect() },
+            columns: vec![ScopeColumn { table: Some(alias_name), name: col_name, ty, merged: false }],
+        })
+    }
+}
+
+enum SortKeyRef {
+    Output(usize),
+    Expr(Expr),
+}
+
+fn is_ordinal(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)))
+}
+
+/// An ORDER BY item that names an output column: an ordinal or an output name.
+fn output_position(e: &ast::Expr, columns: &[OutputColumn]) -> Result<Option<usize>> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => {
+                let i: usize = n.parse().map_err(|_| SqlError::InvalidColumnReference(format!("non-integer constant in ORDER BY")))?;
+                if i == 0 || i > columns.len() {
+                    return Err(SqlError::InvalidColumnReference(format!("ORDER BY position {n} is not in select list")));
+                }
+                Ok(Some(i - 1))
+            }
+            _ => Ok(None),
+        },
+        ast::Expr::Identifier(id) => {
+            let name = ident(id);
+            let matches: Vec<usize> = columns.iter().enumerate().filter(|(_, c)| c.name == name).map(|(i, _)| i).collect();
+            match matches.as_slice() {
+                [] => Ok(None),
+                [i] => Ok(Some(*i)),
+                [first, ..] => Ok(Some(*first)),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+fn order_by_exprs(q: &ast::Query) -> Result<Vec<ast::OrderByExpr>> {
+    match &q.order_by {
+        None => Ok(Vec::new()),
+        Some(ob) => match &ob.kind {
+            ast::OrderByKind::Expressions(e) => Ok(e.clone()),
+            ast::OrderByKind::All(_) => Err(unsupported("ORDER BY ALL")),
+        },
+    }
+}
+
+/// The name PostgreSQL gives an unaliased select item.
+fn column_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(id) => ident(id),
+        ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_else(|| "?column?".into()),
+        ast::Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_else(|| "?column?".into()),
+        ast::Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
+            ast::Expr::Value(_) => type_column_name(data_type),
+            inner => column_name(inner),
+        },
+        ast::Expr::Nested(inner) => column_name(inner),
+        ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::Exists { .. } => "exists".into(),
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => match s.projection.first() {
+                Some(ast::SelectItem::UnnamedExpr(e)) => column_name(e),
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
+        ast::Expr::Extract { field, .. } => field.to_string().to_lowercase().replace('"', "").split_whitespace().next().map_or("extract".into(), |_| "extract".into()),
+        ast::Expr::Substring { .. } => "substring".into(),
+        ast::Expr::Trim { .. } => "btrim".into(),
+        ast::Expr::Position { .. } => "position".into(),
+        ast::Expr::Ceil { .. } => "ceil".into(),
+        ast::Expr::Floor { .. } => "floor".into(),
+        ast::Expr::Array(_) => "array".into(),
+        ast::Expr::TypedString(ts) => type_column_name(&ts.data_type),
+        ast::Expr::Interval(_) => "interval".into(),
+        _ => "?column?".into(),
+    }
+}
+
+fn type_column_name(t: &ast::DataType) -> String {
+    match super::types::data_type(t) {
+        Ok(DataType::Int4) => "int4".into(),
+        Ok(DataType::Int8) => "int8".into(),
+        Ok(DataType::Int2) => "int2".into(),
+        Ok(DataType::Float8) => "float8".into(),
+        Ok(DataType::Float4) => "float4".into(),
+        Ok(DataType::Bool) => "bool".into(),
+        Ok(DataType::Varchar(_)) => "varchar".into(),
+        Ok(DataType::Char(_)) => "bpchar".into(),
+        Ok(DataType::TimestampTz) => "timestamptz".into(),
+        Ok(DataType::Timestamp) => "timestamp".into(),
+        Ok(DataType::Numeric(_)) => "numeric".into(),
+        Ok(t) => t.to_string(),
+        Err(_) => "?column?".into(),
+    }
+}
+
+fn rename_columns(table: &str, columns: Vec<(String, DataType)>, aliases: &[String]) -> Result<Vec<ScopeColumn>> {
+    if aliases.len() > columns.len() {
+        return Err(SqlError::Semantic(format!(
+            "table \"{table}\" has {} columns available but {} columns specified",
+            columns.len(),
+            aliases.len()
+        )));
+    }
+    Ok(columns
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, ty))| ScopeColumn { table: Some(table.to_owned()), name: aliases.get(i).cloned().unwrap_or(name), ty, merged: false })
+        .collect())
+}
+
+/// Casts a plan's output columns to the given types where they differ.
+fn conform(plan: Plan, columns: &[OutputColumn], types: &[DataType]) -> Plan {
+    if columns.iter().zip(types).all(|(c, t)| c.data_type == *t) {
+        return plan;
+    }
+    let exprs = columns
+        .iter()
+        .zip(types)
+        .enumerate()
+        .map(|(i, (c, t))| if c.data_type == *t { Expr::Column(i) } else { Expr::Cast(Box::new(Expr::Column(i)), t.clone()) })
+        .collect();
+    Plan::Project { input: Box::new(plan), exprs }
+}
+
+fn contains_placeholder(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if matches!(x, Expr::Aggregate(_) | Expr::Window(_)) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// Rewrites an expression over the FROM row into one over the aggregate's
+/// output row (group values, then aggregates); a bare column that is not
+/// grouped is PostgreSQL's 42803.
+fn rewrite_aggregated(e: Expr, group_by: &[Expr], ngroups: usize) -> Result<Expr> {
+    if let Some(i) = group_by.iter().position(|g| *g == e) {
+        return Ok(Expr::Column(i));
+    }
+    match e {
+        Expr::Aggregate(j) => Ok(Expr::Column(ngroups + j)),
+        Expr::Column(_) => Err(SqlError::Grouping(
+            "column must appear in the GROUP BY clause or be used in an aggregate function".into(),
+        )),
+        Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Window(_) => Ok(e),
+        Expr::Subquery(ref s) => {
+            if s.correlated && plan_refers_to_level(s) {
+                return Err(unsupported("a correlated subquery over ungrouped columns in an aggregate query"));
+            }
+            Ok(e)
+        }
+        other => {
+            // Rewrite children top-down so a grouped sub-expression matches.
+            let mut err = None;
+            let rebuilt = rebuild_children(other, &mut |child| match rewrite_aggregated(child, group_by, ngroups) {
+                Ok(x) => x,
+                Err(e) => {
+                    err.get_or_insert(e);
+                    Expr::Literal(Value::Null)
+                }
+            });
+            match err {
+                Some(e) => Err(e),
+                None => Ok(rebuilt),
+            }
+        }
+    }
+}
+
+/// Whether a correlated subquery refers to the level just outside it.
+fn plan_refers_to_level(_s: &crate::expr::Subquery) -> bool {
+    true
+}
+
+/// Applies `f` to each direct child expression.
+fn rebuild_children(e: Expr, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
+    fn b(x: Box<Expr>, f: &mut dyn FnMut(Expr) -> Expr) -> Box<Expr> {
+        Box::new(f(*x))
+    }
+    match e {
+        Expr::Not(x) => Expr::Not(b(x, f)),
+        Expr::Neg(x) => Expr::Neg(b(x, f)),
+        Expr::IsNull(x) => Expr::IsNull(b(x, f)),
+        Expr::IsBool(x, v) => Expr::IsBool(b(x, f), v),
+        Expr::Cast(x, t) => Expr::Cast(b(x, f), t),
+        Expr::And(x, y) => {
+            let x = b(x, f);
+            Expr::And(x, b(y, f))
+        }
+        Expr::Or(x, y) => {
+            let x = b(x, f);
+            Expr::Or(x, b(y, f))
+        }
+        Expr::Binary(op, x, y) => {
+            let x = b(x, f);
+            Expr::Binary(op, x, b(y, f))
+        }
+        Expr::IsDistinct(x, y) => {
+            let x = b(x, f);
+            Expr::IsDistinct(x, b(y, f))
+        }
+        Expr::Like { expr, pattern, case_insensitive } => {
+            let expr = b(expr, f);
+            Expr::Like { expr, pattern: b(pattern, f), case_insensitive }
+        }
+        Expr::InList(x, list) => {
+            let x = b(x, f);
+            Expr::InList(x, list.into_iter().map(&mut *f).collect())
+        }
+        Expr::Case { operand, whens, otherwise } => {
+            let operand = operand.map(|o| b(o, f));
+            let whens = whens.into_iter().map(|(w, t)| (f(w), f(t))).collect();
+            let otherwise = otherwise.map(|o| b(o, f));
+            Expr::Case { operand, whens, otherwise }
+        }
+        Expr::Call(func, args) => Expr::Call(func, args.into_iter().map(&mut *f).collect()),
+        Expr::Array(items, t) => Expr::Array(items.into_iter().map(&mut *f).collect(), t),
+        other => other,
+    }
+}
+
+/// Adds a Window node and points the placeholders at its columns.
+fn window_plan(
+    plan: Plan,
+    windows: Vec<crate::plan::WindowCall>,
+    items: &mut [(String, Typed)],
+    sort: &mut [(SortKeyRef, &ast::OrderByOptions)],
+) -> Result<Plan> {
+    if windows.is_empty() {
+        return Ok(plan);
+    }
+    let base = plan.width();
+    let replace = |e: Expr| -> Result<Expr> {
+        e.transform(&mut |x| Ok(match x {
+            Expr::Window(k) => Expr::Column(base + k),
+            other => other,
+        }))
+    };
+    for (_, t) in items.iter_mut() {
+        t.expr = replace(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
+    }
+    for (k, _) in sort.iter_mut() {
+        if let SortKeyRef::Expr(e) = k {
+            *e = replace(std::mem::replace(e, Expr::Literal(Value::Null)))?;
+        }
+    }
+    Ok(Plan::Window { input: Box::new(plan), functions: windows })
+}
+
+/// Shifts outer references of an expression bound one level deeper than it
+/// runs (VALUES items are bound in their own empty level).
+fn shift_outer(e: Expr) -> Expr {
+    let original = e.clone();
+    e.transform(&mut |x| Ok(match x {
+        Expr::Outer { depth: 1, index } => Expr::Column(index),
+        Expr::Outer { depth, index } => Expr::Outer { depth: depth - 1, index },
+        other => other,
+    }))
+    .unwrap_or(original)
+}
+
+#[allow(dead_code)]
+fn unused(_: SortKey) {}

@@ -1,0 +1,269 @@
+//! Joins: nested loop (any condition) and hash join (equal keys), for
+//! inner, left, right, full, semi and anti joins.
+
+use std::collections::HashMap;
+
+use memdb_engine::Value;
+
+use super::{ExecCtx, Operator, Row};
+use crate::error::Result;
+use crate::expr::Expr;
+use crate::plan::{JoinKind, Plan};
+
+fn concat(left: &[Value], right: &[Value]) -> Row {
+    let mut row = Vec::with_capacity(left.len() + right.len());
+    row.extend_from_slice(left);
+    row.extend_from_slice(right);
+    row
+}
+
+fn nulls(n: usize) -> Vec<Value> {
+    vec![Value::Null; n]
+}
+
+/// Nested-loop join over a materialized right side.
+pub(crate) struct NestedLoopJoinOp<'p> {
+    left: Box<dyn Operator + 'p>,
+    right_plan: &'p Plan,
+    right: Option<Vec<Row>>,
+    right_matched: Vec<bool>,
+    kind: JoinKind,
+    on: Option<&'p Expr>,
+    left_width: Option<usize>,
+    right_width: usize,
+    finished_left: bool,
+}
+
+impl<'p> NestedLoopJoinOp<'p> {
+    pub(crate) fn new(
+        left: Box<dyn Operator + 'p>,
+        right_plan: &'p Plan,
+        kind: JoinKind,
+        on: Option<&'p Expr>,
+        right_width: usize,
+    ) -> NestedLoopJoinOp<'p> {
+        NestedLoopJoinOp {
+            left,
+            right_plan,
+            right: None,
+            right_matched: Vec::new(),
+            kind,
+            on,
+            left_width: None,
+            right_width,
+            finished_left: false,
+        }
+    }
+}
+
+impl Operator for NestedLoopJoinOp<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        if self.right.is_none() {
+            let rows = super::run(self.right_plan, cx)?;
+            self.right_matched = vec![false; rows.len()];
+            self.right = Some(rows);
+        }
+        let right = self.right.take().unwrap_or_default();
+        let result = self.step(&right, cx);
+        self.right = Some(right);
+        result
+    }
+}
+
+impl NestedLoopJoinOp<'_> {
+    fn step(&mut self, right: &[Row], cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        while !self.finished_left {
+            let Some(batch) = self.left.next(cx)? else {
+                self.finished_left = true;
+                break;
+            };
+            let mut out = Vec::new();
+            for l in batch {
+                self.left_width.get_or_insert(l.len());
+                let mut matched = false;
+                for (j, r) in right.iter().enumerate() {
+                    let row = concat(&l, r);
+                    let pass = match self.on {
+                        Some(on) => on.eval_predicate(&row, cx)?,
+                        None => true,
+                    };
+                    if !pass {
+                        continue;
+                    }
+                    matched = true;
+                    match self.kind {
+                        JoinKind::Semi | JoinKind::Anti => break,
+                        _ => {
+                            if let Some(m) = self.right_matched.get_mut(j) {
+                                *m = true;
+                            }
+                            out.push(row);
+                        }
+                    }
+                }
+                match self.kind {
+                    JoinKind::Semi if matched => out.push(l),
+                    JoinKind::Anti if !matched => out.push(l),
+                    JoinKind::Left | JoinKind::Full if !matched => out.push(concat(&l, &nulls(self.right_width))),
+                    _ => {}
+                }
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+        if matches!(self.kind, JoinKind::Right | JoinKind::Full) {
+            let width = self.left_width.unwrap_or(0);
+            let out: Vec<Row> = right
+                .iter()
+                .zip(&self.right_matched)
+                .filter(|(_, m)| !**m)
+                .map(|(r, _)| concat(&nulls(width), r))
+                .collect();
+            self.kind = JoinKind::Inner; // emit the unmatched rows once
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Hash join: builds on the right input, probes with the left.
+pub(crate) struct HashJoinOp<'p> {
+    left: Box<dyn Operator + 'p>,
+    right: Option<Box<dyn Operator + 'p>>,
+    kind: JoinKind,
+    left_keys: &'p [Expr],
+    right_keys: &'p [Expr],
+    residual: Option<&'p Expr>,
+    left_width: usize,
+    right_width: usize,
+    table: HashMap<Vec<Value>, Vec<usize>>,
+    build_rows: Vec<Row>,
+    build_matched: Vec<bool>,
+    finished_left: bool,
+    emitted_unmatched: bool,
+}
+
+impl<'p> HashJoinOp<'p> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        left: Box<dyn Operator + 'p>,
+        right: Box<dyn Operator + 'p>,
+        kind: JoinKind,
+        left_keys: &'p [Expr],
+        right_keys: &'p [Expr],
+        residual: Option<&'p Expr>,
+        left_width: usize,
+        right_width: usize,
+    ) -> HashJoinOp<'p> {
+        HashJoinOp {
+            left,
+            right: Some(right),
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+            left_width,
+            right_width,
+            table: HashMap::new(),
+            build_rows: Vec::new(),
+            build_matched: Vec::new(),
+            finished_left: false,
+            emitted_unmatched: false,
+        }
+    }
+
+    fn build_side(&mut self, cx: &mut ExecCtx<'_>) -> Result<()> {
+        let Some(mut right) = self.right.take() else { return Ok(()) };
+        while let Some(batch) = right.next(cx)? {
+            for row in batch {
+                let index = self.build_rows.len();
+                if let Some(key) = eval_keys(self.right_keys, &row, cx)? {
+                    self.table.entry(key).or_default().push(index);
+                }
+                self.build_rows.push(row);
+            }
+        }
+        self.build_matched = vec![false; self.build_rows.len()];
+        Ok(())
+    }
+}
+
+/// Key values of a row; `None` if any is NULL (NULL never joins).
+fn eval_keys(keys: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Value>>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let v = match k {
+            Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            k => k.eval(row, cx)?,
+        };
+        if v.is_null() {
+            return Ok(None);
+        }
+        out.push(v);
+    }
+    Ok(Some(out))
+}
+
+impl Operator for HashJoinOp<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        if self.right.is_some() {
+            self.build_side(cx)?;
+        }
+        while !self.finished_left {
+            let Some(batch) = self.left.next(cx)? else {
+                self.finished_left = true;
+                break;
+            };
+            let mut out = Vec::with_capacity(batch.len());
+            for l in batch {
+                let mut matched = false;
+                if let Some(key) = eval_keys(self.left_keys, &l, cx)? {
+                    if let Some(candidates) = self.table.get(&key) {
+                        for &j in candidates {
+                            let r = &self.build_rows[j];
+                            if let Some(residual) = self.residual {
+                                if !residual.eval_predicate(&concat(&l, r), cx)? {
+                                    continue;
+                                }
+                            }
+                            matched = true;
+                            match self.kind {
+                                JoinKind::Semi | JoinKind::Anti => break,
+                                _ => {
+                                    self.build_matched[j] = true;
+                                    out.push(concat(&l, r));
+                                }
+                            }
+                        }
+                    }
+                }
+                match self.kind {
+                    JoinKind::Semi if matched => out.push(l),
+                    JoinKind::Anti if !matched => out.push(l),
+                    JoinKind::Left | JoinKind::Full if !matched => out.push(concat(&l, &nulls(self.right_width))),
+                    _ => {}
+                }
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+        if matches!(self.kind, JoinKind::Right | JoinKind::Full) && !self.emitted_unmatched {
+            self.emitted_unmatched = true;
+            let out: Vec<Row> = self
+                .build_rows
+                .iter()
+                .zip(&self.build_matched)
+                .filter(|(_, m)| !**m)
+                .map(|(r, _)| concat(&nulls(self.left_width), r))
+                .collect();
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+}

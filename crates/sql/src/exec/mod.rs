@@ -1,0 +1,249 @@
+//! The executor: plans become trees of operators that produce rows in
+//! batches.
+//!
+//! Each [`Plan`] node becomes one operator (one file per kind of operator
+//! here). [`Operator::next`] returns the next batch of up to [`BATCH`] rows,
+//! so the per-row work is a tight loop and the per-operator virtual call
+//! happens once a batch. Blocking operators (sort, hash aggregate, the
+//! build side of a hash join) consume their input on the first call.
+//!
+//! [`ExecCtx`] is what operators share during one statement: the
+//! transaction, parameters, the rows of enclosing queries for correlated
+//! subqueries, and cached results of uncorrelated subqueries and CTEs.
+
+mod aggregate;
+mod basic;
+mod join;
+mod scan;
+mod setop;
+mod sort;
+mod window;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use memdb_engine::{Transaction, Value};
+use rand::{Rng, SeedableRng};
+
+use crate::error::{Result, SqlError};
+use crate::expr::Subquery;
+use crate::plan::Plan;
+use crate::session::SessionVars;
+
+pub(crate) use aggregate::Accumulator;
+
+/// Rows per batch.
+pub const BATCH: usize = 1024;
+
+/// A row of values.
+pub type Row = Vec<Value>;
+
+/// A relational operator: yields batches of rows until `None`.
+pub(crate) trait Operator {
+    /// The next batch (never empty), or `None` when done.
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>>;
+}
+
+/// What the operators of one statement share.
+pub struct ExecCtx<'a> {
+    /// The transaction the statement runs in.
+    pub txn: &'a mut Transaction,
+    params: &'a [Value],
+    /// Rows of enclosing queries, innermost last.
+    outer: Vec<Row>,
+    subqueries: HashMap<usize, Arc<Vec<Row>>>,
+    ctes: HashMap<usize, Arc<Vec<Row>>>,
+    /// The statement's timestamp (µs since 2000-01-01 UTC) for `now()`.
+    pub now: i64,
+    vars: &'a mut SessionVars,
+    rng: Option<rand::rngs::StdRng>,
+}
+
+impl<'a> ExecCtx<'a> {
+    /// A context for one statement.
+    pub fn new(txn: &'a mut Transaction, params: &'a [Value], vars: &'a mut SessionVars) -> ExecCtx<'a> {
+        let now = txn.now();
+        ExecCtx { txn, params, outer: Vec::new(), subqueries: HashMap::new(), ctes: HashMap::new(), now, vars, rng: None }
+    }
+
+    pub(crate) fn param(&self, i: usize) -> Result<Value> {
+        self.params
+            .get(i)
+            .cloned()
+            .ok_or_else(|| SqlError::Semantic(format!("there is no parameter ${}", i + 1)))
+    }
+
+    pub(crate) fn outer_value(&self, depth: usize, index: usize) -> Value {
+        self.outer
+            .len()
+            .checked_sub(depth)
+            .and_then(|level| self.outer.get(level))
+            .and_then(|row| row.get(index))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// The rows of a subquery for the current row of its enclosing query
+    /// (cached for the statement when the subquery is uncorrelated).
+    pub(crate) fn subquery_rows(&mut self, sub: &Subquery, row: &[Value]) -> Result<Arc<Vec<Row>>> {
+        if !sub.correlated {
+            if let Some(rows) = self.subqueries.get(&sub.id) {
+                return Ok(rows.clone());
+            }
+        }
+        self.outer.push(row.to_vec());
+        let limit = match sub.kind {
+            crate::expr::SubqueryKind::Exists => Some(1),
+            crate::expr::SubqueryKind::Scalar => Some(2),
+            _ => None,
+        };
+        let result = run_limited(&sub.plan, self, limit);
+        self.outer.pop();
+        let rows = Arc::new(result?);
+        if !sub.correlated {
+            self.subqueries.insert(sub.id, rows.clone());
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn random(&mut self) -> f64 {
+        self.rng.get_or_insert_with(rand::rngs::StdRng::from_os_rng).random::<f64>()
+    }
+
+    pub(crate) fn random_uuid(&mut self) -> uuid::Uuid {
+        let bytes: [u8; 16] = self.rng.get_or_insert_with(rand::rngs::StdRng::from_os_rng).random();
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    pub(crate) fn user(&self) -> &str {
+        &self.vars.user
+    }
+
+    pub(crate) fn nextval(&mut self, name: &str) -> Result<i64> {
+        let name = name.to_ascii_lowercase();
+        let v = self.txn.nextval(&name)?;
+        self.vars.currval.insert(name, v);
+        Ok(v)
+    }
+
+    pub(crate) fn currval(&mut self, name: &str) -> Result<i64> {
+        let name = name.to_ascii_lowercase();
+        self.txn.sequence(&name)?;
+        self.vars.currval.get(&name).copied().ok_or_else(|| {
+            crate::error::data_exception("55000", format!("currval of sequence \"{name}\" is not yet defined in this session"))
+        })
+    }
+
+    pub(crate) fn setval(&mut self, name: &str, value: i64, is_called: bool) -> Result<i64> {
+        let name = name.to_ascii_lowercase();
+        let v = self.txn.setval(&name, value, is_called)?;
+        if is_called {
+            self.vars.currval.insert(name, v);
+        }
+        Ok(v)
+    }
+}
+
+/// Builds the operator tree of a plan.
+pub(crate) fn build<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operator + 'p>> {
+    Ok(match plan {
+        Plan::Scan { table, access, filter, lock, row_id, .. } => {
+            Box::new(scan::ScanOp::open(table, access, filter.as_ref(), *lock, *row_id, cx)?)
+        }
+        Plan::Values { rows, .. } => Box::new(basic::ValuesOp::new(rows)),
+        Plan::Function { function, args } => Box::new(basic::FunctionOp::new(*function, args)),
+        Plan::Filter { input, predicate } => Box::new(basic::FilterOp { input: build(input, cx)?, predicate }),
+        Plan::Project { input, exprs } => Box::new(basic::ProjectOp { input: build(input, cx)?, exprs }),
+        Plan::Limit { input, limit, offset } => Box::new(basic::LimitOp::new(build(input, cx)?, limit, offset)),
+        Plan::NestedLoopJoin { left, right, kind, on } => {
+            Box::new(join::NestedLoopJoinOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
+        }
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Box::new(join::HashJoinOp::new(
+            build(left, cx)?,
+            build(right, cx)?,
+            *kind,
+            left_keys,
+            right_keys,
+            residual.as_ref(),
+            left.width(),
+            right.width(),
+        )),
+        Plan::Aggregate { input, group_by, aggregates } => {
+            Box::new(aggregate::AggregateOp::new(build(input, cx)?, group_by, aggregates))
+        }
+        Plan::Window { input, functions } => Box::new(window::WindowOp::new(build(input, cx)?, functions)),
+        Plan::Sort { input, keys, limit } => Box::new(sort::SortOp::new(build(input, cx)?, keys, *limit)),
+        Plan::Distinct { input, on } => Box::new(sort::DistinctOp::new(build(input, cx)?, on.as_deref())),
+        Plan::SetOp { op, all, left, right } => {
+            Box::new(setop::SetOpOp::new(*op, *all, build(left, cx)?, build(right, cx)?))
+        }
+        Plan::CteScan { id, name, .. } => {
+            let rows = cx
+                .ctes
+                .get(id)
+                .cloned()
+                .ok_or_else(|| SqlError::Semantic(format!("WITH query \"{name}\" is not available here")))?;
+            Box::new(basic::RowsOp::new(rows))
+        }
+        Plan::With { ctes, input } => {
+            for cte in ctes {
+                let rows = match &cte.recursive {
+                    None => run(&cte.plan, cx)?,
+                    Some((step, all)) => recursive_cte(cte.id, &cte.plan, step, *all, cx)?,
+                };
+                cx.ctes.insert(cte.id, Arc::new(rows));
+            }
+            build(input, cx)?
+        }
+    })
+}
+
+/// `WITH RECURSIVE`: the working table grows until the step adds nothing.
+fn recursive_cte(id: usize, base: &Plan, step: &Plan, all: bool, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
+    let mut seen: std::collections::HashSet<Row> = std::collections::HashSet::new();
+    let mut result = Vec::new();
+    let mut working = Vec::new();
+    for row in run(base, cx)? {
+        if all || seen.insert(row.clone()) {
+            result.push(row.clone());
+            working.push(row);
+        }
+    }
+    let mut iterations = 0u64;
+    while !working.is_empty() {
+        iterations += 1;
+        if iterations > 1_000_000 || result.len() > 50_000_000 {
+            return Err(SqlError::QueryCanceled("a recursive query that does not end".into()));
+        }
+        cx.ctes.insert(id, Arc::new(std::mem::take(&mut working)));
+        for row in run(step, cx)? {
+            if all || seen.insert(row.clone()) {
+                result.push(row.clone());
+                working.push(row);
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Runs a plan to completion and collects its rows.
+pub(crate) fn run(plan: &Plan, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
+    run_limited(plan, cx, None)
+}
+
+/// Runs a plan, stopping once `limit` rows are collected.
+pub(crate) fn run_limited(plan: &Plan, cx: &mut ExecCtx<'_>, limit: Option<usize>) -> Result<Vec<Row>> {
+    let mut op = build(plan, cx)?;
+    let mut rows = Vec::new();
+    while let Some(batch) = op.next(cx)? {
+        if rows.is_empty() {
+            rows = batch;
+        } else {
+            rows.extend(batch);
+        }
+        if limit.is_some_and(|n| rows.len() >= n) {
+            break;
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,156 @@
+//! Table scans: full, index range and index point lookups, with the
+//! pushed-down filter applied as rows are fetched, and row locks for
+//! `SELECT … FOR UPDATE / SHARE`.
+
+use std::ops::Bound;
+
+use memdb_engine::{LockMode, LockWait, Row as EngineRow, ScanCursor, ScanRange, Table, Value};
+
+use super::{BATCH, ExecCtx, Operator, Row};
+use crate::error::Result;
+use crate::expr::Expr;
+use crate::plan::{Access, RowLock};
+
+enum Source {
+    Cursor(ScanCursor),
+    /// Point lookups still to do, and their index.
+    Points { index: String, keys: std::vec::IntoIter<Vec<Value>> },
+    Done,
+}
+
+/// Reads a table through its access path.
+pub(crate) struct ScanOp<'p> {
+    table: &'p Table,
+    source: Source,
+    filter: Option<&'p Expr>,
+    lock: Option<RowLock>,
+    row_id: bool,
+    fetched: Vec<EngineRow>,
+}
+
+fn eval_key(exprs: &[Expr], cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Value>>> {
+    let mut key = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        let v = e.eval(&[], cx)?;
+        if v.is_null() {
+            return Ok(None); // `col = NULL` matches nothing
+        }
+        key.push(v);
+    }
+    Ok(Some(key))
+}
+
+fn eval_bound(bound: &Bound<Vec<Expr>>, cx: &mut ExecCtx<'_>) -> Result<Option<Bound<Vec<Value>>>> {
+    Ok(match bound {
+        Bound::Unbounded => Some(Bound::Unbounded),
+        Bound::Included(e) => eval_key(e, cx)?.map(Bound::Included),
+        Bound::Excluded(e) => eval_key(e, cx)?.map(Bound::Excluded),
+    })
+}
+
+impl<'p> ScanOp<'p> {
+    pub(crate) fn open(
+        table: &'p Table,
+        access: &'p Access,
+        filter: Option<&'p Expr>,
+        lock: Option<RowLock>,
+        row_id: bool,
+        cx: &mut ExecCtx<'_>,
+    ) -> Result<ScanOp<'p>> {
+        let source = match access {
+            Access::Full => Source::Cursor(cx.txn.open_scan(table, ScanRange::Full, false)?),
+            Access::IndexRange { index, lower, upper, reverse } => {
+                match (eval_bound(lower, cx)?, eval_bound(upper, cx)?) {
+                    (Some(lower), Some(upper)) => Source::Cursor(cx.txn.open_scan(
+                        table,
+                        ScanRange::Index { index: index.clone(), lower, upper },
+                        *reverse,
+                    )?),
+                    _ => Source::Done,
+                }
+            }
+            Access::IndexPoints { index, keys } => {
+                let mut values = Vec::with_capacity(keys.len());
+                for k in keys {
+                    if let Some(v) = eval_key(k, cx)? {
+                        values.push(v);
+                    }
+                }
+                values.sort();
+                values.dedup();
+                Source::Points { index: index.clone(), keys: values.into_iter() }
+            }
+        };
+        Ok(ScanOp { table, source, filter, lock, row_id, fetched: Vec::new() })
+    }
+
+    /// Fetches the next engine rows into `self.fetched`; false when done.
+    fn fetch(&mut self, cx: &mut ExecCtx<'_>) -> Result<bool> {
+        self.fetched.clear();
+        match &mut self.source {
+            Source::Cursor(cursor) => {
+                if !cx.txn.fetch(cursor, &mut self.fetched)? {
+                    self.source = Source::Done;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            Source::Points { index, keys } => {
+                while self.fetched.len() < BATCH {
+                    let Some(key) = keys.next() else { break };
+                    let rows = cx.txn.index_lookup(self.table, index, &key)?;
+                    self.fetched.extend(rows);
+                }
+                if self.fetched.is_empty() {
+                    self.source = Source::Done;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            Source::Done => Ok(false),
+        }
+    }
+}
+
+impl Operator for ScanOp<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        loop {
+            if !self.fetch(cx)? {
+                return Ok(None);
+            }
+            let mut out = Vec::with_capacity(self.fetched.len());
+            for row in std::mem::take(&mut self.fetched) {
+                let id = row.id;
+                let mut values = match self.lock {
+                    None => row.values,
+                    Some(lock) => {
+                        let mode = if lock.exclusive { LockMode::Update } else { LockMode::Share };
+                        let wait = if lock.nowait {
+                            LockWait::NoWait
+                        } else if lock.skip_locked {
+                            LockWait::SkipLocked
+                        } else {
+                            LockWait::Wait
+                        };
+                        match cx.txn.lock_row(self.table, row.id, mode, wait)? {
+                            Some(current) => current.values,
+                            None => continue,
+                        }
+                    }
+                };
+                if let Some(f) = self.filter {
+                    if !f.eval_predicate(&values, cx)? {
+                        continue;
+                    }
+                }
+                if self.row_id {
+                    values.push(Value::Int8(i64::try_from(id).unwrap_or(i64::MAX)));
+                }
+                out.push(values);
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+    }
+}

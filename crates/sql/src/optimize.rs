@@ -1,0 +1,388 @@
+//! The optimizer: rewrites a bound plan into a cheaper equivalent.
+//!
+//! * predicate pushdown: WHERE and inner-join ON terms move to the lowest
+//!   node that has their columns (into scans as filters, into joins as
+//!   conditions);
+//! * join selection: an equality between the two sides makes a hash join
+//!   (built on the smaller side), otherwise a nested loop;
+//! * index selection: a scan's filter terms `col = v`, ranges and IN lists
+//!   on indexed columns become index point lookups or range scans (the
+//!   filter stays as a re-check);
+//! * top-k: `ORDER BY … LIMIT n` keeps only n rows while sorting.
+//!
+//! Terms with correlated subqueries stay where the binder put them: their
+//! outer references are positions in that node's row.
+
+use std::ops::Bound;
+
+use memdb_engine::{DataType, IndexKind, Table, Value};
+
+use crate::bind::types::widens_exactly;
+use crate::expr::{BinOp, Expr};
+use crate::plan::{Access, JoinKind, Plan};
+
+/// Optimizes a plan.
+pub(crate) fn optimize(plan: Plan) -> Plan {
+    rewrite(plan)
+}
+
+fn rewrite(plan: Plan) -> Plan {
+    match plan {
+        Plan::Filter { input, predicate } => {
+            let input = rewrite(*input);
+            push(input, predicate.conjuncts())
+        }
+        Plan::NestedLoopJoin { left, right, kind, on } => {
+            let (left, right) = (rewrite(*left), rewrite(*right));
+            let terms = on.map(Expr::conjuncts).unwrap_or_default();
+            join(left, right, kind, terms)
+        }
+        Plan::Scan { table, alias, access, filter, lock, row_id } => {
+            let terms = filter.map(Expr::conjuncts).unwrap_or_default();
+            scan(table, alias, access, terms, lock, row_id)
+        }
+        Plan::Limit { input, limit, offset } => {
+            let input = rewrite(*input);
+            let fixed = |e: &Option<Expr>| match e {
+                None => Some(0),
+                Some(Expr::Literal(Value::Int8(n))) => usize::try_from(*n).ok(),
+                Some(_) => None,
+            };
+            let input = match (input, fixed(&limit), fixed(&offset)) {
+                (Plan::Sort { input, keys, limit: None }, Some(l), Some(o)) if limit.is_some() => {
+                    Plan::Sort { input, keys, limit: Some(l.saturating_add(o)) }
+                }
+                (other, _, _) => other,
+            };
+            Plan::Limit { input: Box::new(input), limit, offset }
+        }
+        Plan::Project { input, exprs } => Plan::Project { input: Box::new(rewrite(*input)), exprs },
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Plan::HashJoin {
+            left: Box::new(rewrite(*left)),
+            right: Box::new(rewrite(*right)),
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        },
+        Plan::Aggregate { input, group_by, aggregates } => Plan::Aggregate { input: Box::new(rewrite(*input)), group_by, aggregates },
+        Plan::Window { input, functions } => Plan::Window { input: Box::new(rewrite(*input)), functions },
+        Plan::Sort { input, keys, limit } => Plan::Sort { input: Box::new(rewrite(*input)), keys, limit },
+        Plan::Distinct { input, on } => Plan::Distinct { input: Box::new(rewrite(*input)), on },
+        Plan::SetOp { op, all, left, right } => Plan::SetOp { op, all, left: Box::new(rewrite(*left)), right: Box::new(rewrite(*right)) },
+        Plan::With { ctes, input } => Plan::With {
+            ctes: ctes
+                .into_iter()
+                .map(|mut c| {
+                    c.plan = rewrite(c.plan);
+                    c.recursive = c.recursive.map(|(p, all)| (Box::new(rewrite(*p)), all));
+                    c
+                })
+                .collect(),
+            input: Box::new(rewrite(*input)),
+        },
+        leaf @ (Plan::Values { .. } | Plan::Function { .. } | Plan::CteScan { .. }) => leaf,
+    }
+}
+
+/// Whether a term may move to another node (no correlated subquery whose
+/// outer references would shift).
+fn movable(e: &Expr) -> bool {
+    let mut ok = true;
+    e.walk(&mut |x| {
+        if let Expr::Subquery(s) = x {
+            if s.correlated {
+                ok = false;
+            }
+        }
+    });
+    ok
+}
+
+fn filter(plan: Plan, terms: Vec<Expr>) -> Plan {
+    match Expr::conjunction(terms) {
+        Some(predicate) => Plan::Filter { input: Box::new(plan), predicate },
+        None => plan,
+    }
+}
+
+/// Pushes filter terms into a plan as far down as they go.
+fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
+    if terms.is_empty() {
+        return plan;
+    }
+    let (movable_terms, fixed): (Vec<Expr>, Vec<Expr>) = terms.into_iter().partition(movable);
+    let plan = match plan {
+        Plan::Scan { table, alias, access, filter: f, lock, row_id } => {
+            let mut all = f.map(Expr::conjuncts).unwrap_or_default();
+            all.extend(movable_terms);
+            scan(table, alias, access, all, lock, row_id)
+        }
+        Plan::Filter { input, predicate } => {
+            let mut all = predicate.conjuncts();
+            all.extend(movable_terms);
+            push(*input, all)
+        }
+        Plan::NestedLoopJoin { left, right, kind: JoinKind::Inner, on } => {
+            let mut all = on.map(Expr::conjuncts).unwrap_or_default();
+            all.extend(movable_terms);
+            join(*left, *right, JoinKind::Inner, all)
+        }
+        Plan::HashJoin { left, right, kind: JoinKind::Inner, left_keys, right_keys, residual } => {
+            // Re-plan with the keys as terms.
+            let lw = left.width();
+            let mut all: Vec<Expr> = left_keys
+                .into_iter()
+                .zip(right_keys)
+                .map(|(l, r)| Expr::Binary(BinOp::Eq, Box::new(l), Box::new(r.map_columns(&|i| i + lw))))
+                .collect();
+            all.extend(residual.map(Expr::conjuncts).unwrap_or_default());
+            all.extend(movable_terms);
+            join(*left, *right, JoinKind::Inner, all)
+        }
+        Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Left | JoinKind::Right), on } => {
+            // WHERE terms on the preserved side only filter that side.
+            let lw = left.width();
+            let (mut keep_left, mut keep_right, mut above) = (Vec::new(), Vec::new(), Vec::new());
+            for t in movable_terms {
+                let cols = t.columns();
+                if kind == JoinKind::Left && cols.iter().all(|c| *c < lw) {
+                    keep_left.push(t);
+                } else if kind == JoinKind::Right && !cols.is_empty() && cols.iter().all(|c| *c >= lw) {
+                    keep_right.push(t.shift_columns(lw));
+                } else {
+                    above.push(t);
+                }
+            }
+            let left = push(*left, keep_left);
+            let right = push(*right, keep_right);
+            let joined = join(left, right, kind, on.map(Expr::conjuncts).unwrap_or_default());
+            filter(joined, above)
+        }
+        other => filter(other, movable_terms),
+    };
+    filter(plan, fixed)
+}
+
+/// Builds a join from its inputs and condition terms: terms of one side
+/// go down into it (inner joins), equalities become hash keys.
+fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
+    let lw = left.width();
+    let (mut to_left, mut to_right, mut keys_l, mut keys_r, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in terms {
+        if !movable(&t) {
+            rest.push(t);
+            continue;
+        }
+        let cols = t.columns();
+        let left_only = cols.iter().all(|c| *c < lw);
+        let right_only = !cols.is_empty() && cols.iter().all(|c| *c >= lw);
+        match kind {
+            JoinKind::Inner if left_only => {
+                to_left.push(t);
+                continue;
+            }
+            JoinKind::Inner | JoinKind::Left if right_only => {
+                to_right.push(t.shift_columns(lw));
+                continue;
+            }
+            JoinKind::Right if left_only && !cols.is_empty() => {
+                to_left.push(t);
+                continue;
+            }
+            _ => {}
+        }
+        if let Expr::Binary(BinOp::Eq, a, b) = &t {
+            let side = |e: &Expr| {
+                let c = e.columns();
+                if c.is_empty() || !movable(e) {
+                    None
+                } else if c.iter().all(|x| *x < lw) {
+                    Some(false)
+                } else if c.iter().all(|x| *x >= lw) {
+                    Some(true)
+                } else {
+                    None
+                }
+            };
+            match (side(a), side(b)) {
+                (Some(false), Some(true)) => {
+                    keys_l.push((**a).clone());
+                    keys_r.push((**b).clone().shift_columns(lw));
+                    continue;
+                }
+                (Some(true), Some(false)) => {
+                    keys_l.push((**b).clone());
+                    keys_r.push((**a).clone().shift_columns(lw));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        rest.push(t);
+    }
+    let left = push(left, to_left);
+    let right = push(right, to_right);
+    if keys_l.is_empty() {
+        return Plan::NestedLoopJoin { left: Box::new(left), right: Box::new(right), kind, on: Expr::conjunction(rest) };
+    }
+    let residual = Expr::conjunction(rest);
+    // Build on the smaller input (inner joins; columns put back in order).
+    if kind == JoinKind::Inner && right.estimated_rows() > left.estimated_rows() * 2.0 && residual.as_ref().is_none_or(movable) {
+        let rw = right.width();
+        let swap = |i: usize| if i < lw { i + rw } else { i - lw };
+        let residual = residual.map(|r| r.map_columns(&swap));
+        let joined = Plan::HashJoin {
+            left: Box::new(right),
+            right: Box::new(left),
+            kind,
+            left_keys: keys_r,
+            right_keys: keys_l,
+            residual,
+        };
+        let exprs = (0..lw + rw).map(|i| Expr::Column(if i < lw { rw + i } else { i - lw })).collect();
+        return Plan::Project { input: Box::new(joined), exprs };
+    }
+    Plan::HashJoin { left: Box::new(left), right: Box::new(right), kind, left_keys: keys_l, right_keys: keys_r, residual }
+}
+
+/// The type of a fixed expression whose type is known without binding context.
+fn fixed_type(e: &Expr) -> Option<DataType> {
+    match e {
+        Expr::Literal(v) => v.data_type(),
+        Expr::Cast(_, t) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// A filter term usable with an index on a column.
+enum Sarg {
+    Cmp(usize, BinOp, Expr),
+    In(usize, Vec<Expr>),
+}
+
+fn sarg(term: &Expr, types: &[DataType]) -> Option<Sarg> {
+    let usable = |c: usize, e: &Expr| -> bool {
+        e.is_fixed() && fixed_type(e).zip(types.get(c)).is_some_and(|(from, to)| widens_exactly(&from, to)) && !matches!(e, Expr::Literal(Value::Null))
+    };
+    match term {
+        Expr::Binary(op, a, b) if op.is_comparison() && *op != BinOp::NotEq => match (a.as_ref(), b.as_ref()) {
+            (Expr::Column(c), v) if usable(*c, v) => Some(Sarg::Cmp(*c, *op, v.clone())),
+            (v, Expr::Column(c)) if usable(*c, v) => Some(Sarg::Cmp(*c, op.commuted(), v.clone())),
+            _ => None,
+        },
+        Expr::InList(e, list) => match e.as_ref() {
+            Expr::Column(c) if !list.is_empty() && list.iter().all(|v| usable(*c, v)) => Some(Sarg::In(*c, list.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Chooses the access path of a scan from its filter terms.
+fn scan(table: Table, alias: String, access: Access, terms: Vec<Expr>, lock: Option<crate::plan::RowLock>, row_id: bool) -> Plan {
+    let access = if matches!(access, Access::Full) { choose_index(&table, &terms).unwrap_or(Access::Full) } else { access };
+    Plan::Scan { table, alias, access, filter: Expr::conjunction(terms), lock, row_id }
+}
+
+fn choose_index(table: &Table, terms: &[Expr]) -> Option<Access> {
+    let types: Vec<DataType> = table.columns().iter().map(|c| c.data_type.clone()).collect();
+    let sargs: Vec<Sarg> = terms.iter().filter_map(|t| sarg(t, &types)).collect();
+    if sargs.is_empty() {
+        return None;
+    }
+    let schema = table.schema();
+    let live: Vec<usize> = schema.live_columns().map(|(p, _)| p).collect();
+    let mut best: Option<(u32, Access)> = None;
+    for index in &schema.indexes {
+        let cols: Vec<usize> = index.columns.iter().filter_map(|p| live.iter().position(|l| l == p)).collect();
+        if cols.len() != index.columns.len() {
+            continue;
+        }
+        let eq_for = |c: usize| sargs.iter().find_map(|s| match s {
+            Sarg::Cmp(col, BinOp::Eq, v) if *col == c => Some(v.clone()),
+            _ => None,
+        });
+        let mut prefix = Vec::new();
+        for &c in &cols {
+            match eq_for(c) {
+                Some(v) => prefix.push(v),
+                None => break,
+            }
+        }
+        let ordered = index.kind != IndexKind::Hash;
+        let candidate = if prefix.len() == cols.len() {
+            let score = 100 + u32::from(index.unique) * 50;
+            if ordered {
+                Some((score, Access::IndexRange { index: index.name.clone(), lower: Bound::Included(prefix.clone()), upper: Bound::Included(prefix), reverse: false }))
+            } else {
+                Some((score, Access::IndexPoints { index: index.name.clone(), keys: vec![prefix] }))
+            }
+        } else if !ordered {
+            None
+        } else if prefix.is_empty() && cols.len() == 1 {
+            // IN list on a one-column index, or a range.
+            let c = cols[0];
+            match sargs.iter().find_map(|s| match s {
+                Sarg::In(col, list) if *col == c => Some(list.clone()),
+                _ => None,
+            }) {
+                Some(list) if list.len() <= 1000 => Some((40 + u32::from(index.unique) * 10, Access::IndexPoints { index: index.name.clone(), keys: list.into_iter().map(|v| vec![v]).collect() })),
+                _ => range(index.name.clone(), Vec::new(), c, &sargs).map(|a| (20, a)),
+            }
+        } else {
+            let next = cols[prefix.len()];
+            match range(index.name.clone(), prefix.clone(), next, &sargs) {
+                Some(a) => Some((30 + 10 * prefix.len() as u32, a)),
+                None if !prefix.is_empty() => Some((25 + 10 * prefix.len() as u32, Access::IndexRange {
+                    index: index.name.clone(),
+                    lower: Bound::Included(prefix.clone()),
+                    upper: Bound::Included(prefix),
+                    reverse: false,
+                })),
+                None => None,
+            }
+        };
+        if let Some((score, access)) = candidate {
+            if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((score, access));
+            }
+        }
+    }
+    best.map(|(_, a)| a)
+}
+
+/// A range on `column` after an equality prefix.
+fn range(index: String, prefix: Vec<Expr>, column: usize, sargs: &[Sarg]) -> Option<Access> {
+    let mut lower: Option<(Expr, bool)> = None;
+    let mut upper: Option<(Expr, bool)> = None;
+    for s in sargs {
+        if let Sarg::Cmp(c, op, v) = s {
+            if *c != column {
+                continue;
+            }
+            match op {
+                BinOp::Gt if lower.is_none() => lower = Some((v.clone(), false)),
+                BinOp::GtEq if lower.is_none() => lower = Some((v.clone(), true)),
+                BinOp::Lt if upper.is_none() => upper = Some((v.clone(), false)),
+                BinOp::LtEq if upper.is_none() => upper = Some((v.clone(), true)),
+                _ => {}
+            }
+        }
+    }
+    if lower.is_none() && upper.is_none() {
+        return None;
+    }
+    let bound = |b: Option<(Expr, bool)>| -> Bound<Vec<Expr>> {
+        match b {
+            Some((v, inclusive)) => {
+                let mut key = prefix.clone();
+                key.push(v);
+                if inclusive { Bound::Included(key) } else { Bound::Excluded(key) }
+            }
+            None if prefix.is_empty() => Bound::Unbounded,
+            None => Bound::Included(prefix.clone()),
+        }
+    };
+    Some(Access::IndexRange { index, lower: bound(lower), upper: bound(upper), reverse: false })
+}

@@ -1,0 +1,132 @@
+//! `EXPLAIN`: a plan as an indented tree, one operator per line, with the
+//! optimizer's row estimates and a cost in the same units.
+
+use std::fmt::Write;
+use std::ops::Bound;
+
+use super::{Access, JoinKind, Plan, SetOpKind};
+
+/// Renders a plan as lines of text (PostgreSQL's `EXPLAIN` shape).
+pub fn explain(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    node(plan, 0, &mut lines);
+    lines
+}
+
+/// The cost of a node: a rough count of rows touched, including its inputs.
+fn cost(plan: &Plan) -> f64 {
+    let own = plan.estimated_rows();
+    let children: f64 = match plan {
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Window { input, .. }
+        | Plan::With { input, .. } => cost(input),
+        Plan::NestedLoopJoin { left, right, .. } => cost(left) + left.estimated_rows().max(1.0) * cost(right) / 10.0,
+        Plan::HashJoin { left, right, .. } | Plan::SetOp { left, right, .. } => cost(left) + cost(right),
+        Plan::Scan { table, access: Access::Full, .. } => table.approx_rows() as f64,
+        _ => 0.0,
+    };
+    own + children
+}
+
+fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+    let mut line = String::new();
+    if depth > 0 {
+        line.push_str(&" ".repeat(depth * 6 - 4));
+        line.push_str("->  ");
+    }
+    let label = match plan {
+        Plan::Scan { alias, table, access, .. } => match access {
+            Access::Full => format!("Seq Scan on {}{}", table.name(), alias_suffix(alias, table.name())),
+            Access::IndexRange { index, reverse, .. } => format!(
+                "Index Scan{} using {index} on {}{}",
+                if *reverse { " Backward" } else { "" },
+                table.name(),
+                alias_suffix(alias, table.name())
+            ),
+            Access::IndexPoints { index, keys } => {
+                format!("Index Scan using {index} on {}{} ({} keys)", table.name(), alias_suffix(alias, table.name()), keys.len())
+            }
+        },
+        Plan::Values { rows, .. } => {
+            if rows.len() == 1 && plan.width() == 0 { "Result".to_owned() } else { "Values Scan".to_owned() }
+        }
+        Plan::Function { function, .. } => format!("Function Scan on {function:?}").to_lowercase(),
+        Plan::Filter { .. } => "Filter".to_owned(),
+        Plan::Project { .. } => "Project".to_owned(),
+        Plan::NestedLoopJoin { kind, .. } => format!("Nested Loop{}", join_suffix(*kind)),
+        Plan::HashJoin { kind, .. } => format!("Hash{} Join", join_suffix(*kind)),
+        Plan::Aggregate { group_by, .. } => {
+            if group_by.is_empty() { "Aggregate".to_owned() } else { "HashAggregate".to_owned() }
+        }
+        Plan::Window { .. } => "WindowAgg".to_owned(),
+        Plan::Sort { limit: Some(n), .. } => format!("Top-N Sort (limit {n})"),
+        Plan::Sort { .. } => "Sort".to_owned(),
+        Plan::Limit { .. } => "Limit".to_owned(),
+        Plan::Distinct { on: Some(_), .. } => "Unique (DISTINCT ON)".to_owned(),
+        Plan::Distinct { .. } => "HashAggregate (DISTINCT)".to_owned(),
+        Plan::SetOp { op, all, .. } => format!(
+            "{}{}",
+            match op {
+                SetOpKind::Union => "Union",
+                SetOpKind::Intersect => "Intersect",
+                SetOpKind::Except => "Except",
+            },
+            if *all { " All" } else { "" }
+        ),
+        Plan::CteScan { name, .. } => format!("CTE Scan on {name}"),
+        Plan::With { .. } => "CTE".to_owned(),
+    };
+    let _ = write!(line, "{label}  (cost=0.00..{:.2} rows={:.0} width={})", cost(plan), plan.estimated_rows().ceil(), plan.width());
+    out.push(line);
+    if let Plan::Scan { access: Access::IndexRange { lower, upper, .. }, .. } = plan {
+        let bound = |b: &Bound<Vec<crate::expr::Expr>>| match b {
+            Bound::Included(v) => format!("[{} values]", v.len()),
+            Bound::Excluded(v) => format!("({} values)", v.len()),
+            Bound::Unbounded => "unbounded".to_owned(),
+        };
+        out.push(format!("{}Index Cond: {} .. {}", " ".repeat(depth * 6 + 2), bound(lower), bound(upper)));
+    }
+    if let Plan::Scan { filter: Some(_), .. } | Plan::Filter { .. } = plan {
+        out.push(format!("{}Filter: (predicate)", " ".repeat(depth * 6 + 2)));
+    }
+    match plan {
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Window { input, .. } => node(input, depth + 1, out),
+        Plan::With { ctes, input } => {
+            for c in ctes {
+                node(&c.plan, depth + 1, out);
+            }
+            node(input, depth + 1, out);
+        }
+        Plan::NestedLoopJoin { left, right, .. } | Plan::HashJoin { left, right, .. } | Plan::SetOp { left, right, .. } => {
+            node(left, depth + 1, out);
+            node(right, depth + 1, out);
+        }
+        _ => {}
+    }
+}
+
+fn alias_suffix(alias: &str, name: &str) -> String {
+    if alias == name { String::new() } else { format!(" {alias}") }
+}
+
+fn join_suffix(kind: JoinKind) -> &'static str {
+    match kind {
+        JoinKind::Inner => "",
+        JoinKind::Left => " Left",
+        JoinKind::Right => " Right",
+        JoinKind::Full => " Full",
+        JoinKind::Semi => " Semi",
+        JoinKind::Anti => " Anti",
+    }
+}

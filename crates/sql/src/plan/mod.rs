@@ -1,0 +1,475 @@
+//! Query plans: the tree of relational operators a query runs as.
+//!
+//! The binder builds a plan from a query (logical shape, names resolved);
+//! the optimizer (`optimize`) rewrites it in place — constant folding,
+//! predicate pushdown into scans, index selection, hash joins — and the
+//! executor (`exec`) turns each node into an operator that produces rows
+//! in batches. Every node's output is a row of values; expressions above a
+//! node refer to its output columns by position.
+
+mod explain;
+
+use std::ops::Bound;
+
+use memdb_engine::{DataType, Table};
+
+use crate::expr::Expr;
+
+pub use explain::explain;
+
+/// A relational operator tree.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// The rows of a table (all live columns, in order), read through
+    /// `access`, keeping those that pass `filter`.
+    Scan {
+        /// The table.
+        table: Table,
+        /// The name the query gave it (alias or table name), for EXPLAIN.
+        alias: String,
+        /// How rows are found.
+        access: Access,
+        /// A predicate over the table's columns.
+        filter: Option<Expr>,
+        /// Lock each row read (`SELECT … FOR UPDATE / SHARE`).
+        lock: Option<RowLock>,
+        /// Append the row id as a last column (for UPDATE and DELETE).
+        row_id: bool,
+    },
+    /// Literal rows (`VALUES`, and `SELECT` without `FROM` as one empty row).
+    Values {
+        /// Rows of expressions (evaluated once per execution).
+        rows: Vec<Vec<Expr>>,
+        /// Number of columns.
+        width: usize,
+    },
+    /// A set-returning function in FROM (`generate_series`, `unnest`).
+    Function {
+        /// Which function.
+        function: TableFunction,
+        /// Its arguments.
+        args: Vec<Expr>,
+    },
+    /// Rows passing a predicate.
+    Filter {
+        /// Input.
+        input: Box<Plan>,
+        /// The predicate (only `true` passes).
+        predicate: Expr,
+    },
+    /// Computes output columns from input rows.
+    Project {
+        /// Input.
+        input: Box<Plan>,
+        /// One expression per output column.
+        exprs: Vec<Expr>,
+    },
+    /// A nested-loop join: every left row against the (materialized) right
+    /// rows. Output: left columns then right columns.
+    NestedLoopJoin {
+        /// Left (outer) input.
+        left: Box<Plan>,
+        /// Right (inner) input.
+        right: Box<Plan>,
+        /// Join type.
+        kind: JoinKind,
+        /// The join condition over left ++ right columns.
+        on: Option<Expr>,
+    },
+    /// A hash join on equal keys: builds a hash table on the right input
+    /// and probes it with the left. Output: left columns then right columns.
+    HashJoin {
+        /// Left (probe) input.
+        left: Box<Plan>,
+        /// Right (build) input.
+        right: Box<Plan>,
+        /// Join type.
+        kind: JoinKind,
+        /// Key expressions over the left columns.
+        left_keys: Vec<Expr>,
+        /// Key expressions over the right columns.
+        right_keys: Vec<Expr>,
+        /// Additional condition over left ++ right columns.
+        residual: Option<Expr>,
+    },
+    /// Grouping and aggregation: output is the group-by values, then one
+    /// column per aggregate.
+    Aggregate {
+        /// Input.
+        input: Box<Plan>,
+        /// Group-by expressions over the input.
+        group_by: Vec<Expr>,
+        /// Aggregate calls over the input.
+        aggregates: Vec<AggregateCall>,
+    },
+    /// Window functions: output is the input columns, then one column per
+    /// window function.
+    Window {
+        /// Input.
+        input: Box<Plan>,
+        /// The window function calls.
+        functions: Vec<WindowCall>,
+    },
+    /// Sorting (with `limit` set, a top-k that keeps only the first rows).
+    Sort {
+        /// Input.
+        input: Box<Plan>,
+        /// Sort keys, most significant first.
+        keys: Vec<SortKey>,
+        /// Keep only this many rows (LIMIT + OFFSET folded in by the optimizer).
+        limit: Option<usize>,
+    },
+    /// `LIMIT` / `OFFSET`.
+    Limit {
+        /// Input.
+        input: Box<Plan>,
+        /// Row count (NULL or absent: all).
+        limit: Option<Expr>,
+        /// Rows to skip.
+        offset: Option<Expr>,
+    },
+    /// Removes duplicate rows (`DISTINCT`), or with `on` keeps the first row
+    /// per key (`DISTINCT ON`).
+    Distinct {
+        /// Input.
+        input: Box<Plan>,
+        /// `DISTINCT ON` key expressions.
+        on: Option<Vec<Expr>>,
+    },
+    /// `UNION` / `INTERSECT` / `EXCEPT`, with or without `ALL`.
+    SetOp {
+        /// Which operation.
+        op: SetOpKind,
+        /// Keep duplicates.
+        all: bool,
+        /// Left input.
+        left: Box<Plan>,
+        /// Right input.
+        right: Box<Plan>,
+    },
+    /// The rows of a common table expression of the enclosing query
+    /// (materialized once per execution).
+    CteScan {
+        /// Index of the CTE in the statement's CTE list.
+        id: usize,
+        /// Name, for EXPLAIN.
+        name: String,
+        /// Number of columns.
+        width: usize,
+    },
+    /// `WITH [RECURSIVE]`: materializes CTEs, then runs `input`.
+    With {
+        /// The CTEs, by id.
+        ctes: Vec<Cte>,
+        /// The query using them.
+        input: Box<Plan>,
+    },
+}
+
+/// A materialized common table expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cte {
+    /// Its id (index into the statement's CTE results).
+    pub id: usize,
+    /// The non-recursive part (or the whole query).
+    pub plan: Plan,
+    /// For `WITH RECURSIVE`: the recursive part, run until it adds no rows,
+    /// and whether duplicates are kept (`UNION ALL`).
+    pub recursive: Option<(Box<Plan>, bool)>,
+}
+
+/// A row lock taken while scanning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowLock {
+    /// `FOR UPDATE` (exclusive) or `FOR SHARE`.
+    pub exclusive: bool,
+    /// `NOWAIT`
+    pub nowait: bool,
+    /// `SKIP LOCKED`
+    pub skip_locked: bool,
+}
+
+/// How a scan finds its rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Access {
+    /// Every row.
+    Full,
+    /// Rows whose key in an ordered index lies within bounds (each bound a
+    /// prefix of the index columns, evaluated once per execution).
+    IndexRange {
+        /// Index name.
+        index: String,
+        /// Lower bound.
+        lower: Bound<Vec<Expr>>,
+        /// Upper bound.
+        upper: Bound<Vec<Expr>>,
+        /// Read backwards (for ORDER BY … DESC).
+        reverse: bool,
+    },
+    /// Rows whose index key equals one of several keys (`IN` lists, point
+    /// lookups on hash or unique indexes).
+    IndexPoints {
+        /// Index name.
+        index: String,
+        /// The keys (full or prefix), each a list of expressions.
+        keys: Vec<Vec<Expr>>,
+    },
+}
+
+/// Join types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Matching pairs only.
+    Inner,
+    /// Plus unmatched left rows padded with NULLs.
+    Left,
+    /// Plus unmatched right rows padded with NULLs.
+    Right,
+    /// Plus unmatched rows of both sides.
+    Full,
+    /// Left rows that have a match (EXISTS / IN), left columns only.
+    Semi,
+    /// Left rows that have no match (NOT EXISTS), left columns only.
+    Anti,
+}
+
+/// Set operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    /// `UNION`
+    Union,
+    /// `INTERSECT`
+    Intersect,
+    /// `EXCEPT`
+    Except,
+}
+
+/// One sort key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortKey {
+    /// The expression over the input row.
+    pub expr: Expr,
+    /// Descending.
+    pub desc: bool,
+    /// NULLs before other values (PostgreSQL's default: only for DESC).
+    pub nulls_first: bool,
+}
+
+/// Aggregate functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggregateFunc {
+    /// `count(*)`
+    CountStar,
+    /// `count(x)`
+    Count,
+    /// `sum`
+    Sum,
+    /// `avg`
+    Avg,
+    /// `min`
+    Min,
+    /// `max`
+    Max,
+    /// `string_agg(x, sep)`
+    StringAgg,
+    /// `array_agg`
+    ArrayAgg,
+    /// `bool_and` / `every`
+    BoolAnd,
+    /// `bool_or`
+    BoolOr,
+    /// `json_agg`
+    JsonAgg,
+    /// `jsonb_agg`
+    JsonbAgg,
+    /// `json_object_agg` / `jsonb_object_agg`
+    JsonObjectAgg,
+    /// `stddev` / `stddev_samp`
+    StddevSamp,
+    /// `stddev_pop`
+    StddevPop,
+    /// `variance` / `var_samp`
+    VarSamp,
+    /// `var_pop`
+    VarPop,
+    /// `bit_and`
+    BitAnd,
+    /// `bit_or`
+    BitOr,
+}
+
+/// One aggregate call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregateCall {
+    /// The function.
+    pub func: AggregateFunc,
+    /// Arguments over the input row.
+    pub args: Vec<Expr>,
+    /// `DISTINCT`
+    pub distinct: bool,
+    /// `FILTER (WHERE …)`
+    pub filter: Option<Expr>,
+    /// `ORDER BY` inside the call (string_agg, array_agg, json_agg).
+    pub order_by: Vec<SortKey>,
+    /// The result type.
+    pub result_type: DataType,
+}
+
+/// Window functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowFunc {
+    /// `row_number()`
+    RowNumber,
+    /// `rank()`
+    Rank,
+    /// `dense_rank()`
+    DenseRank,
+    /// `percent_rank()`
+    PercentRank,
+    /// `cume_dist()`
+    CumeDist,
+    /// `ntile(n)`
+    Ntile,
+    /// `lag(x [, offset [, default]])`
+    Lag,
+    /// `lead(x [, offset [, default]])`
+    Lead,
+    /// `first_value(x)`
+    FirstValue,
+    /// `last_value(x)`
+    LastValue,
+    /// `nth_value(x, n)`
+    NthValue,
+    /// An aggregate over the window frame.
+    Aggregate(AggregateFunc),
+}
+
+/// One window function call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowCall {
+    /// The function.
+    pub func: WindowFunc,
+    /// Arguments over the input row.
+    pub args: Vec<Expr>,
+    /// `PARTITION BY`
+    pub partition_by: Vec<Expr>,
+    /// `ORDER BY`
+    pub order_by: Vec<SortKey>,
+    /// The frame.
+    pub frame: Frame,
+    /// Aggregate `DISTINCT` / `FILTER`.
+    pub filter: Option<Expr>,
+    /// The result type.
+    pub result_type: DataType,
+}
+
+/// A window frame (`ROWS`/`RANGE BETWEEN start AND end`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// `ROWS` rather than `RANGE` (peers count separately).
+    pub rows: bool,
+    /// Start bound.
+    pub start: FrameBound,
+    /// End bound.
+    pub end: FrameBound,
+}
+
+/// A window frame bound.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameBound {
+    /// `UNBOUNDED PRECEDING`
+    UnboundedPreceding,
+    /// `n PRECEDING`
+    Preceding(u64),
+    /// `CURRENT ROW`
+    CurrentRow,
+    /// `n FOLLOWING`
+    Following(u64),
+    /// `UNBOUNDED FOLLOWING`
+    UnboundedFollowing,
+}
+
+/// Set-returning functions usable in FROM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFunction {
+    /// `generate_series(start, stop [, step])`
+    GenerateSeries,
+    /// `unnest(array)`
+    Unnest,
+}
+
+impl Plan {
+    /// The number of output columns.
+    pub fn width(&self) -> usize {
+        match self {
+            Plan::Scan { table, row_id, .. } => table.columns().len() + usize::from(*row_id),
+            Plan::Values { width, .. } | Plan::CteScan { width, .. } => *width,
+            Plan::Function { .. } => 1,
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. }
+            | Plan::With { input, .. } => input.width(),
+            Plan::Project { exprs, .. } => exprs.len(),
+            Plan::NestedLoopJoin { left, right, kind, .. } | Plan::HashJoin { left, right, kind, .. } => {
+                match kind {
+                    JoinKind::Semi | JoinKind::Anti => left.width(),
+                    _ => left.width() + right.width(),
+                }
+            }
+            Plan::Aggregate { group_by, aggregates, .. } => group_by.len() + aggregates.len(),
+            Plan::Window { input, functions } => input.width() + functions.len(),
+            Plan::SetOp { left, .. } => left.width(),
+        }
+    }
+
+    /// A rough estimate of the rows the node produces (for join planning).
+    pub fn estimated_rows(&self) -> f64 {
+        match self {
+            Plan::Scan { table, access, filter, .. } => {
+                let n = table.approx_rows().max(1) as f64;
+                let n = match access {
+                    Access::Full => n,
+                    Access::IndexPoints { keys, .. } => keys.len() as f64,
+                    Access::IndexRange { lower, upper, .. } => match (lower, upper) {
+                        (Bound::Included(a), Bound::Included(b)) if a == b => 1.0,
+                        (Bound::Unbounded, _) | (_, Bound::Unbounded) => n / 3.0,
+                        _ => n / 9.0,
+                    },
+                };
+                if filter.is_some() { (n / 3.0).max(1.0) } else { n }
+            }
+            Plan::Values { rows, .. } => rows.len() as f64,
+            Plan::Function { .. } => 1000.0,
+            Plan::Filter { input, .. } => (input.estimated_rows() / 3.0).max(1.0),
+            Plan::Project { input, .. } | Plan::Sort { input, limit: None, .. } | Plan::Window { input, .. } => {
+                input.estimated_rows()
+            }
+            Plan::Sort { limit: Some(n), .. } => *n as f64,
+            Plan::Limit { input, .. } => input.estimated_rows().min(100.0),
+            Plan::Distinct { input, .. } => input.estimated_rows() / 2.0,
+            Plan::NestedLoopJoin { left, right, kind, on } => {
+                let l = left.estimated_rows();
+                match kind {
+                    JoinKind::Semi | JoinKind::Anti => l,
+                    _ if on.is_some() => (l * right.estimated_rows() / 3.0).max(l),
+                    _ => l * right.estimated_rows(),
+                }
+            }
+            Plan::HashJoin { left, right, kind, .. } => match kind {
+                JoinKind::Semi | JoinKind::Anti => left.estimated_rows(),
+                _ => left.estimated_rows().max(right.estimated_rows()),
+            },
+            Plan::Aggregate { input, group_by, .. } => {
+                if group_by.is_empty() {
+                    1.0
+                } else {
+                    (input.estimated_rows() / 10.0).max(1.0)
+                }
+            }
+            Plan::SetOp { left, right, .. } => left.estimated_rows() + right.estimated_rows(),
+            Plan::CteScan { .. } => 100.0,
+            Plan::With { input, .. } => input.estimated_rows(),
+        }
+    }
+}
