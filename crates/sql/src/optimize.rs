@@ -65,11 +65,15 @@ fn rewrite(plan: Plan) -> Plan {
             right_keys,
             residual,
         },
-        Plan::Aggregate { input, group_by, aggregates } => Plan::Aggregate { input: Box::new(rewrite(*input)), group_by, aggregates },
+        Plan::Aggregate { input, group_by, aggregates } => {
+            Plan::Aggregate { input: Box::new(rewrite(*input)), group_by, aggregates }
+        }
         Plan::Window { input, functions } => Plan::Window { input: Box::new(rewrite(*input)), functions },
         Plan::Sort { input, keys, limit } => Plan::Sort { input: Box::new(rewrite(*input)), keys, limit },
         Plan::Distinct { input, on } => Plan::Distinct { input: Box::new(rewrite(*input)), on },
-        Plan::SetOp { op, all, left, right } => Plan::SetOp { op, all, left: Box::new(rewrite(*left)), right: Box::new(rewrite(*right)) },
+        Plan::SetOp { op, all, left, right } => {
+            Plan::SetOp { op, all, left: Box::new(rewrite(*left)), right: Box::new(rewrite(*right)) }
+        }
         Plan::With { ctes, input } => Plan::With {
             ctes: ctes
                 .into_iter()
@@ -90,10 +94,10 @@ fn rewrite(plan: Plan) -> Plan {
 fn movable(e: &Expr) -> bool {
     let mut ok = true;
     e.walk(&mut |x| {
-        if let Expr::Subquery(s) = x {
-            if s.correlated {
-                ok = false;
-            }
+        if let Expr::Subquery(s) = x
+            && s.correlated
+        {
+            ok = false;
         }
     });
     ok
@@ -168,7 +172,8 @@ fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
 /// go down into it (inner joins), equalities become hash keys.
 fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
     let lw = left.width();
-    let (mut to_left, mut to_right, mut keys_l, mut keys_r, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut to_left, mut to_right, mut keys_l, mut keys_r, mut rest) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for t in terms {
         if !movable(&t) {
             rest.push(t);
@@ -224,11 +229,19 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
     let left = push(left, to_left);
     let right = push(right, to_right);
     if keys_l.is_empty() {
-        return Plan::NestedLoopJoin { left: Box::new(left), right: Box::new(right), kind, on: Expr::conjunction(rest) };
+        return Plan::NestedLoopJoin {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on: Expr::conjunction(rest),
+        };
     }
     let residual = Expr::conjunction(rest);
     // Build on the smaller input (inner joins; columns put back in order).
-    if kind == JoinKind::Inner && right.estimated_rows() > left.estimated_rows() * 2.0 && residual.as_ref().is_none_or(movable) {
+    if kind == JoinKind::Inner
+        && right.estimated_rows() > left.estimated_rows() * 2.0
+        && residual.as_ref().is_none_or(movable)
+    {
         let rw = right.width();
         let swap = |i: usize| if i < lw { i + rw } else { i - lw };
         let residual = residual.map(|r| r.map_columns(&swap));
@@ -243,7 +256,14 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
         let exprs = (0..lw + rw).map(|i| Expr::Column(if i < lw { rw + i } else { i - lw })).collect();
         return Plan::Project { input: Box::new(joined), exprs };
     }
-    Plan::HashJoin { left: Box::new(left), right: Box::new(right), kind, left_keys: keys_l, right_keys: keys_r, residual }
+    Plan::HashJoin {
+        left: Box::new(left),
+        right: Box::new(right),
+        kind,
+        left_keys: keys_l,
+        right_keys: keys_r,
+        residual,
+    }
 }
 
 /// The type of a fixed expression whose type is known without binding context.
@@ -263,7 +283,9 @@ enum Sarg {
 
 fn sarg(term: &Expr, types: &[DataType]) -> Option<Sarg> {
     let usable = |c: usize, e: &Expr| -> bool {
-        e.is_fixed() && fixed_type(e).zip(types.get(c)).is_some_and(|(from, to)| widens_exactly(&from, to)) && !matches!(e, Expr::Literal(Value::Null))
+        e.is_fixed()
+            && fixed_type(e).zip(types.get(c)).is_some_and(|(from, to)| widens_exactly(&from, to))
+            && !matches!(e, Expr::Literal(Value::Null))
     };
     match term {
         Expr::Binary(op, a, b) if op.is_comparison() && *op != BinOp::NotEq => match (a.as_ref(), b.as_ref()) {
@@ -272,7 +294,9 @@ fn sarg(term: &Expr, types: &[DataType]) -> Option<Sarg> {
             _ => None,
         },
         Expr::InList(e, list) => match e.as_ref() {
-            Expr::Column(c) if !list.is_empty() && list.iter().all(|v| usable(*c, v)) => Some(Sarg::In(*c, list.clone())),
+            Expr::Column(c) if !list.is_empty() && list.iter().all(|v| usable(*c, v)) => {
+                Some(Sarg::In(*c, list.clone()))
+            }
             _ => None,
         },
         _ => None,
@@ -280,8 +304,16 @@ fn sarg(term: &Expr, types: &[DataType]) -> Option<Sarg> {
 }
 
 /// Chooses the access path of a scan from its filter terms.
-fn scan(table: Table, alias: String, access: Access, terms: Vec<Expr>, lock: Option<crate::plan::RowLock>, row_id: bool) -> Plan {
-    let access = if matches!(access, Access::Full) { choose_index(&table, &terms).unwrap_or(Access::Full) } else { access };
+fn scan(
+    table: Table,
+    alias: String,
+    access: Access,
+    terms: Vec<Expr>,
+    lock: Option<crate::plan::RowLock>,
+    row_id: bool,
+) -> Plan {
+    let access =
+        if matches!(access, Access::Full) { choose_index(&table, &terms).unwrap_or(Access::Full) } else { access };
     Plan::Scan { table, alias, access, filter: Expr::conjunction(terms), lock, row_id }
 }
 
@@ -299,10 +331,12 @@ fn choose_index(table: &Table, terms: &[Expr]) -> Option<Access> {
         if cols.len() != index.columns.len() {
             continue;
         }
-        let eq_for = |c: usize| sargs.iter().find_map(|s| match s {
-            Sarg::Cmp(col, BinOp::Eq, v) if *col == c => Some(v.clone()),
-            _ => None,
-        });
+        let eq_for = |c: usize| {
+            sargs.iter().find_map(|s| match s {
+                Sarg::Cmp(col, BinOp::Eq, v) if *col == c => Some(v.clone()),
+                _ => None,
+            })
+        };
         let mut prefix = Vec::new();
         for &c in &cols {
             match eq_for(c) {
@@ -314,7 +348,15 @@ fn choose_index(table: &Table, terms: &[Expr]) -> Option<Access> {
         let candidate = if prefix.len() == cols.len() {
             let score = 100 + u32::from(index.unique) * 50;
             if ordered {
-                Some((score, Access::IndexRange { index: index.name.clone(), lower: Bound::Included(prefix.clone()), upper: Bound::Included(prefix), reverse: false }))
+                Some((
+                    score,
+                    Access::IndexRange {
+                        index: index.name.clone(),
+                        lower: Bound::Included(prefix.clone()),
+                        upper: Bound::Included(prefix),
+                        reverse: false,
+                    },
+                ))
             } else {
                 Some((score, Access::IndexPoints { index: index.name.clone(), keys: vec![prefix] }))
             }
@@ -327,26 +369,35 @@ fn choose_index(table: &Table, terms: &[Expr]) -> Option<Access> {
                 Sarg::In(col, list) if *col == c => Some(list.clone()),
                 _ => None,
             }) {
-                Some(list) if list.len() <= 1000 => Some((40 + u32::from(index.unique) * 10, Access::IndexPoints { index: index.name.clone(), keys: list.into_iter().map(|v| vec![v]).collect() })),
+                Some(list) if list.len() <= 1000 => Some((
+                    40 + u32::from(index.unique) * 10,
+                    Access::IndexPoints {
+                        index: index.name.clone(),
+                        keys: list.into_iter().map(|v| vec![v]).collect(),
+                    },
+                )),
                 _ => range(index.name.clone(), Vec::new(), c, &sargs).map(|a| (20, a)),
             }
         } else {
             let next = cols[prefix.len()];
             match range(index.name.clone(), prefix.clone(), next, &sargs) {
                 Some(a) => Some((30 + 10 * prefix.len() as u32, a)),
-                None if !prefix.is_empty() => Some((25 + 10 * prefix.len() as u32, Access::IndexRange {
-                    index: index.name.clone(),
-                    lower: Bound::Included(prefix.clone()),
-                    upper: Bound::Included(prefix),
-                    reverse: false,
-                })),
+                None if !prefix.is_empty() => Some((
+                    25 + 10 * prefix.len() as u32,
+                    Access::IndexRange {
+                        index: index.name.clone(),
+                        lower: Bound::Included(prefix.clone()),
+                        upper: Bound::Included(prefix),
+                        reverse: false,
+                    },
+                )),
                 None => None,
             }
         };
-        if let Some((score, access)) = candidate {
-            if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                best = Some((score, access));
-            }
+        if let Some((score, access)) = candidate
+            && best.as_ref().is_none_or(|(s, _)| score > *s)
+        {
+            best = Some((score, access));
         }
     }
     best.map(|(_, a)| a)

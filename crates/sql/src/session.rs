@@ -195,16 +195,16 @@ impl Session {
                     match m {
                         ast::TransactionMode::IsolationLevel(l) => {
                             options.isolation = match l {
-                                ast::TransactionIsolationLevel::ReadUncommitted | ast::TransactionIsolationLevel::ReadCommitted => {
-                                    IsolationLevel::ReadCommitted
-                                }
-                                ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => {
-                                    IsolationLevel::Snapshot
-                                }
+                                ast::TransactionIsolationLevel::ReadUncommitted
+                                | ast::TransactionIsolationLevel::ReadCommitted => IsolationLevel::ReadCommitted,
+                                ast::TransactionIsolationLevel::RepeatableRead
+                                | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::Snapshot,
                                 ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
                             }
                         }
-                        ast::TransactionMode::AccessMode(a) => options.read_only = matches!(a, ast::TransactionAccessMode::ReadOnly),
+                        ast::TransactionMode::AccessMode(a) => {
+                            options.read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
+                        }
                     }
                 }
                 self.txn = Some(self.db.begin_with(options)?);
@@ -265,12 +265,11 @@ impl Session {
             ast::Statement::Set(set) => return self.set(set),
             ast::Statement::ShowVariable { variable } => {
                 let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
-                let name = if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name };
-                let value = self
-                    .settings
-                    .get(&name)
-                    .cloned()
-                    .ok_or_else(|| SqlError::InvalidParameter(format!("unrecognized configuration parameter \"{name}\"")))?;
+                let name =
+                    if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name };
+                let value = self.settings.get(&name).cloned().ok_or_else(|| {
+                    SqlError::InvalidParameter(format!("unrecognized configuration parameter \"{name}\""))
+                })?;
                 return Ok(QueryResult {
                     columns: vec![OutputColumn { name, data_type: memdb_engine::DataType::Text }],
                     rows: vec![vec![Value::Text(value)]],
@@ -278,10 +277,16 @@ impl Session {
                 });
             }
             ast::Statement::Prepare { name, data_types, statement } => {
-                let types = data_types.iter().map(|t| crate::bind::types::data_type(t).map(Some)).collect::<Result<Vec<_>>>()?;
+                let types = data_types
+                    .iter()
+                    .map(|t| crate::bind::types::data_type(t).map(Some))
+                    .collect::<Result<Vec<_>>>()?;
                 let key = crate::bind::ident_name(name);
                 if self.prepared.contains_key(&key) {
-                    return Err(SqlError::DuplicateObject { code: "42P05", message: format!("prepared statement \"{key}\" already exists") });
+                    return Err(SqlError::DuplicateObject {
+                        code: "42P05",
+                        message: format!("prepared statement \"{key}\" already exists"),
+                    });
                 }
                 self.prepared.insert(key, Prepared { statement: (**statement).clone(), params: types });
                 return Ok(QueryResult::tag("PREPARE"));
@@ -297,7 +302,7 @@ impl Session {
             }
             _ => {}
         }
-        let mut txn = self.txn.take().ok_or_else(|| SqlError::Engine(memdb_engine::Error::TxnNotActive))?;
+        let mut txn = self.txn.take().ok_or(SqlError::Engine(memdb_engine::Error::TxnNotActive))?;
         let result = self.with_txn(&mut txn, stmt, params);
         self.txn = Some(txn);
         result
@@ -348,7 +353,13 @@ impl Session {
         }
     }
 
-    fn explain(&mut self, txn: &mut Transaction, stmt: &ast::Statement, analyze: bool, params: &[Value]) -> Result<QueryResult> {
+    fn explain(
+        &mut self,
+        txn: &mut Transaction,
+        stmt: &ast::Statement,
+        analyze: bool,
+        params: &[Value],
+    ) -> Result<QueryResult> {
         let plan = match stmt {
             ast::Statement::Query(q) => crate::optimize::optimize(Binder::new(txn, Vec::new()).query(q)?.plan),
             ast::Statement::Insert(i) => Binder::new(txn, Vec::new()).insert(i)?.source,
@@ -388,7 +399,9 @@ impl Session {
                     .join(", ");
                 (name, value)
             }
-            ast::Set::SetTimeZone { value, .. } => ("timezone".to_owned(), value.to_string().trim_matches('\'').to_owned()),
+            ast::Set::SetTimeZone { value, .. } => {
+                ("timezone".to_owned(), value.to_string().trim_matches('\'').to_owned())
+            }
             ast::Set::SetNames { charset_name, .. } => ("client_encoding".to_owned(), charset_name.to_string()),
             ast::Set::SetTransaction { .. } => return Ok(QueryResult::tag("SET")),
             other => return Err(unsupported(format!("{other}"))),
@@ -402,8 +415,12 @@ impl Session {
         if name == "default_transaction_isolation" || name == "transaction_isolation" {
             isolation(&value)?;
         }
-        if name == "timezone" && !matches!(value.to_ascii_uppercase().as_str(), "UTC" | "GMT" | "Z" | "ETC/UTC" | "+00" | "0") {
-            return Err(SqlError::InvalidParameter(format!("invalid value for parameter \"TimeZone\": \"{value}\" (memdb runs in UTC)")));
+        if name == "timezone"
+            && !matches!(value.to_ascii_uppercase().as_str(), "UTC" | "GMT" | "Z" | "ETC/UTC" | "+00" | "0")
+        {
+            return Err(SqlError::InvalidParameter(format!(
+                "invalid value for parameter \"TimeZone\": \"{value}\" (memdb runs in UTC)"
+            )));
         }
         self.settings.insert(name, value);
         Ok(QueryResult::tag("SET"))
@@ -444,8 +461,16 @@ impl Session {
                     Some(r) => r,
                     None => rows.into_iter().map(|row| (columns.clone(), row)).collect(),
                 };
-                for (cols, values) in prepared {
+                for (mut cols, mut values) in prepared {
                     if let Some(oc) = on_conflict {
+                        // Sequence defaults are drawn before the conflict
+                        // check, as PostgreSQL does.
+                        for pos in 0..width {
+                            if !cols.contains(&pos) && is_sequence_default(table, pos) {
+                                cols.push(pos);
+                                values.push(default_value(&mut cx, table, pos)?);
+                            }
+                        }
                         match conflict(&mut cx, table, &cols, &values, oc)? {
                             Conflict::None => {}
                             Conflict::Skip => continue,
@@ -466,7 +491,7 @@ impl Session {
                     }
                 }
                 let tag = format!("INSERT 0 {count}");
-                return Ok(finish(plan, returned, tag));
+                Ok(finish(plan, returned, tag))
             }
             DmlKind::Update { assignments } => {
                 let mut seen = std::collections::HashSet::new();
@@ -475,10 +500,21 @@ impl Session {
                     if !seen.insert(id) {
                         continue; // a row joined several times is updated once
                     }
-                    let row = if read_committed { match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? { Some(r) => r, None => continue } } else { row };
+                    let row = if read_committed {
+                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
+                            Some(r) => r,
+                            None => continue,
+                        }
+                    } else {
+                        row
+                    };
                     let mut new: Vec<Value> = row[..width].to_vec();
                     for (pos, e) in assignments {
-                        new[*pos] = if is_default_marker(e) { default_value(&mut cx, table, *pos)? } else { e.eval(&row, &mut cx)? };
+                        new[*pos] = if is_default_marker(e) {
+                            default_value(&mut cx, table, *pos)?
+                        } else {
+                            e.eval(&row, &mut cx)?
+                        };
                     }
                     if cx.txn.update(table, id, new)? {
                         count += 1;
@@ -489,12 +525,19 @@ impl Session {
                     }
                 }
                 let tag = format!("UPDATE {count}");
-                return Ok(finish(plan, returned, tag));
+                Ok(finish(plan, returned, tag))
             }
             DmlKind::Delete => {
                 for row in rows {
                     let id = row_id(&row, width)?;
-                    let row = if read_committed { match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? { Some(r) => r, None => continue } } else { row };
+                    let row = if read_committed {
+                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
+                            Some(r) => r,
+                            None => continue,
+                        }
+                    } else {
+                        row
+                    };
                     if cx.txn.delete(table, id)? {
                         count += 1;
                         if let Some(r) = &plan.returning {
@@ -503,7 +546,7 @@ impl Session {
                     }
                 }
                 let tag = format!("DELETE {count}");
-                return Ok(finish(plan, returned, tag));
+                Ok(finish(plan, returned, tag))
             }
         }
     }
@@ -528,7 +571,11 @@ fn isolation(name: &str) -> Result<IsolationLevel> {
         "read committed" | "read uncommitted" => IsolationLevel::ReadCommitted,
         "repeatable read" => IsolationLevel::Snapshot,
         "serializable" => IsolationLevel::Serializable,
-        other => return Err(SqlError::InvalidParameter(format!("invalid value for parameter \"default_transaction_isolation\": \"{other}\""))),
+        other => {
+            return Err(SqlError::InvalidParameter(format!(
+                "invalid value for parameter \"default_transaction_isolation\": \"{other}\""
+            )));
+        }
     })
 }
 
@@ -545,17 +592,27 @@ fn row_id(row: &[Value], width: usize) -> Result<memdb_engine::RowId> {
 
 /// READ COMMITTED: lock the row, and re-check the predicate against its
 /// newest version (PostgreSQL's re-evaluation of concurrently updated rows).
-fn recheck(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, id: memdb_engine::RowId, row: &[Value], width: usize, predicate: Option<&Expr>) -> Result<Option<Row>> {
-    let Some(current) = cx.txn.lock_row(table, id, memdb_engine::LockMode::Update, memdb_engine::LockWait::Wait)? else { return Ok(None) };
+fn recheck(
+    cx: &mut ExecCtx<'_>,
+    table: &memdb_engine::Table,
+    id: memdb_engine::RowId,
+    row: &[Value],
+    width: usize,
+    predicate: Option<&Expr>,
+) -> Result<Option<Row>> {
+    let Some(current) = cx.txn.lock_row(table, id, memdb_engine::LockMode::Update, memdb_engine::LockWait::Wait)?
+    else {
+        return Ok(None);
+    };
     if current.values.as_slice() == &row[..width] {
         return Ok(Some(row.to_vec()));
     }
     let mut fresh = current.values;
     fresh.extend_from_slice(&row[width..]);
-    if let Some(p) = predicate {
-        if !p.eval_predicate(&fresh, cx)? {
-            return Ok(None);
-        }
+    if let Some(p) = predicate
+        && !p.eval_predicate(&fresh, cx)?
+    {
+        return Ok(None);
     }
     Ok(Some(fresh))
 }
@@ -570,6 +627,10 @@ fn default_value(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, pos: usize) 
         },
         Some(e) => Ok(e.eval(&[], &memdb_engine::expr::EvalContext { now: cx.now })?),
     }
+}
+
+fn is_sequence_default(table: &memdb_engine::Table, pos: usize) -> bool {
+    matches!(table.columns().get(pos).and_then(|c| c.default.as_ref()), Some(memdb_engine::Expr::Function(name, _)) if name == "nextval")
 }
 
 fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
@@ -591,7 +652,13 @@ enum Conflict {
 
 /// ON CONFLICT: looks for an existing row with the new row's key in the
 /// target (or any unique) index.
-fn conflict(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, cols: &[usize], values: &[Value], oc: &OnConflict) -> Result<Conflict> {
+fn conflict(
+    cx: &mut ExecCtx<'_>,
+    table: &memdb_engine::Table,
+    cols: &[usize],
+    values: &[Value],
+    oc: &OnConflict,
+) -> Result<Conflict> {
     let target = match oc {
         OnConflict::Nothing { target } | OnConflict::Update { target, .. } => target,
     };
@@ -630,10 +697,10 @@ fn conflict(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, cols: &[usize], v
                 }
                 let mut row = existing.values.clone();
                 row.extend(proposed);
-                if let Some(p) = predicate {
-                    if !p.eval_predicate(&row, cx)? {
-                        return Ok(Conflict::Skip);
-                    }
+                if let Some(p) = predicate
+                    && !p.eval_predicate(&row, cx)?
+                {
+                    return Ok(Conflict::Skip);
                 }
                 let mut new = existing.values.clone();
                 for (pos, e) in assignments {

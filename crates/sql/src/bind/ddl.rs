@@ -23,7 +23,9 @@ pub(crate) const VIEWS_TABLE: &str = "__memdb_views";
 /// The SQL text of a view, if one has this name.
 pub(crate) fn view_definition(txn: &mut Transaction, name: &str) -> Result<Option<String>> {
     let Ok(table) = txn.table(VIEWS_TABLE) else { return Ok(None) };
-    Ok(txn.get(&table, &[Value::Text(name.to_owned())])?.and_then(|row| row.values.get(1).and_then(|v| v.as_str().map(str::to_owned))))
+    Ok(txn
+        .get(&table, &[Value::Text(name.to_owned())])?
+        .and_then(|row| row.values.get(1).and_then(|v| v.as_str().map(str::to_owned))))
 }
 
 /// Every view's name and SQL text.
@@ -49,7 +51,9 @@ pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement) -> Result<S
         ast::Statement::CreateTable(ct) => create_table(txn, ct),
         ast::Statement::CreateIndex(ci) => create_index(txn, ci),
         ast::Statement::CreateView(cv) => create_view(txn, cv),
-        ast::Statement::Drop { object_type, if_exists, names, cascade, .. } => drop(txn, *object_type, *if_exists, names, *cascade),
+        ast::Statement::Drop { object_type, if_exists, names, cascade, .. } => {
+            drop(txn, *object_type, *if_exists, names, *cascade)
+        }
         ast::Statement::Truncate(t) => {
             let names: Vec<String> = t.table_names.iter().map(|n| object_name(&n.name)).collect::<Result<_>>()?;
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -67,7 +71,10 @@ pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement) -> Result<S
             txn.create_sequence(seq)?;
             Ok("CREATE SEQUENCE".into())
         }
-        other => Err(unsupported(format!("statement {}", other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")))),
+        other => Err(unsupported(format!(
+            "statement {}",
+            other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        ))),
     }
 }
 
@@ -92,7 +99,9 @@ fn apply_sequence_options(seq: &mut SequenceSchema, options: &[ast::SequenceOpti
             }
             ast::SequenceOptions::MinValue(Some(e)) => seq.min = constant_i64(e)?,
             ast::SequenceOptions::MaxValue(Some(e)) => seq.max = constant_i64(e)?,
-            ast::SequenceOptions::MinValue(None) | ast::SequenceOptions::MaxValue(None) | ast::SequenceOptions::Cache(_) => {}
+            ast::SequenceOptions::MinValue(None)
+            | ast::SequenceOptions::MaxValue(None)
+            | ast::SequenceOptions::Cache(_) => {}
             ast::SequenceOptions::StartWith(e, _) => start = Some(constant_i64(e)?),
             ast::SequenceOptions::Cycle(no) => seq.cycle = !no,
         }
@@ -125,7 +134,9 @@ fn table_constraint(c: &ast::TableConstraint, schema_cols: &[Column], table: &st
         ast::TableConstraint::PrimaryKey(pk) => {
             ConstraintSpec::PrimaryKey { name: pk.name.as_ref().map(ident), columns: index_columns(&pk.columns)? }
         }
-        ast::TableConstraint::Unique(u) => ConstraintSpec::Unique { name: u.name.as_ref().map(ident), columns: index_columns(&u.columns)? },
+        ast::TableConstraint::Unique(u) => {
+            ConstraintSpec::Unique { name: u.name.as_ref().map(ident), columns: index_columns(&u.columns)? }
+        }
         ast::TableConstraint::ForeignKey(fk) => ConstraintSpec::ForeignKey {
             name: fk.name.as_ref().map(ident),
             columns: fk.columns.iter().map(ident).collect(),
@@ -153,7 +164,12 @@ fn stored_expr(e: &ast::Expr, columns: &[Column], table: &str, context: &str) ->
     let scope = Scope {
         columns: columns
             .iter()
-            .map(|c| ScopeColumn { table: Some(table.to_owned()), name: c.name.clone(), ty: c.data_type.clone(), merged: c.dropped })
+            .map(|c| ScopeColumn {
+                table: Some(table.to_owned()),
+                name: c.name.clone(),
+                ty: c.data_type.clone(),
+                merged: c.dropped,
+            })
             .collect(),
     };
     let bound = with_scope_binder(scope, |b| b.expr(e))?;
@@ -212,7 +228,9 @@ fn lower(e: Expr, context: &str) -> Result<memdb_engine::Expr> {
         }
         Expr::Call(f, args) => {
             let name = match f {
-                Func::Lower | Func::Upper | Func::Length | Func::Abs | Func::Coalesce | Func::Now | Func::Nextval => f.name(),
+                Func::Lower | Func::Upper | Func::Length | Func::Abs | Func::Coalesce | Func::Now | Func::Nextval => {
+                    f.name()
+                }
                 Func::CurrentDate => "now",
                 other => return Err(unsupported(format!("function {} in {context}", other.name()))),
             };
@@ -246,9 +264,12 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> 
             None => data_type(&c.data_type)?,
         };
         let mut column = Column::new(cname.clone(), ty.clone());
-        if let Some(_) = serial {
+        if serial.is_some() {
             let seq = format!("{name}_{cname}_seq");
-            column.default = Some(memdb_engine::Expr::Function("nextval".into(), vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))]));
+            column.default = Some(memdb_engine::Expr::Function(
+                "nextval".into(),
+                vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))],
+            ));
             column.nullable = false;
             sequences.push((seq, ty.clone(), columns.len()));
         }
@@ -262,10 +283,16 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> 
                 }
                 ast::ColumnOption::PrimaryKey(_) => {
                     column.nullable = false;
-                    constraints.push(ConstraintSpec::PrimaryKey { name: opt.name.as_ref().map(ident), columns: vec![cname.clone()] });
+                    constraints.push(ConstraintSpec::PrimaryKey {
+                        name: opt.name.as_ref().map(ident),
+                        columns: vec![cname.clone()],
+                    });
                 }
                 ast::ColumnOption::Unique(_) => {
-                    constraints.push(ConstraintSpec::Unique { name: opt.name.as_ref().map(ident), columns: vec![cname.clone()] });
+                    constraints.push(ConstraintSpec::Unique {
+                        name: opt.name.as_ref().map(ident),
+                        columns: vec![cname.clone()],
+                    });
                 }
                 ast::ColumnOption::ForeignKey(fk) => constraints.push(ConstraintSpec::ForeignKey {
                     name: opt.name.as_ref().map(ident),
@@ -278,7 +305,10 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> 
                 ast::ColumnOption::Check(_) => {}
                 ast::ColumnOption::Generated { sequence_options, generation_expr: None, .. } => {
                     let seq = format!("{name}_{cname}_seq");
-                    column.default = Some(memdb_engine::Expr::Function("nextval".into(), vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))]));
+                    column.default = Some(memdb_engine::Expr::Function(
+                        "nextval".into(),
+                        vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))],
+                    ));
                     column.nullable = false;
                     let _ = sequence_options;
                     sequences.push((seq, ty.clone(), columns.len()));
@@ -293,7 +323,10 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> 
     for c in &ct.columns {
         for opt in &c.options {
             if let ast::ColumnOption::Check(ch) = &opt.option {
-                constraints.push(ConstraintSpec::Check { name: opt.name.as_ref().map(ident).or(ch.name.as_ref().map(ident)), expr: check_expr(&ch.expr, &columns, &name)? });
+                constraints.push(ConstraintSpec::Check {
+                    name: opt.name.as_ref().map(ident).or(ch.name.as_ref().map(ident)),
+                    expr: check_expr(&ch.expr, &columns, &name)?,
+                });
             }
         }
     }
@@ -381,7 +414,8 @@ fn create_view(txn: &mut Transaction, cv: &ast::CreateView) -> Result<String> {
         if cv.columns.len() > bound.columns.len() {
             return Err(SqlError::Semantic("CREATE VIEW specifies more column names than columns".into()));
         }
-        let names: Vec<String> = cv.columns.iter().map(|c| format!("\"{}\"", ident(&c.name).replace('"', "\"\""))).collect();
+        let names: Vec<String> =
+            cv.columns.iter().map(|c| format!("\"{}\"", ident(&c.name).replace('"', "\"\""))).collect();
         sql = format!("SELECT * FROM ({sql}) AS v({})", names.join(", "));
     }
     let table = match txn.table(VIEWS_TABLE) {
@@ -403,7 +437,13 @@ fn create_view(txn: &mut Transaction, cv: &ast::CreateView) -> Result<String> {
     Ok("CREATE VIEW".into())
 }
 
-fn drop(txn: &mut Transaction, kind: ast::ObjectType, if_exists: bool, names: &[ast::ObjectName], cascade: bool) -> Result<String> {
+fn drop(
+    txn: &mut Transaction,
+    kind: ast::ObjectType,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+    cascade: bool,
+) -> Result<String> {
     let tag = match kind {
         ast::ObjectType::Table => "DROP TABLE",
         ast::ObjectType::View => "DROP VIEW",
@@ -414,6 +454,18 @@ fn drop(txn: &mut Transaction, kind: ast::ObjectType, if_exists: bool, names: &[
     };
     for n in names {
         let name = object_name(n)?;
+        // Check first: a failed engine call would abort the transaction.
+        let exists = match kind {
+            ast::ObjectType::Table | ast::ObjectType::View => {
+                txn.table(&name).is_ok() || view_definition(txn, &name)?.is_some()
+            }
+            ast::ObjectType::Index => txn.tables().iter().any(|t| t.schema().index(&name).is_some()),
+            ast::ObjectType::Sequence => txn.sequence(&name).is_ok(),
+            _ => name == "public",
+        };
+        if !exists && if_exists {
+            continue;
+        }
         let result: Result<()> = match kind {
             ast::ObjectType::Table => {
                 if view_definition(txn, &name)?.is_some() {
@@ -449,7 +501,9 @@ fn drop(txn: &mut Transaction, kind: ast::ObjectType, if_exists: bool, names: &[
             ast::ObjectType::Sequence => txn.drop_sequence(&name).map_err(SqlError::from),
             _ => {
                 if name == "public" {
-                    Err(SqlError::DependentObjects("cannot drop schema public because other objects depend on it".into()))
+                    Err(SqlError::DependentObjects(
+                        "cannot drop schema public because other objects depend on it".into(),
+                    ))
                 } else {
                     Err(SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "schema", name: name.clone() }))
                 }
@@ -470,9 +524,7 @@ fn is_missing(e: &SqlError) -> bool {
 
 /// Whether a view's SQL text mentions a relation name as a word.
 fn mentions(sql: &str, name: &str) -> bool {
-    sql.to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .any(|w| w == name)
+    sql.to_lowercase().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == name)
 }
 
 fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
@@ -496,9 +548,12 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                         ast::ColumnOption::Null => column.nullable = true,
                         ast::ColumnOption::NotNull => column.nullable = false,
                         ast::ColumnOption::Default(e) => {
-                            column.default = Some(default_with_type(stored_expr(e, &[], &name, "DEFAULT expressions")?, &ty)?)
+                            column.default =
+                                Some(default_with_type(stored_expr(e, &[], &name, "DEFAULT expressions")?, &ty)?)
                         }
-                        ast::ColumnOption::Unique(_) => extra.push(ConstraintSpec::Unique { name: None, columns: vec![cname.clone()] }),
+                        ast::ColumnOption::Unique(_) => {
+                            extra.push(ConstraintSpec::Unique { name: None, columns: vec![cname.clone()] })
+                        }
                         ast::ColumnOption::PrimaryKey(_) => {
                             extra.push(ConstraintSpec::PrimaryKey { name: None, columns: vec![cname.clone()] })
                         }
@@ -517,7 +572,13 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                     if *if_exists && txn.table(&name)?.column_position(&cname).is_err() {
                         continue;
                     }
-                    txn.alter_table(&name, AlterTable::DropColumn { name: cname, cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) })?;
+                    txn.alter_table(
+                        &name,
+                        AlterTable::DropColumn {
+                            name: cname,
+                            cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+                        },
+                    )?;
                 }
                 continue;
             }
@@ -533,7 +594,20 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                 AlterTable::AddConstraint(table_constraint(constraint, &cols, &name)?)
             }
             ast::AlterTableOperation::DropConstraint { name: cname, if_exists, drop_behavior } => {
-                let r = txn.alter_table(&name, AlterTable::DropConstraint { name: ident(cname), cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) });
+                let known =
+                    table.schema().indexes.iter().any(|i| i.constraint.as_deref() == Some(ident(cname).as_str()))
+                        || table.schema().checks.iter().any(|c| c.name == ident(cname))
+                        || table.schema().foreign_keys.iter().any(|f| f.name == ident(cname));
+                if !known && *if_exists {
+                    continue;
+                }
+                let r = txn.alter_table(
+                    &name,
+                    AlterTable::DropConstraint {
+                        name: ident(cname),
+                        cascade: matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+                    },
+                );
                 match r {
                     Err(e) if *if_exists && e.sqlstate() == "42704" => {}
                     other => other?,
@@ -549,7 +623,13 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                     ast::AlterColumnOperation::SetDefault { value } => {
                         let pos = table.column_position(&column)?;
                         let ty = table.columns().get(pos).map(|c| c.data_type.clone()).unwrap_or(DataType::Text);
-                        AlterTable::SetDefault { column, default: Some(default_with_type(stored_expr(value, &[], &name, "DEFAULT expressions")?, &ty)?) }
+                        AlterTable::SetDefault {
+                            column,
+                            default: Some(default_with_type(
+                                stored_expr(value, &[], &name, "DEFAULT expressions")?,
+                                &ty,
+                            )?),
+                        }
                     }
                     other => return Err(unsupported(format!("ALTER COLUMN {other}"))),
                 }

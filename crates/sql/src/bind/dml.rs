@@ -15,10 +15,7 @@ use crate::plan::{Access, JoinKind, Plan};
 pub(crate) enum DmlKind {
     /// Source rows are values for `columns` (logical positions); a
     /// `DEFAULT` marker (`coalesce()` with no arguments) means the default.
-    Insert {
-        columns: Vec<usize>,
-        on_conflict: Option<OnConflict>,
-    },
+    Insert { columns: Vec<usize>, on_conflict: Option<OnConflict> },
     /// Source rows are the table's columns, its row id, then FROM columns;
     /// each assignment computes a new column value from them.
     Update { assignments: Vec<(usize, Expr)> },
@@ -57,7 +54,12 @@ fn table_scope(table: &Table, alias: &str) -> Vec<ScopeColumn> {
     table
         .columns()
         .iter()
-        .map(|c| ScopeColumn { table: Some(alias.to_owned()), name: c.name.clone(), ty: c.data_type.clone(), merged: false })
+        .map(|c| ScopeColumn {
+            table: Some(alias.to_owned()),
+            name: c.name.clone(),
+            ty: c.data_type.clone(),
+            merged: false,
+        })
         .collect()
 }
 
@@ -87,7 +89,11 @@ impl Binder<'_> {
         }
     }
 
-    fn returning(&mut self, items: Option<&Vec<ast::SelectItem>>, scope: Vec<ScopeColumn>) -> Result<(Option<Vec<Expr>>, Vec<OutputColumn>)> {
+    fn returning(
+        &mut self,
+        items: Option<&Vec<ast::SelectItem>>,
+        scope: Vec<ScopeColumn>,
+    ) -> Result<(Option<Vec<Expr>>, Vec<OutputColumn>)> {
         let Some(items) = items else { return Ok((None, Vec::new())) };
         self.enter(scope.clone());
         let mut exprs = Vec::new();
@@ -128,19 +134,23 @@ impl Binder<'_> {
 
     /// Binds `INSERT`.
     pub(crate) fn insert(&mut self, ins: &ast::Insert) -> Result<DmlPlan> {
-        let ast::TableObject::TableName(name) = &ins.table else { return Err(unsupported("INSERT into a table function")) };
+        let ast::TableObject::TableName(name) = &ins.table else {
+            return Err(unsupported("INSERT into a table function"));
+        };
         let name = object_name(name)?;
         let table = self.writable_table(&name)?;
-        let all: Vec<(String, DataType)> = table.columns().iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
+        let all: Vec<(String, DataType)> =
+            table.columns().iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
         let columns: Vec<usize> = if ins.columns.is_empty() {
             (0..all.len()).collect()
         } else {
             let mut cols = Vec::new();
             for c in &ins.columns {
                 let cname = object_name(c)?;
-                let pos = all.iter().position(|(n, _)| *n == cname).ok_or_else(|| {
-                    SqlError::UndefinedColumn(format!("{cname}\" of relation \"{name}"))
-                })?;
+                let pos = all
+                    .iter()
+                    .position(|(n, _)| *n == cname)
+                    .ok_or_else(|| SqlError::UndefinedColumn(format!("{cname}\" of relation \"{name}")))?;
                 if cols.contains(&pos) {
                     return Err(SqlError::Semantic(format!("column \"{cname}\" specified more than once")));
                 }
@@ -176,7 +186,14 @@ impl Binder<'_> {
             Some(other) => return Err(unsupported(format!("{other}"))),
         };
         let (returning, returning_columns) = self.returning(ins.returning.as_ref(), table_scope(&table, &name))?;
-        Ok(DmlPlan { table, kind: DmlKind::Insert { columns, on_conflict }, source, predicate: None, returning, returning_columns })
+        Ok(DmlPlan {
+            table,
+            kind: DmlKind::Insert { columns, on_conflict },
+            source,
+            predicate: None,
+            returning,
+            returning_columns,
+        })
     }
 
     fn on_conflict(&mut self, table: &Table, oc: &ast::OnConflict) -> Result<OnConflict> {
@@ -197,7 +214,12 @@ impl Binder<'_> {
                     .indexes
                     .iter()
                     .find(|i| i.constraint.as_deref() == Some(cname.as_str()) || i.name == cname)
-                    .ok_or_else(|| SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "constraint", name: cname.clone() }))?;
+                    .ok_or_else(|| {
+                        SqlError::Engine(memdb_engine::Error::UndefinedObject {
+                            kind: "constraint",
+                            name: cname.clone(),
+                        })
+                    })?;
                 let live: Vec<usize> = schema.live_columns().map(|(p, _)| p).collect();
                 index.columns.iter().filter_map(|p| live.iter().position(|l| l == p)).collect()
             }
@@ -206,7 +228,9 @@ impl Binder<'_> {
             ast::OnConflictAction::DoNothing => OnConflict::Nothing { target },
             ast::OnConflictAction::DoUpdate(du) => {
                 if target.is_empty() {
-                    return Err(SqlError::Semantic("ON CONFLICT DO UPDATE requires inference specification or constraint name".into()));
+                    return Err(SqlError::Semantic(
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name".into(),
+                    ));
                 }
                 let mut scope = table_scope(table, table.name());
                 scope.extend(table_scope(table, "excluded"));
@@ -233,14 +257,16 @@ impl Binder<'_> {
                 }
                 ast::AssignmentTarget::Tuple(_) => return Err(unsupported("multi-column assignment")),
             };
-            let pos = cols.iter().position(|c| c.name == name).ok_or_else(|| {
-                SqlError::UndefinedColumn(format!("{name}\" of relation \"{}", table.name()))
-            })?;
+            let pos = cols
+                .iter()
+                .position(|c| c.name == name)
+                .ok_or_else(|| SqlError::UndefinedColumn(format!("{name}\" of relation \"{}", table.name())))?;
             if out.iter().any(|(p, _)| *p == pos) {
                 return Err(SqlError::Semantic(format!("multiple assignments to same column \"{name}\"")));
             }
             let ty = cols[pos].data_type.clone();
-            let expr = if matches!(&a.value, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none()) {
+            let expr = if matches!(&a.value, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none())
+            {
                 Expr::Call(Func::Coalesce, Vec::new())
             } else {
                 let t = self.expr(&a.value)?;
@@ -258,18 +284,25 @@ impl Binder<'_> {
 
     /// Binds `UPDATE`.
     pub(crate) fn update(&mut self, up: &ast::Update) -> Result<DmlPlan> {
-        let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else { return Err(unsupported("UPDATE of this relation")) };
+        let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
+            return Err(unsupported("UPDATE of this relation"));
+        };
         if !up.table.joins.is_empty() {
             return Err(unsupported("UPDATE with joins"));
         }
         let tname = object_name(name)?;
         let table = self.writable_table(&tname)?;
         let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| tname.clone());
-        let (source, scope) = self.target_source(&table, &alias, up.from.as_ref().map(|f| match f {
-            ast::UpdateTableFromKind::BeforeSet(t) | ast::UpdateTableFromKind::AfterSet(t) => t.as_slice(),
-        }))?;
+        let (source, scope) = self.target_source(
+            &table,
+            &alias,
+            up.from.as_ref().map(|f| match f {
+                ast::UpdateTableFromKind::BeforeSet(t) | ast::UpdateTableFromKind::AfterSet(t) => t.as_slice(),
+            }),
+        )?;
         self.enter(scope);
-        let result = (|| -> Result<(Vec<(usize, Expr)>, Option<Expr>)> {
+        type Bound = (Vec<(usize, Expr)>, Option<Expr>);
+        let result = (|| -> Result<Bound> {
             let assignments = self.assignments(&table, &up.assignments)?;
             let predicate = up.selection.as_ref().map(|p| self.predicate(p)).transpose()?;
             Ok((assignments, predicate))
@@ -290,7 +323,9 @@ impl Binder<'_> {
             ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
         };
         let [item] = from.as_slice() else { return Err(unsupported("DELETE from several tables")) };
-        let ast::TableFactor::Table { name, alias, .. } = &item.relation else { return Err(unsupported("DELETE from this relation")) };
+        let ast::TableFactor::Table { name, alias, .. } = &item.relation else {
+            return Err(unsupported("DELETE from this relation"));
+        };
         let tname = object_name(name)?;
         let table = self.writable_table(&tname)?;
         let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| tname.clone());
@@ -309,10 +344,27 @@ impl Binder<'_> {
 
     /// The rows an UPDATE/DELETE visits: the target table with its row id,
     /// joined with any FROM/USING items; and the scope naming them.
-    fn target_source(&mut self, table: &Table, alias: &str, from: Option<&[ast::TableWithJoins]>) -> Result<(Plan, Vec<ScopeColumn>)> {
+    fn target_source(
+        &mut self,
+        table: &Table,
+        alias: &str,
+        from: Option<&[ast::TableWithJoins]>,
+    ) -> Result<(Plan, Vec<ScopeColumn>)> {
         let mut scope = table_scope(table, alias);
-        scope.push(ScopeColumn { table: Some(alias.to_owned()), name: "ctid".into(), ty: DataType::Int8, merged: true });
-        let mut plan = Plan::Scan { table: table.clone(), alias: alias.to_owned(), access: Access::Full, filter: None, lock: None, row_id: true };
+        scope.push(ScopeColumn {
+            table: Some(alias.to_owned()),
+            name: "ctid".into(),
+            ty: DataType::Int8,
+            merged: true,
+        });
+        let mut plan = Plan::Scan {
+            table: table.clone(),
+            alias: alias.to_owned(),
+            access: Access::Full,
+            filter: None,
+            lock: None,
+            row_id: true,
+        };
         if let Some(items) = from {
             for item in items {
                 let q = format!("SELECT * FROM {item}");
@@ -320,14 +372,26 @@ impl Binder<'_> {
                 let Some(ast::Statement::Query(query)) = stmts.first() else { return Err(unsupported("FROM item")) };
                 let bound = self.query(query)?;
                 let item_alias = match &item.relation {
-                    ast::TableFactor::Table { name, alias, .. } => alias.as_ref().map(|a| ident(&a.name)).map_or_else(|| object_name(name), Ok)?,
+                    ast::TableFactor::Table { name, alias, .. } => {
+                        alias.as_ref().map(|a| ident(&a.name)).map_or_else(|| object_name(name), Ok)?
+                    }
                     ast::TableFactor::Derived { alias: Some(a), .. } => ident(&a.name),
                     _ => "from".into(),
                 };
                 for c in &bound.columns {
-                    scope.push(ScopeColumn { table: Some(item_alias.clone()), name: c.name.clone(), ty: c.data_type.clone(), merged: false });
+                    scope.push(ScopeColumn {
+                        table: Some(item_alias.clone()),
+                        name: c.name.clone(),
+                        ty: c.data_type.clone(),
+                        merged: false,
+                    });
                 }
-                plan = Plan::NestedLoopJoin { left: Box::new(plan), right: Box::new(bound.plan), kind: JoinKind::Inner, on: None };
+                plan = Plan::NestedLoopJoin {
+                    left: Box::new(plan),
+                    right: Box::new(bound.plan),
+                    kind: JoinKind::Inner,
+                    on: None,
+                };
             }
         }
         Ok((plan, scope))

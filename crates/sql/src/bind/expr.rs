@@ -13,6 +13,11 @@ use crate::expr::{BinOp, Expr, Func, Subquery, SubqueryKind, arith};
 
 use crate::plan::{AggregateCall, AggregateFunc, Frame, FrameBound, SortKey, WindowCall, WindowFunc};
 
+/// Stack that must remain before a recursive step (else a new segment is allocated).
+pub(crate) const RED_ZONE: usize = 128 * 1024;
+/// Size of each extra stack segment.
+pub(crate) const STACK_CHUNK: usize = 2 * 1024 * 1024;
+
 fn type_name(t: &Typed) -> String {
     if t.unknown { "unknown".to_owned() } else { t.ty.to_string() }
 }
@@ -70,6 +75,11 @@ impl Binder<'_> {
 
     /// Binds an expression in the current scope.
     pub(crate) fn expr(&mut self, e: &ast::Expr) -> Result<Typed> {
+        // Deeply nested expressions recurse deeply: grow the stack on demand.
+        stacker::maybe_grow(RED_ZONE, STACK_CHUNK, || self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &ast::Expr) -> Result<Typed> {
         use ast::Expr as E;
         Ok(match e {
             E::Identifier(id) => {
@@ -122,14 +132,20 @@ impl Binder<'_> {
                 let t = self.expr(x)?;
                 let b = self.as_bool(t, "IS UNKNOWN")?;
                 let test = Expr::IsNull(Box::new(b));
-                Typed::new(if matches!(e, E::IsNotUnknown(_)) { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+                Typed::new(
+                    if matches!(e, E::IsNotUnknown(_)) { Expr::Not(Box::new(test)) } else { test },
+                    DataType::Bool,
+                )
             }
             E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
                 let left = self.expr(a)?;
                 let right = self.expr(b)?;
                 let (x, y) = self.comparable(left, right, "IS DISTINCT FROM")?;
                 let test = Expr::IsDistinct(Box::new(x.expr), Box::new(y.expr));
-                Typed::new(if matches!(e, E::IsNotDistinctFrom(..)) { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+                Typed::new(
+                    if matches!(e, E::IsNotDistinctFrom(..)) { Expr::Not(Box::new(test)) } else { test },
+                    DataType::Bool,
+                )
             }
             E::InList { expr, list, negated } => {
                 let probe = self.expr(expr)?;
@@ -183,7 +199,8 @@ impl Binder<'_> {
                 );
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
-            E::Like { negated, expr, pattern, escape_char, any } | E::ILike { negated, expr, pattern, escape_char, any } => {
+            E::Like { negated, expr, pattern, escape_char, any }
+            | E::ILike { negated, expr, pattern, escape_char, any } => {
                 if *any || escape_char.is_some() {
                     return Err(unsupported("LIKE ANY / ESCAPE"));
                 }
@@ -191,7 +208,10 @@ impl Binder<'_> {
                 let p = resolve_unknown(self.expr(pattern)?)?;
                 for t in [&s, &p] {
                     if category(&t.ty) != Category::String {
-                        return Err(SqlError::UndefinedFunction(format!("operator does not exist: {} ~~ {}", s.ty, p.ty)));
+                        return Err(SqlError::UndefinedFunction(format!(
+                            "operator does not exist: {} ~~ {}",
+                            s.ty, p.ty
+                        )));
                     }
                 }
                 let test = Expr::Like {
@@ -203,7 +223,8 @@ impl Binder<'_> {
             }
             E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
                 let all = matches!(e, E::AllOp { .. });
-                let op = comparison(compare_op).ok_or_else(|| unsupported(format!("operator {compare_op} with ANY/ALL")))?;
+                let op =
+                    comparison(compare_op).ok_or_else(|| unsupported(format!("operator {compare_op} with ANY/ALL")))?;
                 let probe = self.expr(left)?;
                 match right.as_ref() {
                     E::Subquery(q) => {
@@ -229,7 +250,9 @@ impl Binder<'_> {
                         // `x = ANY(array)`: compare with each element.
                         let arr = self.expr(other)?;
                         let DataType::Array(elem) = arr.ty.clone() else {
-                            return Err(SqlError::DatatypeMismatch("op ANY/ALL (array) requires array on right side".into()));
+                            return Err(SqlError::DatatypeMismatch(
+                                "op ANY/ALL (array) requires array on right side".into(),
+                            ));
                         };
                         let probe = if probe.unknown { coerce(probe, &elem)? } else { probe };
                         let id = self.subquery_id();
@@ -268,7 +291,9 @@ impl Binder<'_> {
                 }
                 coerce(inner, &ty)?
             }
-            E::Case { operand, conditions, else_result, .. } => self.case(operand.as_deref(), conditions, else_result.as_deref())?,
+            E::Case { operand, conditions, else_result, .. } => {
+                self.case(operand.as_deref(), conditions, else_result.as_deref())?
+            }
             E::Exists { subquery, negated } => {
                 let (plan, _, correlated) = self.subquery(subquery)?;
                 let id = self.subquery_id();
@@ -348,10 +373,11 @@ impl Binder<'_> {
                 let v = self.expr(&iv.value)?;
                 let Expr::Literal(lit) = v.expr else { return Err(unsupported("a non-constant INTERVAL")) };
                 let mut text = lit.to_string();
-                if let Some(field) = &iv.leading_field {
-                    if iv.last_field.is_none() && text.trim().parse::<f64>().is_ok() {
-                        text = format!("{text} {field}");
-                    }
+                if let Some(field) = &iv.leading_field
+                    && iv.last_field.is_none()
+                    && text.trim().parse::<f64>().is_ok()
+                {
+                    text = format!("{text} {field}");
                 }
                 Typed::new(Expr::Literal(Value::Interval(Interval::parse(&text)?)), DataType::Interval)
             }
@@ -366,11 +392,17 @@ impl Binder<'_> {
         use ast::Value as V;
         Ok(match v {
             V::Number(n, _) => number_literal(n)?,
-            V::SingleQuotedString(s) | V::EscapedStringLiteral(s) | V::DollarQuotedString(ast::DollarQuotedString { value: s, .. })
-            | V::UnicodeStringLiteral(s) | V::NationalStringLiteral(s) | V::TripleSingleQuotedString(s) => {
+            V::SingleQuotedString(s)
+            | V::EscapedStringLiteral(s)
+            | V::DollarQuotedString(ast::DollarQuotedString { value: s, .. })
+            | V::UnicodeStringLiteral(s)
+            | V::NationalStringLiteral(s)
+            | V::TripleSingleQuotedString(s) => {
                 Typed { expr: Expr::Literal(Value::Text(s.clone())), ty: DataType::Text, unknown: true }
             }
-            V::HexStringLiteral(s) => Typed::new(Expr::Literal(Value::parse(&format!("\\x{s}"), &DataType::Bytea)?), DataType::Bytea),
+            V::HexStringLiteral(s) => {
+                Typed::new(Expr::Literal(Value::parse(&format!("\\x{s}"), &DataType::Bytea)?), DataType::Bytea)
+            }
             V::Boolean(b) => Typed::new(Expr::Literal(Value::Bool(*b)), DataType::Bool),
             V::Null => Typed { expr: Expr::Literal(Value::Null), ty: DataType::Text, unknown: true },
             V::Placeholder(p) => {
@@ -393,12 +425,11 @@ impl Binder<'_> {
 
     /// Fixes the type of an untyped parameter from its context.
     fn settle_param(&mut self, t: &Typed, ty: &DataType) {
-        if let (true, Expr::Param(i)) = (t.unknown, &t.expr) {
-            if let Some(slot) = self.params.get_mut(*i) {
-                if slot.is_none() {
-                    *slot = Some(ty.clone());
-                }
-            }
+        if let (true, Expr::Param(i)) = (t.unknown, &t.expr)
+            && let Some(slot) = self.params.get_mut(*i)
+            && slot.is_none()
+        {
+            *slot = Some(ty.clone());
         }
     }
 
@@ -443,7 +474,11 @@ impl Binder<'_> {
         let bop = match op {
             B::And | B::Or => {
                 let (a, b) = (self.as_bool(l, if *op == B::And { "AND" } else { "OR" })?, self.as_bool(r, "AND")?);
-                let e = if *op == B::And { Expr::And(Box::new(a), Box::new(b)) } else { Expr::Or(Box::new(a), Box::new(b)) };
+                let e = if *op == B::And {
+                    Expr::And(Box::new(a), Box::new(b))
+                } else {
+                    Expr::Or(Box::new(a), Box::new(b))
+                };
                 return Ok(Typed::new(e, DataType::Bool));
             }
             B::Plus => BinOp::Add,
@@ -482,12 +517,19 @@ impl Binder<'_> {
             other => return Err(unsupported(format!("operator {other}"))),
         };
         match bop {
-            BinOp::JsonGet | BinOp::JsonGetText | BinOp::JsonPath | BinOp::JsonPathText | BinOp::Contains
-            | BinOp::ContainedBy | BinOp::JsonHasKey => {
+            BinOp::JsonGet
+            | BinOp::JsonGetText
+            | BinOp::JsonPath
+            | BinOp::JsonPathText
+            | BinOp::Contains
+            | BinOp::ContainedBy
+            | BinOp::JsonHasKey => {
                 let l = if l.unknown { coerce(l, &DataType::Jsonb)? } else { l };
                 let json = matches!(l.ty, DataType::Json | DataType::Jsonb);
                 let r = match bop {
-                    BinOp::JsonPath | BinOp::JsonPathText if r.unknown => coerce(r, &DataType::Array(Box::new(DataType::Text)))?,
+                    BinOp::JsonPath | BinOp::JsonPathText if r.unknown => {
+                        coerce(r, &DataType::Array(Box::new(DataType::Text)))?
+                    }
                     BinOp::Contains | BinOp::ContainedBy if r.unknown => coerce(r, &l.ty.clone())?,
                     _ => resolve_unknown(r)?,
                 };
@@ -511,24 +553,19 @@ impl Binder<'_> {
         // Arithmetic: an untyped side takes the other side's type.
         let (l, r) = match (l.unknown, r.unknown) {
             (true, false) if bop != BinOp::Concat => {
-                let ty = if bop == BinOp::Sub && matches!(r.ty, DataType::Date | DataType::Timestamp | DataType::TimestampTz) && !matches!(&l.expr, Expr::Literal(Value::Null)) {
-                    r.ty.clone()
-                } else {
-                    r.ty.clone()
-                };
+                let ty = r.ty.clone();
                 self.settle_param(&l, &ty);
                 (coerce(l, &ty)?, r)
             }
             (false, true) if bop != BinOp::Concat => {
                 let ty = match (&l.ty, bop) {
-                    (DataType::Date | DataType::Timestamp | DataType::TimestampTz | DataType::Time, BinOp::Add | BinOp::Sub)
-                        if !matches!(&r.expr, Expr::Literal(Value::Null)) =>
-                    {
-                        match &r.expr {
-                            Expr::Literal(Value::Text(s)) if Interval::parse(s).is_ok() => DataType::Interval,
-                            _ => l.ty.clone(),
-                        }
-                    }
+                    (
+                        DataType::Date | DataType::Timestamp | DataType::TimestampTz | DataType::Time,
+                        BinOp::Add | BinOp::Sub,
+                    ) if !matches!(&r.expr, Expr::Literal(Value::Null)) => match &r.expr {
+                        Expr::Literal(Value::Text(s)) if Interval::parse(s).is_ok() => DataType::Interval,
+                        _ => l.ty.clone(),
+                    },
                     _ => l.ty.clone(),
                 };
                 self.settle_param(&r, &ty);
@@ -551,10 +588,10 @@ impl Binder<'_> {
             }
             U::Minus => {
                 // Fold `-<number>` so `-2147483648` is an integer literal.
-                if let ast::Expr::Value(v) = e {
-                    if let ast::Value::Number(n, _) = &v.value {
-                        return number_literal(&format!("-{n}"));
-                    }
+                if let ast::Expr::Value(v) = e
+                    && let ast::Value::Number(n, _) = &v.value
+                {
+                    return number_literal(&format!("-{n}"));
                 }
                 let t = self.expr(e)?;
                 let t = if t.unknown { coerce(t, &DataType::Numeric(None))? } else { t };
@@ -589,7 +626,12 @@ impl Binder<'_> {
         }
     }
 
-    fn case(&mut self, operand: Option<&ast::Expr>, conditions: &[ast::CaseWhen], otherwise: Option<&ast::Expr>) -> Result<Typed> {
+    fn case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        otherwise: Option<&ast::Expr>,
+    ) -> Result<Typed> {
         let subject = operand.map(|o| self.expr(o)).transpose()?;
         let mut whens = Vec::with_capacity(conditions.len());
         let mut results = Vec::with_capacity(conditions.len() + 1);
@@ -606,7 +648,8 @@ impl Binder<'_> {
             results.push(self.expr(&c.result)?);
         }
         let other = otherwise.map(|o| self.expr(o)).transpose()?;
-        let known: Vec<DataType> = results.iter().chain(other.iter()).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+        let known: Vec<DataType> =
+            results.iter().chain(other.iter()).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
         let ty = common_type(known.iter(), "CASE")?.unwrap_or(DataType::Text);
         let mut pairs = Vec::with_capacity(whens.len());
         for (w, r) in whens.into_iter().zip(results) {
@@ -627,22 +670,28 @@ impl Binder<'_> {
                 let known: Vec<DataType> = args.iter().filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
                 let name = f.name().to_uppercase();
                 let ty = common_type(known.iter(), &name)?.unwrap_or(DataType::Text);
-                let args = if f == Func::NullIf {
+
+                if f == Func::NullIf {
                     // NULLIF's result has the first argument's type.
-                    let first = args.first().map(|a| if a.unknown { ty.clone() } else { a.ty.clone() }).unwrap_or(DataType::Text);
+                    let first = args
+                        .first()
+                        .map(|a| if a.unknown { ty.clone() } else { a.ty.clone() })
+                        .unwrap_or(DataType::Text);
                     let mut out = Vec::new();
                     for (i, a) in args.into_iter().enumerate() {
                         let t = if i == 0 { first.clone() } else { ty.clone() };
                         if !a.unknown && category(&a.ty) != category(&t) && a.ty != t {
-                            return Err(SqlError::UndefinedFunction(format!("operator does not exist: {} = {}", first, a.ty)));
+                            return Err(SqlError::UndefinedFunction(format!(
+                                "operator does not exist: {} = {}",
+                                first, a.ty
+                            )));
                         }
                         out.push(if a.unknown { coerce(a, &t)? } else { a });
                     }
                     out
                 } else {
                     args.into_iter().map(|a| coerce(a, &ty)).collect::<Result<Vec<_>>>()?
-                };
-                args
+                }
             }
             _ => {
                 let types: Vec<DataType> = args.iter().map(|a| a.ty.clone()).collect();
@@ -651,9 +700,20 @@ impl Binder<'_> {
                 for (a, w) in args.into_iter().zip(wanted) {
                     out.push(match w {
                         Some(t) if a.unknown || category(&a.ty) == category(&t) || f == Func::Setval => coerce(a, &t)?,
-                        Some(t) if matches!(f, Func::Lower | Func::Upper | Func::Length | Func::Btrim | Func::Ltrim | Func::Rtrim) && a.ty != DataType::Bytea => {
-                            return Err(SqlError::UndefinedFunction(format!("function {}({}) does not exist", f.name(), a.ty)))
-                                .or_else(|e: SqlError| if category(&t) == Category::String { Err(e) } else { coerce(a, &t) });
+                        Some(t)
+                            if matches!(
+                                f,
+                                Func::Lower | Func::Upper | Func::Length | Func::Btrim | Func::Ltrim | Func::Rtrim
+                            ) && a.ty != DataType::Bytea =>
+                        {
+                            return Err(SqlError::UndefinedFunction(format!(
+                                "function {}({}) does not exist",
+                                f.name(),
+                                a.ty
+                            )))
+                            .or_else(|e: SqlError| {
+                                if category(&t) == Category::String { Err(e) } else { coerce(a, &t) }
+                            });
                         }
                         _ => resolve_unknown(a)?,
                     });
@@ -682,7 +742,12 @@ impl Binder<'_> {
                     let elem = columns.first().map(|c| c.data_type.clone()).unwrap_or(DataType::Text);
                     let id = self.subquery_id();
                     return Ok(Typed::new(
-                        Expr::Subquery(Arc::new(Subquery { id, plan, kind: SubqueryKind::Array(elem.clone()), correlated })),
+                        Expr::Subquery(Arc::new(Subquery {
+                            id,
+                            plan,
+                            kind: SubqueryKind::Array(elem.clone()),
+                            correlated,
+                        })),
                         DataType::Array(Box::new(elem)),
                     ));
                 }
@@ -721,7 +786,10 @@ impl Binder<'_> {
             return Err(unsupported("row constructors"));
         }
         let func = Func::lookup(&name).ok_or_else(|| {
-            SqlError::UndefinedFunction(format!("function {name}({}) does not exist", if arg_exprs.is_empty() { "" } else { "..." }))
+            SqlError::UndefinedFunction(format!(
+                "function {name}({}) does not exist",
+                if arg_exprs.is_empty() { "" } else { "..." }
+            ))
         })?;
         let mut bound = Vec::with_capacity(arg_exprs.len());
         for a in arg_exprs {
@@ -752,7 +820,7 @@ impl Binder<'_> {
         }
         // Arguments may not contain aggregates themselves.
         let saved = self.collected.last_mut().map(|l| std::mem::replace(&mut l.allow_aggregates, false));
-        let saved_clause = self.collected.last_mut().map(|l| std::mem::replace(&mut l.clause, ""));
+        let saved_clause = self.collected.last_mut().map(|l| std::mem::take(&mut l.clause));
         let result = self.aggregate_args(func, name, args, filter, order_by);
         if let Some(l) = self.collected.last_mut() {
             l.allow_aggregates = saved.unwrap_or(true);
@@ -760,7 +828,14 @@ impl Binder<'_> {
         }
         let (bound, filter, order_by, result_type) = result?;
         let level = self.collected.last_mut().ok_or_else(|| SqlError::Grouping("aggregate outside a query".into()))?;
-        level.aggregates.push(AggregateCall { func, args: bound, distinct, filter, order_by, result_type: result_type.clone() });
+        level.aggregates.push(AggregateCall {
+            func,
+            args: bound,
+            distinct,
+            filter,
+            order_by,
+            result_type: result_type.clone(),
+        });
         Ok(Typed::new(Expr::Aggregate(level.aggregates.len() - 1), result_type))
     }
 
@@ -783,10 +858,14 @@ impl Binder<'_> {
             _ => 1,
         };
         if bound.len() != expected {
-            return Err(SqlError::UndefinedFunction(format!("function {name} with {} argument(s) does not exist", bound.len())));
+            return Err(SqlError::UndefinedFunction(format!(
+                "function {name} with {} argument(s) does not exist",
+                bound.len()
+            )));
         }
         let first = bound.first().cloned();
-        let in_ty = first.as_ref().map(|t| if t.unknown { DataType::Text } else { t.ty.clone() }).unwrap_or(DataType::Int8);
+        let in_ty =
+            first.as_ref().map(|t| if t.unknown { DataType::Text } else { t.ty.clone() }).unwrap_or(DataType::Int8);
         let numeric = category(&in_ty) == Category::Numeric;
         let bad = || SqlError::UndefinedFunction(format!("function {name}({in_ty}) does not exist"));
         let result_type = match func {
@@ -897,9 +976,14 @@ impl Binder<'_> {
         let result_type = match func {
             WindowFunc::RowNumber | WindowFunc::Rank | WindowFunc::DenseRank | WindowFunc::Ntile => DataType::Int8,
             WindowFunc::PercentRank | WindowFunc::CumeDist => DataType::Float8,
-            WindowFunc::Lag | WindowFunc::Lead | WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
-                bound.first().map(|t| t.ty.clone()).ok_or_else(|| SqlError::UndefinedFunction(format!("function {name}() does not exist")))?
-            }
+            WindowFunc::Lag
+            | WindowFunc::Lead
+            | WindowFunc::FirstValue
+            | WindowFunc::LastValue
+            | WindowFunc::NthValue => bound
+                .first()
+                .map(|t| t.ty.clone())
+                .ok_or_else(|| SqlError::UndefinedFunction(format!("function {name}() does not exist")))?,
             WindowFunc::Aggregate(agg) => {
                 // Reuse the aggregate typing rules through a throwaway level.
                 self.collected.push(super::Collected { allow_aggregates: true, ..Default::default() });
@@ -934,11 +1018,22 @@ impl Binder<'_> {
                 },
             },
         };
-        if !frame.rows && (matches!(frame.start, FrameBound::Preceding(_) | FrameBound::Following(_)) || matches!(frame.end, FrameBound::Preceding(_) | FrameBound::Following(_))) {
+        if !frame.rows
+            && (matches!(frame.start, FrameBound::Preceding(_) | FrameBound::Following(_))
+                || matches!(frame.end, FrameBound::Preceding(_) | FrameBound::Following(_)))
+        {
             return Err(unsupported("RANGE frames with offsets"));
         }
         let filter = filter.map(|f| self.predicate(f)).transpose()?;
-        Ok(WindowCall { func, args: bound.into_iter().map(|t| t.expr).collect(), partition_by, order_by, frame, filter, result_type })
+        Ok(WindowCall {
+            func,
+            args: bound.into_iter().map(|t| t.expr).collect(),
+            partition_by,
+            order_by,
+            frame,
+            filter,
+            result_type,
+        })
     }
 
     fn frame_bound(&mut self, b: &ast::WindowFrameBound, start: bool) -> Result<FrameBound> {

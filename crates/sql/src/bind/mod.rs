@@ -17,8 +17,6 @@ mod expr;
 mod select;
 pub(crate) mod types;
 
-use std::collections::HashMap;
-
 use memdb_engine::{DataType, Transaction};
 use sqlparser::ast;
 
@@ -26,8 +24,8 @@ use crate::error::{Result, SqlError};
 use crate::expr::Expr;
 use crate::plan::{AggregateCall, Plan, WindowCall};
 
-pub(crate) use ddl::{VIEWS_TABLE, bind_ddl};
-pub(crate) use dml::{DmlPlan, DmlKind, OnConflict};
+pub(crate) use ddl::bind_ddl;
+pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
 
 /// A result column: name and type.
 #[derive(Clone, Debug, PartialEq)]
@@ -230,6 +228,3 @@ pub(crate) fn ident_name(id: &ast::Ident) -> String {
 pub(crate) fn cast_expr(t: Typed, ty: &DataType) -> Result<Expr> {
     expr::cast_to(t, ty)
 }
-
-/// Collected CTE results for execution: a name map for the statement.
-pub(crate) type CteMap = HashMap<String, usize>;

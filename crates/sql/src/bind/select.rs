@@ -82,7 +82,9 @@ impl Binder<'_> {
     fn limit(&mut self, plan: Plan, q: &ast::Query) -> Result<Plan> {
         let (limit, offset) = match &q.limit_clause {
             None => (None, None),
-            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => (limit.clone(), offset.as_ref().map(|o| o.value.clone())),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+                (limit.clone(), offset.as_ref().map(|o| o.value.clone()))
+            }
             Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit.clone()), Some(offset.clone())),
         };
         let limit = match (&q.fetch, limit) {
@@ -158,7 +160,10 @@ impl Binder<'_> {
                     .map(|(c, t)| OutputColumn { name: c.name.clone(), data_type: t })
                     .collect();
                 Ok((
-                    BoundQuery { plan: Plan::SetOp { op: kind, all, left: Box::new(left), right: Box::new(right) }, columns },
+                    BoundQuery {
+                        plan: Plan::SetOp { op: kind, all, left: Box::new(left), right: Box::new(right) },
+                        columns,
+                    },
                     lc || rc,
                 ))
             }
@@ -185,8 +190,14 @@ impl Binder<'_> {
             }
             let mut bound = Vec::with_capacity(width);
             for e in row.iter() {
-                if matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none()) && targets.is_some() {
-                    bound.push(Typed { expr: Expr::Call(crate::expr::Func::Coalesce, Vec::new()), ty: DataType::Text, unknown: true });
+                if matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none())
+                    && targets.is_some()
+                {
+                    bound.push(Typed {
+                        expr: Expr::Call(crate::expr::Func::Coalesce, Vec::new()),
+                        ty: DataType::Text,
+                        unknown: true,
+                    });
                     continue;
                 }
                 bound.push(self.constant_or_outer(e)?);
@@ -246,29 +257,37 @@ impl Binder<'_> {
         let alias_columns: Vec<String> = cte.alias.columns.iter().map(|c| ident(&c.name)).collect();
         let rename = |columns: Vec<OutputColumn>| -> Result<Vec<OutputColumn>> {
             if alias_columns.len() > columns.len() {
-                return Err(SqlError::Semantic(format!("WITH query \"{name}\" has {} columns available but {} columns specified", columns.len(), alias_columns.len())));
+                return Err(SqlError::Semantic(format!(
+                    "WITH query \"{name}\" has {} columns available but {} columns specified",
+                    columns.len(),
+                    alias_columns.len()
+                )));
             }
             Ok(columns
                 .into_iter()
                 .enumerate()
-                .map(|(i, c)| OutputColumn { name: alias_columns.get(i).cloned().unwrap_or(c.name), data_type: c.data_type })
+                .map(|(i, c)| OutputColumn {
+                    name: alias_columns.get(i).cloned().unwrap_or(c.name),
+                    data_type: c.data_type,
+                })
                 .collect())
         };
         // WITH RECURSIVE name AS (base UNION [ALL] step)
-        if recursive {
-            if let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } = cte.query.body.as_ref() {
-                let (base, _) = self.level_neutral(|b| b.set_expr(left))?;
-                let columns = rename(base.columns)?;
-                self.ctes.push(CteBinding { id, name: name.clone(), columns: columns.clone() });
-                let (step, _) = self.level_neutral(|b| b.set_expr(right))?;
-                if step.columns.len() != columns.len() {
-                    return Err(SqlError::Semantic("each UNION query must have the same number of columns".into()));
-                }
-                let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
-                let step_plan = conform(step.plan, &step.columns, &types);
-                let all = matches!(set_quantifier, ast::SetQuantifier::All);
-                return Ok(Cte { id, plan: base.plan, recursive: Some((Box::new(step_plan), all)) });
+        if recursive
+            && let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } =
+                cte.query.body.as_ref()
+        {
+            let (base, _) = self.level_neutral(|b| b.set_expr(left))?;
+            let columns = rename(base.columns)?;
+            self.ctes.push(CteBinding { id, name: name.clone(), columns: columns.clone() });
+            let (step, _) = self.level_neutral(|b| b.set_expr(right))?;
+            if step.columns.len() != columns.len() {
+                return Err(SqlError::Semantic("each UNION query must have the same number of columns".into()));
             }
+            let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
+            let step_plan = conform(step.plan, &step.columns, &types);
+            let all = matches!(set_quantifier, ast::SetQuantifier::All);
+            return Ok(Cte { id, plan: base.plan, recursive: Some((Box::new(step_plan), all)) });
         }
         let (bound, _) = self.level_neutral(|b| b.query_correlated(&cte.query))?;
         let columns = rename(bound.columns)?;
@@ -293,7 +312,12 @@ impl Binder<'_> {
         result
     }
 
-    fn select(&mut self, s: &ast::Select, order_by: &[ast::OrderByExpr], lock: Option<RowLock>) -> Result<(BoundQuery, bool)> {
+    fn select(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        lock: Option<RowLock>,
+    ) -> Result<(BoundQuery, bool)> {
         self.scopes.push(Scope::default());
         self.correlated.push(false);
         self.collected.push(Collected::default());
@@ -312,7 +336,12 @@ impl Binder<'_> {
         }
     }
 
-    fn select_inner(&mut self, s: &ast::Select, order_by: &[ast::OrderByExpr], lock: Option<RowLock>) -> Result<BoundQuery> {
+    fn select_inner(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        lock: Option<RowLock>,
+    ) -> Result<BoundQuery> {
         if s.into.is_some() {
             return Err(unsupported("SELECT INTO"));
         }
@@ -323,10 +352,17 @@ impl Binder<'_> {
                 let mut combined: Option<Plan> = None;
                 for item in &s.from {
                     let source = self.table_with_joins(item, lock)?;
-                    self.scopes.last_mut().map(|sc| sc.columns.extend(source.columns));
+                    if let Some(sc) = self.scopes.last_mut() {
+                        sc.columns.extend(source.columns)
+                    }
                     combined = Some(match combined {
                         None => source.plan,
-                        Some(left) => Plan::NestedLoopJoin { left: Box::new(left), right: Box::new(source.plan), kind: JoinKind::Inner, on: None },
+                        Some(left) => Plan::NestedLoopJoin {
+                            left: Box::new(left),
+                            right: Box::new(source.plan),
+                            kind: JoinKind::Inner,
+                            on: None,
+                        },
                     });
                 }
                 combined.unwrap_or(Plan::Values { rows: vec![Vec::new()], width: 0 })
@@ -406,8 +442,17 @@ impl Binder<'_> {
         self.set_collect(true, true, "");
         let mut sort: Vec<(SortKeyRef, &ast::OrderByOptions)> = Vec::new();
         for k in order_by {
-            match output_position(&k.expr, &items.iter().map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() }).collect::<Vec<_>>()) {
-                Ok(Some(i)) if !matches!(&k.expr, ast::Expr::Identifier(id) if self.resolve_quiet(&ident(id))) || is_ordinal(&k.expr) => {
+            match output_position(
+                &k.expr,
+                &items
+                    .iter()
+                    .map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() })
+                    .collect::<Vec<_>>(),
+            ) {
+                Ok(Some(i))
+                    if !matches!(&k.expr, ast::Expr::Identifier(id) if self.resolve_quiet(&ident(id)))
+                        || is_ordinal(&k.expr) =>
+                {
                     sort.push((SortKeyRef::Output(i), &k.options));
                 }
                 Err(e) => return Err(e),
@@ -419,7 +464,8 @@ impl Binder<'_> {
         }
         let collected = self.collected.last_mut().map(std::mem::take).unwrap_or_default();
         let aggregating = !group_by.is_empty() || !collected.aggregates.is_empty() || having.is_some();
-        let mut items: Vec<(String, Typed)> = items.into_iter().map(|(n, t)| resolve_unknown(t).map(|t| (n, t))).collect::<Result<_>>()?;
+        let mut items: Vec<(String, Typed)> =
+            items.into_iter().map(|(n, t)| resolve_unknown(t).map(|t| (n, t))).collect::<Result<_>>()?;
         let mut having = having;
         if aggregating {
             let ngroups = group_by.len();
@@ -491,7 +537,8 @@ impl Binder<'_> {
             }
             Some(Some(on)) => {
                 // DISTINCT ON: sort by the ORDER BY keys, keep the first row per key.
-                let out_cols: Vec<OutputColumn> = items.iter().map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() }).collect();
+                let out_cols: Vec<OutputColumn> =
+                    items.iter().map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() }).collect();
                 let mut on_exprs = Vec::new();
                 for e in &on {
                     match output_position(e, &out_cols)? {
@@ -519,22 +566,24 @@ impl Binder<'_> {
     }
 
     fn group_expr(&mut self, e: &ast::Expr, items: &[(String, Typed)]) -> Result<Expr> {
-        if let ast::Expr::Value(v) = e {
-            if let ast::Value::Number(n, _) = &v.value {
-                let i: usize = n.parse().map_err(|_| SqlError::InvalidColumnReference(format!("non-integer constant in GROUP BY")))?;
-                return match items.get(i.wrapping_sub(1)) {
-                    Some((_, t)) if !contains_placeholder(&t.expr) => Ok(t.expr.clone()),
-                    Some(_) => Err(SqlError::Grouping("aggregate functions are not allowed in GROUP BY".into())),
-                    None => Err(SqlError::InvalidColumnReference(format!("GROUP BY position {n} is not in select list"))),
-                };
-            }
+        if let ast::Expr::Value(v) = e
+            && let ast::Value::Number(n, _) = &v.value
+        {
+            let i: usize = n
+                .parse()
+                .map_err(|_| SqlError::InvalidColumnReference("non-integer constant in GROUP BY".to_string()))?;
+            return match items.get(i.wrapping_sub(1)) {
+                Some((_, t)) if !contains_placeholder(&t.expr) => Ok(t.expr.clone()),
+                Some(_) => Err(SqlError::Grouping("aggregate functions are not allowed in GROUP BY".into())),
+                None => Err(SqlError::InvalidColumnReference(format!("GROUP BY position {n} is not in select list"))),
+            };
         }
         if let ast::Expr::Identifier(id) = e {
             let name = ident(id);
-            if !self.resolve_quiet(&name) {
-                if let Some((_, t)) = items.iter().find(|(n, _)| *n == name) {
-                    return Ok(t.expr.clone());
-                }
+            if !self.resolve_quiet(&name)
+                && let Some((_, t)) = items.iter().find(|(n, _)| *n == name)
+            {
+                return Ok(t.expr.clone());
             }
         }
         Ok(resolve_unknown(self.expr(e)?)?.expr)
@@ -630,18 +679,33 @@ impl Binder<'_> {
                     return self.table_function(&table_name, &args.args, alias.as_ref());
                 }
                 let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| table_name.clone());
-                let alias_columns: Vec<String> = alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+                let alias_columns: Vec<String> =
+                    alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
                 // A CTE?
                 if let Some(cte) = self.cte(&table_name).cloned() {
-                    let columns = rename_columns(&alias_name, cte.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(), &alias_columns)?;
-                    return Ok(Source { plan: Plan::CteScan { id: cte.id, name: cte.name, width: cte.columns.len() }, columns });
+                    let columns = rename_columns(
+                        &alias_name,
+                        cte.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(),
+                        &alias_columns,
+                    )?;
+                    return Ok(Source {
+                        plan: Plan::CteScan { id: cte.id, name: cte.name, width: cte.columns.len() },
+                        columns,
+                    });
                 }
                 match self.txn.table(&table_name) {
                     Ok(table) => {
                         let cols = table.columns().iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
                         let columns = rename_columns(&alias_name, cols, &alias_columns)?;
                         Ok(Source {
-                            plan: Plan::Scan { table, alias: alias_name, access: Access::Full, filter: None, lock, row_id: false },
+                            plan: Plan::Scan {
+                                table,
+                                alias: alias_name,
+                                access: Access::Full,
+                                filter: None,
+                                lock,
+                                row_id: false,
+                            },
                             columns,
                         })
                     }
@@ -650,7 +714,9 @@ impl Binder<'_> {
                             return Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(table_name)));
                         };
                         if self.expanding.contains(&table_name) {
-                            return Err(SqlError::Semantic(format!("infinite recursion detected in rules for relation \"{table_name}\"")));
+                            return Err(SqlError::Semantic(format!(
+                                "infinite recursion detected in rules for relation \"{table_name}\""
+                            )));
                         }
                         let stmts = crate::parse(&sql)?;
                         let Some(ast::Statement::Query(q)) = stmts.first() else {
@@ -667,7 +733,11 @@ impl Binder<'_> {
                         self.ctes = ctes;
                         self.expanding.pop();
                         let bound = result?;
-                        let columns = rename_columns(&alias_name, bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+                        let columns = rename_columns(
+                            &alias_name,
+                            bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(),
+                            &alias_columns,
+                        )?;
                         Ok(Source { plan: bound.plan, columns })
                     }
                     Err(e) => Err(e.into()),
@@ -679,8 +749,13 @@ impl Binder<'_> {
                 }
                 let (bound, _) = self.level_neutral(|b| b.query_correlated(subquery))?;
                 let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
-                let alias_columns: Vec<String> = alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
-                let columns = rename_columns(&alias_name, bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+                let alias_columns: Vec<String> =
+                    alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+                let columns = rename_columns(
+                    &alias_name,
+                    bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(),
+                    &alias_columns,
+                )?;
                 Ok(Source { plan: bound.plan, columns })
             }
             ast::TableFactor::NestedJoin { table_with_joins, alias } => {
@@ -698,14 +773,22 @@ impl Binder<'_> {
                 self.table_function(&fname, args, alias.as_ref())
             }
             ast::TableFactor::UNNEST { alias, array_exprs, .. } => {
-                let args: Vec<ast::FunctionArg> = array_exprs.iter().map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone()))).collect();
+                let args: Vec<ast::FunctionArg> = array_exprs
+                    .iter()
+                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
+                    .collect();
                 self.table_function("unnest", &args, alias.as_ref())
             }
             other => Err(unsupported(format!("FROM item {other}"))),
         }
     }
 
-    fn table_function(&mut self, name: &str, args: &[ast::FunctionArg], alias: Option<&ast::TableAlias>) -> Result<Source> {
+    fn table_function(
+        &mut self,
+        name: &str,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Source> {
         let function = match name {
             "generate_series" => TableFunction::GenerateSeries,
             "unnest" => TableFunction::Unnest,
@@ -713,7 +796,9 @@ impl Binder<'_> {
         };
         let mut bound = Vec::new();
         for a in args {
-            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else { return Err(unsupported("named arguments")) };
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
+                return Err(unsupported("named arguments"));
+            };
             bound.push(self.constant_or_outer(e)?);
         }
         let ty = match function {
@@ -732,7 +817,11 @@ impl Binder<'_> {
                     t => t,
                 };
                 for (i, t) in bound.iter_mut().enumerate() {
-                    let target = if i == 2 && matches!(ty, DataType::Timestamp | DataType::TimestampTz) { DataType::Interval } else { ty.clone() };
+                    let target = if i == 2 && matches!(ty, DataType::Timestamp | DataType::TimestampTz) {
+                        DataType::Interval
+                    } else {
+                        ty.clone()
+                    };
                     let e = cast_to(t.clone(), &target)?;
                     *t = Typed::new(e, target);
                 }
@@ -764,9 +853,13 @@ fn output_position(e: &ast::Expr, columns: &[OutputColumn]) -> Result<Option<usi
     match e {
         ast::Expr::Value(v) => match &v.value {
             ast::Value::Number(n, _) => {
-                let i: usize = n.parse().map_err(|_| SqlError::InvalidColumnReference(format!("non-integer constant in ORDER BY")))?;
+                let i: usize = n
+                    .parse()
+                    .map_err(|_| SqlError::InvalidColumnReference("non-integer constant in ORDER BY".to_string()))?;
                 if i == 0 || i > columns.len() {
-                    return Err(SqlError::InvalidColumnReference(format!("ORDER BY position {n} is not in select list")));
+                    return Err(SqlError::InvalidColumnReference(format!(
+                        "ORDER BY position {n} is not in select list"
+                    )));
                 }
                 Ok(Some(i - 1))
             }
@@ -774,7 +867,8 @@ fn output_position(e: &ast::Expr, columns: &[OutputColumn]) -> Result<Option<usi
         },
         ast::Expr::Identifier(id) => {
             let name = ident(id);
-            let matches: Vec<usize> = columns.iter().enumerate().filter(|(_, c)| c.name == name).map(|(i, _)| i).collect();
+            let matches: Vec<usize> =
+                columns.iter().enumerate().filter(|(_, c)| c.name == name).map(|(i, _)| i).collect();
             match matches.as_slice() {
                 [] => Ok(None),
                 [i] => Ok(Some(*i)),
@@ -800,7 +894,9 @@ fn column_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(id) => ident(id),
         ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_else(|| "?column?".into()),
-        ast::Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_else(|| "?column?".into()),
+        ast::Expr::Function(f) => {
+            f.name.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_else(|| "?column?".into())
+        }
         ast::Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
             ast::Expr::Value(_) => type_column_name(data_type),
             inner => column_name(inner),
@@ -816,7 +912,13 @@ fn column_name(e: &ast::Expr) -> String {
             },
             _ => "?column?".into(),
         },
-        ast::Expr::Extract { field, .. } => field.to_string().to_lowercase().replace('"', "").split_whitespace().next().map_or("extract".into(), |_| "extract".into()),
+        ast::Expr::Extract { field, .. } => field
+            .to_string()
+            .to_lowercase()
+            .replace('"', "")
+            .split_whitespace()
+            .next()
+            .map_or("extract".into(), |_| "extract".into()),
         ast::Expr::Substring { .. } => "substring".into(),
         ast::Expr::Trim { .. } => "btrim".into(),
         ast::Expr::Position { .. } => "position".into(),
@@ -858,7 +960,12 @@ fn rename_columns(table: &str, columns: Vec<(String, DataType)>, aliases: &[Stri
     Ok(columns
         .into_iter()
         .enumerate()
-        .map(|(i, (name, ty))| ScopeColumn { table: Some(table.to_owned()), name: aliases.get(i).cloned().unwrap_or(name), ty, merged: false })
+        .map(|(i, (name, ty))| ScopeColumn {
+            table: Some(table.to_owned()),
+            name: aliases.get(i).cloned().unwrap_or(name),
+            ty,
+            merged: false,
+        })
         .collect())
 }
 
@@ -871,7 +978,11 @@ fn conform(plan: Plan, columns: &[OutputColumn], types: &[DataType]) -> Plan {
         .iter()
         .zip(types)
         .enumerate()
-        .map(|(i, (c, t))| if c.data_type == *t { Expr::Column(i) } else { Expr::Cast(Box::new(Expr::Column(i)), t.clone()) })
+        .map(
+            |(i, (c, t))| {
+                if c.data_type == *t { Expr::Column(i) } else { Expr::Cast(Box::new(Expr::Column(i)), t.clone()) }
+            },
+        )
         .collect();
     Plan::Project { input: Box::new(plan), exprs }
 }
@@ -900,8 +1011,8 @@ fn rewrite_aggregated(e: Expr, group_by: &[Expr], ngroups: usize) -> Result<Expr
         )),
         Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Window(_) => Ok(e),
         Expr::Subquery(ref s) => {
-            if s.correlated && plan_refers_to_level(s) {
-                return Err(unsupported("a correlated subquery over ungrouped columns in an aggregate query"));
+            if s.correlated {
+                return Err(unsupported("a correlated subquery in an aggregate query's output"));
             }
             Ok(e)
         }
@@ -923,13 +1034,9 @@ fn rewrite_aggregated(e: Expr, group_by: &[Expr], ngroups: usize) -> Result<Expr
     }
 }
 
-/// Whether a correlated subquery refers to the level just outside it.
-fn plan_refers_to_level(_s: &crate::expr::Subquery) -> bool {
-    true
-}
-
 /// Applies `f` to each direct child expression.
 fn rebuild_children(e: Expr, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
+    #[allow(clippy::boxed_local)] // takes the child as the enum holds it
     fn b(x: Box<Expr>, f: &mut dyn FnMut(Expr) -> Expr) -> Box<Expr> {
         Box::new(f(*x))
     }
@@ -987,10 +1094,12 @@ fn window_plan(
     }
     let base = plan.width();
     let replace = |e: Expr| -> Result<Expr> {
-        e.transform(&mut |x| Ok(match x {
-            Expr::Window(k) => Expr::Column(base + k),
-            other => other,
-        }))
+        e.transform(&mut |x| {
+            Ok(match x {
+                Expr::Window(k) => Expr::Column(base + k),
+                other => other,
+            })
+        })
     };
     for (_, t) in items.iter_mut() {
         t.expr = replace(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
@@ -1007,11 +1116,13 @@ fn window_plan(
 /// runs (VALUES items are bound in their own empty level).
 fn shift_outer(e: Expr) -> Expr {
     let original = e.clone();
-    e.transform(&mut |x| Ok(match x {
-        Expr::Outer { depth: 1, index } => Expr::Column(index),
-        Expr::Outer { depth, index } => Expr::Outer { depth: depth - 1, index },
-        other => other,
-    }))
+    e.transform(&mut |x| {
+        Ok(match x {
+            Expr::Outer { depth: 1, index } => Expr::Column(index),
+            Expr::Outer { depth, index } => Expr::Outer { depth: depth - 1, index },
+            other => other,
+        })
+    })
     .unwrap_or(original)
 }
 

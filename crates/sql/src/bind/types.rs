@@ -13,8 +13,10 @@ pub(crate) fn data_type(t: &ast::DataType) -> Result<DataType> {
         match l {
             None | Some(ast::CharacterLength::Max) => Ok(None),
             Some(ast::CharacterLength::IntegerLength { length, .. }) => match u32::try_from(*length) {
-                Ok(n) if n >= 1 && n <= 10_485_760 => Ok(Some(n)),
-                _ => Err(SqlError::InvalidParameter(format!("length for type varchar must be between 1 and 10485760"))),
+                Ok(n) if (1..=10_485_760).contains(&n) => Ok(Some(n)),
+                _ => Err(SqlError::InvalidParameter(
+                    "length for type varchar must be between 1 and 10485760".to_string(),
+                )),
             },
         }
     };
@@ -46,7 +48,9 @@ pub(crate) fn data_type(t: &ast::DataType) -> Result<DataType> {
         A::Bytea => DataType::Bytea,
         A::Date => DataType::Date,
         A::Time(_, tz) => match tz {
-            ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz => return Err(unsupported("type time with time zone")),
+            ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz => {
+                return Err(unsupported("type time with time zone"));
+            }
             _ => DataType::Time,
         },
         A::Timestamp(_, tz) => match tz {
@@ -59,10 +63,12 @@ pub(crate) fn data_type(t: &ast::DataType) -> Result<DataType> {
         A::JSON => DataType::Json,
         A::JSONB => DataType::Jsonb,
         A::Array(elem) => match elem {
-            ast::ArrayElemTypeDef::AngleBracket(t) | ast::ArrayElemTypeDef::SquareBracket(t, _) | ast::ArrayElemTypeDef::Parenthesis(t) => {
-                DataType::Array(Box::new(data_type(t)?))
+            ast::ArrayElemTypeDef::AngleBracket(t)
+            | ast::ArrayElemTypeDef::SquareBracket(t, _)
+            | ast::ArrayElemTypeDef::Parenthesis(t) => DataType::Array(Box::new(data_type(t)?)),
+            ast::ArrayElemTypeDef::None | ast::ArrayElemTypeDef::Qualified(..) => {
+                return Err(unsupported("this array type"));
             }
-            ast::ArrayElemTypeDef::None | ast::ArrayElemTypeDef::Qualified(..) => return Err(unsupported("this array type")),
         },
         A::Custom(name, args) => named_type(&name.to_string().to_ascii_lowercase().replace('"', ""), args)?,
         other => return Err(unsupported(format!("type {other}"))),
@@ -80,7 +86,10 @@ fn typmod(p: u64, s: u64) -> Result<NumericTypmod> {
     if s > p {
         return Err(SqlError::InvalidParameter(format!("NUMERIC scale {s} must be between 0 and precision {p}")));
     }
-    Ok(NumericTypmod { precision: u32::try_from(p).map_err(|_| bad_typmod())?, scale: u32::try_from(s).map_err(|_| bad_typmod())? })
+    Ok(NumericTypmod {
+        precision: u32::try_from(p).map_err(|_| bad_typmod())?,
+        scale: u32::try_from(s).map_err(|_| bad_typmod())?,
+    })
 }
 
 /// Types written as plain names (`int4`, `serial`, `timestamptz`, ...).
@@ -99,7 +108,10 @@ pub(crate) fn named_type(name: &str, args: &[String]) -> Result<DataType> {
         "numeric" | "decimal" => match args {
             [] => DataType::Numeric(None),
             [p] => DataType::Numeric(Some(typmod(p.parse().map_err(|_| bad_typmod())?, 0)?)),
-            [p, s, ..] => DataType::Numeric(Some(typmod(p.parse().map_err(|_| bad_typmod())?, s.parse().map_err(|_| bad_typmod())?)?)),
+            [p, s, ..] => DataType::Numeric(Some(typmod(
+                p.parse().map_err(|_| bad_typmod())?,
+                s.parse().map_err(|_| bad_typmod())?,
+            )?)),
         },
         "timestamptz" => DataType::TimestampTz,
         "timestamp" => DataType::Timestamp,
@@ -115,7 +127,10 @@ pub(crate) fn named_type(name: &str, args: &[String]) -> Result<DataType> {
             if let Some(elem) = other.strip_prefix('_') {
                 return Ok(DataType::Array(Box::new(named_type(elem, &[])?)));
             }
-            return Err(SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "type", name: other.to_owned() }));
+            return Err(SqlError::Engine(memdb_engine::Error::UndefinedObject {
+                kind: "type",
+                name: other.to_owned(),
+            }));
         }
     })
 }
@@ -141,9 +156,12 @@ pub(crate) enum Category {
 
 pub(crate) fn category(t: &DataType) -> Category {
     match t {
-        DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Float4 | DataType::Float8 | DataType::Numeric(_) => {
-            Category::Numeric
-        }
+        DataType::Int2
+        | DataType::Int4
+        | DataType::Int8
+        | DataType::Float4
+        | DataType::Float8
+        | DataType::Numeric(_) => Category::Numeric,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) => Category::String,
         _ => Category::Other,
     }
@@ -162,7 +180,10 @@ fn numeric_rank(t: &DataType) -> u8 {
 
 /// The common type of several (known) types, as UNION/CASE/COALESCE
 /// resolve it; `context` names the construct in the error.
-pub(crate) fn common_type<'a>(types: impl IntoIterator<Item = &'a DataType>, context: &str) -> Result<Option<DataType>> {
+pub(crate) fn common_type<'a>(
+    types: impl IntoIterator<Item = &'a DataType>,
+    context: &str,
+) -> Result<Option<DataType>> {
     let mut best: Option<DataType> = None;
     for t in types {
         best = Some(match best {
@@ -183,11 +204,23 @@ pub(crate) fn common_type<'a>(types: impl IntoIterator<Item = &'a DataType>, con
                     }
                 }
                 (Category::String, Category::String) => DataType::Text,
-                _ if matches!((&b, t), (DataType::Timestamp, DataType::TimestampTz) | (DataType::TimestampTz, DataType::Timestamp)) => {
+                _ if matches!(
+                    (&b, t),
+                    (DataType::Timestamp, DataType::TimestampTz) | (DataType::TimestampTz, DataType::Timestamp)
+                ) =>
+                {
                     DataType::TimestampTz
                 }
-                _ if matches!((&b, t), (DataType::Date, DataType::Timestamp) | (DataType::Timestamp, DataType::Date)) => DataType::Timestamp,
-                _ if matches!((&b, t), (DataType::Json, DataType::Jsonb) | (DataType::Jsonb, DataType::Json)) => DataType::Jsonb,
+                _ if matches!(
+                    (&b, t),
+                    (DataType::Date, DataType::Timestamp) | (DataType::Timestamp, DataType::Date)
+                ) =>
+                {
+                    DataType::Timestamp
+                }
+                _ if matches!((&b, t), (DataType::Json, DataType::Jsonb) | (DataType::Jsonb, DataType::Json)) => {
+                    DataType::Jsonb
+                }
                 _ => {
                     return Err(SqlError::DatatypeMismatch(format!("{context} types {b} and {t} cannot be matched")));
                 }

@@ -73,7 +73,11 @@ impl Accumulator {
             AggregateFunc::JsonAgg | AggregateFunc::JsonbAgg => State::Json(Vec::new()),
             AggregateFunc::JsonObjectAgg => State::JsonObject(serde_json::Map::new()),
             AggregateFunc::StddevSamp | AggregateFunc::StddevPop | AggregateFunc::VarSamp | AggregateFunc::VarPop => {
-                if input_float { State::FloatMoments(0, 0.0, 0.0) } else { State::Moments(0, Decimal::ZERO, Decimal::ZERO) }
+                if input_float {
+                    State::FloatMoments(0, 0.0, 0.0)
+                } else {
+                    State::Moments(0, Decimal::ZERO, Decimal::ZERO)
+                }
             }
             AggregateFunc::BitAnd | AggregateFunc::BitOr => State::Bits(None),
         };
@@ -105,7 +109,15 @@ impl Accumulator {
             return Ok(());
         }
         // Aggregates skip NULL inputs, except the ones that collect them.
-        if v.is_null() && !matches!(self.func, AggregateFunc::ArrayAgg | AggregateFunc::JsonAgg | AggregateFunc::JsonbAgg | AggregateFunc::JsonObjectAgg) {
+        if v.is_null()
+            && !matches!(
+                self.func,
+                AggregateFunc::ArrayAgg
+                    | AggregateFunc::JsonAgg
+                    | AggregateFunc::JsonbAgg
+                    | AggregateFunc::JsonObjectAgg
+            )
+        {
             return Ok(());
         }
         match &mut self.state {
@@ -219,7 +231,9 @@ impl Accumulator {
         Ok(match self.state {
             State::Count(n) => Value::Int8(n),
             State::Int(_, 0) | State::Float(_, 0) | State::Numeric(_, 0) | State::Interval(_, 0) => Value::Null,
-            State::Int(sum, _) => Value::Int8(i64::try_from(sum).map_err(|_| data_exception("22003", "bigint out of range"))?),
+            State::Int(sum, _) => {
+                Value::Int8(i64::try_from(sum).map_err(|_| data_exception("22003", "bigint out of range"))?)
+            }
             State::Float(sum, n) => {
                 let v = if self.func == AggregateFunc::Avg { sum / n as f64 } else { sum };
                 match ty {
@@ -266,7 +280,10 @@ impl Accumulator {
                     return Ok(Value::Null);
                 }
                 let nd = Decimal::from(n);
-                let num = nd.checked_mul(sumsq).and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b))).ok_or_else(overflow)?;
+                let num = nd
+                    .checked_mul(sumsq)
+                    .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
+                    .ok_or_else(overflow)?;
                 let den = if sample { nd * Decimal::from(n - 1) } else { nd * nd };
                 let var = numeric_div(num.max(Decimal::ZERO), den)?;
                 if matches!(self.func, AggregateFunc::StddevSamp | AggregateFunc::StddevPop) {
@@ -284,7 +301,11 @@ impl Accumulator {
                 let nf = n as f64;
                 let num = (nf * sumsq - sum * sum).max(0.0);
                 let var = num / if sample { nf * (nf - 1.0) } else { nf * nf };
-                Value::Float8(if matches!(self.func, AggregateFunc::StddevSamp | AggregateFunc::StddevPop) { var.sqrt() } else { var })
+                Value::Float8(if matches!(self.func, AggregateFunc::StddevSamp | AggregateFunc::StddevPop) {
+                    var.sqrt()
+                } else {
+                    var
+                })
             }
             State::Bits(b) => match (b, ty) {
                 (None, _) => Value::Null,
@@ -310,7 +331,11 @@ pub(crate) struct AggregateOp<'p> {
 }
 
 impl<'p> AggregateOp<'p> {
-    pub(crate) fn new(input: Box<dyn Operator + 'p>, group_by: &'p [Expr], aggregates: &'p [AggregateCall]) -> AggregateOp<'p> {
+    pub(crate) fn new(
+        input: Box<dyn Operator + 'p>,
+        group_by: &'p [Expr],
+        aggregates: &'p [AggregateCall],
+    ) -> AggregateOp<'p> {
         AggregateOp { input: Some(input), group_by, aggregates, output: Vec::new().into_iter() }
     }
 
@@ -343,10 +368,10 @@ impl<'p> AggregateOp<'p> {
                     }
                 };
                 for (call, acc) in self.aggregates.iter().zip(groups[g].accumulators.iter_mut()) {
-                    if let Some(f) = &call.filter {
-                        if !f.eval_predicate(&row, cx)? {
-                            continue;
-                        }
+                    if let Some(f) = &call.filter
+                        && !f.eval_predicate(&row, cx)?
+                    {
+                        continue;
                     }
                     let mut args = Vec::with_capacity(call.args.len() + call.order_by.len());
                     for a in &call.args {

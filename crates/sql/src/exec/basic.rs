@@ -234,7 +234,13 @@ impl Operator for FunctionOp<'_> {
             Some(FunctionState::Series { next, stop, step, ascending }) => {
                 while out.len() < BATCH {
                     let past = match next.sql_cmp(stop) {
-                        Some(o) => if *ascending { o.is_gt() } else { o.is_lt() },
+                        Some(o) => {
+                            if *ascending {
+                                o.is_gt()
+                            } else {
+                                o.is_lt()
+                            }
+                        }
                         None => true,
                     };
                     if past {

@@ -220,22 +220,22 @@ impl Operator for HashJoinOp<'_> {
             let mut out = Vec::with_capacity(batch.len());
             for l in batch {
                 let mut matched = false;
-                if let Some(key) = eval_keys(self.left_keys, &l, cx)? {
-                    if let Some(candidates) = self.table.get(&key) {
-                        for &j in candidates {
-                            let r = &self.build_rows[j];
-                            if let Some(residual) = self.residual {
-                                if !residual.eval_predicate(&concat(&l, r), cx)? {
-                                    continue;
-                                }
-                            }
-                            matched = true;
-                            match self.kind {
-                                JoinKind::Semi | JoinKind::Anti => break,
-                                _ => {
-                                    self.build_matched[j] = true;
-                                    out.push(concat(&l, r));
-                                }
+                if let Some(key) = eval_keys(self.left_keys, &l, cx)?
+                    && let Some(candidates) = self.table.get(&key)
+                {
+                    for &j in candidates {
+                        let r = &self.build_rows[j];
+                        if let Some(residual) = self.residual
+                            && !residual.eval_predicate(&concat(&l, r), cx)?
+                        {
+                            continue;
+                        }
+                        matched = true;
+                        match self.kind {
+                            JoinKind::Semi | JoinKind::Anti => break,
+                            _ => {
+                                self.build_matched[j] = true;
+                                out.push(concat(&l, r));
                             }
                         }
                     }

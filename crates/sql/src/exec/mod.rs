@@ -30,8 +30,6 @@ use crate::expr::Subquery;
 use crate::plan::Plan;
 use crate::session::SessionVars;
 
-pub(crate) use aggregate::Accumulator;
-
 /// Rows per batch.
 pub const BATCH: usize = 1024;
 
@@ -63,14 +61,20 @@ impl<'a> ExecCtx<'a> {
     /// A context for one statement.
     pub fn new(txn: &'a mut Transaction, params: &'a [Value], vars: &'a mut SessionVars) -> ExecCtx<'a> {
         let now = txn.now();
-        ExecCtx { txn, params, outer: Vec::new(), subqueries: HashMap::new(), ctes: HashMap::new(), now, vars, rng: None }
+        ExecCtx {
+            txn,
+            params,
+            outer: Vec::new(),
+            subqueries: HashMap::new(),
+            ctes: HashMap::new(),
+            now,
+            vars,
+            rng: None,
+        }
     }
 
     pub(crate) fn param(&self, i: usize) -> Result<Value> {
-        self.params
-            .get(i)
-            .cloned()
-            .ok_or_else(|| SqlError::Semantic(format!("there is no parameter ${}", i + 1)))
+        self.params.get(i).cloned().ok_or_else(|| SqlError::Semantic(format!("there is no parameter ${}", i + 1)))
     }
 
     pub(crate) fn outer_value(&self, depth: usize, index: usize) -> Value {
@@ -86,10 +90,10 @@ impl<'a> ExecCtx<'a> {
     /// The rows of a subquery for the current row of its enclosing query
     /// (cached for the statement when the subquery is uncorrelated).
     pub(crate) fn subquery_rows(&mut self, sub: &Subquery, row: &[Value]) -> Result<Arc<Vec<Row>>> {
-        if !sub.correlated {
-            if let Some(rows) = self.subqueries.get(&sub.id) {
-                return Ok(rows.clone());
-            }
+        if !sub.correlated
+            && let Some(rows) = self.subqueries.get(&sub.id)
+        {
+            return Ok(rows.clone());
         }
         self.outer.push(row.to_vec());
         let limit = match sub.kind {
@@ -130,7 +134,10 @@ impl<'a> ExecCtx<'a> {
         let name = name.to_ascii_lowercase();
         self.txn.sequence(&name)?;
         self.vars.currval.get(&name).copied().ok_or_else(|| {
-            crate::error::data_exception("55000", format!("currval of sequence \"{name}\" is not yet defined in this session"))
+            crate::error::data_exception(
+                "55000",
+                format!("currval of sequence \"{name}\" is not yet defined in this session"),
+            )
         })
     }
 

@@ -14,7 +14,10 @@ use crate::plan::{Access, RowLock};
 enum Source {
     Cursor(ScanCursor),
     /// Point lookups still to do, and their index.
-    Points { index: String, keys: std::vec::IntoIter<Vec<Value>> },
+    Points {
+        index: String,
+        keys: std::vec::IntoIter<Vec<Value>>,
+    },
     Done,
 }
 
@@ -138,10 +141,10 @@ impl Operator for ScanOp<'_> {
                         }
                     }
                 };
-                if let Some(f) = self.filter {
-                    if !f.eval_predicate(&values, cx)? {
-                        continue;
-                    }
+                if let Some(f) = self.filter
+                    && !f.eval_predicate(&values, cx)?
+                {
+                    continue;
                 }
                 if self.row_id {
                     values.push(Value::Int8(i64::try_from(id).unwrap_or(i64::MAX)));

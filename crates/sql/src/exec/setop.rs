@@ -15,11 +15,21 @@ pub(crate) struct SetOpOp<'p> {
 }
 
 impl<'p> SetOpOp<'p> {
-    pub(crate) fn new(op: SetOpKind, all: bool, left: Box<dyn Operator + 'p>, right: Box<dyn Operator + 'p>) -> SetOpOp<'p> {
+    pub(crate) fn new(
+        op: SetOpKind,
+        all: bool,
+        left: Box<dyn Operator + 'p>,
+        right: Box<dyn Operator + 'p>,
+    ) -> SetOpOp<'p> {
         SetOpOp { op, all, inputs: Some((left, right)), output: Vec::new().into_iter() }
     }
 
-    fn compute(&self, mut left: Box<dyn Operator + 'p>, mut right: Box<dyn Operator + 'p>, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
+    fn compute(
+        &self,
+        mut left: Box<dyn Operator + 'p>,
+        mut right: Box<dyn Operator + 'p>,
+        cx: &mut ExecCtx<'_>,
+    ) -> Result<Vec<Row>> {
         let mut out = Vec::new();
         match self.op {
             SetOpKind::Union => {

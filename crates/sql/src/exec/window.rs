@@ -91,7 +91,12 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
         Ordering::Equal
     };
     keyed.sort_by(|a, b| {
-        a.0.iter().zip(&b.0).map(|(x, y)| x.total_cmp(y)).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal).then_with(|| order_cmp(&a.1, &b.1))
+        a.0.iter()
+            .zip(&b.0)
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| order_cmp(&a.1, &b.1))
     });
     let mut result = vec![Value::Null; rows.len()];
     let mut start = 0;
@@ -137,9 +142,7 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                 WindowFunc::RowNumber => Value::Int8(p as i64 + 1),
                 WindowFunc::Rank => Value::Int8(rank as i64),
                 WindowFunc::DenseRank => Value::Int8(dense),
-                WindowFunc::PercentRank => {
-                    Value::Float8(if n <= 1 { 0.0 } else { (rank - 1) as f64 / (n - 1) as f64 })
-                }
+                WindowFunc::PercentRank => Value::Float8(if n <= 1 { 0.0 } else { (rank - 1) as f64 / (n - 1) as f64 }),
                 WindowFunc::CumeDist => Value::Float8(peer_end[p] as f64 / n as f64),
                 WindowFunc::Ntile => {
                     let buckets = arg(0).as_i64().filter(|b| *b > 0).ok_or_else(|| {
@@ -159,7 +162,8 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                     }
                 }
                 WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
-                    let (lo, hi) = frame_bounds(&call.frame, p, n, peer_start[p], peer_end[p], !call.order_by.is_empty());
+                    let (lo, hi) =
+                        frame_bounds(&call.frame, p, n, peer_start[p], peer_end[p], !call.order_by.is_empty());
                     let pick = match call.func {
                         WindowFunc::FirstValue => (lo < hi).then_some(lo),
                         WindowFunc::LastValue => (lo < hi).then(|| hi - 1),
@@ -181,7 +185,8 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                         order_by: Vec::<SortKey>::new(),
                         result_type: call.result_type.clone(),
                     };
-                    let (lo, hi) = frame_bounds(&call.frame, p, n, peer_start[p], peer_end[p], !call.order_by.is_empty());
+                    let (lo, hi) =
+                        frame_bounds(&call.frame, p, n, peer_start[p], peer_end[p], !call.order_by.is_empty());
                     if lo == 0 && matches!(call.frame.start, FrameBound::UnboundedPreceding) {
                         // Growing frame: extend one accumulator.
                         let (acc, done) = running.get_or_insert_with(|| (Accumulator::new(&agg), 0));
@@ -215,24 +220,52 @@ fn frame_bounds(frame: &Frame, p: usize, n: usize, peer_lo: usize, peer_hi: usiz
     let lo = match frame.start {
         FrameBound::UnboundedPreceding => 0,
         FrameBound::Preceding(k) => {
-            if frame.rows { p.saturating_sub(usize::try_from(k).unwrap_or(usize::MAX)) } else { peer_lo }
+            if frame.rows {
+                p.saturating_sub(usize::try_from(k).unwrap_or(usize::MAX))
+            } else {
+                peer_lo
+            }
         }
-        FrameBound::CurrentRow => if frame.rows { p } else { peer_lo },
+        FrameBound::CurrentRow => {
+            if frame.rows {
+                p
+            } else {
+                peer_lo
+            }
+        }
         FrameBound::Following(k) => {
-            if frame.rows { p.saturating_add(usize::try_from(k).unwrap_or(usize::MAX)).min(n) } else { peer_hi }
+            if frame.rows {
+                p.saturating_add(usize::try_from(k).unwrap_or(usize::MAX)).min(n)
+            } else {
+                peer_hi
+            }
         }
         FrameBound::UnboundedFollowing => n,
     };
     let hi = match frame.end {
         FrameBound::UnboundedPreceding => 0,
         FrameBound::Preceding(k) => {
-            if frame.rows { (p + 1).saturating_sub(usize::try_from(k).unwrap_or(usize::MAX)) } else { peer_lo }
+            if frame.rows {
+                (p + 1).saturating_sub(usize::try_from(k).unwrap_or(usize::MAX))
+            } else {
+                peer_lo
+            }
         }
         FrameBound::CurrentRow => {
-            if frame.rows { p + 1 } else if ordered { peer_hi } else { n }
+            if frame.rows {
+                p + 1
+            } else if ordered {
+                peer_hi
+            } else {
+                n
+            }
         }
         FrameBound::Following(k) => {
-            if frame.rows { p.saturating_add(usize::try_from(k).unwrap_or(usize::MAX)).saturating_add(1).min(n) } else { peer_hi }
+            if frame.rows {
+                p.saturating_add(usize::try_from(k).unwrap_or(usize::MAX)).saturating_add(1).min(n)
+            } else {
+                peer_hi
+            }
         }
         FrameBound::UnboundedFollowing => n,
     };

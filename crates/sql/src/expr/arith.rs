@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 
 use memdb_engine::types::datetime;
 use memdb_engine::{DataType, Interval, Value};
-use rust_decimal::{Decimal, MathematicalOps};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::{Decimal, MathematicalOps};
 
 use super::BinOp;
 use crate::error::{Result, SqlError, data_exception};
@@ -142,7 +142,8 @@ pub(crate) fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
         }
         _ if to_decimal(a).is_some() && to_decimal(b).is_some() => {
             let (x, y) = (to_decimal(a).unwrap_or_default(), to_decimal(b).unwrap_or_default());
-            numeric_op(op, x, y).map_err(|e| if matches!(e, SqlError::UndefinedFunction(_)) { undefined_operator(op, a, b) } else { e })
+            numeric_op(op, x, y)
+                .map_err(|e| if matches!(e, SqlError::UndefinedFunction(_)) { undefined_operator(op, a, b) } else { e })
         }
         _ => datetime_op(op, a, b),
     }
@@ -208,7 +209,10 @@ pub(crate) fn numeric_div(x: Decimal, y: Decimal) -> Result<Decimal> {
         qweight -= 1;
     }
     let rscale = (16 - qweight * 4).max(i64::from(x.scale())).max(i64::from(y.scale())).clamp(0, 28);
-    Ok(q.round_dp_with_strategy(u32::try_from(rscale).unwrap_or(28), rust_decimal::RoundingStrategy::MidpointAwayFromZero))
+    let scale = u32::try_from(rscale).unwrap_or(28);
+    let mut r = q.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(scale);
+    Ok(r)
 }
 
 /// PostgreSQL's base-10000 weight of a decimal and its first base-10000 digit.
@@ -283,7 +287,8 @@ fn datetime_op(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
         (BinOp::Add, Value::Date(d), Value::Time(t)) | (BinOp::Add, Value::Time(t), Value::Date(d)) => {
             e(datetime::date_add_time(*d, *t).map(Value::Timestamp))
         }
-        (BinOp::Add, Value::Timestamp(t), Value::Interval(i)) | (BinOp::Add, Value::Interval(i), Value::Timestamp(t)) => {
+        (BinOp::Add, Value::Timestamp(t), Value::Interval(i))
+        | (BinOp::Add, Value::Interval(i), Value::Timestamp(t)) => {
             e(datetime::timestamp_add_interval(*t, i).map(Value::Timestamp))
         }
         (BinOp::Sub, Value::Timestamp(t), Value::Interval(i)) => {

@@ -24,6 +24,15 @@ pub(crate) fn truth(v: &Value) -> Result<Option<bool>> {
 impl Expr {
     /// Evaluates the expression over `row`.
     pub fn eval(&self, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
+        match self {
+            Expr::Literal(v) => Ok(v.clone()),
+            Expr::Column(i) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
+            // Deep trees recurse deeply: grow the stack on demand.
+            _ => stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.eval_inner(row, cx)),
+        }
+    }
+
+    fn eval_inner(&self, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
             Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),

@@ -130,10 +130,6 @@ fn is_numeric(t: &DataType) -> bool {
     )
 }
 
-fn is_texty(t: &DataType) -> bool {
-    matches!(t, DataType::Text | DataType::Varchar(_) | DataType::Char(_))
-}
-
 impl Func {
     /// Whether the function may return different results for the same
     /// arguments within a statement (never folded as a constant).
@@ -197,8 +193,8 @@ impl Func {
             }
             Coalesce | Greatest | Least | NullIf => first,
             Lower | Upper | Substr | Btrim | Ltrim | Rtrim | Replace | Concat | ConcatWs | Left | Right | Repeat
-            | Reverse | Lpad | Rpad | SplitPart | Initcap | Chr | ToHex | Version | CurrentDatabase
-            | CurrentSchema | CurrentUser | JsonbExtractPathText | ArrayToString | PgTypeof => T::Text,
+            | Reverse | Lpad | Rpad | SplitPart | Initcap | Chr | ToHex | Version | CurrentDatabase | CurrentSchema
+            | CurrentUser | JsonbExtractPathText | ArrayToString | PgTypeof => T::Text,
             Length | OctetLength | StrPos | Ascii => T::Int4,
             StartsWith => T::Bool,
             Round | Trunc | Ceil | Floor => match first {
@@ -334,10 +330,8 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
             return Ok(Value::Text(parts.join(&sep)));
         }
         JsonbBuildObject | JsonBuildObject => {
-            if args.len() % 2 != 0 {
-                return Err(SqlError::InvalidParameter(
-                    "argument list must have even number of elements".into(),
-                ));
+            if !args.len().is_multiple_of(2) {
+                return Err(SqlError::InvalidParameter("argument list must have even number of elements".into()));
             }
             let mut map = serde_json::Map::new();
             for pair in args.chunks(2) {
@@ -382,7 +376,13 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         Sign => match arg(0) {
             Value::Float4(x) => Value::Float4(if *x == 0.0 { 0.0 } else { x.signum() }),
             Value::Float8(x) => Value::Float8(if *x == 0.0 { 0.0 } else { x.signum() }),
-            Value::Numeric(d) => Value::Numeric(if d.is_zero() { Decimal::ZERO } else if d.is_sign_negative() { Decimal::NEGATIVE_ONE } else { Decimal::ONE }),
+            Value::Numeric(d) => Value::Numeric(if d.is_zero() {
+                Decimal::ZERO
+            } else if d.is_sign_negative() {
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            }),
             v => {
                 let s = v.as_i64().unwrap_or(0).signum();
                 match v {
@@ -575,11 +575,8 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         ArrayToString => {
             let (Value::Array(a), Value::Text(sep)) = (arg(0), arg(1)) else { return Ok(Value::Null) };
             let null = args.get(2).filter(|v| !v.is_null()).map(text_arg);
-            let parts: Vec<String> = a
-                .elements
-                .iter()
-                .filter_map(|e| if e.is_null() { null.clone() } else { Some(text_arg(e)) })
-                .collect();
+            let parts: Vec<String> =
+                a.elements.iter().filter_map(|e| if e.is_null() { null.clone() } else { Some(text_arg(e)) }).collect();
             Value::Text(parts.join(sep))
         }
         StringToArray => {
@@ -676,9 +673,12 @@ fn math(f: Func, args: &[Value]) -> Result<Value> {
         return Err(data_exception("22003", "value out of range: overflow"));
     }
     Ok(if numeric && f != Cbrt {
-        Value::Numeric(Decimal::from_f64(r).ok_or_else(|| data_exception("22003", "value overflows numeric format"))?
-            .round_dp(16)
-            .normalize())
+        Value::Numeric(
+            Decimal::from_f64(r)
+                .ok_or_else(|| data_exception("22003", "value overflows numeric format"))?
+                .round_dp(16)
+                .normalize(),
+        )
     } else {
         Value::Float8(r)
     })
@@ -694,16 +694,18 @@ pub(crate) fn date_part(field: &str, v: &Value) -> Result<Value> {
         Value::Interval(i) => {
             let total = i.micros;
             return Ok(Value::Float8(match field.as_str() {
-                "epoch" => {
-                    (f64::from(i.months) * 30.0 * 86400.0) + f64::from(i.days) * 86400.0 + total as f64 / 1e6
-                }
+                "epoch" => (f64::from(i.months) * 30.0 * 86400.0) + f64::from(i.days) * 86400.0 + total as f64 / 1e6,
                 "year" | "years" => f64::from(i.months / 12),
                 "month" | "months" => f64::from(i.months % 12),
                 "day" | "days" => f64::from(i.days),
                 "hour" | "hours" => (total / 3_600_000_000) as f64,
                 "minute" | "minutes" => ((total / 60_000_000) % 60) as f64,
                 "second" | "seconds" => (total % 60_000_000) as f64 / 1e6,
-                _ => return Err(SqlError::InvalidParameter(format!("unit \"{field}\" not supported for type interval"))),
+                _ => {
+                    return Err(SqlError::InvalidParameter(format!(
+                        "unit \"{field}\" not supported for type interval"
+                    )));
+                }
             }));
         }
         _ => return Err(SqlError::UndefinedFunction(format!("function date_part(unknown, {v}) does not exist"))),
@@ -756,13 +758,29 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
     let ts = match v {
         Value::Timestamp(t) | Value::TimestampTz(t) => *t,
         Value::Date(d) => datetime::date_to_timestamp(*d)?,
-        other => return Err(SqlError::UndefinedFunction(format!("function date_trunc(unknown, {other}) does not exist"))),
+        other => {
+            return Err(SqlError::UndefinedFunction(format!("function date_trunc(unknown, {other}) does not exist")));
+        }
     };
     let mut p = datetime::timestamp_to_parts(ts).ok_or_else(|| data_exception("22008", "timestamp out of range"))?;
-    let level = ["microseconds", "milliseconds", "second", "minute", "hour", "day", "week", "month", "quarter", "year", "decade", "century", "millennium"]
-        .iter()
-        .position(|f| *f == field.trim_end_matches('s') || *f == field)
-        .ok_or_else(|| SqlError::InvalidParameter(format!("unit \"{field}\" not recognized for type timestamp")))?;
+    let level = [
+        "microseconds",
+        "milliseconds",
+        "second",
+        "minute",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "quarter",
+        "year",
+        "decade",
+        "century",
+        "millennium",
+    ]
+    .iter()
+    .position(|f| *f == field.trim_end_matches('s') || *f == field)
+    .ok_or_else(|| SqlError::InvalidParameter(format!("unit \"{field}\" not recognized for type timestamp")))?;
     if level >= 1 {
         p.micros = if level == 1 { p.micros / 1000 * 1000 } else { 0 };
     }
@@ -831,9 +849,8 @@ fn json_value(j: Json, binary: bool) -> Value {
 pub(crate) fn json_of(v: &Value) -> Result<Json> {
     match v {
         Value::Jsonb(j) => Ok((**j).clone()),
-        Value::Json(s) | Value::Text(s) => {
-            serde_json::from_str(s).map_err(|e| data_exception("22P02", format!("invalid input syntax for type json: {e}")))
-        }
+        Value::Json(s) | Value::Text(s) => serde_json::from_str(s)
+            .map_err(|e| data_exception("22P02", format!("invalid input syntax for type json: {e}"))),
         other => Ok(to_json(other)),
     }
 }

@@ -71,6 +71,17 @@ fn matches(text: &[char], pattern: &[Token]) -> bool {
     pattern[p..].iter().all(|tok| *tok == Token::Any)
 }
 
+/// POSIX regular-expression match (`~`, `~*`), through the `regex` crate
+/// (whose syntax covers the POSIX extended expressions in common use).
+pub(crate) fn regex_like(text: &str, pattern: &str, case_insensitive: bool) -> crate::Result<bool> {
+    let re = regex::RegexBuilder::new(pattern)
+        .case_insensitive(case_insensitive)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| crate::error::data_exception("2201B", format!("invalid regular expression: {e}")))?;
+    Ok(re.is_match(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::like;
@@ -87,15 +98,4 @@ mod tests {
         assert!(like("abcabc", "%abc", false));
         assert!(!like("abc", "", false));
     }
-}
-
-/// POSIX regular-expression match (`~`, `~*`), through the `regex` crate
-/// (whose syntax covers the POSIX extended expressions in common use).
-pub(crate) fn regex_like(text: &str, pattern: &str, case_insensitive: bool) -> crate::Result<bool> {
-    let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(case_insensitive)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| crate::error::data_exception("2201B", format!("invalid regular expression: {e}")))?;
-    Ok(re.is_match(text))
 }

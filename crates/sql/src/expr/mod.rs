@@ -19,8 +19,7 @@ use memdb_engine::{DataType, Value};
 
 use crate::plan::Plan;
 
-pub(crate) use arith::{arith, compare_values};
-pub(crate) use eval::truth;
+pub(crate) use arith::arith;
 pub(crate) use func::Func;
 
 /// A bound scalar expression.
@@ -255,7 +254,12 @@ impl Expr {
         self.walk(&mut |e| {
             if matches!(
                 e,
-                Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) | Expr::Subquery(_) | Expr::Aggregate(_) | Expr::Window(_)
+                Expr::Column(_)
+                    | Expr::Outer { .. }
+                    | Expr::Param(_)
+                    | Expr::Subquery(_)
+                    | Expr::Aggregate(_)
+                    | Expr::Window(_)
             ) || matches!(e, Expr::Call(f, _) if f.is_volatile())
             {
                 constant = false;
@@ -281,9 +285,18 @@ impl Expr {
 
     /// Calls `f` on this expression and every sub-expression (not into subquery plans).
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.walk_inner(f));
+    }
+
+    fn walk_inner(&self, f: &mut impl FnMut(&Expr)) {
         f(self);
         match self {
-            Expr::Literal(_) | Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) | Expr::Aggregate(_) | Expr::Window(_) => {}
+            Expr::Literal(_)
+            | Expr::Column(_)
+            | Expr::Outer { .. }
+            | Expr::Param(_)
+            | Expr::Aggregate(_)
+            | Expr::Window(_) => {}
             Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e) | Expr::IsBool(e, _) | Expr::Cast(e, _) => e.walk(f),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Binary(_, a, b) | Expr::IsDistinct(a, b) => {
                 a.walk(f);
@@ -319,6 +332,10 @@ impl Expr {
 
     /// Rewrites the expression bottom-up: `f` sees each node after its children.
     pub fn transform(self, f: &mut impl FnMut(Expr) -> crate::Result<Expr>) -> crate::Result<Expr> {
+        stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.transform_inner(f))
+    }
+
+    fn transform_inner(self, f: &mut impl FnMut(Expr) -> crate::Result<Expr>) -> crate::Result<Expr> {
         let bx = |e: Box<Expr>, f: &mut dyn FnMut(Expr) -> crate::Result<Expr>| -> crate::Result<Box<Expr>> {
             Ok(Box::new(transform_dyn(*e, f)?))
         };
@@ -384,14 +401,19 @@ impl Expr {
 
     /// Splits a conjunction into its terms.
     pub fn conjuncts(self) -> Vec<Expr> {
-        match self {
-            Expr::And(a, b) => {
-                let mut out = a.conjuncts();
-                out.extend(b.conjuncts());
-                out
+        // Iterative: long AND chains are deep trees.
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::And(a, b) => {
+                    stack.push(*b);
+                    stack.push(*a);
+                }
+                other => out.push(other),
             }
-            other => vec![other],
         }
+        out
     }
 
     /// Joins terms with AND (`None` for no terms).

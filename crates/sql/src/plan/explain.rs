@@ -49,11 +49,20 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
                 alias_suffix(alias, table.name())
             ),
             Access::IndexPoints { index, keys } => {
-                format!("Index Scan using {index} on {}{} ({} keys)", table.name(), alias_suffix(alias, table.name()), keys.len())
+                format!(
+                    "Index Scan using {index} on {}{} ({} keys)",
+                    table.name(),
+                    alias_suffix(alias, table.name()),
+                    keys.len()
+                )
             }
         },
         Plan::Values { rows, .. } => {
-            if rows.len() == 1 && plan.width() == 0 { "Result".to_owned() } else { "Values Scan".to_owned() }
+            if rows.len() == 1 && plan.width() == 0 {
+                "Result".to_owned()
+            } else {
+                "Values Scan".to_owned()
+            }
         }
         Plan::Function { function, .. } => format!("Function Scan on {function:?}").to_lowercase(),
         Plan::Filter { .. } => "Filter".to_owned(),
@@ -61,7 +70,11 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         Plan::NestedLoopJoin { kind, .. } => format!("Nested Loop{}", join_suffix(*kind)),
         Plan::HashJoin { kind, .. } => format!("Hash{} Join", join_suffix(*kind)),
         Plan::Aggregate { group_by, .. } => {
-            if group_by.is_empty() { "Aggregate".to_owned() } else { "HashAggregate".to_owned() }
+            if group_by.is_empty() {
+                "Aggregate".to_owned()
+            } else {
+                "HashAggregate".to_owned()
+            }
         }
         Plan::Window { .. } => "WindowAgg".to_owned(),
         Plan::Sort { limit: Some(n), .. } => format!("Top-N Sort (limit {n})"),
@@ -81,7 +94,13 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         Plan::CteScan { name, .. } => format!("CTE Scan on {name}"),
         Plan::With { .. } => "CTE".to_owned(),
     };
-    let _ = write!(line, "{label}  (cost=0.00..{:.2} rows={:.0} width={})", cost(plan), plan.estimated_rows().ceil(), plan.width());
+    let _ = write!(
+        line,
+        "{label}  (cost=0.00..{:.2} rows={:.0} width={})",
+        cost(plan),
+        plan.estimated_rows().ceil(),
+        plan.width()
+    );
     out.push(line);
     if let Plan::Scan { access: Access::IndexRange { lower, upper, .. }, .. } = plan {
         let bound = |b: &Bound<Vec<crate::expr::Expr>>| match b {
@@ -108,7 +127,9 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             }
             node(input, depth + 1, out);
         }
-        Plan::NestedLoopJoin { left, right, .. } | Plan::HashJoin { left, right, .. } | Plan::SetOp { left, right, .. } => {
+        Plan::NestedLoopJoin { left, right, .. }
+        | Plan::HashJoin { left, right, .. }
+        | Plan::SetOp { left, right, .. } => {
             node(left, depth + 1, out);
             node(right, depth + 1, out);
         }

@@ -411,12 +411,10 @@ impl Plan {
             | Plan::Distinct { input, .. }
             | Plan::With { input, .. } => input.width(),
             Plan::Project { exprs, .. } => exprs.len(),
-            Plan::NestedLoopJoin { left, right, kind, .. } | Plan::HashJoin { left, right, kind, .. } => {
-                match kind {
-                    JoinKind::Semi | JoinKind::Anti => left.width(),
-                    _ => left.width() + right.width(),
-                }
-            }
+            Plan::NestedLoopJoin { left, right, kind, .. } | Plan::HashJoin { left, right, kind, .. } => match kind {
+                JoinKind::Semi | JoinKind::Anti => left.width(),
+                _ => left.width() + right.width(),
+            },
             Plan::Aggregate { group_by, aggregates, .. } => group_by.len() + aggregates.len(),
             Plan::Window { input, functions } => input.width() + functions.len(),
             Plan::SetOp { left, .. } => left.width(),

@@ -102,7 +102,13 @@ fn read(text: &str) -> (Vec<Record>, u64) {
         if words[0] == "statement" {
             out.push(Record::Statement { ok: words.get(1) != Some(&"error"), sql });
         } else if words.get(1) == Some(&"error") {
-            out.push(Record::Query { types: String::new(), sort: String::new(), sql, expected: Vec::new(), error: true });
+            out.push(Record::Query {
+                types: String::new(),
+                sort: String::new(),
+                sql,
+                expected: Vec::new(),
+                error: true,
+            });
         } else {
             out.push(Record::Query {
                 types: words.get(1).unwrap_or(&"").to_string(),
@@ -140,12 +146,18 @@ pub fn render(v: &str, t: char) -> String {
                 "f" | "false" => return "0".into(),
                 _ => {}
             }
-            if let Ok(f) = v.parse::<f64>() {
-                if f.is_finite() {
-                    return format!("{}", f.trunc() as i128);
-                }
+            if let Ok(f) = v.parse::<f64>()
+                && f.is_finite()
+            {
+                return format!("{}", f.trunc() as i128);
             }
-            let digits: String = v.trim_start().chars().enumerate().take_while(|(i, c)| c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+'))).map(|(_, c)| c).collect();
+            let digits: String = v
+                .trim_start()
+                .chars()
+                .enumerate()
+                .take_while(|(i, c)| c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+')))
+                .map(|(_, c)| c)
+                .collect();
             digits.parse::<i128>().map(|n| n.to_string()).unwrap_or_else(|_| "0".into())
         }
         'R' => match v {
@@ -220,7 +232,12 @@ pub fn run_file(path: &Path, verbose: bool) -> FileScore {
                     let mut rows: Vec<Vec<String>> = result
                         .rows
                         .iter()
-                        .map(|r| r.iter().enumerate().map(|(i, v)| render(&text(v), *letters.get(i).unwrap_or(&'T'))).collect())
+                        .map(|r| {
+                            r.iter()
+                                .enumerate()
+                                .map(|(i, v)| render(&text(v), *letters.get(i).unwrap_or(&'T')))
+                                .collect()
+                        })
                         .collect();
                     let width_ok = rows.iter().all(|r| r.len() == letters.len().max(1));
                     if sort == "rowsort" {
