@@ -32,11 +32,15 @@ pub struct Options {
     /// 100-row range scans.
     #[arg(long, default_value_t = 20_000)]
     scans: u64,
+    /// Rows of the generated TPC-H `lineitem` (Q1, Q6).
+    #[arg(long, default_value_t = 1_000_000)]
+    lineitems: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Run only these figures (comma-separated: memory, bulk_insert,
-    /// point_read, range_scan, insert_commit, scaling); all by default.
+    /// point_read, range_scan, insert_commit, scaling, sql_point_select,
+    /// sql_insert, sql_groupby, sql_join, tpch_q1, tpch_q6); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -98,10 +102,10 @@ pub fn run(options: &Options) -> Result<()> {
 
     // Memory first, on its own database, generating rows as they are
     // inserted so no input buffers inflate the resident size.
-    eprintln!("memdb: measuring memory of {rows} rows");
     let bytes_per_row = if !options.wants("memory") {
         f64::NAN
     } else {
+        eprintln!("memdb: measuring memory of {rows} rows");
         let memdb = Memdb::open()?;
         let rss_before = resident_bytes();
         memdb.load_streaming(&data)?;
@@ -109,52 +113,9 @@ pub fn run(options: &Options) -> Result<()> {
         rss_after.saturating_sub(rss_before) as f64 / rows as f64
     };
 
-    eprintln!("memdb: loading {rows} rows");
-    let memdb = Memdb::open()?;
-    let memdb_load = memdb.bulk_insert(&data)?;
-    eprintln!("sqlite: loading {rows} rows");
-    let sqlite = Sqlite::open()?;
-    let sqlite_load = sqlite.bulk_insert(&data)?;
-    if options.wants("bulk_insert") {
-        figures.push(figure("bulk_insert", "rows/s", rate(rows, memdb_load), rate(rows, sqlite_load)));
-    }
-
-    let reads = options.reads;
-    if options.wants("point_read") {
-        eprintln!("point reads");
-        let memdb_read = memdb.point_reads(&data, reads, 1)?;
-        let sqlite_read = sqlite.point_reads(&data, reads)?;
-        figures.push(figure("point_read", "reads/s", rate(reads, memdb_read), rate(reads, sqlite_read)));
-    }
-
-    if options.wants("range_scan") {
-        eprintln!("range scans");
-        let scans = options.scans;
-        let memdb_scan = memdb.range_scans(&data, scans)?;
-        let sqlite_scan = sqlite.range_scans(&data, scans)?;
-        figures.push(figure("range_scan_100", "scans/s", rate(scans, memdb_scan), rate(scans, sqlite_scan)));
-    }
-
-    if options.wants("insert_commit") {
-        eprintln!("insert+commit");
-        let commits = options.commits;
-        let memdb_commit = memdb.insert_commits(&data, commits)?;
-        let sqlite_commit = sqlite.insert_commits(&data, commits)?;
-        figures.push(figure("insert_commit", "txn/s", rate(commits, memdb_commit), rate(commits, sqlite_commit)));
-    }
-
-    if options.wants("scaling") {
-        eprintln!("scaling");
-        let one = rate(reads, memdb.point_reads(&data, reads, 1)?);
-        let two = rate(2 * reads, memdb.point_reads(&data, reads, 2)?);
-        figures.push(Figure {
-            name: "scaling_point_read_2t".into(),
-            unit: "reads/s",
-            memdb: two,
-            baseline: "memdb_1t",
-            baseline_value: one,
-            target: ">= 1.8",
-        });
+    let engine_figures = ["bulk_insert", "point_read", "range_scan", "insert_commit", "scaling"];
+    if engine_figures.iter().any(|f| options.wants(f)) {
+        engine(options, &data, &mut figures)?;
     }
 
     if options.wants("memory") {
@@ -168,10 +129,67 @@ pub fn run(options: &Options) -> Result<()> {
         });
     }
 
+    let wants = |f: &str| options.wants(f);
+    let k = |id: u64| data.k(id);
+    figures.extend(crate::sql::figures(rows, options.reads, options.commits, options.lineitems, &wants, &k)?);
+
     match options.format {
         Format::Table => print!("{}", report::table(&figures)),
         Format::Csv => print!("{}", report::csv(&figures)),
     }
+    Ok(())
+}
+
+/// The engine figures, on one loaded database per system.
+fn engine(options: &Options, data: &Data, figures: &mut Vec<Figure>) -> Result<()> {
+    let rows = data.rows;
+    eprintln!("memdb: loading {rows} rows");
+    let memdb = Memdb::open()?;
+    let memdb_load = memdb.bulk_insert(data)?;
+    eprintln!("sqlite: loading {rows} rows");
+    let sqlite = Sqlite::open()?;
+    let sqlite_load = sqlite.bulk_insert(data)?;
+    if options.wants("bulk_insert") {
+        figures.push(figure("bulk_insert", "rows/s", rate(rows, memdb_load), rate(rows, sqlite_load)));
+    }
+    let reads = options.reads;
+    if options.wants("point_read") {
+        eprintln!("point reads");
+        let memdb_read = memdb.point_reads(data, reads, 1)?;
+        let sqlite_read = sqlite.point_reads(data, reads)?;
+        figures.push(figure("point_read", "reads/s", rate(reads, memdb_read), rate(reads, sqlite_read)));
+    }
+
+    if options.wants("range_scan") {
+        eprintln!("range scans");
+        let scans = options.scans;
+        let memdb_scan = memdb.range_scans(data, scans)?;
+        let sqlite_scan = sqlite.range_scans(data, scans)?;
+        figures.push(figure("range_scan_100", "scans/s", rate(scans, memdb_scan), rate(scans, sqlite_scan)));
+    }
+
+    if options.wants("insert_commit") {
+        eprintln!("insert+commit");
+        let commits = options.commits;
+        let memdb_commit = memdb.insert_commits(data, commits)?;
+        let sqlite_commit = sqlite.insert_commits(data, commits)?;
+        figures.push(figure("insert_commit", "txn/s", rate(commits, memdb_commit), rate(commits, sqlite_commit)));
+    }
+
+    if options.wants("scaling") {
+        eprintln!("scaling");
+        let one = rate(reads, memdb.point_reads(data, reads, 1)?);
+        let two = rate(2 * reads, memdb.point_reads(data, reads, 2)?);
+        figures.push(Figure {
+            name: "scaling_point_read_2t".into(),
+            unit: "reads/s",
+            memdb: two,
+            baseline: "memdb_1t",
+            baseline_value: one,
+            target: ">= 1.8",
+        });
+    }
+
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod embedded;
 mod report;
+mod sql;
 
 use clap::{Parser, Subcommand};
 

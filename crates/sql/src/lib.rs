@@ -31,7 +31,7 @@ use sqlparser::parser::{Parser, ParserError};
 
 pub use bind::{BoundQuery, OutputColumn};
 pub use error::{Result, SqlError};
-pub use session::{QueryResult, Session, SessionVars, TxnStatus};
+pub use session::{PreparedStatement, QueryResult, Session, SessionVars, TxnStatus};
 pub use sqlparser::ast::Statement;
 
 /// The PostgreSQL version memdb reports (`server_version`).

@@ -347,7 +347,7 @@ fn choose_index(table: &Table, terms: &[Expr]) -> Option<Access> {
         let ordered = index.kind != IndexKind::Hash;
         let candidate = if prefix.len() == cols.len() {
             let score = 100 + u32::from(index.unique) * 50;
-            if ordered {
+            if ordered && !index.unique {
                 Some((
                     score,
                     Access::IndexRange {

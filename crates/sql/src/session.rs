@@ -55,11 +55,58 @@ pub enum TxnStatus {
     Failed,
 }
 
-/// A prepared statement: its parsed text and declared parameter types.
+/// A prepared statement (`PREPARE`, or [`Session::prepare`]): the parsed
+/// statement, its declared parameter types, and its cached plan.
 #[derive(Clone, Debug)]
-struct Prepared {
+pub struct PreparedStatement {
     statement: ast::Statement,
     params: Vec<Option<memdb_engine::DataType>>,
+    plan: Option<CachedPlan>,
+}
+
+/// A compiled statement: a query plan, or a DML plan (kept behind an
+/// `Arc`, so the variants' sizes do not matter).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Compiled {
+    Query { plan: Plan, columns: Vec<OutputColumn> },
+    Dml(DmlPlan),
+}
+
+/// A plan and the schema version it was made for.
+#[derive(Clone, Debug)]
+struct CachedPlan {
+    version: memdb_engine::Timestamp,
+    compiled: Arc<Compiled>,
+}
+
+/// Binds and optimizes a query or DML statement; also says whether the
+/// plan may be cached (it used no view).
+fn compile(
+    txn: &mut Transaction,
+    stmt: &ast::Statement,
+    params: Vec<Option<memdb_engine::DataType>>,
+) -> Result<(Compiled, bool)> {
+    let mut binder = Binder::new(txn, params);
+    let compiled = match stmt {
+        ast::Statement::Query(q) => {
+            let bound = binder.query(q)?;
+            Compiled::Query { plan: crate::optimize::optimize(bound.plan), columns: bound.columns }
+        }
+        ast::Statement::Insert(i) => Compiled::Dml(binder.insert(i)?),
+        ast::Statement::Update(u) => Compiled::Dml(binder.update(u)?),
+        ast::Statement::Delete(d) => Compiled::Dml(binder.delete(d)?),
+        _ => return Err(unsupported("preparing this statement")),
+    };
+    let cacheable = !binder.used_views;
+    let compiled = match compiled {
+        Compiled::Dml(mut plan) => {
+            plan.source = crate::optimize::optimize(plan.source);
+            Compiled::Dml(plan)
+        }
+        other => other,
+    };
+    Ok((compiled, cacheable))
 }
 
 /// One client's session over a database.
@@ -69,8 +116,13 @@ pub struct Session {
     status: TxnStatus,
     vars: SessionVars,
     settings: BTreeMap<String, String>,
-    prepared: HashMap<String, Prepared>,
+    prepared: HashMap<String, PreparedStatement>,
+    /// Plans of recently run statement texts (the simple-query plan cache).
+    statement_cache: HashMap<String, PreparedStatement>,
 }
+
+/// How many statement texts the plan cache keeps.
+const STATEMENT_CACHE_SIZE: usize = 256;
 
 fn default_settings() -> BTreeMap<String, String> {
     [
@@ -104,6 +156,7 @@ impl Session {
             vars: SessionVars { user: user.to_owned(), currval: HashMap::new() },
             settings: default_settings(),
             prepared: HashMap::new(),
+            statement_cache: HashMap::new(),
         }
     }
 
@@ -120,6 +173,12 @@ impl Session {
     /// Runs one or more `;`-separated statements; stops at the first error,
     /// which is the last element.
     pub fn run(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
+        // A repeated single statement skips parsing and planning.
+        if let Some((key, mut prepared)) = self.statement_cache.remove_entry(sql) {
+            let r = self.execute_prepared(&mut prepared, &[]);
+            self.statement_cache.insert(key, prepared);
+            return vec![r];
+        }
         let statements = match crate::parse(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -127,6 +186,25 @@ impl Session {
                 return vec![Err(e)];
             }
         };
+        if let [stmt] = statements.as_slice()
+            && matches!(
+                stmt,
+                ast::Statement::Query(_)
+                    | ast::Statement::Insert(_)
+                    | ast::Statement::Update(_)
+                    | ast::Statement::Delete(_)
+            )
+        {
+            let mut prepared = PreparedStatement { statement: stmt.clone(), params: Vec::new(), plan: None };
+            let r = self.execute_prepared(&mut prepared, &[]);
+            if prepared.plan.is_some() {
+                if self.statement_cache.len() >= STATEMENT_CACHE_SIZE {
+                    self.statement_cache.clear();
+                }
+                self.statement_cache.insert(sql.to_owned(), prepared);
+            }
+            return vec![r];
+        }
         let mut out = Vec::with_capacity(statements.len());
         for stmt in &statements {
             let r = self.execute_statement(stmt, &[]);
@@ -288,7 +366,8 @@ impl Session {
                         message: format!("prepared statement \"{key}\" already exists"),
                     });
                 }
-                self.prepared.insert(key, Prepared { statement: (**statement).clone(), params: types });
+                self.prepared
+                    .insert(key, PreparedStatement { statement: (**statement).clone(), params: types, plan: None });
                 return Ok(QueryResult::tag("PREPARE"));
             }
             ast::Statement::Deallocate { name, .. } => {
@@ -309,32 +388,67 @@ impl Session {
     }
 
     fn with_txn(&mut self, txn: &mut Transaction, stmt: &ast::Statement, params: &[Value]) -> Result<QueryResult> {
+        self.with_txn_cached(txn, stmt, params, &[], None)
+    }
+
+    /// Runs a statement, reusing `cache`'s plan when the schema has not
+    /// changed since it was made (and refreshing it otherwise).
+    fn with_txn_cached(
+        &mut self,
+        txn: &mut Transaction,
+        stmt: &ast::Statement,
+        params: &[Value],
+        param_types: &[Option<memdb_engine::DataType>],
+        cache: Option<&mut Option<CachedPlan>>,
+    ) -> Result<QueryResult> {
         txn.begin_statement()?;
-        match stmt {
-            ast::Statement::Query(q) => {
-                let bound = Binder::new(txn, Vec::new()).query(q)?;
-                let plan = crate::optimize::optimize(bound.plan);
+        if !matches!(
+            stmt,
+            ast::Statement::Query(_)
+                | ast::Statement::Insert(_)
+                | ast::Statement::Update(_)
+                | ast::Statement::Delete(_)
+        ) {
+            return self.other_statement(txn, stmt, params);
+        }
+        let version = txn.schema_version();
+        let compiled = match (cache.as_deref(), version) {
+            (Some(Some(c)), Some(v)) if c.version == v => c.compiled.clone(),
+            _ => {
+                let (compiled, cacheable) = compile(txn, stmt, param_types.to_vec())?;
+                let compiled = Arc::new(compiled);
+                if let (Some(slot), Some(v), true) = (cache, version, cacheable) {
+                    *slot = Some(CachedPlan { version: v, compiled: compiled.clone() });
+                }
+                compiled
+            }
+        };
+        match compiled.as_ref() {
+            Compiled::Query { plan, columns } => {
                 let mut cx = ExecCtx::new(txn, params, &mut self.vars);
-                let rows = exec::run(&plan, &mut cx)?;
+                let rows = exec::run(plan, &mut cx)?;
                 let tag = format!("SELECT {}", rows.len());
-                Ok(QueryResult { columns: bound.columns, rows, tag })
+                Ok(QueryResult { columns: columns.clone(), rows, tag })
             }
-            ast::Statement::Insert(ins) => {
-                let plan = Binder::new(txn, Vec::new()).insert(ins)?;
-                self.dml(txn, plan, params)
-            }
-            ast::Statement::Update(up) => {
-                let plan = Binder::new(txn, Vec::new()).update(up)?;
-                self.dml(txn, plan, params)
-            }
-            ast::Statement::Delete(del) => {
-                let plan = Binder::new(txn, Vec::new()).delete(del)?;
-                self.dml(txn, plan, params)
-            }
+            Compiled::Dml(plan) => self.dml(txn, plan, params),
+        }
+    }
+
+    fn other_statement(
+        &mut self,
+        txn: &mut Transaction,
+        stmt: &ast::Statement,
+        params: &[Value],
+    ) -> Result<QueryResult> {
+        match stmt {
             ast::Statement::Explain { statement, analyze, .. } => self.explain(txn, statement, *analyze, params),
             ast::Statement::Execute { name: Some(name), parameters, .. } => {
                 let key = crate::bind::object_name(name)?;
-                let prepared = self.prepared.get(&key).cloned().ok_or(SqlError::UndefinedPreparedStatement(key))?;
+                let prepared = self
+                    .prepared
+                    .get(&key)
+                    .cloned()
+                    .ok_or_else(|| SqlError::UndefinedPreparedStatement(key.clone()))?;
                 let mut values = Vec::with_capacity(parameters.len());
                 for (i, p) in parameters.iter().enumerate() {
                     let mut binder = Binder::new(txn, Vec::new());
@@ -346,11 +460,58 @@ impl Session {
                     let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
                     values.push(e.eval(&[], &mut cx)?);
                 }
-                self.with_txn(txn, &prepared.statement, &values)
+                let mut plan = prepared.plan.clone();
+                let result = self.with_txn_cached(txn, &prepared.statement, &values, &prepared.params, Some(&mut plan));
+                if let Some(p) = self.prepared.get_mut(&key) {
+                    p.plan = plan;
+                }
+                result
             }
             ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
             other => Ok(QueryResult::tag(bind_ddl(txn, other)?)),
         }
+    }
+
+    /// Parses a statement once for repeated execution with parameters
+    /// (`$1`, `$2`, …); its plan is made on first execution and reused
+    /// while the schema stays the same.
+    pub fn prepare(&mut self, sql: &str) -> Result<PreparedStatement> {
+        let mut statements = crate::parse(sql)?;
+        if statements.len() > 1 {
+            return Err(SqlError::Semantic("cannot insert multiple commands into a prepared statement".into()));
+        }
+        let statement = statements.pop().ok_or_else(|| SqlError::Semantic("empty statement".into()))?;
+        Ok(PreparedStatement { statement, params: Vec::new(), plan: None })
+    }
+
+    /// Executes a prepared statement with parameter values.
+    pub fn execute_prepared(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<QueryResult> {
+        if self.status == TxnStatus::Failed && !is_block_end(&prepared.statement) {
+            return Err(SqlError::InFailedTransaction);
+        }
+        if let Some(r) = self.transaction_control(&prepared.statement)? {
+            return Ok(r);
+        }
+        let autocommit = self.txn.is_none();
+        if autocommit {
+            let options = self.default_options()?;
+            self.txn = Some(self.db.begin_with(options)?);
+        }
+        let mut txn = self.txn.take().ok_or(SqlError::Engine(memdb_engine::Error::TxnNotActive))?;
+        let result =
+            self.with_txn_cached(&mut txn, &prepared.statement, params, &prepared.params, Some(&mut prepared.plan));
+        if autocommit {
+            match &result {
+                Ok(_) => txn.commit().map(|_| ())?,
+                Err(_) => txn.rollback()?,
+            }
+        } else {
+            self.txn = Some(txn);
+            if result.is_err() {
+                self.status = TxnStatus::Failed;
+            }
+        }
+        result
     }
 
     fn explain(
@@ -427,12 +588,12 @@ impl Session {
     }
 
     /// Runs INSERT/UPDATE/DELETE.
-    fn dml(&mut self, txn: &mut Transaction, plan: DmlPlan, params: &[Value]) -> Result<QueryResult> {
-        let source = crate::optimize::optimize(plan.source.clone());
+    fn dml(&mut self, txn: &mut Transaction, plan: &DmlPlan, params: &[Value]) -> Result<QueryResult> {
+        let source = &plan.source;
         let read_committed = txn.options().isolation == IsolationLevel::ReadCommitted;
         let mut cx = ExecCtx::new(txn, params, &mut self.vars);
         // INSERT … VALUES is evaluated here, where DEFAULT markers are visible.
-        let (rows, insert_rows) = match (&plan.kind, &source) {
+        let (rows, insert_rows) = match (&plan.kind, source) {
             (DmlKind::Insert { columns, .. }, Plan::Values { rows, .. }) => {
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
@@ -449,7 +610,7 @@ impl Session {
                 }
                 (Vec::new(), Some(out))
             }
-            _ => (exec::run(&source, &mut cx)?, None),
+            _ => (exec::run(source, &mut cx)?, None),
         };
         let table = &plan.table;
         let width = table.columns().len();
@@ -637,9 +798,9 @@ fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
     exprs.iter().map(|e| e.eval(row, cx)).collect()
 }
 
-fn finish(plan: DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
+fn finish(plan: &DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
     match plan.returning {
-        Some(_) => QueryResult { columns: plan.returning_columns, rows, tag },
+        Some(_) => QueryResult { columns: plan.returning_columns.clone(), rows, tag },
         None => QueryResult { columns: Vec::new(), rows: Vec::new(), tag },
     }
 }

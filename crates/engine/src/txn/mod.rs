@@ -346,6 +346,14 @@ impl Transaction {
         Ok(())
     }
 
+    /// The version of the schema this transaction sees (the commit
+    /// timestamp that installed it), or `None` while the transaction has
+    /// uncommitted DDL of its own. Plans bound at one version stay valid
+    /// for any transaction that reports the same version.
+    pub fn schema_version(&self) -> Option<Timestamp> {
+        if self.ddl.is_some() { None } else { Some(self.catalog.committed_at) }
+    }
+
     /// A table by name, as this transaction sees the schema.
     pub fn table(&self, name: &str) -> Result<Table> {
         self.catalog.table(name).map(Table::new)

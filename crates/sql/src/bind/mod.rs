@@ -116,6 +116,9 @@ pub(crate) struct Binder<'t> {
     pub params: Vec<Option<DataType>>,
     /// Views being expanded (to refuse recursion).
     expanding: Vec<String>,
+    /// Whether a view was expanded: view definitions are data, so a plan
+    /// that used one is not cached across statements.
+    pub used_views: bool,
 }
 
 impl<'t> Binder<'t> {
@@ -131,6 +134,7 @@ impl<'t> Binder<'t> {
             next_cte: 0,
             params,
             expanding: Vec::new(),
+            used_views: false,
         }
     }
 

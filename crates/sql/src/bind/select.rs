@@ -723,6 +723,7 @@ impl Binder<'_> {
                             return Err(SqlError::Semantic(format!("view \"{table_name}\" is damaged")));
                         };
                         self.expanding.push(table_name.clone());
+                        self.used_views = true;
                         // A view sees no enclosing query: bind it on a fresh stack.
                         let scopes = std::mem::take(&mut self.scopes);
                         let correlated = std::mem::take(&mut self.correlated);

@@ -2,7 +2,7 @@
 //! batches.
 //!
 //! Each [`Plan`] node becomes one operator (one file per kind of operator
-//! here). [`Operator::next`] returns the next batch of up to [`BATCH`] rows,
+//! here). `Operator::next` returns the next batch of up to [`BATCH`] rows,
 //! so the per-row work is a tight loop and the per-operator virtual call
 //! happens once a batch. Blocking operators (sort, hash aggregate, the
 //! build side of a hash join) consume their input on the first call.

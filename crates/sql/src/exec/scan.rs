@@ -99,10 +99,18 @@ impl<'p> ScanOp<'p> {
                 Ok(true)
             }
             Source::Points { index, keys } => {
+                let primary = self.table.schema().primary_key_index().is_some_and(|pk| pk.name == *index);
                 while self.fetched.len() < BATCH {
                     let Some(key) = keys.next() else { break };
-                    let rows = cx.txn.index_lookup(self.table, index, &key)?;
-                    self.fetched.extend(rows);
+                    if primary {
+                        // The primary key's own lookup is the cheapest read.
+                        if let Some(row) = cx.txn.get(self.table, &key)? {
+                            self.fetched.push(row);
+                        }
+                    } else {
+                        let rows = cx.txn.index_lookup(self.table, index, &key)?;
+                        self.fetched.extend(rows);
+                    }
                 }
                 if self.fetched.is_empty() {
                     self.source = Source::Done;

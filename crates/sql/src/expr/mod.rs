@@ -3,7 +3,7 @@
 //!
 //! Names are resolved (a column is its position in the operator's input
 //! row, [`Expr::Column`], or in an enclosing query's row, [`Expr::Outer`]),
-//! functions are looked up ([`Func`]) and implicit casts are explicit, so
+//! functions are looked up (`Func`) and implicit casts are explicit, so
 //! evaluation is a walk over the tree with no catalog access. Semantics are
 //! PostgreSQL's: three-valued logic, NULL propagation, errors on overflow
 //! and division by zero.
