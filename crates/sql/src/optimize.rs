@@ -23,7 +23,188 @@ use crate::plan::{Access, JoinKind, Plan};
 
 /// Optimizes a plan.
 pub(crate) fn optimize(plan: Plan) -> Plan {
-    rewrite(plan)
+    let plan = rewrite(plan);
+    prune(plan, None)
+}
+
+/// Which output columns of a node its parent reads (`None`: all).
+type Needed = Option<Vec<bool>>;
+
+fn mark(needed: &mut [bool], e: &Expr) {
+    for c in e.columns() {
+        if let Some(n) = needed.get_mut(c) {
+            *n = true;
+        }
+    }
+}
+
+/// Whether an expression holds a correlated subquery (whose outer
+/// references may read any column of the row it is evaluated on).
+fn has_correlated(e: &Expr) -> bool {
+    !movable(e)
+}
+
+fn all(width: usize) -> Vec<bool> {
+    vec![true; width]
+}
+
+/// Column pruning: tells each scan which columns the plan above it reads,
+/// so it decodes only those.
+fn prune(plan: Plan, needed: Needed) -> Plan {
+    let width = plan.width();
+    let mut need = needed.unwrap_or_else(|| all(width));
+    need.resize(width, false);
+    match plan {
+        Plan::Scan { table, alias, access, filter, lock, row_id, .. } => {
+            if let Some(f) = &filter {
+                if has_correlated(f) {
+                    need = all(width);
+                }
+                mark(&mut need, f);
+            }
+            let ncols = table.columns().len();
+            let columns: Vec<usize> = (0..ncols).filter(|&c| need.get(c).copied().unwrap_or(true)).collect();
+            let columns = if columns.len() == ncols { None } else { Some(columns) };
+            Plan::Scan { table, alias, access, filter, lock, row_id, columns }
+        }
+        Plan::Filter { input, predicate } => {
+            let mut child = need;
+            child.resize(input.width(), false);
+            if has_correlated(&predicate) {
+                child = all(input.width());
+            }
+            mark(&mut child, &predicate);
+            Plan::Filter { input: Box::new(prune(*input, Some(child))), predicate }
+        }
+        Plan::Project { input, exprs } => {
+            let mut child = vec![false; input.width()];
+            for e in &exprs {
+                if has_correlated(e) {
+                    child = all(input.width());
+                }
+                mark(&mut child, e);
+            }
+            Plan::Project { input: Box::new(prune(*input, Some(child))), exprs }
+        }
+        Plan::Sort { input, keys, limit } => {
+            let mut child = need;
+            child.resize(input.width(), false);
+            for k in &keys {
+                mark(&mut child, &k.expr);
+            }
+            Plan::Sort { input: Box::new(prune(*input, Some(child))), keys, limit }
+        }
+        Plan::Limit { input, limit, offset } => {
+            Plan::Limit { input: Box::new(prune(*input, Some(need))), limit, offset }
+        }
+        Plan::Distinct { input, on: None } => Plan::Distinct { input: Box::new(prune(*input, None)), on: None },
+        Plan::Distinct { input, on: Some(on) } => {
+            let mut child = need;
+            for e in &on {
+                mark(&mut child, e);
+            }
+            Plan::Distinct { input: Box::new(prune(*input, Some(child))), on: Some(on) }
+        }
+        Plan::Aggregate { input, group_by, aggregates } => {
+            let mut child = vec![false; input.width()];
+            let exprs = group_by.iter().chain(
+                aggregates
+                    .iter()
+                    .flat_map(|a| a.args.iter().chain(a.filter.iter()).chain(a.order_by.iter().map(|k| &k.expr))),
+            );
+            for e in exprs {
+                if has_correlated(e) {
+                    child = all(input.width());
+                }
+                mark(&mut child, e);
+            }
+            Plan::Aggregate { input: Box::new(prune(*input, Some(child))), group_by, aggregates }
+        }
+        Plan::Window { input, functions } => {
+            let iw = input.width();
+            let mut child = need;
+            child.resize(iw, false);
+            for f in &functions {
+                let exprs = f
+                    .args
+                    .iter()
+                    .chain(f.partition_by.iter())
+                    .chain(f.order_by.iter().map(|k| &k.expr))
+                    .chain(f.filter.iter());
+                for e in exprs {
+                    mark(&mut child, e);
+                }
+            }
+            Plan::Window { input: Box::new(prune(*input, Some(child))), functions }
+        }
+        Plan::NestedLoopJoin { left, right, kind, on } => {
+            let (lw, rw) = (left.width(), right.width());
+            let mut both = need;
+            both.resize(lw + rw, false);
+            if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
+                both = [both[..lw.min(both.len())].to_vec(), vec![false; rw]].concat();
+            }
+            if let Some(on) = &on {
+                if has_correlated(on) {
+                    both = all(lw + rw);
+                }
+                mark(&mut both, on);
+            }
+            let right_need = both[lw..].to_vec();
+            both.truncate(lw);
+            Plan::NestedLoopJoin {
+                left: Box::new(prune(*left, Some(both))),
+                right: Box::new(prune(*right, Some(right_need))),
+                kind,
+                on,
+            }
+        }
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
+            let (lw, rw) = (left.width(), right.width());
+            let mut both = need;
+            both.resize(lw + rw, false);
+            if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
+                both = [both[..lw.min(both.len())].to_vec(), vec![false; rw]].concat();
+            }
+            if let Some(r) = &residual {
+                if has_correlated(r) {
+                    both = all(lw + rw);
+                }
+                mark(&mut both, r);
+            }
+            let mut right_need = both[lw..].to_vec();
+            both.truncate(lw);
+            for k in &left_keys {
+                mark(&mut both, k);
+            }
+            for k in &right_keys {
+                mark(&mut right_need, k);
+            }
+            Plan::HashJoin {
+                left: Box::new(prune(*left, Some(both))),
+                right: Box::new(prune(*right, Some(right_need))),
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+            }
+        }
+        Plan::SetOp { op, all: keep, left, right } => {
+            Plan::SetOp { op, all: keep, left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)) }
+        }
+        Plan::With { ctes, input } => Plan::With {
+            ctes: ctes
+                .into_iter()
+                .map(|mut c| {
+                    c.plan = prune(c.plan, None);
+                    c.recursive = c.recursive.map(|(p, a)| (Box::new(prune(*p, None)), a));
+                    c
+                })
+                .collect(),
+            input: Box::new(prune(*input, Some(need))),
+        },
+        leaf @ (Plan::Values { .. } | Plan::Function { .. } | Plan::CteScan { .. }) => leaf,
+    }
 }
 
 fn rewrite(plan: Plan) -> Plan {
@@ -37,7 +218,7 @@ fn rewrite(plan: Plan) -> Plan {
             let terms = on.map(Expr::conjuncts).unwrap_or_default();
             join(left, right, kind, terms)
         }
-        Plan::Scan { table, alias, access, filter, lock, row_id } => {
+        Plan::Scan { table, alias, access, filter, lock, row_id, .. } => {
             let terms = filter.map(Expr::conjuncts).unwrap_or_default();
             scan(table, alias, access, terms, lock, row_id)
         }
@@ -117,7 +298,7 @@ fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
     }
     let (movable_terms, fixed): (Vec<Expr>, Vec<Expr>) = terms.into_iter().partition(movable);
     let plan = match plan {
-        Plan::Scan { table, alias, access, filter: f, lock, row_id } => {
+        Plan::Scan { table, alias, access, filter: f, lock, row_id, .. } => {
             let mut all = f.map(Expr::conjuncts).unwrap_or_default();
             all.extend(movable_terms);
             scan(table, alias, access, all, lock, row_id)
@@ -314,7 +495,7 @@ fn scan(
 ) -> Plan {
     let access =
         if matches!(access, Access::Full) { choose_index(&table, &terms).unwrap_or(Access::Full) } else { access };
-    Plan::Scan { table, alias, access, filter: Expr::conjunction(terms), lock, row_id }
+    Plan::Scan { table, alias, access, filter: Expr::conjunction(terms), lock, row_id, columns: None }
 }
 
 fn choose_index(table: &Table, terms: &[Expr]) -> Option<Access> {

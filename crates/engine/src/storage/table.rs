@@ -118,6 +118,22 @@ impl TableStorage {
         Ok(values)
     }
 
+    /// Like [`TableStorage::decode`], materializing only the physical
+    /// columns flagged in `wanted` (the others read as NULL).
+    pub fn decode_selected(&self, version: &Version, wanted: &[bool]) -> Result<Vec<Value>> {
+        let layout = self.layout.load();
+        let (types, missing) = &**layout;
+        let mut values = row::decode_selected(&version.data, types, wanted)?;
+        for i in values.len()..types.len() {
+            values.push(if wanted.get(i).copied().unwrap_or(false) {
+                missing.get(i).cloned().unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            });
+        }
+        Ok(values)
+    }
+
     /// Adds index entries of a replayed version; a primary-key entry still
     /// held by a dead row (not yet collected here) moves to this row.
     pub fn index_replayed_version(&self, values: &[Value], row_id: RowId) {

@@ -235,7 +235,7 @@ impl Transaction {
                 Cursor::Index { index, lower, upper }
             }
         };
-        Ok(ScanCursor { table: table.clone(), cursor, reverse, done: false })
+        Ok(ScanCursor { table: table.clone(), cursor, reverse, done: false, wanted: None })
     }
 
     /// Appends the next batch of a cursor's rows to `out`; returns `false`
@@ -284,8 +284,25 @@ fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<
 
 /// The values (physical order) of the version of a row that `txn` sees.
 fn read_visible(txn: &Transaction, storage: &TableStorage, row_id: RowId) -> Result<Option<Vec<Value>>> {
+    read_visible_selected(txn, storage, row_id, None)
+}
+
+/// Like `read_visible`, materializing only the `wanted` physical columns.
+fn read_visible_selected(
+    txn: &Transaction,
+    storage: &TableStorage,
+    row_id: RowId,
+    wanted: Option<&[bool]>,
+) -> Result<Option<Vec<Value>>> {
     let Some(slot) = storage.slab.get(row_id) else { return Ok(None) };
-    txn.snapshot.with_visible(slot, |v| storage.decode(v)).transpose()
+    txn.snapshot.with_visible(slot, |v| decode_with(storage, v, wanted)).transpose()
+}
+
+fn decode_with(storage: &TableStorage, version: &crate::mvcc::Version, wanted: Option<&[bool]>) -> Result<Vec<Value>> {
+    match wanted {
+        Some(w) => storage.decode_selected(version, w),
+        None => storage.decode(version),
+    }
 }
 
 enum Cursor {
@@ -307,6 +324,8 @@ pub struct ScanCursor {
     cursor: Cursor,
     reverse: bool,
     done: bool,
+    /// Physical columns to materialize (`None`: all).
+    wanted: Option<Vec<bool>>,
 }
 
 impl std::fmt::Debug for ScanCursor {
@@ -316,6 +335,28 @@ impl std::fmt::Debug for ScanCursor {
 }
 
 impl ScanCursor {
+    /// Restricts the rows this cursor returns to the given logical columns:
+    /// the others come back as NULL without being decoded. (An index
+    /// cursor always decodes its key columns, which it needs to check
+    /// entries.)
+    pub fn project(&mut self, logical: &[usize]) {
+        let physical_len = self.table.schema().columns.len();
+        let mut wanted = vec![false; physical_len];
+        for &l in logical {
+            if let Some(&p) = self.table.live.get(l) {
+                wanted[p] = true;
+            }
+        }
+        if let Cursor::Index { index, .. } = &self.cursor {
+            for &p in &index.schema.columns {
+                if let Some(w) = wanted.get_mut(p) {
+                    *w = true;
+                }
+            }
+        }
+        self.wanted = Some(wanted);
+    }
+
     /// Fetches the next batch of index entries or row ids into `out`.
     fn refill(&mut self, txn: &Transaction, out: &mut Vec<Row>) -> Result<()> {
         let storage = self.table.storage().clone();
@@ -336,7 +377,7 @@ impl ScanCursor {
                     self.done = true;
                 }
                 for id in ids {
-                    if let Some(physical) = read_visible(txn, &storage, id)? {
+                    if let Some(physical) = read_visible_selected(txn, &storage, id, self.wanted.as_deref())? {
                         out.push(Row { id, values: self.table.logical_from(physical) });
                     }
                 }
@@ -364,7 +405,7 @@ impl ScanCursor {
                     })
                     .collect();
                 for (entry, id, version) in found {
-                    let physical = storage.decode(version)?;
+                    let physical = decode_with(&storage, version, self.wanted.as_deref())?;
                     if index.entry_matches(&entry, &physical, id) {
                         out.push(Row { id, values: self.table.logical_from(physical) });
                     }

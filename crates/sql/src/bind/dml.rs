@@ -364,6 +364,7 @@ impl Binder<'_> {
             filter: None,
             lock: None,
             row_id: true,
+            columns: None,
         };
         if let Some(items) = from {
             for item in items {

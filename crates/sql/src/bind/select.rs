@@ -705,6 +705,7 @@ impl Binder<'_> {
                                 filter: None,
                                 lock,
                                 row_id: false,
+                                columns: None,
                             },
                             columns,
                         })

@@ -6,7 +6,9 @@
 //! floats double precision; `count` is bigint. Integer sums accumulate in
 //! 128 bits, so they cannot overflow before the result does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use memdb_engine::{Array, DataType, Interval, Value};
 use rust_decimal::Decimal;
@@ -340,7 +342,7 @@ impl<'p> AggregateOp<'p> {
     }
 
     fn consume(&mut self, mut input: Box<dyn Operator + 'p>, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
-        let mut index: HashMap<Row, usize> = HashMap::new();
+        let mut index: HashMap<Row, usize> = HashMap::default();
         let mut groups: Vec<Group> = Vec::new();
         let fresh = |aggs: &[AggregateCall]| aggs.iter().map(Accumulator::new).collect::<Vec<_>>();
         if self.group_by.is_empty() {

@@ -1,7 +1,7 @@
 //! Joins: nested loop (any condition) and hash join (equal keys), for
 //! inner, left, right, full, semi and anti joins.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use memdb_engine::Value;
 
@@ -167,7 +167,7 @@ impl<'p> HashJoinOp<'p> {
             residual,
             left_width,
             right_width,
-            table: HashMap::new(),
+            table: HashMap::default(),
             build_rows: Vec::new(),
             build_matched: Vec::new(),
             finished_left: false,

@@ -154,8 +154,8 @@ impl<'a> ExecCtx<'a> {
 /// Builds the operator tree of a plan.
 pub(crate) fn build<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operator + 'p>> {
     Ok(match plan {
-        Plan::Scan { table, access, filter, lock, row_id, .. } => {
-            Box::new(scan::ScanOp::open(table, access, filter.as_ref(), *lock, *row_id, cx)?)
+        Plan::Scan { table, access, filter, lock, row_id, columns, .. } => {
+            Box::new(scan::ScanOp::open(table, access, filter.as_ref(), *lock, *row_id, columns.as_deref(), cx)?)
         }
         Plan::Values { rows, .. } => Box::new(basic::ValuesOp::new(rows)),
         Plan::Function { function, args } => Box::new(basic::FunctionOp::new(*function, args)),

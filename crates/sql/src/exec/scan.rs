@@ -58,6 +58,7 @@ impl<'p> ScanOp<'p> {
         filter: Option<&'p Expr>,
         lock: Option<RowLock>,
         row_id: bool,
+        columns: Option<&[usize]>,
         cx: &mut ExecCtx<'_>,
     ) -> Result<ScanOp<'p>> {
         let source = match access {
@@ -84,6 +85,10 @@ impl<'p> ScanOp<'p> {
                 Source::Points { index: index.clone(), keys: values.into_iter() }
             }
         };
+        let mut source = source;
+        if let (Source::Cursor(cursor), Some(cols), None) = (&mut source, columns, lock) {
+            cursor.project(cols);
+        }
         Ok(ScanOp { table, source, filter, lock, row_id, fetched: Vec::new() })
     }
 

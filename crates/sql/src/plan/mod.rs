@@ -35,6 +35,9 @@ pub enum Plan {
         lock: Option<RowLock>,
         /// Append the row id as a last column (for UPDATE and DELETE).
         row_id: bool,
+        /// The columns anything above reads (`None`: all); the others come
+        /// back as NULL without being decoded.
+        columns: Option<Vec<usize>>,
     },
     /// Literal rows (`VALUES`, and `SELECT` without `FROM` as one empty row).
     Values {
