@@ -17,6 +17,26 @@
 //!    of rows; expressions (`expr`) evaluate per row.
 //! 6. The session commits (autocommit) or keeps the block open, and
 //!    returns a [`QueryResult`]: columns, rows and the command tag.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use memdb_engine::{Config, Database, Value};
+//! use memdb_sql::Session;
+//!
+//! let db = Arc::new(Database::open(Config::memory())?);
+//! let mut session = Session::new(db, "me");
+//! session.execute("CREATE TABLE t (id serial PRIMARY KEY, name text NOT NULL)")?;
+//! session.execute("INSERT INTO t (name) VALUES ('ann'), ('bob')")?;
+//! let result = session.execute("SELECT id, upper(name) FROM t ORDER BY id")?;
+//! assert_eq!(result.rows.len(), 2);
+//! // Prepared statements keep their plan while the schema stays the same.
+//! let mut by_id = session.prepare("SELECT name FROM t WHERE id = $1")?;
+//! let row = session.execute_prepared(&mut by_id, &[Value::Int8(2)])?;
+//! assert_eq!(row.rows[0][0], Value::Text("bob".into()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod bind;
 mod error;

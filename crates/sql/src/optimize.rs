@@ -237,7 +237,14 @@ fn rewrite(plan: Plan) -> Plan {
             };
             Plan::Limit { input: Box::new(input), limit, offset }
         }
-        Plan::Project { input, exprs } => Plan::Project { input: Box::new(rewrite(*input)), exprs },
+        Plan::Project { input, exprs } => {
+            let input = rewrite(*input);
+            // A projection that passes its input through unchanged is dropped.
+            if exprs.len() == input.width() && exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i)) {
+                return input;
+            }
+            Plan::Project { input: Box::new(input), exprs }
+        }
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Plan::HashJoin {
             left: Box::new(rewrite(*left)),
             right: Box::new(rewrite(*right)),

@@ -19,10 +19,11 @@ use crate::expr::{Expr, Func};
 use crate::plan::{Plan, explain};
 
 /// The result of one statement.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct QueryResult {
-    /// Result columns (empty for statements without rows).
-    pub columns: Vec<OutputColumn>,
+    /// Result columns (empty for statements without rows); shared with
+    /// the cached plan, so a repeated query does not copy them.
+    pub columns: Arc<[OutputColumn]>,
     /// Result rows.
     pub rows: Vec<Vec<Value>>,
     /// The command tag (`SELECT 3`, `INSERT 0 1`, `CREATE TABLE`, ...).
@@ -31,7 +32,7 @@ pub struct QueryResult {
 
 impl QueryResult {
     fn tag(tag: impl Into<String>) -> QueryResult {
-        QueryResult { tag: tag.into(), ..Default::default() }
+        QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag: tag.into() }
     }
 }
 
@@ -69,7 +70,7 @@ pub struct PreparedStatement {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 enum Compiled {
-    Query { plan: Plan, columns: Vec<OutputColumn> },
+    Query { plan: Plan, columns: Arc<[OutputColumn]> },
     Dml(DmlPlan),
 }
 
@@ -91,7 +92,7 @@ fn compile(
     let compiled = match stmt {
         ast::Statement::Query(q) => {
             let bound = binder.query(q)?;
-            Compiled::Query { plan: crate::optimize::optimize(bound.plan), columns: bound.columns }
+            Compiled::Query { plan: crate::optimize::optimize(bound.plan), columns: Arc::from(bound.columns) }
         }
         ast::Statement::Insert(i) => Compiled::Dml(binder.insert(i)?),
         ast::Statement::Update(u) => Compiled::Dml(binder.update(u)?),
@@ -349,7 +350,7 @@ impl Session {
                     SqlError::InvalidParameter(format!("unrecognized configuration parameter \"{name}\""))
                 })?;
                 return Ok(QueryResult {
-                    columns: vec![OutputColumn { name, data_type: memdb_engine::DataType::Text }],
+                    columns: Arc::from(vec![OutputColumn { name, data_type: memdb_engine::DataType::Text }]),
                     rows: vec![vec![Value::Text(value)]],
                     tag: "SHOW".into(),
                 });
@@ -537,7 +538,10 @@ impl Session {
             lines.push(format!("Execution Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0));
         }
         Ok(QueryResult {
-            columns: vec![OutputColumn { name: "QUERY PLAN".into(), data_type: memdb_engine::DataType::Text }],
+            columns: Arc::from(vec![OutputColumn {
+                name: "QUERY PLAN".into(),
+                data_type: memdb_engine::DataType::Text,
+            }]),
             rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
             tag: "EXPLAIN".into(),
         })
@@ -800,8 +804,8 @@ fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
 
 fn finish(plan: &DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
     match plan.returning {
-        Some(_) => QueryResult { columns: plan.returning_columns.clone(), rows, tag },
-        None => QueryResult { columns: Vec::new(), rows: Vec::new(), tag },
+        Some(_) => QueryResult { columns: Arc::from(plan.returning_columns.clone()), rows, tag },
+        None => QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag },
     }
 }
 

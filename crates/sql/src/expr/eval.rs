@@ -112,7 +112,10 @@ impl Expr {
                     None => Value::Null,
                 }
             }
-            Expr::Cast(e, ty) => e.eval(row, cx)?.cast(ty)?,
+            Expr::Cast(e, ty) => {
+                let v = e.eval(row, cx)?;
+                if already_of_type(&v, ty) { v } else { v.cast(ty)? }
+            }
             Expr::Call(Func::Coalesce, args) => {
                 for a in args {
                     let v = a.eval(row, cx)?;
@@ -146,6 +149,27 @@ impl Expr {
     pub fn eval_predicate(&self, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<bool> {
         Ok(truth(&self.eval(row, cx)?)? == Some(true))
     }
+}
+
+/// Whether a value is already of a type with no modifiers to enforce (the
+/// cast would be a copy).
+fn already_of_type(v: &Value, ty: &memdb_engine::DataType) -> bool {
+    use memdb_engine::DataType as T;
+    matches!(
+        (v, ty),
+        (Value::Null, _)
+            | (Value::Bool(_), T::Bool)
+            | (Value::Int2(_), T::Int2)
+            | (Value::Int4(_), T::Int4)
+            | (Value::Int8(_), T::Int8)
+            | (Value::Float4(_), T::Float4)
+            | (Value::Float8(_), T::Float8)
+            | (Value::Numeric(_), T::Numeric(None))
+            | (Value::Text(_), T::Text)
+            | (Value::Date(_), T::Date)
+            | (Value::Timestamp(_), T::Timestamp)
+            | (Value::TimestampTz(_), T::TimestampTz)
+    )
 }
 
 fn text(v: &Value) -> String {
