@@ -67,7 +67,7 @@ impl Operator for RowsOp {
 /// Keeps the rows that pass a predicate.
 pub(crate) struct FilterOp<'p> {
     pub(crate) input: Box<dyn Operator + 'p>,
-    pub(crate) predicate: &'p Expr,
+    pub(crate) predicate: super::predicate::Predicate<'p>,
 }
 
 impl Operator for FilterOp<'_> {
@@ -75,7 +75,7 @@ impl Operator for FilterOp<'_> {
         while let Some(batch) = self.input.next(cx)? {
             let mut out = Vec::with_capacity(batch.len());
             for row in batch {
-                if self.predicate.eval_predicate(&row, cx)? {
+                if self.predicate.eval(&row, cx)? {
                     out.push(row);
                 }
             }

@@ -14,6 +14,7 @@
 mod aggregate;
 mod basic;
 mod join;
+mod predicate;
 mod scan;
 mod setop;
 mod sort;
@@ -159,7 +160,9 @@ pub(crate) fn build<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn 
         }
         Plan::Values { rows, .. } => Box::new(basic::ValuesOp::new(rows)),
         Plan::Function { function, args } => Box::new(basic::FunctionOp::new(*function, args)),
-        Plan::Filter { input, predicate } => Box::new(basic::FilterOp { input: build(input, cx)?, predicate }),
+        Plan::Filter { input, predicate } => {
+            Box::new(basic::FilterOp { input: build(input, cx)?, predicate: predicate::Predicate::new(predicate) })
+        }
         Plan::Project { input, exprs } => Box::new(basic::ProjectOp { input: build(input, cx)?, exprs }),
         Plan::Limit { input, limit, offset } => Box::new(basic::LimitOp::new(build(input, cx)?, limit, offset)),
         Plan::NestedLoopJoin { left, right, kind, on } => {

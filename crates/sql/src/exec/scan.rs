@@ -6,6 +6,7 @@ use std::ops::Bound;
 
 use memdb_engine::{LockMode, LockWait, Row as EngineRow, ScanCursor, ScanRange, Table, Value};
 
+use super::predicate::Predicate;
 use super::{BATCH, ExecCtx, Operator, Row};
 use crate::error::Result;
 use crate::expr::Expr;
@@ -25,7 +26,7 @@ enum Source {
 pub(crate) struct ScanOp<'p> {
     table: &'p Table,
     source: Source,
-    filter: Option<&'p Expr>,
+    filter: Option<Predicate<'p>>,
     lock: Option<RowLock>,
     row_id: bool,
     fetched: Vec<EngineRow>,
@@ -89,7 +90,7 @@ impl<'p> ScanOp<'p> {
         if let (Source::Cursor(cursor), Some(cols), None) = (&mut source, columns, lock) {
             cursor.project(cols);
         }
-        Ok(ScanOp { table, source, filter, lock, row_id, fetched: Vec::new() })
+        Ok(ScanOp { table, source, filter: filter.map(Predicate::new), lock, row_id, fetched: Vec::new() })
     }
 
     /// Fetches the next engine rows into `self.fetched`; false when done.
@@ -154,8 +155,8 @@ impl Operator for ScanOp<'_> {
                         }
                     }
                 };
-                if let Some(f) = self.filter
-                    && !f.eval_predicate(&values, cx)?
+                if let Some(f) = &self.filter
+                    && !f.eval(&values, cx)?
                 {
                     continue;
                 }

@@ -19,7 +19,7 @@ use memdb_engine::{DataType, Value};
 
 use crate::plan::Plan;
 
-pub(crate) use arith::arith;
+pub(crate) use arith::{arith, compare_values};
 pub(crate) use func::Func;
 
 /// A bound scalar expression.
