@@ -342,6 +342,29 @@ impl Session {
         // Settings and prepared statements do not touch data.
         match stmt {
             ast::Statement::Set(set) => return self.set(set),
+            ast::Statement::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => self.settings = default_settings(),
+                    ast::Reset::SessionAuthorization => {}
+                    ast::Reset::ConfigurationParameter(name) => {
+                        let name = name.to_string().to_ascii_lowercase();
+                        match default_settings().remove(&name) {
+                            Some(v) => {
+                                self.settings.insert(name, v);
+                            }
+                            None if self.settings.contains_key(&name) => {
+                                self.settings.remove(&name);
+                            }
+                            None => {
+                                return Err(SqlError::InvalidParameter(format!(
+                                    "unrecognized configuration parameter \"{name}\""
+                                )));
+                            }
+                        }
+                    }
+                }
+                return Ok(QueryResult::tag("RESET"));
+            }
             ast::Statement::ShowVariable { variable } => {
                 let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
                 let name =

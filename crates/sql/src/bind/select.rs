@@ -8,7 +8,7 @@ use super::expr::{cast_to, resolve_unknown, sort_key};
 use super::types::common_type;
 use super::{Binder, BoundQuery, Collected, CteBinding, OutputColumn, Scope, ScopeColumn, Typed, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
-use crate::expr::Expr;
+use crate::expr::{Expr, SubqueryKind};
 use crate::plan::{Access, Cte, JoinKind, Plan, RowLock, SetOpKind, SortKey, TableFunction};
 
 /// A bound FROM item: its plan and the columns it contributes.
@@ -1012,11 +1012,25 @@ fn rewrite_aggregated(e: Expr, group_by: &[Expr], ngroups: usize) -> Result<Expr
             "column must appear in the GROUP BY clause or be used in an aggregate function".into(),
         )),
         Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Window(_) => Ok(e),
-        Expr::Subquery(ref s) => {
-            if s.correlated {
-                return Err(unsupported("a correlated subquery in an aggregate query's output"));
+        Expr::Subquery(s) => {
+            if !s.correlated {
+                return Ok(Expr::Subquery(s));
             }
-            Ok(e)
+            // Its references to this query's row now read the grouped row.
+            let mut sub = (*s).clone();
+            let mut err = None;
+            retarget_outer(&mut sub.plan, 1, group_by, &mut err);
+            sub.kind = match sub.kind {
+                SubqueryKind::In(x) => SubqueryKind::In(Box::new(rewrite_aggregated(*x, group_by, ngroups)?)),
+                SubqueryKind::Quantified { expr, op, all } => {
+                    SubqueryKind::Quantified { expr: Box::new(rewrite_aggregated(*expr, group_by, ngroups)?), op, all }
+                }
+                other => other,
+            };
+            match err {
+                Some(e) => Err(e),
+                None => Ok(Expr::Subquery(std::sync::Arc::new(sub))),
+            }
         }
         other => {
             // Rewrite children top-down so a grouped sub-expression matches.
@@ -1032,6 +1046,41 @@ fn rewrite_aggregated(e: Expr, group_by: &[Expr], ngroups: usize) -> Result<Expr
                 Some(e) => Err(e),
                 None => Ok(rebuilt),
             }
+        }
+    }
+}
+
+/// Points a subquery plan's references to the grouped query level (`depth`
+/// levels out from the plan) at the group-by columns of the aggregate row;
+/// a reference to an ungrouped column is PostgreSQL's 42803.
+fn retarget_outer(plan: &mut Plan, depth: usize, group_by: &[Expr], err: &mut Option<SqlError>) {
+    plan.for_each_expr_mut(&mut |e| retarget_expr(e, depth, group_by, err));
+}
+
+fn retarget_expr(e: &mut Expr, depth: usize, group_by: &[Expr], err: &mut Option<SqlError>) {
+    let taken = std::mem::replace(e, Expr::Literal(Value::Null));
+    let result = taken.transform(&mut |x| {
+        Ok(match x {
+            Expr::Outer { depth: d, index } if d == depth => {
+                match group_by.iter().position(|g| *g == Expr::Column(index)) {
+                    Some(g) => Expr::Outer { depth: d, index: g },
+                    None => {
+                        return Err(SqlError::Grouping("subquery uses ungrouped column from outer query".into()));
+                    }
+                }
+            }
+            Expr::Subquery(s) if s.correlated => {
+                let mut sub = (*s).clone();
+                retarget_outer(&mut sub.plan, depth + 1, group_by, err);
+                Expr::Subquery(std::sync::Arc::new(sub))
+            }
+            other => other,
+        })
+    });
+    match result {
+        Ok(x) => *e = x,
+        Err(x) => {
+            err.get_or_insert(x);
         }
     }
 }

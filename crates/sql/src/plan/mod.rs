@@ -474,3 +474,100 @@ impl Plan {
         }
     }
 }
+
+impl Plan {
+    /// Calls `f` on every expression of this plan's nodes (not descending
+    /// into subqueries inside the expressions: `f` decides that).
+    pub fn for_each_expr_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Plan::Scan { access, filter, .. } => {
+                match access {
+                    Access::Full => {}
+                    Access::IndexRange { lower, upper, .. } => {
+                        for b in [lower, upper] {
+                            if let Bound::Included(v) | Bound::Excluded(v) = b {
+                                v.iter_mut().for_each(&mut *f);
+                            }
+                        }
+                    }
+                    Access::IndexPoints { keys, .. } => keys.iter_mut().flatten().for_each(&mut *f),
+                }
+                if let Some(e) = filter {
+                    f(e);
+                }
+            }
+            Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
+            Plan::Function { args, .. } => args.iter_mut().for_each(f),
+            Plan::Filter { input, predicate } => {
+                f(predicate);
+                input.for_each_expr_mut(f);
+            }
+            Plan::Project { input, exprs } => {
+                exprs.iter_mut().for_each(&mut *f);
+                input.for_each_expr_mut(f);
+            }
+            Plan::NestedLoopJoin { left, right, on, .. } => {
+                if let Some(e) = on {
+                    f(e);
+                }
+                left.for_each_expr_mut(f);
+                right.for_each_expr_mut(f);
+            }
+            Plan::HashJoin { left, right, left_keys, right_keys, residual, .. } => {
+                left_keys.iter_mut().chain(right_keys.iter_mut()).for_each(&mut *f);
+                if let Some(e) = residual {
+                    f(e);
+                }
+                left.for_each_expr_mut(f);
+                right.for_each_expr_mut(f);
+            }
+            Plan::Aggregate { input, group_by, aggregates } => {
+                group_by.iter_mut().for_each(&mut *f);
+                for a in aggregates {
+                    a.args.iter_mut().for_each(&mut *f);
+                    if let Some(e) = &mut a.filter {
+                        f(e);
+                    }
+                    a.order_by.iter_mut().for_each(|k| f(&mut k.expr));
+                }
+                input.for_each_expr_mut(f);
+            }
+            Plan::Window { input, functions } => {
+                for w in functions {
+                    w.args.iter_mut().chain(w.partition_by.iter_mut()).for_each(&mut *f);
+                    w.order_by.iter_mut().for_each(|k| f(&mut k.expr));
+                    if let Some(e) = &mut w.filter {
+                        f(e);
+                    }
+                }
+                input.for_each_expr_mut(f);
+            }
+            Plan::Sort { input, keys, .. } => {
+                keys.iter_mut().for_each(|k| f(&mut k.expr));
+                input.for_each_expr_mut(f);
+            }
+            Plan::Limit { input, limit, offset } => {
+                limit.iter_mut().chain(offset.iter_mut()).for_each(&mut *f);
+                input.for_each_expr_mut(f);
+            }
+            Plan::Distinct { input, on } => {
+                on.iter_mut().flatten().for_each(&mut *f);
+                input.for_each_expr_mut(f);
+            }
+            Plan::SetOp { left, right, .. } => {
+                left.for_each_expr_mut(f);
+                right.for_each_expr_mut(f);
+            }
+            Plan::CteScan { .. } => {}
+            Plan::With { ctes, input } => {
+                for c in ctes {
+                    c.plan.for_each_expr_mut(f);
+                    if let Some((p, _)) = &mut c.recursive {
+                        p.for_each_expr_mut(f);
+                    }
+                }
+                input.for_each_expr_mut(f);
+            }
+        }
+    }
+}
