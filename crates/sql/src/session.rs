@@ -552,14 +552,18 @@ impl Session {
             ast::Statement::Delete(d) => crate::optimize::optimize(Binder::new(txn, Vec::new()).delete(d)?.source),
             _ => return Err(unsupported("EXPLAIN of this statement")),
         };
-        let mut lines = explain(&plan);
-        if analyze {
+        let lines = if analyze {
             let started = std::time::Instant::now();
             let mut cx = ExecCtx::new(txn, params, &mut self.vars);
-            let rows = exec::run(&plan, &mut cx)?;
-            lines.push(format!("Actual rows: {}", rows.len()));
+            cx.collect_stats();
+            exec::run(&plan, &mut cx)?;
+            let stats = cx.take_stats();
+            let mut lines = explain(&plan, Some(&stats));
             lines.push(format!("Execution Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0));
-        }
+            lines
+        } else {
+            explain(&plan, None)
+        };
         Ok(QueryResult {
             columns: Arc::from(vec![OutputColumn {
                 name: "QUERY PLAN".into(),

@@ -56,6 +56,42 @@ pub struct ExecCtx<'a> {
     pub now: i64,
     vars: &'a mut SessionVars,
     rng: Option<rand::rngs::StdRng>,
+    /// Per-operator statistics for EXPLAIN ANALYZE, by plan node address.
+    stats: Option<HashMap<usize, OperatorStats>>,
+}
+
+/// What EXPLAIN ANALYZE reports for one plan node.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OperatorStats {
+    /// Rows produced, over all executions.
+    pub rows: u64,
+    /// Time spent in the node and its inputs.
+    pub elapsed: std::time::Duration,
+    /// How many times the node was started (inner sides of joins and
+    /// subqueries run more than once).
+    pub loops: u64,
+}
+
+/// Counts rows and time of the operator it wraps.
+struct Instrumented<'p> {
+    inner: Box<dyn Operator + 'p>,
+    key: usize,
+}
+
+impl Operator for Instrumented<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        let started = std::time::Instant::now();
+        let result = self.inner.next(cx);
+        let elapsed = started.elapsed();
+        if let Some(stats) = cx.stats.as_mut() {
+            let s = stats.entry(self.key).or_default();
+            s.elapsed += elapsed;
+            if let Ok(Some(batch)) = &result {
+                s.rows += batch.len() as u64;
+            }
+        }
+        result
+    }
 }
 
 impl<'a> ExecCtx<'a> {
@@ -71,6 +107,7 @@ impl<'a> ExecCtx<'a> {
             now,
             vars,
             rng: None,
+            stats: None,
         }
     }
 
@@ -109,6 +146,16 @@ impl<'a> ExecCtx<'a> {
             self.subqueries.insert(sub.id, rows.clone());
         }
         Ok(rows)
+    }
+
+    /// Starts collecting per-operator statistics (EXPLAIN ANALYZE).
+    pub fn collect_stats(&mut self) {
+        self.stats = Some(HashMap::new());
+    }
+
+    /// The statistics collected, by plan node address.
+    pub fn take_stats(&mut self) -> HashMap<usize, OperatorStats> {
+        self.stats.take().unwrap_or_default()
     }
 
     pub(crate) fn random(&mut self) -> f64 {
@@ -154,6 +201,18 @@ impl<'a> ExecCtx<'a> {
 
 /// Builds the operator tree of a plan.
 pub(crate) fn build<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operator + 'p>> {
+    let op = build_node(plan, cx)?;
+    Ok(match cx.stats.as_mut() {
+        None => op,
+        Some(stats) => {
+            let key = std::ptr::from_ref(plan) as usize;
+            stats.entry(key).or_default().loops += 1;
+            Box::new(Instrumented { inner: op, key })
+        }
+    })
+}
+
+fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operator + 'p>> {
     Ok(match plan {
         Plan::Scan { table, access, filter, lock, row_id, columns, .. } => {
             Box::new(scan::ScanOp::open(table, access, filter.as_ref(), *lock, *row_id, columns.as_deref(), cx)?)

@@ -1,15 +1,20 @@
 //! `EXPLAIN`: a plan as an indented tree, one operator per line, with the
 //! optimizer's row estimates and a cost in the same units.
 
+use std::collections::HashMap;
 use std::fmt::Write;
+
+use crate::exec::OperatorStats;
 use std::ops::Bound;
 
 use super::{Access, JoinKind, Plan, SetOpKind};
 
-/// Renders a plan as lines of text (PostgreSQL's `EXPLAIN` shape).
-pub fn explain(plan: &Plan) -> Vec<String> {
+/// Renders a plan as lines of text (PostgreSQL's `EXPLAIN` shape); with
+/// `stats` (EXPLAIN ANALYZE), each node also shows its actual time, rows
+/// and loops.
+pub fn explain(plan: &Plan, stats: Option<&HashMap<usize, OperatorStats>>) -> Vec<String> {
     let mut lines = Vec::new();
-    node(plan, 0, &mut lines);
+    node(plan, 0, stats, &mut lines);
     lines
 }
 
@@ -33,7 +38,7 @@ fn cost(plan: &Plan) -> f64 {
     own + children
 }
 
-fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>, out: &mut Vec<String>) {
     let mut line = String::new();
     if depth > 0 {
         line.push_str(&" ".repeat(depth * 6 - 4));
@@ -101,6 +106,21 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         plan.estimated_rows().ceil(),
         plan.width()
     );
+    if let Some(stats) = stats {
+        match stats.get(&(std::ptr::from_ref(plan) as usize)) {
+            Some(s) => {
+                let loops = s.loops.max(1);
+                let _ = write!(
+                    line,
+                    " (actual time={:.3} ms rows={} loops={})",
+                    s.elapsed.as_secs_f64() * 1000.0 / loops as f64,
+                    s.rows / loops,
+                    s.loops
+                );
+            }
+            None => line.push_str(" (never executed)"),
+        }
+    }
     out.push(line);
     if let Plan::Scan { access: Access::IndexRange { lower, upper, .. }, .. } = plan {
         let bound = |b: &Bound<Vec<crate::expr::Expr>>| match b {
@@ -120,18 +140,18 @@ fn node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         | Plan::Limit { input, .. }
         | Plan::Distinct { input, .. }
         | Plan::Aggregate { input, .. }
-        | Plan::Window { input, .. } => node(input, depth + 1, out),
+        | Plan::Window { input, .. } => node(input, depth + 1, stats, out),
         Plan::With { ctes, input } => {
             for c in ctes {
-                node(&c.plan, depth + 1, out);
+                node(&c.plan, depth + 1, stats, out);
             }
-            node(input, depth + 1, out);
+            node(input, depth + 1, stats, out);
         }
         Plan::NestedLoopJoin { left, right, .. }
         | Plan::HashJoin { left, right, .. }
         | Plan::SetOp { left, right, .. } => {
-            node(left, depth + 1, out);
-            node(right, depth + 1, out);
+            node(left, depth + 1, stats, out);
+            node(right, depth + 1, stats, out);
         }
         _ => {}
     }
