@@ -229,11 +229,20 @@ fn rewrite(plan: Plan) -> Plan {
                 Some(Expr::Literal(Value::Int8(n))) => usize::try_from(*n).ok(),
                 Some(_) => None,
             };
-            let input = match (input, fixed(&limit), fixed(&offset)) {
-                (Plan::Sort { input, keys, limit: None }, Some(l), Some(o)) if limit.is_some() => {
-                    Plan::Sort { input, keys, limit: Some(l.saturating_add(o)) }
-                }
-                (other, _, _) => other,
+            let top = match (fixed(&limit), fixed(&offset)) {
+                (Some(l), Some(o)) if limit.is_some() => Some(l.saturating_add(o)),
+                _ => None,
+            };
+            let input = match (input, top) {
+                (Plan::Sort { input, keys, limit: None }, Some(k)) => Plan::Sort { input, keys, limit: Some(k) },
+                // Through the projection that drops hidden sort columns.
+                (Plan::Project { input: inner, exprs }, Some(k)) => match *inner {
+                    Plan::Sort { input, keys, limit: None } => {
+                        Plan::Project { input: Box::new(Plan::Sort { input, keys, limit: Some(k) }), exprs }
+                    }
+                    other => Plan::Project { input: Box::new(other), exprs },
+                },
+                (other, _) => other,
             };
             Plan::Limit { input: Box::new(input), limit, offset }
         }
