@@ -17,6 +17,9 @@ fn concat(left: &[Value], right: &[Value]) -> Row {
     row
 }
 
+/// End of a hash chain.
+const NONE: usize = usize::MAX;
+
 fn nulls(n: usize) -> Vec<Value> {
     vec![Value::Null; n]
 }
@@ -139,7 +142,11 @@ pub(crate) struct HashJoinOp<'p> {
     residual: Option<&'p Expr>,
     left_width: usize,
     right_width: usize,
-    table: HashMap<Vec<Value>, Vec<usize>>,
+    /// Build side index: key → first row with it; `chain[i]` links to the
+    /// next row with the same key (no allocation per key).
+    single: HashMap<Value, usize>,
+    multi: HashMap<Vec<Value>, usize>,
+    chain: Vec<usize>,
     build_rows: Vec<Row>,
     build_matched: Vec<bool>,
     finished_left: bool,
@@ -167,7 +174,9 @@ impl<'p> HashJoinOp<'p> {
             residual,
             left_width,
             right_width,
-            table: HashMap::default(),
+            single: HashMap::default(),
+            multi: HashMap::default(),
+            chain: Vec::new(),
             build_rows: Vec::new(),
             build_matched: Vec::new(),
             finished_left: false,
@@ -180,8 +189,17 @@ impl<'p> HashJoinOp<'p> {
         while let Some(batch) = right.next(cx)? {
             for row in batch {
                 let index = self.build_rows.len();
-                if let Some(key) = eval_keys(self.right_keys, &row, cx)? {
-                    self.table.entry(key).or_default().push(index);
+                self.chain.push(NONE);
+                if let Some(mut key) = eval_keys(self.right_keys, &row, cx)? {
+                    let previous = if key.len() == 1 {
+                        let k = key.pop().unwrap_or(Value::Null);
+                        self.single.insert(k, index)
+                    } else {
+                        self.multi.insert(key, index)
+                    };
+                    if let Some(p) = previous {
+                        self.chain[index] = p;
+                    }
                 }
                 self.build_rows.push(row);
             }
@@ -220,10 +238,16 @@ impl Operator for HashJoinOp<'_> {
             let mut out = Vec::with_capacity(batch.len());
             for l in batch {
                 let mut matched = false;
-                if let Some(key) = eval_keys(self.left_keys, &l, cx)?
-                    && let Some(candidates) = self.table.get(&key)
-                {
-                    for &j in candidates {
+                let first = match eval_keys(self.left_keys, &l, cx)? {
+                    Some(key) if key.len() == 1 => self.single.get(&key[0]).copied(),
+                    Some(key) => self.multi.get(&key).copied(),
+                    None => None,
+                };
+                if let Some(first) = first {
+                    let mut next = first;
+                    while next != NONE {
+                        let j = next;
+                        next = self.chain[j];
                         let r = &self.build_rows[j];
                         if let Some(residual) = self.residual
                             && !residual.eval_predicate(&concat(&l, r), cx)?
