@@ -189,6 +189,10 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
                 residual,
             }
         }
+        Plan::Apply { left, right, kind, on } => {
+            // The right side may read any left column through its outer references.
+            Plan::Apply { left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)), kind, on }
+        }
         Plan::SetOp { op, all: keep, left, right } => {
             Plan::SetOp { op, all: keep, left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)) }
         }
@@ -245,6 +249,9 @@ fn rewrite(plan: Plan) -> Plan {
                 (other, _) => other,
             };
             Plan::Limit { input: Box::new(input), limit, offset }
+        }
+        Plan::Apply { left, right, kind, on } => {
+            Plan::Apply { left: Box::new(rewrite(*left)), right: Box::new(rewrite(*right)), kind, on }
         }
         Plan::Project { input, exprs } => {
             let input = rewrite(*input);

@@ -351,6 +351,14 @@ impl Binder<'_> {
             _ => {
                 let mut combined: Option<Plan> = None;
                 for item in &s.from {
+                    if let Some((plan, columns)) = self.lateral_item(item)? {
+                        if let Some(sc) = self.scopes.last_mut() {
+                            sc.columns.extend(columns);
+                        }
+                        let left = combined.take().unwrap_or(Plan::Values { rows: vec![Vec::new()], width: 0 });
+                        combined = Some(plan.into_join(left));
+                        continue;
+                    }
                     let source = self.table_with_joins(item, lock)?;
                     if let Some(sc) = self.scopes.last_mut() {
                         sc.columns.extend(source.columns)
@@ -589,6 +597,22 @@ impl Binder<'_> {
         Ok(resolve_unknown(self.expr(e)?)?.expr)
     }
 
+    /// A `LATERAL (subquery)` item of a comma-separated FROM list: bound as
+    /// a subquery whose enclosing row is the FROM row so far.
+    fn lateral_item(&mut self, item: &ast::TableWithJoins) -> Result<Option<(Lateral, Vec<ScopeColumn>)>> {
+        let ast::TableFactor::Derived { lateral: true, subquery, alias, .. } = &item.relation else { return Ok(None) };
+        if !item.joins.is_empty() {
+            return Err(unsupported("joins after a LATERAL subquery"));
+        }
+        let (plan, columns, correlated) = self.subquery(subquery)?;
+        let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
+        let alias_columns: Vec<String> =
+            alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+        let columns =
+            rename_columns(&alias_name, columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+        Ok(Some((Lateral { plan, correlated }, columns)))
+    }
+
     fn table_with_joins(&mut self, item: &ast::TableWithJoins, lock: Option<RowLock>) -> Result<Source> {
         let mut left = self.table_factor(&item.relation, lock)?;
         for join in &item.joins {
@@ -747,7 +771,7 @@ impl Binder<'_> {
             }
             ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
                 if *lateral {
-                    return Err(unsupported("LATERAL"));
+                    return Err(unsupported("LATERAL in a JOIN clause (write it as a FROM-list item)"));
                 }
                 let (bound, _) = self.level_neutral(|b| b.query_correlated(subquery))?;
                 let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
@@ -838,6 +862,23 @@ impl Binder<'_> {
             plan: Plan::Function { function, args: bound.into_iter().map(|t| t.expr).collect() },
             columns: vec![ScopeColumn { table: Some(alias_name), name: col_name, ty, merged: false }],
         })
+    }
+}
+
+/// A bound LATERAL subquery.
+struct Lateral {
+    plan: Plan,
+    correlated: bool,
+}
+
+impl Lateral {
+    /// Joins it after `left`: re-run per row when it reads the row.
+    fn into_join(self, left: Plan) -> Plan {
+        if self.correlated {
+            Plan::Apply { left: Box::new(left), right: Box::new(self.plan), kind: JoinKind::Inner, on: None }
+        } else {
+            Plan::NestedLoopJoin { left: Box::new(left), right: Box::new(self.plan), kind: JoinKind::Inner, on: None }
+        }
     }
 }
 

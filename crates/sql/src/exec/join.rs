@@ -291,3 +291,56 @@ impl Operator for HashJoinOp<'_> {
         Ok(None)
     }
 }
+
+/// A lateral join: runs the right plan once per left row, with that row as
+/// the enclosing row of the right plan's outer references.
+pub(crate) struct ApplyOp<'p> {
+    left: Box<dyn Operator + 'p>,
+    right: &'p Plan,
+    kind: JoinKind,
+    on: Option<&'p Expr>,
+    right_width: usize,
+}
+
+impl<'p> ApplyOp<'p> {
+    pub(crate) fn new(
+        left: Box<dyn Operator + 'p>,
+        right: &'p Plan,
+        kind: JoinKind,
+        on: Option<&'p Expr>,
+        right_width: usize,
+    ) -> ApplyOp<'p> {
+        ApplyOp { left, right, kind, on, right_width }
+    }
+}
+
+impl Operator for ApplyOp<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        while let Some(batch) = self.left.next(cx)? {
+            let mut out = Vec::new();
+            for l in batch {
+                cx.push_outer(l.clone());
+                let rows = super::run(self.right, cx);
+                cx.pop_outer();
+                let mut matched = false;
+                for r in rows? {
+                    let row = concat(&l, &r);
+                    if let Some(on) = self.on {
+                        if !on.eval_predicate(&row, cx)? {
+                            continue;
+                        }
+                    }
+                    matched = true;
+                    out.push(row);
+                }
+                if !matched && self.kind == JoinKind::Left {
+                    out.push(concat(&l, &nulls(self.right_width)));
+                }
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+}

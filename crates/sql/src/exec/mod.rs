@@ -148,6 +148,16 @@ impl<'a> ExecCtx<'a> {
         Ok(rows)
     }
 
+    /// Makes `row` the innermost enclosing row (lateral joins).
+    pub(crate) fn push_outer(&mut self, row: Row) {
+        self.outer.push(row);
+    }
+
+    /// Drops the innermost enclosing row.
+    pub(crate) fn pop_outer(&mut self) {
+        self.outer.pop();
+    }
+
     /// Starts collecting per-operator statistics (EXPLAIN ANALYZE).
     pub fn collect_stats(&mut self) {
         self.stats = Some(HashMap::new());
@@ -226,6 +236,9 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
         Plan::Limit { input, limit, offset } => Box::new(basic::LimitOp::new(build(input, cx)?, limit, offset)),
         Plan::NestedLoopJoin { left, right, kind, on } => {
             Box::new(join::NestedLoopJoinOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
+        }
+        Plan::Apply { left, right, kind, on } => {
+            Box::new(join::ApplyOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
         }
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Box::new(join::HashJoinOp::new(
             build(left, cx)?,

@@ -30,7 +30,9 @@ fn cost(plan: &Plan) -> f64 {
         | Plan::Aggregate { input, .. }
         | Plan::Window { input, .. }
         | Plan::With { input, .. } => cost(input),
-        Plan::NestedLoopJoin { left, right, .. } => cost(left) + left.estimated_rows().max(1.0) * cost(right) / 10.0,
+        Plan::NestedLoopJoin { left, right, .. } | Plan::Apply { left, right, .. } => {
+            cost(left) + left.estimated_rows().max(1.0) * cost(right) / 10.0
+        }
         Plan::HashJoin { left, right, .. } | Plan::SetOp { left, right, .. } => cost(left) + cost(right),
         Plan::Scan { table, access: Access::Full, .. } => table.approx_rows() as f64,
         _ => 0.0,
@@ -73,6 +75,7 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
         Plan::Filter { .. } => "Filter".to_owned(),
         Plan::Project { .. } => "Project".to_owned(),
         Plan::NestedLoopJoin { kind, .. } => format!("Nested Loop{}", join_suffix(*kind)),
+        Plan::Apply { kind, .. } => format!("Nested Loop{} (lateral)", join_suffix(*kind)),
         Plan::HashJoin { kind, .. } => format!("Hash{} Join", join_suffix(*kind)),
         Plan::Aggregate { group_by, .. } => {
             if group_by.is_empty() {
@@ -148,6 +151,7 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
             node(input, depth + 1, stats, out);
         }
         Plan::NestedLoopJoin { left, right, .. }
+        | Plan::Apply { left, right, .. }
         | Plan::HashJoin { left, right, .. }
         | Plan::SetOp { left, right, .. } => {
             node(left, depth + 1, stats, out);

@@ -79,6 +79,19 @@ pub enum Plan {
         /// The join condition over left ++ right columns.
         on: Option<Expr>,
     },
+    /// A lateral join: the right side runs once per left row, seeing that
+    /// row as its enclosing row (`FROM a, LATERAL (…)`). Output: left
+    /// columns then right columns.
+    Apply {
+        /// Left input.
+        left: Box<Plan>,
+        /// Right input, re-run per left row.
+        right: Box<Plan>,
+        /// `Inner` or `Left`.
+        kind: JoinKind,
+        /// The join condition over left ++ right columns.
+        on: Option<Expr>,
+    },
     /// A hash join on equal keys: builds a hash table on the right input
     /// and probes it with the left. Output: left columns then right columns.
     HashJoin {
@@ -414,6 +427,7 @@ impl Plan {
             | Plan::Distinct { input, .. }
             | Plan::With { input, .. } => input.width(),
             Plan::Project { exprs, .. } => exprs.len(),
+            Plan::Apply { left, right, .. } => left.width() + right.width(),
             Plan::NestedLoopJoin { left, right, kind, .. } | Plan::HashJoin { left, right, kind, .. } => match kind {
                 JoinKind::Semi | JoinKind::Anti => left.width(),
                 _ => left.width() + right.width(),
@@ -457,6 +471,7 @@ impl Plan {
                     _ => l * right.estimated_rows(),
                 }
             }
+            Plan::Apply { left, right, .. } => left.estimated_rows() * right.estimated_rows().min(10.0),
             Plan::HashJoin { left, right, kind, .. } => match kind {
                 JoinKind::Semi | JoinKind::Anti => left.estimated_rows(),
                 _ => left.estimated_rows().max(right.estimated_rows()),
@@ -506,7 +521,7 @@ impl Plan {
                 exprs.iter_mut().for_each(&mut *f);
                 input.for_each_expr_mut(f);
             }
-            Plan::NestedLoopJoin { left, right, on, .. } => {
+            Plan::NestedLoopJoin { left, right, on, .. } | Plan::Apply { left, right, on, .. } => {
                 if let Some(e) = on {
                     f(e);
                 }
