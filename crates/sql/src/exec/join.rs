@@ -325,10 +325,10 @@ impl Operator for ApplyOp<'_> {
                 let mut matched = false;
                 for r in rows? {
                     let row = concat(&l, &r);
-                    if let Some(on) = self.on {
-                        if !on.eval_predicate(&row, cx)? {
-                            continue;
-                        }
+                    if let Some(on) = self.on
+                        && !on.eval_predicate(&row, cx)?
+                    {
+                        continue;
                     }
                     matched = true;
                     out.push(row);
