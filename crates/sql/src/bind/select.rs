@@ -616,10 +616,49 @@ impl Binder<'_> {
     fn table_with_joins(&mut self, item: &ast::TableWithJoins, lock: Option<RowLock>) -> Result<Source> {
         let mut left = self.table_factor(&item.relation, lock)?;
         for join in &item.joins {
+            if let ast::TableFactor::Derived { lateral: true, subquery, alias, .. } = &join.relation {
+                left = self.lateral_join(left, subquery, alias.as_ref(), &join.join_operator)?;
+                continue;
+            }
             let right = self.table_factor(&join.relation, lock)?;
             left = self.join(left, right, &join.join_operator)?;
         }
         Ok(left)
+    }
+
+    /// `left JOIN LATERAL (subquery) ON …`: the subquery sees the left row.
+    fn lateral_join(
+        &mut self,
+        left: Source,
+        subquery: &ast::Query,
+        alias: Option<&ast::TableAlias>,
+        op: &ast::JoinOperator,
+    ) -> Result<Source> {
+        if self.scopes.last().is_some_and(|s| !s.columns.is_empty()) {
+            return Err(unsupported("JOIN LATERAL after other FROM items (write LATERAL as a FROM-list item)"));
+        }
+        // Bind the subquery with the left side as its enclosing row.
+        let saved = self.scopes.last_mut().map(|s| std::mem::replace(&mut s.columns, left.columns.clone()));
+        let bound = self.subquery(subquery);
+        if let (Some(s), Some(saved)) = (self.scopes.last_mut(), saved) {
+            s.columns = saved;
+        }
+        let (plan, columns, correlated) = bound?;
+        let alias_name = alias.map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
+        let alias_columns: Vec<String> =
+            alias.map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+        let columns =
+            rename_columns(&alias_name, columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+        let joined = self.join(left, Source { plan, columns }, op)?;
+        if !correlated {
+            return Ok(joined);
+        }
+        match joined.plan {
+            Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on } => {
+                Ok(Source { plan: Plan::Apply { left, right, kind, on }, columns: joined.columns })
+            }
+            _ => Err(unsupported("RIGHT or FULL JOIN LATERAL")),
+        }
     }
 
     fn join(&mut self, left: Source, right: Source, op: &ast::JoinOperator) -> Result<Source> {
@@ -771,7 +810,7 @@ impl Binder<'_> {
             }
             ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
                 if *lateral {
-                    return Err(unsupported("LATERAL in a JOIN clause (write it as a FROM-list item)"));
+                    return Err(unsupported("LATERAL here"));
                 }
                 let (bound, _) = self.level_neutral(|b| b.query_correlated(subquery))?;
                 let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
