@@ -70,11 +70,13 @@ impl Data {
         // A permutation of 0..rows when rows < PRIME and gcd(step, rows) = 1.
         ((id.wrapping_mul(PRIME)) % self.rows) as i32
     }
+}
 
-    fn text(id: u64, len: usize, salt: u64) -> String {
-        let mut rng = SmallRng::seed_from_u64(id ^ (salt << 40));
-        (0..len).map(|i| if i % 12 == 11 { '-' } else { char::from(b'0' + rng.random_range(0..10u8)) }).collect()
-    }
+/// Deterministic digit text of `len` characters for row `id` (the `c` and
+/// `pad` columns of every benchmark table).
+pub(crate) fn text(id: u64, len: usize, salt: u64) -> String {
+    let mut rng = SmallRng::seed_from_u64(id ^ (salt << 40));
+    (0..len).map(|i| if i % 12 == 11 { '-' } else { char::from(b'0' + rng.random_range(0..10u8)) }).collect()
 }
 
 fn rate(count: u64, seconds: f64) -> f64 {
@@ -228,8 +230,8 @@ impl Memdb {
         vec![
             Value::Int8(id as i64),
             Value::Int4(data.k(id)),
-            Value::Text(Data::text(id, 100, 1)),
-            Value::Text(Data::text(id, 60, 2)),
+            Value::Text(text(id, 100, 1)),
+            Value::Text(text(id, 60, 2)),
         ]
     }
 
@@ -341,7 +343,7 @@ impl Sqlite {
 
     fn bulk_insert(&self, data: &Data) -> Result<f64> {
         let rows: Vec<(i64, i32, String, String)> =
-            (0..data.rows).map(|id| (id as i64, data.k(id), Data::text(id, 100, 1), Data::text(id, 60, 2))).collect();
+            (0..data.rows).map(|id| (id as i64, data.k(id), text(id, 100, 1), text(id, 60, 2))).collect();
         let start = Instant::now();
         self.conn.execute_batch("BEGIN")?;
         {
@@ -398,7 +400,7 @@ impl Sqlite {
 
     fn insert_commits(&self, data: &Data, commits: u64) -> Result<f64> {
         let rows: Vec<(i64, i32, String, String)> =
-            (0..commits).map(|id| (id as i64, data.k(id), Data::text(id, 100, 1), Data::text(id, 60, 2))).collect();
+            (0..commits).map(|id| (id as i64, data.k(id), text(id, 100, 1), text(id, 60, 2))).collect();
         let start = Instant::now();
         let mut stmt = self.conn.prepare("INSERT INTO t2 VALUES (?1, ?2, ?3, ?4)").context("prepare")?;
         for (id, k, c, pad) in &rows {

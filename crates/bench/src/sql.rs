@@ -20,15 +20,11 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
 
+use crate::embedded::text;
 use crate::report::Figure;
 
 /// Rows of the join's small side.
 const JOIN_ROWS: u64 = 100_000;
-
-fn text(id: u64, len: usize, salt: u64) -> String {
-    let mut rng = SmallRng::seed_from_u64(id ^ (salt << 40));
-    (0..len).map(|i| if i % 12 == 11 { '-' } else { char::from(b'0' + rng.random_range(0..10u8)) }).collect()
-}
 
 /// A `lineitem` row, generated the way TPC-H's dbgen draws the columns
 /// Q1 and Q6 read.

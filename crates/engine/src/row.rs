@@ -119,12 +119,7 @@ fn encode_field(buf: &mut Vec<u8>, value: &Value, ty: &DataType) -> Result<()> {
 /// Decodes every column of an encoded row. Returns as many values as the
 /// row holds (possibly fewer than `types` after an ADD COLUMN).
 pub fn decode(data: &[u8], types: &[DataType]) -> Result<Vec<Value>> {
-    let mut reader = Reader { data, pos: 0 };
-    let ncols = reader.varint()? as usize;
-    if ncols > types.len() {
-        return Err(corrupt("row has more columns than its table"));
-    }
-    let bitmap = reader.take(ncols.div_ceil(8))?;
+    let (mut reader, ncols, bitmap) = header(data, types)?;
     let mut values = Vec::with_capacity(types.len());
     for (i, ty) in types.iter().take(ncols).enumerate() {
         if bitmap[i / 8] & (1 << (i % 8)) != 0 {
@@ -140,12 +135,7 @@ pub fn decode(data: &[u8], types: &[DataType]) -> Result<Vec<Value>> {
 /// past `wanted`'s end) read as NULL without being materialized, so a scan
 /// that needs two columns of ten pays for two.
 pub fn decode_selected(data: &[u8], types: &[DataType], wanted: &[bool]) -> Result<Vec<Value>> {
-    let mut reader = Reader { data, pos: 0 };
-    let ncols = reader.varint()? as usize;
-    if ncols > types.len() {
-        return Err(corrupt("row has more columns than its table"));
-    }
-    let bitmap = reader.take(ncols.div_ceil(8))?;
+    let (mut reader, ncols, bitmap) = header(data, types)?;
     let mut values = Vec::with_capacity(types.len());
     let last = wanted.iter().rposition(|w| *w).map_or(0, |i| i + 1).min(ncols);
     for (i, ty) in types.iter().take(last).enumerate() {
@@ -165,15 +155,10 @@ pub fn decode_selected(data: &[u8], types: &[DataType], wanted: &[bool]) -> Resu
 /// Decodes one column without materializing the others; `None` when the row
 /// predates the column (see the module docs).
 pub fn decode_column(data: &[u8], types: &[DataType], column: usize) -> Result<Option<Value>> {
-    let mut reader = Reader { data, pos: 0 };
-    let ncols = reader.varint()? as usize;
-    if ncols > types.len() {
-        return Err(corrupt("row has more columns than its table"));
-    }
+    let (mut reader, ncols, bitmap) = header(data, types)?;
     if column >= ncols {
         return Ok(None);
     }
-    let bitmap = reader.take(ncols.div_ceil(8))?;
     let is_null = |i: usize| bitmap[i / 8] & (1 << (i % 8)) != 0;
     for (i, ty) in types.iter().take(column).enumerate() {
         if !is_null(i) {
@@ -184,6 +169,18 @@ pub fn decode_column(data: &[u8], types: &[DataType], column: usize) -> Result<O
         return Ok(Some(Value::Null));
     }
     reader.field(&types[column]).map(Some)
+}
+
+/// Reads a row's column count and NULL bitmap; the reader is left at the
+/// first field.
+fn header<'a>(data: &'a [u8], types: &[DataType]) -> Result<(Reader<'a>, usize, &'a [u8])> {
+    let mut reader = Reader { data, pos: 0 };
+    let ncols = reader.varint()? as usize;
+    if ncols > types.len() {
+        return Err(corrupt("row has more columns than its table"));
+    }
+    let bitmap = reader.take(ncols.div_ceil(8))?;
+    Ok((reader, ncols, bitmap))
 }
 
 fn corrupt(what: &str) -> Error {

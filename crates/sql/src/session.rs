@@ -12,7 +12,7 @@ use std::sync::Arc;
 use memdb_engine::{Database, IsolationLevel, Transaction, TxnOptions, Value};
 use sqlparser::ast;
 
-use crate::bind::{Binder, BoundQuery, DmlKind, DmlPlan, OnConflict, OutputColumn, bind_ddl};
+use crate::bind::{Binder, DmlKind, DmlPlan, OnConflict, OutputColumn, bind_ddl};
 use crate::error::{Result, SqlError, unsupported};
 use crate::exec::{self, ExecCtx, Row};
 use crate::expr::{Expr, Func};
@@ -97,7 +97,7 @@ fn compile(
         ast::Statement::Insert(i) => Compiled::Dml(binder.insert(i)?),
         ast::Statement::Update(u) => Compiled::Dml(binder.update(u)?),
         ast::Statement::Delete(d) => Compiled::Dml(binder.delete(d)?),
-        _ => return Err(unsupported("preparing this statement")),
+        _ => return Err(unsupported("planning this kind of statement")),
     };
     let cacheable = !binder.used_views;
     let compiled = match compiled {
@@ -225,27 +225,38 @@ impl Session {
 
     /// Runs one parsed statement with parameter values.
     pub fn execute_statement(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<QueryResult> {
+        self.in_block_or_autocommit(stmt, |session, txn| session.in_transaction(txn, stmt, params))
+    }
+
+    /// Runs a statement: transaction control on its own; anything else in
+    /// the open block (an error fails the block) or, outside one, in a
+    /// transaction of its own that commits on success.
+    fn in_block_or_autocommit(
+        &mut self,
+        stmt: &ast::Statement,
+        run: impl FnOnce(&mut Self, &mut Transaction) -> Result<QueryResult>,
+    ) -> Result<QueryResult> {
         if self.status == TxnStatus::Failed && !is_block_end(stmt) {
             return Err(SqlError::InFailedTransaction);
         }
         if let Some(r) = self.transaction_control(stmt)? {
             return Ok(r);
         }
-        let autocommit = self.txn.is_none();
+        let (mut txn, autocommit) = match self.txn.take() {
+            Some(t) => (t, false),
+            None => (self.db.begin_with(self.default_options()?)?, true),
+        };
+        let result = run(self, &mut txn);
         if autocommit {
-            let options = self.default_options()?;
-            self.txn = Some(self.db.begin_with(options)?);
-        }
-        let result = self.in_transaction(stmt, params);
-        if autocommit {
-            let txn = self.txn.take();
-            match (&result, txn) {
-                (Ok(_), Some(t)) => t.commit().map(|_| ())?,
-                (Err(_), Some(t)) => t.rollback()?,
-                _ => {}
+            match &result {
+                Ok(_) => txn.commit().map(|_| ())?,
+                Err(_) => txn.rollback()?,
             }
-        } else if result.is_err() {
-            self.status = TxnStatus::Failed;
+        } else {
+            self.txn = Some(txn);
+            if result.is_err() {
+                self.status = TxnStatus::Failed;
+            }
         }
         result
     }
@@ -338,7 +349,12 @@ impl Session {
         }))
     }
 
-    fn in_transaction(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<QueryResult> {
+    fn in_transaction(
+        &mut self,
+        txn: &mut Transaction,
+        stmt: &ast::Statement,
+        params: &[Value],
+    ) -> Result<QueryResult> {
         // Settings and prepared statements do not touch data.
         match stmt {
             ast::Statement::Set(set) => return self.set(set),
@@ -405,13 +421,6 @@ impl Session {
             }
             _ => {}
         }
-        let mut txn = self.txn.take().ok_or(SqlError::Engine(memdb_engine::Error::TxnNotActive))?;
-        let result = self.with_txn(&mut txn, stmt, params);
-        self.txn = Some(txn);
-        result
-    }
-
-    fn with_txn(&mut self, txn: &mut Transaction, stmt: &ast::Statement, params: &[Value]) -> Result<QueryResult> {
         self.with_txn_cached(txn, stmt, params, &[], None)
     }
 
@@ -468,32 +477,38 @@ impl Session {
             ast::Statement::Explain { statement, analyze, .. } => self.explain(txn, statement, *analyze, params),
             ast::Statement::Execute { name: Some(name), parameters, .. } => {
                 let key = crate::bind::object_name(name)?;
-                let prepared = self
-                    .prepared
-                    .get(&key)
-                    .cloned()
-                    .ok_or_else(|| SqlError::UndefinedPreparedStatement(key.clone()))?;
-                let mut values = Vec::with_capacity(parameters.len());
-                for (i, p) in parameters.iter().enumerate() {
-                    let mut binder = Binder::new(txn, Vec::new());
-                    let t = binder.constant_expr(p)?;
-                    let e = match prepared.params.get(i).cloned().flatten() {
-                        Some(ty) => crate::bind::cast_expr(t, &ty)?,
-                        None => t.expr,
-                    };
-                    let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
-                    values.push(e.eval(&[], &mut cx)?);
-                }
-                let mut plan = prepared.plan.clone();
-                let result = self.with_txn_cached(txn, &prepared.statement, &values, &prepared.params, Some(&mut plan));
-                if let Some(p) = self.prepared.get_mut(&key) {
-                    p.plan = plan;
-                }
+                // Taken out while it runs (its plan may be refreshed), then put back.
+                let (key, mut prepared) =
+                    self.prepared.remove_entry(&key).ok_or(SqlError::UndefinedPreparedStatement(key))?;
+                let result = self.execute_with_arguments(txn, &mut prepared, parameters);
+                self.prepared.insert(key, prepared);
                 result
             }
             ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
             other => Ok(QueryResult::tag(bind_ddl(txn, other)?)),
         }
+    }
+
+    /// `EXECUTE name(arguments)`: evaluates the arguments as constants of
+    /// the declared parameter types and runs the prepared statement.
+    fn execute_with_arguments(
+        &mut self,
+        txn: &mut Transaction,
+        prepared: &mut PreparedStatement,
+        arguments: &[ast::Expr],
+    ) -> Result<QueryResult> {
+        let mut values = Vec::with_capacity(arguments.len());
+        for (i, p) in arguments.iter().enumerate() {
+            let t = Binder::new(txn, Vec::new()).constant_expr(p)?;
+            let e = match prepared.params.get(i).cloned().flatten() {
+                Some(ty) => crate::bind::cast_expr(t, &ty)?,
+                None => t.expr,
+            };
+            let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
+            values.push(e.eval(&[], &mut cx)?);
+        }
+        let PreparedStatement { statement, params, plan } = prepared;
+        self.with_txn_cached(txn, statement, &values, params, Some(plan))
     }
 
     /// Parses a statement once for repeated execution with parameters
@@ -510,32 +525,10 @@ impl Session {
 
     /// Executes a prepared statement with parameter values.
     pub fn execute_prepared(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<QueryResult> {
-        if self.status == TxnStatus::Failed && !is_block_end(&prepared.statement) {
-            return Err(SqlError::InFailedTransaction);
-        }
-        if let Some(r) = self.transaction_control(&prepared.statement)? {
-            return Ok(r);
-        }
-        let autocommit = self.txn.is_none();
-        if autocommit {
-            let options = self.default_options()?;
-            self.txn = Some(self.db.begin_with(options)?);
-        }
-        let mut txn = self.txn.take().ok_or(SqlError::Engine(memdb_engine::Error::TxnNotActive))?;
-        let result =
-            self.with_txn_cached(&mut txn, &prepared.statement, params, &prepared.params, Some(&mut prepared.plan));
-        if autocommit {
-            match &result {
-                Ok(_) => txn.commit().map(|_| ())?,
-                Err(_) => txn.rollback()?,
-            }
-        } else {
-            self.txn = Some(txn);
-            if result.is_err() {
-                self.status = TxnStatus::Failed;
-            }
-        }
-        result
+        let PreparedStatement { statement, params: types, plan } = prepared;
+        self.in_block_or_autocommit(statement, |session, txn| {
+            session.with_txn_cached(txn, statement, params, types, Some(plan))
+        })
     }
 
     fn explain(
@@ -545,12 +538,9 @@ impl Session {
         analyze: bool,
         params: &[Value],
     ) -> Result<QueryResult> {
-        let plan = match stmt {
-            ast::Statement::Query(q) => crate::optimize::optimize(Binder::new(txn, Vec::new()).query(q)?.plan),
-            ast::Statement::Insert(i) => Binder::new(txn, Vec::new()).insert(i)?.source,
-            ast::Statement::Update(u) => crate::optimize::optimize(Binder::new(txn, Vec::new()).update(u)?.source),
-            ast::Statement::Delete(d) => crate::optimize::optimize(Binder::new(txn, Vec::new()).delete(d)?.source),
-            _ => return Err(unsupported("EXPLAIN of this statement")),
+        let plan = match compile(txn, stmt, Vec::new())?.0 {
+            Compiled::Query { plan, .. } => plan,
+            Compiled::Dml(dml) => dml.source,
         };
         let lines = if analyze {
             let started = std::time::Instant::now();
@@ -744,14 +734,9 @@ impl Session {
     }
 }
 
+/// `SAVEPOINT` and friends outside a block (25P01, no_active_sql_transaction).
 fn no_block(what: &str) -> SqlError {
-    SqlError::Semantic(format!("{what} can only be used in transaction blocks")).into_no_active()
-}
-
-impl SqlError {
-    fn into_no_active(self) -> SqlError {
-        SqlError::DataException { code: "25P01", message: self.to_string() }
-    }
+    SqlError::DataException { code: "25P01", message: format!("{what} can only be used in transaction blocks") }
 }
 
 fn is_block_end(stmt: &ast::Statement) -> bool {
@@ -906,6 +891,3 @@ fn conflict(
     }
     Ok(Conflict::None)
 }
-
-#[allow(dead_code)]
-fn bound_unused(_: BoundQuery, _: Plan) {}

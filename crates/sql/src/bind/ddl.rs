@@ -11,7 +11,6 @@ use memdb_engine::{
 };
 use sqlparser::ast;
 
-use super::expr::cast_to;
 use super::types::{data_type, serial_type};
 use super::{Binder, Scope, ScopeColumn, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
@@ -129,7 +128,12 @@ fn index_columns(cols: &[ast::IndexColumn]) -> Result<Vec<String>> {
         .collect()
 }
 
-fn table_constraint(c: &ast::TableConstraint, schema_cols: &[Column], table: &str) -> Result<ConstraintSpec> {
+fn table_constraint(
+    txn: &mut Transaction,
+    c: &ast::TableConstraint,
+    schema_cols: &[Column],
+    table: &str,
+) -> Result<ConstraintSpec> {
     Ok(match c {
         ast::TableConstraint::PrimaryKey(pk) => {
             ConstraintSpec::PrimaryKey { name: pk.name.as_ref().map(ident), columns: index_columns(&pk.columns)? }
@@ -145,22 +149,29 @@ fn table_constraint(c: &ast::TableConstraint, schema_cols: &[Column], table: &st
             on_delete: fk_action(fk.on_delete),
             on_update: fk_action(fk.on_update),
         },
-        ast::TableConstraint::Check(ch) => {
-            ConstraintSpec::Check { name: ch.name.as_ref().map(ident), expr: check_expr(&ch.expr, schema_cols, table)? }
-        }
+        ast::TableConstraint::Check(ch) => ConstraintSpec::Check {
+            name: ch.name.as_ref().map(ident),
+            expr: check_expr(txn, &ch.expr, schema_cols, table)?,
+        },
         other => return Err(unsupported(format!("constraint {other}"))),
     })
 }
 
 /// Binds a CHECK expression over a table's columns and lowers it to the
 /// engine's stored expression language.
-fn check_expr(e: &ast::Expr, columns: &[Column], table: &str) -> Result<memdb_engine::Expr> {
-    stored_expr(e, columns, table, "check constraints")
+fn check_expr(txn: &mut Transaction, e: &ast::Expr, columns: &[Column], table: &str) -> Result<memdb_engine::Expr> {
+    stored_expr(txn, e, columns, table, "check constraints")
 }
 
-fn stored_expr(e: &ast::Expr, columns: &[Column], table: &str, context: &str) -> Result<memdb_engine::Expr> {
-    // The binder needs a transaction only for catalog lookups, which a
-    // constraint does not make; bind against a scope of the columns.
+/// Binds an expression over a table's columns (none for a DEFAULT) and
+/// lowers it to the engine's stored expression language.
+fn stored_expr(
+    txn: &mut Transaction,
+    e: &ast::Expr,
+    columns: &[Column],
+    table: &str,
+    context: &'static str,
+) -> Result<memdb_engine::Expr> {
     let scope = Scope {
         columns: columns
             .iter()
@@ -172,18 +183,12 @@ fn stored_expr(e: &ast::Expr, columns: &[Column], table: &str, context: &str) ->
             })
             .collect(),
     };
-    let bound = with_scope_binder(scope, |b| b.expr(e))?;
-    lower(bound.expr, context)
-}
-
-fn with_scope_binder<T>(scope: Scope, f: impl FnOnce(&mut Binder<'_>) -> Result<T>) -> Result<T> {
-    let db = memdb_engine::Database::open(memdb_engine::Config::memory())?;
-    let mut txn = db.begin()?;
-    let mut binder = Binder::new(&mut txn, Vec::new());
+    let mut binder = Binder::new(txn, Vec::new());
     binder.scopes.push(scope);
     binder.correlated.push(false);
-    binder.collected.push(super::Collected { clause: "check constraints", ..Default::default() });
-    f(&mut binder)
+    binder.collected.push(super::Collected { clause: context, ..Default::default() });
+    let bound = binder.expr(e)?;
+    lower(bound.expr, context)
 }
 
 /// Lowers a bound expression to the engine's expression language.
@@ -278,7 +283,7 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> 
                 ast::ColumnOption::Null => column.nullable = true,
                 ast::ColumnOption::NotNull => column.nullable = false,
                 ast::ColumnOption::Default(e) => {
-                    let d = stored_expr(e, &[], &name, "DEFAULT expressions")?;
+                    let d = stored_expr(txn, e, &[], &name, "DEFAULT expressions")?;
                     column.default = Some(default_with_type(d, &ty)?);
                 }
                 ast::ColumnOption::PrimaryKey(_) => {
@@ -325,13 +330,13 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> 
             if let ast::ColumnOption::Check(ch) = &opt.option {
                 constraints.push(ConstraintSpec::Check {
                     name: opt.name.as_ref().map(ident).or(ch.name.as_ref().map(ident)),
-                    expr: check_expr(&ch.expr, &columns, &name)?,
+                    expr: check_expr(txn, &ch.expr, &columns, &name)?,
                 });
             }
         }
     }
     for c in &ct.constraints {
-        constraints.push(table_constraint(c, &columns, &name)?);
+        constraints.push(table_constraint(txn, c, &columns, &name)?);
     }
     for col in columns {
         schema = schema.column(col);
@@ -549,7 +554,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                         ast::ColumnOption::NotNull => column.nullable = false,
                         ast::ColumnOption::Default(e) => {
                             column.default =
-                                Some(default_with_type(stored_expr(e, &[], &name, "DEFAULT expressions")?, &ty)?)
+                                Some(default_with_type(stored_expr(txn, e, &[], &name, "DEFAULT expressions")?, &ty)?)
                         }
                         ast::ColumnOption::Unique(_) => {
                             extra.push(ConstraintSpec::Unique { name: None, columns: vec![cname.clone()] })
@@ -591,7 +596,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
             }
             ast::AlterTableOperation::AddConstraint { constraint, .. } => {
                 let cols: Vec<Column> = table.schema().columns.clone();
-                AlterTable::AddConstraint(table_constraint(constraint, &cols, &name)?)
+                AlterTable::AddConstraint(table_constraint(txn, constraint, &cols, &name)?)
             }
             ast::AlterTableOperation::DropConstraint { name: cname, if_exists, drop_behavior } => {
                 let known =
@@ -626,7 +631,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                         AlterTable::SetDefault {
                             column,
                             default: Some(default_with_type(
-                                stored_expr(value, &[], &name, "DEFAULT expressions")?,
+                                stored_expr(txn, value, &[], &name, "DEFAULT expressions")?,
                                 &ty,
                             )?),
                         }
@@ -639,10 +644,4 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
         txn.alter_table(&name, change)?;
     }
     Ok("ALTER TABLE".into())
-}
-
-/// Evaluates a constant expression bound without a transaction (defaults in tests).
-#[allow(dead_code)]
-pub(crate) fn constant(e: Expr, ty: &DataType) -> Result<Expr> {
-    cast_to(super::Typed::new(e, ty.clone()), ty)
 }

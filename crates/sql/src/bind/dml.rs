@@ -5,7 +5,7 @@ use memdb_engine::{DataType, Table};
 use sqlparser::ast;
 
 use super::expr::{cast_to, resolve_unknown};
-use super::{Binder, Collected, OutputColumn, Scope, ScopeColumn, Typed, ident, object_name};
+use super::{Binder, Collected, OutputColumn, Scope, ScopeColumn, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{Expr, Func};
 use crate::plan::{Access, JoinKind, Plan};
@@ -397,9 +397,4 @@ impl Binder<'_> {
         }
         Ok((plan, scope))
     }
-}
-
-#[allow(dead_code)]
-fn typed(e: Expr, t: DataType) -> Typed {
-    Typed::new(e, t)
 }

@@ -9,7 +9,7 @@ use super::types::common_type;
 use super::{Binder, BoundQuery, Collected, CteBinding, OutputColumn, Scope, ScopeColumn, Typed, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{Expr, SubqueryKind};
-use crate::plan::{Access, Cte, JoinKind, Plan, RowLock, SetOpKind, SortKey, TableFunction};
+use crate::plan::{Access, Cte, JoinKind, Plan, RowLock, SetOpKind, TableFunction};
 
 /// A bound FROM item: its plan and the columns it contributes.
 struct Source {
@@ -256,21 +256,8 @@ impl Binder<'_> {
         self.next_cte += 1;
         let alias_columns: Vec<String> = cte.alias.columns.iter().map(|c| ident(&c.name)).collect();
         let rename = |columns: Vec<OutputColumn>| -> Result<Vec<OutputColumn>> {
-            if alias_columns.len() > columns.len() {
-                return Err(SqlError::Semantic(format!(
-                    "WITH query \"{name}\" has {} columns available but {} columns specified",
-                    columns.len(),
-                    alias_columns.len()
-                )));
-            }
-            Ok(columns
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| OutputColumn {
-                    name: alias_columns.get(i).cloned().unwrap_or(c.name),
-                    data_type: c.data_type,
-                })
-                .collect())
+            let renamed = aliased(&format!("WITH query \"{name}\""), pairs(columns), &alias_columns)?;
+            Ok(renamed.into_iter().map(|(name, data_type)| OutputColumn { name, data_type }).collect())
         };
         // WITH RECURSIVE name AS (base UNION [ALL] step)
         if recursive
@@ -605,11 +592,7 @@ impl Binder<'_> {
             return Err(unsupported("joins after a LATERAL subquery"));
         }
         let (plan, columns, correlated) = self.subquery(subquery)?;
-        let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
-        let alias_columns: Vec<String> =
-            alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
-        let columns =
-            rename_columns(&alias_name, columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+        let columns = rename_columns(&Alias::of(alias.as_ref(), "subquery"), pairs(columns))?;
         Ok(Some((Lateral { plan, correlated }, columns)))
     }
 
@@ -644,11 +627,7 @@ impl Binder<'_> {
             s.columns = saved;
         }
         let (plan, columns, correlated) = bound?;
-        let alias_name = alias.map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
-        let alias_columns: Vec<String> =
-            alias.map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
-        let columns =
-            rename_columns(&alias_name, columns.into_iter().map(|c| (c.name, c.data_type)).collect(), &alias_columns)?;
+        let columns = rename_columns(&Alias::of(alias, "subquery"), pairs(columns))?;
         let joined = self.join(left, Source { plan, columns }, op)?;
         if !correlated {
             return Ok(joined);
@@ -741,16 +720,10 @@ impl Binder<'_> {
                 if let Some(args) = args {
                     return self.table_function(&table_name, &args.args, alias.as_ref());
                 }
-                let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| table_name.clone());
-                let alias_columns: Vec<String> =
-                    alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
+                let alias = Alias::of(alias.as_ref(), &table_name);
                 // A CTE?
                 if let Some(cte) = self.cte(&table_name).cloned() {
-                    let columns = rename_columns(
-                        &alias_name,
-                        cte.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(),
-                        &alias_columns,
-                    )?;
+                    let columns = rename_columns(&alias, pairs(cte.columns.clone()))?;
                     return Ok(Source {
                         plan: Plan::CteScan { id: cte.id, name: cte.name, width: cte.columns.len() },
                         columns,
@@ -759,11 +732,11 @@ impl Binder<'_> {
                 match self.txn.table(&table_name) {
                     Ok(table) => {
                         let cols = table.columns().iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
-                        let columns = rename_columns(&alias_name, cols, &alias_columns)?;
+                        let columns = rename_columns(&alias, cols)?;
                         Ok(Source {
                             plan: Plan::Scan {
                                 table,
-                                alias: alias_name,
+                                alias: alias.name,
                                 access: Access::Full,
                                 filter: None,
                                 lock,
@@ -798,11 +771,7 @@ impl Binder<'_> {
                         self.ctes = ctes;
                         self.expanding.pop();
                         let bound = result?;
-                        let columns = rename_columns(
-                            &alias_name,
-                            bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(),
-                            &alias_columns,
-                        )?;
+                        let columns = rename_columns(&alias, pairs(bound.columns))?;
                         Ok(Source { plan: bound.plan, columns })
                     }
                     Err(e) => Err(e.into()),
@@ -813,14 +782,7 @@ impl Binder<'_> {
                     return Err(unsupported("LATERAL here"));
                 }
                 let (bound, _) = self.level_neutral(|b| b.query_correlated(subquery))?;
-                let alias_name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| "subquery".into());
-                let alias_columns: Vec<String> =
-                    alias.as_ref().map(|a| a.columns.iter().map(|c| ident(&c.name)).collect()).unwrap_or_default();
-                let columns = rename_columns(
-                    &alias_name,
-                    bound.columns.into_iter().map(|c| (c.name, c.data_type)).collect(),
-                    &alias_columns,
-                )?;
+                let columns = rename_columns(&Alias::of(alias.as_ref(), "subquery"), pairs(bound.columns))?;
                 Ok(Source { plan: bound.plan, columns })
             }
             ast::TableFactor::NestedJoin { table_with_joins, alias } => {
@@ -893,10 +855,9 @@ impl Binder<'_> {
                 ty
             }
         };
-        let alias_name = alias.map(|a| ident(&a.name)).unwrap_or_else(|| name.to_owned());
-        let col_name = alias
-            .and_then(|a| a.columns.first().map(|c| ident(&c.name)))
-            .unwrap_or_else(|| alias.map(|a| ident(&a.name)).unwrap_or_else(|| name.to_owned()));
+        let alias = Alias::of(alias, name);
+        let col_name = alias.columns.first().cloned().unwrap_or_else(|| alias.name.clone());
+        let alias_name = alias.name;
         Ok(Source {
             plan: Plan::Function { function, args: bound.into_iter().map(|t| t.expr).collect() },
             columns: vec![ScopeColumn { table: Some(alias_name), name: col_name, ty, merged: false }],
@@ -1031,23 +992,44 @@ fn type_column_name(t: &ast::DataType) -> String {
     }
 }
 
-fn rename_columns(table: &str, columns: Vec<(String, DataType)>, aliases: &[String]) -> Result<Vec<ScopeColumn>> {
+/// A FROM item's alias, `name(col, …)`, or its default name.
+struct Alias {
+    name: String,
+    columns: Vec<String>,
+}
+
+impl Alias {
+    fn of(alias: Option<&ast::TableAlias>, default: &str) -> Alias {
+        match alias {
+            Some(a) => Alias { name: ident(&a.name), columns: a.columns.iter().map(|c| ident(&c.name)).collect() },
+            None => Alias { name: default.to_owned(), columns: Vec::new() },
+        }
+    }
+}
+
+fn pairs(columns: Vec<OutputColumn>) -> Vec<(String, DataType)> {
+    columns.into_iter().map(|c| (c.name, c.data_type)).collect()
+}
+
+/// Renames the first columns after an alias list; more aliases than
+/// columns is an error naming `what` (`table "t"`, `WITH query "q"`).
+fn aliased(what: &str, columns: Vec<(String, DataType)>, aliases: &[String]) -> Result<Vec<(String, DataType)>> {
     if aliases.len() > columns.len() {
         return Err(SqlError::Semantic(format!(
-            "table \"{table}\" has {} columns available but {} columns specified",
+            "{what} has {} columns available but {} columns specified",
             columns.len(),
             aliases.len()
         )));
     }
-    Ok(columns
+    Ok(columns.into_iter().enumerate().map(|(i, (name, ty))| (aliases.get(i).cloned().unwrap_or(name), ty)).collect())
+}
+
+/// The scope columns of a FROM item under its alias.
+fn rename_columns(alias: &Alias, columns: Vec<(String, DataType)>) -> Result<Vec<ScopeColumn>> {
+    let renamed = aliased(&format!("table \"{}\"", alias.name), columns, &alias.columns)?;
+    Ok(renamed
         .into_iter()
-        .enumerate()
-        .map(|(i, (name, ty))| ScopeColumn {
-            table: Some(table.to_owned()),
-            name: aliases.get(i).cloned().unwrap_or(name),
-            ty,
-            merged: false,
-        })
+        .map(|(name, ty)| ScopeColumn { table: Some(alias.name.clone()), name, ty, merged: false })
         .collect())
 }
 
@@ -1256,6 +1238,3 @@ fn shift_outer(e: Expr) -> Expr {
     })
     .unwrap_or(original)
 }
-
-#[allow(dead_code)]
-fn unused(_: SortKey) {}

@@ -17,6 +17,24 @@ fn concat(left: &[Value], right: &[Value]) -> Row {
     row
 }
 
+/// Emits what a left row contributes once its matches are known: itself
+/// for a semi join with a match or an anti join without one, itself padded
+/// with NULLs for an unmatched row of a left or full join.
+fn finish_probe(kind: JoinKind, matched: bool, left: Row, right_width: usize, out: &mut Vec<Row>) {
+    match kind {
+        JoinKind::Semi if matched => out.push(left),
+        JoinKind::Anti if !matched => out.push(left),
+        JoinKind::Left | JoinKind::Full if !matched => out.push(concat(&left, &nulls(right_width))),
+        _ => {}
+    }
+}
+
+/// The right rows no left row matched, padded with NULLs on the left
+/// (right and full joins).
+fn unmatched_right(rows: &[Row], matched: &[bool], left_width: usize) -> Vec<Row> {
+    rows.iter().zip(matched).filter(|(_, m)| !**m).map(|(r, _)| concat(&nulls(left_width), r)).collect()
+}
+
 /// End of a hash chain.
 const NONE: usize = usize::MAX;
 
@@ -32,9 +50,10 @@ pub(crate) struct NestedLoopJoinOp<'p> {
     right_matched: Vec<bool>,
     kind: JoinKind,
     on: Option<&'p Expr>,
-    left_width: Option<usize>,
+    left_width: usize,
     right_width: usize,
     finished_left: bool,
+    emitted_unmatched: bool,
 }
 
 impl<'p> NestedLoopJoinOp<'p> {
@@ -43,6 +62,7 @@ impl<'p> NestedLoopJoinOp<'p> {
         right_plan: &'p Plan,
         kind: JoinKind,
         on: Option<&'p Expr>,
+        left_width: usize,
         right_width: usize,
     ) -> NestedLoopJoinOp<'p> {
         NestedLoopJoinOp {
@@ -52,9 +72,10 @@ impl<'p> NestedLoopJoinOp<'p> {
             right_matched: Vec::new(),
             kind,
             on,
-            left_width: None,
+            left_width,
             right_width,
             finished_left: false,
+            emitted_unmatched: false,
         }
     }
 }
@@ -82,7 +103,6 @@ impl NestedLoopJoinOp<'_> {
             };
             let mut out = Vec::new();
             for l in batch {
-                self.left_width.get_or_insert(l.len());
                 let mut matched = false;
                 for (j, r) in right.iter().enumerate() {
                     let row = concat(&l, r);
@@ -104,26 +124,15 @@ impl NestedLoopJoinOp<'_> {
                         }
                     }
                 }
-                match self.kind {
-                    JoinKind::Semi if matched => out.push(l),
-                    JoinKind::Anti if !matched => out.push(l),
-                    JoinKind::Left | JoinKind::Full if !matched => out.push(concat(&l, &nulls(self.right_width))),
-                    _ => {}
-                }
+                finish_probe(self.kind, matched, l, self.right_width, &mut out);
             }
             if !out.is_empty() {
                 return Ok(Some(out));
             }
         }
-        if matches!(self.kind, JoinKind::Right | JoinKind::Full) {
-            let width = self.left_width.unwrap_or(0);
-            let out: Vec<Row> = right
-                .iter()
-                .zip(&self.right_matched)
-                .filter(|(_, m)| !**m)
-                .map(|(r, _)| concat(&nulls(width), r))
-                .collect();
-            self.kind = JoinKind::Inner; // emit the unmatched rows once
+        if matches!(self.kind, JoinKind::Right | JoinKind::Full) && !self.emitted_unmatched {
+            self.emitted_unmatched = true;
+            let out = unmatched_right(right, &self.right_matched, self.left_width);
             if !out.is_empty() {
                 return Ok(Some(out));
             }
@@ -264,12 +273,7 @@ impl Operator for HashJoinOp<'_> {
                         }
                     }
                 }
-                match self.kind {
-                    JoinKind::Semi if matched => out.push(l),
-                    JoinKind::Anti if !matched => out.push(l),
-                    JoinKind::Left | JoinKind::Full if !matched => out.push(concat(&l, &nulls(self.right_width))),
-                    _ => {}
-                }
+                finish_probe(self.kind, matched, l, self.right_width, &mut out);
             }
             if !out.is_empty() {
                 return Ok(Some(out));
@@ -277,13 +281,7 @@ impl Operator for HashJoinOp<'_> {
         }
         if matches!(self.kind, JoinKind::Right | JoinKind::Full) && !self.emitted_unmatched {
             self.emitted_unmatched = true;
-            let out: Vec<Row> = self
-                .build_rows
-                .iter()
-                .zip(&self.build_matched)
-                .filter(|(_, m)| !**m)
-                .map(|(r, _)| concat(&nulls(self.left_width), r))
-                .collect();
+            let out = unmatched_right(&self.build_rows, &self.build_matched, self.left_width);
             if !out.is_empty() {
                 return Ok(Some(out));
             }
@@ -333,9 +331,7 @@ impl Operator for ApplyOp<'_> {
                     matched = true;
                     out.push(row);
                 }
-                if !matched && self.kind == JoinKind::Left {
-                    out.push(concat(&l, &nulls(self.right_width)));
-                }
+                finish_probe(self.kind, matched, l, self.right_width, &mut out);
             }
             if !out.is_empty() {
                 return Ok(Some(out));

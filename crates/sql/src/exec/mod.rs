@@ -234,9 +234,14 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
         }
         Plan::Project { input, exprs } => Box::new(basic::ProjectOp { input: build(input, cx)?, exprs }),
         Plan::Limit { input, limit, offset } => Box::new(basic::LimitOp::new(build(input, cx)?, limit, offset)),
-        Plan::NestedLoopJoin { left, right, kind, on } => {
-            Box::new(join::NestedLoopJoinOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
-        }
+        Plan::NestedLoopJoin { left, right, kind, on } => Box::new(join::NestedLoopJoinOp::new(
+            build(left, cx)?,
+            right,
+            *kind,
+            on.as_ref(),
+            left.width(),
+            right.width(),
+        )),
         Plan::Apply { left, right, kind, on } => {
             Box::new(join::ApplyOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
         }

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 use memdb_engine::types::datetime;
-use memdb_engine::{DataType, Interval, Value};
+use memdb_engine::{DataType, Value};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, MathematicalOps};
 
@@ -417,12 +417,6 @@ pub(crate) fn result_type(op: BinOp, a: &DataType, b: &DataType) -> Option<DataT
         (BinOp::Div, T::Interval, t) if num(t) => T::Interval,
         _ => return None,
     })
-}
-
-/// Helper for the binder: whether an interval is usable (keeps the import used).
-#[allow(dead_code)]
-pub(crate) fn zero_interval() -> Interval {
-    Interval { months: 0, days: 0, micros: 0 }
 }
 
 #[cfg(test)]
