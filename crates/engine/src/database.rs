@@ -77,7 +77,15 @@ pub struct Config {
     pub gc_interval: Option<Duration>,
     /// The clock for `now()` and timestamps.
     pub clock: Arc<dyn Clock>,
+    /// Runs a wait that blocks the thread (a row-lock wait). An async
+    /// server passes its runtime's "this task blocks now" hook (tokio's
+    /// `block_in_place`), so the runtime moves other connections off the
+    /// blocked thread; `None` just blocks.
+    pub blocking: Option<BlockingHook>,
 }
+
+/// See [`Config::blocking`]: calls the closure, which blocks.
+pub type BlockingHook = fn(&mut dyn FnMut());
 
 impl Default for Config {
     fn default() -> Self {
@@ -87,6 +95,7 @@ impl Default for Config {
             lock_timeout: None,
             gc_interval: Some(Duration::from_millis(100)),
             clock: Arc::new(SystemClock),
+            blocking: None,
         }
     }
 }
@@ -112,6 +121,12 @@ impl Config {
     /// Sets the background collection interval (`None` disables it).
     pub fn with_gc_interval(mut self, interval: Option<Duration>) -> Config {
         self.gc_interval = interval;
+        self
+    }
+
+    /// Sets the hook that wraps thread-blocking waits.
+    pub fn with_blocking_hook(mut self, hook: BlockingHook) -> Config {
+        self.blocking = Some(hook);
         self
     }
 
@@ -187,12 +202,13 @@ impl Database {
         let catalog = Arc::new(Catalog::new());
         let gc_interval = config.gc_interval;
         let max_transactions = config.max_transactions.clamp(1, MAX_SLOTS);
+        let blocking = config.blocking;
         let shared = Arc::new(Shared {
             config,
             newest: AtomicU64::new(0),
             next_txn: AtomicU64::new(1),
             active: ActiveSet::new(max_transactions),
-            waits: WaitGraph::new(max_transactions),
+            waits: WaitGraph::new(max_transactions, blocking),
             commit_lock: Mutex::new(()),
             catalogs: RwLock::new(CatalogHistory::new(catalog.clone())),
             current_catalog: ArcSwap::new(catalog),

@@ -60,7 +60,9 @@ mod txn;
 pub mod types;
 
 pub use commitlog::{CommitLog, CommitRecord, LogOp, MemoryLog, NoLog};
-pub use database::{Clock, Config, Database, DatabaseStats, ManualClock, PG_EPOCH_OFFSET_MICROS, SystemClock};
+pub use database::{
+    BlockingHook, Clock, Config, Database, DatabaseStats, ManualClock, PG_EPOCH_OFFSET_MICROS, SystemClock,
+};
 pub use error::{Error, Result};
 pub use expr::Expr;
 pub use gc::GcStats;

@@ -39,6 +39,7 @@
 //! ```
 
 mod bind;
+mod copy;
 mod error;
 pub mod exec;
 pub mod expr;
@@ -50,8 +51,9 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
 pub use bind::{BoundQuery, OutputColumn};
+pub use copy::CopyFormat;
 pub use error::{Result, SqlError};
-pub use session::{PreparedStatement, QueryResult, Session, SessionVars, TxnStatus};
+pub use session::{Outcome, PreparedStatement, QueryResult, Session, SessionVars, TxnStatus, parse_duration_ms};
 pub use sqlparser::ast::Statement;
 
 /// The PostgreSQL version memdb reports (`server_version`).
@@ -71,13 +73,48 @@ pub fn server_version_string() -> String {
 /// assert_eq!(err.sqlstate(), "42601");
 /// ```
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| match e {
+    let sql = copy::normalize_boolean_options(sql);
+    let sql = normalize_vacuum(&sql);
+    Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
             let (line, column) = position(&message);
             SqlError::Syntax { message, line, column }
         }
     })
+}
+
+/// PostgreSQL's `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)]
+/// [table [, …]]` in the form the parser takes (`VACUUM [table]`): the
+/// options change nothing in memdb, where old versions are collected in the
+/// background; the first table is kept so that a missing one is an error.
+fn normalize_vacuum(sql: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = sql.trim_start();
+    if !trimmed.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("vacuum")) {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let body = trimmed[6..].trim().trim_end_matches(';');
+    if body.contains(';') || trimmed[6..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut rest = body.trim();
+    if rest.starts_with('(') {
+        match rest.find(')') {
+            Some(end) => rest = rest[end + 1..].trim(),
+            None => return std::borrow::Cow::Borrowed(sql),
+        }
+    }
+    loop {
+        let word_end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        let word = &rest[..word_end];
+        if ["full", "freeze", "verbose", "analyze", "analyse"].iter().any(|k| word.eq_ignore_ascii_case(k)) {
+            rest = rest[word_end..].trim_start();
+        } else {
+            break;
+        }
+    }
+    let first = rest.split(',').next().unwrap_or("").split('(').next().unwrap_or("").trim();
+    std::borrow::Cow::Owned(format!("VACUUM {first}"))
 }
 
 /// Extracts "Line: N, Column: M" from a sqlparser message.
@@ -95,6 +132,14 @@ fn position(message: &str) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn vacuum_options_are_accepted() {
+        for sql in ["vacuum", "VACUUM ANALYZE t", "vacuum (verbose, analyze) t, u", "vacuum full freeze t(a)"] {
+            assert!(super::parse(sql).is_ok(), "{sql}");
+        }
+        assert_eq!(super::normalize_vacuum("vacuum analyze pgbench_branches"), "VACUUM pgbench_branches");
+    }
+
     use super::*;
 
     #[test]

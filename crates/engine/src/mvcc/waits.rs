@@ -44,13 +44,15 @@ struct Signal {
 pub(crate) struct WaitGraph {
     signals: Box<[Signal]>,
     waits_for: Mutex<HashMap<TxnId, TxnId>>,
+    blocking: Option<crate::database::BlockingHook>,
 }
 
 impl WaitGraph {
-    pub fn new(slots: usize) -> WaitGraph {
+    pub fn new(slots: usize, blocking: Option<crate::database::BlockingHook>) -> WaitGraph {
         WaitGraph {
             signals: (0..slots.clamp(1, MAX_SLOTS)).map(|_| Signal::default()).collect(),
             waits_for: Mutex::new(HashMap::new()),
+            blocking,
         }
     }
 
@@ -97,7 +99,7 @@ impl WaitGraph {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut result = Ok(());
-        {
+        let mut wait = || {
             let mut guard = s.lock.lock();
             s.waiters.fetch_add(1, Ordering::SeqCst);
             while s.running.load(Ordering::SeqCst) == holder {
@@ -114,6 +116,10 @@ impl WaitGraph {
                 }
             }
             s.waiters.fetch_sub(1, Ordering::SeqCst);
+        };
+        match self.blocking {
+            Some(hook) => hook(&mut wait),
+            None => wait(),
         }
         self.waits_for.lock().remove(&waiter);
         result
@@ -133,7 +139,7 @@ mod tests {
 
     #[test]
     fn waiters_wake_when_the_holder_ends() {
-        let graph = Arc::new(WaitGraph::new(16));
+        let graph = Arc::new(WaitGraph::new(16, None));
         let holder = id(1, 1);
         graph.register_writer(holder);
         let g = graph.clone();
@@ -146,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_cycle_is_a_deadlock_and_timeouts_expire() {
-        let graph = Arc::new(WaitGraph::new(16));
+        let graph = Arc::new(WaitGraph::new(16, None));
         let (a, b) = (id(1, 1), id(2, 2));
         graph.register_writer(a);
         graph.register_writer(b);

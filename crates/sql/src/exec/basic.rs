@@ -225,6 +225,7 @@ impl<'p> FunctionOp<'p> {
 
 impl Operator for FunctionOp<'_> {
     fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        cx.check_interrupt()?;
         if self.state.is_none() {
             self.state = Some(self.start(cx)?);
         }

@@ -82,6 +82,7 @@ impl<'p> NestedLoopJoinOp<'p> {
 
 impl Operator for NestedLoopJoinOp<'_> {
     fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        cx.check_interrupt()?;
         if self.right.is_none() {
             let rows = super::run(self.right_plan, cx)?;
             self.right_matched = vec![false; rows.len()];

@@ -111,6 +111,12 @@ impl<'a> ExecCtx<'a> {
         }
     }
 
+    /// Fails with 57014 once the statement was cancelled or ran past its
+    /// `statement_timeout`; operators call it once per batch.
+    pub(crate) fn check_interrupt(&self) -> Result<()> {
+        self.vars.interrupt.check()
+    }
+
     pub(crate) fn param(&self, i: usize) -> Result<Value> {
         self.params.get(i).cloned().ok_or_else(|| SqlError::Semantic(format!("there is no parameter ${}", i + 1)))
     }
@@ -298,6 +304,7 @@ fn recursive_cte(id: usize, base: &Plan, step: &Plan, all: bool, cx: &mut ExecCt
     }
     let mut iterations = 0u64;
     while !working.is_empty() {
+        cx.check_interrupt()?;
         iterations += 1;
         if iterations > 1_000_000 || result.len() > 50_000_000 {
             return Err(SqlError::QueryCanceled("a recursive query that does not end".into()));
@@ -323,6 +330,7 @@ pub(crate) fn run_limited(plan: &Plan, cx: &mut ExecCtx<'_>, limit: Option<usize
     let mut op = build(plan, cx)?;
     let mut rows = Vec::new();
     while let Some(batch) = op.next(cx)? {
+        cx.check_interrupt()?;
         if rows.is_empty() {
             rows = batch;
         } else {

@@ -132,6 +132,7 @@ impl<'p> ScanOp<'p> {
 impl Operator for ScanOp<'_> {
     fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
         loop {
+            cx.check_interrupt()?;
             if !self.fetch(cx)? {
                 return Ok(None);
             }

@@ -8,15 +8,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use memdb_engine::{Database, IsolationLevel, Transaction, TxnOptions, Value};
 use sqlparser::ast;
 
-use crate::bind::{Binder, DmlKind, DmlPlan, OnConflict, OutputColumn, bind_ddl};
+use crate::bind::{Binder, DmlPlan, OutputColumn, bind_ddl};
+use crate::copy::CopyFormat;
 use crate::error::{Result, SqlError, unsupported};
-use crate::exec::{self, ExecCtx, Row};
-use crate::expr::{Expr, Func};
+use crate::exec::{self, ExecCtx};
+use crate::expr::Expr;
 use crate::plan::{Plan, explain};
+
+mod copy;
+mod dml;
 
 /// The result of one statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +49,30 @@ pub struct SessionVars {
     pub user: String,
     /// `currval` per sequence.
     pub currval: HashMap<String, i64>,
+    /// Cancellation and the statement's deadline.
+    pub(crate) interrupt: Interrupt,
+}
+
+/// What can stop a running statement: a cancel request from another
+/// connection, or `statement_timeout`.
+#[derive(Debug, Default)]
+pub(crate) struct Interrupt {
+    cancel: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+}
+
+impl Interrupt {
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(SqlError::QueryCanceled("user request".into()));
+        }
+        if let Some(deadline) = self.deadline
+            && Instant::now() >= deadline
+        {
+            return Err(SqlError::QueryCanceled("statement timeout".into()));
+        }
+        Ok(())
+    }
 }
 
 /// Where the session's transaction block stands.
@@ -61,8 +91,82 @@ pub enum TxnStatus {
 #[derive(Clone, Debug)]
 pub struct PreparedStatement {
     statement: ast::Statement,
+    /// Parameter types: declared, or inferred when the plan was made.
     params: Vec<Option<memdb_engine::DataType>>,
     plan: Option<CachedPlan>,
+    /// The result columns, once described.
+    columns: Option<Arc<[OutputColumn]>>,
+}
+
+impl PreparedStatement {
+    fn new(statement: ast::Statement, params: Vec<Option<memdb_engine::DataType>>) -> PreparedStatement {
+        PreparedStatement { statement, params, plan: None, columns: None }
+    }
+
+    /// Parameter types (`$1`, `$2`, …): as declared, else as inferred from
+    /// their context when the statement was described, else `text`.
+    pub fn parameter_types(&self) -> Vec<memdb_engine::DataType> {
+        self.params.iter().map(|t| t.clone().unwrap_or(memdb_engine::DataType::Text)).collect()
+    }
+
+    /// The columns the statement returns (empty when it returns no rows);
+    /// known once [`Session::prepare_described`] made it.
+    pub fn columns(&self) -> Arc<[OutputColumn]> {
+        self.columns.clone().unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+}
+
+/// What running one statement produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Rows (for a query) and the command tag.
+    Done(QueryResult),
+    /// `COPY … FROM STDIN` began: the session now takes the data through
+    /// [`Session::copy_data`] and ends it with [`Session::copy_done`] or
+    /// [`Session::copy_fail`].
+    CopyIn {
+        /// How many columns each row has.
+        columns: usize,
+        /// The data format.
+        format: CopyFormat,
+    },
+    /// `COPY … TO STDOUT`: the data, one chunk per row, newlines included.
+    CopyOut {
+        /// How many columns each row has.
+        columns: usize,
+        /// The data format.
+        format: CopyFormat,
+        /// The encoded rows (and the header line, if asked for).
+        data: Vec<Vec<u8>>,
+        /// How many rows (for the `COPY n` tag).
+        rows: u64,
+    },
+}
+
+impl Outcome {
+    /// For callers without a COPY data channel: `COPY … TO STDOUT` becomes
+    /// one text column of lines; `COPY … FROM STDIN` is refused.
+    fn into_result(self, session: &mut Session) -> Result<QueryResult> {
+        match self {
+            Outcome::Done(r) => Ok(r),
+            Outcome::CopyOut { data, rows, .. } => Ok(QueryResult {
+                columns: Arc::from(vec![OutputColumn { name: "copy".into(), data_type: memdb_engine::DataType::Text }]),
+                rows: data
+                    .into_iter()
+                    .map(|line| {
+                        vec![Value::Text(
+                            String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned(),
+                        )]
+                    })
+                    .collect(),
+                tag: format!("COPY {rows}"),
+            }),
+            Outcome::CopyIn { .. } => {
+                session.copy_fail("COPY FROM STDIN needs a client that sends the data");
+                Err(SqlError::FeatureNotSupported("COPY FROM STDIN without a data channel".into()))
+            }
+        }
+    }
 }
 
 /// A compiled statement: a query plan, or a DML plan (kept behind an
@@ -81,13 +185,22 @@ struct CachedPlan {
     compiled: Arc<Compiled>,
 }
 
+/// Whether a statement is planned (and its plan cacheable): queries and DML.
+fn is_plannable(stmt: &ast::Statement) -> bool {
+    matches!(
+        stmt,
+        ast::Statement::Query(_) | ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_)
+    )
+}
+
 /// Binds and optimizes a query or DML statement; also says whether the
-/// plan may be cached (it used no view).
+/// plan may be cached (it used no view), and the parameter types: declared,
+/// or inferred from context.
 fn compile(
     txn: &mut Transaction,
     stmt: &ast::Statement,
     params: Vec<Option<memdb_engine::DataType>>,
-) -> Result<(Compiled, bool)> {
+) -> Result<(Compiled, bool, Vec<Option<memdb_engine::DataType>>)> {
     let mut binder = Binder::new(txn, params);
     let compiled = match stmt {
         ast::Statement::Query(q) => {
@@ -100,14 +213,51 @@ fn compile(
         _ => return Err(unsupported("planning this kind of statement")),
     };
     let cacheable = !binder.used_views;
-    let compiled = match compiled {
+    let mut params = std::mem::take(&mut binder.params);
+    let mut compiled = match compiled {
         Compiled::Dml(mut plan) => {
             plan.source = crate::optimize::optimize(plan.source);
             Compiled::Dml(plan)
         }
         other => other,
     };
-    Ok((compiled, cacheable))
+    infer_cast_params(&mut compiled, &mut params);
+    Ok((compiled, cacheable, params))
+}
+
+/// A parameter still untyped after binding but cast somewhere (`$1::int`,
+/// or assigned to a column) takes the cast's type, as PostgreSQL infers it.
+fn infer_cast_params(compiled: &mut Compiled, params: &mut [Option<memdb_engine::DataType>]) {
+    if params.iter().all(Option::is_some) {
+        return;
+    }
+    let mut visit = |e: &Expr| {
+        e.walk(&mut |node| {
+            if let Expr::Cast(inner, ty) = node
+                && let Expr::Param(i) = inner.as_ref()
+                && let Some(slot @ None) = params.get_mut(*i)
+            {
+                *slot = Some(ty.clone());
+            }
+        })
+    };
+    match compiled {
+        Compiled::Query { plan, .. } => plan.for_each_expr_mut(&mut |e| visit(e)),
+        Compiled::Dml(dml) => {
+            dml.source.for_each_expr_mut(&mut |e| visit(e));
+            if let crate::bind::DmlKind::Update { assignments } = &dml.kind {
+                assignments.iter().for_each(|(_, e)| visit(e));
+            }
+            if let crate::bind::DmlKind::Insert {
+                on_conflict: Some(crate::bind::OnConflict::Update { assignments, .. }),
+                ..
+            } = &dml.kind
+            {
+                assignments.iter().for_each(|(_, e)| visit(e));
+            }
+            dml.predicate.iter().chain(dml.returning.iter().flatten()).for_each(&mut visit);
+        }
+    }
 }
 
 /// One client's session over a database.
@@ -120,6 +270,8 @@ pub struct Session {
     prepared: HashMap<String, PreparedStatement>,
     /// Plans of recently run statement texts (the simple-query plan cache).
     statement_cache: HashMap<String, PreparedStatement>,
+    /// A `COPY … FROM STDIN` in progress.
+    copy_in: Option<Box<copy::CopyInState>>,
 }
 
 /// How many statement texts the plan cache keeps.
@@ -154,11 +306,44 @@ impl Session {
             db,
             txn: None,
             status: TxnStatus::Idle,
-            vars: SessionVars { user: user.to_owned(), currval: HashMap::new() },
+            vars: SessionVars { user: user.to_owned(), currval: HashMap::new(), interrupt: Interrupt::default() },
             settings: default_settings(),
             prepared: HashMap::new(),
             statement_cache: HashMap::new(),
+            copy_in: None,
         }
+    }
+
+    /// Sets the session user (from a connection's startup message).
+    pub fn set_user(&mut self, user: &str) {
+        user.clone_into(&mut self.vars.user);
+    }
+
+    /// Sets a setting without SQL (a connection's startup parameters such
+    /// as `application_name`); unknown names are kept as custom settings.
+    pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        let name = name.to_ascii_lowercase();
+        self.validate_setting(&name, value)?;
+        self.settings.insert(name, value.to_owned());
+        Ok(())
+    }
+
+    /// A flag that cancels the running statement when set (a client's
+    /// CancelRequest arrives on another connection, so on another thread).
+    /// Each statement clears it when it starts.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.vars.interrupt.cancel.clone()
+    }
+
+    /// Arms the interrupt for a new statement: clears an old cancel, sets
+    /// the `statement_timeout` deadline.
+    fn start_statement(&mut self) {
+        self.vars.interrupt.cancel.store(false, Ordering::Relaxed);
+        self.vars.interrupt.deadline = self
+            .setting("statement_timeout")
+            .and_then(|v| parse_duration_ms(v).ok())
+            .filter(|ms| *ms > 0)
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
     }
 
     /// The transaction block status (for ReadyForQuery).
@@ -172,11 +357,20 @@ impl Session {
     }
 
     /// Runs one or more `;`-separated statements; stops at the first error,
-    /// which is the last element.
+    /// which is the last element. `COPY … FROM STDIN` is refused here (see
+    /// [`Session::run_outcomes`]).
     pub fn run(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
+        let outcomes = self.run_outcomes(sql);
+        outcomes.into_iter().map(|o| o.and_then(|o| o.into_result(self))).collect()
+    }
+
+    /// Runs one or more `;`-separated statements, as the simple query
+    /// protocol does; stops at the first error (the last element) or at a
+    /// `COPY … FROM STDIN`, which waits for its data.
+    pub fn run_outcomes(&mut self, sql: &str) -> Vec<Result<Outcome>> {
         // A repeated single statement skips parsing and planning.
         if let Some((key, mut prepared)) = self.statement_cache.remove_entry(sql) {
-            let r = self.execute_prepared(&mut prepared, &[]);
+            let r = self.execute_prepared_outcome(&mut prepared, &[]);
             self.statement_cache.insert(key, prepared);
             return vec![r];
         }
@@ -188,16 +382,10 @@ impl Session {
             }
         };
         if let [stmt] = statements.as_slice()
-            && matches!(
-                stmt,
-                ast::Statement::Query(_)
-                    | ast::Statement::Insert(_)
-                    | ast::Statement::Update(_)
-                    | ast::Statement::Delete(_)
-            )
+            && is_plannable(stmt)
         {
-            let mut prepared = PreparedStatement { statement: stmt.clone(), params: Vec::new(), plan: None };
-            let r = self.execute_prepared(&mut prepared, &[]);
+            let mut prepared = PreparedStatement::new(stmt.clone(), Vec::new());
+            let r = self.execute_prepared_outcome(&mut prepared, &[]);
             if prepared.plan.is_some() {
                 if self.statement_cache.len() >= STATEMENT_CACHE_SIZE {
                     self.statement_cache.clear();
@@ -208,10 +396,10 @@ impl Session {
         }
         let mut out = Vec::with_capacity(statements.len());
         for stmt in &statements {
-            let r = self.execute_statement(stmt, &[]);
-            let failed = r.is_err();
+            let r = self.statement_outcome(stmt, &[], &[], None);
+            let stop = !matches!(r, Ok(Outcome::Done(_)) | Ok(Outcome::CopyOut { .. }));
             out.push(r);
-            if failed {
+            if stop {
                 break;
             }
         }
@@ -225,7 +413,38 @@ impl Session {
 
     /// Runs one parsed statement with parameter values.
     pub fn execute_statement(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<QueryResult> {
-        self.in_block_or_autocommit(stmt, |session, txn| session.in_transaction(txn, stmt, params))
+        self.statement_outcome(stmt, params, &[], None)?.into_result(self)
+    }
+
+    /// Runs one statement: COPY on its own path, anything else in the open
+    /// block or in a transaction of its own.
+    fn statement_outcome(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        types: &[Option<memdb_engine::DataType>],
+        plan: Option<&mut Option<CachedPlan>>,
+    ) -> Result<Outcome> {
+        if self.copy_in.is_some() {
+            self.copy_fail("a statement arrived during COPY FROM STDIN");
+        }
+        if let ast::Statement::Copy { .. } = stmt {
+            if self.status == TxnStatus::Failed {
+                return Err(SqlError::InFailedTransaction);
+            }
+            let r = self.copy(stmt);
+            if r.is_err() {
+                self.fail();
+            }
+            return r;
+        }
+        let r = match plan {
+            Some(plan) => self.in_block_or_autocommit(stmt, |session, txn| {
+                session.with_txn_cached(txn, stmt, params, types, Some(plan))
+            }),
+            None => self.in_block_or_autocommit(stmt, |session, txn| session.in_transaction(txn, stmt, params)),
+        };
+        r.map(Outcome::Done)
     }
 
     /// Runs a statement: transaction control on its own; anything else in
@@ -239,6 +458,7 @@ impl Session {
         if self.status == TxnStatus::Failed && !is_block_end(stmt) {
             return Err(SqlError::InFailedTransaction);
         }
+        self.start_statement();
         if let Some(r) = self.transaction_control(stmt)? {
             return Ok(r);
         }
@@ -406,8 +626,7 @@ impl Session {
                         message: format!("prepared statement \"{key}\" already exists"),
                     });
                 }
-                self.prepared
-                    .insert(key, PreparedStatement { statement: (**statement).clone(), params: types, plan: None });
+                self.prepared.insert(key, PreparedStatement::new((**statement).clone(), types));
                 return Ok(QueryResult::tag("PREPARE"));
             }
             ast::Statement::Deallocate { name, .. } => {
@@ -448,7 +667,7 @@ impl Session {
         let compiled = match (cache.as_deref(), version) {
             (Some(Some(c)), Some(v)) if c.version == v => c.compiled.clone(),
             _ => {
-                let (compiled, cacheable) = compile(txn, stmt, param_types.to_vec())?;
+                let (compiled, cacheable, _) = compile(txn, stmt, param_types.to_vec())?;
                 let compiled = Arc::new(compiled);
                 if let (Some(slot), Some(v), true) = (cache, version, cacheable) {
                     *slot = Some(CachedPlan { version: v, compiled: compiled.clone() });
@@ -485,6 +704,15 @@ impl Session {
                 result
             }
             ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
+            ast::Statement::Vacuum(v) => {
+                if let Some(name) = &v.table_name {
+                    txn.table(&crate::bind::object_name(name)?)?;
+                }
+                // Old versions are collected in the background; VACUUM runs
+                // a collection now.
+                self.db.gc();
+                Ok(QueryResult::tag("VACUUM"))
+            }
             other => Ok(QueryResult::tag(bind_ddl(txn, other)?)),
         }
     }
@@ -507,7 +735,7 @@ impl Session {
             let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
             values.push(e.eval(&[], &mut cx)?);
         }
-        let PreparedStatement { statement, params, plan } = prepared;
+        let PreparedStatement { statement, params, plan, .. } = prepared;
         self.with_txn_cached(txn, statement, &values, params, Some(plan))
     }
 
@@ -520,15 +748,69 @@ impl Session {
             return Err(SqlError::Semantic("cannot insert multiple commands into a prepared statement".into()));
         }
         let statement = statements.pop().ok_or_else(|| SqlError::Semantic("empty statement".into()))?;
-        Ok(PreparedStatement { statement, params: Vec::new(), plan: None })
+        Ok(PreparedStatement::new(statement, Vec::new()))
+    }
+
+    /// Prepares a statement as the extended query protocol's Parse does:
+    /// with the client's parameter types (`None`: infer from context), bound
+    /// against the catalog now, so that its parameter types and result
+    /// columns are known ([`PreparedStatement::parameter_types`],
+    /// [`PreparedStatement::columns`]) before it runs.
+    pub fn prepare_described(
+        &mut self,
+        sql: &str,
+        declared: Vec<Option<memdb_engine::DataType>>,
+    ) -> Result<PreparedStatement> {
+        let mut prepared = self.prepare(sql)?;
+        prepared.params = declared;
+        if self.status == TxnStatus::Failed && !is_block_end(&prepared.statement) {
+            return Err(SqlError::InFailedTransaction);
+        }
+        prepared.columns = Some(match &prepared.statement {
+            stmt if is_plannable(stmt) => {
+                let mut own = None;
+                let txn = match self.txn.as_mut() {
+                    Some(t) => t,
+                    None => own.insert(self.db.begin_with(TxnOptions::isolation(IsolationLevel::ReadCommitted))?),
+                };
+                txn.begin_statement()?;
+                let version = txn.schema_version();
+                let (compiled, cacheable, params) = compile(txn, &prepared.statement, prepared.params.clone())?;
+                if let Some(t) = own {
+                    t.rollback()?;
+                }
+                prepared.params = params;
+                let columns = match &compiled {
+                    Compiled::Query { columns, .. } => columns.clone(),
+                    Compiled::Dml(dml) => Arc::from(dml.returning_columns.clone()),
+                };
+                if let (true, Some(version)) = (cacheable, version) {
+                    prepared.plan = Some(CachedPlan { version, compiled: Arc::new(compiled) });
+                }
+                columns
+            }
+            ast::Statement::ShowVariable { variable } => Arc::from(vec![OutputColumn {
+                name: variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" "),
+                data_type: memdb_engine::DataType::Text,
+            }]),
+            ast::Statement::Explain { .. } => {
+                Arc::from(vec![OutputColumn { name: "QUERY PLAN".into(), data_type: memdb_engine::DataType::Text }])
+            }
+            _ => Arc::from(Vec::new()),
+        });
+        Ok(prepared)
     }
 
     /// Executes a prepared statement with parameter values.
     pub fn execute_prepared(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<QueryResult> {
-        let PreparedStatement { statement, params: types, plan } = prepared;
-        self.in_block_or_autocommit(statement, |session, txn| {
-            session.with_txn_cached(txn, statement, params, types, Some(plan))
-        })
+        self.execute_prepared_outcome(prepared, params)?.into_result(self)
+    }
+
+    /// Executes a prepared statement with parameter values; COPY yields its
+    /// data channel instead of rows (see [`Outcome`]).
+    pub fn execute_prepared_outcome(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<Outcome> {
+        let PreparedStatement { statement, params: types, plan, .. } = prepared;
+        self.statement_outcome(statement, params, types, Some(plan))
     }
 
     fn explain(
@@ -594,144 +876,52 @@ impl Session {
         } else {
             value
         };
-        if name == "default_transaction_isolation" || name == "transaction_isolation" {
-            isolation(&value)?;
-        }
-        if name == "timezone"
-            && !matches!(value.to_ascii_uppercase().as_str(), "UTC" | "GMT" | "Z" | "ETC/UTC" | "+00" | "0")
-        {
-            return Err(SqlError::InvalidParameter(format!(
-                "invalid value for parameter \"TimeZone\": \"{value}\" (memdb runs in UTC)"
-            )));
-        }
+        self.validate_setting(&name, &value)?;
         self.settings.insert(name, value);
         Ok(QueryResult::tag("SET"))
     }
 
-    /// Runs INSERT/UPDATE/DELETE.
-    fn dml(&mut self, txn: &mut Transaction, plan: &DmlPlan, params: &[Value]) -> Result<QueryResult> {
-        let source = &plan.source;
-        let read_committed = txn.options().isolation == IsolationLevel::ReadCommitted;
-        let mut cx = ExecCtx::new(txn, params, &mut self.vars);
-        // INSERT … VALUES is evaluated here, where DEFAULT markers are visible.
-        let (rows, insert_rows) = match (&plan.kind, source) {
-            (DmlKind::Insert { columns, .. }, Plan::Values { rows, .. }) => {
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let mut cols = Vec::with_capacity(row.len());
-                    let mut values = Vec::with_capacity(row.len());
-                    for (&c, e) in columns.iter().zip(row) {
-                        if is_default_marker(e) {
-                            continue;
-                        }
-                        cols.push(c);
-                        values.push(e.eval(&[], &mut cx)?);
-                    }
-                    out.push((cols, values));
-                }
-                (Vec::new(), Some(out))
+    /// Rejects values a setting cannot take.
+    fn validate_setting(&self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "default_transaction_isolation" | "transaction_isolation" => isolation(value).map(|_| ()),
+            "timezone"
+                if !matches!(value.to_ascii_uppercase().as_str(), "UTC" | "GMT" | "Z" | "ETC/UTC" | "+00" | "0") =>
+            {
+                Err(SqlError::InvalidParameter(format!(
+                    "invalid value for parameter \"TimeZone\": \"{value}\" (memdb runs in UTC)"
+                )))
             }
-            _ => (exec::run(source, &mut cx)?, None),
-        };
-        let table = &plan.table;
-        let width = table.columns().len();
-        let mut count = 0u64;
-        let mut returned = Vec::new();
-        match &plan.kind {
-            DmlKind::Insert { columns, on_conflict } => {
-                let prepared = match insert_rows {
-                    Some(r) => r,
-                    None => rows.into_iter().map(|row| (columns.clone(), row)).collect(),
-                };
-                for (mut cols, mut values) in prepared {
-                    if let Some(oc) = on_conflict {
-                        // Sequence defaults are drawn before the conflict
-                        // check, as PostgreSQL does.
-                        for pos in 0..width {
-                            if !cols.contains(&pos) && is_sequence_default(table, pos) {
-                                cols.push(pos);
-                                values.push(default_value(&mut cx, table, pos)?);
-                            }
-                        }
-                        match conflict(&mut cx, table, &cols, &values, oc)? {
-                            Conflict::None => {}
-                            Conflict::Skip => continue,
-                            Conflict::Updated(new) => {
-                                count += 1;
-                                if let Some(r) = &plan.returning {
-                                    returned.push(project(r, &new, &mut cx)?);
-                                }
-                                continue;
-                            }
-                        }
-                    }
-                    let id = cx.txn.insert_columns(table, &cols, values)?;
-                    count += 1;
-                    if let Some(r) = &plan.returning {
-                        let stored = cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default();
-                        returned.push(project(r, &stored, &mut cx)?);
-                    }
-                }
-                let tag = format!("INSERT 0 {count}");
-                Ok(finish(plan, returned, tag))
+            "statement_timeout" | "idle_in_transaction_session_timeout" | "idle_session_timeout" | "lock_timeout" => {
+                parse_duration_ms(value).map(|_| ())
             }
-            DmlKind::Update { assignments } => {
-                let mut seen = std::collections::HashSet::new();
-                for row in rows {
-                    let id = row_id(&row, width)?;
-                    if !seen.insert(id) {
-                        continue; // a row joined several times is updated once
-                    }
-                    let row = if read_committed {
-                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
-                            Some(r) => r,
-                            None => continue,
-                        }
-                    } else {
-                        row
-                    };
-                    let mut new: Vec<Value> = row[..width].to_vec();
-                    for (pos, e) in assignments {
-                        new[*pos] = if is_default_marker(e) {
-                            default_value(&mut cx, table, *pos)?
-                        } else {
-                            e.eval(&row, &mut cx)?
-                        };
-                    }
-                    if cx.txn.update(table, id, new)? {
-                        count += 1;
-                        if let Some(r) = &plan.returning {
-                            let stored = cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default();
-                            returned.push(project(r, &stored, &mut cx)?);
-                        }
-                    }
-                }
-                let tag = format!("UPDATE {count}");
-                Ok(finish(plan, returned, tag))
-            }
-            DmlKind::Delete => {
-                for row in rows {
-                    let id = row_id(&row, width)?;
-                    let row = if read_committed {
-                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
-                            Some(r) => r,
-                            None => continue,
-                        }
-                    } else {
-                        row
-                    };
-                    if cx.txn.delete(table, id)? {
-                        count += 1;
-                        if let Some(r) = &plan.returning {
-                            returned.push(project(r, &row[..width], &mut cx)?);
-                        }
-                    }
-                }
-                let tag = format!("DELETE {count}");
-                Ok(finish(plan, returned, tag))
-            }
+            _ => Ok(()),
         }
     }
+}
+
+/// A duration setting in milliseconds: a bare number is milliseconds,
+/// units `us`, `ms`, `s`, `min`, `h`, `d` as PostgreSQL accepts them.
+pub fn parse_duration_ms(value: &str) -> Result<u64> {
+    let v = value.trim().trim_matches('\'').trim();
+    let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let bad = || SqlError::InvalidParameter(format!("invalid value for a duration setting: \"{value}\""));
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return Err(bad()),
+    };
+    let ms = n * scale;
+    if !ms.is_finite() || ms < 0.0 || ms > i32::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(ms.round() as u64)
 }
 
 /// `SAVEPOINT` and friends outside a block (25P01, no_active_sql_transaction).
@@ -754,140 +944,4 @@ fn isolation(name: &str) -> Result<IsolationLevel> {
             )));
         }
     })
-}
-
-fn is_default_marker(e: &Expr) -> bool {
-    matches!(e, Expr::Call(Func::Coalesce, a) if a.is_empty())
-}
-
-fn row_id(row: &[Value], width: usize) -> Result<memdb_engine::RowId> {
-    match row.get(width) {
-        Some(Value::Int8(id)) => Ok(u64::try_from(*id).unwrap_or(0)),
-        _ => Err(SqlError::Engine(memdb_engine::Error::Internal("row id missing from DML source".into()))),
-    }
-}
-
-/// READ COMMITTED: lock the row, and re-check the predicate against its
-/// newest version (PostgreSQL's re-evaluation of concurrently updated rows).
-fn recheck(
-    cx: &mut ExecCtx<'_>,
-    table: &memdb_engine::Table,
-    id: memdb_engine::RowId,
-    row: &[Value],
-    width: usize,
-    predicate: Option<&Expr>,
-) -> Result<Option<Row>> {
-    let Some(current) = cx.txn.lock_row(table, id, memdb_engine::LockMode::Update, memdb_engine::LockWait::Wait)?
-    else {
-        return Ok(None);
-    };
-    if current.values.as_slice() == &row[..width] {
-        return Ok(Some(row.to_vec()));
-    }
-    let mut fresh = current.values;
-    fresh.extend_from_slice(&row[width..]);
-    if let Some(p) = predicate
-        && !p.eval_predicate(&fresh, cx)?
-    {
-        return Ok(None);
-    }
-    Ok(Some(fresh))
-}
-
-fn default_value(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, pos: usize) -> Result<Value> {
-    let col = &table.columns()[pos];
-    match &col.default {
-        None => Ok(Value::Null),
-        Some(memdb_engine::Expr::Function(name, args)) if name == "nextval" => match args.as_slice() {
-            [memdb_engine::Expr::Literal(Value::Text(seq))] => Ok(Value::Int8(cx.nextval(seq)?)),
-            _ => Ok(Value::Null),
-        },
-        Some(e) => Ok(e.eval(&[], &memdb_engine::expr::EvalContext { now: cx.now })?),
-    }
-}
-
-fn is_sequence_default(table: &memdb_engine::Table, pos: usize) -> bool {
-    matches!(table.columns().get(pos).and_then(|c| c.default.as_ref()), Some(memdb_engine::Expr::Function(name, _)) if name == "nextval")
-}
-
-fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
-    exprs.iter().map(|e| e.eval(row, cx)).collect()
-}
-
-fn finish(plan: &DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
-    match plan.returning {
-        Some(_) => QueryResult { columns: Arc::from(plan.returning_columns.clone()), rows, tag },
-        None => QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag },
-    }
-}
-
-enum Conflict {
-    None,
-    Skip,
-    Updated(Row),
-}
-
-/// ON CONFLICT: looks for an existing row with the new row's key in the
-/// target (or any unique) index.
-fn conflict(
-    cx: &mut ExecCtx<'_>,
-    table: &memdb_engine::Table,
-    cols: &[usize],
-    values: &[Value],
-    oc: &OnConflict,
-) -> Result<Conflict> {
-    let target = match oc {
-        OnConflict::Nothing { target } | OnConflict::Update { target, .. } => target,
-    };
-    let schema = table.schema().clone();
-    let live: Vec<usize> = schema.live_columns().map(|(p, _)| p).collect();
-    for index in schema.indexes.iter().filter(|i| i.unique) {
-        let logical: Vec<usize> = index.columns.iter().filter_map(|p| live.iter().position(|l| l == p)).collect();
-        if !target.is_empty() {
-            let mut a = logical.clone();
-            a.sort_unstable();
-            let mut b = target.clone();
-            b.sort_unstable();
-            if a != b {
-                continue;
-            }
-        }
-        let mut key = Vec::with_capacity(logical.len());
-        for c in &logical {
-            match cols.iter().position(|x| x == c) {
-                Some(i) => key.push(values[i].clone()),
-                None => break,
-            }
-        }
-        if key.len() != logical.len() || key.iter().any(Value::is_null) {
-            continue;
-        }
-        let found = cx.txn.index_lookup(table, &index.name, &key)?;
-        let Some(existing) = found.into_iter().next() else { continue };
-        return match oc {
-            OnConflict::Nothing { .. } => Ok(Conflict::Skip),
-            OnConflict::Update { assignments, predicate, .. } => {
-                let width = existing.values.len();
-                let mut proposed = vec![Value::Null; width];
-                for (&c, v) in cols.iter().zip(values) {
-                    proposed[c] = v.clone();
-                }
-                let mut row = existing.values.clone();
-                row.extend(proposed);
-                if let Some(p) = predicate
-                    && !p.eval_predicate(&row, cx)?
-                {
-                    return Ok(Conflict::Skip);
-                }
-                let mut new = existing.values.clone();
-                for (pos, e) in assignments {
-                    new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
-                }
-                cx.txn.update(table, existing.id, new)?;
-                let stored = cx.txn.get_by_id(table, existing.id)?.map(|r| r.values).unwrap_or_default();
-                Ok(Conflict::Updated(stored))
-            }
-        };
-    }
-    Ok(Conflict::None)
 }

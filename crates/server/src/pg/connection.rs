@@ -1,0 +1,333 @@
+//! One client connection: its SQL session, the startup handshake, cancel
+//! requests, COPY data, and the message loop that drives pgwire's
+//! handlers.
+//!
+//! The session is synchronous (SQL never awaits); handlers lock it only
+//! between awaits, never across one. A statement that must wait for another
+//! transaction's row lock blocks its thread through the engine's blocking
+//! hook, which the server sets to tokio's `block_in_place`, so other
+//! connections keep running.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{Sink, SinkExt, StreamExt};
+use memdb_engine::Database;
+use memdb_sql::{Session, TxnStatus};
+use parking_lot::Mutex;
+use pgwire::api::auth::{ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation};
+use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::{ClientInfo, METADATA_APPLICATION_NAME, METADATA_USER, PgWireConnectionState};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::response::{CommandComplete, TransactionStatus};
+use pgwire::messages::startup::{ParameterStatus, SecretKey};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+use tokio::net::TcpStream;
+
+use super::error::sql_error;
+
+/// Settings a client is told about (ParameterStatus) when they change.
+const REPORTED_SETTINGS: [(&str, &str); 8] = [
+    ("application_name", "application_name"),
+    ("client_encoding", "client_encoding"),
+    ("datestyle", "DateStyle"),
+    ("intervalstyle", "IntervalStyle"),
+    ("timezone", "TimeZone"),
+    ("standard_conforming_strings", "standard_conforming_strings"),
+    ("integer_datetimes", "integer_datetimes"),
+    ("server_version", "server_version"),
+];
+
+/// State every connection of one listener shares.
+pub struct Shared {
+    /// The database the sessions run on.
+    pub db: Arc<Database>,
+    /// Cancel flags of open connections by backend pid, with their secret.
+    cancels: Mutex<HashMap<i32, (SecretKey, Arc<AtomicBool>)>>,
+    next_pid: AtomicI32,
+    /// Open connections.
+    pub connections: AtomicUsize,
+    /// Connections allowed at once; more are refused with SQLSTATE 53300.
+    pub max_connections: usize,
+}
+
+impl Shared {
+    /// Shared state for a listener over `db`.
+    pub fn new(db: Arc<Database>, max_connections: usize) -> Shared {
+        Shared {
+            db,
+            cancels: Mutex::new(HashMap::new()),
+            next_pid: AtomicI32::new(1000),
+            connections: AtomicUsize::new(0),
+            max_connections,
+        }
+    }
+}
+
+/// One client connection's handlers and state.
+pub struct PgConnection {
+    pub(super) shared: Arc<Shared>,
+    pub(super) session: Arc<Mutex<Session>>,
+    pub(super) parser: Arc<super::query::StatementParser>,
+    pid: i32,
+    /// Setting values last reported to the client.
+    reported: Mutex<HashMap<&'static str, String>>,
+}
+
+impl PgConnection {
+    fn new(shared: Arc<Shared>) -> PgConnection {
+        let session = Arc::new(Mutex::new(Session::new(shared.db.clone(), "memdb")));
+        let pid = shared.next_pid.fetch_add(1, Ordering::Relaxed);
+        PgConnection {
+            parser: Arc::new(super::query::StatementParser { session: session.clone() }),
+            session,
+            shared,
+            pid,
+            reported: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The ReadyForQuery status of the session.
+    pub(super) fn transaction_status(&self) -> TransactionStatus {
+        match self.session.lock().status() {
+            TxnStatus::Idle => TransactionStatus::Idle,
+            TxnStatus::InBlock => TransactionStatus::Transaction,
+            TxnStatus::Failed => TransactionStatus::Error,
+        }
+    }
+
+    /// Reported settings whose values changed since last reported.
+    pub(super) fn changed_settings(&self) -> Vec<ParameterStatus> {
+        let session = self.session.lock();
+        let mut reported = self.reported.lock();
+        let mut out = Vec::new();
+        for (key, wire_name) in REPORTED_SETTINGS {
+            let Some(value) = session.setting(key) else { continue };
+            if reported.get(wire_name).map(String::as_str) != Some(value) {
+                reported.insert(wire_name, value.to_owned());
+                out.push(ParameterStatus::new(wire_name.to_owned(), value.to_owned()));
+            }
+        }
+        out
+    }
+
+    /// How long the client may stay silent now: `idle_in_transaction_session_timeout`
+    /// inside a block, `idle_session_timeout` outside (`None`: forever).
+    fn idle_timeout(&self) -> Option<(Duration, &'static str, &'static str)> {
+        let session = self.session.lock();
+        let (name, code, why) = match session.status() {
+            TxnStatus::Idle => ("idle_session_timeout", "57P05", "terminating connection due to idle-session timeout"),
+            _ => (
+                "idle_in_transaction_session_timeout",
+                "25P03",
+                "terminating connection due to idle-in-transaction timeout",
+            ),
+        };
+        let ms = memdb_sql::parse_duration_ms(session.setting(name).unwrap_or("0")).unwrap_or(0);
+        (ms > 0).then(|| (Duration::from_millis(ms), code, why))
+    }
+}
+
+impl Drop for PgConnection {
+    fn drop(&mut self) {
+        self.shared.cancels.lock().remove(&self.pid);
+        self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The ParameterStatus values sent at startup.
+struct StartupParameters(HashMap<String, String>);
+
+impl ServerParameterProvider for StartupParameters {
+    fn server_parameters<C>(&self, _client: &C) -> Option<HashMap<String, String>>
+    where
+        C: ClientInfo,
+    {
+        Some(self.0.clone())
+    }
+}
+
+#[async_trait]
+impl StartupHandler for PgConnection {
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let PgWireFrontendMessage::Startup(startup) = message else {
+            return Ok(());
+        };
+        protocol_negotiation(client, &startup).await?;
+        client.metadata_mut().extend(startup.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if self.shared.connections.load(Ordering::Relaxed) > self.shared.max_connections {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_owned(),
+                "53300".to_owned(),
+                "sorry, too many clients already".to_owned(),
+            ))));
+        }
+        let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_else(|| "memdb".to_owned());
+        let secret = SecretKey::I32(rand::random::<i32>());
+        {
+            let mut session = self.session.lock();
+            session.set_user(&user);
+            for (name, value) in &startup.parameters {
+                // Unknown or bad startup options are ignored, as libpq's
+                // `options` beyond the known ones would be.
+                if !matches!(name.as_str(), "user" | "database" | "replication" | "options") {
+                    let _ = session.set_setting(name, value);
+                }
+            }
+            self.shared.cancels.lock().insert(self.pid, (secret.clone(), session.cancel_flag()));
+        }
+        client.set_pid_and_secret_key(self.pid, secret);
+        let mut parameters: HashMap<String, String> =
+            self.changed_settings().into_iter().map(|p| (p.name, p.value)).collect();
+        parameters.insert("server_encoding".into(), "UTF8".into());
+        parameters.insert("is_superuser".into(), "on".into());
+        parameters.insert("session_authorization".into(), user);
+        parameters.insert("default_transaction_read_only".into(), "off".into());
+        parameters.insert("in_hot_standby".into(), "off".into());
+        if !parameters.contains_key("application_name") {
+            let app = client.metadata().get(METADATA_APPLICATION_NAME).cloned().unwrap_or_default();
+            parameters.insert("application_name".into(), app);
+        }
+        finish_authentication(client, &StartupParameters(parameters)).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CancelHandler for PgConnection {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        let cancels = self.shared.cancels.lock();
+        if let Some((secret, flag)) = cancels.get(&request.pid)
+            && secret.to_bytes() == request.secret_key.to_bytes()
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[async_trait]
+impl CopyHandler for PgConnection {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let result = self.session.lock().copy_data(&copy_data.data);
+        result.map_err(|e| sql_error(&e, None))
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let result = self.session.lock().copy_done();
+        client.set_transaction_status(self.transaction_status());
+        let done = result.map_err(|e| sql_error(&e, None))?;
+        client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(done.tag))).await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.session.lock().copy_fail(&fail.message);
+        client.set_transaction_status(self.transaction_status());
+        PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".to_owned(),
+            "57014".to_owned(),
+            format!("COPY from stdin failed: {}", fail.message),
+        )))
+    }
+}
+
+/// Runs one client connection to its end.
+pub async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let conn = Arc::new(PgConnection::new(shared));
+    let negotiated = tokio::time::timeout(Duration::from_secs(60), negotiate_tls(tcp, None)).await;
+    let mut socket = match negotiated {
+        Ok(Ok(Some(socket))) => socket,
+        _ => return,
+    };
+    let startup_deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let in_startup = matches!(
+            socket.state(),
+            PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress
+        );
+        let idle = if in_startup { None } else { conn.idle_timeout() };
+        let message = if in_startup {
+            match tokio::time::timeout_at(startup_deadline, socket.next()).await {
+                Ok(m) => m,
+                Err(_) => break,
+            }
+        } else if let Some((limit, code, why)) = idle {
+            match tokio::time::timeout(limit, socket.next()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
+                    let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+                    break;
+                }
+            }
+        } else {
+            socket.next().await
+        };
+        let message = match message {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                // Garbage or an oversized message: say so, then hang up.
+                let info =
+                    ErrorInfo::new("FATAL".to_owned(), "08P01".to_owned(), format!("invalid frontend message: {e}"));
+                let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+                break;
+            }
+            None => break,
+        };
+        if matches!(message, PgWireFrontendMessage::Terminate(_)) {
+            break;
+        }
+        let is_cancel = matches!(message, PgWireFrontendMessage::CancelRequest(_));
+        let is_extended = match socket.state() {
+            PgWireConnectionState::CopyInProgress(extended) => extended,
+            _ => message.is_extended_query(),
+        };
+        let handled =
+            process_message(message, &mut socket, conn.clone(), conn.clone(), conn.clone(), conn.clone(), conn.clone())
+                .await;
+        if let Err(e) = handled {
+            let fatal = e.is_fatal();
+            socket.set_transaction_status(conn.transaction_status());
+            if process_error(&mut socket, e, is_extended).await.is_err() || fatal {
+                break;
+            }
+            if !is_extended {
+                // process_error reported ReadyForQuery with pgwire's guess of
+                // the status; ours is authoritative from the next message on.
+                socket.set_transaction_status(conn.transaction_status());
+            }
+        }
+        if is_cancel {
+            break;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The PostgreSQL wire protocol front end (the `pgwire` crate's codec and
+//! handler traits over memdb's SQL sessions).
+//!
+//! - [`connection`]: per-connection state, startup (trust authentication),
+//!   cancel requests, COPY data, and the message loop.
+//! - [`query`]: the simple and extended query protocols.
+//! - [`types`]: type OIDs and the text/binary encodings of values.
+//! - [`error`]: SQL errors as ErrorResponse fields.
+
+pub mod connection;
+pub mod error;
+pub mod query;
+pub mod types;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use memdb_engine::Database;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+pub use connection::Shared;
+
+/// A bound PostgreSQL listener.
+pub struct PgServer {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl PgServer {
+    /// Binds `addr` (port 0 picks a free port) for sessions over `db`.
+    pub async fn bind(addr: &str, db: Arc<Database>, max_connections: usize) -> std::io::Result<PgServer> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections)) })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until `shutdown` completes; then stops
+    /// accepting and closes the open connections (their open transactions
+    /// roll back; committed data is untouched).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((socket, _peer)) => {
+                        connections.spawn(connection::serve_connection(socket, self.shared.clone()));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a moment
+                        // rather than spin.
+                        tracing::warn!("accepting a PostgreSQL connection failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        connections.shutdown().await;
+    }
+}

@@ -1,0 +1,642 @@
+//! The simple and extended query protocols over a [`Session`].
+//!
+//! Parse binds the statement against the catalog at once (so Describe
+//! knows parameter and result types without running anything, and errors
+//! such as an unknown table come back from Parse, as on PostgreSQL); the
+//! plan made then is reused by every Execute while the schema stays the
+//! same. Replies are queued with `feed` and written with one flush at Sync
+//! (or at the end of a simple Query), so a pipelined
+//! Parse/Bind/Describe/Execute/Sync costs one socket write.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{BufMut, BytesMut};
+use futures::{Sink, SinkExt, StreamExt};
+use memdb_engine::{DataType, Value};
+use memdb_sql::{CopyFormat, Outcome, OutputColumn, PreparedStatement, Session};
+use parking_lot::Mutex;
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
+use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended, Sync as PgSync,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ReadyForQuery};
+use pgwire::messages::simplequery::Query;
+
+use super::connection::PgConnection;
+use super::error::{error_info, protocol_error, sql_error};
+use super::types::{ParamType, field_description, param_type, pg_type, read_binary, write_binary, write_text};
+
+/// A statement prepared through the extended protocol.
+#[derive(Debug)]
+pub struct PgStatement {
+    /// The SQL text.
+    pub sql: String,
+    /// The session's prepared statement (its plan is refreshed in place).
+    prepared: Mutex<PreparedStatement>,
+    /// How each parameter is read.
+    params: Vec<(ParamType, DataType)>,
+    /// Result columns (empty: no rows).
+    columns: Arc<[OutputColumn]>,
+}
+
+impl PgStatement {
+    /// The parameter OIDs Describe reports.
+    fn parameter_oids(&self) -> Vec<u32> {
+        self.params
+            .iter()
+            .map(|(declared, ty)| match declared {
+                ParamType::OneByteChar => Type::CHAR.oid(),
+                _ => pg_type(ty).oid(),
+            })
+            .collect()
+    }
+
+    /// Decodes a Bind message's parameters.
+    fn decode_params(&self, portal: &Portal<Arc<PgStatement>>) -> PgWireResult<Vec<Value>> {
+        if portal.parameters.len() != self.params.len() {
+            return Err(protocol_error(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{}\" requires {}",
+                    portal.parameters.len(),
+                    portal.statement.id,
+                    self.params.len()
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(self.params.len());
+        for (i, (raw, (declared, ty))) in portal.parameters.iter().zip(&self.params).enumerate() {
+            let Some(raw) = raw else {
+                out.push(Value::Null);
+                continue;
+            };
+            let bad = |m: String| protocol_error("22P02", format!("invalid value for parameter ${}: {m}", i + 1));
+            let value = if portal.parameter_format.is_binary(i) {
+                match declared {
+                    ParamType::OneByteChar => {
+                        Value::Text(raw.first().map(|b| char::from(*b).to_string()).unwrap_or_default())
+                    }
+                    _ => read_binary(raw, ty).map_err(bad)?,
+                }
+            } else {
+                let text =
+                    std::str::from_utf8(raw).map_err(|_| bad("invalid byte sequence for encoding \"UTF8\"".into()))?;
+                match declared {
+                    ParamType::OneByteChar => Value::Text(text.chars().next().map(String::from).unwrap_or_default()),
+                    _ if *ty == DataType::Text => Value::Text(text.to_owned()),
+                    _ => Value::parse(text, ty).map_err(|e| sql_error(&e.into(), None))?,
+                }
+            };
+            out.push(value);
+        }
+        Ok(out)
+    }
+}
+
+/// Parses and describes statements for a connection's session.
+pub struct StatementParser {
+    pub(super) session: Arc<Mutex<Session>>,
+}
+
+#[async_trait]
+impl QueryParser for StatementParser {
+    type Statement = Arc<PgStatement>;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let declared: Vec<ParamType> =
+            types.iter().map(|t| t.as_ref().map_or(ParamType::Infer, |t| param_type(t.oid()))).collect();
+        let for_session = declared
+            .iter()
+            .map(|d| match d {
+                ParamType::Known(t) => Some(t.clone()),
+                ParamType::OneByteChar => Some(DataType::Text),
+                ParamType::Infer => None,
+            })
+            .collect();
+        let prepared = self.session.lock().prepare_described(sql, for_session).map_err(|e| sql_error(&e, Some(sql)))?;
+        let types = prepared.parameter_types();
+        let params = types
+            .into_iter()
+            .enumerate()
+            .map(|(i, ty)| (declared.get(i).cloned().unwrap_or(ParamType::Infer), ty))
+            .collect();
+        let columns = prepared.columns();
+        Ok(Some(Arc::new(PgStatement { sql: sql.to_owned(), prepared: Mutex::new(prepared), params, columns })))
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.parameter_oids().into_iter().filter_map(Type::from_oid).collect())
+    }
+
+    fn get_result_schema(&self, stmt: &Self::Statement, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(field_infos(&stmt.columns, format))
+    }
+}
+
+fn field_infos(columns: &[OutputColumn], format: Option<&Format>) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let f = format.map_or(pgwire::api::results::FieldFormat::Text, |f| f.format_for(i));
+            FieldInfo::from(field_description(&c.name, &c.data_type, f == pgwire::api::results::FieldFormat::Binary))
+        })
+        .collect()
+}
+
+fn row_description(columns: &[OutputColumn], format: Option<&Format>) -> RowDescription {
+    RowDescription::new(
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| field_description(&c.name, &c.data_type, format.is_some_and(|f| f.is_binary(i))))
+            .collect(),
+    )
+}
+
+/// Encodes one row; `binary(i)` says whether column `i` goes in binary.
+fn data_row(row: &[Value], binary: &dyn Fn(usize) -> bool) -> PgWireResult<DataRow> {
+    let mut data = BytesMut::with_capacity(row.len() * 12);
+    for (i, v) in row.iter().enumerate() {
+        if v.is_null() {
+            data.put_i32(-1);
+            continue;
+        }
+        let at = data.len();
+        data.put_i32(0);
+        if binary(i) {
+            write_binary(v, &mut data).map_err(|m| protocol_error("54000", m))?;
+        } else {
+            write_text(v, &mut data);
+        }
+        let len = i32::try_from(data.len() - at - 4).map_err(|_| protocol_error("54000", "value too large to send"))?;
+        data[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    let field_count = i16::try_from(row.len()).map_err(|_| protocol_error("54011", "too many columns"))?;
+    Ok(DataRow::new(data, field_count))
+}
+
+/// Queues a COPY TO STDOUT's data and completion.
+async fn send_copy_out<C>(
+    client: &mut C,
+    columns: usize,
+    format: CopyFormat,
+    data: Vec<Vec<u8>>,
+    rows: u64,
+) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let _ = format; // text and CSV are both textual (format 0)
+    let columns = i16::try_from(columns).map_err(|_| protocol_error("54011", "too many columns"))?;
+    client
+        .feed(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(0, columns, vec![0; columns as usize])))
+        .await?;
+    for chunk in data {
+        client.feed(PgWireBackendMessage::CopyData(CopyData::new(chunk.into()))).await?;
+    }
+    client.feed(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+    client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(format!("COPY {rows}")))).await?;
+    Ok(())
+}
+
+fn copy_in_response(columns: usize) -> PgWireResult<CopyInResponse> {
+    let columns = i16::try_from(columns).map_err(|_| protocol_error("54011", "too many columns"))?;
+    Ok(CopyInResponse::new(0, columns, vec![0; columns as usize]))
+}
+
+impl PgConnection {
+    /// Queues ParameterStatus for settings a SET changed.
+    async fn report_settings<C>(&self, client: &mut C, tag: &str) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if tag == "SET" || tag == "RESET" {
+            for p in self.changed_settings() {
+                client.feed(PgWireBackendMessage::ParameterStatus(p)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a portal's statement.
+    fn run_portal(&self, portal: &Portal<Arc<PgStatement>>) -> PgWireResult<Outcome> {
+        let stmt = &portal.statement.statement;
+        let params = stmt.decode_params(portal)?;
+        let mut prepared = stmt.prepared.lock();
+        let outcome = self.session.lock().execute_prepared_outcome(&mut prepared, &params);
+        outcome.map_err(|e| sql_error(&e, Some(&stmt.sql)))
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for PgConnection {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await?;
+        let mut copy_in = false;
+        for r in responses {
+            match r {
+                Response::EmptyQuery => {
+                    client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?
+                }
+                Response::Query(mut q) => {
+                    client.feed(PgWireBackendMessage::RowDescription(pgwire_row_description(&q.row_schema()))).await?;
+                    let tag = q.command_tag().to_owned();
+                    let rows = q.data_rows();
+                    while let Some(row) = rows.next().await {
+                        client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+                    }
+                    client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag))).await?;
+                }
+                Response::Execution(tag) | Response::TransactionStart(tag) | Response::TransactionEnd(tag) => {
+                    let complete = CommandComplete::from(tag);
+                    self.report_settings(client, &complete.tag).await?;
+                    client.feed(PgWireBackendMessage::CommandComplete(complete)).await?;
+                }
+                Response::Error(e) => client.feed(PgWireBackendMessage::ErrorResponse((*e).into())).await?,
+                Response::CopyIn(c) => {
+                    client.feed(PgWireBackendMessage::CopyInResponse(copy_in_response(c.columns)?)).await?;
+                    copy_in = true;
+                }
+                Response::CopyOut(mut c) => {
+                    let columns = c.columns;
+                    client
+                        .feed(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
+                            0,
+                            columns as i16,
+                            vec![0; columns],
+                        )))
+                        .await?;
+                    let mut rows = 0u64;
+                    while let Some(chunk) = c.data_stream().next().await {
+                        rows += 1;
+                        client.feed(PgWireBackendMessage::CopyData(chunk?)).await?;
+                    }
+                    client.feed(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+                    client
+                        .feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(format!("COPY {rows}"))))
+                        .await?;
+                }
+                Response::CopyBoth(_) => return Err(protocol_error("0A000", "COPY BOTH is not supported")),
+            }
+        }
+        let status = self.transaction_status();
+        client.set_transaction_status(status);
+        if copy_in {
+            client.set_state(PgWireConnectionState::CopyInProgress(false));
+            client.flush().await?;
+        } else {
+            client.set_state(PgWireConnectionState::ReadyForQuery);
+            client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
+        }
+        Ok(())
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if query.chars().all(|c| c == ';' || c.is_whitespace()) {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let outcomes = self.session.lock().run_outcomes(query);
+        let mut responses = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            responses.push(match outcome {
+                Err(e) => Response::Error(Box::new(error_info(&e, Some(query)))),
+                Ok(Outcome::Done(r)) if r.columns.is_empty() && !r.tag.starts_with("SELECT") => {
+                    Response::Execution(Tag::new(&r.tag))
+                }
+                Ok(Outcome::Done(r)) => {
+                    let schema = Arc::new(field_infos(&r.columns, None));
+                    let rows = r.rows.iter().map(|row| data_row(row, &|_| false)).collect::<Vec<_>>();
+                    Response::Query(QueryResponse::new(schema, futures::stream::iter(rows)).with_tag(&r.tag))
+                }
+                Ok(Outcome::CopyIn { columns, .. }) => {
+                    Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
+                }
+                Ok(Outcome::CopyOut { columns, data, .. }) => Response::CopyOut(CopyResponse::new(
+                    0,
+                    columns,
+                    futures::stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d.into())))),
+                )),
+            });
+        }
+        Ok(responses)
+    }
+}
+
+fn pgwire_row_description(schema: &[FieldInfo]) -> RowDescription {
+    RowDescription::new(schema.iter().map(Into::into).collect())
+}
+
+trait WithTag {
+    fn with_tag(self, tag: &str) -> Self;
+}
+
+impl WithTag for QueryResponse {
+    fn with_tag(mut self, tag: &str) -> Self {
+        self.set_command_tag(tag);
+        self
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for PgConnection {
+    type Statement = Arc<PgStatement>;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.parser.clone()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => client.portal_store().put_empty_portal(portal_name),
+            Some(Entry::Empty) => {
+                return Err(protocol_error(
+                    "08P01",
+                    format!(
+                        "bind message supplies {} parameters, but prepared statement requires 0",
+                        message.parameters.len()
+                    ),
+                ));
+            }
+            None => {
+                return Err(protocol_error("26000", format!("prepared statement \"{statement_name}\" does not exist")));
+            }
+        }
+        client.feed(PgWireBackendMessage::BindComplete(BindComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let portal_name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let max_rows = usize::try_from(message.max_rows).unwrap_or(0);
+        let portal = match client.portal_store().get_portal(portal_name) {
+            Some(Entry::Value(portal)) => portal,
+            Some(Entry::Empty) => {
+                client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
+                return Ok(());
+            }
+            None => return Err(protocol_error("34000", format!("portal \"{portal_name}\" does not exist"))),
+        };
+        let started = !matches!(&*portal.state().lock().await, PortalExecutionState::Initial);
+        if started {
+            return self.fetch_suspended(client, &portal, max_rows).await;
+        }
+        let outcome = self.run_portal(&portal);
+        client.set_transaction_status(self.transaction_status());
+        match outcome? {
+            Outcome::Done(r) if r.columns.is_empty() && !r.tag.starts_with("SELECT") => {
+                self.report_settings(client, &r.tag).await?;
+                client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(r.tag))).await?;
+                *portal.state().lock().await = PortalExecutionState::Finished;
+            }
+            Outcome::Done(r) => {
+                let format = &portal.result_column_format;
+                let binary = |i: usize| format.is_binary(i);
+                let total = r.rows.len();
+                let mut rows = r.rows.into_iter();
+                let send_now = if max_rows == 0 { total } else { max_rows.min(total) };
+                for row in rows.by_ref().take(send_now) {
+                    client.feed(PgWireBackendMessage::DataRow(data_row(&row, &binary)?)).await?;
+                }
+                if send_now < total {
+                    let rest: Vec<PgWireResult<DataRow>> = rows.map(|row| data_row(&row, &binary)).collect();
+                    let mut pending = QueryResponse::new(Arc::new(Vec::new()), futures::stream::iter(rest));
+                    pending.set_command_tag("SELECT");
+                    portal.start(pending).await;
+                    client.feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new())).await?;
+                } else {
+                    let tag = if r.tag.starts_with("SELECT") { format!("SELECT {total}") } else { r.tag };
+                    client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag))).await?;
+                    *portal.state().lock().await = PortalExecutionState::Finished;
+                }
+            }
+            Outcome::CopyIn { columns, .. } => {
+                client.feed(PgWireBackendMessage::CopyInResponse(copy_in_response(columns)?)).await?;
+                client.flush().await?;
+                client.set_state(PgWireConnectionState::CopyInProgress(true));
+            }
+            Outcome::CopyOut { columns, format, data, rows } => {
+                send_copy_out(client, columns, format, data, rows).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => match client.portal_store().get_statement(name) {
+                Some(Entry::Value(stmt)) => {
+                    let s = &stmt.statement;
+                    client
+                        .feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(s.parameter_oids())))
+                        .await?;
+                    if s.columns.is_empty() {
+                        client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
+                    } else {
+                        client.feed(PgWireBackendMessage::RowDescription(row_description(&s.columns, None))).await?;
+                    }
+                }
+                Some(Entry::Empty) => {
+                    client
+                        .feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(Vec::new())))
+                        .await?;
+                    client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
+                }
+                None => return Err(protocol_error("26000", format!("prepared statement \"{name}\" does not exist"))),
+            },
+            TARGET_TYPE_BYTE_PORTAL => match client.portal_store().get_portal(name) {
+                Some(Entry::Value(portal)) => {
+                    let columns = &portal.statement.statement.columns;
+                    if columns.is_empty() {
+                        client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
+                    } else {
+                        let rd = row_description(columns, Some(&portal.result_column_format));
+                        client.feed(PgWireBackendMessage::RowDescription(rd)).await?;
+                    }
+                }
+                Some(Entry::Empty) => client.feed(PgWireBackendMessage::NoData(NoData::new())).await?,
+                None => return Err(protocol_error("34000", format!("portal \"{name}\" does not exist"))),
+            },
+            other => return Err(PgWireError::InvalidTargetType(other)),
+        }
+        Ok(())
+    }
+
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        let status = self.transaction_status();
+        client.set_transaction_status(status);
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
+        Ok(())
+    }
+
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => client.portal_store().rm_statement(name),
+            TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
+            other => return Err(PgWireError::InvalidTargetType(other)),
+        }
+        client.feed(PgWireBackendMessage::CloseComplete(CloseComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Ok(match self.run_portal(portal)? {
+            Outcome::Done(r) if r.columns.is_empty() && !r.tag.starts_with("SELECT") => {
+                Response::Execution(Tag::new(&r.tag))
+            }
+            Outcome::Done(r) => {
+                let format = portal.result_column_format.clone();
+                let schema = Arc::new(field_infos(&r.columns, Some(&format)));
+                let rows: Vec<_> = r.rows.iter().map(|row| data_row(row, &|i| format.is_binary(i))).collect();
+                let mut q = QueryResponse::new(schema, futures::stream::iter(rows));
+                q.set_command_tag("SELECT");
+                Response::Query(q)
+            }
+            Outcome::CopyIn { columns, .. } => {
+                Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
+            }
+            Outcome::CopyOut { columns, data, .. } => Response::CopyOut(CopyResponse::new(
+                0,
+                columns,
+                futures::stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d.into())))),
+            )),
+        })
+    }
+}
+
+impl PgConnection {
+    /// Execute on a suspended portal: the next `max_rows` rows.
+    async fn fetch_suspended<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Arc<PgStatement>>,
+        max_rows: usize,
+    ) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let fetched = portal.fetch(max_rows).await?;
+        let mut response = fetched.response;
+        let mut count = 0usize;
+        while let Some(row) = response.data_rows().next().await {
+            client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+            count += 1;
+        }
+        if fetched.suspended {
+            client.feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new())).await?;
+        } else {
+            client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(format!("SELECT {count}")))).await?;
+        }
+        Ok(())
+    }
+}

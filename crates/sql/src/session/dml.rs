@@ -1,0 +1,276 @@
+//! INSERT, UPDATE and DELETE: applying a DML plan's rows to the table,
+//! with ON CONFLICT, RETURNING and READ COMMITTED re-checks.
+
+use std::sync::Arc;
+
+use memdb_engine::{IsolationLevel, Transaction, Value};
+
+use super::{QueryResult, Session};
+use crate::bind::{DmlKind, DmlPlan, OnConflict};
+use crate::error::{Result, SqlError};
+use crate::exec::{self, ExecCtx, Row};
+use crate::expr::{Expr, Func};
+use crate::plan::Plan;
+
+impl Session {
+    /// Runs INSERT/UPDATE/DELETE.
+    pub(super) fn dml(&mut self, txn: &mut Transaction, plan: &DmlPlan, params: &[Value]) -> Result<QueryResult> {
+        let source = &plan.source;
+        let read_committed = txn.options().isolation == IsolationLevel::ReadCommitted;
+        let mut cx = ExecCtx::new(txn, params, &mut self.vars);
+        // INSERT … VALUES is evaluated here, where DEFAULT markers are visible.
+        let (rows, insert_rows) = match (&plan.kind, source) {
+            (DmlKind::Insert { columns, .. }, Plan::Values { rows, .. }) => {
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut cols = Vec::with_capacity(row.len());
+                    let mut values = Vec::with_capacity(row.len());
+                    for (&c, e) in columns.iter().zip(row) {
+                        if is_default_marker(e) {
+                            continue;
+                        }
+                        cols.push(c);
+                        values.push(e.eval(&[], &mut cx)?);
+                    }
+                    out.push((cols, values));
+                }
+                (Vec::new(), Some(out))
+            }
+            _ => (exec::run(source, &mut cx)?, None),
+        };
+        let table = &plan.table;
+        let width = table.columns().len();
+        let mut count = 0u64;
+        let mut returned = Vec::new();
+        match &plan.kind {
+            DmlKind::Insert { columns, on_conflict } => {
+                let prepared = match insert_rows {
+                    Some(r) => r,
+                    None => rows.into_iter().map(|row| (columns.clone(), row)).collect(),
+                };
+                for (mut cols, mut values) in prepared {
+                    if let Some(oc) = on_conflict {
+                        // Sequence defaults are drawn before the conflict
+                        // check, as PostgreSQL does.
+                        for pos in 0..width {
+                            if !cols.contains(&pos) && is_sequence_default(table, pos) {
+                                cols.push(pos);
+                                values.push(default_value(&mut cx, table, pos)?);
+                            }
+                        }
+                        match conflict(&mut cx, table, &cols, &values, oc)? {
+                            Conflict::None => {}
+                            Conflict::Skip => continue,
+                            Conflict::Updated(new) => {
+                                count += 1;
+                                if let Some(r) = &plan.returning {
+                                    returned.push(project(r, &new, &mut cx)?);
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    let id = cx.txn.insert_columns(table, &cols, values)?;
+                    count += 1;
+                    if let Some(r) = &plan.returning {
+                        let stored = cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default();
+                        returned.push(project(r, &stored, &mut cx)?);
+                    }
+                }
+                let tag = format!("INSERT 0 {count}");
+                Ok(finish(plan, returned, tag))
+            }
+            DmlKind::Update { assignments } => {
+                let mut seen = std::collections::HashSet::new();
+                for row in rows {
+                    let id = row_id(&row, width)?;
+                    if !seen.insert(id) {
+                        continue; // a row joined several times is updated once
+                    }
+                    let row = if read_committed {
+                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
+                            Some(r) => r,
+                            None => continue,
+                        }
+                    } else {
+                        row
+                    };
+                    let mut new: Vec<Value> = row[..width].to_vec();
+                    for (pos, e) in assignments {
+                        new[*pos] = if is_default_marker(e) {
+                            default_value(&mut cx, table, *pos)?
+                        } else {
+                            e.eval(&row, &mut cx)?
+                        };
+                    }
+                    if cx.txn.update(table, id, new)? {
+                        count += 1;
+                        if let Some(r) = &plan.returning {
+                            let stored = cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default();
+                            returned.push(project(r, &stored, &mut cx)?);
+                        }
+                    }
+                }
+                let tag = format!("UPDATE {count}");
+                Ok(finish(plan, returned, tag))
+            }
+            DmlKind::Delete => {
+                for row in rows {
+                    let id = row_id(&row, width)?;
+                    let row = if read_committed {
+                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
+                            Some(r) => r,
+                            None => continue,
+                        }
+                    } else {
+                        row
+                    };
+                    if cx.txn.delete(table, id)? {
+                        count += 1;
+                        if let Some(r) = &plan.returning {
+                            returned.push(project(r, &row[..width], &mut cx)?);
+                        }
+                    }
+                }
+                let tag = format!("DELETE {count}");
+                Ok(finish(plan, returned, tag))
+            }
+        }
+    }
+}
+
+fn is_default_marker(e: &Expr) -> bool {
+    matches!(e, Expr::Call(Func::Coalesce, a) if a.is_empty())
+}
+
+fn row_id(row: &[Value], width: usize) -> Result<memdb_engine::RowId> {
+    match row.get(width) {
+        Some(Value::Int8(id)) => Ok(u64::try_from(*id).unwrap_or(0)),
+        _ => Err(SqlError::Engine(memdb_engine::Error::Internal("row id missing from DML source".into()))),
+    }
+}
+
+/// READ COMMITTED: lock the row, and re-check the predicate against its
+/// newest version (PostgreSQL's re-evaluation of concurrently updated rows).
+fn recheck(
+    cx: &mut ExecCtx<'_>,
+    table: &memdb_engine::Table,
+    id: memdb_engine::RowId,
+    row: &[Value],
+    width: usize,
+    predicate: Option<&Expr>,
+) -> Result<Option<Row>> {
+    let Some(current) = cx.txn.lock_row(table, id, memdb_engine::LockMode::Update, memdb_engine::LockWait::Wait)?
+    else {
+        return Ok(None);
+    };
+    if current.values.as_slice() == &row[..width] {
+        return Ok(Some(row.to_vec()));
+    }
+    let mut fresh = current.values;
+    fresh.extend_from_slice(&row[width..]);
+    if let Some(p) = predicate
+        && !p.eval_predicate(&fresh, cx)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(fresh))
+}
+
+fn default_value(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, pos: usize) -> Result<Value> {
+    let col = &table.columns()[pos];
+    match &col.default {
+        None => Ok(Value::Null),
+        Some(memdb_engine::Expr::Function(name, args)) if name == "nextval" => match args.as_slice() {
+            [memdb_engine::Expr::Literal(Value::Text(seq))] => Ok(Value::Int8(cx.nextval(seq)?)),
+            _ => Ok(Value::Null),
+        },
+        Some(e) => Ok(e.eval(&[], &memdb_engine::expr::EvalContext { now: cx.now })?),
+    }
+}
+
+fn is_sequence_default(table: &memdb_engine::Table, pos: usize) -> bool {
+    matches!(table.columns().get(pos).and_then(|c| c.default.as_ref()), Some(memdb_engine::Expr::Function(name, _)) if name == "nextval")
+}
+
+fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
+    exprs.iter().map(|e| e.eval(row, cx)).collect()
+}
+
+fn finish(plan: &DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
+    match plan.returning {
+        Some(_) => QueryResult { columns: Arc::from(plan.returning_columns.clone()), rows, tag },
+        None => QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag },
+    }
+}
+
+enum Conflict {
+    None,
+    Skip,
+    Updated(Row),
+}
+
+/// ON CONFLICT: looks for an existing row with the new row's key in the
+/// target (or any unique) index.
+fn conflict(
+    cx: &mut ExecCtx<'_>,
+    table: &memdb_engine::Table,
+    cols: &[usize],
+    values: &[Value],
+    oc: &OnConflict,
+) -> Result<Conflict> {
+    let target = match oc {
+        OnConflict::Nothing { target } | OnConflict::Update { target, .. } => target,
+    };
+    let schema = table.schema().clone();
+    let live: Vec<usize> = schema.live_columns().map(|(p, _)| p).collect();
+    for index in schema.indexes.iter().filter(|i| i.unique) {
+        let logical: Vec<usize> = index.columns.iter().filter_map(|p| live.iter().position(|l| l == p)).collect();
+        if !target.is_empty() {
+            let mut a = logical.clone();
+            a.sort_unstable();
+            let mut b = target.clone();
+            b.sort_unstable();
+            if a != b {
+                continue;
+            }
+        }
+        let mut key = Vec::with_capacity(logical.len());
+        for c in &logical {
+            match cols.iter().position(|x| x == c) {
+                Some(i) => key.push(values[i].clone()),
+                None => break,
+            }
+        }
+        if key.len() != logical.len() || key.iter().any(Value::is_null) {
+            continue;
+        }
+        let found = cx.txn.index_lookup(table, &index.name, &key)?;
+        let Some(existing) = found.into_iter().next() else { continue };
+        return match oc {
+            OnConflict::Nothing { .. } => Ok(Conflict::Skip),
+            OnConflict::Update { assignments, predicate, .. } => {
+                let width = existing.values.len();
+                let mut proposed = vec![Value::Null; width];
+                for (&c, v) in cols.iter().zip(values) {
+                    proposed[c] = v.clone();
+                }
+                let mut row = existing.values.clone();
+                row.extend(proposed);
+                if let Some(p) = predicate
+                    && !p.eval_predicate(&row, cx)?
+                {
+                    return Ok(Conflict::Skip);
+                }
+                let mut new = existing.values.clone();
+                for (pos, e) in assignments {
+                    new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
+                }
+                cx.txn.update(table, existing.id, new)?;
+                let stored = cx.txn.get_by_id(table, existing.id)?.map(|r| r.values).unwrap_or_default();
+                Ok(Conflict::Updated(stored))
+            }
+        };
+    }
+    Ok(Conflict::None)
+}
