@@ -54,6 +54,14 @@ pub(crate) struct NestedLoopJoinOp<'p> {
     right_width: usize,
     finished_left: bool,
     emitted_unmatched: bool,
+    /// The left batch being joined, where in it, where in the right side
+    /// the current left row stopped, and whether it matched so far: a call
+    /// returns at most about a batch of rows, so a large cross product
+    /// streams (and can be cancelled) instead of materializing.
+    left_batch: Vec<Row>,
+    left_pos: usize,
+    right_pos: usize,
+    matched: bool,
 }
 
 impl<'p> NestedLoopJoinOp<'p> {
@@ -76,6 +84,10 @@ impl<'p> NestedLoopJoinOp<'p> {
             right_width,
             finished_left: false,
             emitted_unmatched: false,
+            left_batch: Vec::new(),
+            left_pos: 0,
+            right_pos: 0,
+            matched: false,
         }
     }
 }
@@ -97,39 +109,68 @@ impl Operator for NestedLoopJoinOp<'_> {
 
 impl NestedLoopJoinOp<'_> {
     fn step(&mut self, right: &[Row], cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        let mut out = Vec::new();
         while !self.finished_left {
-            let Some(batch) = self.left.next(cx)? else {
-                self.finished_left = true;
-                break;
-            };
-            let mut out = Vec::new();
-            for l in batch {
-                let mut matched = false;
-                for (j, r) in right.iter().enumerate() {
-                    let row = concat(&l, r);
-                    let pass = match self.on {
-                        Some(on) => on.eval_predicate(&row, cx)?,
-                        None => true,
-                    };
-                    if !pass {
+            if self.left_pos >= self.left_batch.len() {
+                match self.left.next(cx)? {
+                    Some(batch) => {
+                        self.left_batch = batch;
+                        self.left_pos = 0;
+                        self.right_pos = 0;
+                        self.matched = false;
                         continue;
                     }
-                    matched = true;
-                    match self.kind {
-                        JoinKind::Semi | JoinKind::Anti => break,
-                        _ => {
-                            if let Some(m) = self.right_matched.get_mut(j) {
-                                *m = true;
-                            }
-                            out.push(row);
+                    None => {
+                        self.finished_left = true;
+                        break;
+                    }
+                }
+            }
+            let l = &self.left_batch[self.left_pos];
+            let mut stop_early = false;
+            while self.right_pos < right.len() {
+                let j = self.right_pos;
+                self.right_pos += 1;
+                let row = concat(l, &right[j]);
+                let pass = match self.on {
+                    Some(on) => on.eval_predicate(&row, cx)?,
+                    None => true,
+                };
+                if !pass {
+                    continue;
+                }
+                self.matched = true;
+                match self.kind {
+                    JoinKind::Semi | JoinKind::Anti => {
+                        self.right_pos = right.len();
+                        break;
+                    }
+                    _ => {
+                        if let Some(m) = self.right_matched.get_mut(j) {
+                            *m = true;
+                        }
+                        out.push(row);
+                        if out.len() >= super::BATCH {
+                            stop_early = self.right_pos < right.len();
+                            break;
                         }
                     }
                 }
-                finish_probe(self.kind, matched, l, self.right_width, &mut out);
             }
-            if !out.is_empty() {
+            if stop_early {
                 return Ok(Some(out));
             }
+            let l = std::mem::take(&mut self.left_batch[self.left_pos]);
+            finish_probe(self.kind, self.matched, l, self.right_width, &mut out);
+            self.left_pos += 1;
+            self.right_pos = 0;
+            self.matched = false;
+            if out.len() >= super::BATCH {
+                return Ok(Some(out));
+            }
+        }
+        if !out.is_empty() {
+            return Ok(Some(out));
         }
         if matches!(self.kind, JoinKind::Right | JoinKind::Full) && !self.emitted_unmatched {
             self.emitted_unmatched = true;

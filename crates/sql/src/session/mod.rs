@@ -439,10 +439,10 @@ impl Session {
             return r;
         }
         let r = match plan {
-            Some(plan) => self.in_block_or_autocommit(stmt, |session, txn| {
+            Some(plan) if is_plannable(stmt) => self.in_block_or_autocommit(stmt, |session, txn| {
                 session.with_txn_cached(txn, stmt, params, types, Some(plan))
             }),
-            None => self.in_block_or_autocommit(stmt, |session, txn| session.in_transaction(txn, stmt, params)),
+            _ => self.in_block_or_autocommit(stmt, |session, txn| session.in_transaction(txn, stmt, params)),
         };
         r.map(Outcome::Done)
     }

@@ -1,0 +1,81 @@
+//! A memdb server on a free loopback port, in its own runtime, for the
+//! integration tests; stopped when dropped.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use memdb_server::Config;
+use tokio::sync::oneshot;
+
+/// A running server.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a memory-only server with two worker threads (like the CI
+    /// machine's two cores).
+    pub fn start() -> TestServer {
+        Self::start_with(Config { pg_listen: "127.0.0.1:0".into(), ..Config::default() })
+    }
+
+    /// Starts a server with a configuration.
+    pub fn start_with(config: Config) -> TestServer {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let db = memdb_server::open_database(&config).expect("database");
+            runtime.block_on(async {
+                let shutdown = async {
+                    let _ = stop_rx.await;
+                };
+                memdb_server::serve(&config, db, shutdown, |addr| {
+                    let _ = addr_tx.send(addr);
+                })
+                .await
+                .expect("serve");
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        TestServer { addr, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    /// A libpq-style connection string for user `memdb`.
+    pub fn conn_str(&self) -> String {
+        format!("host={} port={} user=memdb dbname=memdb", self.addr.ip(), self.addr.port())
+    }
+
+    /// Connects a tokio-postgres client (the connection task is spawned).
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let (client, connection) =
+            tokio_postgres::connect(&self.conn_str(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The SQLSTATE of a tokio-postgres error.
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_owned()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}

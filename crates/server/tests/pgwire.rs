@@ -1,0 +1,372 @@
+//! The PostgreSQL protocol against a real server on loopback, driven by
+//! tokio-postgres (extended protocol, binary values, pipelining, COPY,
+//! cancel) and by raw bytes (garbage, oversized and truncated messages).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestServer, sqlstate};
+use futures::{SinkExt, TryStreamExt};
+use rust_decimal::Decimal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::types::Type;
+
+#[tokio::test]
+async fn simple_queries_return_rows_tags_and_errors() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let messages = client
+        .simple_query("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, NULL); SELECT * FROM t ORDER BY id")
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    let mut tags = Vec::new();
+    for m in messages {
+        match m {
+            SimpleQueryMessage::Row(r) => rows.push((r.get(0).map(str::to_owned), r.get(1).map(str::to_owned))),
+            SimpleQueryMessage::CommandComplete(n) => tags.push(n),
+            _ => {}
+        }
+    }
+    assert_eq!(rows, vec![(Some("1".into()), Some("a".into())), (Some("2".into()), None)]);
+    assert_eq!(tags, vec![0, 2, 2]);
+
+    let err = client.simple_query("SELEC 1").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42601");
+    let err = client.simple_query("SELECT * FROM missing").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+    let err = client.simple_query("INSERT INTO t VALUES (1, 'dup')").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "23505");
+    // The connection is still usable after errors.
+    assert_eq!(client.simple_query("SELECT 1").await.unwrap().len(), 3);
+    assert!(client.simple_query("").await.is_ok());
+}
+
+#[tokio::test]
+async fn binary_parameters_and_results_round_trip() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE v (i2 smallint, i4 int, i8 bigint, f4 real, f8 float8, n numeric(10,2), b bool, \
+             t text, vc varchar(10), c char(4), by bytea, d date, ts timestamp, tz timestamptz, u uuid, j jsonb, a int[])",
+        )
+        .await
+        .unwrap();
+    let ts = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap().and_hms_micro_opt(13, 14, 15, 123_456).unwrap();
+    let tz = ts.and_utc();
+    let u = uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
+    let j = serde_json::json!({"k": [1, 2, {"x": null}]});
+    let n = Decimal::new(12345, 2);
+    let inserted = client
+        .execute(
+            "INSERT INTO v VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            &[
+                &7i16,
+                &-42i32,
+                &(1i64 << 40),
+                &1.5f32,
+                &-2.25f64,
+                &n,
+                &true,
+                &"héllo",
+                &"short",
+                &"ab",
+                &vec![0u8, 255, 7],
+                &ts.date(),
+                &ts,
+                &tz,
+                &u,
+                &j,
+                &vec![Some(1i32), None, Some(3)],
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    let row = client.query_one("SELECT * FROM v", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i16>(0), 7);
+    assert_eq!(row.get::<_, i32>(1), -42);
+    assert_eq!(row.get::<_, i64>(2), 1 << 40);
+    assert_eq!(row.get::<_, f32>(3), 1.5);
+    assert_eq!(row.get::<_, f64>(4), -2.25);
+    assert_eq!(row.get::<_, Decimal>(5), n);
+    assert!(row.get::<_, bool>(6));
+    assert_eq!(row.get::<_, &str>(7), "héllo");
+    assert_eq!(row.get::<_, &str>(8), "short");
+    assert_eq!(row.get::<_, &str>(9), "ab  ");
+    assert_eq!(row.get::<_, Vec<u8>>(10), vec![0, 255, 7]);
+    assert_eq!(row.get::<_, chrono::NaiveDate>(11), ts.date());
+    assert_eq!(row.get::<_, chrono::NaiveDateTime>(12), ts);
+    assert_eq!(row.get::<_, chrono::DateTime<chrono::Utc>>(13), tz);
+    assert_eq!(row.get::<_, uuid::Uuid>(14), u);
+    assert_eq!(row.get::<_, serde_json::Value>(15), j);
+    assert_eq!(row.get::<_, Vec<Option<i32>>>(16), vec![Some(1), None, Some(3)]);
+    let columns: Vec<Type> = row.columns().iter().map(|c| c.type_().clone()).collect();
+    assert_eq!(columns[0], Type::INT2);
+    assert_eq!(columns[5], Type::NUMERIC);
+    assert_eq!(columns[9], Type::BPCHAR);
+    assert_eq!(columns[16], Type::INT4_ARRAY);
+}
+
+#[tokio::test]
+async fn parameter_types_are_inferred_from_context() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE acc (id int PRIMARY KEY, bal int, name char(8), at timestamp)").await.unwrap();
+    let stmt = client.prepare("INSERT INTO acc VALUES ($1, $2, $3, $4)").await.unwrap();
+    assert_eq!(stmt.params(), &[Type::INT4, Type::INT4, Type::BPCHAR, Type::TIMESTAMP]);
+    let update = client.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2").await.unwrap();
+    assert_eq!(update.params(), &[Type::INT4, Type::INT4]);
+    let cast = client.prepare("SELECT $1::bigint * 2").await.unwrap();
+    assert_eq!(cast.params(), &[Type::INT8]);
+    assert_eq!(cast.columns()[0].type_(), &Type::INT8);
+    let now = chrono::Utc::now().naive_utc();
+    client.execute(&stmt, &[&1i32, &100i32, &"bob", &now]).await.unwrap();
+    assert_eq!(client.execute(&update, &[&-30i32, &1i32]).await.unwrap(), 1);
+    let row = client.query_one("SELECT bal, name FROM acc WHERE id = $1", &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 70);
+    assert_eq!(row.get::<_, &str>(1), "bob     ");
+    assert_eq!(client.query_one(&cast, &[&21i64]).await.unwrap().get::<_, i64>(0), 42);
+}
+
+#[tokio::test]
+async fn transaction_blocks_and_failed_state() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE k (id int PRIMARY KEY)").await.unwrap();
+    client.batch_execute("BEGIN; INSERT INTO k VALUES (1)").await.unwrap();
+    let err = client.batch_execute("INSERT INTO k VALUES (1)").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "23505");
+    let err = client.batch_execute("SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "25P02");
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(client.query_one("SELECT count(*) FROM k", &[]).await.unwrap().get::<_, i64>(0), 0);
+
+    let mut client = client;
+    let tx = client.transaction().await.unwrap();
+    tx.execute("INSERT INTO k VALUES ($1)", &[&5i32]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(client.query_one("SELECT id FROM k", &[]).await.unwrap().get::<_, i32>(0), 5);
+}
+
+#[tokio::test]
+async fn portals_suspend_at_max_rows() {
+    let server = TestServer::start();
+    let mut client = server.connect().await;
+    let tx = client.transaction().await.unwrap();
+    let stmt = tx.prepare("SELECT g FROM generate_series(1, 10) AS g").await.unwrap();
+    let portal = tx.bind(&stmt, &[]).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let rows = tx.query_portal(&portal, 4).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        seen.extend(rows.iter().map(|r| r.get::<_, i32>(0)));
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn pipelined_queries_answer_in_order() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let stmt = client.prepare("SELECT $1::int + 1").await.unwrap();
+    let inputs: Vec<i32> = (0..200).collect();
+    let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 1]> = inputs.iter().map(|i| [i as _]).collect();
+    let futures: Vec<_> = params.iter().map(|p| client.query_one(&stmt, p)).collect();
+    let results = futures::future::join_all(futures).await;
+    for (i, r) in results.into_iter().enumerate() {
+        assert_eq!(r.unwrap().get::<_, i32>(0), i as i32 + 1);
+    }
+}
+
+#[tokio::test]
+async fn copy_in_and_out() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE c (id int PRIMARY KEY, name text, note text DEFAULT 'd')").await.unwrap();
+    let sink = client.copy_in("COPY c (id, name) FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"1\tone\n2\t\\N\n3\tth")).await.unwrap();
+    sink.send(bytes::Bytes::from_static(b"ree\n")).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 3);
+
+    let out = client.copy_out("COPY c TO STDOUT WITH (FORMAT csv, HEADER)").await.unwrap();
+    let chunks: Vec<bytes::Bytes> = out.try_collect().await.unwrap();
+    let text: String = chunks.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    assert_eq!(text, "id,name,note\n1,one,d\n2,,d\n3,three,d\n");
+
+    // A bad row rolls the whole load back.
+    let sink = client.copy_in("COPY c FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    let _ = sink.send(bytes::Bytes::from_static(b"4\tfour\tx\nnot-a-number\tfive\tx\n")).await;
+    let err = sink.finish().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02");
+    assert_eq!(client.query_one("SELECT count(*) FROM c", &[]).await.unwrap().get::<_, i64>(0), 3);
+}
+
+#[tokio::test]
+async fn cancel_and_statement_timeout_stop_a_running_query() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let slow =
+        "SELECT count(*) FROM generate_series(1, 3000) a, generate_series(1, 3000) b, generate_series(1, 3000) c";
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    });
+    let err = client.simple_query(slow).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "57014");
+    canceller.await.unwrap();
+
+    client.batch_execute("SET statement_timeout = 100").await.unwrap();
+    let started = std::time::Instant::now();
+    let err = client.simple_query(slow).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "57014");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    client.batch_execute("SET statement_timeout = 0").await.unwrap();
+    assert_eq!(client.query_one("SELECT 1::int", &[]).await.unwrap().get::<_, i32>(0), 1);
+}
+
+#[tokio::test]
+async fn lock_waits_do_not_stall_other_connections_and_deadlocks_are_detected() {
+    let server = TestServer::start();
+    let a = server.connect().await;
+    let b = server.connect().await;
+    let c = server.connect().await;
+    a.batch_execute("CREATE TABLE r (id int PRIMARY KEY, v int); INSERT INTO r VALUES (1, 0), (2, 0)").await.unwrap();
+    a.batch_execute("BEGIN; UPDATE r SET v = v + 1 WHERE id = 1").await.unwrap();
+    let waiter = tokio::spawn(async move {
+        b.batch_execute("UPDATE r SET v = v + 10 WHERE id = 1").await.unwrap();
+        b
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // With two worker threads and one blocked in a lock wait, others still run.
+    for _ in 0..20 {
+        c.query_one("SELECT 1::int", &[]).await.unwrap();
+    }
+    a.batch_execute("COMMIT").await.unwrap();
+    let b = waiter.await.unwrap();
+    assert_eq!(c.query_one("SELECT v FROM r WHERE id = 1", &[]).await.unwrap().get::<_, i32>(0), 11);
+
+    // A lock cycle: exactly one side gets 40P01.
+    a.batch_execute("BEGIN; UPDATE r SET v = 0 WHERE id = 1").await.unwrap();
+    b.batch_execute("BEGIN; UPDATE r SET v = 0 WHERE id = 2").await.unwrap();
+    let a_side = tokio::spawn(async move {
+        let r = a.batch_execute("UPDATE r SET v = 1 WHERE id = 2").await;
+        (a, r)
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b_result = b.batch_execute("UPDATE r SET v = 2 WHERE id = 1").await;
+    if b_result.is_err() {
+        b.batch_execute("ROLLBACK").await.unwrap();
+    }
+    let (a, a_result) = a_side.await.unwrap();
+    let codes: Vec<String> = [&a_result, &b_result].iter().filter_map(|r| r.as_ref().err()).map(sqlstate).collect();
+    assert_eq!(codes, vec!["40P01".to_owned()]);
+    let _ = a.batch_execute("ROLLBACK").await;
+    let _ = b.batch_execute("ROLLBACK").await;
+}
+
+#[tokio::test]
+async fn many_connections_are_held_at_once() {
+    let server = TestServer::start();
+    let mut clients = Vec::new();
+    for _ in 0..300 {
+        clients.push(server.connect().await);
+    }
+    let results = futures::future::join_all(clients.iter().map(|c| c.query_one("SELECT 1::int", &[]))).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+}
+
+/// Reads until the peer closes (or 5 s pass) and returns what came.
+async fn read_all(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return out,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn startup_message() -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&196608i32.to_be_bytes());
+    for s in ["user", "memdb", "database", "memdb", ""] {
+        body.extend_from_slice(s.as_bytes());
+        body.push(0);
+    }
+    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    msg.extend(body);
+    msg
+}
+
+#[tokio::test]
+async fn garbage_and_oversized_messages_get_an_error_and_the_server_stays_up() {
+    let server = TestServer::start();
+    // Garbage before startup.
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"\x00\x00\x00\x08garbage!!!!!!!").await.unwrap();
+    let _ = read_all(&mut s).await;
+
+    // An unknown message type after startup: ErrorResponse, then close.
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(&startup_message()).await.unwrap();
+    s.write_all(b"\xff\x00\x00\x00\x04").await.unwrap();
+    let reply = read_all(&mut s).await;
+    assert!(reply.windows(5).any(|w| w == b"08P01"), "{}", String::from_utf8_lossy(&reply));
+
+    // A length beyond any limit.
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(&startup_message()).await.unwrap();
+    s.write_all(b"Q\x7f\xff\xff\xff").await.unwrap();
+    let reply = read_all(&mut s).await;
+    assert!(reply.windows(5).any(|w| w == b"08P01"), "{}", String::from_utf8_lossy(&reply));
+
+    // A message cut short, then the client disappears.
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(&startup_message()).await.unwrap();
+    s.write_all(b"Q\x00\x00\x01\x00SELECT").await.unwrap();
+    drop(s);
+
+    let client = server.connect().await;
+    assert_eq!(client.query_one("SELECT 2::int", &[]).await.unwrap().get::<_, i32>(0), 2);
+}
+
+#[tokio::test]
+async fn server_parameters_are_reported() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let row = client.query_one("SHOW server_version", &[]).await.unwrap();
+    assert!(row.get::<_, &str>(0).starts_with("15"));
+    let messages = client.simple_query("SET application_name = 'tests'; SHOW application_name").await.unwrap();
+    let shown: Vec<String> = messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown, vec!["tests".to_owned()]);
+}
+
+#[tokio::test]
+async fn idle_in_transaction_timeout_closes_the_connection() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("SET idle_in_transaction_session_timeout = 100; BEGIN").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(client.query_one("SELECT 1::int", &[]).await.is_err());
+    let other = server.connect().await;
+    assert_eq!(other.query_one("SELECT 1::int", &[]).await.unwrap().get::<_, i32>(0), 1);
+}
