@@ -479,6 +479,15 @@ fn fixed_type(e: &Expr) -> Option<DataType> {
     }
 }
 
+/// Index keys encode every integer type alike (as i64, in order), so an
+/// `int8` key (a client's `bigint` parameter) finds `int4` rows, and one
+/// out of the column's range simply matches nothing; the filter still
+/// checks every row.
+fn both_integers(a: &DataType, b: &DataType) -> bool {
+    let int = |t: &DataType| matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8);
+    int(a) && int(b)
+}
+
 /// A filter term usable with an index on a column.
 enum Sarg {
     Cmp(usize, BinOp, Expr),
@@ -488,7 +497,9 @@ enum Sarg {
 fn sarg(term: &Expr, types: &[DataType]) -> Option<Sarg> {
     let usable = |c: usize, e: &Expr| -> bool {
         e.is_fixed()
-            && fixed_type(e).zip(types.get(c)).is_some_and(|(from, to)| widens_exactly(&from, to))
+            && fixed_type(e)
+                .zip(types.get(c))
+                .is_some_and(|(from, to)| widens_exactly(&from, to) || both_integers(&from, to))
             && !matches!(e, Expr::Literal(Value::Null))
     };
     match term {

@@ -415,7 +415,9 @@ impl Binder<'_> {
                     self.params.resize(n, None);
                 }
                 match &self.params[n - 1] {
-                    Some(t) => Typed::new(Expr::Param(n - 1), t.clone()),
+                    // The cast (a no-op on a value of the type) tells the
+                    // optimizer the parameter's type, e.g. for index keys.
+                    Some(t) => Typed::new(Expr::Cast(Box::new(Expr::Param(n - 1)), t.clone()), t.clone()),
                     None => Typed { expr: Expr::Param(n - 1), ty: DataType::Text, unknown: true },
                 }
             }
