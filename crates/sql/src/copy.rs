@@ -175,28 +175,39 @@ impl CopyDecoder {
         if self.ended {
             return Ok(());
         }
-        self.pending.extend_from_slice(data);
-        let pending = std::mem::take(&mut self.pending);
-        let mut start = 0;
-        let result = loop {
-            match self.record_end(&pending[start..]) {
-                Some(len) => {
-                    let line = &pending[start..start + len];
-                    start += len + 1;
-                    if let Err(e) = self.line(line, record) {
-                        break Err(e);
-                    }
-                    if self.ended {
-                        break Ok(());
-                    }
-                }
-                None => break Ok(()),
+        if self.pending.is_empty() {
+            // The usual case: records arrive whole; only a torn tail is kept.
+            let consumed = self.consume(data, record)?;
+            if !self.ended {
+                self.pending.extend_from_slice(&data[consumed..]);
             }
-        };
-        if !self.ended {
-            self.pending = pending[start..].to_vec();
+            return Ok(());
         }
-        result
+        self.pending.extend_from_slice(data);
+        let mut pending = std::mem::take(&mut self.pending);
+        let result = self.consume(&pending, record);
+        if let Ok(consumed) = result
+            && !self.ended
+        {
+            pending.drain(..consumed);
+            self.pending = pending;
+        }
+        result.map(|_| ())
+    }
+
+    /// Decodes the complete records at the start of `data`; returns how
+    /// many bytes they took.
+    fn consume(&mut self, data: &[u8], record: &mut dyn FnMut(&[Option<&str>]) -> Result<()>) -> Result<usize> {
+        let mut start = 0;
+        while let Some(len) = self.record_end(&data[start..]) {
+            let line = &data[start..start + len];
+            start += len + 1;
+            self.line(line, record)?;
+            if self.ended {
+                break;
+            }
+        }
+        Ok(start)
     }
 
     /// The end of the data: a last record without a newline counts.

@@ -118,6 +118,11 @@ impl TableStorage {
         Ok(values)
     }
 
+    /// How many physical columns rows have now.
+    pub fn column_count(&self) -> usize {
+        self.layout.load().0.len()
+    }
+
     /// Like [`TableStorage::decode`], materializing only the physical
     /// columns flagged in `wanted` (the others read as NULL).
     pub fn decode_selected(&self, version: &Version, wanted: &[bool]) -> Result<Vec<Value>> {

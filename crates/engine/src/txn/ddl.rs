@@ -494,41 +494,57 @@ pub(crate) fn validate_existing_rows(txn: &mut Transaction, table: TableId) -> R
 /// The newest live version of every row: committed, or this transaction's.
 /// Versions of other running transactions count as well, since they may
 /// commit: constraint checks must hold for them too.
-fn newest_rows(storage: &TableStorage, own: u64) -> Result<Vec<(u64, Vec<Value>)>> {
-    let mut out = Vec::new();
-    for row_id in 0..storage.slab.high_water() {
-        let Some(head) = storage.head(row_id) else { continue };
-        let end = head.end();
-        let live = end == INFINITY || (is_marker(end) && end != own);
-        if live {
-            out.push((row_id, storage.decode(&head)?));
-        }
-    }
-    Ok(out)
-}
-
 fn has_rows(txn: &Transaction, storage: &TableStorage) -> bool {
-    newest_rows(storage, txn.snapshot.own).map(|r| !r.is_empty()).unwrap_or(true)
+    let own = txn.snapshot.own;
+    (0..storage.slab.high_water()).any(|row_id| {
+        storage.head(row_id).is_some_and(|head| {
+            let end = head.end();
+            end == INFINITY || (is_marker(end) && end != own)
+        })
+    })
 }
 
 fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &TableSchema) -> Result<()> {
-    let rows = newest_rows(storage, txn.snapshot.own)?;
+    let own = txn.snapshot.own;
     let ctx = EvalContext { now: txn.now };
-    for (_, values) in &rows {
+    // Decode only what the checks read, unless CHECK expressions or
+    // foreign keys need whole rows.
+    let width = schema.columns.len();
+    let mut wanted = vec![!schema.checks.is_empty() || !schema.foreign_keys.is_empty(); width];
+    for (i, col) in schema.live_columns() {
+        if !col.nullable {
+            wanted[i] = true;
+        }
+    }
+    let unique: Vec<&IndexSchema> = schema.indexes.iter().filter(|i| i.unique).collect();
+    for index in &unique {
+        for &c in &index.columns {
+            if let Some(w) = wanted.get_mut(c) {
+                *w = true;
+            }
+        }
+    }
+    let mut seen: Vec<HashSet<Key>> = unique.iter().map(|_| HashSet::new()).collect();
+    let table = (!schema.foreign_keys.is_empty())
+        .then(|| Table::new(&TableEntry::new(Arc::new(schema.clone()), storage.clone())));
+    for row_id in 0..storage.slab.high_water() {
+        let Some(head) = storage.head(row_id) else { continue };
+        let end = head.end();
+        if !(end == INFINITY || (is_marker(end) && end != own)) {
+            continue;
+        }
+        let values = storage.decode_selected(&head, &wanted)?;
         for (i, col) in schema.live_columns() {
             if !col.nullable && values.get(i).is_none_or(Value::is_null) {
                 return Err(Error::NotNullViolation { table: schema.name.clone(), column: col.name.clone() });
             }
         }
         for check in &schema.checks {
-            if !check.expr.check(values, &ctx)? {
+            if !check.expr.check(&values, &ctx)? {
                 return Err(Error::CheckViolation { table: schema.name.clone(), constraint: check.name.clone() });
             }
         }
-    }
-    for index in schema.indexes.iter().filter(|i| i.unique) {
-        let mut seen = HashSet::new();
-        for (_, values) in &rows {
+        for (index, seen) in unique.iter().zip(seen.iter_mut()) {
             let key: Vec<Value> =
                 index.columns.iter().map(|&c| values.get(c).cloned().unwrap_or(Value::Null)).collect();
             if key.iter().any(Value::is_null) {
@@ -542,11 +558,8 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
                 });
             }
         }
-    }
-    if !schema.foreign_keys.is_empty() {
-        let table = Table::new(&TableEntry::new(Arc::new(schema.clone()), storage.clone()));
-        for (_, values) in &rows {
-            txn.check_parents(&table, values, None)?;
+        if let Some(table) = &table {
+            txn.check_parents(table, &values, None)?;
         }
     }
     Ok(())
@@ -559,6 +572,14 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
 /// versions written after it existed, and from then on a new key always
 /// makes a new row, so older versions of a chain need no entry.
 pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64) -> Result<()> {
+    let mut wanted = vec![false; storage.column_count()];
+    for &c in &index.schema.columns {
+        if let Some(w) = wanted.get_mut(c) {
+            *w = true;
+        }
+    }
+    let key_of =
+        |version: &Version| -> Result<Vec<Value>> { Ok(index.key_values(&storage.decode_selected(version, &wanted)?)) };
     if index.schema.primary {
         for row_id in 0..storage.slab.high_water() {
             let Some(head) = storage.head(row_id) else { continue };
@@ -572,21 +593,20 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
                 // may be the live one after it ends, so both get entries.
                 // If its new key collides, its commit (or ours, whichever is
                 // second) fails validation; readers re-check keys.
-                let _ = index.insert(&index.key_values(&storage.decode(&head)?), row_id);
+                let _ = index.insert(&key_of(&head)?, row_id);
                 if let Some(below) = head.prev.load_full() {
-                    head_key_entry(storage, index, &below, row_id)?;
+                    head_key_entry(index, key_of(&below)?, row_id)?;
                 }
                 continue;
             }
-            head_key_entry(storage, index, &head, row_id)?;
+            head_key_entry(index, key_of(&head)?, row_id)?;
         }
         return Ok(());
     }
     for row_id in 0..storage.slab.high_water() {
         let mut cur = storage.head(row_id);
         while let Some(version) = cur {
-            let values = storage.decode(&version)?;
-            let _ = index.insert(&index.key_values(&values), row_id);
+            let _ = index.insert(&key_of(&version)?, row_id);
             cur = version.prev.load_full();
         }
     }
@@ -595,8 +615,7 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
 
 /// Adds a version's primary-key entry; a key another row holds is a
 /// violation.
-fn head_key_entry(storage: &TableStorage, index: &IndexStorage, version: &Version, row_id: u64) -> Result<()> {
-    let key = index.key_values(&storage.decode(version)?);
+fn head_key_entry(index: &IndexStorage, key: Vec<Value>, row_id: u64) -> Result<()> {
     if index.insert(&key, row_id).is_err() {
         let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         return Err(Error::UniqueViolation {

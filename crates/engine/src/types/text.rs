@@ -136,18 +136,37 @@ pub(crate) fn check_char_length(max: u32, pad: bool) -> Result<()> {
 pub(crate) fn fit_string(s: &str, max: u32, pad: bool, type_name: &str) -> Result<String> {
     check_char_length(max, pad)?;
     let max = usize::try_from(max).unwrap_or(usize::MAX);
-    let mut out = match s.char_indices().nth(max) {
-        None => s.to_owned(),
-        Some((cut, _)) => {
-            if s[cut..].chars().any(|c| c != ' ') {
-                return Err(Error::StringTooLong(type_name.to_owned()));
+    // ASCII (the common case) counts characters as bytes.
+    let (mut out, len) = if s.is_ascii() {
+        if s.len() <= max {
+            let mut out = String::with_capacity(if pad { max } else { s.len() });
+            out.push_str(s);
+            (out, s.len())
+        } else if s.as_bytes()[max..].iter().any(|&b| b != b' ') {
+            return Err(Error::StringTooLong(type_name.to_owned()));
+        } else {
+            (s[..max].to_owned(), max)
+        }
+    } else {
+        match s.char_indices().nth(max) {
+            None => (s.to_owned(), s.chars().count()),
+            Some((cut, _)) => {
+                if s[cut..].chars().any(|c| c != ' ') {
+                    return Err(Error::StringTooLong(type_name.to_owned()));
+                }
+                (s[..cut].to_owned(), max)
             }
-            s[..cut].to_owned()
         }
     };
     if pad {
-        let len = out.chars().count();
-        out.extend(std::iter::repeat_n(' ', max.saturating_sub(len)));
+        const SPACES: &str = "                                                                ";
+        let mut missing = max.saturating_sub(len);
+        out.reserve(missing);
+        while missing > 0 {
+            let n = missing.min(SPACES.len());
+            out.push_str(&SPACES[..n]);
+            missing -= n;
+        }
     }
     Ok(out)
 }

@@ -123,16 +123,16 @@ impl PgConnection {
     /// inside a block, `idle_session_timeout` outside (`None`: forever).
     fn idle_timeout(&self) -> Option<(Duration, &'static str, &'static str)> {
         let session = self.session.lock();
-        let (name, code, why) = match session.status() {
-            TxnStatus::Idle => ("idle_session_timeout", "57P05", "terminating connection due to idle-session timeout"),
-            _ => (
-                "idle_in_transaction_session_timeout",
-                "25P03",
-                "terminating connection due to idle-in-transaction timeout",
-            ),
-        };
-        let ms = memdb_sql::parse_duration_ms(session.setting(name).unwrap_or("0")).unwrap_or(0);
-        (ms > 0).then(|| (Duration::from_millis(ms), code, why))
+        let ms = session.idle_timeout_ms();
+        if ms == 0 {
+            return None;
+        }
+        Some(match session.status() {
+            TxnStatus::Idle => {
+                (Duration::from_millis(ms), "57P05", "terminating connection due to idle-session timeout")
+            }
+            _ => (Duration::from_millis(ms), "25P03", "terminating connection due to idle-in-transaction timeout"),
+        })
     }
 }
 

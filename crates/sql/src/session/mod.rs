@@ -272,6 +272,16 @@ pub struct Session {
     statement_cache: HashMap<String, PreparedStatement>,
     /// A `COPY … FROM STDIN` in progress.
     copy_in: Option<Box<copy::CopyInState>>,
+    /// The timeout settings, parsed.
+    timeouts: Timeouts,
+}
+
+/// Timeout settings in milliseconds (0: none).
+#[derive(Clone, Copy, Debug, Default)]
+struct Timeouts {
+    statement_ms: u64,
+    idle_session_ms: u64,
+    idle_in_transaction_ms: u64,
 }
 
 /// How many statement texts the plan cache keeps.
@@ -311,6 +321,7 @@ impl Session {
             prepared: HashMap::new(),
             statement_cache: HashMap::new(),
             copy_in: None,
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -325,6 +336,7 @@ impl Session {
         let name = name.to_ascii_lowercase();
         self.validate_setting(&name, value)?;
         self.settings.insert(name, value.to_owned());
+        self.settings_changed();
         Ok(())
     }
 
@@ -339,11 +351,29 @@ impl Session {
     /// the `statement_timeout` deadline.
     fn start_statement(&mut self) {
         self.vars.interrupt.cancel.store(false, Ordering::Relaxed);
-        self.vars.interrupt.deadline = self
-            .setting("statement_timeout")
-            .and_then(|v| parse_duration_ms(v).ok())
-            .filter(|ms| *ms > 0)
-            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let ms = self.timeouts.statement_ms;
+        self.vars.interrupt.deadline = (ms > 0).then(|| Instant::now() + Duration::from_millis(ms));
+    }
+
+    /// Re-reads the timeout settings (kept parsed: they are consulted for
+    /// every statement and every message a connection waits for).
+    fn settings_changed(&mut self) {
+        let ms = |name: &str| self.setting(name).and_then(|v| parse_duration_ms(v).ok()).unwrap_or(0);
+        self.timeouts = Timeouts {
+            statement_ms: ms("statement_timeout"),
+            idle_session_ms: ms("idle_session_timeout"),
+            idle_in_transaction_ms: ms("idle_in_transaction_session_timeout"),
+        };
+    }
+
+    /// How long the client may stay silent now, in milliseconds (0: no
+    /// limit): `idle_in_transaction_session_timeout` inside a block,
+    /// `idle_session_timeout` outside one.
+    pub fn idle_timeout_ms(&self) -> u64 {
+        match self.status {
+            TxnStatus::Idle => self.timeouts.idle_session_ms,
+            _ => self.timeouts.idle_in_transaction_ms,
+        }
     }
 
     /// The transaction block status (for ReadyForQuery).
@@ -599,6 +629,7 @@ impl Session {
                         }
                     }
                 }
+                self.settings_changed();
                 return Ok(QueryResult::tag("RESET"));
             }
             ast::Statement::ShowVariable { variable } => {
@@ -878,6 +909,7 @@ impl Session {
         };
         self.validate_setting(&name, &value)?;
         self.settings.insert(name, value);
+        self.settings_changed();
         Ok(QueryResult::tag("SET"))
     }
 
