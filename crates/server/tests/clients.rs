@@ -1,0 +1,118 @@
+//! Real PostgreSQL clients against the server: `pgbench` (initialization
+//! with COPY, then the built-in scripts in every query mode) and `psql`.
+//! Each test says so and passes vacuously when its client is not
+//! installed (`.ci/run` installs them).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::TestServer;
+
+/// Whether a program is on the PATH.
+fn have(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+fn run(server: &TestServer, program: &str, args: &[&str]) -> Output {
+    let port = server.addr.port().to_string();
+    let mut cmd = Command::new(program);
+    cmd.args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres"]).args(args).env("PGCONNECT_TIMEOUT", "10");
+    let out = cmd.output().expect("run client");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The "number of failed transactions" pgbench reports.
+fn failed_transactions(output: &Output) -> u64 {
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("number of failed transactions: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("pgbench summary")
+}
+
+#[test]
+fn pgbench_initializes_and_runs_every_builtin_script_in_every_mode() {
+    if !have("pgbench") {
+        eprintln!("SKIPPED: pgbench is not installed (apt-get install postgresql-client)");
+        return;
+    }
+    let server = TestServer::start();
+    run(&server, "pgbench", &["-i", "-s", "1", "postgres"]);
+    // Server-side generation goes through INSERT … SELECT generate_series.
+    run(&server, "pgbench", &["-i", "-I", "dtGvp", "-s", "1", "postgres"]);
+    // One run with pgbench's own vacuum/truncate steps, then `-n` runs, so
+    // that the history keeps every transaction for the check below.
+    run(&server, "pgbench", &["-c", "2", "-t", "10", "postgres"]);
+    run(
+        &server,
+        "psql",
+        &[
+            "-c",
+            "truncate pgbench_history; update pgbench_accounts set abalance = 0; update pgbench_tellers set tbalance = 0; update pgbench_branches set bbalance = 0",
+            "postgres",
+        ],
+    );
+    for script in ["tpcb-like", "simple-update", "select-only"] {
+        for mode in ["simple", "extended", "prepared"] {
+            let out = run(
+                &server,
+                "pgbench",
+                &["-n", "-b", script, "-M", mode, "-c", "4", "-j", "2", "-t", "50", "postgres"],
+            );
+            assert_eq!(failed_transactions(&out), 0, "{script} -M {mode}");
+        }
+    }
+    // The balances add up: every transaction recorded its delta in the
+    // history and applied it to an account (tpcb-like also to a teller and
+    // its branch).
+    let out = run(
+        &server,
+        "psql",
+        &[
+            "-At",
+            "-c",
+            "select (select sum(abalance) from pgbench_accounts) = (select sum(delta) from pgbench_history) \
+             and (select sum(tbalance) from pgbench_tellers) = (select sum(bbalance) from pgbench_branches)",
+            "postgres",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t");
+}
+
+#[test]
+fn psql_runs_scripts_with_copy_and_reports_errors() {
+    if !have("psql") {
+        eprintln!("SKIPPED: psql is not installed (apt-get install postgresql-client)");
+        return;
+    }
+    let server = TestServer::start();
+    let script = "create table t (id int primary key, name text);\n\
+                  copy t from stdin with (format csv);\n1,one\n2,\"two, too\"\n\\.\n\
+                  select name from t order by id;\n";
+    let dir = std::env::temp_dir().join(format!("memdb-psql-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("script.sql");
+    std::fs::write(&file, script).unwrap();
+    let out = run(&server, "psql", &["-At", "-v", "ON_ERROR_STOP=1", "-f", file.to_str().unwrap(), "postgres"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("one\ntwo, too"), "{stdout}");
+
+    let port = server.addr.port().to_string();
+    let bad = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c", "select * from nope"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("does not exist"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
