@@ -116,3 +116,58 @@ fn psql_runs_scripts_with_copy_and_reports_errors() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("does not exist"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn psql_describe_commands_show_the_catalog() {
+    if !have("psql") {
+        eprintln!("SKIPPED: psql is not installed (apt-get install postgresql-client)");
+        return;
+    }
+    let server = TestServer::start();
+    run(
+        &server,
+        "psql",
+        &[
+            "-c",
+            "create table parent (id int primary key, name varchar(20) not null default 'x', qty int unique, \
+             check (qty > 0)); create index parent_name on parent (name); \
+             create table child (id serial primary key, pid int references parent(id) on delete cascade); \
+             create view v as select id from parent",
+            "postgres",
+        ],
+    );
+    let describe = |command: &str| -> String {
+        let out = run(&server, "psql", &["-X", "-c", command, "postgres"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("ERROR"), "{command}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tables = describe("\\dt");
+    assert!(tables.contains("parent") && tables.contains("child") && tables.contains("table"), "{tables}");
+    let all = describe("\\d");
+    assert!(all.contains("child_id_seq") && all.contains("sequence") && all.contains("view"), "{all}");
+    let parent = describe("\\d parent");
+    for expected in [
+        "Table \"public.parent\"",
+        "character varying(20)",
+        "'x'::",
+        "not null",
+        "\"parent_pkey\" PRIMARY KEY, btree (id)",
+        "\"parent_qty_key\" UNIQUE CONSTRAINT, btree (qty)",
+        "\"parent_name\" btree (name)",
+        "CHECK ((qty > 0))",
+        "Referenced by:",
+        "TABLE \"child\" CONSTRAINT \"child_pid_fkey\" FOREIGN KEY (pid) REFERENCES parent(id) ON DELETE CASCADE",
+    ] {
+        assert!(parent.contains(expected), "missing {expected:?} in:\n{parent}");
+    }
+    let child = describe("\\d child");
+    assert!(child.contains("nextval('child_id_seq'::regclass)"), "{child}");
+    assert!(child.contains("Foreign-key constraints:"), "{child}");
+    let indexes = describe("\\di");
+    assert!(indexes.contains("parent_name") && indexes.contains("child_pkey"), "{indexes}");
+    assert!(describe("\\l").contains("UTF8"));
+    assert!(describe("\\du").contains("Superuser"));
+    assert!(describe("\\dn").contains("public"));
+    assert!(describe("\\d parent_pkey").contains("primary key, btree, for table \"public.parent\""));
+}

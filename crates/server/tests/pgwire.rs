@@ -219,12 +219,21 @@ async fn cancel_and_statement_timeout_stop_a_running_query() {
     let slow =
         "SELECT count(*) FROM generate_series(1, 3000) a, generate_series(1, 3000) b, generate_series(1, 3000) c";
     let token = client.cancel_token();
+    // A cancel that arrives before the statement starts is lost (as on
+    // PostgreSQL), so keep cancelling until the statement ends.
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if done_rx.try_recv().is_ok() {
+                break;
+            }
+            token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+        }
     });
     let err = client.simple_query(slow).await.unwrap_err();
     assert_eq!(sqlstate(&err), "57014");
+    done_tx.send(()).unwrap();
     canceller.await.unwrap();
 
     client.batch_execute("SET statement_timeout = 100").await.unwrap();

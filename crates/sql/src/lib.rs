@@ -46,6 +46,7 @@ pub mod expr;
 mod optimize;
 pub mod plan;
 mod session;
+mod system;
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};

@@ -209,12 +209,7 @@ impl StartupHandler for PgConnection {
 #[async_trait]
 impl CancelHandler for PgConnection {
     async fn on_cancel_request(&self, request: CancelRequest) {
-        let cancels = self.shared.cancels.lock();
-        if let Some((secret, flag)) = cancels.get(&request.pid)
-            && secret.to_bytes() == request.secret_key.to_bytes()
-        {
-            flag.store(true, Ordering::Relaxed);
-        }
+        self.shared.cancel(request.pid, &request.secret_key);
     }
 }
 
@@ -259,8 +254,53 @@ impl CopyHandler for PgConnection {
     }
 }
 
+/// The CancelRequest code (PostgreSQL's 1234.5678).
+const CANCEL_REQUEST_CODE: i32 = 80_877_102;
+
+/// A connection that opens with a CancelRequest (16 bytes: length, code,
+/// pid, secret) is one: it cancels the named session's running statement
+/// and closes. Read before TLS negotiation, which would swallow it.
+async fn take_cancel_request(tcp: &mut TcpStream, shared: &Shared) -> bool {
+    let mut head = [0u8; 16];
+    for _ in 0..200 {
+        match tcp.peek(&mut head).await {
+            Ok(n) if n >= 8 => break,
+            Ok(0) | Err(_) => return false,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+    let length = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    let code = i32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    if length != 16 || code != CANCEL_REQUEST_CODE {
+        return false;
+    }
+    if tokio::io::AsyncReadExt::read_exact(tcp, &mut head).await.is_err() {
+        return true;
+    }
+    let pid = i32::from_be_bytes([head[8], head[9], head[10], head[11]]);
+    let secret = i32::from_be_bytes([head[12], head[13], head[14], head[15]]);
+    shared.cancel(pid, &SecretKey::I32(secret));
+    true
+}
+
+impl Shared {
+    /// Cancels the running statement of the session with this pid, if the
+    /// secret matches.
+    fn cancel(&self, pid: i32, secret: &SecretKey) {
+        let cancels = self.cancels.lock();
+        if let Some((known, flag)) = cancels.get(&pid)
+            && known.to_bytes() == secret.to_bytes()
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Runs one client connection to its end.
-pub async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
+pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>) {
+    if take_cancel_request(&mut tcp, &shared).await {
+        return;
+    }
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(PgConnection::new(shared));
     let negotiated = tokio::time::timeout(Duration::from_secs(60), negotiate_tls(tcp, None)).await;

@@ -273,16 +273,29 @@ impl Binder<'_> {
                 }
             }
             E::Cast { expr, data_type: t, kind, .. } => {
-                let ty = data_type(t)?;
                 let inner = self.expr(expr)?;
                 match kind {
                     ast::CastKind::Cast | ast::CastKind::DoubleColon => {}
                     _ => return Err(unsupported("TRY_CAST")),
                 }
-                // `'name'::regclass` names a relation.
-                if let ast::DataType::Regclass = t {
-                    return Ok(Typed::new(Expr::Literal(Value::Int4(self.regclass(&inner)?)), DataType::Int4));
+                // `'name'::regclass` names a relation; `oid::regclass` shows
+                // the name of the relation an oid names.
+                let regclass = match t {
+                    ast::DataType::Regclass => true,
+                    ast::DataType::Custom(name, _) => {
+                        let n = name.to_string().to_ascii_lowercase();
+                        n == "regclass" || n == "pg_catalog.regclass"
+                    }
+                    _ => false,
+                };
+                if regclass {
+                    if matches!(inner.expr, Expr::Literal(Value::Text(_))) {
+                        return Ok(Typed::new(Expr::Literal(Value::Int4(self.regclass(&inner)?)), DataType::Int4));
+                    }
+                    let oid = cast_to(inner, &DataType::Int4)?;
+                    return Ok(Typed::new(Expr::Call(Func::RegclassName, vec![oid]), DataType::Text));
                 }
+                let ty = data_type(t)?;
                 if inner.ty == DataType::Bool && matches!(ty, DataType::Int8 | DataType::Int2) {
                     return Err(SqlError::Engine(memdb_engine::Error::CannotCast {
                         from: "boolean".into(),
@@ -383,7 +396,24 @@ impl Binder<'_> {
             }
             E::Tuple(_) => return Err(unsupported("row constructors")),
             E::Collate { expr, .. } => self.expr(expr)?,
-            E::JsonAccess { .. } | E::CompoundFieldAccess { .. } => return Err(unsupported(format!("expression {e}"))),
+            E::CompoundFieldAccess { root, access_chain } => {
+                let mut t = self.expr(root)?;
+                for access in access_chain {
+                    let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = access else {
+                        return Err(unsupported(format!("expression {e}")));
+                    };
+                    let DataType::Array(elem) = t.ty.clone() else {
+                        return Err(SqlError::DatatypeMismatch(format!(
+                            "cannot subscript type {} because it does not support subscripting",
+                            t.ty
+                        )));
+                    };
+                    let i = cast_to(self.expr(index)?, &DataType::Int4)?;
+                    t = Typed::new(Expr::Call(Func::ArraySubscript, vec![t.expr, i]), *elem);
+                }
+                t
+            }
+            E::JsonAccess { .. } => return Err(unsupported(format!("expression {e}"))),
             other => return Err(unsupported(format!("expression {other}"))),
         })
     }
@@ -469,6 +499,15 @@ impl Binder<'_> {
 
     fn binary(&mut self, op: &ast::BinaryOperator, l: Typed, r: Typed) -> Result<Typed> {
         use ast::BinaryOperator as B;
+        // `OPERATOR(pg_catalog.~)` (psql writes operators this way) is the
+        // built-in operator itself.
+        if let B::PGCustomBinaryOperator(parts) = op
+            && let [schema, symbol] = parts.as_slice()
+            && schema.eq_ignore_ascii_case("pg_catalog")
+            && let Some(plain) = builtin_operator(symbol)
+        {
+            return self.binary(&plain, l, r);
+        }
         if let Some(cmp) = comparison(op) {
             let (l, r) = self.comparable(l, r, cmp.symbol())?;
             return Ok(Typed::new(Expr::Binary(cmp, Box::new(l.expr), Box::new(r.expr)), DataType::Bool));
@@ -1061,11 +1100,45 @@ impl Binder<'_> {
     /// The relation id `'name'::regclass` stands for (the table id).
     fn regclass(&mut self, t: &Typed) -> Result<i32> {
         let Expr::Literal(Value::Text(name)) = &t.expr else { return Err(unsupported("::regclass of a non-constant")) };
+        if let Ok(oid) = name.trim().parse::<i32>() {
+            return Ok(oid);
+        }
         let name = name.trim_matches('"').to_lowercase();
         let name = name.strip_prefix("public.").unwrap_or(&name);
-        let table = self.txn.table(name)?;
-        Ok(i32::try_from(table.id()).unwrap_or(i32::MAX))
+        if let Some(oid) = crate::system::catalog_relation_oid(name) {
+            return Ok(oid);
+        }
+        let catalog = crate::system::CatalogView::load(self.txn)?;
+        catalog.oid_of(name).ok_or_else(|| SqlError::Engine(memdb_engine::Error::UndefinedTable(name.to_owned())))
     }
+}
+
+/// A built-in operator by its symbol.
+fn builtin_operator(symbol: &str) -> Option<ast::BinaryOperator> {
+    use ast::BinaryOperator as B;
+    Some(match symbol {
+        "=" => B::Eq,
+        "<>" | "!=" => B::NotEq,
+        "<" => B::Lt,
+        "<=" => B::LtEq,
+        ">" => B::Gt,
+        ">=" => B::GtEq,
+        "+" => B::Plus,
+        "-" => B::Minus,
+        "*" => B::Multiply,
+        "/" => B::Divide,
+        "%" => B::Modulo,
+        "||" => B::StringConcat,
+        "~" => B::PGRegexMatch,
+        "~*" => B::PGRegexIMatch,
+        "!~" => B::PGRegexNotMatch,
+        "!~*" => B::PGRegexNotIMatch,
+        "~~" => B::PGLikeMatch,
+        "~~*" => B::PGILikeMatch,
+        "!~~" => B::PGNotLikeMatch,
+        "!~~*" => B::PGNotILikeMatch,
+        _ => return None,
+    })
 }
 
 /// Rewrites column references as references one level out (an expression

@@ -24,7 +24,7 @@ use crate::error::{Result, SqlError};
 use crate::expr::Expr;
 use crate::plan::{AggregateCall, Plan, WindowCall};
 
-pub(crate) use ddl::bind_ddl;
+pub(crate) use ddl::{bind_ddl, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
 
 /// A result column: name and type.
@@ -119,6 +119,8 @@ pub(crate) struct Binder<'t> {
     /// Whether a view was expanded: view definitions are data, so a plan
     /// that used one is not cached across statements.
     pub used_views: bool,
+    /// The session user (the catalog's role).
+    pub user: String,
 }
 
 impl<'t> Binder<'t> {
@@ -135,6 +137,7 @@ impl<'t> Binder<'t> {
             params,
             expanding: Vec::new(),
             used_views: false,
+            user: "memdb".to_owned(),
         }
     }
 

@@ -713,11 +713,28 @@ impl Binder<'_> {
         Ok(Source { plan, columns })
     }
 
+    /// A `pg_catalog` / `information_schema` relation, materialized now.
+    fn system_relation(&mut self, table_name: String, alias: &Alias) -> Result<Source> {
+        let user = self.user.clone();
+        let Some(rel) = crate::system::relation(self.txn, &table_name, &user)? else {
+            return Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(table_name)));
+        };
+        // Catalog contents change without DDL (roles, settings): never cache.
+        self.used_views = true;
+        let width = rel.columns.len();
+        let rows = rel.rows.into_iter().map(|r| r.into_iter().map(Expr::Literal).collect()).collect();
+        let columns = rename_columns(alias, rel.columns)?;
+        Ok(Source { plan: Plan::Values { rows, width }, columns })
+    }
+
     fn table_factor(&mut self, f: &ast::TableFactor, lock: Option<RowLock>) -> Result<Source> {
         match f {
-            ast::TableFactor::Table { name, alias, args, .. } => {
+            ast::TableFactor::Table { name, alias, args, with_ordinality, .. } => {
                 let table_name = object_name(name)?;
                 if let Some(args) = args {
+                    if *with_ordinality {
+                        return self.ordinality_function(&table_name, &args.args, alias.as_ref());
+                    }
                     return self.table_function(&table_name, &args.args, alias.as_ref());
                 }
                 let alias = Alias::of(alias.as_ref(), &table_name);
@@ -748,7 +765,7 @@ impl Binder<'_> {
                     }
                     Err(memdb_engine::Error::UndefinedTable(_)) => {
                         let Some(sql) = super::ddl::view_definition(self.txn, &table_name)? else {
-                            return Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(table_name)));
+                            return self.system_relation(table_name, &alias);
                         };
                         if self.expanding.contains(&table_name) {
                             return Err(SqlError::Semantic(format!(
@@ -810,12 +827,35 @@ impl Binder<'_> {
         }
     }
 
+    /// `f(…) WITH ORDINALITY`: only `pg_partition_ancestors`, whose single
+    /// row (memdb has no partitions: a relation is its only ancestor) is
+    /// numbered 1.
+    fn ordinality_function(
+        &mut self,
+        name: &str,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Source> {
+        let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+        let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] = args else {
+            return Err(unsupported(format!("{name}(…) WITH ORDINALITY")));
+        };
+        if name != "pg_partition_ancestors" {
+            return Err(unsupported(format!("{name}(…) WITH ORDINALITY")));
+        }
+        let relid = cast_to(self.constant_or_outer(e)?, &DataType::Int4)?;
+        let cols = vec![("relid".to_owned(), DataType::Int4), ("ordinality".to_owned(), DataType::Int8)];
+        let columns = rename_columns(&Alias::of(alias, name), cols)?;
+        Ok(Source { plan: Plan::Values { rows: vec![vec![relid, Expr::Literal(Value::Int8(1))]], width: 2 }, columns })
+    }
+
     fn table_function(
         &mut self,
         name: &str,
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
     ) -> Result<Source> {
+        let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
         let function = match name {
             "generate_series" => TableFunction::GenerateSeries,
             "unnest" => TableFunction::Unnest,

@@ -122,7 +122,11 @@ pub(crate) fn named_type(name: &str, args: &[String]) -> Result<DataType> {
         "json" => DataType::Json,
         "jsonb" => DataType::Jsonb,
         "bytea" => DataType::Bytea,
-        "regclass" | "oid" | "regtype" | "regproc" => DataType::Int4,
+        "regclass" | "oid" | "regtype" | "regproc" | "regprocedure" | "regnamespace" | "regrole" | "regoper"
+        | "xid" | "cid" | "tid" => DataType::Int4,
+        "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+        "oidvector" => DataType::Array(Box::new(DataType::Int4)),
+        "char" => DataType::Text,
         other => {
             if let Some(elem) = other.strip_prefix('_') {
                 return Ok(DataType::Array(Box::new(named_type(elem, &[])?)));

@@ -116,6 +116,25 @@ functions! {
     StringToArray => "string_to_array",
     GenRandomUuid => "gen_random_uuid",
     PgTypeof => "pg_typeof",
+    PgTableIsVisible => "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible",
+    PgGetUserById => "pg_get_userbyid",
+    FormatType => "format_type",
+    PgGetExpr => "pg_get_expr",
+    PgGetIndexdef => "pg_get_indexdef",
+    PgGetConstraintdef => "pg_get_constraintdef",
+    PgGetViewdef => "pg_get_viewdef",
+    PgEncodingToChar => "pg_encoding_to_char",
+    ObjDescription => "obj_description" | "col_description" | "shobj_description",
+    PgRelationIsPublishable => "pg_relation_is_publishable",
+    PgGetStatisticsobjdefColumns => "pg_get_statisticsobjdef_columns",
+    PgGetTriggerdef => "pg_get_triggerdef",
+    PgPartitionAncestors => "pg_partition_ancestors",
+    CurrentSchemas => "current_schemas",
+    ArrayUpper => "array_upper",
+    HasPrivilege => "has_table_privilege" | "has_schema_privilege" | "has_database_privilege",
+    ArraySubscript => "memdb_array_element",
+    RegclassName => "memdb_regclass_name",
+    QuoteIdent => "quote_ident",
 }
 
 fn bad_args(f: Func, types: &[DataType]) -> SqlError {
@@ -170,6 +189,10 @@ impl Func {
             Log => (1, 2),
             Age => (1, 2),
             Setval => (2, 3),
+            FormatType | ArrayUpper | ArraySubscript => (2, 2),
+            PgGetExpr | HasPrivilege => (2, 3),
+            PgGetIndexdef => (1, 3),
+            PgGetConstraintdef | PgGetViewdef | ObjDescription | PgGetTriggerdef => (1, 2),
             _ => (1, 1),
         }
     }
@@ -195,6 +218,24 @@ impl Func {
             Lower | Upper | Substr | Btrim | Ltrim | Rtrim | Replace | Concat | ConcatWs | Left | Right | Repeat
             | Reverse | Lpad | Rpad | SplitPart | Initcap | Chr | ToHex | Version | CurrentDatabase | CurrentSchema
             | CurrentUser | JsonbExtractPathText | ArrayToString | PgTypeof => T::Text,
+            RegclassName | QuoteIdent => T::Text,
+            PgGetUserById
+            | FormatType
+            | PgGetExpr
+            | PgGetIndexdef
+            | PgGetConstraintdef
+            | PgGetViewdef
+            | PgEncodingToChar
+            | ObjDescription
+            | PgGetStatisticsobjdefColumns
+            | PgGetTriggerdef => T::Text,
+            PgTableIsVisible | PgRelationIsPublishable | HasPrivilege => T::Bool,
+            PgPartitionAncestors | ArrayUpper => T::Int4,
+            CurrentSchemas => T::Array(Box::new(T::Text)),
+            ArraySubscript => match first {
+                T::Array(elem) => *elem,
+                _ => return Err(bad_args(self, args)),
+            },
             Length | OctetLength | StrPos | Ascii => T::Int4,
             StartsWith => T::Bool,
             Round | Trunc | Ceil | Floor => match first {
@@ -269,6 +310,19 @@ impl Func {
                 same(v)
             }
             Round | Trunc => same(vec![None, int]),
+            PgTableIsVisible
+            | PgGetUserById
+            | PgRelationIsPublishable
+            | PgPartitionAncestors
+            | PgGetStatisticsobjdefColumns
+            | PgEncodingToChar => same(vec![int]),
+            FormatType => same(vec![int.clone(), int]),
+            PgGetExpr => same(vec![text, int, Some(T::Bool)]),
+            PgGetIndexdef => same(vec![int.clone(), int, Some(T::Bool)]),
+            PgGetConstraintdef | PgGetViewdef | PgGetTriggerdef => same(vec![int, Some(T::Bool)]),
+            ObjDescription => same(vec![int, text]),
+            CurrentSchemas => same(vec![Some(T::Bool)]),
+            ArrayUpper => same(vec![None, int]),
             _ => vec![None; args.len()],
         }
     }
@@ -595,6 +649,49 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         }
         GenRandomUuid => Value::Uuid(cx.random_uuid()),
         PgTypeof => Value::Text(arg(0).data_type().map_or_else(|| "unknown".into(), |t| t.to_string())),
+        PgTableIsVisible | HasPrivilege => Value::Bool(!arg(0).is_null()),
+        PgRelationIsPublishable => Value::Bool(false),
+        PgGetUserById => Value::Text(cx.user().to_owned()),
+        PgEncodingToChar => Value::Text(if int_arg(arg(0))? == 6 { "UTF8" } else { "" }.into()),
+        ObjDescription | PgGetStatisticsobjdefColumns | PgGetTriggerdef => Value::Null,
+        PgPartitionAncestors => arg(0).clone(),
+        CurrentSchemas => {
+            let mut schemas = vec![Value::Text("public".into())];
+            if arg(0).as_bool() == Some(true) {
+                schemas.insert(0, Value::Text("pg_catalog".into()));
+            }
+            Value::Array(Box::new(Array { element_type: DataType::Text, elements: schemas }))
+        }
+        ArrayUpper => match arg(0) {
+            Value::Array(a) if int_arg(arg(1))? == 1 && !a.elements.is_empty() => to_i32(a.elements.len()),
+            _ => Value::Null,
+        },
+        FormatType => {
+            let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
+            let typmod = if arg(1).is_null() { -1 } else { i32::try_from(int_arg(arg(1))?).unwrap_or(-1) };
+            crate::system::format_type(oid, typmod).map_or(Value::Text("???".into()), Value::Text)
+        }
+        PgGetExpr => arg(0).clone(),
+        QuoteIdent => Value::Text(crate::system::quote(&text_arg(arg(0)))),
+        RegclassName => {
+            let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
+            let cv = crate::system::CatalogView::load(cx.txn)?;
+            Value::Text(crate::system::relation_name(&cv, oid))
+        }
+        ArraySubscript => match (arg(0), arg(1).as_i64()) {
+            (Value::Array(a), Some(i)) if i >= 1 => a.elements.get(usize_of(i - 1)).cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        PgGetIndexdef | PgGetConstraintdef | PgGetViewdef => {
+            let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
+            let cv = crate::system::CatalogView::load(cx.txn)?;
+            let def = match f {
+                PgGetIndexdef => crate::system::index_def(&cv, oid, arg(1).as_i64().unwrap_or(0)),
+                PgGetConstraintdef => crate::system::constraint_def(&cv, oid),
+                _ => cv.views.iter().find(|(o, _, _)| *o == oid).map(|(_, _, sql)| sql.clone()),
+            };
+            def.map_or(Value::Null, Value::Text)
+        }
         Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | JsonbBuildObject | JsonBuildObject
         | JsonbBuildArray | JsonBuildArray | ArrayPosition | ArrayAppend => Value::Null,
     })

@@ -200,8 +200,10 @@ fn compile(
     txn: &mut Transaction,
     stmt: &ast::Statement,
     params: Vec<Option<memdb_engine::DataType>>,
+    user: &str,
 ) -> Result<(Compiled, bool, Vec<Option<memdb_engine::DataType>>)> {
     let mut binder = Binder::new(txn, params);
+    user.clone_into(&mut binder.user);
     let compiled = match stmt {
         ast::Statement::Query(q) => {
             let bound = binder.query(q)?;
@@ -286,6 +288,31 @@ struct Timeouts {
 
 /// How many statement texts the plan cache keeps.
 const STATEMENT_CACHE_SIZE: usize = 256;
+
+/// The settings and their defaults (`pg_settings`).
+pub(crate) fn default_settings_list() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("application_name", ""),
+        ("client_encoding", "UTF8"),
+        ("datestyle", "ISO, MDY"),
+        ("default_transaction_isolation", "read committed"),
+        ("extra_float_digits", "1"),
+        ("idle_in_transaction_session_timeout", "0"),
+        ("idle_session_timeout", "0"),
+        ("integer_datetimes", "on"),
+        ("intervalstyle", "postgres"),
+        ("lock_timeout", "0"),
+        ("max_connections", "2000"),
+        ("search_path", "\"$user\", public"),
+        ("server_encoding", "UTF8"),
+        ("server_version", crate::SERVER_VERSION),
+        ("server_version_num", "150000"),
+        ("standard_conforming_strings", "on"),
+        ("statement_timeout", "0"),
+        ("timezone", "UTC"),
+        ("transaction_isolation", "read committed"),
+    ]
+}
 
 fn default_settings() -> BTreeMap<String, String> {
     [
@@ -698,7 +725,7 @@ impl Session {
         let compiled = match (cache.as_deref(), version) {
             (Some(Some(c)), Some(v)) if c.version == v => c.compiled.clone(),
             _ => {
-                let (compiled, cacheable, _) = compile(txn, stmt, param_types.to_vec())?;
+                let (compiled, cacheable, _) = compile(txn, stmt, param_types.to_vec(), &self.vars.user)?;
                 let compiled = Arc::new(compiled);
                 if let (Some(slot), Some(v), true) = (cache, version, cacheable) {
                     *slot = Some(CachedPlan { version: v, compiled: compiled.clone() });
@@ -806,7 +833,8 @@ impl Session {
                 };
                 txn.begin_statement()?;
                 let version = txn.schema_version();
-                let (compiled, cacheable, params) = compile(txn, &prepared.statement, prepared.params.clone())?;
+                let (compiled, cacheable, params) =
+                    compile(txn, &prepared.statement, prepared.params.clone(), &self.vars.user)?;
                 if let Some(t) = own {
                     t.rollback()?;
                 }
@@ -851,7 +879,7 @@ impl Session {
         analyze: bool,
         params: &[Value],
     ) -> Result<QueryResult> {
-        let plan = match compile(txn, stmt, Vec::new())?.0 {
+        let plan = match compile(txn, stmt, Vec::new(), &self.vars.user)?.0 {
             Compiled::Query { plan, .. } => plan,
             Compiled::Dml(dml) => dml.source,
         };

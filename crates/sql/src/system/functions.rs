@@ -1,0 +1,160 @@
+//! The catalog's text functions: `format_type`, `pg_get_indexdef`,
+//! `pg_get_constraintdef`, `::regclass` output, and stored expressions
+//! shown as SQL (defaults in `pg_attrdef`, CHECK bodies).
+
+use memdb_engine::expr::{ArithmeticOp, CompareOp};
+use memdb_engine::{Expr, FkAction, IndexKind, Table, Value};
+
+use super::{CatalogView, Constraint, Relation, constraints, type_of_oid};
+
+/// `format_type(oid, typmod)`: PostgreSQL's name for a type.
+pub(crate) fn format_type(oid: i32, typmod: i32) -> Option<String> {
+    match type_of_oid(oid, typmod) {
+        Some(t) => Some(t.to_string()),
+        None => super::TYPES.iter().find(|t| t.oid == oid).map(|t| t.name.to_owned()),
+    }
+}
+
+/// The name a relation oid shows as (`oid::regclass` output): the oid
+/// itself when nothing has it, as PostgreSQL shows it.
+pub(crate) fn relation_name(cv: &CatalogView, oid: i32) -> String {
+    if let Some(t) = cv.tables.iter().find(|t| super::table_oid(t.id()) == oid) {
+        return quote(t.name());
+    }
+    if let Some(Relation::Index(t, i)) = cv.relation(oid) {
+        return quote(&t.schema().indexes[i].name);
+    }
+    if let Some((_, s)) = cv.sequences.iter().find(|(o, _)| *o == oid) {
+        return quote(&s.name);
+    }
+    if let Some((_, n, _)) = cv.views.iter().find(|(o, _, _)| *o == oid) {
+        return quote(n);
+    }
+    oid.to_string()
+}
+
+fn column_list(table: &Table, columns: &[usize]) -> String {
+    let names = super::physical_names(table);
+    columns.iter().map(|&c| quote(names.get(c).map_or("?", String::as_str))).collect::<Vec<_>>().join(", ")
+}
+
+/// An identifier quoted only when PostgreSQL would.
+pub(crate) fn quote(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain { name.to_owned() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+}
+
+/// `pg_get_indexdef(oid [, column])`: the CREATE INDEX statement of an
+/// index, or with a column number > 0 that key column's name.
+pub(crate) fn index_def(cv: &CatalogView, oid: i32, column: i64) -> Option<String> {
+    let Some(Relation::Index(table, i)) = cv.relation(oid) else { return None };
+    let index = &table.schema().indexes[i];
+    if column > 0 {
+        let physical = *index.columns.get(usize::try_from(column - 1).ok()?)?;
+        return Some(quote(super::physical_names(&table).get(physical)?));
+    }
+    let method = match index.kind {
+        IndexKind::Hash => "hash",
+        _ => "btree",
+    };
+    Some(format!(
+        "CREATE {}INDEX {} ON public.{} USING {method} ({})",
+        if index.unique { "UNIQUE " } else { "" },
+        quote(&index.name),
+        quote(table.name()),
+        column_list(&table, &index.columns)
+    ))
+}
+
+/// `pg_get_constraintdef(oid)`: a constraint's definition.
+pub(crate) fn constraint_def(cv: &CatalogView, oid: i32) -> Option<String> {
+    for table in &cv.tables {
+        for (o, c) in constraints(table) {
+            if o != oid {
+                continue;
+            }
+            return Some(match c {
+                Constraint::Key(ix) => format!(
+                    "{} ({})",
+                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
+                    column_list(table, &ix.columns)
+                ),
+                Constraint::Check(ch) => format!("CHECK ({})", expr_sql(&ch.expr, &super::physical_names(table))),
+                Constraint::Foreign(fk) => {
+                    let parent = cv.table(fk.ref_table);
+                    let mut s = format!(
+                        "FOREIGN KEY ({}) REFERENCES {}({})",
+                        column_list(table, &fk.columns),
+                        parent.map_or("?".to_owned(), |p| quote(p.name())),
+                        parent.map_or(String::new(), |p| column_list(p, &fk.ref_columns))
+                    );
+                    for (what, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
+                        let a = match action {
+                            FkAction::NoAction => continue,
+                            FkAction::Restrict => "RESTRICT",
+                            FkAction::Cascade => "CASCADE",
+                            FkAction::SetNull => "SET NULL",
+                            FkAction::SetDefault => "SET DEFAULT",
+                        };
+                        s.push_str(&format!(" ON {what} {a}"));
+                    }
+                    s
+                }
+            });
+        }
+    }
+    None
+}
+
+/// A stored expression as SQL, columns by name.
+pub(crate) fn expr_sql(e: &Expr, names: &[String]) -> String {
+    match e {
+        Expr::Literal(Value::Null) => "NULL".into(),
+        Expr::Literal(
+            v @ (Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Float8(_)),
+        ) => v.to_string(),
+        Expr::Literal(Value::Bool(b)) => if *b { "true" } else { "false" }.into(),
+        Expr::Literal(v) => {
+            let ty = v.data_type().map(|t| t.to_string()).unwrap_or_else(|| "text".into());
+            format!("'{}'::{ty}", v.to_string().replace('\'', "''"))
+        }
+        Expr::Column(c) => quote(names.get(*c).map_or("?", String::as_str)),
+        Expr::Not(a) => format!("(NOT {})", expr_sql(a, names)),
+        Expr::And(a, b) => format!("({} AND {})", expr_sql(a, names), expr_sql(b, names)),
+        Expr::Or(a, b) => format!("({} OR {})", expr_sql(a, names), expr_sql(b, names)),
+        Expr::IsNull(a) => format!("({} IS NULL)", expr_sql(a, names)),
+        Expr::Compare(op, a, b) => {
+            let op = match op {
+                CompareOp::Eq => "=",
+                CompareOp::NotEq => "<>",
+                CompareOp::Lt => "<",
+                CompareOp::LtEq => "<=",
+                CompareOp::Gt => ">",
+                CompareOp::GtEq => ">=",
+            };
+            format!("({} {op} {})", expr_sql(a, names), expr_sql(b, names))
+        }
+        Expr::Arithmetic(op, a, b) => {
+            let op = match op {
+                ArithmeticOp::Add => "+",
+                ArithmeticOp::Sub => "-",
+                ArithmeticOp::Mul => "*",
+                ArithmeticOp::Div => "/",
+                ArithmeticOp::Rem => "%",
+                ArithmeticOp::Concat => "||",
+            };
+            format!("({} {op} {})", expr_sql(a, names), expr_sql(b, names))
+        }
+        Expr::Negate(a) => format!("(- {})", expr_sql(a, names)),
+        Expr::InList(a, list) => format!(
+            "({} = ANY (ARRAY[{}]))",
+            expr_sql(a, names),
+            list.iter().map(|x| expr_sql(x, names)).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Cast(a, ty) => format!("({})::{ty}", expr_sql(a, names)),
+        Expr::Function(name, args) => {
+            format!("{name}({})", args.iter().map(|x| expr_sql(x, names)).collect::<Vec<_>>().join(", "))
+        }
+    }
+}
