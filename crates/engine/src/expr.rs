@@ -169,7 +169,10 @@ impl Expr {
         }
     }
 
-    /// Renders the expression as SQL, naming columns with `names`.
+    /// Renders the expression as SQL the way PostgreSQL shows stored
+    /// expressions (`pg_get_expr`): columns named with `names` (quoted when
+    /// needed), typed literals such as `'x'::text`, `IN` lists as
+    /// `= ANY (ARRAY[…])`.
     pub fn to_sql(&self, names: &[String]) -> String {
         ExprSql { expr: self, names }.to_string()
     }
@@ -308,6 +311,18 @@ fn function(name: &str, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Resu
     })
 }
 
+/// An identifier as PostgreSQL prints it: bare when it is a plain
+/// lower-case name, double-quoted otherwise.
+pub fn quote_identifier(name: &str) -> std::borrow::Cow<'_, str> {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("\"{}\"", name.replace('"', "\"\"")))
+    }
+}
+
 struct ExprSql<'a> {
     expr: &'a Expr,
     names: &'a [String],
@@ -319,12 +334,16 @@ impl<'a> fmt::Display for ExprSql<'a> {
         let sub = |e: &'a Expr| ExprSql { expr: e, names };
         match self.expr {
             Expr::Literal(Value::Null) => f.write_str("NULL"),
-            Expr::Literal(v @ (Value::Text(_) | Value::Json(_))) => {
-                write!(f, "'{}'", v.to_string().replace('\'', "''"))
+            Expr::Literal(Value::Bool(b)) => f.write_str(if *b { "true" } else { "false" }),
+            Expr::Literal(
+                v @ (Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Float8(_)),
+            ) => write!(f, "{v}"),
+            Expr::Literal(v) => {
+                let ty = v.data_type().map_or_else(|| "text".to_owned(), |t| t.to_string());
+                write!(f, "'{}'::{ty}", v.to_string().replace('\'', "''"))
             }
-            Expr::Literal(v) => write!(f, "{v}"),
             Expr::Column(i) => match self.names.get(*i) {
-                Some(n) => f.write_str(n),
+                Some(n) => f.write_str(&quote_identifier(n)),
                 None => write!(f, "${i}"),
             },
             Expr::Not(e) => write!(f, "(NOT {})", sub(e)),
@@ -355,16 +374,27 @@ impl<'a> fmt::Display for ExprSql<'a> {
             }
             Expr::Negate(e) => write!(f, "(- {})", sub(e)),
             Expr::InList(e, list) => {
-                write!(f, "({} IN (", sub(e))?;
+                write!(f, "({} = ANY (ARRAY[", sub(e))?;
                 for (i, item) in list.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
                     write!(f, "{}", sub(item))?;
                 }
-                f.write_str("))")
+                f.write_str("]))")
             }
             Expr::Cast(e, ty) => write!(f, "({})::{ty}", sub(e)),
+            // A sequence default (SERIAL) shows as PostgreSQL stores it.
+            Expr::Function(name, args)
+                if name == "nextval" && matches!(args.as_slice(), [Expr::Literal(Value::Text(_))]) =>
+            {
+                match args.as_slice() {
+                    [Expr::Literal(Value::Text(seq))] => {
+                        write!(f, "nextval('{}'::regclass)", seq.replace('\'', "''"))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Expr::Function(name, args) => {
                 write!(f, "{name}(")?;
                 for (i, a) in args.iter().enumerate() {

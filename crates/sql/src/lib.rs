@@ -56,6 +56,7 @@ pub use copy::CopyFormat;
 pub use error::{Result, SqlError};
 pub use session::{Outcome, PreparedStatement, QueryResult, Session, SessionVars, TxnStatus, parse_duration_ms};
 pub use sqlparser::ast::Statement;
+pub use system::{type_length, type_modifier, type_oid};
 
 /// The PostgreSQL version memdb reports (`server_version`).
 pub const SERVER_VERSION: &str = "15.0";

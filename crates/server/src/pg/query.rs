@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use bytes::{BufMut, BytesMut};
 use futures::{Sink, SinkExt, StreamExt};
 use memdb_engine::{DataType, Value};
-use memdb_sql::{CopyFormat, Outcome, OutputColumn, PreparedStatement, Session};
+use memdb_sql::{CopyFormat, Outcome, OutputColumn, PreparedStatement, QueryResult, Session};
 use parking_lot::Mutex;
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -196,6 +196,33 @@ fn data_row(row: &[Value], binary: &dyn Fn(usize) -> bool) -> PgWireResult<DataR
     Ok(DataRow::new(data, field_count))
 }
 
+/// Whether a result is a row set (a query, or DML with RETURNING) rather
+/// than a bare command tag.
+fn returns_rows(r: &QueryResult) -> bool {
+    !r.columns.is_empty() || r.tag.starts_with("SELECT")
+}
+
+/// A statement's outcome as a pgwire response, rows in `format`;
+/// `rows_tag` gives a row set's command tag.
+fn outcome_response(outcome: Outcome, format: &Format, rows_tag: impl FnOnce(&QueryResult) -> String) -> Response {
+    match outcome {
+        Outcome::Done(r) if !returns_rows(&r) => Response::Execution(Tag::new(&r.tag)),
+        Outcome::Done(r) => {
+            let schema = Arc::new(field_infos(&r.columns, Some(format)));
+            let rows: Vec<_> = r.rows.iter().map(|row| data_row(row, &|i| format.is_binary(i))).collect();
+            let mut q = QueryResponse::new(schema, futures::stream::iter(rows));
+            q.set_command_tag(&rows_tag(&r));
+            Response::Query(q)
+        }
+        Outcome::CopyIn { columns, .. } => Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty())),
+        Outcome::CopyOut { columns, data, .. } => Response::CopyOut(CopyResponse::new(
+            0,
+            columns,
+            futures::stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d.into())))),
+        )),
+    }
+}
+
 /// Queues a COPY TO STDOUT's data and completion.
 async fn send_copy_out<C>(
     client: &mut C,
@@ -341,22 +368,8 @@ impl SimpleQueryHandler for PgConnection {
         for outcome in outcomes {
             responses.push(match outcome {
                 Err(e) => Response::Error(Box::new(error_info(&e, Some(query)))),
-                Ok(Outcome::Done(r)) if r.columns.is_empty() && !r.tag.starts_with("SELECT") => {
-                    Response::Execution(Tag::new(&r.tag))
-                }
-                Ok(Outcome::Done(r)) => {
-                    let schema = Arc::new(field_infos(&r.columns, None));
-                    let rows = r.rows.iter().map(|row| data_row(row, &|_| false)).collect::<Vec<_>>();
-                    Response::Query(QueryResponse::new(schema, futures::stream::iter(rows)).with_tag(&r.tag))
-                }
-                Ok(Outcome::CopyIn { columns, .. }) => {
-                    Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
-                }
-                Ok(Outcome::CopyOut { columns, data, .. }) => Response::CopyOut(CopyResponse::new(
-                    0,
-                    columns,
-                    futures::stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d.into())))),
-                )),
+                // The simple protocol sends the whole tag (`SELECT 3`) itself.
+                Ok(outcome) => outcome_response(outcome, &Format::UnifiedText, |r| r.tag.clone()),
             });
         }
         Ok(responses)
@@ -365,17 +378,6 @@ impl SimpleQueryHandler for PgConnection {
 
 fn pgwire_row_description(schema: &[FieldInfo]) -> RowDescription {
     RowDescription::new(schema.iter().map(Into::into).collect())
-}
-
-trait WithTag {
-    fn with_tag(self, tag: &str) -> Self;
-}
-
-impl WithTag for QueryResponse {
-    fn with_tag(mut self, tag: &str) -> Self {
-        self.set_command_tag(tag);
-        self
-    }
 }
 
 #[async_trait]
@@ -459,7 +461,7 @@ impl ExtendedQueryHandler for PgConnection {
         let outcome = self.run_portal(&portal);
         client.set_transaction_status(self.transaction_status());
         match outcome? {
-            Outcome::Done(r) if r.columns.is_empty() && !r.tag.starts_with("SELECT") => {
+            Outcome::Done(r) if !returns_rows(&r) => {
                 self.report_settings(client, &r.tag).await?;
                 client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(r.tag))).await?;
                 *portal.state().lock().await = PortalExecutionState::Finished;
@@ -588,27 +590,9 @@ impl ExtendedQueryHandler for PgConnection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        Ok(match self.run_portal(portal)? {
-            Outcome::Done(r) if r.columns.is_empty() && !r.tag.starts_with("SELECT") => {
-                Response::Execution(Tag::new(&r.tag))
-            }
-            Outcome::Done(r) => {
-                let format = portal.result_column_format.clone();
-                let schema = Arc::new(field_infos(&r.columns, Some(&format)));
-                let rows: Vec<_> = r.rows.iter().map(|row| data_row(row, &|i| format.is_binary(i))).collect();
-                let mut q = QueryResponse::new(schema, futures::stream::iter(rows));
-                q.set_command_tag("SELECT");
-                Response::Query(q)
-            }
-            Outcome::CopyIn { columns, .. } => {
-                Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
-            }
-            Outcome::CopyOut { columns, data, .. } => Response::CopyOut(CopyResponse::new(
-                0,
-                columns,
-                futures::stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d.into())))),
-            )),
-        })
+        // pgwire's Execute appends the row count to the tag.
+        let outcome = self.run_portal(portal)?;
+        Ok(outcome_response(outcome, &portal.result_column_format, |_| "SELECT".to_owned()))
     }
 }
 

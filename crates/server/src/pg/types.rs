@@ -13,50 +13,10 @@ use pgwire::messages::data::FieldDescription;
 use postgres_types::{FromSql, ToSql};
 use rust_decimal::Decimal;
 
-/// The PostgreSQL type of a memdb type.
+/// The PostgreSQL type of a memdb type (the catalog's mapping, so the
+/// wire and `pg_type`/`pg_attribute` agree).
 pub fn pg_type(ty: &DataType) -> Type {
-    match ty {
-        DataType::Bool => Type::BOOL,
-        DataType::Int2 => Type::INT2,
-        DataType::Int4 => Type::INT4,
-        DataType::Int8 => Type::INT8,
-        DataType::Float4 => Type::FLOAT4,
-        DataType::Float8 => Type::FLOAT8,
-        DataType::Numeric(_) => Type::NUMERIC,
-        DataType::Text => Type::TEXT,
-        DataType::Varchar(_) => Type::VARCHAR,
-        DataType::Char(_) => Type::BPCHAR,
-        DataType::Bytea => Type::BYTEA,
-        DataType::Date => Type::DATE,
-        DataType::Time => Type::TIME,
-        DataType::Timestamp => Type::TIMESTAMP,
-        DataType::TimestampTz => Type::TIMESTAMPTZ,
-        DataType::Interval => Type::INTERVAL,
-        DataType::Uuid => Type::UUID,
-        DataType::Json => Type::JSON,
-        DataType::Jsonb => Type::JSONB,
-        DataType::Array(elem) => match elem.as_ref() {
-            DataType::Bool => Type::BOOL_ARRAY,
-            DataType::Int2 => Type::INT2_ARRAY,
-            DataType::Int4 => Type::INT4_ARRAY,
-            DataType::Int8 => Type::INT8_ARRAY,
-            DataType::Float4 => Type::FLOAT4_ARRAY,
-            DataType::Float8 => Type::FLOAT8_ARRAY,
-            DataType::Numeric(_) => Type::NUMERIC_ARRAY,
-            DataType::Varchar(_) => Type::VARCHAR_ARRAY,
-            DataType::Char(_) => Type::BPCHAR_ARRAY,
-            DataType::Bytea => Type::BYTEA_ARRAY,
-            DataType::Date => Type::DATE_ARRAY,
-            DataType::Time => Type::TIME_ARRAY,
-            DataType::Timestamp => Type::TIMESTAMP_ARRAY,
-            DataType::TimestampTz => Type::TIMESTAMPTZ_ARRAY,
-            DataType::Interval => Type::INTERVAL_ARRAY,
-            DataType::Uuid => Type::UUID_ARRAY,
-            DataType::Json => Type::JSON_ARRAY,
-            DataType::Jsonb => Type::JSONB_ARRAY,
-            DataType::Text | DataType::Array(_) => Type::TEXT_ARRAY,
-        },
-    }
+    u32::try_from(memdb_sql::type_oid(ty)).ok().and_then(Type::from_oid).unwrap_or(Type::TEXT)
 }
 
 /// How a client-declared parameter type (a Parse message's OID) is taken.
@@ -114,21 +74,15 @@ fn from_pg_type(ty: &Type) -> Option<DataType> {
 
 /// A RowDescription field for a result column.
 pub fn field_description(name: &str, ty: &DataType, binary: bool) -> FieldDescription {
-    let pg = pg_type(ty);
-    let size: i16 = match ty {
-        DataType::Bool => 1,
-        DataType::Int2 => 2,
-        DataType::Int4 | DataType::Float4 | DataType::Date => 4,
-        DataType::Int8 | DataType::Float8 | DataType::Time | DataType::Timestamp | DataType::TimestampTz => 8,
-        DataType::Interval | DataType::Uuid => 16,
-        _ => -1,
-    };
-    let typmod = match ty {
-        DataType::Varchar(Some(n)) | DataType::Char(n) => i32::try_from(*n).map(|n| n + 4).unwrap_or(-1),
-        DataType::Numeric(Some(m)) => i32::try_from((m.precision << 16) | m.scale).map(|v| v + 4).unwrap_or(-1),
-        _ => -1,
-    };
-    FieldDescription::new(name.to_owned(), 0, 0, pg.oid(), size, typmod, i16::from(binary))
+    FieldDescription::new(
+        name.to_owned(),
+        0,
+        0,
+        pg_type(ty).oid(),
+        memdb_sql::type_length(ty),
+        memdb_sql::type_modifier(ty),
+        i16::from(binary),
+    )
 }
 
 /// Appends a value's text format (no length prefix).

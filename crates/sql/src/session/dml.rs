@@ -72,10 +72,7 @@ impl Session {
                     }
                     let id = cx.txn.insert_columns(table, &cols, values)?;
                     count += 1;
-                    if let Some(r) = &plan.returning {
-                        let stored = cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default();
-                        returned.push(project(r, &stored, &mut cx)?);
-                    }
+                    return_stored(plan, &mut cx, id, &mut returned)?;
                 }
                 let tag = format!("INSERT 0 {count}");
                 Ok(finish(plan, returned, tag))
@@ -105,10 +102,7 @@ impl Session {
                     }
                     if cx.txn.update(table, id, new)? {
                         count += 1;
-                        if let Some(r) = &plan.returning {
-                            let stored = cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default();
-                            returned.push(project(r, &stored, &mut cx)?);
-                        }
+                        return_stored(plan, &mut cx, id, &mut returned)?;
                     }
                 }
                 let tag = format!("UPDATE {count}");
@@ -193,6 +187,20 @@ fn is_sequence_default(table: &memdb_engine::Table, pos: usize) -> bool {
     matches!(table.columns().get(pos).and_then(|c| c.default.as_ref()), Some(memdb_engine::Expr::Function(name, _)) if name == "nextval")
 }
 
+/// The row as stored (defaults and casts applied), as RETURNING sees it.
+fn stored_row(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, id: memdb_engine::RowId) -> Result<Row> {
+    Ok(cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default())
+}
+
+/// Adds a written row's RETURNING values, if the statement has RETURNING.
+fn return_stored(plan: &DmlPlan, cx: &mut ExecCtx<'_>, id: memdb_engine::RowId, out: &mut Vec<Row>) -> Result<()> {
+    if let Some(r) = &plan.returning {
+        let stored = stored_row(cx, &plan.table, id)?;
+        out.push(project(r, &stored, cx)?);
+    }
+    Ok(())
+}
+
 fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
     exprs.iter().map(|e| e.eval(row, cx)).collect()
 }
@@ -267,7 +275,7 @@ fn conflict(
                     new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
                 }
                 cx.txn.update(table, existing.id, new)?;
-                let stored = cx.txn.get_by_id(table, existing.id)?.map(|r| r.values).unwrap_or_default();
+                let stored = stored_row(cx, table, existing.id)?;
                 Ok(Conflict::Updated(stored))
             }
         };

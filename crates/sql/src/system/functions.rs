@@ -2,8 +2,7 @@
 //! `pg_get_constraintdef`, `::regclass` output, and stored expressions
 //! shown as SQL (defaults in `pg_attrdef`, CHECK bodies).
 
-use memdb_engine::expr::{ArithmeticOp, CompareOp};
-use memdb_engine::{Expr, FkAction, IndexKind, Table, Value};
+use memdb_engine::{FkAction, IndexKind, Table};
 
 use super::{CatalogView, Constraint, Relation, constraints, type_of_oid};
 
@@ -40,9 +39,7 @@ fn column_list(table: &Table, columns: &[usize]) -> String {
 
 /// An identifier quoted only when PostgreSQL would.
 pub(crate) fn quote(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain { name.to_owned() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+    memdb_engine::expr::quote_identifier(name).into_owned()
 }
 
 /// `pg_get_indexdef(oid [, column])`: the CREATE INDEX statement of an
@@ -80,7 +77,7 @@ pub(crate) fn constraint_def(cv: &CatalogView, oid: i32) -> Option<String> {
                     if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
                     column_list(table, &ix.columns)
                 ),
-                Constraint::Check(ch) => format!("CHECK ({})", expr_sql(&ch.expr, &super::physical_names(table))),
+                Constraint::Check(ch) => format!("CHECK ({})", ch.expr.to_sql(&super::physical_names(table))),
                 Constraint::Foreign(fk) => {
                     let parent = cv.table(fk.ref_table);
                     let mut s = format!(
@@ -105,56 +102,4 @@ pub(crate) fn constraint_def(cv: &CatalogView, oid: i32) -> Option<String> {
         }
     }
     None
-}
-
-/// A stored expression as SQL, columns by name.
-pub(crate) fn expr_sql(e: &Expr, names: &[String]) -> String {
-    match e {
-        Expr::Literal(Value::Null) => "NULL".into(),
-        Expr::Literal(
-            v @ (Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Float8(_)),
-        ) => v.to_string(),
-        Expr::Literal(Value::Bool(b)) => if *b { "true" } else { "false" }.into(),
-        Expr::Literal(v) => {
-            let ty = v.data_type().map(|t| t.to_string()).unwrap_or_else(|| "text".into());
-            format!("'{}'::{ty}", v.to_string().replace('\'', "''"))
-        }
-        Expr::Column(c) => quote(names.get(*c).map_or("?", String::as_str)),
-        Expr::Not(a) => format!("(NOT {})", expr_sql(a, names)),
-        Expr::And(a, b) => format!("({} AND {})", expr_sql(a, names), expr_sql(b, names)),
-        Expr::Or(a, b) => format!("({} OR {})", expr_sql(a, names), expr_sql(b, names)),
-        Expr::IsNull(a) => format!("({} IS NULL)", expr_sql(a, names)),
-        Expr::Compare(op, a, b) => {
-            let op = match op {
-                CompareOp::Eq => "=",
-                CompareOp::NotEq => "<>",
-                CompareOp::Lt => "<",
-                CompareOp::LtEq => "<=",
-                CompareOp::Gt => ">",
-                CompareOp::GtEq => ">=",
-            };
-            format!("({} {op} {})", expr_sql(a, names), expr_sql(b, names))
-        }
-        Expr::Arithmetic(op, a, b) => {
-            let op = match op {
-                ArithmeticOp::Add => "+",
-                ArithmeticOp::Sub => "-",
-                ArithmeticOp::Mul => "*",
-                ArithmeticOp::Div => "/",
-                ArithmeticOp::Rem => "%",
-                ArithmeticOp::Concat => "||",
-            };
-            format!("({} {op} {})", expr_sql(a, names), expr_sql(b, names))
-        }
-        Expr::Negate(a) => format!("(- {})", expr_sql(a, names)),
-        Expr::InList(a, list) => format!(
-            "({} = ANY (ARRAY[{}]))",
-            expr_sql(a, names),
-            list.iter().map(|x| expr_sql(x, names)).collect::<Vec<_>>().join(", ")
-        ),
-        Expr::Cast(a, ty) => format!("({})::{ty}", expr_sql(a, names)),
-        Expr::Function(name, args) => {
-            format!("{name}({})", args.iter().map(|x| expr_sql(x, names)).collect::<Vec<_>>().join(", "))
-        }
-    }
 }

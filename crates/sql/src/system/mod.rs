@@ -150,6 +150,12 @@ pub fn type_oid(ty: &DataType) -> i32 {
     }
 }
 
+/// PostgreSQL's storage length of a memdb type (-1: variable).
+pub fn type_length(ty: &DataType) -> i16 {
+    let oid = type_oid(ty);
+    TYPES.iter().find(|t| t.oid == oid).map_or(-1, |t| t.len)
+}
+
 /// PostgreSQL's type modifier of a memdb type (-1: none).
 pub fn type_modifier(ty: &DataType) -> i32 {
     match ty {
@@ -263,6 +269,17 @@ pub(crate) enum Constraint<'a> {
     Key(&'a memdb_engine::IndexSchema),
     Check(&'a memdb_engine::CheckConstraint),
     Foreign(&'a memdb_engine::ForeignKey),
+}
+
+impl Constraint<'_> {
+    /// The constraint's name (a key's constraint name, else its index's).
+    pub fn name(&self) -> &str {
+        match self {
+            Constraint::Key(ix) => ix.constraint.as_deref().unwrap_or(&ix.name),
+            Constraint::Check(ch) => &ch.name,
+            Constraint::Foreign(fk) => &fk.name,
+        }
+    }
 }
 
 pub(crate) fn constraints(table: &Table) -> Vec<(i32, Constraint<'_>)> {

@@ -375,7 +375,7 @@ fn pg_attribute(cv: &CatalogView) -> SystemRelation {
     ]);
     let mut rows = Vec::new();
     let mut push = |rel: i32, name: &str, ty: &DataType, num: i16, notnull: bool, hasdef: bool| {
-        let len = TYPES.iter().find(|t| t.oid == type_oid(ty)).map_or(-1, |t| t.len);
+        let len = super::type_length(ty);
         let collation = if matches!(ty, T::Text | T::Varchar(_) | T::Char(_)) { 100 } else { 0 };
         rows.push(vec![
             int(rel),
@@ -433,13 +433,7 @@ fn pg_attrdef(cv: &CatalogView) -> SystemRelation {
         let names = super::physical_names(t);
         for (p, c) in t.schema().columns.iter().enumerate().filter(|(_, c)| !c.dropped) {
             if let Some(d) = &c.default {
-                let sql = match d {
-                    memdb_engine::Expr::Function(f, args) if f == "nextval" => match args.as_slice() {
-                        [memdb_engine::Expr::Literal(Value::Text(seq))] => format!("nextval('{seq}'::regclass)"),
-                        _ => super::functions::expr_sql(d, &names),
-                    },
-                    _ => super::functions::expr_sql(d, &names),
-                };
+                let sql = d.to_sql(&names);
                 let n = attnum(t, p);
                 rows.push(vec![
                     int(5_000_000 + i32::try_from(t.id()).unwrap_or(0).saturating_mul(1000) + i32::from(n)),
@@ -598,9 +592,9 @@ fn pg_constraint(cv: &CatalogView) -> SystemRelation {
             cols.iter().map(|&p| attnum(table, p)).collect()
         };
         for (oid, c) in constraints(t) {
-            let (name, kind, index, fk_rel, upd, del, key, fkey, bin) = match c {
+            let name = c.name().to_owned();
+            let (kind, index, fk_rel, upd, del, key, fkey, bin) = match c {
                 Constraint::Key(ix) => (
-                    ix.constraint.clone().unwrap_or_else(|| ix.name.clone()),
                     if ix.primary { "p" } else { "u" },
                     index_oid(ix.id),
                     0,
@@ -610,24 +604,15 @@ fn pg_constraint(cv: &CatalogView) -> SystemRelation {
                     null(),
                     null(),
                 ),
-                Constraint::Check(ch) => (
-                    ch.name.clone(),
-                    "c",
-                    0,
-                    0,
-                    text(" "),
-                    text(" "),
-                    null(),
-                    null(),
-                    text(&super::functions::expr_sql(&ch.expr, &super::physical_names(t))),
-                ),
+                Constraint::Check(ch) => {
+                    ("c", 0, 0, text(" "), text(" "), null(), null(), text(&ch.expr.to_sql(&super::physical_names(t))))
+                }
                 Constraint::Foreign(fk) => {
                     let parent = cv.table(fk.ref_table);
                     let parent_index = parent
                         .and_then(|p| p.schema().indexes.iter().find(|ix| ix.unique && ix.columns == fk.ref_columns))
                         .map_or(0, |ix| index_oid(ix.id));
                     (
-                        fk.name.clone(),
                         "f",
                         parent_index,
                         table_oid(fk.ref_table),
@@ -944,13 +929,7 @@ fn is_columns(cv: &CatalogView) -> SystemRelation {
                 || format!("_{}", TYPES.iter().find(|x| x.array == type_oid(ty)).map_or("text", |x| x.name)),
                 |x| x.name.to_owned(),
             );
-            let default = c.default.as_ref().map(|d| match d {
-                memdb_engine::Expr::Function(f, args) if f == "nextval" => match args.as_slice() {
-                    [memdb_engine::Expr::Literal(Value::Text(seq))] => format!("nextval('{seq}'::regclass)"),
-                    _ => super::functions::expr_sql(d, &names),
-                },
-                _ => super::functions::expr_sql(d, &names),
-            });
+            let default = c.default.as_ref().map(|d| d.to_sql(&names));
             rows.push(vec![
                 text("memdb"),
                 text("public"),
@@ -1003,13 +982,12 @@ fn is_table_constraints(cv: &CatalogView) -> SystemRelation {
     let mut rows = Vec::new();
     for t in &cv.tables {
         for (_, c) in constraints(t) {
-            let (name, kind) = match c {
-                Constraint::Key(ix) => (
-                    ix.constraint.clone().unwrap_or_else(|| ix.name.clone()),
-                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
-                ),
-                Constraint::Check(ch) => (ch.name.clone(), "CHECK"),
-                Constraint::Foreign(fk) => (fk.name.clone(), "FOREIGN KEY"),
+            let name = c.name().to_owned();
+            let kind = match c {
+                Constraint::Key(ix) if ix.primary => "PRIMARY KEY",
+                Constraint::Key(_) => "UNIQUE",
+                Constraint::Check(_) => "CHECK",
+                Constraint::Foreign(_) => "FOREIGN KEY",
             };
             rows.push(vec![
                 text("memdb"),
@@ -1045,16 +1023,17 @@ fn is_key_column_usage(cv: &CatalogView) -> SystemRelation {
     for t in &cv.tables {
         let names = super::physical_names(t);
         for (_, c) in constraints(t) {
-            let (name, columns) = match c {
-                Constraint::Key(ix) => (ix.constraint.clone().unwrap_or_else(|| ix.name.clone()), &ix.columns),
-                Constraint::Foreign(fk) => (fk.name.clone(), &fk.columns),
+            let name = c.name();
+            let columns = match c {
+                Constraint::Key(ix) => &ix.columns,
+                Constraint::Foreign(fk) => &fk.columns,
                 Constraint::Check(_) => continue,
             };
             for (k, &p) in columns.iter().enumerate() {
                 rows.push(vec![
                     text("memdb"),
                     text("public"),
-                    text(&name),
+                    text(name),
                     text("memdb"),
                     text("public"),
                     text(t.name()),
