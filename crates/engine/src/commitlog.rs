@@ -39,6 +39,7 @@ pub enum LogOp {
         /// Row id.
         row_id: RowId,
         /// Encoded row (see `crate::row`).
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// A row got a new version.
@@ -48,6 +49,7 @@ pub enum LogOp {
         /// Row id.
         row_id: RowId,
         /// Encoded new row.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// A row was deleted.

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -10,6 +10,8 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::catalog::{Catalog, CatalogHistory};
 use crate::commitlog::{CommitLog, CommitRecord, NoLog};
+use crate::checkpoint::CheckpointInfo;
+use crate::durable::{BackupInfo, Durability, DurableState, RecoveryReport};
 use crate::error::Result;
 use crate::gc::{self, GcCandidate, GcStats};
 use crate::mvcc::{ActiveSet, MAX_SLOTS, Timestamp, WaitGraph};
@@ -82,6 +84,9 @@ pub struct Config {
     /// `block_in_place`), so the runtime moves other connections off the
     /// blocked thread; `None` just blocks.
     pub blocking: Option<BlockingHook>,
+    /// Keep the data on disk (`None`: memory-only). Opening then recovers
+    /// what the directory holds; `commit_log` is replaced by its log.
+    pub durability: Option<Durability>,
 }
 
 /// See [`Config::blocking`]: calls the closure, which blocks.
@@ -96,6 +101,7 @@ impl Default for Config {
             gc_interval: Some(Duration::from_millis(100)),
             clock: Arc::new(SystemClock),
             blocking: None,
+            durability: None,
         }
     }
 }
@@ -127,6 +133,12 @@ impl Config {
     /// Sets the hook that wraps thread-blocking waits.
     pub fn with_blocking_hook(mut self, hook: BlockingHook) -> Config {
         self.blocking = Some(hook);
+        self
+    }
+
+    /// Keeps the database in a data directory (see [`Durability`]).
+    pub fn with_durability(mut self, durability: Durability) -> Config {
+        self.durability = Some(durability);
         self
     }
 
@@ -165,6 +177,8 @@ pub(crate) struct Shared {
     pub gc_lock: Mutex<()>,
     /// Row ids freed before this timestamp may be reused.
     pub reuse_before: AtomicU64,
+    /// The data directory side, for durable databases.
+    pub durable: OnceLock<Arc<DurableState>>,
 }
 
 impl Shared {
@@ -198,7 +212,10 @@ impl Database {
     /// let db = Database::open(Config::memory()).unwrap();
     /// assert!(db.begin().unwrap().table_names().is_empty());
     /// ```
-    pub fn open(config: Config) -> Result<Database> {
+    pub fn open(mut config: Config) -> Result<Database> {
+        if let Some(durability) = config.durability.take() {
+            return crate::durable::open(config, durability);
+        }
         let catalog = Arc::new(Catalog::new());
         let gc_interval = config.gc_interval;
         let max_transactions = config.max_transactions.clamp(1, MAX_SLOTS);
@@ -221,6 +238,7 @@ impl Database {
             gc_queue: Mutex::new(VecDeque::new()),
             gc_lock: Mutex::new(()),
             reuse_before: AtomicU64::new(0),
+            durable: OnceLock::new(),
         });
         if let Some(interval) = gc_interval {
             spawn_collector(Arc::downgrade(&shared), interval);
@@ -247,6 +265,43 @@ impl Database {
     /// applied in timestamp order, on a database nobody else writes to.
     pub fn apply(&self, record: &CommitRecord) -> Result<()> {
         crate::txn::apply(&self.shared, record)
+    }
+
+    /// Writes a checkpoint now and recycles the log it makes unnecessary.
+    /// `None` for a memory-only database, which has nothing to checkpoint.
+    pub fn checkpoint(&self) -> Result<Option<CheckpointInfo>> {
+        match crate::durable::state_of(&self.shared) {
+            Some(state) => crate::durable::checkpoint(&self.shared, state).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes an online backup, consistent at one commit, into `dir`
+    /// (created; must be empty). Works for memory-only databases too.
+    /// `memdb restore` (or [`crate::restore`]) turns it into a data directory.
+    pub fn backup(&self, dir: &std::path::Path) -> Result<BackupInfo> {
+        let compress = crate::durable::state_of(&self.shared).is_some_and(|s| s.compress_checkpoints());
+        crate::durable::backup(&self.shared, dir, compress)
+    }
+
+    /// Writes and syncs every commit so far (a no-op when memory-only).
+    /// Call before a planned shutdown in `async` mode; dropping the last
+    /// handle does it too.
+    pub fn flush(&self) -> Result<()> {
+        match crate::durable::state_of(&self.shared) {
+            Some(state) => crate::durable::flush(state),
+            None => Ok(()),
+        }
+    }
+
+    /// What recovery did when this database was opened (`None`: memory-only).
+    pub fn recovery_report(&self) -> Option<RecoveryReport> {
+        crate::durable::state_of(&self.shared).map(|s| crate::durable::report(s))
+    }
+
+    /// Whether commits are kept on disk.
+    pub fn is_durable(&self) -> bool {
+        self.shared.durable.get().is_some()
     }
 
     /// The newest commit timestamp.

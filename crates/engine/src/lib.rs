@@ -45,8 +45,10 @@
 //! ```
 
 mod catalog;
+pub mod checkpoint;
 pub mod commitlog;
 mod database;
+pub mod durable;
 mod error;
 pub mod expr;
 mod gc;
@@ -58,12 +60,16 @@ pub mod sequence;
 mod storage;
 mod txn;
 pub mod types;
+pub mod wal;
 
+pub use checkpoint::CheckpointInfo;
 pub use commitlog::{CommitLog, CommitRecord, LogOp, MemoryLog, NoLog};
 pub use database::{
     BlockingHook, Clock, Config, Database, DatabaseStats, ManualClock, PG_EPOCH_OFFSET_MICROS, SystemClock,
 };
+pub use durable::{BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore};
 pub use error::{Error, Result};
+pub use wal::SyncMode;
 pub use expr::Expr;
 pub use gc::GcStats;
 pub use mvcc::{Timestamp, TxnId};

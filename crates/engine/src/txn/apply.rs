@@ -28,7 +28,9 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     if ts != newest + 1 {
         return Err(Error::CorruptRecord(format!("record at {ts} does not follow the last commit {newest}")));
     }
-    let mut catalog = (*shared.current_catalog.load_full()).clone();
+    // Only records with schema changes need a new catalog version.
+    let current = shared.current_catalog.load_full();
+    let mut catalog = std::borrow::Cow::Borrowed(&*current);
     check_record(&catalog, record)?;
     let mut catalog_changed = false;
     let mut garbage = Vec::new();
@@ -41,17 +43,17 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     for op in &record.ops {
         match op {
             LogOp::CreateTable(schema) => {
-                catalog.put(TableEntry::new(Arc::new(schema.clone()), fresh_storage(schema)));
+                catalog.to_mut().put(TableEntry::new(Arc::new(schema.clone()), fresh_storage(schema)));
                 catalog_changed = true;
             }
             LogOp::AlterTable(schema) => {
                 let storage = storage_of(&catalog, schema.id)?;
                 reconcile(&storage, schema)?;
-                catalog.put(TableEntry::new(Arc::new(schema.clone()), storage));
+                catalog.to_mut().put(TableEntry::new(Arc::new(schema.clone()), storage));
                 catalog_changed = true;
             }
             LogOp::DropTable(id) => {
-                catalog.remove(*id);
+                catalog.to_mut().remove(*id);
                 catalog_changed = true;
             }
             LogOp::Truncate(id) => {
@@ -59,16 +61,16 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
                     .table_by_id(*id)
                     .cloned()
                     .ok_or_else(|| Error::CorruptRecord(format!("truncate of unknown table {id}")))?;
-                catalog.put(TableEntry::new(entry.schema.clone(), fresh_storage(&entry.schema)));
+                catalog.to_mut().put(TableEntry::new(entry.schema.clone(), fresh_storage(&entry.schema)));
                 catalog_changed = true;
             }
             LogOp::CreateSequence(schema) => {
                 let state = Arc::new(SequenceState::new(schema));
-                catalog.put_sequence(SequenceEntry { schema: Arc::new(schema.clone()), state });
+                catalog.to_mut().put_sequence(SequenceEntry { schema: Arc::new(schema.clone()), state });
                 catalog_changed = true;
             }
             LogOp::DropSequence(id) => {
-                catalog.remove_sequence(*id);
+                catalog.to_mut().remove_sequence(*id);
                 catalog_changed = true;
             }
             LogOp::SequencePosition { id, position, set } => {
@@ -128,6 +130,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
         }
     }
     if catalog_changed {
+        let mut catalog = catalog.into_owned();
         catalog.committed_at = ts;
         let catalog = Arc::new(catalog);
         shared.catalogs.write().push(catalog.clone());

@@ -39,6 +39,7 @@ use crate::storage::table::TableStorage;
 use crate::types::Value;
 
 pub(crate) use apply::apply;
+pub(crate) use ddl::fill_index;
 pub use ddl::{AlterTable, IndexSpec};
 pub use end::CommitInfo;
 pub(crate) use end::WriteSummary;
@@ -305,6 +306,11 @@ impl Transaction {
             state: State::Active,
             now,
         })
+    }
+
+    /// The snapshot and catalog the transaction reads (checkpoints).
+    pub(crate) fn snapshot_parts(&self) -> (crate::mvcc::Snapshot, Arc<Catalog>) {
+        (self.snapshot, self.catalog.clone())
     }
 
     /// The transaction's id (0 until it first writes).

@@ -1,0 +1,389 @@
+//! Checkpoints: the whole database as one MVCC snapshot, in one file.
+//!
+//! A checkpoint is written from a read-only snapshot at timestamp `C`
+//! while writers go on (they only make the snapshot's old versions live a
+//! little longer). It records the catalog as of `C` (table definitions with
+//! their ids, sequences with their positions, the id counters) and every row
+//! visible at `C` *with its row id*, so that log records after `C`, which
+//! name row ids, replay on top of it exactly.
+//!
+//! ```text
+//!   file = header · catalog frame · rows frame* · end frame
+//!
+//!   header (32 bytes)
+//!   +------------+---------+--------+--------+--------+---------+
+//!   | "MEMDBCKP" | version | flags  | ts (C) | crc32c | padding |
+//!   |  8 bytes   | u32 LE  | u32 LE | u64 LE | u32 LE |  4      |
+//!   +------------+---------+--------+--------+--------+---------+
+//!   flags bit 0: frame bodies are lz4-compressed (size-prefixed block)
+//!
+//!   frames use the log's framing (crate::wal): len · crc32c · version · kind · body
+//!   kind 1 catalog: postcard(CheckpointCatalog)
+//!   kind 2 rows:    table u32 LE · count u32 LE · (row id u64 LE · len u32 LE · row bytes)*
+//!   kind 3 end:     postcard(CheckpointEnd) — counts that must match what was read
+//! ```
+//!
+//! A checkpoint is *valid* only if every frame checks out and the end frame
+//! is present and agrees; a crash while writing leaves a `.tmp` file that is
+//! ignored. Installation is atomic: write `NAME.tmp`, fsync it, rename it to
+//! `NAME.ckpt`, fsync the directory. Rows are loaded straight into fresh
+//! storage; indexes are built afterwards, in parallel.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, CatalogHistory, SequenceEntry, TableEntry};
+use crate::database::Shared;
+use crate::error::{Error, Result};
+use crate::mvcc::{Guard, TXN_BIT, Timestamp, Version, VersionRef};
+use crate::schema::{IndexId, TableId, TableSchema};
+use crate::sequence::{SequenceId, SequencePosition, SequenceSchema, SequenceState};
+use crate::storage::index::IndexStorage;
+use crate::storage::table::TableStorage;
+use crate::txn::TxnOptions;
+use crate::wal::{FrameRead, encode_frame, read_frame};
+
+const MAGIC: &[u8; 8] = b"MEMDBCKP";
+const VERSION: u32 = 1;
+const HEADER: usize = 32;
+const FLAG_LZ4: u32 = 1;
+const KIND_CATALOG: u8 = 1;
+const KIND_ROWS: u8 = 2;
+const KIND_END: u8 = 3;
+/// Rows frames are cut at about this many bytes.
+const ROWS_FRAME_BYTES: usize = 1 << 20;
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointCatalog {
+    tables: Vec<TableSchema>,
+    sequences: Vec<(SequenceSchema, SequencePosition)>,
+    next_table_id: TableId,
+    next_index_id: IndexId,
+    next_sequence_id: SequenceId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointEnd {
+    ts: Timestamp,
+    /// Wall-clock time of the snapshot (µs since 2000-01-01).
+    time: i64,
+    rows: u64,
+    row_frames: u64,
+}
+
+/// What a written or loaded checkpoint holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointInfo {
+    /// The snapshot's commit timestamp: the checkpoint holds every commit
+    /// up to and including it.
+    pub ts: Timestamp,
+    /// Wall-clock time of the snapshot, µs since 2000-01-01.
+    pub time: i64,
+    /// Rows written or loaded.
+    pub rows: u64,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// Where the file is.
+    pub path: PathBuf,
+}
+
+/// The file name of the checkpoint at `ts`.
+pub(crate) fn file_name(ts: Timestamp) -> String {
+    format!("{ts:020}.ckpt")
+}
+
+/// Checkpoint files in `dir`, newest first (a missing directory has none).
+pub(crate) fn list(dir: &Path) -> Result<Vec<(Timestamp, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Io(format!("cannot list {}: {e}", dir.display()))),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io(format!("cannot list {}: {e}", dir.display())))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".ckpt")) else { continue };
+        if let Ok(ts) = stem.parse::<Timestamp>() {
+            found.push((ts, entry.path()));
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(found)
+}
+
+/// Writes a checkpoint of `shared`'s current state into `dir` and installs
+/// it atomically. Runs alongside readers and writers.
+pub(crate) fn write(shared: &Arc<Shared>, dir: &Path, compress: bool) -> Result<CheckpointInfo> {
+    let txn = crate::txn::Transaction::begin(shared.clone(), TxnOptions::read_only(Default::default()))?;
+    let (snapshot, catalog) = txn.snapshot_parts();
+    let ts = snapshot.read_ts;
+    let time = shared.config.clock.now_micros();
+    let path = dir.join(file_name(ts));
+    let temp = dir.join(format!("{}.tmp", file_name(ts)));
+    let io = |e: std::io::Error| Error::Io(format!("writing checkpoint {}: {e}", temp.display()));
+    let file = File::create(&temp).map_err(io)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut header = [0u8; HEADER];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&(if compress { FLAG_LZ4 } else { 0 }).to_le_bytes());
+    header[16..24].copy_from_slice(&ts.to_le_bytes());
+    let crc = crc32c::crc32c(&header[..24]);
+    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    out.write_all(&header).map_err(io)?;
+
+    let meta = CheckpointCatalog {
+        tables: catalog.tables().map(|t| (*t.schema).clone()).collect(),
+        sequences: catalog.sequences().map(|s| ((*s.schema).clone(), s.state.position())).collect(),
+        next_table_id: catalog.next_table_id,
+        next_index_id: catalog.next_index_id,
+        next_sequence_id: catalog.next_sequence_id,
+    };
+    let mut frame = Vec::with_capacity(ROWS_FRAME_BYTES + (1 << 16));
+    let mut body = Vec::with_capacity(ROWS_FRAME_BYTES + (1 << 16));
+    let meta_bytes = postcard::to_stdvec(&meta).map_err(|e| Error::Internal(format!("encoding catalog: {e}")))?;
+    emit(&mut out, &mut frame, KIND_CATALOG, &meta_bytes, compress).map_err(io)?;
+
+    let mut rows = 0u64;
+    let mut row_frames = 0u64;
+    for table in catalog.tables() {
+        let storage = &table.storage;
+        let mut count = 0u32;
+        body.clear();
+        body.extend_from_slice(&table.schema.id.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        let guard = Guard::new();
+        for row_id in 0..storage.slab.high_water() {
+            let Some(cell) = storage.slab.get(row_id) else { continue };
+            let Some(version) = snapshot.find(cell, &guard) else { continue };
+            body.extend_from_slice(&row_id.to_le_bytes());
+            body.extend_from_slice(&(version.data.len() as u32).to_le_bytes());
+            body.extend_from_slice(&version.data);
+            count += 1;
+            if body.len() >= ROWS_FRAME_BYTES {
+                body[4..8].copy_from_slice(&count.to_le_bytes());
+                emit(&mut out, &mut frame, KIND_ROWS, &body, compress).map_err(io)?;
+                rows += u64::from(count);
+                row_frames += 1;
+                count = 0;
+                body.truncate(4);
+                body.extend_from_slice(&0u32.to_le_bytes());
+            }
+        }
+        if count > 0 {
+            body[4..8].copy_from_slice(&count.to_le_bytes());
+            emit(&mut out, &mut frame, KIND_ROWS, &body, compress).map_err(io)?;
+            rows += u64::from(count);
+            row_frames += 1;
+        }
+    }
+    drop(txn);
+    let end = CheckpointEnd { ts, time, rows, row_frames };
+    let end_bytes = postcard::to_stdvec(&end).map_err(|e| Error::Internal(format!("encoding checkpoint end: {e}")))?;
+    emit(&mut out, &mut frame, KIND_END, &end_bytes, compress).map_err(io)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    let bytes = file.metadata().map_err(io)?.len();
+    drop(file);
+    std::fs::rename(&temp, &path).map_err(io)?;
+    crate::wal::sync_dir(dir)?;
+    Ok(CheckpointInfo { ts, time, rows, bytes, path })
+}
+
+/// Frames `body` (compressed when asked) and writes it.
+fn emit(out: &mut impl Write, frame: &mut Vec<u8>, kind: u8, body: &[u8], compress: bool) -> std::io::Result<()> {
+    frame.clear();
+    let framed = encode_frame(frame, kind, |f| {
+        if compress {
+            f.extend_from_slice(&lz4_flex::compress_prepend_size(body));
+        } else {
+            f.extend_from_slice(body);
+        }
+        Ok(())
+    });
+    framed.map_err(|e| std::io::Error::other(e.to_string()))?;
+    out.write_all(frame)
+}
+
+/// Reads the checkpoint at `path` into `shared`, which must be empty, and
+/// publishes it as the state at its timestamp. A damaged file changes
+/// nothing and reports what is wrong.
+pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> {
+    let started = Instant::now();
+    let buf = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    let bad = |what: String| Error::CorruptRecord(format!("checkpoint {}: {what}", path.display()));
+    if buf.len() < HEADER
+        || &buf[..8] != MAGIC
+        || crc32c::crc32c(&buf[..24]) != u32::from_le_bytes([buf[24], buf[25], buf[26], buf[27]])
+    {
+        return Err(bad("bad header".into()));
+    }
+    if u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) != VERSION {
+        return Err(bad("unknown format version".into()));
+    }
+    let compressed = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]) & FLAG_LZ4 != 0;
+    let ts = u64::from_le_bytes(buf[16..24].try_into().map_err(|_| bad("bad header".into()))?);
+
+    let mut at = HEADER;
+    let next_frame = |at: &mut usize| -> Result<Option<(u8, std::borrow::Cow<'_, [u8]>)>> {
+        match read_frame(&buf, *at) {
+            FrameRead::End => Ok(None),
+            FrameRead::Invalid(why) => Err(bad(format!("{why} at offset {at}"))),
+            FrameRead::Frame { kind, body, next } => {
+                *at = next;
+                let body = if compressed {
+                    std::borrow::Cow::Owned(
+                        lz4_flex::decompress_size_prepended(body).map_err(|e| bad(format!("decompressing: {e}")))?,
+                    )
+                } else {
+                    std::borrow::Cow::Borrowed(body)
+                };
+                Ok(Some((kind, body)))
+            }
+        }
+    };
+    let Some((KIND_CATALOG, meta)) = next_frame(&mut at)? else {
+        return Err(bad("the catalog frame is missing".into()));
+    };
+    let meta: CheckpointCatalog = postcard::from_bytes(&meta).map_err(|e| bad(format!("catalog: {e}")))?;
+    let mut catalog = Catalog::new();
+    let mut storages: Vec<(Arc<TableSchema>, Arc<TableStorage>)> = Vec::new();
+    for schema in meta.tables {
+        let storage =
+            Arc::new(TableStorage::new(schema.id, schema.physical_types(), schema.columns.iter().map(|c| c.missing.clone()).collect()));
+        let schema = Arc::new(schema);
+        catalog.put(TableEntry::new(schema.clone(), storage.clone()));
+        storages.push((schema, storage));
+    }
+    for (schema, position) in meta.sequences {
+        let state = Arc::new(SequenceState::new(&schema));
+        state.reset(position);
+        catalog.put_sequence(SequenceEntry { schema: Arc::new(schema), state });
+    }
+    catalog.next_table_id = catalog.next_table_id.max(meta.next_table_id);
+    catalog.next_index_id = catalog.next_index_id.max(meta.next_index_id);
+    catalog.next_sequence_id = catalog.next_sequence_id.max(meta.next_sequence_id);
+
+    let mut rows = 0u64;
+    let mut row_frames = 0u64;
+    let end = loop {
+        let Some((kind, body)) = next_frame(&mut at)? else {
+            return Err(bad("the end frame is missing (the checkpoint was not finished)".into()));
+        };
+        match kind {
+            KIND_ROWS => {
+                let n = load_rows(&catalog, &body, ts).map_err(|e| bad(e.to_string()))?;
+                rows += n;
+                row_frames += 1;
+            }
+            KIND_END => break postcard::from_bytes::<CheckpointEnd>(&body).map_err(|e| bad(format!("end: {e}")))?,
+            other => return Err(bad(format!("unknown frame kind {other}"))),
+        }
+    };
+    if !matches!(read_frame(&buf, at), FrameRead::End) {
+        return Err(bad("data after the end frame".into()));
+    }
+    if end.ts != ts || end.rows != rows || end.row_frames != row_frames {
+        return Err(bad(format!(
+            "the end frame counts {} rows in {} frames at {}, the file holds {rows} in {row_frames} at {ts}",
+            end.rows, end.row_frames, end.ts
+        )));
+    }
+    drop(buf);
+    build_indexes(&storages)?;
+    for (_, storage) in &storages {
+        // Holes below the high-water mark are free row ids.
+        for row_id in 0..storage.slab.high_water() {
+            if storage.slab.get(row_id).is_none_or(|cell| cell.is_empty()) {
+                storage.slab.free(row_id, 0);
+            }
+        }
+        storage.touch(ts);
+    }
+    catalog.committed_at = ts;
+    let catalog = Arc::new(catalog);
+    *shared.catalogs.write() = CatalogHistory::new(catalog.clone());
+    shared.current_catalog.store(catalog);
+    shared.newest.store(ts, Ordering::Release);
+    tracing::info!(
+        "loaded checkpoint {} ({rows} rows at commit {ts}) in {:.2} s",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(CheckpointInfo { ts, time: end.time, rows, bytes: at as u64, path: path.to_owned() })
+}
+
+/// Installs the rows of one rows frame as versions committed at `ts`.
+fn load_rows(catalog: &Catalog, body: &[u8], ts: Timestamp) -> Result<u64> {
+    let short = || Error::CorruptRecord("truncated rows frame".into());
+    let table = u32::from_le_bytes(body.get(..4).ok_or_else(short)?.try_into().map_err(|_| short())?);
+    let count = u32::from_le_bytes(body.get(4..8).ok_or_else(short)?.try_into().map_err(|_| short())?);
+    let entry =
+        catalog.table_by_id(table).ok_or_else(|| Error::CorruptRecord(format!("rows of unknown table {table}")))?;
+    let storage = &entry.storage;
+    let mut at = 8;
+    let mut bytes = 0i64;
+    for _ in 0..count {
+        let row_id = u64::from_le_bytes(body.get(at..at + 8).ok_or_else(short)?.try_into().map_err(|_| short())?);
+        let len =
+            u32::from_le_bytes(body.get(at + 8..at + 12).ok_or_else(short)?.try_into().map_err(|_| short())?) as usize;
+        let data = body.get(at + 12..at + 12 + len).ok_or_else(short)?;
+        at += 12 + len;
+        let cell = storage
+            .slab
+            .slot(row_id)
+            .ok_or_else(|| Error::CorruptRecord(format!("row id {row_id} out of range")))?;
+        storage.slab.reserve(row_id);
+        cell.store(Some(VersionRef::new(Version::new(ts, data.into(), None))));
+        bytes += len as i64;
+    }
+    if at != body.len() {
+        return Err(Error::CorruptRecord("rows frame longer than its rows".into()));
+    }
+    storage.account(bytes);
+    storage.live_rows.fetch_add(i64::from(count), Ordering::Relaxed);
+    Ok(u64::from(count))
+}
+
+/// Builds every index of every loaded table, on one thread per core.
+fn build_indexes(tables: &[(Arc<TableSchema>, Arc<TableStorage>)]) -> Result<()> {
+    let mut built: Vec<Vec<Arc<IndexStorage>>> = Vec::with_capacity(tables.len());
+    for (schema, _) in tables {
+        let types = schema.physical_types();
+        built.push(schema.indexes.iter().map(|i| Arc::new(IndexStorage::new(i.clone(), &types))).collect());
+    }
+    let jobs: Vec<(&Arc<TableStorage>, &Arc<IndexStorage>)> = tables
+        .iter()
+        .zip(&built)
+        .flat_map(|((_, storage), indexes)| indexes.iter().map(move |index| (storage, index)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(jobs.len().max(1));
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some((storage, index)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        crate::txn::fill_index(storage, index, TXN_BIT)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().map_err(|_| Error::Internal("an index build thread panicked".into()))??;
+        }
+        Ok(())
+    })?;
+    for ((_, storage), indexes) in tables.iter().zip(built) {
+        storage.set_indexes(indexes);
+    }
+    Ok(())
+}
