@@ -304,6 +304,11 @@ impl Database {
         self.shared.durable.get().is_some()
     }
 
+    /// The hook that wraps thread-blocking waits ([`Config::blocking`]).
+    pub fn blocking_hook(&self) -> Option<BlockingHook> {
+        self.shared.config.blocking
+    }
+
     /// The newest commit timestamp.
     pub fn last_commit(&self) -> Timestamp {
         self.shared.newest.load(Ordering::Acquire)
