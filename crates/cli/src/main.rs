@@ -1,8 +1,11 @@
 //! `memdb`: the server binary.
 //!
 //! `memdb serve` starts the PostgreSQL wire protocol listener (default
-//! `127.0.0.1:5432`) over an in-memory database; settings come from
-//! defaults, then `--config FILE` (TOML), then flags.
+//! `127.0.0.1:5432`) over a database kept in memory and, by default, made
+//! durable in `./memdb-data` (write-ahead log + checkpoints); settings come
+//! from defaults, then `--config FILE` (TOML), then flags. `memdb backup`
+//! takes an online backup, `memdb restore` turns one (plus archived log)
+//! into a data directory, to a point in time if asked.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +28,47 @@ struct Cli {
 enum Command {
     /// Run the server until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Take an online backup, consistent at one commit, of a running server
+    /// (or of a data directory no server uses).
+    Backup(BackupArgs),
+    /// Restore a backup into a new data directory, replaying archived log
+    /// up to a point in time.
+    Restore(RestoreArgs),
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// Directory to write the backup into (created; must be empty). For a
+    /// running server it is written by the server, on its machine.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// The running server's PostgreSQL address [default: 127.0.0.1:5432].
+    #[arg(long, value_name = "ADDR", conflicts_with = "data_dir")]
+    pg_listen: Option<String>,
+    /// Back up this data directory directly (no server may be using it).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// The backup directory (`memdb backup --output`).
+    #[arg(long, value_name = "DIR")]
+    backup: PathBuf,
+    /// The data directory to create (must not hold data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Directories with log segments to replay after the backup: the
+    /// `wal_archive_dir`, and the old data directory's `wal/` (repeatable).
+    #[arg(long = "wal-archive", value_name = "DIR")]
+    wal_archive: Vec<PathBuf>,
+    /// Stop after the last commit made at or before this time
+    /// ("2026-11-22 12:00:00" UTC, or RFC 3339 with an offset).
+    #[arg(long, value_name = "TIME", conflicts_with = "until_position")]
+    until_time: Option<String>,
+    /// Stop after this commit number (the log position in memdb's logs).
+    #[arg(long, value_name = "N")]
+    until_position: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -35,9 +79,25 @@ struct ServeArgs {
     /// Directory for durable data [default: ./memdb-data].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// memory-only, async or sync [default: memory-only].
+    /// memory-only, async or sync [default: sync].
     #[arg(long, value_name = "MODE")]
     durability: Option<Durability>,
+    /// async mode: how often the log is written and synced [default: 10ms].
+    #[arg(long, value_name = "DURATION")]
+    flush_interval: Option<String>,
+    /// Time between background checkpoints [default: 5min].
+    #[arg(long, value_name = "DURATION")]
+    checkpoint_interval: Option<String>,
+    /// Copy closed log segments here, for point-in-time recovery.
+    #[arg(long, value_name = "DIR")]
+    wal_archive_dir: Option<PathBuf>,
+    /// Memory the data may use (e.g. 8GB); writes beyond fail with 53200.
+    #[arg(long, value_name = "SIZE")]
+    max_memory: Option<String>,
+    /// On corruption in the middle of the log, recover the commits before
+    /// it (the rest is kept aside) instead of refusing to start.
+    #[arg(long)]
+    recover_until_corruption: bool,
     /// Most client connections at once [default: 2000].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
@@ -61,6 +121,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Backup(args) => backup(args),
+        Command::Restore(args) => restore(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,6 +150,21 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
     if let Some(v) = args.max_connections {
         config.max_connections = v;
     }
+    if let Some(v) = args.flush_interval {
+        config.flush_interval = v;
+    }
+    if let Some(v) = args.checkpoint_interval {
+        config.checkpoint_interval = v;
+    }
+    if let Some(v) = args.wal_archive_dir {
+        config.wal_archive_dir = Some(v);
+    }
+    if let Some(v) = args.max_memory {
+        config.max_memory = Some(v);
+    }
+    if args.recover_until_corruption {
+        config.recover_until_corruption = true;
+    }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(n) = args.threads {
@@ -95,14 +172,79 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
     }
     let runtime = runtime.build().map_err(|e| memdb_server::ServerError::Config(format!("cannot start: {e}")))?;
     let db = memdb_server::open_database(&config)?;
+    let flush_at_exit = db.clone();
     runtime.block_on(async {
         memdb_server::serve(&config, db, shutdown_signal(), |addr| {
             tracing::info!(durability = %config.durability, "memdb {} listening for PostgreSQL clients on {addr}", env!("CARGO_PKG_VERSION"));
         })
         .await
     })?;
+    flush_at_exit.flush()?;
     tracing::info!("memdb stopped");
     Ok(())
+}
+
+fn backup(args: BackupArgs) -> Result<(), memdb_server::ServerError> {
+    let output = std::path::absolute(&args.output)
+        .map_err(|e| memdb_server::ServerError::Config(format!("bad output directory: {e}")))?;
+    let info = match args.data_dir {
+        Some(dir) => {
+            let mut config = Config { data_dir: dir, ..Config::default() };
+            config.durability = Durability::Sync;
+            let db = memdb_server::open_database(&config)?;
+            let info = db.backup(&output)?;
+            format!("{} rows at commit {}", info.rows, info.ts)
+        }
+        None => {
+            let addr = args.pg_listen.unwrap_or_else(|| memdb_server::DEFAULT_PG_LISTEN.to_owned());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| memdb_server::ServerError::Config(format!("cannot start: {e}")))?;
+            runtime.block_on(memdb_server::client::backup_over_pg(&addr, &output))?;
+            format!("written by the server at {addr}")
+        }
+    };
+    tracing::info!("backup in {}: {info}", output.display());
+    Ok(())
+}
+
+fn restore(args: RestoreArgs) -> Result<(), memdb_server::ServerError> {
+    let target = match (args.until_time, args.until_position) {
+        (Some(time), _) => memdb_engine::RestoreTarget::Time(parse_time(&time)?),
+        (None, Some(n)) => memdb_engine::RestoreTarget::Position(n),
+        (None, None) => memdb_engine::RestoreTarget::Latest,
+    };
+    let report = memdb_engine::restore(&args.backup, &args.data_dir, &args.wal_archive, target)?;
+    tracing::info!(
+        "restored {} into {}: backup at commit {}, {} log records replayed, last commit {}",
+        args.backup.display(),
+        args.data_dir.display(),
+        report.backup_ts,
+        report.replayed,
+        report.last_commit
+    );
+    Ok(())
+}
+
+/// A wall-clock time as µs since 2000-01-01 UTC (the commit log's clock).
+fn parse_time(text: &str) -> Result<i64, memdb_server::ServerError> {
+    let bad = || memdb_server::ServerError::Config(format!("bad time \"{text}\" (e.g. 2026-11-22 12:00:00)"));
+    let utc = chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d"]
+                .iter()
+                .find_map(|f| {
+                    chrono::NaiveDateTime::parse_from_str(text, f)
+                        .ok()
+                        .or_else(|| chrono::NaiveDate::parse_from_str(text, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                })
+                .map(|n| n.and_utc())
+                .ok_or(())
+        })
+        .map_err(|()| bad())?;
+    Ok(utc.timestamp_micros() - memdb_engine::PG_EPOCH_OFFSET_MICROS)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

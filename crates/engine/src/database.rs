@@ -84,6 +84,11 @@ pub struct Config {
     /// `block_in_place`), so the runtime moves other connections off the
     /// blocked thread; `None` just blocks.
     pub blocking: Option<BlockingHook>,
+    /// Most memory the process may use before writes (INSERT, UPDATE)
+    /// fail with SQLSTATE 53200; reads and deletes go on (`None`: no limit).
+    pub max_memory: Option<u64>,
+    /// Measures the memory in use (default: the process's resident set).
+    pub memory_probe: fn() -> u64,
     /// Keep the data on disk (`None`: memory-only). Opening then recovers
     /// what the directory holds; `commit_log` is replaced by its log.
     pub durability: Option<Durability>,
@@ -101,6 +106,8 @@ impl Default for Config {
             gc_interval: Some(Duration::from_millis(100)),
             clock: Arc::new(SystemClock),
             blocking: None,
+            max_memory: None,
+            memory_probe: resident_memory,
             durability: None,
         }
     }
@@ -142,6 +149,18 @@ impl Config {
         self
     }
 
+    /// Sets the memory limit (see [`Config::max_memory`]).
+    pub fn with_max_memory(mut self, max: Option<u64>) -> Config {
+        self.max_memory = max;
+        self
+    }
+
+    /// Sets how memory use is measured.
+    pub fn with_memory_probe(mut self, probe: fn() -> u64) -> Config {
+        self.memory_probe = probe;
+        self
+    }
+
     /// Sets the lock timeout.
     pub fn with_lock_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.lock_timeout = timeout;
@@ -179,6 +198,42 @@ pub(crate) struct Shared {
     pub reuse_before: AtomicU64,
     /// The data directory side, for durable databases.
     pub durable: OnceLock<Arc<DurableState>>,
+    /// Memory in use at the last measurement, and whether it is past
+    /// `max_memory` (refreshed by the collector thread).
+    pub memory_used: AtomicU64,
+    pub memory_exceeded: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// Measures memory use and updates the limit flag.
+    pub fn refresh_memory(&self) {
+        let Some(max) = self.config.max_memory else { return };
+        let used = (self.config.memory_probe)();
+        self.memory_used.store(used, Ordering::Relaxed);
+        self.memory_exceeded.store(used > max, Ordering::Relaxed);
+    }
+
+    /// Fails when the memory limit is reached (checked before writes that
+    /// add data).
+    pub fn check_memory(&self) -> Result<()> {
+        if !self.memory_exceeded.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mb = |b: u64| b / (1 << 20);
+        Err(crate::Error::OutOfMemory(format!(
+            "memdb uses {} MB, over its max_memory of {} MB; delete data or raise the limit",
+            mb(self.memory_used.load(Ordering::Relaxed)),
+            mb(self.config.max_memory.unwrap_or(0))
+        )))
+    }
+}
+
+/// The process's resident memory in bytes (Linux `/proc/self/statm`;
+/// 0 where unavailable, which disables the limit).
+pub fn resident_memory() -> u64 {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
 }
 
 impl Shared {
@@ -239,7 +294,10 @@ impl Database {
             gc_lock: Mutex::new(()),
             reuse_before: AtomicU64::new(0),
             durable: OnceLock::new(),
+            memory_used: AtomicU64::new(0),
+            memory_exceeded: std::sync::atomic::AtomicBool::new(false),
         });
+        shared.refresh_memory();
         if let Some(interval) = gc_interval {
             spawn_collector(Arc::downgrade(&shared), interval);
         }
@@ -297,6 +355,11 @@ impl Database {
     /// What recovery did when this database was opened (`None`: memory-only).
     pub fn recovery_report(&self) -> Option<RecoveryReport> {
         crate::durable::state_of(&self.shared).map(|s| crate::durable::report(s))
+    }
+
+    /// Measures memory use now (the collector does it every interval).
+    pub fn refresh_memory(&self) {
+        self.shared.refresh_memory();
     }
 
     /// Whether commits are kept on disk.
@@ -360,6 +423,7 @@ fn spawn_collector(shared: Weak<Shared>, interval: Duration) {
             std::thread::sleep(interval);
             let Some(shared) = shared.upgrade() else { return };
             gc::collect(&shared);
+            shared.refresh_memory();
         }
     });
     if let Err(e) = spawned {

@@ -4,13 +4,21 @@
 //! ```toml
 //! pg_listen = "127.0.0.1:5432"
 //! data_dir = "./memdb-data"
-//! durability = "memory-only"
+//! durability = "sync"            # memory-only | async | sync
+//! flush_interval = "10ms"        # async mode: the most a crash can lose
+//! checkpoint_interval = "5min"
+//! checkpoint_wal_size = "256MB"  # a checkpoint also starts after this much log
+//! checkpoint_compression = "none" # none | lz4
+//! wal_segment_size = "64MB"
+//! wal_archive_dir = "/backups/wal"  # optional: copies of closed log segments
+//! max_memory = "8GB"             # optional: writes past it fail with 53200
 //! max_connections = 2000
 //! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -24,11 +32,11 @@ pub const DEFAULT_PG_LISTEN: &str = "127.0.0.1:5432";
 #[serde(rename_all = "kebab-case")]
 pub enum Durability {
     /// Nothing is written to disk; data lives as long as the process.
-    #[default]
     MemoryOnly,
     /// Acknowledged before the log reaches disk, flushed shortly after.
     Async,
-    /// Acknowledged once the log is on disk.
+    /// Acknowledged once the log is on disk (the server's default).
+    #[default]
     Sync,
 }
 
@@ -67,6 +75,23 @@ pub struct Config {
     pub durability: Durability,
     /// Client connections allowed at once (more get SQLSTATE 53300).
     pub max_connections: usize,
+    /// `async` mode: how often the log is written and synced.
+    pub flush_interval: String,
+    /// Time between background checkpoints.
+    pub checkpoint_interval: String,
+    /// Log volume that starts a checkpoint early.
+    pub checkpoint_wal_size: String,
+    /// `none` or `lz4`.
+    pub checkpoint_compression: String,
+    /// Size at which a log segment is closed.
+    pub wal_segment_size: String,
+    /// Where closed log segments are copied (point-in-time recovery).
+    pub wal_archive_dir: Option<PathBuf>,
+    /// Recover up to corruption in the middle of the log instead of
+    /// refusing to start.
+    pub recover_until_corruption: bool,
+    /// Memory the data may use; writes beyond fail (SQLSTATE 53200).
+    pub max_memory: Option<String>,
 }
 
 impl Default for Config {
@@ -74,8 +99,16 @@ impl Default for Config {
         Config {
             pg_listen: DEFAULT_PG_LISTEN.to_owned(),
             data_dir: PathBuf::from("./memdb-data"),
-            durability: Durability::MemoryOnly,
+            durability: Durability::Sync,
             max_connections: 2000,
+            flush_interval: "10ms".into(),
+            checkpoint_interval: "5min".into(),
+            checkpoint_wal_size: "256MB".into(),
+            checkpoint_compression: "none".into(),
+            wal_segment_size: "64MB".into(),
+            wal_archive_dir: None,
+            recover_until_corruption: false,
+            max_memory: None,
         }
     }
 }
@@ -89,6 +122,43 @@ impl Config {
     }
 }
 
+/// Parses a duration: a number with `us`, `ms`, `s`, `min`, `h` or `d`
+/// (no unit: milliseconds, as PostgreSQL's settings).
+pub fn parse_duration(text: &str) -> Result<Duration, ServerError> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| ServerError::Config(format!("bad duration \"{text}\"")))?;
+    let micros = match unit.trim() {
+        "us" => 1,
+        "" | "ms" => 1_000,
+        "s" => 1_000_000,
+        "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        other => return Err(ServerError::Config(format!("bad duration unit \"{other}\" in \"{text}\" (us, ms, s, min, h, d)"))),
+    };
+    Ok(Duration::from_micros(n.saturating_mul(micros)))
+}
+
+/// Parses a size: a number with `B`, `kB`, `MB`, `GB` or `TB` (powers of
+/// 1024, as PostgreSQL's memory settings); no unit means bytes.
+pub fn parse_size(text: &str) -> Result<u64, ServerError> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| ServerError::Config(format!("bad size \"{text}\"")))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        "tb" | "t" => 1 << 40,
+        other => return Err(ServerError::Config(format!("bad size unit \"{other}\" in \"{text}\" (B, kB, MB, GB, TB)"))),
+    };
+    Ok(n.saturating_mul(scale))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +170,19 @@ mod tests {
         assert_eq!(c.durability, Durability::Async);
         assert_eq!(c.max_connections, 2000);
         assert!(toml::from_str::<Config>("pg_port = 1").is_err());
+        assert_eq!(Config::default().durability, Durability::Sync);
+    }
+
+    #[test]
+    fn durations_and_sizes_parse_with_units() {
+        assert_eq!(parse_duration("10ms").unwrap(), Duration::from_millis(10));
+        assert_eq!(parse_duration("5min").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 fortnights").is_err());
+        assert_eq!(parse_size("64MB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("2GB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
     }
 }

@@ -7,14 +7,15 @@
 //! transaction's row lock goes through the engine's blocking hook
 //! ([`blocking_hook`]), so the runtime keeps serving other connections.
 
+pub mod client;
 pub mod config;
 pub mod pg;
 
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{Config, Durability};
-use memdb_engine::Database;
+pub use config::{Config, DEFAULT_PG_LISTEN, Durability};
+use memdb_engine::{Database, SyncMode};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -44,16 +45,33 @@ pub fn blocking_hook(wait: &mut dyn FnMut()) {
     }
 }
 
-/// Opens the database a configuration describes.
+/// Opens the database a configuration describes: memory-only, or the data
+/// directory with recovery (which finishes before this returns).
 pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
-    if config.durability != Durability::MemoryOnly {
-        return Err(ServerError::Config(format!(
-            "durability {} is not available yet; use --durability memory-only",
-            config.durability
-        )));
+    let mut engine = memdb_engine::Config::memory().with_blocking_hook(blocking_hook);
+    if let Some(max) = &config.max_memory {
+        engine = engine.with_max_memory(Some(config::parse_size(max)?));
     }
-    let engine = memdb_engine::Config::memory().with_blocking_hook(blocking_hook);
-    Ok(Arc::new(Database::open(engine)?))
+    let mode = match config.durability {
+        Durability::MemoryOnly => return Ok(Arc::new(Database::open(engine)?)),
+        Durability::Sync => SyncMode::Sync,
+        Durability::Async => SyncMode::Async { flush_interval: config::parse_duration(&config.flush_interval)? },
+    };
+    let mut durability = memdb_engine::Durability::new(&config.data_dir, mode);
+    durability.checkpoint_interval = Some(config::parse_duration(&config.checkpoint_interval)?);
+    durability.checkpoint_wal_bytes = config::parse_size(&config.checkpoint_wal_size)?;
+    durability.compress_checkpoints = match config.checkpoint_compression.as_str() {
+        "none" => false,
+        "lz4" => true,
+        other => {
+            return Err(ServerError::Config(format!("unknown checkpoint_compression \"{other}\" (none or lz4)")));
+        }
+    };
+    durability.segment_size = config::parse_size(&config.wal_segment_size)?.max(64 << 10);
+    durability.archive_dir.clone_from(&config.wal_archive_dir);
+    durability.recover_until_corruption = config.recover_until_corruption;
+    tracing::info!(durability = %config.durability, "opening {}", config.data_dir.display());
+    Ok(Arc::new(Database::open(engine.with_durability(durability))?))
 }
 
 /// Runs every configured listener until `shutdown` completes. `ready` is

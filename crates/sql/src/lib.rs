@@ -77,6 +77,7 @@ pub fn server_version_string() -> String {
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
     let sql = normalize_vacuum(&sql);
+    let sql = normalize_maintenance(&sql);
     Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
@@ -119,6 +120,23 @@ fn normalize_vacuum(sql: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(format!("VACUUM {first}"))
 }
 
+/// `CHECKPOINT` and `BACKUP TO 'dir'`, which the parser does not know, as
+/// the calls of memdb's procedures that run them.
+fn normalize_maintenance(sql: &str) -> std::borrow::Cow<'_, str> {
+    let body = sql.trim().trim_end_matches(';').trim_end();
+    if body.eq_ignore_ascii_case("checkpoint") {
+        return std::borrow::Cow::Borrowed("CALL pg_catalog.checkpoint()");
+    }
+    let mut words = body.splitn(3, char::is_whitespace);
+    if let (Some(backup), Some(to), Some(target)) = (words.next(), words.next(), words.next())
+        && backup.eq_ignore_ascii_case("backup")
+        && to.eq_ignore_ascii_case("to")
+    {
+        return std::borrow::Cow::Owned(format!("CALL pg_catalog.backup({})", target.trim()));
+    }
+    std::borrow::Cow::Borrowed(sql)
+}
+
 /// Extracts "Line: N, Column: M" from a sqlparser message.
 fn position(message: &str) -> (u64, u64) {
     let number_after = |label: &str| -> u64 {
@@ -140,6 +158,9 @@ mod tests {
             assert!(super::parse(sql).is_ok(), "{sql}");
         }
         assert_eq!(super::normalize_vacuum("vacuum analyze pgbench_branches"), "VACUUM pgbench_branches");
+        assert_eq!(super::normalize_maintenance(" checkpoint ;"), "CALL pg_catalog.checkpoint()");
+        assert_eq!(super::normalize_maintenance("BACKUP TO '/tmp/b'"), "CALL pg_catalog.backup('/tmp/b')");
+        assert_eq!(super::normalize_maintenance("SELECT 1"), "SELECT 1");
     }
 
     use super::*;

@@ -43,6 +43,7 @@ impl Transaction {
     /// ```
     pub fn insert(&mut self, table: &Table, values: Vec<Value>) -> Result<RowId> {
         self.check_writable("INSERT")?;
+        self.shared.check_memory()?;
         let physical = table.to_physical(values)?;
         self.guarded(|txn| txn.insert_physical(table, physical))
     }
@@ -51,6 +52,7 @@ impl Transaction {
     /// others get their defaults (or NULL).
     pub fn insert_columns(&mut self, table: &Table, columns: &[usize], values: Vec<Value>) -> Result<RowId> {
         self.check_writable("INSERT")?;
+        self.shared.check_memory()?;
         if columns.len() != values.len() {
             return Err(Error::InvalidParameter("INSERT has more target columns than expressions".into()));
         }
@@ -96,6 +98,7 @@ impl Transaction {
         change: impl FnOnce(&[Value]) -> Result<Option<Vec<Value>>>,
     ) -> Result<Option<Row>> {
         self.check_writable("UPDATE")?;
+        self.shared.check_memory()?;
         self.guarded(|txn| {
             let Claim::Locked(head) = txn.claim(table, row_id)? else { return Ok(None) };
             let prepared = table.storage().decode(&head).and_then(|old| {

@@ -22,7 +22,11 @@ impl TestServer {
     /// Starts a memory-only server with two worker threads (like the CI
     /// machine's two cores).
     pub fn start() -> TestServer {
-        Self::start_with(Config { pg_listen: "127.0.0.1:0".into(), ..Config::default() })
+        Self::start_with(Config {
+            pg_listen: "127.0.0.1:0".into(),
+            durability: memdb_server::Durability::MemoryOnly,
+            ..Config::default()
+        })
     }
 
     /// Starts a server with a configuration.

@@ -793,6 +793,7 @@ impl Session {
                 result
             }
             ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
+            ast::Statement::Call(function) => self.call(txn, function),
             ast::Statement::Vacuum(v) => {
                 if let Some(name) = &v.table_name {
                     txn.table(&crate::bind::object_name(name)?)?;
@@ -803,6 +804,41 @@ impl Session {
                 Ok(QueryResult::tag("VACUUM"))
             }
             other => Ok(QueryResult::tag(bind_ddl(txn, other)?)),
+        }
+    }
+
+    /// `CALL procedure(arguments)`: memdb's maintenance procedures, which
+    /// `CHECKPOINT` and `BACKUP TO 'dir'` also run (see `crate::parse`).
+    fn call(&mut self, txn: &mut Transaction, function: &ast::Function) -> Result<QueryResult> {
+        let name = crate::bind::object_name(&function.name)?;
+        let name = name.strip_prefix("pg_catalog.").unwrap_or(&name).to_owned();
+        let mut args = Vec::new();
+        if let ast::FunctionArguments::List(list) = &function.args {
+            for arg in &list.args {
+                let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = arg else {
+                    return Err(SqlError::FeatureNotSupported(format!("named or wildcard arguments to {name}")));
+                };
+                let t = Binder::new(txn, Vec::new()).constant_expr(e)?;
+                let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
+                args.push(t.expr.eval(&[], &mut cx)?);
+            }
+        }
+        match (name.as_str(), args.as_slice()) {
+            ("checkpoint", []) => {
+                // Memory-only databases have nothing to write: a no-op, as
+                // CHECKPOINT is on a PostgreSQL without changes.
+                self.db.checkpoint()?;
+                Ok(QueryResult::tag("CHECKPOINT"))
+            }
+            ("backup", [Value::Text(dir)]) => {
+                let info = self.db.backup(std::path::Path::new(dir))?;
+                tracing::info!("backup to {dir}: {} rows at commit {}", info.rows, info.ts);
+                Ok(QueryResult::tag("BACKUP"))
+            }
+            _ => {
+                let types: Vec<String> = args.iter().map(|a| a.data_type().map_or("unknown".into(), |t| t.to_string())).collect();
+                Err(SqlError::UndefinedFunction(format!("procedure {name}({}) does not exist", types.join(", "))))
+            }
         }
     }
 
