@@ -236,9 +236,9 @@ fn parse_time(text: &str) -> Result<i64, memdb_server::ServerError> {
             ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d"]
                 .iter()
                 .find_map(|f| {
-                    chrono::NaiveDateTime::parse_from_str(text, f)
-                        .ok()
-                        .or_else(|| chrono::NaiveDate::parse_from_str(text, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                    chrono::NaiveDateTime::parse_from_str(text, f).ok().or_else(|| {
+                        chrono::NaiveDate::parse_from_str(text, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+                    })
                 })
                 .map(|n| n.and_utc())
                 .ok_or(())

@@ -114,7 +114,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(Timestamp, PathBuf)>> {
             found.push((ts, entry.path()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
     Ok(found)
 }
 
@@ -256,8 +256,11 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
     let mut catalog = Catalog::new();
     let mut storages: Vec<(Arc<TableSchema>, Arc<TableStorage>)> = Vec::new();
     for schema in meta.tables {
-        let storage =
-            Arc::new(TableStorage::new(schema.id, schema.physical_types(), schema.columns.iter().map(|c| c.missing.clone()).collect()));
+        let storage = Arc::new(TableStorage::new(
+            schema.id,
+            schema.physical_types(),
+            schema.columns.iter().map(|c| c.missing.clone()).collect(),
+        ));
         let schema = Arc::new(schema);
         catalog.put(TableEntry::new(schema.clone(), storage.clone()));
         storages.push((schema, storage));
@@ -299,12 +302,8 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
     drop(buf);
     build_indexes(&storages)?;
     for (_, storage) in &storages {
-        // Holes below the high-water mark are free row ids.
-        for row_id in 0..storage.slab.high_water() {
-            if storage.slab.get(row_id).is_none_or(|cell| cell.is_empty()) {
-                storage.slab.free(row_id, 0);
-            }
-        }
+        // Holes stay unused until recovery has replayed the log, whose
+        // inserts may name them (see `reclaim_holes`).
         storage.touch(ts);
     }
     catalog.committed_at = ts;
@@ -318,6 +317,21 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
         started.elapsed().as_secs_f64()
     );
     Ok(CheckpointInfo { ts, time: end.time, rows, bytes: at as u64, path: path.to_owned() })
+}
+
+/// Hands the row ids no row uses (holes left by a checkpoint, rows the
+/// log deleted) back to each table's free list. Runs once recovery is
+/// complete, before anyone writes.
+pub(crate) fn reclaim_holes(shared: &Shared) {
+    let catalog = shared.current_catalog.load_full();
+    for table in catalog.tables() {
+        let slab = &table.storage.slab;
+        for row_id in 0..slab.high_water() {
+            if slab.get(row_id).is_none_or(|cell| cell.is_empty()) {
+                slab.free(row_id, 0);
+            }
+        }
+    }
 }
 
 /// Installs the rows of one rows frame as versions committed at `ts`.
@@ -336,10 +350,8 @@ fn load_rows(catalog: &Catalog, body: &[u8], ts: Timestamp) -> Result<u64> {
             u32::from_le_bytes(body.get(at + 8..at + 12).ok_or_else(short)?.try_into().map_err(|_| short())?) as usize;
         let data = body.get(at + 12..at + 12 + len).ok_or_else(short)?;
         at += 12 + len;
-        let cell = storage
-            .slab
-            .slot(row_id)
-            .ok_or_else(|| Error::CorruptRecord(format!("row id {row_id} out of range")))?;
+        let cell =
+            storage.slab.slot(row_id).ok_or_else(|| Error::CorruptRecord(format!("row id {row_id} out of range")))?;
         storage.slab.reserve(row_id);
         cell.store(Some(VersionRef::new(Version::new(ts, data.into(), None))));
         bytes += len as i64;

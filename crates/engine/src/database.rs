@@ -9,8 +9,8 @@ use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
 
 use crate::catalog::{Catalog, CatalogHistory};
-use crate::commitlog::{CommitLog, CommitRecord, NoLog};
 use crate::checkpoint::CheckpointInfo;
+use crate::commitlog::{CommitLog, CommitRecord, NoLog};
 use crate::durable::{BackupInfo, Durability, DurableState, RecoveryReport};
 use crate::error::Result;
 use crate::gc::{self, GcCandidate, GcStats};

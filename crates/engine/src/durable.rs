@@ -152,6 +152,7 @@ pub(crate) fn open(mut config: Config, options: Durability) -> Result<Database> 
     config.durability = None;
     let db = Database::open(config)?;
     let mut report = recover(&db, dir, options.recover_until_corruption)?;
+    checkpoint::reclaim_holes(&db.shared);
     wal.start(db.last_commit() + 1)?;
     report.elapsed = started.elapsed();
     tracing::info!(
@@ -392,7 +393,8 @@ fn spawn_checkpointer(shared: Weak<Shared>, state: &Arc<DurableState>) -> Result
             }
             let (Some(shared), Some(state)) = (shared.upgrade(), weak_state.upgrade()) else { return };
             let by_time = interval.is_some_and(|i| last.elapsed() >= i);
-            let by_volume = state.wal.bytes_written().saturating_sub(*state.wal_bytes_at_checkpoint.lock()) >= wal_bytes;
+            let by_volume =
+                state.wal.bytes_written().saturating_sub(*state.wal_bytes_at_checkpoint.lock()) >= wal_bytes;
             if by_time || by_volume {
                 last = Instant::now();
                 if let Err(e) = checkpoint(&shared, &state) {
@@ -446,7 +448,12 @@ pub struct RestoreReport {
 /// Restores the backup in `backup_dir` into the empty data directory
 /// `data_dir`, replaying archived log segments found in `wal_dirs` up to
 /// `target` (point-in-time recovery).
-pub fn restore(backup_dir: &Path, data_dir: &Path, wal_dirs: &[PathBuf], target: RestoreTarget) -> Result<RestoreReport> {
+pub fn restore(
+    backup_dir: &Path,
+    data_dir: &Path,
+    wal_dirs: &[PathBuf],
+    target: RestoreTarget,
+) -> Result<RestoreReport> {
     let (_, ckpt) = checkpoint::list(backup_dir)?
         .into_iter()
         .next()

@@ -69,7 +69,6 @@ pub use database::{
 };
 pub use durable::{BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore};
 pub use error::{Error, Result};
-pub use wal::SyncMode;
 pub use expr::Expr;
 pub use gc::GcStats;
 pub use mvcc::{Timestamp, TxnId};
@@ -84,3 +83,4 @@ pub use txn::{
     Transaction, TxnOptions,
 };
 pub use types::{Array, DataType, Interval, NumericTypmod, Value};
+pub use wal::SyncMode;

@@ -256,7 +256,7 @@ fn corruption_in_the_middle_refuses_to_start_unless_asked() {
     std::fs::write(&segment, &bytes).unwrap();
 
     let refused = Database::open(Config::memory().with_durability(options(dir.path())));
-    let message = refused.err().expect("start-up refuses").to_string();
+    let message = refused.expect_err("start-up refuses").to_string();
     assert!(message.contains(&segment.display().to_string()), "names the file: {message}");
     assert!(message.contains(&format!("offset {damaged_frame}")), "names the offset: {message}");
     assert!(message.contains("--recover-until-corruption"), "says how to proceed: {message}");
@@ -349,7 +349,8 @@ fn backups_restore_and_recover_to_a_point_in_time() {
     // Backup + archived log + the live log, to a log position.
     let sources = vec![archive.path().to_owned(), dir.path().join("wal")];
     let pitr = tempfile::tempdir().unwrap();
-    let report = restore(&backup_dir.path().join("b1"), pitr.path(), &sources, RestoreTarget::Position(middle)).unwrap();
+    let report =
+        restore(&backup_dir.path().join("b1"), pitr.path(), &sources, RestoreTarget::Position(middle)).unwrap();
     assert_eq!(report.last_commit, middle);
     let restored = open(pitr.path());
     assert_eq!(contents(&restored), at_middle);

@@ -136,7 +136,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, ServerError> {
         "min" => 60_000_000,
         "h" => 3_600_000_000,
         "d" => 86_400_000_000,
-        other => return Err(ServerError::Config(format!("bad duration unit \"{other}\" in \"{text}\" (us, ms, s, min, h, d)"))),
+        other => {
+            return Err(ServerError::Config(format!(
+                "bad duration unit \"{other}\" in \"{text}\" (us, ms, s, min, h, d)"
+            )));
+        }
     };
     Ok(Duration::from_micros(n.saturating_mul(micros)))
 }
@@ -154,7 +158,9 @@ pub fn parse_size(text: &str) -> Result<u64, ServerError> {
         "mb" | "m" => 1 << 20,
         "gb" | "g" => 1 << 30,
         "tb" | "t" => 1 << 40,
-        other => return Err(ServerError::Config(format!("bad size unit \"{other}\" in \"{text}\" (B, kB, MB, GB, TB)"))),
+        other => {
+            return Err(ServerError::Config(format!("bad size unit \"{other}\" in \"{text}\" (B, kB, MB, GB, TB)")));
+        }
     };
     Ok(n.saturating_mul(scale))
 }

@@ -95,9 +95,8 @@ pub(crate) fn scan_segment(
                     return Ok(SegmentScan { valid_len: at as u64, damage: Some(("short commit frame", true)) });
                 };
                 if ts > after {
-                    let record = CommitRecord::decode(payload).map_err(|e| {
-                        Error::CorruptRecord(format!("{} at offset {at}: {e}", path.display()))
-                    })?;
+                    let record = CommitRecord::decode(payload)
+                        .map_err(|e| Error::CorruptRecord(format!("{} at offset {at}: {e}", path.display())))?;
                     if record.ts != ts {
                         return Err(Error::CorruptRecord(format!(
                             "{} at offset {at}: frame says timestamp {ts}, record says {}",
@@ -126,8 +125,8 @@ pub(crate) fn split_commit(body: &[u8]) -> Option<(Timestamp, i64, &[u8])> {
 fn frame_follows(buf: &[u8], from: usize) -> bool {
     let mut at = from;
     while at + super::FRAME_HEADER + 2 <= buf.len() {
-        let looks_like_frame =
-            buf[at + super::FRAME_HEADER] == super::frame::FRAME_VERSION && buf[at + super::FRAME_HEADER + 1] == KIND_COMMIT;
+        let looks_like_frame = buf[at + super::FRAME_HEADER] == super::frame::FRAME_VERSION
+            && buf[at + super::FRAME_HEADER + 1] == KIND_COMMIT;
         if looks_like_frame && matches!(read_frame(buf, at), FrameRead::Frame { .. }) {
             return true;
         }

@@ -836,7 +836,8 @@ impl Session {
                 Ok(QueryResult::tag("BACKUP"))
             }
             _ => {
-                let types: Vec<String> = args.iter().map(|a| a.data_type().map_or("unknown".into(), |t| t.to_string())).collect();
+                let types: Vec<String> =
+                    args.iter().map(|a| a.data_type().map_or("unknown".into(), |t| t.to_string())).collect();
                 Err(SqlError::UndefinedFunction(format!("procedure {name}({}) does not exist", types.join(", "))))
             }
         }
