@@ -1,6 +1,7 @@
 //! `memdb-bench`: memdb's benchmarks, side by side with the systems users
 //! would otherwise pick, reported as ratios measured in the same run.
 
+mod durability;
 mod embedded;
 mod report;
 mod sql;
@@ -25,10 +26,14 @@ enum Command {
     /// The engine's figures, embedded, against SQLite in-memory (rusqlite,
     /// prepared statements, same data, same run).
     Embedded(embedded::Options),
+    /// The durability figures: recovery speed from checkpoint + log, and
+    /// commit latency while a checkpoint runs.
+    Durability(durability::Options),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Embedded(options) => embedded::run(&options),
+        Command::Durability(options) => durability::run(&options),
     }
 }

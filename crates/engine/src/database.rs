@@ -325,11 +325,21 @@ impl Database {
         crate::txn::apply(&self.shared, record)
     }
 
-    /// Writes a checkpoint now and recycles the log it makes unnecessary.
-    /// `None` for a memory-only database, which has nothing to checkpoint.
+    /// Writes a checkpoint now, at full speed, and recycles the log it makes
+    /// unnecessary. `None` for a memory-only database, which has nothing to
+    /// checkpoint.
     pub fn checkpoint(&self) -> Result<Option<CheckpointInfo>> {
         match crate::durable::state_of(&self.shared) {
-            Some(state) => crate::durable::checkpoint(&self.shared, state).map(Some),
+            Some(state) => crate::durable::checkpoint(&self.shared, state, false).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A checkpoint as the background checkpointer writes it: paced to
+    /// [`Durability::checkpoint_rate`] so that commits keep their latency.
+    pub fn checkpoint_paced(&self) -> Result<Option<CheckpointInfo>> {
+        match crate::durable::state_of(&self.shared) {
+            Some(state) => crate::durable::checkpoint(&self.shared, state, true).map(Some),
             None => Ok(None),
         }
     }

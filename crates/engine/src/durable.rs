@@ -51,6 +51,9 @@ pub struct Durability {
     pub checkpoint_wal_bytes: u64,
     /// Compress checkpoints with lz4.
     pub compress_checkpoints: bool,
+    /// Bytes per second background checkpoints write at most (`None`: as
+    /// fast as the disk goes). On-demand checkpoints are not paced.
+    pub checkpoint_rate: Option<u64>,
     /// Log segments are closed at about this size.
     pub segment_size: u64,
     /// Closed segments are copied here (point-in-time recovery).
@@ -62,7 +65,8 @@ pub struct Durability {
 
 impl Durability {
     /// Defaults for `dir`: sync commits, a checkpoint every 5 minutes or
-    /// 256 MiB of log, uncompressed, 64 MiB segments.
+    /// 256 MiB of log, written at most at 64 MiB/s, uncompressed, 16 MiB
+    /// segments.
     pub fn new(dir: impl Into<PathBuf>, mode: SyncMode) -> Durability {
         Durability {
             dir: dir.into(),
@@ -70,7 +74,8 @@ impl Durability {
             checkpoint_interval: Some(Duration::from_secs(300)),
             checkpoint_wal_bytes: 256 << 20,
             compress_checkpoints: false,
-            segment_size: 64 << 20,
+            checkpoint_rate: Some(32 << 20),
+            segment_size: 16 << 20,
             archive_dir: None,
             recover_until_corruption: false,
         }
@@ -349,12 +354,13 @@ fn set_aside(segments: &[SegmentFile], offset: u64) -> Result<()> {
 }
 
 /// Runs one checkpoint of an open durable database.
-pub(crate) fn checkpoint(shared: &Arc<Shared>, state: &DurableState) -> Result<CheckpointInfo> {
+pub(crate) fn checkpoint(shared: &Arc<Shared>, state: &DurableState, paced: bool) -> Result<CheckpointInfo> {
     let _one = state.checkpointing.lock();
     *state.wal_bytes_at_checkpoint.lock() = state.wal.bytes_written();
     state.wal.flush()?;
     let dir = state.checkpoint_dir();
-    let info = checkpoint::write(shared, &dir, state.options.compress_checkpoints)?;
+    let rate = if paced { state.options.checkpoint_rate } else { None };
+    let info = checkpoint::write(shared, &dir, state.options.compress_checkpoints, rate)?;
     let existing = checkpoint::list(&dir)?;
     for (_, path) in existing.iter().skip(2) {
         if let Err(e) = std::fs::remove_file(path) {
@@ -397,7 +403,7 @@ fn spawn_checkpointer(shared: Weak<Shared>, state: &Arc<DurableState>) -> Result
                 state.wal.bytes_written().saturating_sub(*state.wal_bytes_at_checkpoint.lock()) >= wal_bytes;
             if by_time || by_volume {
                 last = Instant::now();
-                if let Err(e) = checkpoint(&shared, &state) {
+                if let Err(e) = checkpoint(&shared, &state, true) {
                     tracing::error!("background checkpoint failed: {e}");
                 }
             }
@@ -426,7 +432,7 @@ pub(crate) fn backup(shared: &Arc<Shared>, dir: &Path, compress: bool) -> Result
     if std::fs::read_dir(dir).map_err(io)?.next().is_some() {
         return Err(Error::Io(format!("backup directory {} is not empty", dir.display())));
     }
-    let info = checkpoint::write(shared, dir, compress)?;
+    let info = checkpoint::write(shared, dir, compress, None)?;
     let backup = BackupInfo { ts: info.ts, time: info.time, rows: info.rows, bytes: info.bytes };
     let manifest = serde_json::to_vec_pretty(&backup).map_err(|e| Error::Internal(e.to_string()))?;
     std::fs::write(dir.join("backup.json"), manifest).map_err(io)?;
@@ -491,7 +497,7 @@ pub fn restore(
     let io = |e: std::io::Error| Error::Io(format!("cannot create {}: {e}", data_dir.display()));
     std::fs::create_dir_all(data_dir.join("wal")).map_err(io)?;
     std::fs::create_dir_all(data_dir.join("checkpoints")).map_err(io)?;
-    checkpoint::write(&db.shared, &data_dir.join("checkpoints"), false)?;
+    checkpoint::write(&db.shared, &data_dir.join("checkpoints"), false, None)?;
     Ok(RestoreReport { backup_ts: loaded.ts, replayed: report.replayed, last_commit: db.last_commit() })
 }
 

@@ -82,9 +82,26 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     s
 }
 
+/// `(start, end)` of each frame of a segment (segments are zero-filled
+/// past their last frame).
+fn frames(path: &Path) -> Vec<(usize, usize)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = 32;
+    let mut out = Vec::new();
+    while at + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 || at + 8 + len > bytes.len() {
+            break;
+        }
+        out.push((at, at + 8 + len));
+        at += 8 + len;
+    }
+    out
+}
+
 /// The segment holding frames (the newest non-empty one).
 fn newest_with_frames(dir: &Path) -> PathBuf {
-    segments(dir).into_iter().rev().find(|p| std::fs::metadata(p).unwrap().len() > 32).unwrap()
+    segments(dir).into_iter().rev().find(|p| !frames(p).is_empty()).unwrap()
 }
 
 #[test]
@@ -207,16 +224,16 @@ fn a_torn_tail_is_truncated() {
     // Damage inside the last frame: a write the crash interrupted.
     let segment = newest_with_frames(dir.path());
     let mut bytes = std::fs::read(&segment).unwrap();
-    let n = bytes.len();
-    bytes[n - 3] ^= 0x55;
+    let (start, end) = *frames(&segment).last().unwrap();
+    bytes[end - 3] ^= 0x55;
     std::fs::write(&segment, &bytes).unwrap();
 
     let db = open(dir.path());
     assert_eq!(db.last_commit(), last - 1, "the torn commit is gone, the rest stays");
     assert_eq!(contents(&db).len(), 19);
     let report = db.recovery_report().unwrap();
-    assert_eq!(report.truncated.as_ref().map(|(p, _)| p.clone()), Some(segment.clone()));
-    assert!(std::fs::metadata(&segment).unwrap().len() < n as u64, "the segment was cut");
+    assert_eq!(report.truncated, Some((segment.clone(), start as u64)), "cut where the torn frame starts");
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), start as u64, "the segment was cut");
     // New commits go on from there and survive another restart.
     put(&db, 100, "after");
     drop(db);
@@ -227,9 +244,10 @@ fn a_torn_tail_is_truncated() {
     // is torn too.
     drop(db);
     let segment = segments(dir.path()).pop().unwrap();
-    let mut file = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
-    std::io::Write::write_all(&mut file, &[9, 0, 0]).unwrap();
-    drop(file);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let at = frames(&segment).last().map_or(32, |f| f.1);
+    bytes[at..at + 3].copy_from_slice(&[9, 0, 1]);
+    std::fs::write(&segment, &bytes).unwrap();
     let db = open(dir.path());
     assert_eq!(contents(&db).len(), 20);
 }

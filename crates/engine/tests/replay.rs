@@ -650,6 +650,9 @@ fn frame_ends(path: &std::path::Path) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     while at + 8 <= buf.len() {
         let len = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break; // the zero-filled rest of the segment
+        }
         let end = at + 8 + len;
         if end > buf.len() {
             break;

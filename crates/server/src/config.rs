@@ -9,7 +9,7 @@
 //! checkpoint_interval = "5min"
 //! checkpoint_wal_size = "256MB"  # a checkpoint also starts after this much log
 //! checkpoint_compression = "none" # none | lz4
-//! wal_segment_size = "64MB"
+//! wal_segment_size = "16MB"
 //! wal_archive_dir = "/backups/wal"  # optional: copies of closed log segments
 //! max_memory = "8GB"             # optional: writes past it fail with 53200
 //! max_connections = 2000
@@ -105,7 +105,7 @@ impl Default for Config {
             checkpoint_interval: "5min".into(),
             checkpoint_wal_size: "256MB".into(),
             checkpoint_compression: "none".into(),
-            wal_segment_size: "64MB".into(),
+            wal_segment_size: "16MB".into(),
             wal_archive_dir: None,
             recover_until_corruption: false,
             max_memory: None,

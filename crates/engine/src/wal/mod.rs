@@ -7,7 +7,12 @@
 //! twenty digits so names sort in timestamp order), and checkpoints in
 //! `checkpoints/` (see [`crate::checkpoint`]). A segment is only ever
 //! appended to; the writer starts a new one when the current one passes
-//! `segment_size` (64 MiB by default) and at every start-up.
+//! `segment_size` (16 MiB by default) and at every start-up. Segments are
+//! created zero-filled to their full size (a background thread keeps the
+//! next one ready), so appending never changes the file's size or block
+//! map and `fdatasync` flushes data only — no file-system journal commit,
+//! which would wait for other files' dirty data (a checkpoint being
+//! written). A zero length field is therefore where the log ends.
 //!
 //! ```text
 //!   segment = header · frame · frame · …

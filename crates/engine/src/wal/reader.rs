@@ -79,6 +79,19 @@ pub(crate) fn scan_segment(
     }
     let mut at = SEGMENT_HEADER;
     loop {
+        // Segments are zero-filled in advance: a zero length is where the
+        // writer stopped. Anything but zeros after it was being written when
+        // the crash came (or is damage, if a valid frame follows).
+        if buf.get(at..at + 4).is_some_and(|len| len == [0, 0, 0, 0]) {
+            let rest = &buf[at..];
+            if rest.iter().all(|&b| b == 0) {
+                return Ok(SegmentScan { valid_len: at as u64, damage: None });
+            }
+            return Ok(SegmentScan {
+                valid_len: at as u64,
+                damage: Some(("unexpected bytes after the end of the log", frame_follows(&buf, at + 1))),
+            });
+        }
         match read_frame(&buf, at) {
             FrameRead::End => return Ok(SegmentScan { valid_len: at as u64, damage: None }),
             FrameRead::Invalid(why) => {

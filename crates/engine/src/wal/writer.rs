@@ -108,7 +108,8 @@ impl WalLog {
     /// Opens a fresh segment for commits from `next_ts` on and starts the
     /// writer (and the archiver when an archive directory is set).
     pub fn start(&self, next_ts: Timestamp) -> Result<()> {
-        let segment = open_segment(&self.inner.options.dir, next_ts)?;
+        let segment = open_segment(&self.inner.options.dir, next_ts, self.inner.options.segment_size)?;
+        prepare_next(&self.inner.options.dir, self.inner.options.segment_size);
         self.inner.current_segment.store(next_ts, Ordering::Release);
         {
             let mut state = self.inner.state.lock();
@@ -281,17 +282,62 @@ struct OpenSegment {
     len: u64,
 }
 
-/// Creates (or recreates, when an earlier run left it without records) the
-/// segment for commits from `first` on, header synced and directory synced.
-fn open_segment(dir: &Path, first: Timestamp) -> Result<OpenSegment> {
+/// Name of the zero-filled file the preparer keeps ready for the next
+/// segment (never matched as a segment: no `.wal` suffix).
+const PREPARED: &str = "next-segment.zeroed";
+
+/// Creates the segment for commits from `first` on: the prepared
+/// zero-filled file renamed into place when there is one (else one is
+/// zero-filled now), header written, file and directory synced. Because the
+/// file already has its full size and its blocks, the writer's
+/// `fdatasync`s change no metadata and need no journal commit — they do not
+/// wait behind other files' writeback (a checkpoint's, for one).
+fn open_segment(dir: &Path, first: Timestamp, size: u64) -> Result<OpenSegment> {
     let path = dir.join(segment_name(first));
     let io = |e: std::io::Error| Error::Io(format!("cannot create log segment {}: {e}", path.display()));
-    let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&path).map_err(io)?;
+    let prepared = dir.join(PREPARED);
+    let ready = std::fs::metadata(&prepared).is_ok_and(|m| m.len() >= size);
+    if !ready || std::fs::rename(&prepared, &path).is_err() {
+        zero_filled(&path, size).map_err(io)?;
+    }
+    let mut file = OpenOptions::new().write(true).open(&path).map_err(io)?;
     let header = segment_header(first);
     file.write_all(&header).map_err(io)?;
     file.sync_all().map_err(io)?;
     sync_dir(dir)?;
     Ok(OpenSegment { file, path, len: header.len() as u64 })
+}
+
+/// Writes a file of `size` zero bytes and syncs it.
+fn zero_filled(path: &Path, size: u64) -> std::io::Result<()> {
+    let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    file.sync_all()
+}
+
+/// Prepares the next segment's file in the background (zero-filled under a
+/// temporary name, then renamed), so a roll only renames.
+fn prepare_next(dir: &Path, size: u64) {
+    let dir = dir.to_owned();
+    let spawned = std::thread::Builder::new().name("memdb-wal-prepare".into()).spawn(move || {
+        let temp = dir.join(format!("{PREPARED}.tmp"));
+        let outcome = zero_filled(&temp, size)
+            .and_then(|()| std::fs::rename(&temp, dir.join(PREPARED)))
+            .map_err(|e| e.to_string())
+            .and_then(|()| sync_dir(&dir).map_err(|e| e.to_string()));
+        if let Err(e) = outcome {
+            tracing::warn!("could not prepare the next log segment in {}: {e}", dir.display());
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start preparing the next log segment: {e}");
+    }
 }
 
 /// Makes a directory's entries (created, renamed, removed files) durable.
@@ -361,8 +407,9 @@ fn write_loop(
             return;
         }
         if segment.len >= inner.options.segment_size {
-            match open_segment(&inner.options.dir, next_ts) {
+            match open_segment(&inner.options.dir, next_ts, inner.options.segment_size) {
                 Ok(fresh) => {
+                    prepare_next(&inner.options.dir, inner.options.segment_size);
                     inner.current_segment.store(next_ts, Ordering::Release);
                     let closed = std::mem::replace(&mut segment, fresh);
                     if let Some(archiver) = &archiver {
