@@ -9,6 +9,7 @@
 //! checkpoint_interval = "5min"
 //! checkpoint_wal_size = "256MB"  # a checkpoint also starts after this much log
 //! checkpoint_compression = "none" # none | lz4
+//! checkpoint_rate = "32MB"       # per second, background checkpoints ("0": unpaced)
 //! wal_segment_size = "16MB"
 //! wal_archive_dir = "/backups/wal"  # optional: copies of closed log segments
 //! max_memory = "8GB"             # optional: writes past it fail with 53200
@@ -83,6 +84,8 @@ pub struct Config {
     pub checkpoint_wal_size: String,
     /// `none` or `lz4`.
     pub checkpoint_compression: String,
+    /// Bytes per second a background checkpoint writes at most (0: unpaced).
+    pub checkpoint_rate: String,
     /// Size at which a log segment is closed.
     pub wal_segment_size: String,
     /// Where closed log segments are copied (point-in-time recovery).
@@ -105,6 +108,7 @@ impl Default for Config {
             checkpoint_interval: "5min".into(),
             checkpoint_wal_size: "256MB".into(),
             checkpoint_compression: "none".into(),
+            checkpoint_rate: "32MB".into(),
             wal_segment_size: "16MB".into(),
             wal_archive_dir: None,
             recover_until_corruption: false,

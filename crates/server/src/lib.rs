@@ -67,6 +67,7 @@ pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
             return Err(ServerError::Config(format!("unknown checkpoint_compression \"{other}\" (none or lz4)")));
         }
     };
+    durability.checkpoint_rate = Some(config::parse_size(&config.checkpoint_rate)?).filter(|r| *r > 0);
     durability.segment_size = config::parse_size(&config.wal_segment_size)?.max(64 << 10);
     durability.archive_dir.clone_from(&config.wal_archive_dir);
     durability.recover_until_corruption = config.recover_until_corruption;
