@@ -149,10 +149,7 @@ fn write_back(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
         let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
         // SAFETY: a system call on an open descriptor, no pointers.
         let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset as i64, len as i64, flags) };
-        if rc == 0 {
-            return Ok(());
-        }
-        return Err(std::io::Error::last_os_error());
+        if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
     }
     #[cfg(not(target_os = "linux"))]
     {
