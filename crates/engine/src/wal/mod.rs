@@ -46,7 +46,7 @@
 //!
 //! # Writing
 //!
-//! [`WalLog`] implements [`crate::CommitLog`]. `append` runs under the
+//! `WalLog` implements [`crate::CommitLog`]. `append` runs under the
 //! engine's commit lock: it encodes the frame and adds it to an in-memory
 //! buffer — no I/O. One writer thread takes the whole buffer, writes it with
 //! one `write`, and calls `fdatasync` according to the mode:
