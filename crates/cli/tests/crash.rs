@@ -12,68 +12,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
+mod common;
+
 use std::collections::HashSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tokio_postgres::{Client, NoTls};
+
+use common::{connect, free_port, log_of};
 
 const WRITERS: i64 = 4;
 
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    /// A failing test must not leave a server running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(dir: &Path, durability: &str, port: u16) -> Server {
-    let config = dir.with_extension("toml");
-    std::fs::write(
-        &config,
+fn start(dir: &std::path::Path, durability: &str, port: u16) -> common::Server {
+    common::start(
+        dir,
+        &["--durability", durability],
         "wal_segment_size = \"128kB\"\ncheckpoint_interval = \"300ms\"\nflush_interval = \"10ms\"\n",
+        port,
     )
-    .unwrap();
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.with_extension("log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_memdb"))
-        .args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--durability", durability, "--threads", "2"])
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("memdb starts");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up; log:\n{}", log_of(dir));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child }
-}
-
-fn log_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default()
-}
-
-async fn connect(port: u16) -> Client {
-    let (client, connection) =
-        tokio_postgres::connect(&format!("host=127.0.0.1 port={port} user=crash"), NoTls).await.expect("connects");
-    tokio::spawn(connection);
-    client
 }
 
 /// What the clients were told was committed, with when.

@@ -388,3 +388,41 @@ fn backups_restore_and_recover_to_a_point_in_time() {
     assert!(restore(&backup_dir.path().join("b1"), latest.path(), &[], RestoreTarget::Latest).is_err());
     assert!(std::fs::read_dir(archive.path()).unwrap().count() > 0, "closed segments were archived");
 }
+
+static MEMORY_IN_USE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn probe() -> u64 {
+    MEMORY_IN_USE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[test]
+fn writes_past_max_memory_fail_with_53200_and_reads_and_deletes_go_on() {
+    let db =
+        Database::open(Config::memory().with_gc_interval(None).with_max_memory(Some(1000)).with_memory_probe(probe))
+            .unwrap();
+    create_kv(&db);
+    put(&db, 1, "fits");
+    MEMORY_IN_USE.store(5000, std::sync::atomic::Ordering::SeqCst);
+    db.refresh_memory();
+    let mut txn = db.begin().unwrap();
+    let kv = txn.table("kv").unwrap();
+    let err = txn.insert(&kv, vec![i8v(2), text("too much")]).unwrap_err();
+    assert_eq!(err.sqlstate(), "53200", "{err}");
+    assert!(err.to_string().contains("max_memory"), "{err}");
+    txn.rollback().unwrap();
+    let mut txn = db.begin().unwrap();
+    let kv = txn.table("kv").unwrap();
+    let row = txn.get(&kv, &[i8v(1)]).unwrap().expect("reads go on");
+    assert_eq!(txn.update(&kv, row.id, vec![i8v(1), text("x")]).unwrap_err().sqlstate(), "53200");
+    txn.rollback().unwrap();
+    let mut txn = db.begin().unwrap();
+    let kv = txn.table("kv").unwrap();
+    let row = txn.get(&kv, &[i8v(1)]).unwrap().unwrap();
+    txn.delete(&kv, row.id).unwrap();
+    txn.commit().unwrap();
+    // Once memory is back under the limit, writes work again.
+    MEMORY_IN_USE.store(10, std::sync::atomic::Ordering::SeqCst);
+    db.refresh_memory();
+    put(&db, 3, "fits again");
+    assert_eq!(contents(&db), vec![(3, "fits again".into())]);
+}
