@@ -21,6 +21,9 @@ fn memdb(args: &[&str], paths: &[(&str, &Path)]) {
     assert!(output.status.success(), "memdb {args:?} {paths:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
 }
 
+/// A restore: its name, flags, path flags, and the rows it should give.
+type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a Path)>, i64);
+
 async fn count(port: u16) -> i64 {
     connect(port).await.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0)
 }
@@ -62,7 +65,7 @@ fn backup_of_a_running_server_restores_alone_and_to_a_point_in_time() {
     assert!(backup.join("backup.json").exists());
 
     let wal = data.join("wal");
-    let cases: [(&str, Vec<&str>, Vec<(&str, &Path)>, i64); 3] = [
+    let cases: [Case; 3] = [
         ("alone", vec![], vec![], 100),
         ("to a time", vec!["--until-time", &middle], vec![("--wal-archive", &archive), ("--wal-archive", &wal)], 150),
         ("to the end", vec![], vec![("--wal-archive", &archive), ("--wal-archive", &wal)], 200),
