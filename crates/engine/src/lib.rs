@@ -19,6 +19,14 @@
 //! 5. Replaced versions are queued for the garbage collector (`gc`), which
 //!    unlinks them once no snapshot can see them.
 //!
+//! With a data directory ([`Config::with_durability`]), the commit log is
+//! the write-ahead log ([`wal`]): step 4 buffers the record, and in `sync`
+//! mode the commit returns once the log writer has synced it, together with
+//! the records of the commits that arrived meanwhile. Checkpoints
+//! ([`checkpoint`]) write MVCC snapshots in the background; opening the
+//! directory loads the newest one and replays the log after it
+//! ([`durable`]).
+//!
 //! # Example
 //!
 //! ```
