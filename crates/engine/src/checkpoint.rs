@@ -105,21 +105,8 @@ pub(crate) fn file_name(ts: Timestamp) -> String {
 
 /// Checkpoint files in `dir`, newest first (a missing directory has none).
 pub(crate) fn list(dir: &Path) -> Result<Vec<(Timestamp, PathBuf)>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Io(format!("cannot list {}: {e}", dir.display()))),
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::Io(format!("cannot list {}: {e}", dir.display())))?;
-        let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".ckpt")) else { continue };
-        if let Ok(ts) = stem.parse::<Timestamp>() {
-            found.push((ts, entry.path()));
-        }
-    }
-    found.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
+    let mut found = crate::wal::numbered_files(dir, ".ckpt")?;
+    found.reverse();
     Ok(found)
 }
 

@@ -94,7 +94,7 @@ mod reader;
 mod writer;
 
 pub(crate) use frame::{FRAME_HEADER, FrameRead, encode_frame, read_frame};
-pub(crate) use reader::{SegmentFile, list_segments, scan_segment};
+pub(crate) use reader::{SegmentFile, list_segments, numbered_files, scan_segment};
 pub use writer::SyncMode;
 pub(crate) use writer::{WalLog, WalOptions, sync_dir};
 

@@ -18,25 +18,32 @@ pub(crate) struct SegmentFile {
 
 /// The segments in `dir`, in timestamp order (a missing directory has none).
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>> {
+    let found = numbered_files(dir, ".wal")?;
+    Ok(found.into_iter().map(|(first, path)| SegmentFile { first, path }).collect())
+}
+
+/// Files in `dir` named `<20-digit timestamp><suffix>` (log segments,
+/// checkpoints), in timestamp order; a missing directory has none.
+pub(crate) fn numbered_files(dir: &Path, suffix: &str) -> Result<Vec<(Timestamp, PathBuf)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::Io(format!("cannot list {}: {e}", dir.display()))),
     };
-    let mut segments = Vec::new();
+    let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::Io(format!("cannot list {}: {e}", dir.display())))?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(".wal") else { continue };
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(suffix)) else { continue };
         if stem.len() != 20 {
             continue;
         }
-        let Ok(first) = stem.parse::<Timestamp>() else { continue };
-        segments.push(SegmentFile { first, path: entry.path() });
+        if let Ok(ts) = stem.parse::<Timestamp>() {
+            found.push((ts, entry.path()));
+        }
     }
-    segments.sort_by_key(|s| s.first);
-    Ok(segments)
+    found.sort_by_key(|(ts, _)| *ts);
+    Ok(found)
 }
 
 /// One commit read back from the log.

@@ -224,15 +224,11 @@ impl CommitLog for WalLog {
         encode_frame(&mut state.buffer, KIND_COMMIT, |out| {
             out.extend_from_slice(&record.ts.to_le_bytes());
             out.extend_from_slice(&time.to_le_bytes());
-            let body = postcard::to_extend(&record, std::mem::take(out))
-                .map_err(|e| Error::Internal(format!("encoding commit record: {e}")));
-            match body {
-                Ok(body) => {
-                    *out = body;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
+            // Written in place: on failure `encode_frame` cuts the buffer
+            // back, keeping the frames before this one.
+            postcard::to_io(&record, &mut *out)
+                .map(|_| ())
+                .map_err(|e| Error::Internal(format!("encoding commit record: {e}")))
         })?;
         state.appended = record.ts;
         if state.writer_idle && self.inner.options.mode == SyncMode::Sync {
