@@ -21,7 +21,11 @@
 //!   kind 1 catalog: postcard(CheckpointCatalog)
 //!   kind 2 rows:    table u32 LE · count u32 LE · (row id u64 LE · len u32 LE · row bytes)*
 //!   kind 3 end:     postcard(CheckpointEnd) — counts that must match what was read
+//!   kind 4 keys:    postcard(Vec<CheckpointKey>) — key-value entries (version 2)
 //! ```
+//!
+//! Version 1 files (before the keyspace) have no keys frames and no key
+//! count in the end frame; they still load.
 //!
 //! A checkpoint is *valid* only if every frame checks out and the end frame
 //! is present and agrees; a crash while writing leaves a `.tmp` file that is
@@ -50,12 +54,13 @@ use crate::txn::TxnOptions;
 use crate::wal::{FrameRead, encode_frame, read_frame};
 
 const MAGIC: &[u8; 8] = b"MEMDBCKP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER: usize = 32;
 const FLAG_LZ4: u32 = 1;
 const KIND_CATALOG: u8 = 1;
 const KIND_ROWS: u8 = 2;
 const KIND_END: u8 = 3;
+const KIND_KEYS: u8 = 4;
 /// Rows frames are cut at about this many bytes; each is written back to
 /// disk on its own (`SYNC_EVERY`): small enough that a commit's log write
 /// never queues behind much checkpoint data (1 MiB chunks: p99 commit
@@ -80,6 +85,32 @@ struct CheckpointEnd {
     time: i64,
     rows: u64,
     row_frames: u64,
+    keys: u64,
+}
+
+/// The end frame of a version 1 file.
+#[derive(Serialize, Deserialize)]
+struct CheckpointEndV1 {
+    ts: Timestamp,
+    time: i64,
+    rows: u64,
+    row_frames: u64,
+}
+
+/// One key-value entry as the snapshot sees it.
+#[derive(Serialize, Deserialize)]
+struct CheckpointKey {
+    key: serde_bytes::ByteBuf,
+    value: CheckpointValue,
+    created_at: u64,
+    updated_at: u64,
+    expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+enum CheckpointValue {
+    String(serde_bytes::ByteBuf),
+    List(Vec<serde_bytes::ByteBuf>),
 }
 
 /// What a written or loaded checkpoint holds.
@@ -244,8 +275,17 @@ fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option
             row_frames += 1;
         }
     }
+    let mut keys = 0u64;
+    for shard in 0..crate::keyspace::SHARDS {
+        let entries = key_entries(&shared.kv.keyspace, shard, ts);
+        for chunk in entries.chunks(1024) {
+            let bytes = postcard::to_stdvec(chunk).map_err(|e| Error::Internal(format!("encoding keys: {e}")))?;
+            emit(&mut out, &mut frame, KIND_KEYS, &bytes, compress).map_err(io)?;
+            keys += chunk.len() as u64;
+        }
+    }
     drop(txn);
-    let end = CheckpointEnd { ts, time, rows, row_frames };
+    let end = CheckpointEnd { ts, time, rows, row_frames, keys };
     let end_bytes = postcard::to_stdvec(&end).map_err(|e| Error::Internal(format!("encoding checkpoint end: {e}")))?;
     emit(&mut out, &mut frame, KIND_END, &end_bytes, compress).map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
@@ -285,7 +325,8 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
     {
         return Err(bad("bad header".into()));
     }
-    if u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) != VERSION {
+    let version = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    if version != VERSION && version != 1 {
         return Err(bad("unknown format version".into()));
     }
     let compressed = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]) & FLAG_LZ4 != 0;
@@ -336,6 +377,7 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
 
     let mut rows = 0u64;
     let mut row_frames = 0u64;
+    let mut keys = 0u64;
     let end = loop {
         let Some((kind, body)) = next_frame(&mut at)? else {
             return Err(bad("the end frame is missing (the checkpoint was not finished)".into()));
@@ -346,6 +388,16 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
                 rows += n;
                 row_frames += 1;
             }
+            KIND_KEYS => {
+                let entries: Vec<CheckpointKey> =
+                    postcard::from_bytes(&body).map_err(|e| bad(format!("keys frame: {e}")))?;
+                keys += entries.len() as u64;
+                load_keys(&shared.kv.keyspace, entries, ts);
+            }
+            KIND_END if version == 1 => {
+                let v1: CheckpointEndV1 = postcard::from_bytes(&body).map_err(|e| bad(format!("end: {e}")))?;
+                break CheckpointEnd { ts: v1.ts, time: v1.time, rows: v1.rows, row_frames: v1.row_frames, keys: 0 };
+            }
             KIND_END => break postcard::from_bytes::<CheckpointEnd>(&body).map_err(|e| bad(format!("end: {e}")))?,
             other => return Err(bad(format!("unknown frame kind {other}"))),
         }
@@ -353,10 +405,10 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
     if !matches!(read_frame(&buf, at), FrameRead::End) {
         return Err(bad("data after the end frame".into()));
     }
-    if end.ts != ts || end.rows != rows || end.row_frames != row_frames {
+    if end.ts != ts || end.rows != rows || end.row_frames != row_frames || end.keys != keys {
         return Err(bad(format!(
-            "the end frame counts {} rows in {} frames at {}, the file holds {rows} in {row_frames} at {ts}",
-            end.rows, end.row_frames, end.ts
+            "the end frame counts {} rows in {} frames and {} keys at {}, the file holds {rows} in {row_frames} and {keys} keys at {ts}",
+            end.rows, end.row_frames, end.keys, end.ts
         )));
     }
     drop(buf);
@@ -391,6 +443,46 @@ pub(crate) fn reclaim_holes(shared: &Shared) {
                 slab.free(row_id, 0);
             }
         }
+    }
+}
+
+/// The entries of one shard as the snapshot at `ts` sees them (copied
+/// under the shard's lock, which is held only for the copy).
+fn key_entries(keyspace: &crate::keyspace::Keyspace, shard: usize, ts: Timestamp) -> Vec<CheckpointKey> {
+    use crate::keyspace::entry::ValueRef;
+    let shard = keyspace.shard(shard);
+    let mut out = Vec::new();
+    for entry in shard.entries() {
+        let seen = entry.state_at(ts);
+        let meta = seen.meta();
+        let value = match seen.view() {
+            None => continue,
+            Some(ValueRef::Str(s)) => CheckpointValue::String(serde_bytes::ByteBuf::from(s)),
+            Some(ValueRef::List(l)) => {
+                CheckpointValue::List(l.iter().map(|e| serde_bytes::ByteBuf::from(&e[..])).collect())
+            }
+        };
+        out.push(CheckpointKey {
+            key: serde_bytes::ByteBuf::from(entry.key()),
+            value,
+            created_at: meta.created_at,
+            updated_at: meta.updated_at,
+            expires_at: meta.expires_at,
+        });
+    }
+    out
+}
+
+/// Installs checkpointed key-value entries, stamped `ts`.
+fn load_keys(keyspace: &crate::keyspace::Keyspace, entries: Vec<CheckpointKey>, ts: Timestamp) {
+    use crate::keyspace::entry::{State, Value};
+    for e in entries {
+        let value = match e.value {
+            CheckpointValue::String(s) => Value::Str(s.into_vec().into_boxed_slice()),
+            CheckpointValue::List(items) => Value::List(items.into_iter().map(|i| i.into_vec().into_boxed_slice()).collect()),
+        };
+        let meta = crate::keyspace::Meta { created_at: e.created_at, updated_at: e.updated_at, expires_at: e.expires_at };
+        keyspace.restore(&e.key, State { value: Some(value), meta }, ts);
     }
 }
 

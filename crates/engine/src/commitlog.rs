@@ -75,6 +75,8 @@ pub enum LogOp {
         /// Whether the position was set rather than reached.
         set: bool,
     },
+    /// A key-value change.
+    Kv(crate::keyspace::KvOp),
 }
 
 /// Everything one transaction committed.

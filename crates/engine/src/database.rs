@@ -92,6 +92,8 @@ pub struct Config {
     /// Keep the data on disk (`None`: memory-only). Opening then recovers
     /// what the directory holds; `commit_log` is replaced by its log.
     pub durability: Option<Durability>,
+    /// Key-value settings: default TTL, expiry sweeps, eviction.
+    pub kv: crate::kv::KvConfig,
 }
 
 /// See [`Config::blocking`]: calls the closure, which blocks.
@@ -109,6 +111,7 @@ impl Default for Config {
             max_memory: None,
             memory_probe: resident_memory,
             durability: None,
+            kv: crate::kv::KvConfig::default(),
         }
     }
 }
@@ -161,6 +164,12 @@ impl Config {
         self
     }
 
+    /// Sets the key-value settings.
+    pub fn with_kv(mut self, kv: crate::kv::KvConfig) -> Config {
+        self.kv = kv;
+        self
+    }
+
     /// Sets the lock timeout.
     pub fn with_lock_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.lock_timeout = timeout;
@@ -202,6 +211,9 @@ pub(crate) struct Shared {
     /// `max_memory` (refreshed by the collector thread).
     pub memory_used: AtomicU64,
     pub memory_exceeded: std::sync::atomic::AtomicBool,
+    /// The key-value keyspace.
+    pub kv: crate::kv::KvState,
+    pub kv_config: crate::kv::KvConfig,
 }
 
 impl Shared {
@@ -275,6 +287,7 @@ impl Database {
         let gc_interval = config.gc_interval;
         let max_transactions = config.max_transactions.clamp(1, MAX_SLOTS);
         let blocking = config.blocking;
+        let kv_config = config.kv.clone();
         let shared = Arc::new(Shared {
             config,
             newest: AtomicU64::new(0),
@@ -296,10 +309,15 @@ impl Database {
             durable: OnceLock::new(),
             memory_used: AtomicU64::new(0),
             memory_exceeded: std::sync::atomic::AtomicBool::new(false),
+            kv: crate::kv::KvState::default(),
+            kv_config,
         });
         shared.refresh_memory();
         if let Some(interval) = gc_interval {
             spawn_collector(Arc::downgrade(&shared), interval);
+        }
+        if let Some(interval) = shared.kv_config.cleanup_interval {
+            crate::kv::spawn_sweeper(Arc::downgrade(&shared), interval);
         }
         Ok(Database { shared })
     }
@@ -312,6 +330,11 @@ impl Database {
     /// Begins a transaction with the given options.
     pub fn begin_with(&self, options: TxnOptions) -> Result<Transaction> {
         Transaction::begin(self.shared.clone(), options)
+    }
+
+    /// The key-value keyspace.
+    pub fn kv(&self) -> crate::kv::Kv {
+        crate::kv::Kv { shared: self.shared.clone() }
     }
 
     /// Reclaims versions that no snapshot can see any more, now.

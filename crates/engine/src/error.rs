@@ -153,6 +153,20 @@ pub enum Error {
     /// The commit log failed to persist a record (58030).
     #[error("commit log I/O error: {0}")]
     Io(String),
+    /// A key-value operation met a key holding the other kind of value
+    /// (a list where a string was expected, or the reverse) (42809).
+    #[error("Operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// A key-value operation needs an integer and the value or argument is
+    /// not one, or the result would overflow a 64-bit integer (22003).
+    #[error("{0}")]
+    NotAnInteger(&'static str),
+    /// A key-value operation needs a key that does not exist (42704).
+    #[error("no such key")]
+    NoSuchKey,
+    /// A list index outside the list (2202E).
+    #[error("index out of range")]
+    IndexOutOfRange,
     /// A broken internal invariant. Never expected; reported rather than
     /// panicking so the server survives (XX000).
     #[error("internal error: {0}")]
@@ -194,6 +208,10 @@ impl Error {
             Error::TooManyTransactions => "53300",
             Error::CorruptRecord(_) => "XX001",
             Error::Io(_) => "58030",
+            Error::WrongType => "42809",
+            Error::NotAnInteger(_) => "22003",
+            Error::NoSuchKey => "42704",
+            Error::IndexOutOfRange => "2202E",
             Error::Internal(_) => "XX000",
         }
     }

@@ -57,6 +57,7 @@ pub(crate) fn collect(shared: &Arc<Shared>) -> GcStats {
         let Some(entry) = catalog.table_by_id(table) else { continue };
         prune(&entry.storage, row_id, watermark, shared.newest.load(Ordering::Acquire), &mut stats);
     }
+    shared.kv.keyspace.collect(watermark);
     shared.catalogs.write().trim(watermark);
     shared.recent_writes.lock().retain(|s| s.ts > watermark);
     shared.reuse_before.store(watermark, Ordering::Release);

@@ -61,6 +61,8 @@ mod error;
 pub mod expr;
 mod gc;
 pub mod key;
+pub mod keyspace;
+mod kv;
 mod mvcc;
 pub mod row;
 mod schema;
@@ -78,6 +80,9 @@ pub use database::{
 pub use durable::{BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore};
 pub use error::{Error, Result};
 pub use expr::Expr;
+pub use keyspace::{Eviction, KvCommand, KvInfo, KvKind, KvOp, KvReply, Meta as KvMeta, SetCondition, SetExpiry};
+pub use keyspace::command::{ExpireCondition, KvValue};
+pub use kv::{Kv, KvConfig, PushListener, Watches};
 pub use gc::GcStats;
 pub use mvcc::{Timestamp, TxnId};
 pub use schema::{

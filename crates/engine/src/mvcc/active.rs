@@ -21,6 +21,10 @@ const PENDING: u64 = u64::MAX;
 pub(crate) struct ActiveSet {
     slots: Box<[AtomicU64]>,
     next_hint: AtomicUsize,
+    /// Slots taken or being taken: counted up before a snapshot reads the
+    /// newest timestamp, so a writer that sees 0 after publishing knows no
+    /// snapshot older than its commit exists.
+    registered: AtomicUsize,
 }
 
 impl ActiveSet {
@@ -28,6 +32,7 @@ impl ActiveSet {
         ActiveSet {
             slots: (0..capacity.max(1)).map(|_| AtomicU64::new(FREE)).collect(),
             next_hint: AtomicUsize::new(0),
+            registered: AtomicUsize::new(0),
         }
     }
 
@@ -37,6 +42,7 @@ impl ActiveSet {
         let n = self.slots.len();
         // Spread transactions over the slots so neighbours rarely share a line.
         let start = self.next_hint.fetch_add(7, Ordering::Relaxed) % n;
+        self.registered.fetch_add(1, Ordering::SeqCst);
         for i in 0..n {
             let slot = (start + i) % n;
             if self.slots[slot].compare_exchange(FREE, PENDING, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
@@ -45,6 +51,7 @@ impl ActiveSet {
                 return Ok((slot, ts));
             }
         }
+        self.registered.fetch_sub(1, Ordering::SeqCst);
         Err(Error::TooManyTransactions)
     }
 
@@ -60,6 +67,14 @@ impl ActiveSet {
     /// Frees a slot.
     pub fn release(&self, slot: usize) {
         self.slots[slot].store(FREE, Ordering::Release);
+        self.registered.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether any snapshot is registered or being registered. A commit
+    /// that published its timestamp and then sees `false` knows every later
+    /// snapshot reads at or after it.
+    pub fn any(&self) -> bool {
+        self.registered.load(Ordering::SeqCst) != 0
     }
 
     /// The oldest read timestamp of any active snapshot, or `newest` when

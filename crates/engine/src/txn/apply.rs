@@ -34,6 +34,8 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     check_record(&catalog, record)?;
     let mut catalog_changed = false;
     let mut garbage = Vec::new();
+    let kv_ops: Vec<&crate::keyspace::KvOp> =
+        record.ops.iter().filter_map(|op| if let LogOp::Kv(op) = op { Some(op) } else { None }).collect();
     let storage_of = |catalog: &crate::catalog::Catalog, id| -> Result<Arc<TableStorage>> {
         catalog
             .table_by_id(id)
@@ -42,6 +44,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     };
     for op in &record.ops {
         match op {
+            LogOp::Kv(_) => {}
             LogOp::CreateTable(schema) => {
                 catalog.to_mut().put(TableEntry::new(Arc::new(schema.clone()), fresh_storage(schema)));
                 catalog_changed = true;
@@ -137,6 +140,9 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
         shared.current_catalog.store(catalog);
     }
     shared.gc_queue.lock().extend(garbage);
+    if !kv_ops.is_empty() {
+        crate::kv::replay(&shared.kv.keyspace, ts, &kv_ops)?;
+    }
     shared.newest.store(ts, Ordering::Release);
     shared.next_txn.fetch_max(1, Ordering::Relaxed);
     Ok(())
@@ -175,6 +181,9 @@ fn check_record(catalog: &crate::catalog::Catalog, record: &CommitRecord) -> Res
         };
     for op in &record.ops {
         match op {
+            // Checked as they are applied: one that does not fit rolls the
+            // record's key-value changes back.
+            LogOp::Kv(_) => {}
             LogOp::CreateTable(schema) => {
                 if matches!(tables.get(&schema.id), Some(Some(_))) || catalog.table_by_id(schema.id).is_some() {
                     return Err(corrupt(format!("table {} created twice", schema.id)));

@@ -313,6 +313,11 @@ impl Transaction {
         (self.snapshot, self.catalog.clone())
     }
 
+    /// The database the transaction runs in.
+    pub(crate) fn shared_handle(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     /// The transaction's id (0 until it first writes).
     pub fn id(&self) -> TxnId {
         self.id

@@ -1,0 +1,505 @@
+//! One key's storage: the newest state in place, older states as undo.
+//!
+//! An [`Entry`] holds the key's newest committed state — or, while a batch
+//! is being applied under the commit lock, the batch's state — stamped with
+//! the commit timestamp that wrote it. A snapshot older than the stamp
+//! rebuilds the state it sees by applying the entry's undo records, newest
+//! first, to a copy ([`Entry::state_at`]). Writers change the entry in place
+//! and push one undo record per change, so a push onto a list of a million
+//! elements copies nothing; the records are dropped as soon as no snapshot
+//! can need them (`super::gc`).
+//!
+//! The layout is kept small because a key costs what its entry costs: the
+//! key and a string value share one allocation (`body`), a list and the undo
+//! records hang off one optional box, and metadata is three millisecond
+//! timestamps. With 16-byte keys and 32-byte values an entry takes 64 + 56
+//! bytes of heap plus its slot in the shard's table.
+
+use std::collections::VecDeque;
+
+use crate::mvcc::Timestamp;
+
+/// A list value: elements in order.
+pub(crate) type List = VecDeque<Box<[u8]>>;
+
+/// What kind of value a key holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KvKind {
+    /// A byte string (integers are stored as their decimal text).
+    String,
+    /// A list of byte strings.
+    List,
+}
+
+impl KvKind {
+    /// The name Redis's TYPE command gives the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvKind::String => "string",
+            KvKind::List => "list",
+        }
+    }
+}
+
+const KIND_ABSENT: u8 = 0;
+const KIND_STRING: u8 = 1;
+const KIND_LIST: u8 = 2;
+
+/// Per-key metadata, in milliseconds since the Unix epoch (0: unset).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// When the key was created.
+    pub created_at: u64,
+    /// When its value last changed.
+    pub updated_at: u64,
+    /// When it expires (0: never).
+    pub expires_at: u64,
+}
+
+impl Meta {
+    /// Whether the key is expired at `now` (ms).
+    pub fn expired(&self, now: u64) -> bool {
+        self.expires_at != 0 && self.expires_at <= now
+    }
+}
+
+/// A value taken out of an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Value {
+    Str(Box<[u8]>),
+    List(List),
+}
+
+/// A key's whole state: its value (`None`: absent) and metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct State {
+    pub value: Option<Value>,
+    pub meta: Meta,
+}
+
+/// A borrowed view of a present value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ValueRef<'a> {
+    Str(&'a [u8]),
+    List(&'a List),
+}
+
+impl ValueRef<'_> {
+    pub fn kind(&self) -> KvKind {
+        match self {
+            ValueRef::Str(_) => KvKind::String,
+            ValueRef::List(_) => KvKind::List,
+        }
+    }
+}
+
+impl State {
+    pub fn view(&self) -> Option<ValueRef<'_>> {
+        match &self.value {
+            None => None,
+            Some(Value::Str(s)) => Some(ValueRef::Str(s)),
+            Some(Value::List(l)) => Some(ValueRef::List(l)),
+        }
+    }
+}
+
+/// How to turn a state back into the one before a change.
+#[derive(Debug)]
+pub(crate) enum UndoAction {
+    /// Put back this whole value (`None`: the key did not exist).
+    Restore(Option<Value>),
+    /// Only the metadata changed.
+    Meta,
+    /// Remove this many elements from the front / back (undoes a push).
+    PopFront(usize),
+    PopBack(usize),
+    /// Put these elements back at the front / back, in list order (undoes
+    /// a pop).
+    PushFront(Vec<Box<[u8]>>),
+    PushBack(Vec<Box<[u8]>>),
+    /// Put back the element that was at this index.
+    SetAt(usize, Box<[u8]>),
+    /// Re-insert removed elements at these (ascending) positions.
+    InsertAt(Vec<(usize, Box<[u8]>)>),
+    /// Remove the element inserted at this index.
+    RemoveAt(usize),
+}
+
+/// One undo record: the action, and the stamp and metadata of the state it
+/// restores.
+#[derive(Debug)]
+pub(crate) struct Undo {
+    pub stamp: Timestamp,
+    pub meta: Meta,
+    pub action: UndoAction,
+    pub next: Option<Box<Undo>>,
+}
+
+/// Applies one undo action to a state (the metadata is set by the caller).
+pub(crate) fn undo_value(value: &mut Option<Value>, action: UndoAction) {
+    match action {
+        UndoAction::Restore(old) => *value = old,
+        UndoAction::Meta => {}
+        other => {
+            if value.is_none() {
+                *value = Some(Value::List(List::new()));
+            }
+            let Some(Value::List(list)) = value else { return };
+            match other {
+                UndoAction::PopFront(n) => drop(list.drain(..n.min(list.len()))),
+                UndoAction::PopBack(n) => list.truncate(list.len().saturating_sub(n)),
+                UndoAction::PushFront(items) => {
+                    for item in items.into_iter().rev() {
+                        list.push_front(item);
+                    }
+                }
+                UndoAction::PushBack(items) => list.extend(items),
+                UndoAction::SetAt(i, old) => {
+                    if let Some(slot) = list.get_mut(i) {
+                        *slot = old;
+                    }
+                }
+                UndoAction::InsertAt(items) => {
+                    for (i, item) in items {
+                        list.insert(i.min(list.len()), item);
+                    }
+                }
+                UndoAction::RemoveAt(i) => drop(list.remove(i)),
+                UndoAction::Restore(_) | UndoAction::Meta => {}
+            }
+        }
+    }
+}
+
+/// Clones an undo action (old snapshots replay undo on a copy).
+fn clone_action(action: &UndoAction) -> UndoAction {
+    match action {
+        UndoAction::Restore(v) => UndoAction::Restore(v.clone()),
+        UndoAction::Meta => UndoAction::Meta,
+        UndoAction::PopFront(n) => UndoAction::PopFront(*n),
+        UndoAction::PopBack(n) => UndoAction::PopBack(*n),
+        UndoAction::PushFront(v) => UndoAction::PushFront(v.clone()),
+        UndoAction::PushBack(v) => UndoAction::PushBack(v.clone()),
+        UndoAction::SetAt(i, v) => UndoAction::SetAt(*i, v.clone()),
+        UndoAction::InsertAt(v) => UndoAction::InsertAt(v.clone()),
+        UndoAction::RemoveAt(i) => UndoAction::RemoveAt(*i),
+    }
+}
+
+/// Undo records and a list value, kept out of line so that string keys
+/// without history pay one pointer for them.
+#[derive(Debug, Default)]
+struct Extra {
+    list: Option<List>,
+    undo: Option<Box<Undo>>,
+}
+
+/// One key in a shard's table.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// Commit timestamp of the newest state.
+    pub stamp: Timestamp,
+    pub meta: Meta,
+    /// Coarse time of the last access, for LRU eviction.
+    pub access: u32,
+    /// Kind byte · key length (LEB128) · key · string value.
+    body: Box<[u8]>,
+    extra: Option<Box<Extra>>,
+}
+
+/// What a snapshot sees of an entry.
+pub(crate) enum Seen<'a> {
+    /// The newest state.
+    Head(&'a Entry),
+    /// An older state, rebuilt.
+    Old(State),
+}
+
+impl Entry {
+    /// A new, absent key.
+    pub fn new(key: &[u8]) -> Entry {
+        Entry { stamp: 0, meta: Meta::default(), access: 0, body: encode_body(KIND_ABSENT, key, &[]), extra: None }
+    }
+
+    pub fn key(&self) -> &[u8] {
+        let (len, at) = read_len(&self.body[1..]);
+        let start = 1 + at;
+        self.body.get(start..start + len).unwrap_or(&[])
+    }
+
+    fn string_bytes(&self) -> &[u8] {
+        let (len, at) = read_len(&self.body[1..]);
+        self.body.get(1 + at + len..).unwrap_or(&[])
+    }
+
+    /// Whether the key is absent in its newest state (a tombstone kept for
+    /// older snapshots).
+    pub fn is_absent(&self) -> bool {
+        self.body[0] == KIND_ABSENT
+    }
+
+    /// The newest value.
+    pub fn view(&self) -> Option<ValueRef<'_>> {
+        match self.body[0] {
+            KIND_STRING => Some(ValueRef::Str(self.string_bytes())),
+            KIND_LIST => self.extra.as_ref().and_then(|e| e.list.as_ref()).map(ValueRef::List),
+            _ => None,
+        }
+    }
+
+    /// The newest list, for in-place changes.
+    pub fn list_mut(&mut self) -> Option<&mut List> {
+        if self.body[0] != KIND_LIST {
+            return None;
+        }
+        self.extra.as_mut().and_then(|e| e.list.as_mut())
+    }
+
+    /// Moves the newest state out (the entry is left absent).
+    pub fn take_state(&mut self) -> State {
+        let value = match self.body[0] {
+            KIND_STRING => Some(Value::Str(self.string_bytes().into())),
+            KIND_LIST => Some(Value::List(self.extra.as_mut().and_then(|e| e.list.take()).unwrap_or_default())),
+            _ => None,
+        };
+        if self.body[0] != KIND_ABSENT {
+            self.body = encode_body(KIND_ABSENT, self.key(), &[]);
+        }
+        State { value, meta: std::mem::take(&mut self.meta) }
+    }
+
+    /// Installs a state as the newest.
+    pub fn put_state(&mut self, state: State) {
+        self.meta = state.meta;
+        match state.value {
+            None => {
+                if self.body[0] != KIND_ABSENT {
+                    self.body = encode_body(KIND_ABSENT, self.key(), &[]);
+                }
+                self.drop_list();
+            }
+            Some(Value::Str(s)) => {
+                self.body = encode_body(KIND_STRING, self.key(), &s);
+                self.drop_list();
+            }
+            Some(Value::List(list)) => {
+                if self.body[0] != KIND_LIST {
+                    self.body = encode_body(KIND_LIST, self.key(), &[]);
+                }
+                self.extra.get_or_insert_with(Box::default).list = Some(list);
+            }
+        }
+    }
+
+    fn drop_list(&mut self) {
+        if let Some(extra) = &mut self.extra {
+            extra.list = None;
+            if extra.undo.is_none() {
+                self.extra = None;
+            }
+        }
+    }
+
+    /// Records how to get back to the state before a change.
+    pub fn push_undo(&mut self, stamp: Timestamp, meta: Meta, action: UndoAction) {
+        let extra = self.extra.get_or_insert_with(Box::default);
+        let next = extra.undo.take();
+        extra.undo = Some(Box::new(Undo { stamp, meta, action, next }));
+    }
+
+    /// Removes the newest undo record (rolling a change back).
+    pub fn pop_undo(&mut self) -> Option<Undo> {
+        let extra = self.extra.as_mut()?;
+        let mut undo = extra.undo.take()?;
+        extra.undo = undo.next.take();
+        if extra.undo.is_none() && extra.list.is_none() {
+            self.extra = None;
+        }
+        Some(*undo)
+    }
+
+    /// Rolls the newest change back in place.
+    pub fn roll_back_one(&mut self) -> bool {
+        let Some(undo) = self.pop_undo() else { return false };
+        let mut state = self.take_state();
+        undo_value(&mut state.value, undo.action);
+        state.meta = undo.meta;
+        self.put_state(state);
+        self.stamp = undo.stamp;
+        true
+    }
+
+    pub fn has_undo(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| e.undo.is_some())
+    }
+
+    /// Drops undo records no snapshot at or after `watermark` needs: every
+    /// record past the first that restores a state stamped at or before it.
+    pub fn trim_undo(&mut self, watermark: Timestamp) {
+        let Some(extra) = self.extra.as_mut() else { return };
+        if self.stamp <= watermark {
+            extra.undo = None;
+        } else {
+            let mut cur = extra.undo.as_mut();
+            while let Some(undo) = cur {
+                if undo.stamp <= watermark {
+                    undo.next = None;
+                    break;
+                }
+                cur = undo.next.as_mut();
+            }
+        }
+        if extra.undo.is_none() && extra.list.is_none() {
+            self.extra = None;
+        }
+    }
+
+    /// The state a snapshot at `read_ts` sees. When the undo it needs was
+    /// already dropped (only possible for a reader that did not register a
+    /// snapshot), the newest state is the one to read.
+    pub fn state_at(&self, read_ts: Timestamp) -> Seen<'_> {
+        if self.stamp <= read_ts {
+            return Seen::Head(self);
+        }
+        let mut undo = self.extra.as_ref().and_then(|e| e.undo.as_deref());
+        let mut state: Option<State> = None;
+        while let Some(record) = undo {
+            let s = state.get_or_insert_with(|| self.clone_state());
+            undo_value(&mut s.value, clone_action(&record.action));
+            s.meta = record.meta;
+            if record.stamp <= read_ts {
+                return Seen::Old(state.unwrap_or_default());
+            }
+            undo = record.next.as_deref();
+        }
+        Seen::Head(self)
+    }
+
+    pub fn clone_state(&self) -> State {
+        let value = match self.view() {
+            None => None,
+            Some(ValueRef::Str(s)) => Some(Value::Str(s.into())),
+            Some(ValueRef::List(l)) => Some(Value::List(l.clone())),
+        };
+        State { value, meta: self.meta }
+    }
+
+    /// Approximate heap bytes of the newest state (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        let list = match self.view() {
+            Some(ValueRef::List(l)) => l.capacity() * 16 + l.iter().map(|e| e.len().max(8)).sum::<usize>(),
+            _ => 0,
+        };
+        std::mem::size_of::<Entry>() + self.body.len() + list
+    }
+}
+
+impl Seen<'_> {
+    /// The value seen (`None`: absent).
+    pub fn view(&self) -> Option<ValueRef<'_>> {
+        match self {
+            Seen::Head(e) => e.view(),
+            Seen::Old(s) => s.view(),
+        }
+    }
+
+    pub fn meta(&self) -> Meta {
+        match self {
+            Seen::Head(e) => e.meta,
+            Seen::Old(s) => s.meta,
+        }
+    }
+}
+
+fn encode_body(kind: u8, key: &[u8], value: &[u8]) -> Box<[u8]> {
+    let mut body = Vec::with_capacity(1 + 5 + key.len() + value.len());
+    body.push(kind);
+    let mut len = key.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            body.push(byte);
+            break;
+        }
+        body.push(byte | 0x80);
+    }
+    body.extend_from_slice(key);
+    body.extend_from_slice(value);
+    body.into_boxed_slice()
+}
+
+/// Reads a LEB128 length: (value, bytes used).
+fn read_len(bytes: &[u8]) -> (usize, usize) {
+    let mut value = 0usize;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= ((b & 0x7f) as usize) << (7 * i);
+        if b & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<Value> {
+        Some(Value::Str(v.as_bytes().into()))
+    }
+
+    #[test]
+    fn body_keeps_key_and_value() {
+        let mut e = Entry::new(b"some-key");
+        assert!(e.is_absent());
+        e.put_state(State { value: s("hello"), meta: Meta::default() });
+        assert_eq!(e.key(), b"some-key");
+        assert!(matches!(e.view(), Some(ValueRef::Str(b"hello"))));
+        let long = vec![7u8; 300];
+        let mut e = Entry::new(&long);
+        e.put_state(State { value: s("x"), meta: Meta::default() });
+        assert_eq!(e.key(), &long[..]);
+    }
+
+    #[test]
+    fn old_snapshots_rebuild_their_state() {
+        let mut e = Entry::new(b"k");
+        // ts 3: created as a list [a]
+        e.push_undo(e.stamp, e.meta, UndoAction::Restore(None));
+        e.put_state(State { value: Some(Value::List(List::from(vec![b"a".to_vec().into()]))), meta: Meta::default() });
+        e.stamp = 3;
+        // ts 5: push b at the back
+        e.push_undo(e.stamp, e.meta, UndoAction::PopBack(1));
+        e.list_mut().unwrap().push_back(b"b".to_vec().into());
+        e.stamp = 5;
+        let len_at = |e: &Entry, ts| match e.state_at(ts).view() {
+            Some(ValueRef::List(l)) => Some(l.len()),
+            _ => None,
+        };
+        assert_eq!(len_at(&e, 6), Some(2));
+        assert_eq!(len_at(&e, 4), Some(1));
+        assert_eq!(len_at(&e, 2), None);
+        e.trim_undo(4);
+        assert_eq!(len_at(&e, 4), Some(1));
+        e.trim_undo(5);
+        assert!(!e.has_undo());
+        assert!(!e.roll_back_one());
+    }
+
+    #[test]
+    fn roll_back_restores_in_place() {
+        let mut e = Entry::new(b"k");
+        e.push_undo(0, Meta::default(), UndoAction::Restore(None));
+        e.put_state(State { value: s("v1"), meta: Meta { created_at: 1, updated_at: 1, expires_at: 0 } });
+        e.stamp = 1;
+        e.push_undo(1, e.meta, UndoAction::Restore(s("v1")));
+        e.put_state(State { value: s("v2"), meta: Meta { created_at: 1, updated_at: 2, expires_at: 9 } });
+        e.stamp = 2;
+        assert!(e.roll_back_one());
+        assert!(matches!(e.view(), Some(ValueRef::Str(b"v1"))));
+        assert_eq!(e.meta.expires_at, 0);
+        assert!(e.roll_back_one());
+        assert!(e.is_absent());
+    }
+}
