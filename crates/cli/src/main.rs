@@ -98,6 +98,21 @@ struct ServeArgs {
     /// it (the rest is kept aside) instead of refusing to start.
     #[arg(long)]
     recover_until_corruption: bool,
+    /// Redis protocol listen address, or `off` [default: 127.0.0.1:6379].
+    #[arg(long, value_name = "ADDR")]
+    resp_listen: Option<String>,
+    /// Password Redis clients must AUTH with [default: none].
+    #[arg(long, value_name = "PASSWORD", env = "MEMDB_RESP_PASSWORD", hide_env_values = true)]
+    resp_password: Option<String>,
+    /// TTL for keys written without one, e.g. 1h [default: none].
+    #[arg(long, value_name = "DURATION")]
+    default_ttl: Option<String>,
+    /// How often expired keys are swept [default: 100ms].
+    #[arg(long, value_name = "DURATION")]
+    cleanup_interval: Option<String>,
+    /// At max-memory: noeviction, allkeys-lru or volatile-ttl [default: noeviction].
+    #[arg(long, value_name = "POLICY")]
+    eviction: Option<String>,
     /// Most client connections at once [default: 2000].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
@@ -161,6 +176,21 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
     }
     if let Some(v) = args.max_memory {
         config.max_memory = Some(v);
+    }
+    if let Some(v) = args.resp_listen {
+        config.resp_listen = v;
+    }
+    if let Some(v) = args.resp_password {
+        config.resp_password = Some(v);
+    }
+    if let Some(v) = args.default_ttl {
+        config.default_ttl = Some(v);
+    }
+    if let Some(v) = args.cleanup_interval {
+        config.cleanup_interval = v;
+    }
+    if let Some(v) = args.eviction {
+        config.eviction = v;
     }
     if args.recover_until_corruption {
         config.recover_until_corruption = true;

@@ -80,7 +80,9 @@ impl Kv {
         &self.shared.kv.keyspace
     }
 
-    fn now_ms(&self) -> u64 {
+    /// The database clock's time in ms since the Unix epoch (what expiry
+    /// times are measured against).
+    pub fn now_ms(&self) -> u64 {
         let micros = self.shared.config.clock.now_micros() + crate::PG_EPOCH_OFFSET_MICROS;
         u64::try_from(micros / 1000).unwrap_or(0)
     }

@@ -93,8 +93,20 @@ pub struct Config {
     /// Recover up to corruption in the middle of the log instead of
     /// refusing to start.
     pub recover_until_corruption: bool,
-    /// Memory the data may use; writes beyond fail (SQLSTATE 53200).
+    /// Memory the data may use; writes beyond fail (SQLSTATE 53200) or
+    /// evict keys (see `eviction`).
     pub max_memory: Option<String>,
+    /// Address of the Redis protocol listener (`off`: none).
+    pub resp_listen: String,
+    /// Password Redis clients must give with AUTH (none: no AUTH).
+    pub resp_password: Option<String>,
+    /// TTL given to keys written without one (none by default).
+    pub default_ttl: Option<String>,
+    /// How often expired keys are swept.
+    pub cleanup_interval: String,
+    /// At `max_memory`: `noeviction` (writes fail), `allkeys-lru` or
+    /// `volatile-ttl`.
+    pub eviction: String,
 }
 
 impl Default for Config {
@@ -113,6 +125,11 @@ impl Default for Config {
             wal_archive_dir: None,
             recover_until_corruption: false,
             max_memory: None,
+            resp_listen: crate::resp::DEFAULT_RESP_LISTEN.to_owned(),
+            resp_password: None,
+            default_ttl: None,
+            cleanup_interval: "100ms".into(),
+            eviction: "noeviction".into(),
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod config;
 pub mod pg;
+pub mod resp;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub fn blocking_hook(wait: &mut dyn FnMut()) {
 /// Opens the database a configuration describes: memory-only, or the data
 /// directory with recovery (which finishes before this returns).
 pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
-    let mut engine = memdb_engine::Config::memory().with_blocking_hook(blocking_hook);
+    let mut engine = memdb_engine::Config::memory().with_blocking_hook(blocking_hook).with_kv(kv_config(config)?);
     if let Some(max) = &config.max_memory {
         engine = engine.with_max_memory(Some(config::parse_size(max)?));
     }
@@ -75,19 +76,71 @@ pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
     Ok(Arc::new(Database::open(engine.with_durability(durability))?))
 }
 
+/// The key-value settings of a configuration.
+pub fn kv_config(config: &Config) -> Result<memdb_engine::KvConfig, ServerError> {
+    let default_ttl = match config.default_ttl.as_deref() {
+        None | Some("") | Some("0") | Some("none") => None,
+        Some(ttl) => Some(config::parse_duration(ttl)?),
+    };
+    let cleanup = config::parse_duration(&config.cleanup_interval)?;
+    let eviction = config.eviction.parse().map_err(ServerError::Config)?;
+    Ok(memdb_engine::KvConfig {
+        default_ttl,
+        cleanup_interval: Some(cleanup).filter(|d| !d.is_zero()),
+        eviction,
+    })
+}
+
+/// Whether a listen setting turns the listener off.
+fn is_off(addr: &str) -> bool {
+    matches!(addr.trim(), "" | "off" | "none")
+}
+
 /// Runs every configured listener until `shutdown` completes. `ready` is
-/// called with the PostgreSQL listener's address once it accepts.
+/// called with the PostgreSQL listener's address once every listener
+/// accepts.
 pub async fn serve(
     config: &Config,
     db: Arc<Database>,
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ServerError> {
-    let pg = pg::PgServer::bind(&config.pg_listen, db, config.max_connections)
+    let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections)
         .await
         .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
     let addr = pg.local_addr().map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
+    let resp = if is_off(&config.resp_listen) {
+        None
+    } else {
+        let options = resp::RespOptions {
+            password: config.resp_password.clone().filter(|p| !p.is_empty()),
+            max_connections: config.max_connections,
+            max_memory: match &config.max_memory {
+                Some(m) => config::parse_size(m)?,
+                None => 0,
+            },
+            eviction: config.eviction.parse().map_err(ServerError::Config)?,
+            durable: config.durability != Durability::MemoryOnly,
+        };
+        let server = resp::RespServer::bind(&config.resp_listen, db, options)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?;
+        let local = server.local_addr().map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?;
+        tracing::info!("listening for Redis clients on {local}");
+        Some(server)
+    };
     ready(addr);
-    pg.run(shutdown).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let resp_task = resp.map(|server| tokio::spawn(server.run(until_stopped(stopped.clone()))));
+    let pg_task = tokio::spawn(pg.run(until_stopped(stopped)));
+    shutdown.await;
+    let _ = stop.send(true);
+    let _ = pg_task.await;
+    if let Some(task) = resp_task {
+        let _ = task.await;
+    }
     Ok(())
 }

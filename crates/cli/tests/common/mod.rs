@@ -36,6 +36,7 @@ pub fn start(dir: &Path, flags: &[&str], config: &str, port: u16) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_memdb"))
         .args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--threads", "2"])
         .args(flags)
+        .args(if flags.contains(&"--resp-listen") { &[][..] } else { &["--resp-listen", "off"][..] })
         .arg("--data-dir")
         .arg(dir)
         .arg("--config")
