@@ -204,8 +204,11 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
     let db = memdb_server::open_database(&config)?;
     let flush_at_exit = db.clone();
     runtime.block_on(async {
-        memdb_server::serve(&config, db, shutdown_signal(), |addr| {
-            tracing::info!(durability = %config.durability, "memdb {} listening for PostgreSQL clients on {addr}", env!("CARGO_PKG_VERSION"));
+        memdb_server::serve(&config, db, shutdown_signal(), |at| {
+            tracing::info!(durability = %config.durability, "memdb {} listening for PostgreSQL clients on {}", env!("CARGO_PKG_VERSION"), at.pg);
+            if let Some(resp) = at.resp {
+                tracing::info!("listening for Redis clients on {resp}");
+            }
         })
         .await
     })?;

@@ -96,14 +96,22 @@ fn is_off(addr: &str) -> bool {
     matches!(addr.trim(), "" | "off" | "none")
 }
 
+/// Where the listeners of a running server accept connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Listening {
+    /// The PostgreSQL protocol listener.
+    pub pg: std::net::SocketAddr,
+    /// The Redis protocol listener, if on.
+    pub resp: Option<std::net::SocketAddr>,
+}
+
 /// Runs every configured listener until `shutdown` completes. `ready` is
-/// called with the PostgreSQL listener's address once every listener
-/// accepts.
+/// called with the listeners' addresses once every one accepts.
 pub async fn serve(
     config: &Config,
     db: Arc<Database>,
     shutdown: impl Future<Output = ()>,
-    ready: impl FnOnce(std::net::SocketAddr),
+    ready: impl FnOnce(Listening),
 ) -> Result<(), ServerError> {
     let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections)
         .await
@@ -125,11 +133,15 @@ pub async fn serve(
         let server = resp::RespServer::bind(&config.resp_listen, db, options)
             .await
             .map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?;
-        let local = server.local_addr().map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?;
-        tracing::info!("listening for Redis clients on {local}");
         Some(server)
     };
-    ready(addr);
+    let resp_addr = match &resp {
+        Some(server) => {
+            Some(server.local_addr().map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?)
+        }
+        None => None,
+    };
+    ready(Listening { pg: addr, resp: resp_addr });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

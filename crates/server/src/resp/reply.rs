@@ -107,7 +107,7 @@ impl Out<'_> {
             }
             KvReply::Scan { cursor, keys } => {
                 self.array(2);
-                self.bulk(itoa(*cursor as i64).as_bytes());
+                self.bulk(cursor.to_string().as_bytes());
                 self.array(keys.len());
                 keys.iter().for_each(|k| self.bulk(k));
             }

@@ -12,8 +12,10 @@ use tokio::sync::oneshot;
 
 /// A running server.
 pub struct TestServer {
-    /// Where it listens.
+    /// Where it listens for PostgreSQL clients.
     pub addr: SocketAddr,
+    /// Where it listens for Redis clients (when on).
+    pub resp: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -24,9 +26,25 @@ impl TestServer {
     pub fn start() -> TestServer {
         Self::start_with(Config {
             pg_listen: "127.0.0.1:0".into(),
+            resp_listen: "off".into(),
             durability: memdb_server::Durability::MemoryOnly,
             ..Config::default()
         })
+    }
+
+    /// Starts a memory-only server with the Redis listener on a free port.
+    pub fn start_resp() -> TestServer {
+        Self::start_with(Self::resp_config())
+    }
+
+    /// The configuration `start_resp` uses (to change before starting).
+    pub fn resp_config() -> Config {
+        Config {
+            pg_listen: "127.0.0.1:0".into(),
+            resp_listen: "127.0.0.1:0".into(),
+            durability: memdb_server::Durability::MemoryOnly,
+            ..Config::default()
+        }
     }
 
     /// Starts a server with a configuration.
@@ -41,15 +59,15 @@ impl TestServer {
                 let shutdown = async {
                     let _ = stop_rx.await;
                 };
-                memdb_server::serve(&config, db, shutdown, |addr| {
-                    let _ = addr_tx.send(addr);
+                memdb_server::serve(&config, db, shutdown, |at| {
+                    let _ = addr_tx.send(at);
                 })
                 .await
                 .expect("serve");
             });
         });
-        let addr = addr_rx.recv().expect("server address");
-        TestServer { addr, stop: Some(stop_tx), thread: Some(thread) }
+        let at = addr_rx.recv().expect("server address");
+        TestServer { addr: at.pg, resp: at.resp, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// A libpq-style connection string for user `memdb`.
