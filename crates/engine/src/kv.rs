@@ -9,7 +9,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::commitlog::{CommitRecord, LogOp};
 use crate::database::Shared;
@@ -49,13 +49,11 @@ impl Default for KvConfig {
 pub(crate) struct KvState {
     pub keyspace: Keyspace,
     pub listener: OnceLock<PushListener>,
-    /// Origin of the coarse LRU clock.
-    pub started: Instant,
 }
 
 impl Default for KvState {
     fn default() -> Self {
-        KvState { keyspace: Keyspace::default(), listener: OnceLock::new(), started: Instant::now() }
+        KvState { keyspace: Keyspace::default(), listener: OnceLock::new() }
     }
 }
 
@@ -87,8 +85,13 @@ impl Kv {
         u64::try_from(micros / 1000).unwrap_or(0)
     }
 
+    /// The coarse LRU clock (10 ms ticks) at `now_ms`.
+    fn lru_at(now_ms: u64) -> u32 {
+        (now_ms / 10) as u32
+    }
+
     fn lru_now(&self) -> u32 {
-        (self.shared.kv.started.elapsed().as_millis() / 10) as u32
+        Self::lru_at(self.now_ms())
     }
 
     /// Runs one command as its own transaction.
@@ -131,12 +134,14 @@ impl Kv {
         if multi {
             // One registered snapshot for all the keys.
             let txn = crate::txn::Transaction::begin(self.shared.clone(), crate::txn::TxnOptions::default())?;
-            let mut access = ReadAccess { kv: self, read_ts: Some(txn.read_ts()), now: self.now_ms(), lru: self.lru_now() };
+            let now = self.now_ms();
+            let mut access = ReadAccess { kv: self, read_ts: Some(txn.read_ts()), now, lru: Self::lru_at(now) };
             let reply = command::run(&mut access, cmd);
             drop(txn);
             return reply;
         }
-        let mut access = ReadAccess { kv: self, read_ts: None, now: self.now_ms(), lru: self.lru_now() };
+        let now = self.now_ms();
+        let mut access = ReadAccess { kv: self, read_ts: None, now, lru: Self::lru_at(now) };
         command::run(&mut access, cmd)
     }
 
@@ -155,7 +160,7 @@ impl Kv {
             kv: self,
             batch: Batch::new(self.ks(), ts),
             now,
-            lru: self.lru_now(),
+            lru: Self::lru_at(now),
             default_ttl: shared.kv_config.default_ttl.map_or(0, |d| d.as_millis() as u64),
         };
         let mut replies = Vec::with_capacity(cmds.len());
@@ -308,6 +313,12 @@ impl Kv {
             .collect()
     }
 
+    /// Whether memory use is past `max_memory` (writes that add data fail
+    /// or evict).
+    pub fn over_memory_limit(&self) -> bool {
+        self.shared.memory_exceeded.load(Ordering::Relaxed)
+    }
+
     /// Keys present now.
     pub fn len(&self) -> usize {
         self.ks().len()
@@ -400,7 +411,8 @@ impl crate::txn::Transaction {
             ));
         }
         let kv = Kv { shared: self.shared_handle() };
-        let mut access = ReadAccess { kv: &kv, read_ts: Some(self.read_ts()), now: kv.now_ms(), lru: kv.lru_now() };
+        let now = kv.now_ms();
+        let mut access = ReadAccess { kv: &kv, read_ts: Some(self.read_ts()), now, lru: Kv::lru_at(now) };
         command::run(&mut access, cmd)
     }
 }

@@ -22,6 +22,10 @@ use super::table;
 /// Most bytes of unparsed input a client may have pending (Redis's
 /// `client-query-buffer-limit`).
 const QUERY_BUFFER_LIMIT: usize = 1 << 30;
+/// Most requests taken from the read buffer at a time.
+const MAX_PIPELINE: usize = 1024;
+/// Most pipelined data commands run as one engine transaction.
+const MAX_GROUP: usize = 256;
 /// How often a blocked pop re-checks its lists even without a wake-up.
 const BLOCK_RECHECK: Duration = Duration::from_millis(100);
 
@@ -80,9 +84,11 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
     };
     let mut input = BytesMut::with_capacity(16 * 1024);
     loop {
-        // Run every complete request already read, then write the replies
-        // together (pipelining).
-        loop {
+        // Take every complete request already read, run them, then write
+        // the replies together (pipelining).
+        let mut requests = Vec::new();
+        let mut broken = None;
+        while requests.len() < MAX_PIPELINE {
             match parse(&input) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Empty(used)) => {
@@ -90,23 +96,41 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
                 }
                 Ok(Parsed::Request(args, used)) => {
                     let _ = input.split_to(used);
-                    if conn.request(args, &mut out).await == Flow::Close {
-                        let _ = socket.write_all(&out).await;
-                        return;
-                    }
-                    if out.len() >= 1 << 20 {
-                        if socket.write_all(&out).await.is_err() {
-                            return;
-                        }
-                        out.clear();
-                    }
+                    requests.push(args);
                 }
                 Err(e) => {
-                    Out { buf: &mut out, proto: conn.proto }.error(&format!("ERR Protocol error: {}", e.0));
-                    let _ = socket.write_all(&out).await;
-                    return;
+                    broken = Some(e);
+                    break;
                 }
             }
+        }
+        let mut requests = requests.into_iter().peekable();
+        while let Some(args) = requests.next() {
+            if conn.batchable(&args) {
+                // Consecutive data commands run as one engine transaction.
+                let mut group = vec![args];
+                while group.len() < MAX_GROUP {
+                    match requests.next_if(|next| conn.batchable(next)) {
+                        Some(next) => group.push(next),
+                        None => break,
+                    }
+                }
+                conn.run_group(group, &mut out);
+            } else if conn.request(args, &mut out).await == Flow::Close {
+                let _ = socket.write_all(&out).await;
+                return;
+            }
+            if out.len() >= 1 << 20 {
+                if socket.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+            }
+        }
+        if let Some(e) = broken {
+            Out { buf: &mut out, proto: conn.proto }.error(&format!("ERR Protocol error: {}", e.0));
+            let _ = socket.write_all(&out).await;
+            return;
         }
         if !out.is_empty() {
             if socket.write_all(&out).await.is_err() {
@@ -151,6 +175,15 @@ pub fn error_message(e: &Error) -> String {
     }
 }
 
+/// The table entry of a command name (any case), without allocating.
+fn spec_of(name: &[u8]) -> Option<&'static table::CommandSpec> {
+    let mut buf = [0u8; 24];
+    let lowered = buf.get_mut(..name.len())?;
+    lowered.copy_from_slice(name);
+    lowered.make_ascii_lowercase();
+    table::find(std::str::from_utf8(lowered).ok()?)
+}
+
 fn lower(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).to_ascii_lowercase()
 }
@@ -167,8 +200,7 @@ impl Conn {
     /// Runs one request, writing its reply into `buf`.
     async fn request(&mut self, mut args: Vec<Vec<u8>>, buf: &mut BytesMut) -> Flow {
         self.shared.commands_total.fetch_add(1, Ordering::Relaxed);
-        let name = lower(&args[0]);
-        let Some(spec) = table::find(&name) else {
+        let Some(spec) = spec_of(&args[0]) else {
             let mut message = format!("ERR unknown command '{}', with args beginning with: ", printable(&args[0]));
             for arg in args.iter().skip(1).take(16) {
                 message.push_str(&format!("'{}' ", printable(arg)));
@@ -177,25 +209,26 @@ impl Conn {
             self.out(buf).error(&message);
             return Flow::Continue;
         };
+        let name = spec.name;
         if !table::arity_ok(spec, args.len()) {
             self.reject_in_multi();
             self.out(buf).error(&format!("ERR wrong number of arguments for '{name}' command"));
             return Flow::Continue;
         }
-        if !self.authed && !matches!(name.as_str(), "auth" | "hello" | "quit") {
+        if !self.authed && !matches!(name, "auth" | "hello" | "quit") {
             self.out(buf).error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
-        self.last_command.clone_from(&name);
-        if self.multi.is_some() && !matches!(name.as_str(), "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
-            self.queue(&name, args, buf);
+        name.clone_into(&mut self.last_command);
+        if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+            self.queue(name, args, buf);
             return Flow::Continue;
         }
-        if is_connection_command(&name) {
-            return self.connection_command(&name, args, buf);
+        if is_connection_command(name) {
+            return self.connection_command(name, args, buf);
         }
         let rest = args.split_off(1);
-        match commands::parse(&name, rest, self.now_ms()) {
+        match commands::parse(name, rest, self.now_ms()) {
             Some(Ok(Data::Kv(cmd, shape))) => {
                 let result = self.shared.kv.exec(cmd);
                 self.reply_kv(result, shape, buf);
@@ -217,6 +250,85 @@ impl Conn {
                 self.out(buf).error(&format!("ERR unknown command '{name}'"));
                 Flow::Continue
             }
+        }
+    }
+
+    /// Whether a request is a plain data command that can run grouped with
+    /// its pipelined neighbours: known, right arity, authenticated, not in
+    /// MULTI, not blocking.
+    fn batchable(&self, args: &[Vec<u8>]) -> bool {
+        if self.multi.is_some() || !self.authed {
+            return false;
+        }
+        let Some(spec) = args.first().and_then(|name| spec_of(name)) else { return false };
+        table::arity_ok(spec, args.len()) && !is_connection_command(spec.name) && !matches!(spec.name, "blpop" | "brpop")
+    }
+
+    /// Runs pipelined data commands (see [`Conn::batchable`]): writes in
+    /// one engine transaction, so a pipeline of N writes costs one commit;
+    /// each command still gets its own reply or error, in order.
+    fn run_group(&mut self, group: Vec<Vec<Vec<u8>>>, buf: &mut BytesMut) {
+        self.shared.commands_total.fetch_add(group.len() as u64, Ordering::Relaxed);
+        let now = self.now_ms();
+        let mut items: Vec<Result<(KvCommand, Shape), String>> = Vec::with_capacity(group.len());
+        for mut args in group {
+            let name = spec_of(&args[0]).map_or("", |spec| spec.name);
+            let rest = args.split_off(1);
+            items.push(match commands::parse(name, rest, now) {
+                Some(Ok(Data::Kv(cmd, shape))) => Ok((cmd, shape)),
+                Some(Ok(Data::EmptyScan)) => Err(String::new()),
+                Some(Ok(Data::Block { .. })) | None => Err(format!("ERR unknown command '{name}'")),
+                Some(Err(message)) => Err(message),
+            });
+        }
+        let kv_count = items.iter().filter(|i| i.is_ok()).count();
+        let writes = items.iter().any(|i| i.as_ref().is_ok_and(|(cmd, _)| cmd.is_write()));
+        // Over the memory limit, commands that add data fail while the
+        // others go on: each runs alone then.
+        if !writes || kv_count < 2 || self.shared.kv.over_memory_limit() {
+            for item in items {
+                match item {
+                    Ok((cmd, shape)) => {
+                        let result = self.shared.kv.exec(cmd);
+                        self.reply_kv(result, shape, buf);
+                    }
+                    Err(message) => self.reply_rejected(&message, buf),
+                }
+            }
+            return;
+        }
+        let mut plan = Vec::with_capacity(items.len());
+        let mut cmds = Vec::with_capacity(kv_count);
+        for item in items {
+            match item {
+                Ok((cmd, shape)) => {
+                    cmds.push(cmd);
+                    plan.push(Ok(shape));
+                }
+                Err(message) => plan.push(Err(message)),
+            }
+        }
+        let mut results = match self.shared.kv.exec_batch(cmds, &[]) {
+            Ok(Some(results)) => results.into_iter(),
+            Ok(None) => Vec::new().into_iter(),
+            Err(e) => vec![Err(e); kv_count].into_iter(),
+        };
+        for step in plan {
+            match step {
+                Ok(shape) => {
+                    let result = results.next().unwrap_or(Err(Error::Internal("missing reply".into())));
+                    self.reply_kv(result, shape, buf);
+                }
+                Err(message) => self.reply_rejected(&message, buf),
+            }
+        }
+    }
+
+    fn reply_rejected(&self, message: &str, buf: &mut BytesMut) {
+        if message.is_empty() {
+            self.out(buf).kv(&KvReply::Scan { cursor: 0, keys: Vec::new() });
+        } else {
+            self.out(buf).error(message);
         }
     }
 
