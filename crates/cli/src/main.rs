@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server until Ctrl-C or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Take an online backup, consistent at one commit, of a running server
     /// (or of a data directory no server uses).
     Backup(BackupArgs),
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Backup(args) => backup(args),
         Command::Restore(args) => restore(args),
     };

@@ -16,7 +16,7 @@ use crate::database::Shared;
 use crate::error::{Error, Result};
 use crate::keyspace::command::{self, Access};
 use crate::keyspace::entry::{Meta, ValueRef};
-use crate::keyspace::{Batch, Eviction, KvCommand, KvOp, KvReply, Keyspace, SHARDS, SetCondition, SetExpiry};
+use crate::keyspace::{Batch, Eviction, Keyspace, KvCommand, KvOp, KvReply, SHARDS, SetCondition, SetExpiry};
 use crate::mvcc::Timestamp;
 
 /// Called with each key that got elements pushed, after the push commits
@@ -41,7 +41,11 @@ pub struct KvConfig {
 
 impl Default for KvConfig {
     fn default() -> Self {
-        KvConfig { default_ttl: None, cleanup_interval: Some(Duration::from_millis(100)), eviction: Eviction::NoEviction }
+        KvConfig {
+            default_ttl: None,
+            cleanup_interval: Some(Duration::from_millis(100)),
+            eviction: Eviction::NoEviction,
+        }
     }
 }
 
@@ -85,12 +89,12 @@ impl Kv {
         u64::try_from(micros / 1000).unwrap_or(0)
     }
 
-    /// The coarse LRU clock (10 ms ticks) at `now_ms`.
-    fn lru_at(now_ms: u64) -> u32 {
-        (now_ms / 10) as u32
+    /// The coarse LRU clock (seconds, wrapping at 2^16) at `now_ms`.
+    fn lru_at(now_ms: u64) -> u16 {
+        (now_ms / 1000) as u16
     }
 
-    fn lru_now(&self) -> u32 {
+    fn lru_now(&self) -> u16 {
         Self::lru_at(self.now_ms())
     }
 
@@ -107,7 +111,11 @@ impl Kv {
     /// key changed after its WATCH, none (`Ok(None)`). A command that fails
     /// (wrong type, bad integer) gets its error and changes nothing; the
     /// others still run, as in Redis.
-    pub fn exec_batch(&self, cmds: Vec<KvCommand>, watches: &[(Vec<u8>, Timestamp)]) -> Result<Option<Vec<Result<KvReply>>>> {
+    pub fn exec_batch(
+        &self,
+        cmds: Vec<KvCommand>,
+        watches: &[(Vec<u8>, Timestamp)],
+    ) -> Result<Option<Vec<Result<KvReply>>>> {
         self.commit(cmds, watches)
     }
 
@@ -294,13 +302,16 @@ impl Kv {
                 // Redis's approximation: sample a few keys, evict the
                 // least recently used of them.
                 let seed = self.now_ms() as usize ^ self.lru_now() as usize;
-                let mut sampled: Vec<(u32, Vec<u8>)> = (0..8)
+                let now = self.lru_now();
+                let mut sampled: Vec<(u16, Vec<u8>)> = (0..8)
                     .flat_map(|i| {
                         let shard = seed.wrapping_mul(31).wrapping_add(i * 97) % SHARDS;
                         ks.sample(shard, seed.wrapping_add(i * 7919), 4)
                     })
                     .collect();
-                sampled.sort();
+                // Longest idle first; the clock wraps, so idle time is a
+                // wrapping difference (as Redis's 24-bit LRU clock).
+                sampled.sort_by_key(|(access, _)| std::cmp::Reverse(now.wrapping_sub(*access)));
                 sampled.into_iter().take(8).map(|(_, k)| k).collect()
             }
         };
@@ -423,7 +434,7 @@ struct ReadAccess<'a> {
     kv: &'a Kv,
     read_ts: Option<Timestamp>,
     now: u64,
-    lru: u32,
+    lru: u16,
 }
 
 impl Access for ReadAccess<'_> {
@@ -441,7 +452,7 @@ impl Access for ReadAccess<'_> {
         let mut shard = ks.shard(slot.shard);
         let read_ts = self.read_ts.unwrap_or_else(|| self.kv.shared.newest.load(Ordering::Acquire));
         let Some(entry) = shard.find_mut(slot.hash, key) else { return f(None) };
-        entry.access = self.lru;
+        entry.set_access(self.lru);
         let seen = entry.state_at(read_ts);
         let meta = seen.meta();
         match seen.view() {
@@ -459,7 +470,12 @@ impl Access for ReadAccess<'_> {
         collect_keys(self.kv.ks(), read_ts, self.now, filter)
     }
 
-    fn scan(&mut self, cursor: u64, count: usize, filter: &mut dyn FnMut(&[u8], ValueRef<'_>) -> bool) -> (u64, Vec<Vec<u8>>) {
+    fn scan(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        filter: &mut dyn FnMut(&[u8], ValueRef<'_>) -> bool,
+    ) -> (u64, Vec<Vec<u8>>) {
         let read_ts = self.read_ts.unwrap_or_else(|| self.kv.shared.newest.load(Ordering::Acquire));
         scan(self.kv.ks(), read_ts, self.now, cursor, count, filter)
     }
@@ -478,7 +494,7 @@ struct WriteAccess<'a> {
     kv: &'a Kv,
     batch: Batch<'a>,
     now: u64,
-    lru: u32,
+    lru: u16,
     default_ttl: u64,
 }
 
@@ -496,7 +512,7 @@ impl Access for WriteAccess<'_> {
         let slot = ks.slot(key);
         let mut shard = ks.shard(slot.shard);
         let Some(entry) = shard.find_mut(slot.hash, key) else { return f(None) };
-        entry.access = self.lru;
+        entry.set_access(self.lru);
         match entry.view() {
             Some(v) if !entry.meta.expired(self.now) => f(Some((v, entry.meta))),
             _ => f(None),
@@ -514,10 +530,8 @@ impl Access for WriteAccess<'_> {
         for key in expired_keys {
             let ks = self.kv.ks();
             let slot = ks.slot(&key);
-            let expired = ks
-                .shard(slot.shard)
-                .find(slot.hash, &key)
-                .is_some_and(|e| !e.is_absent() && e.meta.expired(self.now));
+            let expired =
+                ks.shard(slot.shard).find(slot.hash, &key).is_some_and(|e| !e.is_absent() && e.meta.expired(self.now));
             if expired {
                 self.batch.apply(KvOp::Delete { key })?;
                 ks.counters.expired.fetch_add(1, Ordering::Relaxed);
@@ -530,7 +544,12 @@ impl Access for WriteAccess<'_> {
         collect_keys(self.kv.ks(), self.batch.ts, self.now, filter)
     }
 
-    fn scan(&mut self, cursor: u64, count: usize, filter: &mut dyn FnMut(&[u8], ValueRef<'_>) -> bool) -> (u64, Vec<Vec<u8>>) {
+    fn scan(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        filter: &mut dyn FnMut(&[u8], ValueRef<'_>) -> bool,
+    ) -> (u64, Vec<Vec<u8>>) {
         scan(self.kv.ks(), self.batch.ts, self.now, cursor, count, filter)
     }
 

@@ -81,10 +81,10 @@ pub use database::{
 pub use durable::{BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore};
 pub use error::{Error, Result};
 pub use expr::Expr;
-pub use keyspace::{Eviction, KvCommand, KvInfo, KvKind, KvOp, KvReply, Meta as KvMeta, SetCondition, SetExpiry};
-pub use keyspace::command::{ExpireCondition, KvValue};
-pub use kv::{Kv, KvConfig, PushListener, Watches};
 pub use gc::GcStats;
+pub use keyspace::command::{ExpireCondition, KvValue};
+pub use keyspace::{Eviction, KvCommand, KvInfo, KvKind, KvOp, KvReply, Meta as KvMeta, SetCondition, SetExpiry};
+pub use kv::{Kv, KvConfig, PushListener, Watches};
 pub use mvcc::{Timestamp, TxnId};
 pub use schema::{
     CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexId, IndexKind, IndexSchema, TableId,

@@ -35,7 +35,13 @@ fn manual() -> (Database, Arc<ManualClock>) {
 }
 
 fn set(key: &str, value: &str) -> KvCommand {
-    KvCommand::Set { key: b(key), value: b(value), condition: SetCondition::Always, expiry: SetExpiry::Clear, get: false }
+    KvCommand::Set {
+        key: b(key),
+        value: b(value),
+        condition: SetCondition::Always,
+        expiry: SetExpiry::Clear,
+        get: false,
+    }
 }
 
 #[test]
@@ -48,14 +54,34 @@ fn strings_follow_redis() {
     assert_eq!(kv.exec(KvCommand::Append { key: b("a"), value: b("!") }).unwrap(), KvReply::Int(3));
     assert!(matches!(kv.exec(KvCommand::IncrBy { key: b("a"), by: 1 }), Err(Error::NotAnInteger(_))));
     assert_eq!(kv.get(b"a").unwrap(), Some(b("42!")), "a failed INCR changes nothing");
-    let nx = KvCommand::Set { key: b("a"), value: b("x"), condition: SetCondition::IfAbsent, expiry: SetExpiry::Clear, get: false };
+    let nx = KvCommand::Set {
+        key: b("a"),
+        value: b("x"),
+        condition: SetCondition::IfAbsent,
+        expiry: SetExpiry::Clear,
+        get: false,
+    };
     assert_eq!(kv.exec(nx).unwrap(), KvReply::Nil);
-    let getset = KvCommand::Set { key: b("a"), value: b("y"), condition: SetCondition::Always, expiry: SetExpiry::Clear, get: true };
+    let getset = KvCommand::Set {
+        key: b("a"),
+        value: b("y"),
+        condition: SetCondition::Always,
+        expiry: SetExpiry::Clear,
+        get: true,
+    };
     assert_eq!(bytes(kv.exec(getset).unwrap()), b("42!"));
-    assert_eq!(kv.exec(KvCommand::Update { key: b("nope"), value: b("v"), expiry: SetExpiry::Keep }).unwrap(), KvReply::Int(0));
-    assert_eq!(kv.exec(KvCommand::Update { key: b("a"), value: b("z"), expiry: SetExpiry::Keep }).unwrap(), KvReply::Int(1));
+    assert_eq!(
+        kv.exec(KvCommand::Update { key: b("nope"), value: b("v"), expiry: SetExpiry::Keep }).unwrap(),
+        KvReply::Int(0)
+    );
+    assert_eq!(
+        kv.exec(KvCommand::Update { key: b("a"), value: b("z"), expiry: SetExpiry::Keep }).unwrap(),
+        KvReply::Int(1)
+    );
     kv.exec(set("n", "9223372036854775807")).unwrap();
-    assert!(matches!(kv.exec(KvCommand::IncrBy { key: b("n"), by: 1 }), Err(Error::NotAnInteger(m)) if m.contains("overflow")));
+    assert!(
+        matches!(kv.exec(KvCommand::IncrBy { key: b("n"), by: 1 }), Err(Error::NotAnInteger(m)) if m.contains("overflow"))
+    );
     assert_eq!(kv.exec(KvCommand::Delete { keys: vec![b("a"), b("n"), b("zz")] }).unwrap(), KvReply::Int(2));
     assert_eq!(kv.len(), 0);
 }
@@ -171,7 +197,14 @@ fn batches_are_atomic_and_watch_aborts() {
     kv.set(b"w", b"1", None).unwrap();
     let watched = vec![(b("w"), kv.watch_point())];
     let replies = kv
-        .exec_batch(vec![set("a", "1"), KvCommand::IncrBy { key: b("a"), by: 2 }, KvCommand::Pop { key: b("a"), front: true, count: None }], &watched)
+        .exec_batch(
+            vec![
+                set("a", "1"),
+                KvCommand::IncrBy { key: b("a"), by: 2 },
+                KvCommand::Pop { key: b("a"), front: true, count: None },
+            ],
+            &watched,
+        )
         .unwrap()
         .unwrap();
     assert_eq!(replies[0], Ok(KvReply::Ok));
@@ -214,7 +247,8 @@ fn scan_visits_every_key_once() {
         }
     }
     assert_eq!(seen.len(), 3000);
-    let lists = kv.exec(KvCommand::Scan { cursor: 0, pattern: None, count: 10_000, kind: Some(memdb_engine::KvKind::List) });
+    let lists =
+        kv.exec(KvCommand::Scan { cursor: 0, pattern: None, count: 10_000, kind: Some(memdb_engine::KvKind::List) });
     assert_eq!(lists.unwrap(), KvReply::Scan { cursor: 0, keys: vec![b("list:1")] });
 }
 
@@ -254,7 +288,8 @@ fn eviction_policies() {
     let open = |eviction| {
         USED.store(0, SeqCst);
         let kv = KvConfig { cleanup_interval: None, eviction, ..KvConfig::default() };
-        let config = Config::memory().with_gc_interval(None).with_kv(kv).with_max_memory(Some(MAX)).with_memory_probe(used);
+        let config =
+            Config::memory().with_gc_interval(None).with_kv(kv).with_max_memory(Some(MAX)).with_memory_probe(used);
         Database::open(config).unwrap()
     };
     let over = |db: &Database, by: u64| {

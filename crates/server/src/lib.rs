@@ -84,11 +84,7 @@ pub fn kv_config(config: &Config) -> Result<memdb_engine::KvConfig, ServerError>
     };
     let cleanup = config::parse_duration(&config.cleanup_interval)?;
     let eviction = config.eviction.parse().map_err(ServerError::Config)?;
-    Ok(memdb_engine::KvConfig {
-        default_ttl,
-        cleanup_interval: Some(cleanup).filter(|d| !d.is_zero()),
-        eviction,
-    })
+    Ok(memdb_engine::KvConfig { default_ttl, cleanup_interval: Some(cleanup).filter(|d| !d.is_zero()), eviction })
 }
 
 /// Whether a listen setting turns the listener off.

@@ -201,7 +201,16 @@ async fn multi_exec_and_watch() {
     let mut a = connect(&server).await;
     let mut b = connect(&server).await;
     let _: () = q(&mut a, &["SET", "balance", "10"]).await.unwrap();
-    let (x, y): (i64, i64) = redis::pipe().atomic().cmd("INCR").arg("balance").cmd("INCRBY").arg("balance").arg(5).query_async(&mut a).await.unwrap();
+    let (x, y): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("balance")
+        .cmd("INCRBY")
+        .arg("balance")
+        .arg(5)
+        .query_async(&mut a)
+        .await
+        .unwrap();
     assert_eq!((x, y), (11, 16));
     // A watched key changed by another client: EXEC returns nil.
     let _: () = q(&mut a, &["WATCH", "balance"]).await.unwrap();
@@ -215,7 +224,10 @@ async fn multi_exec_and_watch() {
     // gets its error in the reply array and the others still apply.
     let mut raw = std::net::TcpStream::connect(server.resp.unwrap()).unwrap();
     assert_eq!(roundtrip(&mut raw, b"WATCH balance\r\nMULTI\r\n"), "+OK\r\n+OK\r\n");
-    assert_eq!(roundtrip(&mut raw, b"DECRBY balance 7\r\nLPUSH balance x\r\nPING\r\n"), "+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n");
+    assert_eq!(
+        roundtrip(&mut raw, b"DECRBY balance 7\r\nLPUSH balance x\r\nPING\r\n"),
+        "+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
+    );
     let exec = roundtrip(&mut raw, b"EXEC\r\n");
     assert_eq!(exec, "*3\r\n:10\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n+PONG\r\n");
     // A command rejected while queuing aborts the whole block.
@@ -264,7 +276,10 @@ async fn errors_use_redis_words() {
     let mut c = connect(&server).await;
     let _: i64 = q(&mut c, &["RPUSH", "list", "a"]).await.unwrap();
     let _: () = q(&mut c, &["SET", "str", "abc"]).await.unwrap();
-    assert_eq!(err(&mut c, &["GET", "list"]).await, "WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(
+        err(&mut c, &["GET", "list"]).await,
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
     assert!(err(&mut c, &["LPUSH", "str", "x"]).await.starts_with("WRONGTYPE"));
     assert_eq!(err(&mut c, &["INCR", "str"]).await, "ERR value is not an integer or out of range");
     assert_eq!(err(&mut c, &["INCRBY", "str", "1.5"]).await, "ERR value is not an integer or out of range");
@@ -288,8 +303,14 @@ async fn auth_is_required_when_a_password_is_set() {
     let addr = server.resp.unwrap();
     let mut raw = std::net::TcpStream::connect(addr).unwrap();
     assert_eq!(roundtrip(&mut raw, b"GET k\r\n"), "-NOAUTH Authentication required.\r\n");
-    assert_eq!(roundtrip(&mut raw, b"AUTH nope\r\n"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
-    assert_eq!(roundtrip(&mut raw, b"AUTH other s3cret\r\n"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    assert_eq!(
+        roundtrip(&mut raw, b"AUTH nope\r\n"),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(
+        roundtrip(&mut raw, b"AUTH other s3cret\r\n"),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     assert_eq!(roundtrip(&mut raw, b"AUTH default s3cret\r\n"), "+OK\r\n");
     assert_eq!(roundtrip(&mut raw, b"GET k\r\n"), "$-1\r\n");
     // The client crate authenticates from the URL.

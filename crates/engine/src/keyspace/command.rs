@@ -3,7 +3,7 @@
 //!
 //! Commands follow Redis's semantics (the RESP front end is a thin parser
 //! over them; the HTTP API and the embedded [`crate::Kv`] handle use the
-//! same ones). Reads go through an [`Access`]: under the commit lock it
+//! same ones). Reads go through an `Access`: under the commit lock it
 //! reads the batch's newest state, otherwise the newest published one. A
 //! key whose TTL passed reads as absent; writing to one logs its deletion
 //! first.
@@ -319,8 +319,12 @@ pub(crate) trait Access {
     /// Multi-key reads: keys present, filtered, at the access's timestamp.
     fn keys(&mut self, filter: &mut dyn FnMut(&[u8], ValueRef<'_>, Meta) -> bool) -> Vec<Vec<u8>>;
     /// A scan step (see [`KvCommand::Scan`]).
-    fn scan(&mut self, cursor: u64, count: usize, filter: &mut dyn FnMut(&[u8], ValueRef<'_>) -> bool)
-    -> (u64, Vec<Vec<u8>>);
+    fn scan(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        filter: &mut dyn FnMut(&[u8], ValueRef<'_>) -> bool,
+    ) -> (u64, Vec<Vec<u8>>);
     /// A random present key.
     fn random_key(&mut self) -> Option<Vec<u8>>;
     /// Number of present keys.
@@ -430,7 +434,9 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
             }
             Ok(KvReply::Int(n))
         }
-        KvCommand::Exists { keys } => Ok(KvReply::Int(keys.iter().filter(|k| a.read(k, |v| v.is_some())).count() as i64)),
+        KvCommand::Exists { keys } => {
+            Ok(KvReply::Int(keys.iter().filter(|k| a.read(k, |v| v.is_some())).count() as i64))
+        }
         KvCommand::Type { key } => Ok(KvReply::Status(a.read(&key, |v| v.map_or("none", |(v, _)| v.kind().name())))),
         KvCommand::IncrBy { key, by } => {
             let old = a.read(&key, |v| match v {
@@ -580,11 +586,12 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
                 None => Ok(Vec::new()),
                 Some((ValueRef::List(l), _)) => {
                     let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
-                    let matches = |(i, e): (usize, &Box<[u8]>)| (**e == value[..]).then_some(i as u64);
+                    let matches = |(i, e): (usize, &[u8])| (e == &value[..]).then_some(i as u64);
+                    let items = l.iter().map(|e| &e[..]).enumerate();
                     let mut found: Vec<u64> = if count >= 0 {
-                        l.iter().enumerate().filter_map(matches).take(limit).collect()
+                        items.filter_map(matches).take(limit).collect()
                     } else {
-                        l.iter().enumerate().rev().filter_map(matches).take(limit).collect()
+                        items.rev().filter_map(matches).take(limit).collect()
                     };
                     found.sort_unstable();
                     Ok(found)
@@ -646,11 +653,12 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
                         Some(n) => n as usize,
                     };
                     let skip = (rank.unsigned_abs() - 1) as usize;
-                    let hit = |(i, e): (usize, &Box<[u8]>)| (**e == element[..]).then_some(i as i64);
+                    let hit = |(i, e): (usize, &[u8])| (e == &element[..]).then_some(i as i64);
+                    let items = l.iter().map(|e| &e[..]).enumerate();
                     Ok(if rank > 0 {
-                        l.iter().enumerate().take(limit).filter_map(hit).skip(skip).take(want).collect()
+                        items.take(limit).filter_map(hit).skip(skip).take(want).collect()
                     } else {
-                        l.iter().enumerate().rev().take(limit).filter_map(hit).skip(skip).take(want).collect()
+                        items.rev().take(limit).filter_map(hit).skip(skip).take(want).collect()
                     })
                 }
                 Some(_) => Err(Error::WrongType),
@@ -711,7 +719,14 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
 
 /// Writes a string: the expiry follows `expiry` relative to the key's
 /// current metadata (`old`, `None` when absent).
-fn put<A: Access>(a: &mut A, key: Vec<u8>, value: Vec<u8>, expiry: SetExpiry, old: Option<Meta>, now: u64) -> Result<()> {
+fn put<A: Access>(
+    a: &mut A,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    expiry: SetExpiry,
+    old: Option<Meta>,
+    now: u64,
+) -> Result<()> {
     let expires_at = match expiry {
         SetExpiry::Keep => old.map_or(0, |m| m.expires_at),
         SetExpiry::Clear => match a.default_ttl() {

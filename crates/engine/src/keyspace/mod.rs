@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! Keys hash (foldhash, seeded per process) into 256 shards, each a mutex
-//! around an open-addressing table of boxed [`entry::Entry`]s plus a
+//! around an open-addressing table of boxed `Entry`s plus a
 //! min-heap of `(expiry time, hash)` for the keys that have a TTL. A shard
 //! lock is held only for one key's read or change.
 //!
@@ -103,7 +103,8 @@ impl Shard {
     fn account(&mut self, hash: u64, was_live: bool, old_expiry: u64, live: bool, expiry: u64, ts: Timestamp) {
         let volatile = |live: bool, exp: u64| live && exp != 0;
         self.live = self.live + usize::from(live) - usize::from(was_live);
-        self.volatile = self.volatile + usize::from(volatile(live, expiry)) - usize::from(volatile(was_live, old_expiry));
+        self.volatile =
+            self.volatile + usize::from(volatile(live, expiry)) - usize::from(volatile(was_live, old_expiry));
         if live && expiry != 0 && expiry != old_expiry {
             self.expiry.push(Reverse((expiry, hash)));
         }
@@ -159,12 +160,16 @@ pub(crate) struct Counters {
     pub evicted: AtomicU64,
 }
 
+/// A key whose undo records outlived their batch: the batch's timestamp,
+/// the key's hash, the key.
+type Garbage = (Timestamp, u64, Box<[u8]>);
+
 /// The key-value keyspace of one database.
 pub(crate) struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     hasher: Hasher,
     /// Keys whose undo records outlived their batch, for the collector.
-    garbage: Mutex<Vec<(Timestamp, u64, Box<[u8]>)>>,
+    garbage: Mutex<Vec<Garbage>>,
     pub counters: Counters,
 }
 
@@ -209,7 +214,7 @@ impl Keyspace {
 
     /// Drops undo records no snapshot at or after `watermark` needs.
     pub fn collect(&self, watermark: Timestamp) -> usize {
-        let due: Vec<(Timestamp, u64, Box<[u8]>)> = {
+        let due: Vec<Garbage> = {
             let mut garbage = self.garbage.lock();
             if garbage.is_empty() {
                 return 0;
@@ -238,7 +243,7 @@ impl Keyspace {
                 }
                 shard.expiry.pop();
                 if let Some(entry) = self.expiring(&shard, at, hash)
-                    && entry.stamp <= read_ts
+                    && entry.stamp() <= read_ts
                 {
                     keys.push(entry.key().to_vec());
                 }
@@ -296,7 +301,7 @@ impl Keyspace {
 
     /// `count` keys sampled from a shard, with their last access (LRU
     /// eviction, RANDOMKEY).
-    pub fn sample(&self, shard: usize, start: usize, count: usize) -> Vec<(u32, Vec<u8>)> {
+    pub fn sample(&self, shard: usize, start: usize, count: usize) -> Vec<(u16, Vec<u8>)> {
         let shard = self.shard(shard);
         let n = shard.table.len();
         if n == 0 {
@@ -309,7 +314,7 @@ impl Keyspace {
             .chain(shard.table.iter())
             .filter(|e| !e.is_absent())
             .take(count)
-            .map(|e| (e.access, e.key().to_vec()))
+            .map(|e| (e.access(), e.key().to_vec()))
             .collect()
     }
 
@@ -330,12 +335,14 @@ impl Keyspace {
         let hasher = &self.hasher;
         let entry = match shard.table.find_mut(slot.hash, |e| e.key() == key) {
             Some(e) => e,
-            None => shard.table.insert_unique(slot.hash, Box::new(Entry::new(key)), |e| hasher.hash_one(e.key())).into_mut(),
+            None => {
+                shard.table.insert_unique(slot.hash, Box::new(Entry::new(key)), |e| hasher.hash_one(e.key())).into_mut()
+            }
         };
         let (was_live, old_expiry) = (!entry.is_absent(), entry.meta.expires_at);
         let expiry = state.meta.expires_at;
         entry.put_state(state);
-        entry.stamp = ts;
+        entry.set_stamp(ts);
         shard.account(slot.hash, was_live, old_expiry, true, expiry, ts);
     }
 
@@ -351,7 +358,7 @@ impl Keyspace {
         let slot = self.slot(key);
         let shard = self.shard(slot.shard);
         match shard.find(slot.hash, key) {
-            Some(entry) => entry.stamp.max(if entry.is_absent() { shard.removed_at } else { 0 }),
+            Some(entry) => entry.stamp().max(if entry.is_absent() { shard.removed_at } else { 0 }),
             None => shard.removed_at,
         }
     }
@@ -408,12 +415,12 @@ impl<'a> Batch<'a> {
                         .into_mut(),
                 };
                 let (was_live, old_expiry, stamp, meta) =
-                    (!entry.is_absent(), entry.meta.expires_at, entry.stamp, entry.meta);
+                    (!entry.is_absent(), entry.meta.expires_at, entry.stamp(), entry.meta);
                 let old = entry.take_state();
                 let expiry = state.meta.expires_at;
                 entry.put_state(state);
                 entry.push_undo(stamp, meta, entry::UndoAction::Restore(old.value));
-                entry.stamp = self.ts;
+                entry.set_stamp(self.ts);
                 shard.account(to_slot.hash, was_live, old_expiry, true, expiry, self.ts);
                 self.touched.push((to_slot.hash, to.as_slice().into()));
             }

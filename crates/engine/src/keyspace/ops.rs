@@ -156,7 +156,7 @@ fn corrupt(what: &str) -> Error {
 /// recording undo. Fails (changing nothing) when the op does not fit the
 /// entry, which only a corrupt log can cause.
 pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Result<()> {
-    let (stamp, meta) = (entry.stamp, entry.meta);
+    let (stamp, meta) = (entry.stamp(), entry.meta);
     match op {
         KvOp::Put { value, expires_at, at, .. } => {
             let old = entry.take_state();
@@ -257,7 +257,7 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
         }
         KvOp::Rename { .. } | KvOp::Flush => return Err(corrupt("multi-key op applied to one key")),
     }
-    entry.stamp = ts;
+    entry.set_stamp(ts);
     Ok(())
 }
 
@@ -284,12 +284,7 @@ mod tests {
     }
 
     fn push(key: &str, front: bool, vals: &[&str]) -> KvOp {
-        KvOp::Push {
-            key: key.into(),
-            front,
-            values: vals.iter().map(|v| ByteBuf::from(v.as_bytes())).collect(),
-            at: 1,
-        }
+        KvOp::Push { key: key.into(), front, values: vals.iter().map(|v| ByteBuf::from(v.as_bytes())).collect(), at: 1 }
     }
 
     #[test]
@@ -328,10 +323,9 @@ mod tests {
     #[test]
     fn ops_that_do_not_fit_fail_without_change() {
         let mut e = Entry::new(b"k");
-        apply_to_entry(&mut e, &KvOp::Put { key: "k".into(), value: b"v".to_vec(), expires_at: 0, at: 1 }, 1)
-            .unwrap();
+        apply_to_entry(&mut e, &KvOp::Put { key: "k".into(), value: b"v".to_vec(), expires_at: 0, at: 1 }, 1).unwrap();
         assert!(apply_to_entry(&mut e, &push("k", true, &["a"]), 2).is_err());
         assert!(matches!(e.view(), Some(ValueRef::Str(b"v"))));
-        assert_eq!(e.stamp, 1);
+        assert_eq!(e.stamp(), 1);
     }
 }

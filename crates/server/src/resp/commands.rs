@@ -74,7 +74,13 @@ pub fn parse(name: &str, args: Vec<Vec<u8>>, now: u64) -> Option<Result<Data, Re
         "get" => plain(KvCommand::Get { key: a.next() }),
         "set" => parse_set(a.next(), a.next(), a.rest(), now),
         "setnx" => Ok(Data::Kv(
-            KvCommand::Set { key: a.next(), value: a.next(), condition: SetCondition::IfAbsent, expiry: SetExpiry::Clear, get: false },
+            KvCommand::Set {
+                key: a.next(),
+                value: a.next(),
+                condition: SetCondition::IfAbsent,
+                expiry: SetExpiry::Clear,
+                get: false,
+            },
             Shape::Flag,
         )),
         "setex" | "psetex" => {
@@ -89,10 +95,22 @@ pub fn parse(name: &str, args: Vec<Vec<u8>>, now: u64) -> Option<Result<Data, Re
             }
             let unit = if name == "setex" { 1000 } else { 1 };
             expiry_at(amount, unit, false, now, name).and_then(|at| {
-                plain(KvCommand::Set { key, value, condition: SetCondition::Always, expiry: SetExpiry::At(at), get: false })
+                plain(KvCommand::Set {
+                    key,
+                    value,
+                    condition: SetCondition::Always,
+                    expiry: SetExpiry::At(at),
+                    get: false,
+                })
             })
         }
-        "getset" => plain(KvCommand::Set { key: a.next(), value: a.next(), condition: SetCondition::Always, expiry: SetExpiry::Clear, get: true }),
+        "getset" => plain(KvCommand::Set {
+            key: a.next(),
+            value: a.next(),
+            condition: SetCondition::Always,
+            expiry: SetExpiry::Clear,
+            get: true,
+        }),
         "getdel" => plain(KvCommand::GetDel { key: a.next() }),
         "getex" => {
             let key = a.next();
@@ -102,7 +120,7 @@ pub fn parse(name: &str, args: Vec<Vec<u8>>, now: u64) -> Option<Result<Data, Re
         "mget" => plain(KvCommand::MGet { keys: a.rest() }),
         "mset" | "msetnx" => {
             let rest = a.rest();
-            if rest.len() % 2 != 0 {
+            if !rest.len().is_multiple_of(2) {
                 Err(format!("ERR wrong number of arguments for '{name}' command"))
             } else {
                 let mut pairs = Vec::with_capacity(rest.len() / 2);
@@ -223,7 +241,9 @@ pub fn parse(name: &str, args: Vec<Vec<u8>>, now: u64) -> Option<Result<Data, Re
             let cursor = a.next();
             parse_scan(&cursor, a.rest())
         }
-        "rename" | "renamenx" => plain(KvCommand::Rename { from: a.next(), to: a.next(), only_if_absent: name == "renamenx" }),
+        "rename" | "renamenx" => {
+            plain(KvCommand::Rename { from: a.next(), to: a.next(), only_if_absent: name == "renamenx" })
+        }
         "randomkey" => plain(KvCommand::RandomKey),
         "dbsize" => plain(KvCommand::DbSize),
         "flushdb" | "flushall" => match a.rest().as_slice() {
@@ -317,7 +337,10 @@ fn parse_lpos(key: Vec<u8>, element: Vec<u8>, options: Vec<Vec<u8>>) -> Result<D
         match upper(name).as_str() {
             "RANK" => {
                 if value == i64::MIN {
-                    return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
+                    return Err(
+                        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+                            .into(),
+                    );
                 }
                 rank = value;
             }
@@ -332,10 +355,8 @@ fn parse_lpos(key: Vec<u8>, element: Vec<u8>, options: Vec<Vec<u8>>) -> Result<D
 }
 
 fn parse_scan(cursor: &[u8], options: Vec<Vec<u8>>) -> Result<Data, Reject> {
-    let cursor: u64 = std::str::from_utf8(cursor)
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| "ERR invalid cursor".to_owned())?;
+    let cursor: u64 =
+        std::str::from_utf8(cursor).ok().and_then(|c| c.parse().ok()).ok_or_else(|| "ERR invalid cursor".to_owned())?;
     let (mut pattern, mut count, mut kind) = (None, 10usize, None);
     let mut wanted_type = None;
     for pair in options.chunks(2) {

@@ -261,7 +261,9 @@ impl Conn {
             return false;
         }
         let Some(spec) = args.first().and_then(|name| spec_of(name)) else { return false };
-        table::arity_ok(spec, args.len()) && !is_connection_command(spec.name) && !matches!(spec.name, "blpop" | "brpop")
+        table::arity_ok(spec, args.len())
+            && !is_connection_command(spec.name)
+            && !matches!(spec.name, "blpop" | "brpop")
     }
 
     /// Runs pipelined data commands (see [`Conn::batchable`]): writes in
@@ -628,7 +630,9 @@ impl Conn {
         let stats = s.db.stats();
         let used = memdb_engine::resident_memory();
         let (expired, evicted) = s.kv.expired_and_evicted();
-        let want = |name: &str| section.as_deref().is_none_or(|w| w == name || w == "all" || w == "everything" || w == "default");
+        let want = |name: &str| {
+            section.as_deref().is_none_or(|w| w == name || w == "all" || w == "everything" || w == "default")
+        };
         let mut text = String::new();
         if want("server") {
             let addr = s.addr.lock().map(|a| a.port()).unwrap_or(0);
@@ -711,8 +715,12 @@ impl Conn {
                 }
             }
             "resetstat" => self.out(buf).ok(),
-            "set" => self.out(buf).error("ERR CONFIG SET is not supported: memdb reads its settings from its configuration file and flags"),
-            _ => self.out(buf).error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CONFIG HELP.")),
+            "set" => self.out(buf).error(
+                "ERR CONFIG SET is not supported: memdb reads its settings from its configuration file and flags",
+            ),
+            _ => self
+                .out(buf)
+                .error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CONFIG HELP.")),
         }
     }
 
@@ -750,9 +758,9 @@ impl Conn {
                 self.out(buf).bulk(line.as_bytes());
             }
             ("no-evict" | "no-touch" | "reply", 3) => self.out(buf).ok(),
-            _ => self.out(buf).error(&format!(
-                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."
-            )),
+            _ => self
+                .out(buf)
+                .error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP.")),
         }
     }
 

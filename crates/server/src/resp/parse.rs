@@ -139,7 +139,10 @@ fn split_inline(text: &[u8]) -> Result<Vec<Vec<u8>>, ProtocolError> {
                         }
                         Some(b'\\') => {
                             let escaped = *text.get(i + 1).ok_or_else(unbalanced)?;
-                            let hex = text.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                            let hex = text
+                                .get(i + 2..i + 4)
+                                .and_then(|h| std::str::from_utf8(h).ok())
+                                .and_then(|h| u8::from_str_radix(h, 16).ok());
                             match (escaped, hex) {
                                 (b'x', Some(byte)) => {
                                     word.push(byte);
