@@ -514,7 +514,7 @@ impl Access for WriteAccess<'_> {
         let Some(entry) = shard.find_mut(slot.hash, key) else { return f(None) };
         entry.set_access(self.lru);
         match entry.view() {
-            Some(v) if !entry.meta.expired(self.now) => f(Some((v, entry.meta))),
+            Some(v) if !entry.expired(self.now) => f(Some((v, entry.meta()))),
             _ => f(None),
         }
     }
@@ -531,7 +531,7 @@ impl Access for WriteAccess<'_> {
             let ks = self.kv.ks();
             let slot = ks.slot(&key);
             let expired =
-                ks.shard(slot.shard).find(slot.hash, &key).is_some_and(|e| !e.is_absent() && e.meta.expired(self.now));
+                ks.shard(slot.shard).find(slot.hash, &key).is_some_and(|e| !e.is_absent() && e.expired(self.now));
             if expired {
                 self.batch.apply(KvOp::Delete { key })?;
                 ks.counters.expired.fetch_add(1, Ordering::Relaxed);

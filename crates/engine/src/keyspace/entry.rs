@@ -198,16 +198,31 @@ struct Extra {
 /// nine years at a million commits a second).
 const STAMP_BITS: u32 = 48;
 const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
+/// `shape` holds the expiry time (low 46 bits: ms since the Unix epoch,
+/// enough until the year 4200), the kind (2 bits) and the key length (high
+/// 16 bits; `LONG_KEY` means the body starts with the length in LEB128).
+const EXPIRY_BITS: u32 = 46;
+const EXPIRY_MASK: u64 = (1 << EXPIRY_BITS) - 1;
+const KIND_SHIFT: u32 = 46;
+const KEY_LEN_SHIFT: u32 = 48;
+const LONG_KEY: u64 = 0xFFFF;
 
-/// One key in a shard's table.
+/// One key in a shard's table: 48 bytes, and one allocation holding just
+/// the key and the string value, so that with 16-byte keys and 32-byte
+/// values both allocations fall in the allocator's 48-byte class.
 #[derive(Debug)]
 pub(crate) struct Entry {
     /// Commit timestamp of the newest state (low 48 bits) and the coarse
     /// time of the last access in seconds, wrapping (high 16 bits, for LRU
-    /// eviction): one word instead of two keeps the entry at 56 bytes.
+    /// eviction).
     stamp_access: u64,
-    pub meta: Meta,
-    /// Kind byte · key length (LEB128) · key · string value.
+    /// Expiry time, kind and key length (see `EXPIRY_BITS`).
+    shape: u64,
+    /// Creation and last change, seconds since the Unix epoch.
+    created: u32,
+    updated: u32,
+    /// Key · string value (a key of 65,535 bytes or more is preceded by its
+    /// length in LEB128).
     body: Box<[u8]>,
     extra: Option<Box<Extra>>,
 }
@@ -220,10 +235,17 @@ pub(crate) enum Seen<'a> {
     Old(State),
 }
 
+/// Milliseconds → whole seconds, saturating at the u32 range.
+fn secs(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+}
+
 impl Entry {
     /// A new, absent key.
     pub fn new(key: &[u8]) -> Entry {
-        Entry { stamp_access: 0, meta: Meta::default(), body: encode_body(KIND_ABSENT, key, &[]), extra: None }
+        let mut e = Entry { stamp_access: 0, shape: 0, created: 0, updated: 0, body: Box::default(), extra: None };
+        e.set_body(KIND_ABSENT, key, &[]);
+        e
     }
 
     /// Commit timestamp of the newest state.
@@ -244,26 +266,96 @@ impl Entry {
         self.stamp_access = (self.stamp_access & STAMP_MASK) | (u64::from(clock) << STAMP_BITS);
     }
 
+    fn kind(&self) -> u8 {
+        ((self.shape >> KIND_SHIFT) & 3) as u8
+    }
+
+    /// The newest state's metadata (creation and update times in whole
+    /// seconds, expiry in ms).
+    pub fn meta(&self) -> Meta {
+        Meta {
+            created_at: u64::from(self.created) * 1000,
+            updated_at: u64::from(self.updated) * 1000,
+            expires_at: self.expires_at(),
+        }
+    }
+
+    pub fn set_meta(&mut self, meta: Meta) {
+        self.created = secs(meta.created_at);
+        self.updated = secs(meta.updated_at);
+        self.set_expires(meta.expires_at);
+    }
+
+    /// Expiry time in ms since the Unix epoch (0: none).
+    pub fn expires_at(&self) -> u64 {
+        self.shape & EXPIRY_MASK
+    }
+
+    pub fn set_expires(&mut self, at: u64) {
+        self.shape = (self.shape & !EXPIRY_MASK) | at.min(EXPIRY_MASK);
+    }
+
+    pub fn set_updated(&mut self, at: u64) {
+        self.updated = secs(at);
+    }
+
+    /// Whether the newest state is expired at `now` (ms).
+    pub fn expired(&self, now: u64) -> bool {
+        self.meta().expired(now)
+    }
+
+    /// Where the key starts and ends in the body.
+    fn key_span(&self) -> (usize, usize) {
+        let len = self.shape >> KEY_LEN_SHIFT;
+        if len != LONG_KEY {
+            (0, len as usize)
+        } else {
+            let (len, at) = read_len(&self.body);
+            (at, at + len)
+        }
+    }
+
     pub fn key(&self) -> &[u8] {
-        let (len, at) = read_len(&self.body[1..]);
-        let start = 1 + at;
-        self.body.get(start..start + len).unwrap_or(&[])
+        let (start, end) = self.key_span();
+        self.body.get(start..end).unwrap_or(&[])
     }
 
     fn string_bytes(&self) -> &[u8] {
-        let (len, at) = read_len(&self.body[1..]);
-        self.body.get(1 + at + len..).unwrap_or(&[])
+        let (_, end) = self.key_span();
+        self.body.get(end..).unwrap_or(&[])
+    }
+
+    /// Rebuilds the body with this kind, key and string value.
+    fn set_body(&mut self, kind: u8, key: &[u8], value: &[u8]) {
+        let short = key.len() < LONG_KEY as usize;
+        let mut body = Vec::with_capacity(key.len() + value.len() + if short { 0 } else { 10 });
+        if !short {
+            write_len(&mut body, key.len());
+        }
+        body.extend_from_slice(key);
+        body.extend_from_slice(value);
+        let key_len = if short { key.len() as u64 } else { LONG_KEY };
+        self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
+        self.body = body.into_boxed_slice();
+    }
+
+    /// Makes the newest state absent, keeping the key.
+    fn clear_value(&mut self) {
+        if self.kind() != KIND_ABSENT {
+            let key = self.key().to_vec();
+            self.set_body(KIND_ABSENT, &key, &[]);
+        }
     }
 
     /// Whether the key is absent in its newest state (a tombstone kept for
     /// older snapshots).
     pub fn is_absent(&self) -> bool {
-        self.body[0] == KIND_ABSENT
+        self.kind() == KIND_ABSENT
     }
 
     /// The newest value.
     pub fn view(&self) -> Option<ValueRef<'_>> {
-        match self.body[0] {
+        match self.kind() {
             KIND_STRING => Some(ValueRef::Str(self.string_bytes())),
             KIND_LIST => self.extra.as_ref().and_then(|e| e.list.as_ref()).map(ValueRef::List),
             _ => None,
@@ -272,7 +364,7 @@ impl Entry {
 
     /// The newest list, for in-place changes.
     pub fn list_mut(&mut self) -> Option<&mut List> {
-        if self.body[0] != KIND_LIST {
+        if self.kind() != KIND_LIST {
             return None;
         }
         self.extra.as_mut().and_then(|e| e.list.as_mut())
@@ -280,34 +372,34 @@ impl Entry {
 
     /// Moves the newest state out (the entry is left absent).
     pub fn take_state(&mut self) -> State {
-        let value = match self.body[0] {
+        let value = match self.kind() {
             KIND_STRING => Some(Value::Str(self.string_bytes().into())),
             KIND_LIST => Some(Value::List(self.extra.as_mut().and_then(|e| e.list.take()).unwrap_or_default())),
             _ => None,
         };
-        if self.body[0] != KIND_ABSENT {
-            self.body = encode_body(KIND_ABSENT, self.key(), &[]);
-        }
-        State { value, meta: std::mem::take(&mut self.meta) }
+        let meta = self.meta();
+        self.clear_value();
+        self.set_meta(Meta::default());
+        State { value, meta }
     }
 
     /// Installs a state as the newest.
     pub fn put_state(&mut self, state: State) {
-        self.meta = state.meta;
+        self.set_meta(state.meta);
         match state.value {
             None => {
-                if self.body[0] != KIND_ABSENT {
-                    self.body = encode_body(KIND_ABSENT, self.key(), &[]);
-                }
+                self.clear_value();
                 self.drop_list();
             }
             Some(Value::Str(s)) => {
-                self.body = encode_body(KIND_STRING, self.key(), &s);
+                let key = self.key().to_vec();
+                self.set_body(KIND_STRING, &key, &s);
                 self.drop_list();
             }
             Some(Value::List(list)) => {
-                if self.body[0] != KIND_LIST {
-                    self.body = encode_body(KIND_LIST, self.key(), &[]);
+                if self.kind() != KIND_LIST {
+                    let key = self.key().to_vec();
+                    self.set_body(KIND_LIST, &key, &[]);
                 }
                 self.extra.get_or_insert_with(Box::default).list = Some(list);
             }
@@ -405,7 +497,7 @@ impl Entry {
             Some(ValueRef::Str(s)) => Some(Value::Str(s.into())),
             Some(ValueRef::List(l)) => Some(Value::List(l.clone())),
         };
-        State { value, meta: self.meta }
+        State { value, meta: self.meta() }
     }
 
     /// Approximate heap bytes of the newest state (for memory accounting).
@@ -429,28 +521,23 @@ impl Seen<'_> {
 
     pub fn meta(&self) -> Meta {
         match self {
-            Seen::Head(e) => e.meta,
+            Seen::Head(e) => e.meta(),
             Seen::Old(s) => s.meta,
         }
     }
 }
 
-fn encode_body(kind: u8, key: &[u8], value: &[u8]) -> Box<[u8]> {
-    let mut body = Vec::with_capacity(1 + 5 + key.len() + value.len());
-    body.push(kind);
-    let mut len = key.len();
+/// Appends a LEB128 length.
+fn write_len(out: &mut Vec<u8>, mut len: usize) {
     loop {
         let byte = (len & 0x7f) as u8;
         len >>= 7;
         if len == 0 {
-            body.push(byte);
-            break;
+            out.push(byte);
+            return;
         }
-        body.push(byte | 0x80);
+        out.push(byte | 0x80);
     }
-    body.extend_from_slice(key);
-    body.extend_from_slice(value);
-    body.into_boxed_slice()
 }
 
 /// Reads a LEB128 length: (value, bytes used).
@@ -475,8 +562,8 @@ mod tests {
 
     #[test]
     fn entries_stay_small() {
-        // A key costs its entry: 56 bytes is one allocator size class.
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
+        // A key costs its entry: 48 bytes is one allocator size class.
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
         let mut e = Entry::new(b"k");
         e.set_stamp(123);
         e.set_access(u16::MAX);
@@ -492,7 +579,7 @@ mod tests {
         e.put_state(State { value: s("hello"), meta: Meta::default() });
         assert_eq!(e.key(), b"some-key");
         assert!(matches!(e.view(), Some(ValueRef::Str(b"hello"))));
-        let long = vec![7u8; 300];
+        let long = vec![7u8; 70_000];
         let mut e = Entry::new(&long);
         e.put_state(State { value: s("x"), meta: Meta::default() });
         assert_eq!(e.key(), &long[..]);
@@ -502,11 +589,11 @@ mod tests {
     fn old_snapshots_rebuild_their_state() {
         let mut e = Entry::new(b"k");
         // ts 3: created as a list [a]
-        e.push_undo(e.stamp(), e.meta, UndoAction::Restore(None));
+        e.push_undo(e.stamp(), e.meta(), UndoAction::Restore(None));
         e.put_state(State { value: Some(Value::List(List::from(vec![b"a".to_vec().into()]))), meta: Meta::default() });
         e.set_stamp(3);
         // ts 5: push b at the back
-        e.push_undo(e.stamp(), e.meta, UndoAction::PopBack(1));
+        e.push_undo(e.stamp(), e.meta(), UndoAction::PopBack(1));
         e.list_mut().unwrap().push_back(b"b".to_vec().into());
         e.set_stamp(5);
         let len_at = |e: &Entry, ts| match e.state_at(ts).view() {
@@ -529,12 +616,12 @@ mod tests {
         e.push_undo(0, Meta::default(), UndoAction::Restore(None));
         e.put_state(State { value: s("v1"), meta: Meta { created_at: 1, updated_at: 1, expires_at: 0 } });
         e.set_stamp(1);
-        e.push_undo(1, e.meta, UndoAction::Restore(s("v1")));
+        e.push_undo(1, e.meta(), UndoAction::Restore(s("v1")));
         e.put_state(State { value: s("v2"), meta: Meta { created_at: 1, updated_at: 2, expires_at: 9 } });
         e.set_stamp(2);
         assert!(e.roll_back_one());
         assert!(matches!(e.view(), Some(ValueRef::Str(b"v1"))));
-        assert_eq!(e.meta.expires_at, 0);
+        assert_eq!(e.expires_at(), 0);
         assert!(e.roll_back_one());
         assert!(e.is_absent());
     }

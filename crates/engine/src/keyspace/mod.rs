@@ -87,9 +87,9 @@ impl Shard {
             Some(e) => e,
             None => self.table.insert_unique(hash, Box::new(Entry::new(key)), |e| hasher.hash_one(e.key())).into_mut(),
         };
-        let (was_live, old_expiry) = (!entry.is_absent(), entry.meta.expires_at);
+        let (was_live, old_expiry) = (!entry.is_absent(), entry.expires_at());
         let applied = ops::apply_to_entry(entry, op, ts);
-        let (live, expiry) = (!entry.is_absent(), entry.meta.expires_at);
+        let (live, expiry) = (!entry.is_absent(), entry.expires_at());
         let dead = !live && !entry.has_undo();
         if dead {
             self.remove(hash, key);
@@ -123,9 +123,9 @@ impl Shard {
     /// Rolls the newest change of a key back (a failed batch).
     fn roll_back(&mut self, hash: u64, key: &[u8]) {
         let Some(entry) = self.find_mut(hash, key) else { return };
-        let (was_live, old_expiry) = (!entry.is_absent(), entry.meta.expires_at);
+        let (was_live, old_expiry) = (!entry.is_absent(), entry.expires_at());
         entry.roll_back_one();
-        let (live, expiry, dead) = (!entry.is_absent(), entry.meta.expires_at, entry.is_absent() && !entry.has_undo());
+        let (live, expiry, dead) = (!entry.is_absent(), entry.expires_at(), entry.is_absent() && !entry.has_undo());
         if dead {
             self.remove(hash, key);
         }
@@ -265,7 +265,7 @@ impl Keyspace {
             .table
             .iter_hash(hash)
             .map(|b| &**b)
-            .find(|e| !e.is_absent() && e.meta.expires_at == at && self.hasher.hash_one(e.key()) == hash)
+            .find(|e| !e.is_absent() && e.expires_at() == at && self.hasher.hash_one(e.key()) == hash)
     }
 
     /// Drops stale and duplicate pairs from a shard's expiry heap. Every key
@@ -339,7 +339,7 @@ impl Keyspace {
                 shard.table.insert_unique(slot.hash, Box::new(Entry::new(key)), |e| hasher.hash_one(e.key())).into_mut()
             }
         };
-        let (was_live, old_expiry) = (!entry.is_absent(), entry.meta.expires_at);
+        let (was_live, old_expiry) = (!entry.is_absent(), entry.expires_at());
         let expiry = state.meta.expires_at;
         entry.put_state(state);
         entry.set_stamp(ts);
@@ -415,7 +415,7 @@ impl<'a> Batch<'a> {
                         .into_mut(),
                 };
                 let (was_live, old_expiry, stamp, meta) =
-                    (!entry.is_absent(), entry.meta.expires_at, entry.stamp(), entry.meta);
+                    (!entry.is_absent(), entry.expires_at(), entry.stamp(), entry.meta());
                 let old = entry.take_state();
                 let expiry = state.meta.expires_at;
                 entry.put_state(state);

@@ -156,7 +156,7 @@ fn corrupt(what: &str) -> Error {
 /// recording undo. Fails (changing nothing) when the op does not fit the
 /// entry, which only a corrupt log can cause.
 pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Result<()> {
-    let (stamp, meta) = (entry.stamp(), entry.meta);
+    let (stamp, meta) = (entry.stamp(), entry.meta());
     match op {
         KvOp::Put { value, expires_at, at, .. } => {
             let old = entry.take_state();
@@ -175,7 +175,7 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
             if entry.is_absent() {
                 return Err(corrupt("expiry of an absent key"));
             }
-            entry.meta.expires_at = *expires_at;
+            entry.set_expires(*expires_at);
             entry.push_undo(stamp, meta, UndoAction::Meta);
         }
         KvOp::Push { front, values, at, .. } => {
@@ -194,7 +194,7 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
                 } else {
                     list.extend(items);
                 }
-                entry.meta.updated_at = *at;
+                entry.set_updated(*at);
                 let n = values.len();
                 entry.push_undo(stamp, meta, if *front { UndoAction::PopFront(n) } else { UndoAction::PopBack(n) });
             }
@@ -211,7 +211,7 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
                 } else {
                     UndoAction::PushBack(list.drain(list.len() - n..).collect())
                 };
-                entry.meta.updated_at = *at;
+                entry.set_updated(*at);
                 entry.push_undo(stamp, meta, action);
             }
         }
@@ -219,14 +219,14 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
             let list = entry.list_mut().ok_or_else(|| corrupt("set in a non-list"))?;
             let slot = usize::try_from(*index).ok().and_then(|i| list.get_mut(i)).ok_or_else(|| corrupt("index"))?;
             let old = std::mem::replace(slot, value.as_slice().into());
-            entry.meta.updated_at = *at;
+            entry.set_updated(*at);
             entry.push_undo(stamp, meta, UndoAction::SetAt(*index as usize, old));
         }
         KvOp::ListInsert { index, value, at, .. } => {
             let list = entry.list_mut().ok_or_else(|| corrupt("insert into a non-list"))?;
             let i = usize::try_from(*index).ok().filter(|&i| i <= list.len()).ok_or_else(|| corrupt("index"))?;
             list.insert(i, value.as_slice().into());
-            entry.meta.updated_at = *at;
+            entry.set_updated(*at);
             entry.push_undo(stamp, meta, UndoAction::RemoveAt(i));
         }
         KvOp::ListRemove { indexes, at, .. } => {
@@ -266,7 +266,7 @@ fn finish_list_change(entry: &mut Entry, stamp: Timestamp, meta: Meta, at: u64, 
     if entry.list_mut().is_some_and(|l| l.is_empty()) {
         entry.take_state();
     } else {
-        entry.meta.updated_at = at;
+        entry.set_updated(at);
     }
     entry.push_undo(stamp, meta, undo);
 }
