@@ -479,9 +479,7 @@ fn load_keys(keyspace: &crate::keyspace::Keyspace, entries: Vec<CheckpointKey>, 
     for e in entries {
         let value = match e.value {
             CheckpointValue::String(s) => Value::Str(s.into_vec().into_boxed_slice()),
-            CheckpointValue::List(items) => {
-                Value::List(items.into_iter().map(|i| i.into_vec().into_boxed_slice()).collect())
-            }
+            CheckpointValue::List(items) => Value::List(items.iter().map(|i| &i[..]).collect()),
         };
         let meta =
             crate::keyspace::Meta { created_at: e.created_at, updated_at: e.updated_at, expires_at: e.expires_at };

@@ -561,7 +561,7 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
             None => Ok(KvReply::Array(Vec::new())),
             Some((ValueRef::List(l), _)) => {
                 let (from, to) = span(l.len(), start, stop);
-                Ok(KvReply::Array(l.range(from..to).map(|e| KvReply::Bytes(e.to_vec())).collect()))
+                Ok(KvReply::Array(l.range(from, to).map(|e| KvReply::Bytes(e.to_vec())).collect()))
             }
             Some(_) => Err(Error::WrongType),
         }),
@@ -587,7 +587,7 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
                 Some((ValueRef::List(l), _)) => {
                     let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
                     let matches = |(i, e): (usize, &[u8])| (e == &value[..]).then_some(i as u64);
-                    let items = l.iter().map(|e| &e[..]).enumerate();
+                    let items = l.iter().enumerate();
                     let mut found: Vec<u64> = if count >= 0 {
                         items.filter_map(matches).take(limit).collect()
                     } else {
@@ -624,7 +624,7 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
         KvCommand::Insert { key, before, pivot, value } => {
             let found = a.read(&key, |v| match v {
                 None => Ok(None),
-                Some((ValueRef::List(l), _)) => Ok(Some((l.len(), l.iter().position(|e| **e == pivot[..])))),
+                Some((ValueRef::List(l), _)) => Ok(Some((l.len(), l.iter().position(|e| e == &pivot[..])))),
                 Some(_) => Err(Error::WrongType),
             })?;
             match found {
@@ -654,7 +654,7 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
                     };
                     let skip = (rank.unsigned_abs() - 1) as usize;
                     let hit = |(i, e): (usize, &[u8])| (e == &element[..]).then_some(i as i64);
-                    let items = l.iter().map(|e| &e[..]).enumerate();
+                    let items = l.iter().enumerate();
                     Ok(if rank > 0 {
                         items.take(limit).filter_map(hit).skip(skip).take(want).collect()
                     } else {

@@ -15,12 +15,8 @@
 //! timestamps. With 16-byte keys and 32-byte values an entry takes 64 + 56
 //! bytes of heap plus its slot in the shard's table.
 
-use std::collections::VecDeque;
-
+pub(crate) use super::list::List;
 use crate::mvcc::Timestamp;
-
-/// A list value: elements in order.
-pub(crate) type List = VecDeque<Box<[u8]>>;
 
 /// What kind of value a key holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -146,22 +142,14 @@ pub(crate) fn undo_value(value: &mut Option<Value>, action: UndoAction) {
             }
             let Some(Value::List(list)) = value else { return };
             match other {
-                UndoAction::PopFront(n) => drop(list.drain(..n.min(list.len()))),
-                UndoAction::PopBack(n) => list.truncate(list.len().saturating_sub(n)),
-                UndoAction::PushFront(items) => {
-                    for item in items.into_iter().rev() {
-                        list.push_front(item);
-                    }
-                }
-                UndoAction::PushBack(items) => list.extend(items),
-                UndoAction::SetAt(i, old) => {
-                    if let Some(slot) = list.get_mut(i) {
-                        *slot = old;
-                    }
-                }
+                UndoAction::PopFront(n) => (0..n).for_each(|_| drop(list.pop_front())),
+                UndoAction::PopBack(n) => (0..n).for_each(|_| drop(list.pop_back())),
+                UndoAction::PushFront(items) => items.iter().rev().for_each(|item| list.push_front(item)),
+                UndoAction::PushBack(items) => items.iter().for_each(|item| list.push_back(item)),
+                UndoAction::SetAt(i, old) => drop(list.set(i, &old)),
                 UndoAction::InsertAt(items) => {
                     for (i, item) in items {
-                        list.insert(i.min(list.len()), item);
+                        list.insert(i.min(list.len()), &item);
                     }
                 }
                 UndoAction::RemoveAt(i) => drop(list.remove(i)),
@@ -503,7 +491,7 @@ impl Entry {
     /// Approximate heap bytes of the newest state (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         let list = match self.view() {
-            Some(ValueRef::List(l)) => l.capacity() * 16 + l.iter().map(|e| e.len().max(8)).sum::<usize>(),
+            Some(ValueRef::List(l)) => l.heap_bytes(),
             _ => 0,
         };
         std::mem::size_of::<Entry>() + self.body.len() + list
@@ -590,11 +578,11 @@ mod tests {
         let mut e = Entry::new(b"k");
         // ts 3: created as a list [a]
         e.push_undo(e.stamp(), e.meta(), UndoAction::Restore(None));
-        e.put_state(State { value: Some(Value::List(List::from(vec![b"a".to_vec().into()]))), meta: Meta::default() });
+        e.put_state(State { value: Some(Value::List([&b"a"[..]].into_iter().collect())), meta: Meta::default() });
         e.set_stamp(3);
         // ts 5: push b at the back
         e.push_undo(e.stamp(), e.meta(), UndoAction::PopBack(1));
-        e.list_mut().unwrap().push_back(b"b".to_vec().into());
+        e.list_mut().unwrap().push_back(b"b");
         e.set_stamp(5);
         let len_at = |e: &Entry, ts| match e.state_at(ts).view() {
             Some(ValueRef::List(l)) => Some(l.len()),

@@ -35,6 +35,7 @@
 pub mod command;
 pub(crate) mod entry;
 mod glob;
+mod list;
 pub mod ops;
 
 use std::cmp::Reverse;

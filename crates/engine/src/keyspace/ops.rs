@@ -179,7 +179,7 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
             entry.push_undo(stamp, meta, UndoAction::Meta);
         }
         KvOp::Push { front, values, at, .. } => {
-            let items = values.iter().map(|v| Box::<[u8]>::from(v.as_slice()));
+            let items = values.iter().map(|v| v.as_slice());
             if entry.is_absent() {
                 let list: List = if *front { items.rev().collect() } else { items.collect() };
                 entry.put_state(State {
@@ -192,7 +192,7 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
                 if *front {
                     items.for_each(|i| list.push_front(i));
                 } else {
-                    list.extend(items);
+                    items.for_each(|i| list.push_back(i));
                 }
                 entry.set_updated(*at);
                 let n = values.len();
@@ -207,9 +207,11 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
                 entry.push_undo(stamp, meta, UndoAction::Restore(old.value));
             } else {
                 let action = if *front {
-                    UndoAction::PushFront(list.drain(..n).collect())
+                    UndoAction::PushFront((0..n).filter_map(|_| list.pop_front()).collect())
                 } else {
-                    UndoAction::PushBack(list.drain(list.len() - n..).collect())
+                    let mut popped: Vec<Box<[u8]>> = (0..n).filter_map(|_| list.pop_back()).collect();
+                    popped.reverse();
+                    UndoAction::PushBack(popped)
                 };
                 entry.set_updated(*at);
                 entry.push_undo(stamp, meta, action);
@@ -217,15 +219,14 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
         }
         KvOp::ListSet { index, value, at, .. } => {
             let list = entry.list_mut().ok_or_else(|| corrupt("set in a non-list"))?;
-            let slot = usize::try_from(*index).ok().and_then(|i| list.get_mut(i)).ok_or_else(|| corrupt("index"))?;
-            let old = std::mem::replace(slot, value.as_slice().into());
+            let old = usize::try_from(*index).ok().and_then(|i| list.set(i, value)).ok_or_else(|| corrupt("index"))?;
             entry.set_updated(*at);
             entry.push_undo(stamp, meta, UndoAction::SetAt(*index as usize, old));
         }
         KvOp::ListInsert { index, value, at, .. } => {
             let list = entry.list_mut().ok_or_else(|| corrupt("insert into a non-list"))?;
             let i = usize::try_from(*index).ok().filter(|&i| i <= list.len()).ok_or_else(|| corrupt("index"))?;
-            list.insert(i, value.as_slice().into());
+            list.insert(i, value);
             entry.set_updated(*at);
             entry.push_undo(stamp, meta, UndoAction::RemoveAt(i));
         }
@@ -249,8 +250,9 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
             let len = list.len();
             let end = usize::try_from(*end).unwrap_or(usize::MAX).min(len);
             let start = usize::try_from(*start).unwrap_or(usize::MAX).min(end);
-            let back: Vec<Box<[u8]>> = list.drain(end..).collect();
-            let front: Vec<Box<[u8]>> = list.drain(..start).collect();
+            let mut back: Vec<Box<[u8]>> = (end..len).filter_map(|_| list.pop_back()).collect();
+            back.reverse();
+            let front: Vec<Box<[u8]>> = (0..start).filter_map(|_| list.pop_front()).collect();
             let mut removed: Vec<(usize, Box<[u8]>)> = front.into_iter().enumerate().collect();
             removed.extend(back.into_iter().enumerate().map(|(i, v)| (end + i, v)));
             finish_list_change(entry, stamp, meta, *at, UndoAction::InsertAt(removed));
