@@ -458,9 +458,7 @@ fn key_entries(keyspace: &crate::keyspace::Keyspace, shard: usize, ts: Timestamp
         let value = match seen.view() {
             None => continue,
             Some(ValueRef::Str(s)) => CheckpointValue::String(serde_bytes::ByteBuf::from(s)),
-            Some(ValueRef::List(l)) => {
-                CheckpointValue::List(l.iter().map(|e| serde_bytes::ByteBuf::from(&e[..])).collect())
-            }
+            Some(ValueRef::List(l)) => CheckpointValue::List(l.iter().map(serde_bytes::ByteBuf::from).collect()),
         };
         out.push(CheckpointKey {
             key: serde_bytes::ByteBuf::from(entry.key()),

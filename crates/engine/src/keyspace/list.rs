@@ -505,8 +505,8 @@ mod tests {
             prop_assert_eq!(&forward, &model.iter().cloned().collect::<Vec<_>>());
             let backward: Vec<Vec<u8>> = list.iter().rev().map(<[u8]>::to_vec).collect();
             prop_assert_eq!(backward, model.iter().rev().cloned().collect::<Vec<_>>());
-            for i in 0..model.len() {
-                prop_assert_eq!(list.get(i), Some(&model[i][..]));
+            for (i, item) in model.iter().enumerate() {
+                prop_assert_eq!(list.get(i), Some(&item[..]));
             }
             if !model.is_empty() {
                 let from = model.len() / 3;
