@@ -4,8 +4,9 @@
 #
 # 1. Throughput: redis-benchmark -t set,get,incr,lpush,rpush,lpop,rpop
 #    -c 50 -n N, with -P 1 and -P 16, on one key and with -r 1000000,
-#    against memdb (memory-only) and redis-server (persistence off).
-#    Prints requests/s per test and memdb / Redis (> 1: memdb faster).
+#    against memdb (memory-only; default threads, then one worker thread)
+#    and redis-server (persistence off). Prints requests/s per test and
+#    memdb / Redis (> 1: memdb faster).
 # 2. Memory: 1,000,000 keys with 16-byte keys and 32-byte values, without
 #    and with a TTL, and a list of 1,000,000 3-byte elements, loaded into
 #    fresh servers with `redis-cli --pipe`. memdb's figure is its resident
@@ -47,9 +48,10 @@ stop_servers() {
 }
 trap 'stop_servers; rm -rf "$WORK"' EXIT
 
+MEMDB_FLAGS=()
 start_servers() {
   target/release/memdb serve --durability memory-only --pg-listen 127.0.0.1:0 \
-    --resp-listen "127.0.0.1:$MEMDB_PORT" >"$WORK/memdb.log" 2>&1 &
+    --resp-listen "127.0.0.1:$MEMDB_PORT" "${MEMDB_FLAGS[@]}" >"$WORK/memdb.log" 2>&1 &
   MEMDB_PID=$!
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$WORK" >"$WORK/redis.log" 2>&1 &
@@ -66,31 +68,46 @@ rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {print $2+0}'; }
 
 # ---------------------------------------------------------------- throughput
-if [[ $THROUGHPUT == 1 ]]; then
-  start_servers
-  TESTS=set,get,incr,lpush,rpush,lpop,rpop
-  echo "## Throughput (redis-benchmark -c 50 -n $REQUESTS), requests/s"
-  echo
-  echo "| test | pipeline | keys | memdb | Redis | memdb / Redis |"
-  echo "|---|---|---|---|---|---|"
+# memdb runs twice: with its default worker threads (one per core), and with
+# one worker thread, the resources single-threaded Redis uses; on a 2-core
+# machine the benchmark client needs the other core.
+run_benchmarks() {
+  local port=$1 tag=$2
   for pipeline in 1 16; do
     for keys in one 1000000; do
       random=()
       [[ $keys != one ]] && random=(-r "$keys")
-      for port in "$MEMDB_PORT" "$REDIS_PORT"; do
-        redis-benchmark -p "$port" -t "$TESTS" -n "$REQUESTS" -c 50 -P "$pipeline" "${random[@]}" --csv \
-          >"$WORK/bench-$port-$pipeline-$keys.csv" 2>/dev/null
-      done
+      redis-benchmark -p "$port" -t set,get,incr,lpush,rpush,lpop,rpop -n "$REQUESTS" -c 50 -P "$pipeline" \
+        "${random[@]}" --csv >"$WORK/bench-$tag-$pipeline-$keys.csv" 2>/dev/null
+    done
+  done
+}
+if [[ $THROUGHPUT == 1 ]]; then
+  MEMDB_FLAGS=()
+  start_servers
+  run_benchmarks "$MEMDB_PORT" memdb
+  run_benchmarks "$REDIS_PORT" redis
+  stop_servers
+  MEMDB_FLAGS=(--threads 1)
+  start_servers
+  run_benchmarks "$MEMDB_PORT" memdb1
+  stop_servers
+  MEMDB_FLAGS=()
+  echo "## Throughput (redis-benchmark -c 50 -n $REQUESTS), requests/s"
+  echo
+  echo "| test | pipeline | keys | memdb | memdb, 1 thread | Redis | memdb / Redis | 1 thread / Redis |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for pipeline in 1 16; do
+    for keys in one 1000000; do
       for test in SET GET INCR LPUSH RPUSH LPOP RPOP; do
-        pick() { awk -F'","' -v t="\"$test" '$1 == t {printf "%d\n", $2}' "$1"; }
-        m=$(pick "$WORK/bench-$MEMDB_PORT-$pipeline-$keys.csv")
-        r=$(pick "$WORK/bench-$REDIS_PORT-$pipeline-$keys.csv")
-        printf '| %s | %s | %s | %.0f | %.0f | %.2f |\n' "$test" "$pipeline" "$keys" "$m" "$r" "$(echo "$m / $r" | bc -l)"
+        pick() { awk -F'","' -v t="\"$test" '$1 == t {printf "%d\n", $2}' "$WORK/bench-$1-$pipeline-$keys.csv"; }
+        m=$(pick memdb); m1=$(pick memdb1); r=$(pick redis)
+        printf '| %s | %s | %s | %d | %d | %d | %.2f | %.2f |\n' "$test" "$pipeline" "$keys" "$m" "$m1" "$r" \
+          "$(echo "$m / $r" | bc -l)" "$(echo "$m1 / $r" | bc -l)"
       done
     done
   done
   echo
-  stop_servers
 fi
 
 # -------------------------------------------------------------------- memory

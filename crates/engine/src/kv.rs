@@ -166,7 +166,7 @@ impl Kv {
         let now = self.now_ms();
         let mut access = WriteAccess {
             kv: self,
-            batch: Batch::new(self.ks(), ts),
+            batch: Batch::at(self.ks(), ts, now),
             now,
             lru: Self::lru_at(now),
             default_ttl: shared.kv_config.default_ttl.map_or(0, |d| d.as_millis() as u64),
@@ -521,19 +521,14 @@ impl Access for WriteAccess<'_> {
 
     fn write(&mut self, op: KvOp) -> Result<()> {
         // A write to an expired key first logs its deletion, so replay,
-        // which does not look at clocks, reaches the same state.
-        let expired_keys: Vec<Vec<u8>> = match &op {
-            KvOp::Delete { .. } | KvOp::Flush => Vec::new(),
-            KvOp::Rename { to, .. } => vec![to.clone()],
-            other => other.key().map(|k| vec![k.to_vec()]).unwrap_or_default(),
-        };
-        for key in expired_keys {
+        // which does not look at clocks, reaches the same state. The batch
+        // does it for single-key ops; a rename's target is checked here.
+        if let KvOp::Rename { to, .. } = &op {
             let ks = self.kv.ks();
-            let slot = ks.slot(&key);
-            let expired =
-                ks.shard(slot.shard).find(slot.hash, &key).is_some_and(|e| !e.is_absent() && e.expired(self.now));
+            let slot = ks.slot(to);
+            let expired = ks.shard(slot.shard).find(slot.hash, to).is_some_and(|e| !e.is_absent() && e.expired(self.now));
             if expired {
-                self.batch.apply(KvOp::Delete { key })?;
+                self.batch.apply(KvOp::Delete { key: to.clone() })?;
                 ks.counters.expired.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -313,6 +313,18 @@ impl Entry {
         self.body.get(end..).unwrap_or(&[])
     }
 
+    /// Rebuilds the body with this kind and string value, keeping the key.
+    fn rebody(&mut self, kind: u8, value: &[u8]) {
+        // The key (with its length prefix when long) is the body's start.
+        let (_, end) = self.key_span();
+        let mut body = Vec::with_capacity(end + value.len());
+        body.extend_from_slice(&self.body[..end.min(self.body.len())]);
+        body.extend_from_slice(value);
+        let key_len = (self.shape >> KEY_LEN_SHIFT) & 0xFFFF;
+        self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
+        self.body = body.into_boxed_slice();
+    }
+
     /// Rebuilds the body with this kind, key and string value.
     fn set_body(&mut self, kind: u8, key: &[u8], value: &[u8]) {
         let short = key.len() < LONG_KEY as usize;
@@ -330,8 +342,7 @@ impl Entry {
     /// Makes the newest state absent, keeping the key.
     fn clear_value(&mut self) {
         if self.kind() != KIND_ABSENT {
-            let key = self.key().to_vec();
-            self.set_body(KIND_ABSENT, &key, &[]);
+            self.rebody(KIND_ABSENT, &[]);
         }
     }
 
@@ -380,14 +391,12 @@ impl Entry {
                 self.drop_list();
             }
             Some(Value::Str(s)) => {
-                let key = self.key().to_vec();
-                self.set_body(KIND_STRING, &key, &s);
+                self.rebody(KIND_STRING, &s);
                 self.drop_list();
             }
             Some(Value::List(list)) => {
                 if self.kind() != KIND_LIST {
-                    let key = self.key().to_vec();
-                    self.set_body(KIND_LIST, &key, &[]);
+                    self.rebody(KIND_LIST, &[]);
                 }
                 self.extra.get_or_insert_with(Box::default).list = Some(list);
             }

@@ -375,16 +375,48 @@ pub(crate) struct Batch<'a> {
     touched: Vec<(u64, Box<[u8]>)>,
     /// Keys that got elements pushed (to wake blocked pops).
     pub pushed: Vec<Vec<u8>>,
+    /// The batch's time (ms), against which `apply` deletes an expired key
+    /// before changing it; 0: no such check (replay, sweeps).
+    now: u64,
 }
 
 impl<'a> Batch<'a> {
     pub fn new(keyspace: &'a Keyspace, ts: Timestamp) -> Batch<'a> {
-        Batch { keyspace, ts, ops: Vec::new(), touched: Vec::new(), pushed: Vec::new() }
+        Batch { keyspace, ts, ops: Vec::new(), touched: Vec::new(), pushed: Vec::new(), now: 0 }
+    }
+
+    /// A batch whose writes treat keys expired at `now` as absent: such a
+    /// key's deletion is applied and logged before the write.
+    pub fn at(keyspace: &'a Keyspace, ts: Timestamp, now: u64) -> Batch<'a> {
+        Batch { now, ..Batch::new(keyspace, ts) }
     }
 
     /// Applies an op now (visible to later reads in the batch, and to
     /// readers once the batch is published) and keeps it for the log.
     pub fn apply(&mut self, op: KvOp) -> Result<()> {
+        let checks_expiry = self.now != 0 && !matches!(op, KvOp::Delete { .. } | KvOp::Flush | KvOp::Rename { .. });
+        if let (true, Some(key)) = (checks_expiry, op.key()) {
+            // One shard lock for the expiry check and the change.
+            let ks = self.keyspace;
+            let slot = ks.slot(key);
+            let mut shard = ks.shard(slot.shard);
+            let expired = shard.find(slot.hash, key).is_some_and(|e| !e.is_absent() && e.expired(self.now));
+            if expired {
+                let delete = KvOp::Delete { key: key.to_vec() };
+                shard.apply(&ks.hasher, slot.hash, &delete, key, self.ts)?;
+                self.touched.push((slot.hash, key.into()));
+                self.ops.push(delete);
+                ks.counters.expired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            shard.apply(&ks.hasher, slot.hash, &op, key, self.ts)?;
+            drop(shard);
+            self.touched.push((slot.hash, key.into()));
+            if matches!(op, KvOp::Push { .. }) {
+                self.pushed.push(key.to_vec());
+            }
+            self.ops.push(op);
+            return Ok(());
+        }
         self.apply_unlogged(&op)?;
         self.ops.push(op);
         Ok(())
