@@ -526,7 +526,8 @@ impl Access for WriteAccess<'_> {
         if let KvOp::Rename { to, .. } = &op {
             let ks = self.kv.ks();
             let slot = ks.slot(to);
-            let expired = ks.shard(slot.shard).find(slot.hash, to).is_some_and(|e| !e.is_absent() && e.expired(self.now));
+            let expired =
+                ks.shard(slot.shard).find(slot.hash, to).is_some_and(|e| !e.is_absent() && e.expired(self.now));
             if expired {
                 self.batch.apply(KvOp::Delete { key: to.clone() })?;
                 ks.counters.expired.fetch_add(1, Ordering::Relaxed);

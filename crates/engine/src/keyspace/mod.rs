@@ -394,32 +394,41 @@ impl<'a> Batch<'a> {
     /// Applies an op now (visible to later reads in the batch, and to
     /// readers once the batch is published) and keeps it for the log.
     pub fn apply(&mut self, op: KvOp) -> Result<()> {
-        let checks_expiry = self.now != 0 && !matches!(op, KvOp::Delete { .. } | KvOp::Flush | KvOp::Rename { .. });
-        if let (true, Some(key)) = (checks_expiry, op.key()) {
-            // One shard lock for the expiry check and the change.
-            let ks = self.keyspace;
-            let slot = ks.slot(key);
-            let mut shard = ks.shard(slot.shard);
-            let expired = shard.find(slot.hash, key).is_some_and(|e| !e.is_absent() && e.expired(self.now));
-            if expired {
-                let delete = KvOp::Delete { key: key.to_vec() };
-                shard.apply(&ks.hasher, slot.hash, &delete, key, self.ts)?;
-                self.touched.push((slot.hash, key.into()));
-                self.ops.push(delete);
-                ks.counters.expired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let checks_expiry = self.now != 0 && !matches!(op, KvOp::Delete { .. });
+        match op.key() {
+            Some(key) => {
+                if let Some(delete) = self.apply_single(&op, key, checks_expiry)? {
+                    self.ops.push(delete);
+                }
             }
-            shard.apply(&ks.hasher, slot.hash, &op, key, self.ts)?;
-            drop(shard);
-            self.touched.push((slot.hash, key.into()));
-            if matches!(op, KvOp::Push { .. }) {
-                self.pushed.push(key.to_vec());
-            }
-            self.ops.push(op);
-            return Ok(());
+            None => self.apply_unlogged(&op)?,
         }
-        self.apply_unlogged(&op)?;
         self.ops.push(op);
         Ok(())
+    }
+
+    /// Applies a single-key op under one shard lock. With `checks_expiry`,
+    /// a key expired at the batch's time is deleted first; the deletion is
+    /// returned for the log.
+    fn apply_single(&mut self, op: &KvOp, key: &[u8], checks_expiry: bool) -> Result<Option<KvOp>> {
+        let ks = self.keyspace;
+        let slot = ks.slot(key);
+        let mut shard = ks.shard(slot.shard);
+        let mut deleted = None;
+        if checks_expiry && shard.find(slot.hash, key).is_some_and(|e| !e.is_absent() && e.expired(self.now)) {
+            let delete = KvOp::Delete { key: key.to_vec() };
+            shard.apply(&ks.hasher, slot.hash, &delete, key, self.ts)?;
+            self.touched.push((slot.hash, key.into()));
+            ks.counters.expired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            deleted = Some(delete);
+        }
+        shard.apply(&ks.hasher, slot.hash, op, key, self.ts)?;
+        drop(shard);
+        self.touched.push((slot.hash, key.into()));
+        if matches!(op, KvOp::Push { .. }) {
+            self.pushed.push(key.to_vec());
+        }
+        Ok(deleted)
     }
 
     /// Applies an op without keeping it (replay, where the record exists).
@@ -468,12 +477,8 @@ impl<'a> Batch<'a> {
                 }
             }
             single => {
-                let Some(key) = single.key() else { return Ok(()) };
-                let slot = ks.slot(key);
-                ks.shard(slot.shard).apply(&ks.hasher, slot.hash, single, key, self.ts)?;
-                self.touched.push((slot.hash, key.into()));
-                if matches!(single, KvOp::Push { .. }) {
-                    self.pushed.push(key.to_vec());
+                if let Some(key) = single.key() {
+                    self.apply_single(single, key, false)?;
                 }
             }
         }

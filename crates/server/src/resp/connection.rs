@@ -49,7 +49,6 @@ struct Conn {
     multi_failed: bool,
     watches: Watches,
     started: Instant,
-    last_command: String,
 }
 
 /// What to do after a request.
@@ -80,7 +79,6 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
         multi_failed: false,
         watches: Vec::new(),
         started: Instant::now(),
-        last_command: String::new(),
     };
     let mut input = BytesMut::with_capacity(16 * 1024);
     loop {
@@ -115,6 +113,7 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
                         None => break,
                     }
                 }
+                conn.shared.commands_total.fetch_add(group.len() as u64, Ordering::Relaxed);
                 conn.run_group(group, &mut out);
             } else if conn.request(args, &mut out).await == Flow::Close {
                 let _ = socket.write_all(&out).await;
@@ -219,7 +218,6 @@ impl Conn {
             self.out(buf).error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
-        name.clone_into(&mut self.last_command);
         if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
             self.queue(name, args, buf);
             return Flow::Continue;
@@ -227,30 +225,16 @@ impl Conn {
         if is_connection_command(name) {
             return self.connection_command(name, args, buf);
         }
-        let rest = args.split_off(1);
-        match commands::parse(name, rest, self.now_ms()) {
-            Some(Ok(Data::Kv(cmd, shape))) => {
-                let result = self.shared.kv.exec(cmd);
-                self.reply_kv(result, shape, buf);
-                Flow::Continue
+        if matches!(name, "blpop" | "brpop") {
+            match commands::parse(name, args.split_off(1), self.now_ms()) {
+                Some(Ok(Data::Block { keys, front, timeout })) => self.block_pop(keys, front, timeout, buf).await,
+                Some(Err(message)) => self.out(buf).error(&message),
+                _ => self.out(buf).error(&format!("ERR unknown command '{name}'")),
             }
-            Some(Ok(Data::Block { keys, front, timeout })) => {
-                self.block_pop(keys, front, timeout, buf).await;
-                Flow::Continue
-            }
-            Some(Ok(Data::EmptyScan)) => {
-                self.out(buf).kv(&KvReply::Scan { cursor: 0, keys: Vec::new() });
-                Flow::Continue
-            }
-            Some(Err(message)) => {
-                self.out(buf).error(&message);
-                Flow::Continue
-            }
-            None => {
-                self.out(buf).error(&format!("ERR unknown command '{name}'"));
-                Flow::Continue
-            }
+            return Flow::Continue;
         }
+        self.run_group(vec![args], buf);
+        Flow::Continue
     }
 
     /// Whether a request is a plain data command that can run grouped with
@@ -270,7 +254,6 @@ impl Conn {
     /// one engine transaction, so a pipeline of N writes costs one commit;
     /// each command still gets its own reply or error, in order.
     fn run_group(&mut self, group: Vec<Vec<Vec<u8>>>, buf: &mut BytesMut) {
-        self.shared.commands_total.fetch_add(group.len() as u64, Ordering::Relaxed);
         let now = self.now_ms();
         let mut items: Vec<Result<(KvCommand, Shape), String>> = Vec::with_capacity(group.len());
         for mut args in group {
