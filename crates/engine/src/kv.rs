@@ -180,14 +180,25 @@ impl Kv {
             }
             replies.push(reply);
         }
-        let mut batch = access.batch;
+        let batch = access.batch;
         if batch.ops.is_empty() {
             drop(lock);
             return Ok(Some(replies));
         }
+        self.publish(batch, lock)?;
+        Ok(Some(replies))
+    }
+
+    /// Ends a batch that applied changes: hands its ops to the commit log
+    /// (rolling everything back if the log refuses), publishes its
+    /// timestamp, releases the commit lock, drops or queues its undo
+    /// records, wakes blocked pops, and waits for durability as the mode
+    /// says.
+    fn publish(&self, mut batch: Batch<'_>, lock: parking_lot::MutexGuard<'_, ()>) -> Result<()> {
+        let shared = &self.shared;
         let position = if shared.config.commit_log.wants_records() {
             let ops = std::mem::take(&mut batch.ops).into_iter().map(LogOp::Kv).collect();
-            match shared.config.commit_log.append(CommitRecord { ts, ops }) {
+            match shared.config.commit_log.append(CommitRecord { ts: batch.ts, ops }) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     batch.roll_back();
@@ -197,7 +208,7 @@ impl Kv {
         } else {
             None
         };
-        shared.newest.store(ts, Ordering::Release);
+        shared.newest.store(batch.ts, Ordering::Release);
         drop(lock);
         let pushed = std::mem::take(&mut batch.pushed);
         batch.finish(shared.active.any());
@@ -207,7 +218,7 @@ impl Kv {
         if let Some(position) = position {
             shared.config.commit_log.wait_durable(position)?;
         }
-        Ok(Some(replies))
+        Ok(())
     }
 
     /// Deletes keys whose TTL passed (through the log, in batches); returns
@@ -235,27 +246,13 @@ impl Kv {
         }
         let mut batch = Batch::new(self.ks(), newest + 1);
         for key in keys {
-            batch.apply(KvOp::Delete { key })?;
+            if let Err(e) = batch.apply(KvOp::Delete { key }) {
+                batch.roll_back();
+                return Err(e);
+            }
         }
         let n = batch.ops.len();
-        let position = if shared.config.commit_log.wants_records() {
-            let ops = std::mem::take(&mut batch.ops).into_iter().map(LogOp::Kv).collect();
-            match shared.config.commit_log.append(CommitRecord { ts: newest + 1, ops }) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    batch.roll_back();
-                    return Err(e);
-                }
-            }
-        } else {
-            None
-        };
-        shared.newest.store(newest + 1, Ordering::Release);
-        drop(lock);
-        batch.finish(shared.active.any());
-        if let Some(position) = position {
-            shared.config.commit_log.wait_durable(position)?;
-        }
+        self.publish(batch, lock)?;
         Ok(n)
     }
 

@@ -76,6 +76,40 @@ pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
     Ok(Arc::new(Database::open(engine.with_durability(durability))?))
 }
 
+/// Accepts connections on `listener` until `shutdown` completes, running
+/// `serve` for each on its own task; then stops accepting and closes the
+/// open connections. `protocol` names the front end in log messages.
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: &tokio::net::TcpListener,
+    protocol: &str,
+    shutdown: impl Future<Output = ()>,
+    serve: F,
+) where
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((socket, peer)) => {
+                    connections.spawn(serve(socket, peer));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment
+                    // rather than spin.
+                    tracing::warn!("accepting a {protocol} connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+}
+
 /// The key-value settings of a configuration.
 pub fn kv_config(config: &Config) -> Result<memdb_engine::KvConfig, ServerError> {
     let default_ttl = match config.default_ttl.as_deref() {

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use memdb_engine::Database;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 pub use connection::Shared;
 
@@ -44,25 +43,10 @@ impl PgServer {
     /// accepting and closes the open connections (their open transactions
     /// roll back; committed data is untouched).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((socket, _peer)) => {
-                        connections.spawn(connection::serve_connection(socket, self.shared.clone()));
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait a moment
-                        // rather than spin.
-                        tracing::warn!("accepting a PostgreSQL connection failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        connections.shutdown().await;
+        let shared = self.shared;
+        crate::accept_loop(&self.listener, "PostgreSQL", shutdown, |socket, _peer| {
+            connection::serve_connection(socket, shared.clone())
+        })
+        .await;
     }
 }

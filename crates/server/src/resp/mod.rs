@@ -33,7 +33,6 @@ use memdb_engine::{Database, Eviction, Kv};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 
 /// Default RESP listen address.
 pub const DEFAULT_RESP_LISTEN: &str = "127.0.0.1:6379";
@@ -162,26 +161,13 @@ impl RespServer {
 
     /// Accepts connections until `shutdown` completes, then closes them.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((socket, peer)) => {
-                        let _ = socket.set_nodelay(true);
-                        self.shared.connections_total.fetch_add(1, Ordering::Relaxed);
-                        connections.spawn(connection::serve(socket, peer, self.shared.clone()));
-                    }
-                    Err(e) => {
-                        tracing::warn!("accepting a RESP connection failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        connections.shutdown().await;
+        let shared = self.shared;
+        crate::accept_loop(&self.listener, "RESP", shutdown, |socket, peer| {
+            let _ = socket.set_nodelay(true);
+            shared.connections_total.fetch_add(1, Ordering::Relaxed);
+            connection::serve(socket, peer, shared.clone())
+        })
+        .await;
     }
 }
 
