@@ -64,7 +64,7 @@ bench() {
 memdb() {
   local mode=$1
   rm -rf "$WORK/memdb-data"
-  target/release/memdb serve --resp-listen off --pg-listen "127.0.0.1:$MEMDB_PORT" --durability "$mode" \
+  target/release/memdb serve --resp-listen off --http-listen off --pg-listen "127.0.0.1:$MEMDB_PORT" --durability "$mode" \
     --data-dir "$WORK/memdb-data" >"$WORK/memdb-$mode.log" 2>&1 &
   MEMDB_PID=$!
   for _ in $(seq 100); do

@@ -48,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/memdb serve --resp-listen off --pg-listen "127.0.0.1:$MEMDB_PORT" --durability memory-only >"$WORK/memdb.log" 2>&1 &
+target/release/memdb serve --resp-listen off --http-listen off --pg-listen "127.0.0.1:$MEMDB_PORT" --durability memory-only >"$WORK/memdb.log" 2>&1 &
 MEMDB_PID=$!
 
 mkdir -p "$WORK/pgdata" && chown postgres "$WORK/pgdata" 2>/dev/null || true

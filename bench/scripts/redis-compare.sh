@@ -51,7 +51,7 @@ trap 'stop_servers; rm -rf "$WORK"' EXIT
 MEMDB_FLAGS=()
 start_servers() {
   target/release/memdb serve --durability memory-only --pg-listen 127.0.0.1:0 \
-    --resp-listen "127.0.0.1:$MEMDB_PORT" "${MEMDB_FLAGS[@]}" >"$WORK/memdb.log" 2>&1 &
+    --resp-listen "127.0.0.1:$MEMDB_PORT" --http-listen off "${MEMDB_FLAGS[@]}" >"$WORK/memdb.log" 2>&1 &
   MEMDB_PID=$!
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$WORK" >"$WORK/redis.log" 2>&1 &

@@ -101,6 +101,13 @@ struct ServeArgs {
     /// Redis protocol listen address, or `off` [default: 127.0.0.1:6379].
     #[arg(long, value_name = "ADDR")]
     resp_listen: Option<String>,
+    /// HTTP REST listen address, or `off` [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<String>,
+    /// A separate address answering only /health and /ready (up during
+    /// recovery), or `off` [default: off].
+    #[arg(long, value_name = "ADDR")]
+    health_listen: Option<String>,
     /// Password Redis clients must AUTH with [default: none].
     #[arg(long, value_name = "PASSWORD", env = "MEMDB_RESP_PASSWORD", hide_env_values = true)]
     resp_password: Option<String>,
@@ -180,6 +187,12 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
     if let Some(v) = args.resp_listen {
         config.resp_listen = v;
     }
+    if let Some(v) = args.http_listen {
+        config.http_listen = v;
+    }
+    if let Some(v) = args.health_listen {
+        config.health_listen = v;
+    }
     if let Some(v) = args.resp_password {
         config.resp_password = Some(v);
     }
@@ -201,17 +214,34 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
         runtime.worker_threads(n.max(1));
     }
     let runtime = runtime.build().map_err(|e| memdb_server::ServerError::Config(format!("cannot start: {e}")))?;
-    let db = memdb_server::open_database(&config)?;
-    let flush_at_exit = db.clone();
+    let opened = std::sync::Arc::new(std::sync::OnceLock::new());
+    let open = {
+        let config = config.clone();
+        let opened = opened.clone();
+        async move {
+            let db = tokio::task::spawn_blocking(move || memdb_server::open_database(&config))
+                .await
+                .map_err(|e| memdb_server::ServerError::Config(format!("opening the database failed: {e}")))??;
+            let _ = opened.set(db.clone());
+            Ok(db)
+        }
+    };
     runtime.block_on(async {
-        memdb_server::serve(&config, db, shutdown_signal(), |at| {
+        memdb_server::serve_opening(&config, open, shutdown_signal(), |at| {
             tracing::info!(durability = %config.durability, "memdb {} listening for PostgreSQL clients on {}", env!("CARGO_PKG_VERSION"), at.pg);
             if let Some(resp) = at.resp {
                 tracing::info!("listening for Redis clients on {resp}");
             }
+            if let Some(http) = at.http {
+                tracing::info!("listening for HTTP on {http} (docs at http://{http}/api/v1/docs)");
+            }
+            if let Some(health) = at.health {
+                tracing::info!("health probes on {health}");
+            }
         })
         .await
     })?;
+    let Some(flush_at_exit) = opened.get() else { return Ok(()) };
     flush_at_exit.flush()?;
     tracing::info!("memdb stopped");
     Ok(())

@@ -194,7 +194,7 @@ fn lower_priority() {
 fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option<u64>) -> Result<CheckpointInfo> {
     let started = Instant::now();
     let mut written = 0u64;
-    let txn = crate::txn::Transaction::begin(shared.clone(), TxnOptions::read_only(Default::default()))?;
+    let txn = crate::txn::Transaction::begin(shared.clone(), TxnOptions::read_only(Default::default()))?.uncounted();
     let (snapshot, catalog) = txn.snapshot_parts();
     let ts = snapshot.read_ts;
     let time = shared.config.clock.now_micros();

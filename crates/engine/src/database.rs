@@ -214,6 +214,10 @@ pub(crate) struct Shared {
     /// The key-value keyspace.
     pub kv: crate::kv::KvState,
     pub kv_config: crate::kv::KvConfig,
+    /// Transactions and key-value batches committed, and rolled back, since
+    /// opening (see [`EngineMetrics`]).
+    pub commits: AtomicU64,
+    pub aborts: AtomicU64,
 }
 
 impl Shared {
@@ -311,6 +315,8 @@ impl Database {
             memory_exceeded: std::sync::atomic::AtomicBool::new(false),
             kv: crate::kv::KvState::default(),
             kv_config,
+            commits: AtomicU64::new(0),
+            aborts: AtomicU64::new(0),
         });
         shared.refresh_memory();
         if let Some(interval) = gc_interval {
@@ -415,6 +421,21 @@ impl Database {
         self.shared.current_catalog.load().tables().map(|t| t.schema.clone()).collect()
     }
 
+    /// The current definition of one table, if it exists.
+    pub fn table_schema(&self, name: &str) -> Option<Arc<TableSchema>> {
+        self.shared.current_catalog.load().table(name).ok().map(|t| t.schema.clone())
+    }
+
+    /// Approximate live rows of every table (committed inserts minus
+    /// deletes), by table name, for monitoring.
+    pub fn table_row_counts(&self) -> Vec<(String, u64)> {
+        let catalog = self.shared.current_catalog.load();
+        catalog
+            .tables()
+            .map(|t| (t.schema.name.clone(), t.storage.live_rows.load(Ordering::Relaxed).max(0) as u64))
+            .collect()
+    }
+
     /// Statistics about the database's memory and versions.
     pub fn stats(&self) -> DatabaseStats {
         let catalog = self.shared.current_catalog.load();
@@ -431,6 +452,53 @@ impl Database {
         }
         stats
     }
+
+    /// Counters since the database opened, for monitoring (each read on its
+    /// own, so under load the fields may be from slightly different instants).
+    pub fn metrics(&self) -> EngineMetrics {
+        let (keys_expired, keys_evicted) = self.kv().expired_and_evicted();
+        let mut metrics = EngineMetrics {
+            commits: self.shared.commits.load(Ordering::Relaxed),
+            aborts: self.shared.aborts.load(Ordering::Relaxed),
+            keys_expired,
+            keys_evicted,
+            ..EngineMetrics::default()
+        };
+        if let Some(state) = crate::durable::state_of(&self.shared) {
+            crate::durable::fill_metrics(state, &mut metrics);
+        }
+        metrics
+    }
+}
+
+/// Monitoring counters of a database since it opened ([`Database::metrics`]).
+/// All only grow; the durable ones stay 0 for a memory-only database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineMetrics {
+    /// Transactions committed: SQL/table transactions, read-only ones
+    /// included (as PostgreSQL's `xact_commit`), and key-value batches that
+    /// changed data (commands, expiry sweeps, evictions).
+    pub commits: u64,
+    /// Transactions rolled back: explicitly, by dropping them uncommitted,
+    /// or because their commit failed (serialization failure, the log
+    /// refusing the record); also key-value batches the log refused and
+    /// MULTI/EXEC batches dropped because a watched key changed.
+    pub aborts: u64,
+    /// Bytes written to the write-ahead log.
+    pub wal_bytes: u64,
+    /// Syncs (`fdatasync`/`fsync`) of log segment files: one per batch of
+    /// commits written, plus one per new segment's header.
+    pub wal_fsyncs: u64,
+    /// Checkpoints completed (background and on demand; not backups).
+    pub checkpoints: u64,
+    /// Summed durations of those checkpoints, in microseconds.
+    pub checkpoint_micros_total: u64,
+    /// Duration of the last checkpoint, in microseconds.
+    pub last_checkpoint_micros: u64,
+    /// Keys deleted because their TTL passed.
+    pub keys_expired: u64,
+    /// Keys evicted to stay under `max_memory`.
+    pub keys_evicted: u64,
 }
 
 /// A summary of the database's state, for monitoring and tests.

@@ -24,6 +24,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, CheckpointInfo};
-use crate::database::{Config, Database, Shared};
+use crate::database::{Config, Database, EngineMetrics, Shared};
 use crate::error::{Error, Result};
 use crate::mvcc::Timestamp;
 use crate::wal::{self, SegmentFile, SyncMode, WalLog, WalOptions};
@@ -109,6 +110,10 @@ pub(crate) struct DurableState {
     checkpointing: Mutex<()>,
     /// Log bytes written when the last checkpoint started.
     wal_bytes_at_checkpoint: Mutex<u64>,
+    /// Checkpoints completed, their summed and their last duration (µs).
+    checkpoints: AtomicU64,
+    checkpoint_micros_total: AtomicU64,
+    last_checkpoint_micros: AtomicU64,
     /// Tells the checkpointer to stop (shared with it, so waiting for the
     /// next round does not keep this state alive).
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -175,6 +180,9 @@ pub(crate) fn open(mut config: Config, options: Durability) -> Result<Database> 
         wal,
         checkpointing: Mutex::new(()),
         wal_bytes_at_checkpoint: Mutex::new(0),
+        checkpoints: AtomicU64::new(0),
+        checkpoint_micros_total: AtomicU64::new(0),
+        last_checkpoint_micros: AtomicU64::new(0),
         stop: Arc::new((Mutex::new(false), Condvar::new())),
         report,
         _lock: lock,
@@ -353,9 +361,11 @@ fn set_aside(segments: &[SegmentFile], offset: u64) -> Result<()> {
     Ok(())
 }
 
-/// Runs one checkpoint of an open durable database.
+/// Runs one checkpoint of an open durable database; counts it, timed from
+/// the log flush to the recycling, once it succeeds.
 pub(crate) fn checkpoint(shared: &Arc<Shared>, state: &DurableState, paced: bool) -> Result<CheckpointInfo> {
     let _one = state.checkpointing.lock();
+    let started = Instant::now();
     *state.wal_bytes_at_checkpoint.lock() = state.wal.bytes_written();
     state.wal.flush()?;
     let dir = state.checkpoint_dir();
@@ -369,6 +379,10 @@ pub(crate) fn checkpoint(shared: &Arc<Shared>, state: &DurableState, paced: bool
     }
     let keep_after = existing.get(1).map_or(info.ts, |(ts, _)| *ts);
     let removed = state.wal.recycle(keep_after)?;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    state.checkpoints.fetch_add(1, Ordering::Relaxed);
+    state.checkpoint_micros_total.fetch_add(micros, Ordering::Relaxed);
+    state.last_checkpoint_micros.store(micros, Ordering::Relaxed);
     tracing::info!(
         "checkpoint at commit {}: {} rows, {} bytes; {removed} log segments recycled",
         info.ts,
@@ -509,6 +523,15 @@ pub(crate) fn state_of(shared: &Shared) -> Option<&Arc<DurableState>> {
 /// The log of an open durable database (flush on shutdown).
 pub(crate) fn flush(state: &DurableState) -> Result<()> {
     state.wal.flush()
+}
+
+/// Fills the log and checkpoint counters of `metrics`.
+pub(crate) fn fill_metrics(state: &DurableState, metrics: &mut EngineMetrics) {
+    metrics.wal_bytes = state.wal.bytes_written();
+    metrics.wal_fsyncs = state.wal.syncs();
+    metrics.checkpoints = state.checkpoints.load(Ordering::Relaxed);
+    metrics.checkpoint_micros_total = state.checkpoint_micros_total.load(Ordering::Relaxed);
+    metrics.last_checkpoint_micros = state.last_checkpoint_micros.load(Ordering::Relaxed);
 }
 
 /// The recovery report of an open durable database.

@@ -141,7 +141,8 @@ impl Kv {
         );
         if multi {
             // One registered snapshot for all the keys.
-            let txn = crate::txn::Transaction::begin(self.shared.clone(), crate::txn::TxnOptions::default())?;
+            let txn =
+                crate::txn::Transaction::begin(self.shared.clone(), crate::txn::TxnOptions::default())?.uncounted();
             let now = self.now_ms();
             let mut access = ReadAccess { kv: self, read_ts: Some(txn.read_ts()), now, lru: Self::lru_at(now) };
             let reply = command::run(&mut access, cmd);
@@ -160,6 +161,7 @@ impl Kv {
         let shared = &self.shared;
         let lock = shared.commit_lock.lock();
         if watches.iter().any(|(key, at)| self.ks().watch_stamp(key) > *at) {
+            shared.aborts.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         }
         let ts = shared.newest.load(Ordering::Acquire) + 1;
@@ -191,9 +193,9 @@ impl Kv {
 
     /// Ends a batch that applied changes: hands its ops to the commit log
     /// (rolling everything back if the log refuses), publishes its
-    /// timestamp, releases the commit lock, drops or queues its undo
-    /// records, wakes blocked pops, and waits for durability as the mode
-    /// says.
+    /// timestamp, counts the commit (or the abort), releases the commit
+    /// lock, drops or queues its undo records, wakes blocked pops, and waits
+    /// for durability as the mode says.
     fn publish(&self, mut batch: Batch<'_>, lock: parking_lot::MutexGuard<'_, ()>) -> Result<()> {
         let shared = &self.shared;
         let position = if shared.config.commit_log.wants_records() {
@@ -202,6 +204,7 @@ impl Kv {
                 Ok(p) => Some(p),
                 Err(e) => {
                     batch.roll_back();
+                    shared.aborts.fetch_add(1, Ordering::Relaxed);
                     return Err(e);
                 }
             }
@@ -209,6 +212,7 @@ impl Kv {
             None
         };
         shared.newest.store(batch.ts, Ordering::Release);
+        shared.commits.fetch_add(1, Ordering::Relaxed);
         drop(lock);
         let pushed = std::mem::take(&mut batch.pushed);
         batch.finish(shared.active.any());

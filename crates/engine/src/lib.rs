@@ -75,8 +75,8 @@ pub mod wal;
 pub use checkpoint::CheckpointInfo;
 pub use commitlog::{CommitLog, CommitRecord, LogOp, MemoryLog, NoLog};
 pub use database::{
-    BlockingHook, Clock, Config, Database, DatabaseStats, ManualClock, PG_EPOCH_OFFSET_MICROS, SystemClock,
-    resident_memory,
+    BlockingHook, Clock, Config, Database, DatabaseStats, EngineMetrics, ManualClock, PG_EPOCH_OFFSET_MICROS,
+    SystemClock, resident_memory,
 };
 pub use durable::{BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore};
 pub use error::{Error, Result};

@@ -14,6 +14,12 @@
 //! wal_archive_dir = "/backups/wal"  # optional: copies of closed log segments
 //! max_memory = "8GB"             # optional: writes past it fail with 53200
 //! max_connections = 2000
+//! resp_listen = "127.0.0.1:6379"  # "off": no Redis protocol listener
+//! http_listen = "127.0.0.1:8080"  # "off": no HTTP REST listener
+//! health_listen = "off"          # e.g. "0.0.0.0:8081": /health and /ready only
+//! auto_create_tables = true      # a record posted to an unknown table makes a collection
+//! http_max_body = "16MB"
+//! http_request_timeout = "30s"
 //! ```
 
 use std::fmt;
@@ -107,6 +113,18 @@ pub struct Config {
     /// At `max_memory`: `noeviction` (writes fail), `allkeys-lru` or
     /// `volatile-ttl`.
     pub eviction: String,
+    /// Address of the HTTP REST listener (`off`: none).
+    pub http_listen: String,
+    /// A second address serving only `/health` and `/ready` (`off`: none),
+    /// for probes that must not reach the API.
+    pub health_listen: String,
+    /// Whether a record posted to an unknown table creates it as a
+    /// schemaless collection.
+    pub auto_create_tables: bool,
+    /// The largest HTTP request body.
+    pub http_max_body: String,
+    /// How long an HTTP request may take before it gets 503.
+    pub http_request_timeout: String,
 }
 
 impl Default for Config {
@@ -130,6 +148,11 @@ impl Default for Config {
             default_ttl: None,
             cleanup_interval: "100ms".into(),
             eviction: "noeviction".into(),
+            http_listen: crate::http::DEFAULT_HTTP_LISTEN.to_owned(),
+            health_listen: "off".into(),
+            auto_create_tables: true,
+            http_max_body: "16MB".into(),
+            http_request_timeout: "30s".into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! memdb's network front ends over the SQL layer: the PostgreSQL wire
-//! protocol ([`pg`]), configured by [`Config`] and run by [`serve`].
+//! protocol ([`pg`]), the Redis protocol ([`resp`]) and the HTTP REST API
+//! ([`http`]), configured by [`Config`] and run by [`serve`].
 //!
 //! The engine and SQL layers are synchronous; this crate is the async
 //! (tokio) edge. Each connection owns one [`memdb_sql::Session`]; a
@@ -9,6 +10,8 @@
 
 pub mod client;
 pub mod config;
+pub mod http;
+pub mod metrics;
 pub mod pg;
 pub mod resp;
 
@@ -81,7 +84,7 @@ pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
 /// open connections. `protocol` names the front end in log messages.
 pub(crate) async fn accept_loop<F, Fut>(
     listener: &tokio::net::TcpListener,
-    protocol: &str,
+    (metrics, protocol): (Arc<metrics::ServerMetrics>, metrics::Protocol),
     shutdown: impl Future<Output = ()>,
     serve: F,
 ) where
@@ -95,12 +98,17 @@ pub(crate) async fn accept_loop<F, Fut>(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    connections.spawn(serve(socket, peer));
+                    let open = metrics.connection(protocol);
+                    let connection = serve(socket, peer);
+                    connections.spawn(async move {
+                        connection.await;
+                        drop(open);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a moment
                     // rather than spin.
-                    tracing::warn!("accepting a {protocol} connection failed: {e}");
+                    tracing::warn!("accepting a {protocol:?} connection failed: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
@@ -133,16 +141,73 @@ pub struct Listening {
     pub pg: std::net::SocketAddr,
     /// The Redis protocol listener, if on.
     pub resp: Option<std::net::SocketAddr>,
+    /// The HTTP REST listener, if on.
+    pub http: Option<std::net::SocketAddr>,
+    /// The separate health-probe listener, if on.
+    pub health: Option<std::net::SocketAddr>,
 }
 
-/// Runs every configured listener until `shutdown` completes. `ready` is
-/// called with the listeners' addresses once every one accepts.
+/// The HTTP settings of a configuration.
+pub fn http_options(config: &Config) -> Result<http::HttpOptions, ServerError> {
+    Ok(http::HttpOptions {
+        auto_create_tables: config.auto_create_tables,
+        max_body: usize::try_from(config::parse_size(&config.http_max_body)?).unwrap_or(usize::MAX),
+        request_timeout: config::parse_duration(&config.http_request_timeout)?,
+    })
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })
+}
+
+fn local_addr(listener: &tokio::net::TcpListener, addr: &str) -> Result<std::net::SocketAddr, ServerError> {
+    listener.local_addr().map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })
+}
+
+/// Runs every configured listener over an open database until `shutdown`
+/// completes. `ready` is called with the listeners' addresses once every
+/// one accepts.
 pub async fn serve(
     config: &Config,
     db: Arc<Database>,
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(Listening),
 ) -> Result<(), ServerError> {
+    serve_opening(config, async move { Ok(db) }, shutdown, ready).await
+}
+
+/// Like [`serve`], but opens the database itself: the health listener
+/// (`health_listen`) answers first, `/ready` saying 503 until `open` —
+/// recovery — finishes; then every other listener binds.
+pub async fn serve_opening(
+    config: &Config,
+    open: impl Future<Output = Result<Arc<Database>, ServerError>>,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(Listening),
+) -> Result<(), ServerError> {
+    let probes = http::Probes::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut tasks = Vec::new();
+    let health = if is_off(&config.health_listen) {
+        None
+    } else {
+        let listener = bind(&config.health_listen).await?;
+        let addr = local_addr(&listener, &config.health_listen)?;
+        tasks.push(tokio::spawn(http::serve_probes(listener, probes.clone(), until_stopped(stopped.clone()))));
+        Some(addr)
+    };
+    let db = match open.await {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = stop.send(true);
+            return Err(e);
+        }
+    };
+    probes.set_ready();
+    let metrics = Arc::new(metrics::ServerMetrics::default());
     let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections)
         .await
         .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
@@ -160,7 +225,7 @@ pub async fn serve(
             eviction: config.eviction.parse().map_err(ServerError::Config)?,
             durable: config.durability != Durability::MemoryOnly,
         };
-        let server = resp::RespServer::bind(&config.resp_listen, db, options)
+        let server = resp::RespServer::bind(&config.resp_listen, db.clone(), options)
             .await
             .map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?;
         Some(server)
@@ -171,17 +236,25 @@ pub async fn serve(
         }
         None => None,
     };
-    ready(Listening { pg: addr, resp: resp_addr });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
+    let http = if is_off(&config.http_listen) {
+        None
+    } else {
+        let listener = bind(&config.http_listen).await?;
+        let addr = local_addr(&listener, &config.http_listen)?;
+        let state = http::AppState::new(db.clone(), http_options(config)?, metrics.clone(), probes.clone());
+        Some((listener, addr, state))
     };
-    let resp_task = resp.map(|server| tokio::spawn(server.run(until_stopped(stopped.clone()))));
-    let pg_task = tokio::spawn(pg.run(until_stopped(stopped)));
+    ready(Listening { pg: addr, resp: resp_addr, http: http.as_ref().map(|h| h.1), health });
+    if let Some((listener, _, state)) = http {
+        tasks.push(tokio::spawn(http::serve(listener, state, until_stopped(stopped.clone()))));
+    }
+    if let Some(server) = resp {
+        tasks.push(tokio::spawn(server.run(until_stopped(stopped.clone()), metrics.clone())));
+    }
+    tasks.push(tokio::spawn(pg.run(until_stopped(stopped), metrics)));
     shutdown.await;
     let _ = stop.send(true);
-    let _ = pg_task.await;
-    if let Some(task) = resp_task {
+    for task in tasks {
         let _ = task.await;
     }
     Ok(())

@@ -37,6 +37,7 @@ pub fn start(dir: &Path, flags: &[&str], config: &str, port: u16) -> Server {
         .args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--threads", "2"])
         .args(flags)
         .args(if flags.contains(&"--resp-listen") { &[][..] } else { &["--resp-listen", "off"][..] })
+        .args(if flags.contains(&"--http-listen") { &[][..] } else { &["--http-listen", "off"][..] })
         .arg("--data-dir")
         .arg(dir)
         .arg("--config")

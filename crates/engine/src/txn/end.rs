@@ -163,7 +163,7 @@ impl Transaction {
             State::Ended => return Err(Error::TxnNotActive),
         }
         if !self.has_writes() {
-            self.finish();
+            self.finish(true);
             return Ok(CommitInfo { ts: None });
         }
         // Outside the commit lock: the entries are invisible until the
@@ -222,7 +222,7 @@ impl Transaction {
         }
         shared.newest.store(ts, Ordering::Release);
         drop(lock);
-        self.finish();
+        self.finish(true);
         if let Some(position) = position {
             shared.config.commit_log.wait_durable(position)?;
         }
@@ -240,15 +240,20 @@ impl Transaction {
 
     pub(crate) fn rollback_in_place(&mut self) {
         self.undo_to(0, None);
-        self.finish();
+        self.finish(false);
     }
 
-    /// Releases the snapshot and wakes waiters.
-    fn finish(&mut self) {
+    /// Releases the snapshot and wakes waiters; counts the commit or the
+    /// rollback (once: an ended transaction returns at once).
+    fn finish(&mut self, committed: bool) {
         if self.state == State::Ended {
             return;
         }
         self.state = State::Ended;
+        if self.counted {
+            let counter = if committed { &self.shared.commits } else { &self.shared.aborts };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         self.release_row_locks();
         if self.id != 0 {
             self.shared.waits.writer_ended(self.id);

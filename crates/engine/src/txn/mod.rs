@@ -278,6 +278,9 @@ pub struct Transaction {
     savepoints: Vec<Savepoint>,
     state: State,
     now: i64,
+    /// Whether ending it counts in [`crate::EngineMetrics`] (not for the
+    /// engine's own snapshot holders).
+    counted: bool,
 }
 
 impl Transaction {
@@ -305,7 +308,16 @@ impl Transaction {
             savepoints: Vec::new(),
             state: State::Active,
             now,
+            counted: true,
         })
+    }
+
+    /// Marks a transaction that is bookkeeping rather than client work (a
+    /// checkpoint's or a multi-key read's snapshot, a statement being
+    /// described), which the commit and abort counters skip.
+    pub fn uncounted(mut self) -> Transaction {
+        self.counted = false;
+        self
     }
 
     /// The snapshot and catalog the transaction reads (checkpoints).

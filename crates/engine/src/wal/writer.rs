@@ -70,6 +70,8 @@ struct Inner {
     durable: AtomicU64,
     /// Bytes written since the log was opened.
     written: AtomicU64,
+    /// Syncs of segment files since the log was opened.
+    syncs: AtomicU64,
     /// First timestamp of the segment being written (never recycled).
     current_segment: AtomicU64,
 }
@@ -99,6 +101,7 @@ impl WalLog {
                 durable_changed: Condvar::new(),
                 durable: AtomicU64::new(0),
                 written: AtomicU64::new(0),
+                syncs: AtomicU64::new(0),
                 current_segment: AtomicU64::new(u64::MAX),
             }),
             threads: Mutex::new(Vec::new()),
@@ -108,7 +111,7 @@ impl WalLog {
     /// Opens a fresh segment for commits from `next_ts` on and starts the
     /// writer (and the archiver when an archive directory is set).
     pub fn start(&self, next_ts: Timestamp) -> Result<()> {
-        let segment = open_segment(&self.inner.options.dir, next_ts, self.inner.options.segment_size)?;
+        let segment = open_segment(&self.inner, next_ts)?;
         prepare_next(&self.inner.options.dir, self.inner.options.segment_size);
         self.inner.current_segment.store(next_ts, Ordering::Release);
         {
@@ -162,6 +165,12 @@ impl WalLog {
     /// Bytes written to the log since it was opened.
     pub fn bytes_written(&self) -> u64 {
         self.inner.written.load(Ordering::Relaxed)
+    }
+
+    /// Syncs of segment files since the log was opened: one per batch of
+    /// commits written, one per new segment's header.
+    pub fn syncs(&self) -> u64 {
+        self.inner.syncs.load(Ordering::Relaxed)
     }
 
     /// Removes segments whose records are all at or below `upto` (never the
@@ -284,11 +293,12 @@ const PREPARED: &str = "next-segment.zeroed";
 
 /// Creates the segment for commits from `first` on: the prepared
 /// zero-filled file renamed into place when there is one (else one is
-/// zero-filled now), header written, file and directory synced. Because the
-/// file already has its full size and its blocks, the writer's
+/// zero-filled now), header written, file (counted) and directory synced.
+/// Because the file already has its full size and its blocks, the writer's
 /// `fdatasync`s change no metadata and need no journal commit — they do not
 /// wait behind other files' writeback (a checkpoint's, for one).
-fn open_segment(dir: &Path, first: Timestamp, size: u64) -> Result<OpenSegment> {
+fn open_segment(inner: &Inner, first: Timestamp) -> Result<OpenSegment> {
+    let (dir, size) = (&inner.options.dir, inner.options.segment_size);
     let path = dir.join(segment_name(first));
     let io = |e: std::io::Error| Error::Io(format!("cannot create log segment {}: {e}", path.display()));
     let prepared = dir.join(PREPARED);
@@ -300,6 +310,7 @@ fn open_segment(dir: &Path, first: Timestamp, size: u64) -> Result<OpenSegment> 
     let header = segment_header(first);
     file.write_all(&header).map_err(io)?;
     file.sync_all().map_err(io)?;
+    inner.syncs.fetch_add(1, Ordering::Relaxed);
     sync_dir(dir)?;
     Ok(OpenSegment { file, path, len: header.len() as u64 })
 }
@@ -390,6 +401,7 @@ fn write_loop(
             }
             segment.len += batch.len() as u64;
             inner.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            inner.syncs.fetch_add(1, Ordering::Relaxed);
             next_ts = last + 1;
         }
         if inner.durable.load(Ordering::Acquire) < last {
@@ -403,7 +415,7 @@ fn write_loop(
             return;
         }
         if segment.len >= inner.options.segment_size {
-            match open_segment(&inner.options.dir, next_ts, inner.options.segment_size) {
+            match open_segment(inner, next_ts) {
                 Ok(fresh) => {
                     prepare_next(&inner.options.dir, inner.options.segment_size);
                     inner.current_segment.store(next_ts, Ordering::Release);

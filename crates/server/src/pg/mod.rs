@@ -42,9 +42,9 @@ impl PgServer {
     /// Accepts connections until `shutdown` completes; then stops
     /// accepting and closes the open connections (their open transactions
     /// roll back; committed data is untouched).
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(self, shutdown: impl Future<Output = ()>, metrics: Arc<crate::metrics::ServerMetrics>) {
         let shared = self.shared;
-        crate::accept_loop(&self.listener, "PostgreSQL", shutdown, |socket, _peer| {
+        crate::accept_loop(&self.listener, (metrics, crate::metrics::Protocol::Pg), shutdown, |socket, _peer| {
             connection::serve_connection(socket, shared.clone())
         })
         .await;

@@ -160,9 +160,9 @@ impl RespServer {
     }
 
     /// Accepts connections until `shutdown` completes, then closes them.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(self, shutdown: impl Future<Output = ()>, metrics: Arc<crate::metrics::ServerMetrics>) {
         let shared = self.shared;
-        crate::accept_loop(&self.listener, "RESP", shutdown, |socket, peer| {
+        crate::accept_loop(&self.listener, (metrics, crate::metrics::Protocol::Resp), shutdown, |socket, peer| {
             let _ = socket.set_nodelay(true);
             shared.connections_total.fetch_add(1, Ordering::Relaxed);
             connection::serve(socket, peer, shared.clone())

@@ -16,6 +16,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where it listens for Redis clients (when on).
     pub resp: Option<SocketAddr>,
+    /// Where it listens for HTTP (when on).
+    pub http: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -27,9 +29,32 @@ impl TestServer {
         Self::start_with(Config {
             pg_listen: "127.0.0.1:0".into(),
             resp_listen: "off".into(),
+            http_listen: "off".into(),
             durability: memdb_server::Durability::MemoryOnly,
             ..Config::default()
         })
+    }
+
+    /// Starts a memory-only server with the HTTP listener on a free port.
+    pub fn start_http() -> TestServer {
+        Self::start_with(Self::http_config())
+    }
+
+    /// The configuration `start_http` uses (to change before starting).
+    pub fn http_config() -> Config {
+        Config {
+            pg_listen: "127.0.0.1:0".into(),
+            resp_listen: "127.0.0.1:0".into(),
+            http_listen: "127.0.0.1:0".into(),
+            durability: memdb_server::Durability::MemoryOnly,
+            ..Config::default()
+        }
+    }
+
+    /// The base URL of the HTTP listener.
+    pub fn url(&self, path: &str) -> String {
+        let addr = self.http.expect("the HTTP listener is off");
+        format!("http://{addr}{path}")
     }
 
     /// Starts a memory-only server with the Redis listener on a free port.
@@ -42,6 +67,7 @@ impl TestServer {
         Config {
             pg_listen: "127.0.0.1:0".into(),
             resp_listen: "127.0.0.1:0".into(),
+            http_listen: "off".into(),
             durability: memdb_server::Durability::MemoryOnly,
             ..Config::default()
         }
@@ -67,7 +93,7 @@ impl TestServer {
             });
         });
         let at = addr_rx.recv().expect("server address");
-        TestServer { addr: at.pg, resp: at.resp, stop: Some(stop_tx), thread: Some(thread) }
+        TestServer { addr: at.pg, resp: at.resp, http: at.http, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// A libpq-style connection string for user `memdb`.

@@ -19,7 +19,7 @@ if ! python3 -m venv "$VENV/py" >/dev/null 2>&1 || ! "$VENV/py/bin/pip" install 
   exit 0
 fi
 
-"$BIN" serve --resp-listen off --pg-listen 127.0.0.1:0 --data-dir "$VENV/data" >"$LOG" 2>&1 &
+"$BIN" serve --resp-listen off --http-listen off --pg-listen 127.0.0.1:0 --data-dir "$VENV/data" >"$LOG" 2>&1 &
 PID=$!
 PORT=""
 for _ in $(seq 100); do

@@ -897,7 +897,8 @@ impl Session {
                 let mut own = None;
                 let txn = match self.txn.as_mut() {
                     Some(t) => t,
-                    None => own.insert(self.db.begin_with(TxnOptions::isolation(IsolationLevel::ReadCommitted))?),
+                    None => own
+                        .insert(self.db.begin_with(TxnOptions::isolation(IsolationLevel::ReadCommitted))?.uncounted()),
                 };
                 txn.begin_statement()?;
                 let version = txn.schema_version();

@@ -1,0 +1,349 @@
+//! The HTTP REST front end (axum): records, tables, joins, SQL and the
+//! key-value store as JSON under `/api/v1`, the seed service's routes,
+//! the OpenAPI document generated from the handlers (utoipa) and an
+//! interactive docs page served from the binary (no CDN), `/health`,
+//! `/ready` and `/metrics`.
+//!
+//! Handlers are thin: records, tables and joins become SQL run through a
+//! pooled [`sessions::HttpSession`] (so the SQL engine plans them and every
+//! constraint applies), KV routes call the engine's [`memdb_engine::Kv`].
+//! Every failure is an [`error::ApiError`]: a status and a JSON body
+//! `{code, message, details}`. Around the routes: a body size limit, a
+//! request timeout, gzip both ways, a request id (`x-request-id`, made
+//! when the client sends none) in every log line and response, panic
+//! catching, and the metrics that `/metrics` reports.
+
+pub mod error;
+pub mod extract;
+pub mod join;
+pub mod json;
+pub mod kv;
+pub mod listing;
+pub mod records;
+pub mod sessions;
+pub mod sql;
+pub mod tables;
+
+mod probes;
+mod seed;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use memdb_engine::Database;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use self::error::ApiError;
+use crate::metrics::{ConnectionGuard, Protocol, ServerMetrics};
+
+/// The default HTTP listen address.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+/// Where the interactive docs page is served.
+pub const DOCS_PATH: &str = "/api/v1/docs";
+
+/// Settings of the HTTP front end.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Whether a record posted to an unknown table creates a collection.
+    pub auto_create_tables: bool,
+    /// The largest request body, in bytes.
+    pub max_body: usize,
+    /// How long a request may take (also the SQL statement timeout).
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions { auto_create_tables: true, max_body: 16 << 20, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// Whether the database is open (recovery done) — what `/ready` reports.
+#[derive(Debug, Default)]
+pub struct Probes {
+    ready: AtomicBool,
+}
+
+impl Probes {
+    /// Probes that report not ready until [`Probes::set_ready`].
+    pub fn new() -> Arc<Probes> {
+        Arc::new(Probes::default())
+    }
+
+    /// Marks recovery done.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether recovery is done.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+struct Inner {
+    sessions: sessions::SessionPool,
+    options: HttpOptions,
+    metrics: Arc<ServerMetrics>,
+    probes: Arc<Probes>,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// State over a database.
+    pub fn new(db: Arc<Database>, options: HttpOptions, metrics: Arc<ServerMetrics>, probes: Arc<Probes>) -> AppState {
+        let sessions = sessions::SessionPool::new(db, options.request_timeout);
+        AppState(Arc::new(Inner { sessions, options, metrics, probes }))
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Arc<Database> {
+        self.0.sessions.db()
+    }
+
+    /// The SQL session pool.
+    pub fn sessions(&self) -> &sessions::SessionPool {
+        &self.0.sessions
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &HttpOptions {
+        &self.0.options
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<ServerMetrics> {
+        &self.0.metrics
+    }
+
+    /// Readiness.
+    pub fn probes(&self) -> &Arc<Probes> {
+        &self.0.probes
+    }
+}
+
+/// The OpenAPI document's frame; the routes add their paths.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "memdb",
+        description = "memdb's REST API: records, tables, joins, SQL and the key-value store as JSON. \
+            Errors are `{code, message, details}` with a 4xx/5xx status; SQL errors carry `details.sqlstate`."
+    ),
+    tags(
+        (name = "records", description = "Rows of a table as JSON objects"),
+        (name = "tables", description = "Create, describe and drop tables"),
+        (name = "join", description = "Records of two tables with equal key fields"),
+        (name = "sql", description = "SQL over HTTP"),
+        (name = "kv", description = "The key-value store (the keyspace Redis clients see)"),
+        (name = "seed", description = "The seed service's routes, kept as they were"),
+        (name = "admin", description = "Backups and checkpoints"),
+        (name = "ops", description = "Health, readiness and metrics")
+    )
+)]
+struct ApiDoc;
+
+/// The routes and the OpenAPI document describing them.
+fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tables::list_tables, tables::create_table))
+        .routes(routes!(tables::get_table, tables::delete_table))
+        .routes(routes!(records::list, records::create))
+        .routes(routes!(records::get, records::replace, records::patch, records::delete))
+        .routes(routes!(records::batch))
+        .routes(routes!(join::join_route))
+        .routes(routes!(sql::sql))
+        .routes(routes!(kv::list))
+        .routes(routes!(kv::get, kv::put, kv::patch, kv::delete))
+        .routes(routes!(kv::push))
+        .routes(routes!(kv::pop))
+        .routes(routes!(seed::add_record))
+        .routes(routes!(seed::update_record))
+        .routes(routes!(seed::delete_record))
+        .routes(routes!(seed::join))
+        .routes(routes!(probes::backup))
+        .routes(routes!(probes::checkpoint))
+        .routes(routes!(probes::health))
+        .routes(routes!(probes::ready))
+        .routes(routes!(probes::metrics))
+        .with_state(state)
+        .split_for_parts();
+    (router, api)
+}
+
+/// The whole application: routes, docs and the layers around them.
+pub fn router(state: AppState) -> Router {
+    let metrics = state.metrics().clone();
+    let max_body = state.options().max_body;
+    let timeout = state.options().request_timeout;
+    let (routes, openapi) = api(state);
+    let docs = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
+        .url(OPENAPI_PATH, openapi)
+        .config(utoipa_swagger_ui::Config::default().validator_url("none").try_it_out_enabled(true));
+    let request_id = HeaderName::from_static("x-request-id");
+    routes
+        .merge(docs)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(middleware::from_fn_with_state(timeout, request_timeout))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("the request failed inside the server").into_response()
+        }))
+        .layer(middleware::from_fn_with_state(metrics, count_request))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::debug_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Answers 503 (JSON) when a request outlives the timeout.
+async fn request_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long").into_response()
+        }
+    }
+}
+
+/// Counts responses and their latency.
+async fn count_request(State(metrics): State<Arc<ServerMetrics>>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let response = next.run(request).await;
+    metrics.http_response(response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// A listener whose connections count as open HTTP connections.
+struct CountingListener {
+    listener: TcpListener,
+    metrics: Arc<ServerMetrics>,
+}
+
+/// A connection counted until it closes.
+struct CountedStream {
+    stream: TcpStream,
+    _guard: ConnectionGuard,
+}
+
+impl AsyncRead for CountedStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountedStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = CountedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (CountedStream, SocketAddr) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    let guard = self.metrics.connection(Protocol::Http);
+                    return (CountedStream { stream, _guard: guard }, addr);
+                }
+                Err(e) => {
+                    tracing::warn!("accepting an HTTP connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Serves the REST API on `listener` until `shutdown` completes.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let metrics = state.metrics().clone();
+    let app = router(state);
+    let listener = CountingListener { listener, metrics };
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        tracing::warn!("the HTTP listener stopped: {e}");
+    }
+}
+
+/// Serves only `/health` and `/ready` (the separate probe port).
+pub async fn serve_probes(
+    listener: TcpListener,
+    probes: Arc<Probes>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let app = probes::probe_router(probes);
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        tracing::warn!("the health listener stopped: {e}");
+    }
+}
