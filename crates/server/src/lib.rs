@@ -208,7 +208,7 @@ pub async fn serve_opening(
     };
     probes.set_ready();
     let metrics = Arc::new(metrics::ServerMetrics::default());
-    let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections)
+    let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections, metrics.clone())
         .await
         .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
     let addr = pg.local_addr().map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
@@ -251,7 +251,7 @@ pub async fn serve_opening(
     if let Some(server) = resp {
         tasks.push(tokio::spawn(server.run(until_stopped(stopped.clone()), metrics.clone())));
     }
-    tasks.push(tokio::spawn(pg.run(until_stopped(stopped), metrics)));
+    tasks.push(tokio::spawn(pg.run(until_stopped(stopped))));
     shutdown.await;
     let _ = stop.send(true);
     for task in tasks {

@@ -153,6 +153,7 @@ async fn health_ready_metrics_openapi_and_docs() {
     ] {
         assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
     }
+    assert!(!metrics.contains("memdb_statement_duration_seconds_count 0\n"), "statements are timed:\n{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -700,4 +701,69 @@ async fn admin_backup_and_checkpoint() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "a non-empty directory is refused: {body}");
     let (status, body) = api.post("/api/v1/admin/checkpoint", json!({})).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"written": false})), "memory-only: nothing to write");
+}
+
+#[test]
+fn the_health_port_answers_while_the_database_opens() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let health = free.local_addr().unwrap();
+    drop(free);
+    let mut config = TestServer::http_config();
+    config.health_listen = health.to_string();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (at_tx, at_rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            // Recovery that takes until the test says so.
+            let open = async {
+                let _ = released.await;
+                memdb_server::open_database(&config)
+            };
+            memdb_server::serve_opening(&config, open, async { drop(stopped.await) }, |at| at_tx.send(at).unwrap())
+                .await
+                .unwrap();
+        });
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = Client::new();
+        let get = |path: &'static str| {
+            let client = client.clone();
+            async move {
+                for _ in 0..100 {
+                    if let Ok(resp) = client.get(format!("http://{health}{path}")).send().await {
+                        return (resp.status(), resp.json::<Value>().await.unwrap());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!("the health port never answered");
+            }
+        };
+        assert_eq!(get("/health").await, (StatusCode::OK, json!({"status": "ok"})));
+        assert_eq!(get("/ready").await, (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "recovering"})));
+        release.send(()).unwrap();
+        let at = tokio::task::spawn_blocking(move || at_rx.recv().unwrap()).await.unwrap();
+        assert_eq!(at.health, Some(health));
+        assert_eq!(get("/ready").await, (StatusCode::OK, json!({"status": "ready"})));
+        let main = client.get(format!("http://{}/ready", at.http.unwrap())).send().await.unwrap();
+        assert_eq!(main.status(), StatusCode::OK);
+    });
+    stop.send(()).unwrap();
+    server.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_timeout_is_stopped() {
+    let mut config = TestServer::http_config();
+    config.http_request_timeout = "200ms".into();
+    let api = Api::with(config);
+    let started = std::time::Instant::now();
+    let (status, body) =
+        api.post("/api/v1/sql", json!({"sql": "SELECT count(*) FROM generate_series(1, 1000000000) a"})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["details"]["sqlstate"], "57014");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(api.post("/api/v1/sql", json!({"sql": "SELECT 1"})).await.0, StatusCode::OK);
 }

@@ -114,7 +114,7 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     /// State over a database.
     pub fn new(db: Arc<Database>, options: HttpOptions, metrics: Arc<ServerMetrics>, probes: Arc<Probes>) -> AppState {
-        let sessions = sessions::SessionPool::new(db, options.request_timeout);
+        let sessions = sessions::SessionPool::new(db, options.request_timeout, metrics.clone());
         AppState(Arc::new(Inner { sessions, options, metrics, probes }))
     }
 

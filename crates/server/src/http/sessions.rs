@@ -8,12 +8,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use memdb_engine::{DataType, Database, Value};
 use memdb_sql::{PreparedStatement, QueryResult, Session, SqlError, TxnStatus};
 use parking_lot::Mutex;
 
 use super::error::{ApiError, ApiResult};
+use crate::metrics::ServerMetrics;
 
 /// How many idle sessions the pool keeps.
 const MAX_IDLE: usize = 256;
@@ -26,11 +28,13 @@ pub struct SessionPool {
     idle: Mutex<Vec<HttpSession>>,
     /// `statement_timeout` of every session (ms; 0: none).
     statement_timeout_ms: u128,
+    metrics: Arc<ServerMetrics>,
 }
 
 /// A session with its prepared statements.
 pub struct HttpSession {
     session: Session,
+    metrics: Arc<ServerMetrics>,
     /// Prepared statements by SQL text, with the parameter types they were
     /// prepared for (a table recreated with other types re-prepares).
     prepared: HashMap<String, (Vec<DataType>, PreparedStatement)>,
@@ -39,8 +43,8 @@ pub struct HttpSession {
 impl SessionPool {
     /// An empty pool whose sessions stop a statement after
     /// `statement_timeout` (zero: never).
-    pub fn new(db: Arc<Database>, statement_timeout: std::time::Duration) -> SessionPool {
-        SessionPool { db, idle: Mutex::new(Vec::new()), statement_timeout_ms: statement_timeout.as_millis() }
+    pub fn new(db: Arc<Database>, statement_timeout: std::time::Duration, metrics: Arc<ServerMetrics>) -> SessionPool {
+        SessionPool { db, idle: Mutex::new(Vec::new()), statement_timeout_ms: statement_timeout.as_millis(), metrics }
     }
 
     fn new_session(&self) -> HttpSession {
@@ -50,7 +54,7 @@ impl SessionPool {
         {
             tracing::warn!("cannot set the HTTP statement timeout: {e}");
         }
-        HttpSession { session, prepared: HashMap::new() }
+        HttpSession { session, metrics: self.metrics.clone(), prepared: HashMap::new() }
     }
 
     /// The database the sessions run on.
@@ -86,6 +90,18 @@ impl HttpSession {
     /// Runs a statement the API built, with parameters of the declared
     /// types, reusing its plan across requests.
     pub fn query(&mut self, sql: &str, types: &[DataType], params: &[Value]) -> Result<QueryResult, SqlError> {
+        let start = Instant::now();
+        let result = self.query_untimed(sql, types, params);
+        self.metrics.statement_latency.observe(start.elapsed());
+        result
+    }
+
+    /// Counts a statement run through [`HttpSession::session`] directly.
+    pub fn observe(&self, start: Instant) {
+        self.metrics.statement_latency.observe(start.elapsed());
+    }
+
+    fn query_untimed(&mut self, sql: &str, types: &[DataType], params: &[Value]) -> Result<QueryResult, SqlError> {
         if let Some((declared, prepared)) = self.prepared.get_mut(sql)
             && declared.as_slice() == types
         {
@@ -141,7 +157,7 @@ mod tests {
     #[test]
     fn a_session_comes_back_idle_after_an_open_transaction() {
         let db = Arc::new(Database::open(memdb_engine::Config::memory()).unwrap_or_else(|e| panic!("{e}")));
-        let pool = SessionPool::new(db, std::time::Duration::from_secs(5));
+        let pool = SessionPool::new(db, std::time::Duration::from_secs(5), Arc::default());
         pool.with(|s| {
             s.session().execute("CREATE TABLE t (id int PRIMARY KEY)").map(|_| ()).unwrap_or_else(|e| panic!("{e}"));
             s.session().execute("BEGIN").map(|_| ()).unwrap_or_else(|e| panic!("{e}"));

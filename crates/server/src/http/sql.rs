@@ -178,7 +178,12 @@ fn run(session: &mut Session, request: &SqlRequest) -> ApiResult<Vec<StatementRe
         (status = 400, description = "The SQL failed (details.sqlstate says why)", body = ErrorBody),
         (status = 409, description = "A conflict (unique violation, serialization failure)", body = ErrorBody)))]
 pub async fn sql(State(state): State<AppState>, ApiJson(request): ApiJson<SqlRequest>) -> ApiResult<Json<SqlResponse>> {
-    let results = state.sessions().with(|s| run(s.session(), &request))?;
+    let results = state.sessions().with(|s| {
+        let start = std::time::Instant::now();
+        let results = run(s.session(), &request);
+        s.observe(start);
+        results
+    })?;
     let last = results.last().cloned().ok_or_else(|| ApiError::bad_request("no statement"))?;
     let earlier = (results.len() > 1).then_some(results);
     Ok(Json(SqlResponse { command: last.command, columns: last.columns, rows: last.rows, results: earlier }))

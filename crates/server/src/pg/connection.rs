@@ -57,12 +57,15 @@ pub struct Shared {
     pub connections: AtomicUsize,
     /// Connections allowed at once; more are refused with SQLSTATE 53300.
     pub max_connections: usize,
+    /// The server's metrics (statement latency, connections).
+    pub metrics: Arc<crate::metrics::ServerMetrics>,
 }
 
 impl Shared {
     /// Shared state for a listener over `db`.
-    pub fn new(db: Arc<Database>, max_connections: usize) -> Shared {
+    pub fn new(db: Arc<Database>, max_connections: usize, metrics: Arc<crate::metrics::ServerMetrics>) -> Shared {
         Shared {
+            metrics,
             db,
             cancels: Mutex::new(HashMap::new()),
             next_pid: AtomicI32::new(1000),

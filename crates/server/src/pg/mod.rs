@@ -28,10 +28,16 @@ pub struct PgServer {
 }
 
 impl PgServer {
-    /// Binds `addr` (port 0 picks a free port) for sessions over `db`.
-    pub async fn bind(addr: &str, db: Arc<Database>, max_connections: usize) -> std::io::Result<PgServer> {
+    /// Binds `addr` (port 0 picks a free port) for sessions over `db`,
+    /// counting into `metrics`.
+    pub async fn bind(
+        addr: &str,
+        db: Arc<Database>,
+        max_connections: usize,
+        metrics: Arc<crate::metrics::ServerMetrics>,
+    ) -> std::io::Result<PgServer> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections)) })
+        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections, metrics)) })
     }
 
     /// The address the listener is bound to.
@@ -42,8 +48,9 @@ impl PgServer {
     /// Accepts connections until `shutdown` completes; then stops
     /// accepting and closes the open connections (their open transactions
     /// roll back; committed data is untouched).
-    pub async fn run(self, shutdown: impl Future<Output = ()>, metrics: Arc<crate::metrics::ServerMetrics>) {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
+        let metrics = shared.metrics.clone();
         crate::accept_loop(&self.listener, (metrics, crate::metrics::Protocol::Pg), shutdown, |socket, _peer| {
             connection::serve_connection(socket, shared.clone())
         })

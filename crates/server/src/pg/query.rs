@@ -275,7 +275,9 @@ impl PgConnection {
         let stmt = &portal.statement.statement;
         let params = stmt.decode_params(portal)?;
         let mut prepared = stmt.prepared.lock();
+        let start = std::time::Instant::now();
         let outcome = self.session.lock().execute_prepared_outcome(&mut prepared, &params);
+        self.shared.metrics.statement_latency.observe(start.elapsed());
         outcome.map_err(|e| sql_error(&e, Some(&stmt.sql)))
     }
 }
@@ -363,7 +365,9 @@ impl SimpleQueryHandler for PgConnection {
         if query.chars().all(|c| c == ';' || c.is_whitespace()) {
             return Ok(vec![Response::EmptyQuery]);
         }
+        let start = std::time::Instant::now();
         let outcomes = self.session.lock().run_outcomes(query);
+        self.shared.metrics.statement_latency.observe(start.elapsed());
         let mut responses = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             responses.push(match outcome {
