@@ -102,6 +102,8 @@ impl Probes {
 
 struct Inner {
     sessions: sessions::SessionPool,
+    /// Record views of tables by name (see [`records::RecordTable::load`]).
+    record_tables: parking_lot::RwLock<std::collections::HashMap<String, Arc<records::RecordTable>>>,
     options: HttpOptions,
     metrics: Arc<ServerMetrics>,
     probes: Arc<Probes>,
@@ -115,7 +117,7 @@ impl AppState {
     /// State over a database.
     pub fn new(db: Arc<Database>, options: HttpOptions, metrics: Arc<ServerMetrics>, probes: Arc<Probes>) -> AppState {
         let sessions = sessions::SessionPool::new(db, options.request_timeout, metrics.clone());
-        AppState(Arc::new(Inner { sessions, options, metrics, probes }))
+        AppState(Arc::new(Inner { sessions, record_tables: Default::default(), options, metrics, probes }))
     }
 
     /// The database.
@@ -126,6 +128,11 @@ impl AppState {
     /// The SQL session pool.
     pub fn sessions(&self) -> &sessions::SessionPool {
         &self.0.sessions
+    }
+
+    /// The cache of record views of tables.
+    pub fn record_tables(&self) -> &parking_lot::RwLock<std::collections::HashMap<String, Arc<records::RecordTable>>> {
+        &self.0.record_tables
     }
 
     /// The settings.
@@ -209,14 +216,13 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
-        .layer(middleware::from_fn_with_state(timeout, request_timeout))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal("the request failed inside the server").into_response()
         }))
-        .layer(middleware::from_fn_with_state(metrics, count_request))
+        .layer(middleware::from_fn_with_state((metrics, timeout), time_request))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -225,20 +231,20 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Answers 503 (JSON) when a request outlives the timeout.
-async fn request_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
+/// Answers 503 (JSON) when a request outlives the timeout, and counts
+/// responses and their latency.
+async fn time_request(
+    State((metrics, timeout)): State<(Arc<ServerMetrics>, Duration)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let response = match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long").into_response()
         }
-    }
-}
-
-/// Counts responses and their latency.
-async fn count_request(State(metrics): State<Arc<ServerMetrics>>, request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let response = next.run(request).await;
+    };
     metrics.http_response(response.status().as_u16(), start.elapsed());
     response
 }

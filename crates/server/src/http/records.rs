@@ -7,6 +7,8 @@
 //! validated against the column type (422 naming the field); collections
 //! keep the whole object as the `doc` document, keyed by its `id`.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -44,11 +46,15 @@ pub struct RecordTable {
     columns: Vec<ColumnInfo>,
     /// The single-column primary key, as an index into `columns`.
     pk: Option<usize>,
+    /// The schema this view was made from (to tell when it is stale).
+    schema: Option<Arc<TableSchema>>,
+    /// `SELECT … WHERE pk = $1`, made once.
+    get_sql: String,
 }
 
 impl RecordTable {
     /// The record view of a table's schema.
-    pub fn new(schema: &TableSchema) -> RecordTable {
+    pub fn new(schema: &Arc<TableSchema>) -> RecordTable {
         let columns: Vec<ColumnInfo> = schema
             .live_columns()
             .map(|(_, c)| ColumnInfo {
@@ -68,28 +74,56 @@ impl RecordTable {
             collection: is_collection(schema),
             columns,
             pk,
+            schema: Some(schema.clone()),
+            get_sql: String::new(),
         }
+        .with_get_sql()
     }
 
-    /// Loads a table (404 when it does not exist).
-    pub fn load(state: &AppState, name: &str) -> ApiResult<RecordTable> {
+    fn with_get_sql(mut self) -> RecordTable {
+        if let Some(pk) = self.pk.and_then(|i| self.columns.get(i)) {
+            self.get_sql =
+                format!("SELECT {} FROM {} WHERE {} = $1", self.select_list(&self.quoted), self.quoted, pk.quoted);
+        }
+        self
+    }
+
+    /// Whether this view was made from `schema`.
+    fn is_of(&self, schema: &Arc<TableSchema>) -> bool {
+        self.schema.as_ref().is_some_and(|s| Arc::ptr_eq(s, schema))
+    }
+
+    /// Loads a table (404 when it does not exist); the view is cached
+    /// while the table's schema stays the same.
+    pub fn load(state: &AppState, name: &str) -> ApiResult<Arc<RecordTable>> {
         let schema = tables::load(state, name)?;
-        Ok(RecordTable::new(&schema))
+        if let Some(cached) = state.record_tables().read().get(name)
+            && cached.is_of(&schema)
+        {
+            return Ok(cached.clone());
+        }
+        let table = Arc::new(RecordTable::new(&schema));
+        let mut cache = state.record_tables().write();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(name.to_owned(), table.clone());
+        Ok(table)
     }
 
     /// Loads a table, creating it as a collection when it does not exist
     /// and the configuration allows. The creation is part of the session's
     /// transaction, if one is open.
-    pub fn load_or_create(state: &AppState, session: &mut HttpSession, name: &str) -> ApiResult<RecordTable> {
-        if let Some(schema) = state.db().table_schema(name) {
-            return Ok(RecordTable::new(&schema));
+    pub fn load_or_create(state: &AppState, session: &mut HttpSession, name: &str) -> ApiResult<Arc<RecordTable>> {
+        if state.db().table_schema(name).is_some() {
+            return RecordTable::load(state, name);
         }
         if !state.options().auto_create_tables {
             return RecordTable::load(state, name);
         }
         tables::check_name("table", name)?;
         session.session().execute(&create_collection_sql(name))?;
-        Ok(RecordTable::collection(name))
+        Ok(Arc::new(RecordTable::collection(name)))
     }
 
     /// The record view of a collection (the shape [`create_collection_sql`]
@@ -107,7 +141,10 @@ impl RecordTable {
             collection: true,
             columns: vec![column("id", DataType::Text), column("doc", DataType::Jsonb)],
             pk: Some(0),
+            schema: None,
+            get_sql: String::new(),
         }
+        .with_get_sql()
     }
 
     /// The table name.
@@ -260,10 +297,9 @@ impl RecordTable {
 
     /// One record by id.
     pub fn get(&self, s: &mut HttpSession, id: &str) -> ApiResult<JsonValue> {
-        let (key, ty) = self.key_sql()?;
+        let pk = self.pk()?;
         let value = self.id_value(id)?;
-        let sql = format!("SELECT {} FROM {} WHERE {key} = $1", self.select_list(&self.quoted), self.quoted);
-        let result = s.query(&sql, &[ty], &[value])?;
+        let result = s.query(&self.get_sql, std::slice::from_ref(&pk.ty), &[value])?;
         self.first_record(result).ok_or_else(|| self.missing(id))
     }
 
