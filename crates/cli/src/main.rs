@@ -209,7 +209,10 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
         config.recover_until_corruption = true;
     }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all();
+    // Deep statements (long operator chains, deeply nested documents)
+    // recurse; generous stacks keep them from overflowing. The memory is
+    // only reserved, not committed, until used.
+    runtime.enable_all().thread_stack_size(64 << 20);
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
     }

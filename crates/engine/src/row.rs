@@ -283,7 +283,12 @@ impl<'a> Reader<'a> {
             }),
             DataType::Uuid => Value::Uuid(uuid::Uuid::from_bytes(self.array()?)),
             DataType::Jsonb => {
-                let json = serde_json::from_slice(self.bytes()?).map_err(|_| corrupt("invalid jsonb"))?;
+                // Stored documents may nest deeper than serde_json's default
+                // limit of 128 (memdb accepts 1000 levels): lift it, or a
+                // value that was accepted could not be read back.
+                let mut de = serde_json::Deserializer::from_slice(self.bytes()?);
+                de.disable_recursion_limit();
+                let json = serde::Deserialize::deserialize(&mut de).map_err(|_| corrupt("invalid jsonb"))?;
                 Value::Jsonb(Box::new(json))
             }
             DataType::Array(elem) => {
@@ -350,6 +355,21 @@ mod tests {
             let one = decode_column(&data, &types, i).unwrap().unwrap();
             assert_eq!(format!("{one:?}"), format!("{v:?}"));
         }
+    }
+
+    #[test]
+    fn deeply_nested_documents_read_back() {
+        // Deeper than serde_json's default limit of 128.
+        let text = format!("{}{}", "[".repeat(900), "]".repeat(900));
+        let json: serde_json::Value = {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            de.disable_recursion_limit();
+            serde::Deserialize::deserialize(&mut de).unwrap()
+        };
+        let values = vec![Value::Jsonb(Box::new(json))];
+        let types = vec![DataType::Jsonb];
+        let decoded = decode(&encode(&values, &types).unwrap(), &types).unwrap();
+        assert_eq!(format!("{decoded:?}"), format!("{values:?}"));
     }
 
     #[test]

@@ -427,6 +427,7 @@ async fn listing_filters_sorts_and_pages_without_gaps() {
         "/api/v1/tables/users/records?nope=1".to_owned(),
         "/api/v1/tables/users/records?age=old".to_owned(),
         "/api/v1/tables/users/records?age.null=maybe".to_owned(),
+        format!("/api/v1/tables/users/records?sort={}", vec!["age"; 17].join(",")),
     ] {
         let (status, body) = api.get(&bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
@@ -602,8 +603,19 @@ async fn sql_over_http() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(api.post("/api/v1/sql", json!({"sql": ""})).await.0, StatusCode::BAD_REQUEST);
-    // The session a request used comes back clean: nothing left open.
+    // The session a request used comes back clean: nothing left open, no
+    // setting, prepared statement or temporary table carried over.
     assert_eq!(api.post("/api/v1/sql", json!({"sql": "SELECT count(*) FROM t"})).await.1["rows"], json!([[2]]));
+    let (status, body) =
+        api.post("/api/v1/sql", json!({"sql": "SET application_name = 'leak'; PREPARE p AS SELECT 1"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(api.post("/api/v1/sql", json!({"sql": "SHOW application_name"})).await.1["rows"], json!([[""]]));
+    assert_eq!(api.post("/api/v1/sql", json!({"sql": "EXECUTE p"})).await.0, StatusCode::BAD_REQUEST);
+    for sql in
+        ["SET statement_timeout = 0", "SET SESSION statement_timeout TO 0", "RESET statement_timeout", "RESET ALL"]
+    {
+        assert_eq!(api.post("/api/v1/sql", json!({"sql": sql})).await.0, StatusCode::BAD_REQUEST, "{sql}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -630,7 +642,20 @@ async fn bad_input_gets_json_errors() {
     let resp = api.client.post(&url).header("content-type", "application/json").body(big).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "body_too_large");
+    let resp = api
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body("not gzip at all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "unreadable_body");
     assert_eq!(api.get("/api/v1/tables").await.1["tables"], json!([]), "nothing written");
+    let (status, body) = api.get("/api/v1/tables/%FF").await;
+    assert_eq!((status, body["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_path")));
     let (status, body) = api.get("/no/such/route").await;
     assert_eq!((status, body["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
     let (status, body) = api.call(Method::PATCH, "/api/v1/tables", None).await;

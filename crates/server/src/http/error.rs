@@ -36,7 +36,6 @@ pub struct ErrorBody {
     /// What went wrong.
     pub message: String,
     /// Structured context (`sqlstate`, `field`, `index`, …); `null` when none.
-    #[schema(value_type = Object, nullable)]
     pub details: Json,
 }
 
@@ -215,9 +214,13 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::BytesRejection(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             _ => (StatusCode::BAD_REQUEST, "bad_request"),
         };
-        // A body over the limit arrives as a bytes rejection with 413.
-        let status = if r.status() == StatusCode::PAYLOAD_TOO_LARGE { StatusCode::PAYLOAD_TOO_LARGE } else { status };
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { code };
+        // A body over the limit arrives as a bytes rejection with 413; one
+        // that cannot be read (a broken gzip stream) is the client's 400.
+        let (status, code) = match (&r, r.status()) {
+            (_, StatusCode::PAYLOAD_TOO_LARGE) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            (JsonRejection::BytesRejection(_), _) => (StatusCode::BAD_REQUEST, "unreadable_body"),
+            _ => (status, code),
+        };
         ApiError::new(status, code, r.body_text())
     }
 }

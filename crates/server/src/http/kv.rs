@@ -33,7 +33,6 @@ pub struct KvEntry {
     /// `string` or `list`.
     pub kind: &'static str,
     /// The string, or the list's elements.
-    #[schema(value_type = Object)]
     pub value: JsonValue,
     /// `utf8`, or `base64` when the value's bytes are not UTF-8.
     pub encoding: &'static str,
@@ -52,7 +51,6 @@ pub struct KvEntry {
 #[serde(deny_unknown_fields)]
 pub struct KvWrite {
     /// The value: a string is stored as is, other JSON as its text.
-    #[schema(value_type = Object)]
     pub value: JsonValue,
     /// Seconds to live (fractions allowed); without it, `PUT` clears the
     /// TTL (or applies `default_ttl`) and `PATCH` keeps it.
@@ -65,7 +63,6 @@ pub struct KvWrite {
 #[serde(deny_unknown_fields)]
 pub struct KvPush {
     /// Values appended at the end, in order.
-    #[schema(value_type = Vec<Object>)]
     pub values: Vec<JsonValue>,
 }
 
@@ -84,7 +81,6 @@ pub struct KvPopped {
     /// The key.
     pub key: String,
     /// The removed last element.
-    #[schema(value_type = Object)]
     pub value: JsonValue,
     /// `utf8` or `base64`.
     pub encoding: &'static str,

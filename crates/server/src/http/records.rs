@@ -25,6 +25,9 @@ use super::listing::{self, Params, SortKey};
 use super::sessions::{HttpSession, quote_ident, quote_literal};
 use super::tables::{self, create_collection_sql, is_collection};
 
+/// The most fields a listing may sort by.
+const MAX_SORT_KEYS: usize = 16;
+
 /// The largest batch of records one request may add.
 pub const MAX_BATCH: usize = 10_000;
 
@@ -436,6 +439,9 @@ impl RecordTable {
         }
         let limit = listing::parse_limit(limit)?;
         let mut keys = Vec::new();
+        if sort.is_some_and(|s| s.split(',').count() > MAX_SORT_KEYS) {
+            return Err(ApiError::bad_request(format!("sort by at most {MAX_SORT_KEYS} fields")));
+        }
         for item in sort.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (desc, name) = match item.strip_prefix('-') {
                 Some(rest) => (true, rest),

@@ -47,6 +47,11 @@ impl SessionPool {
         SessionPool { db, idle: Mutex::new(Vec::new()), statement_timeout_ms: statement_timeout.as_millis(), metrics }
     }
 
+    /// A new session outside the pool, for one request's own SQL.
+    pub fn fresh(&self) -> HttpSession {
+        self.new_session()
+    }
+
     fn new_session(&self) -> HttpSession {
         let mut session = Session::new(self.db.clone(), "http");
         if self.statement_timeout_ms > 0

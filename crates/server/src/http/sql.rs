@@ -27,7 +27,6 @@ pub struct SqlRequest {
     /// Values of `$1`, `$2`, … (one statement only). A string is read as
     /// the parameter type's text form, so `"2024-01-01"` fits a date.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     pub params: Vec<JsonValue>,
 }
 
@@ -49,7 +48,6 @@ pub struct StatementResult {
     /// The result columns (empty without rows).
     pub columns: Vec<SqlColumn>,
     /// The rows, each an array in column order.
-    #[schema(value_type = Vec<Vec<Object>>)]
     pub rows: Vec<Vec<JsonValue>>,
 }
 
@@ -62,7 +60,6 @@ pub struct SqlResponse {
     /// The last statement's columns.
     pub columns: Vec<SqlColumn>,
     /// The last statement's rows.
-    #[schema(value_type = Vec<Vec<Object>>)]
     pub rows: Vec<Vec<JsonValue>>,
     /// Every statement's result, when the request had several.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,8 +103,20 @@ fn refuse(stmt: &Statement) -> ApiResult<()> {
         Statement::Copy { .. } => {
             Err(ApiError::bad_request("COPY is not available over HTTP; use the PostgreSQL protocol"))
         }
+        // The request timeout bounds every statement; a request may not
+        // lift it.
+        stmt if changes_statement_timeout(stmt) => {
+            Err(ApiError::bad_request("statement_timeout is set by the server's http_request_timeout over HTTP"))
+        }
         _ => Ok(()),
     }
+}
+
+/// Whether a statement is `SET`/`RESET` of `statement_timeout` (or `RESET ALL`).
+fn changes_statement_timeout(stmt: &Statement) -> bool {
+    let text = stmt.to_string().to_ascii_lowercase();
+    (text.starts_with("set ") || text.starts_with("reset "))
+        && (text.contains("statement_timeout") || text.trim_end_matches(';').trim() == "reset all")
 }
 
 fn at_statement(e: impl Into<ApiError>, index: usize) -> ApiError {
@@ -178,12 +187,13 @@ fn run(session: &mut Session, request: &SqlRequest) -> ApiResult<Vec<StatementRe
         (status = 400, description = "The SQL failed (details.sqlstate says why)", body = ErrorBody),
         (status = 409, description = "A conflict (unique violation, serialization failure)", body = ErrorBody)))]
 pub async fn sql(State(state): State<AppState>, ApiJson(request): ApiJson<SqlRequest>) -> ApiResult<Json<SqlResponse>> {
-    let results = state.sessions().with(|s| {
-        let start = std::time::Instant::now();
-        let results = run(s.session(), &request);
-        s.observe(start);
-        results
-    })?;
+    // A session of its own: what a request SETs, PREPAREs or creates as
+    // temporary dies with it instead of reaching the next request.
+    let mut s = state.sessions().fresh();
+    let start = std::time::Instant::now();
+    let results = run(s.session(), &request);
+    s.observe(start);
+    let results = results?;
     let last = results.last().cloned().ok_or_else(|| ApiError::bad_request("no statement"))?;
     let earlier = (results.len() > 1).then_some(results);
     Ok(Json(SqlResponse { command: last.command, columns: last.columns, rows: last.rows, results: earlier }))

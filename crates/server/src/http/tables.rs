@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use memdb_engine::{DataType, IndexKind, TableSchema};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ use serde_json::Value as JsonValue;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use super::json::{api_type_name, from_json};
 use super::sessions::{quote_ident, quote_literal};
 
@@ -108,7 +108,6 @@ pub struct FieldSpec {
     pub unique: bool,
     /// The value a record without the field gets.
     #[serde(default)]
-    #[schema(value_type = Object, nullable)]
     pub default: Option<JsonValue>,
 }
 
@@ -434,7 +433,7 @@ pub async fn create_table(
 #[utoipa::path(get, path = "/api/v1/tables/{table}", tag = "tables",
     params(("table" = String, Path, description = "Table name")),
     responses((status = 200, body = TableInfo), (status = 404, body = ErrorBody)))]
-pub async fn get_table(State(state): State<AppState>, Path(table): Path<String>) -> ApiResult<Json<TableInfo>> {
+pub async fn get_table(State(state): State<AppState>, ApiPath(table): ApiPath<String>) -> ApiResult<Json<TableInfo>> {
     let schema = load(&state, &table)?;
     Ok(Json(describe(&schema, rows_of(&state, &table))))
 }
@@ -444,7 +443,7 @@ pub async fn get_table(State(state): State<AppState>, Path(table): Path<String>)
     params(("table" = String, Path, description = "Table name")),
     responses((status = 204, description = "Dropped"), (status = 404, body = ErrorBody),
         (status = 409, description = "Other objects depend on it", body = ErrorBody)))]
-pub async fn delete_table(State(state): State<AppState>, Path(table): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_table(State(state): State<AppState>, ApiPath(table): ApiPath<String>) -> ApiResult<StatusCode> {
     load(&state, &table)?;
     state.sessions().with(|s| s.session().execute(&format!("DROP TABLE {}", quote_ident(&table))))?;
     Ok(StatusCode::NO_CONTENT)

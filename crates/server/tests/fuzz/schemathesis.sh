@@ -21,6 +21,11 @@
 #   FUZZ_OUT              where the server log and reports go (default: a new temp dir)
 #   MEMDB_LOG             the server's log filter (default info)
 #
+# Replay one failure (with a server running on the same port):
+# `cd $FUZZ_OUT && $FUZZ_VENV/bin/st replay <Test Case ID>` (IDs are in the
+# output; the stored cases are in $FUZZ_OUT/.schemathesis), or rerun the
+# whole run with FUZZ_SEED=<the printed seed>.
+#
 # Exit status: 0 when schemathesis found nothing, the server did not crash
 # and logged no panic; non-zero otherwise. The server's stderr is in
 # $FUZZ_OUT/server.log, the schemathesis output in $FUZZ_OUT/schemathesis.txt,
@@ -40,6 +45,7 @@ tmp_root="${TMPDIR:-/tmp}"
 VENV="${FUZZ_VENV:-$tmp_root/memdb-schemathesis-venv}"
 OUT="${FUZZ_OUT:-$(mktemp -d "$tmp_root/memdb-fuzz.XXXXXX")}"
 mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
 
 # Which checks, and why:
 # - not_a_server_error: any 5xx, and (schemathesis reports them as errors)
@@ -82,7 +88,8 @@ done
 if [[ ! -x "$VENV/bin/schemathesis" ]]; then
     echo "== creating $VENV and installing schemathesis"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check schemathesis
+    # The flags below are schemathesis 4's.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis>=4,<5"
 fi
 echo "== $("$VENV/bin/schemathesis" --version)"
 
@@ -141,8 +148,10 @@ fi
 # POST /api/v1/admin/backup is left out: it writes a directory wherever
 # the body's `dir` says (the server runs as whoever runs this script), so
 # fuzzing it would litter the file system with arbitrary paths.
+# It runs inside $OUT: schemathesis and hypothesis keep state (.schemathesis/,
+# .hypothesis/) in the working directory, which must not be the caller's.
 st_status=0
-"$VENV/bin/schemathesis" run "$base/api/v1/openapi.json" \
+(cd "$OUT" && "$VENV/bin/schemathesis" run "$base/api/v1/openapi.json" \
     --checks "$CHECKS" \
     --exclude-path /api/v1/admin/backup \
     --max-examples "$MAX_EXAMPLES" \
@@ -152,7 +161,7 @@ st_status=0
     --generation-database none \
     --report junit,ndjson --report-dir "$OUT/report" \
     --no-color \
-    "${seed_args[@]}" 2>&1 | tee "$OUT/schemathesis.txt" || st_status=$?
+    "${seed_args[@]}") 2>&1 | tee "$OUT/schemathesis.txt" || st_status=$?
 
 status=$st_status
 if ! kill -0 "$server_pid" 2>/dev/null; then
