@@ -97,6 +97,8 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
+            // The request's own line (with its id) follows from the
+            // timing middleware.
             tracing::warn!(status = self.status.as_u16(), code = self.code, "{}", self.message);
         }
         let body = ErrorBody { code: self.code.to_owned(), message: self.message, details: self.details };
