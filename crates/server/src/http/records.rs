@@ -317,9 +317,7 @@ impl RecordTable {
         let id_value = self.id_value(id)?;
         if self.collection {
             let (_, doc) = collection_doc(object, Some(id))?;
-            let sql = format!("UPDATE {} SET doc = $1 WHERE id = $2 RETURNING doc", self.quoted);
-            let result = s.query(&sql, &[DataType::Jsonb, DataType::Text], &[doc, id_value])?;
-            return self.first_record(result).ok_or_else(|| self.missing(id));
+            return self.set_doc(s, id, doc, id_value);
         }
         for name in object.keys() {
             self.column(name)?;
@@ -339,6 +337,20 @@ impl RecordTable {
             };
             sets.push(format!("{} = {value}", column.quoted));
         }
+        self.update(s, id, sets, params, (key, ty), id_value)
+    }
+
+    /// Runs `UPDATE … SET <sets> WHERE key = id RETURNING …` (just reads
+    /// the record when there is nothing to set).
+    fn update(
+        &self,
+        s: &mut HttpSession,
+        id: &str,
+        sets: Vec<String>,
+        mut params: Params,
+        (key, ty): (String, DataType),
+        id_value: Value,
+    ) -> ApiResult<JsonValue> {
         if sets.is_empty() {
             return self.get(s, id);
         }
@@ -350,6 +362,13 @@ impl RecordTable {
             self.select_list(&self.quoted)
         );
         let result = s.query(&sql, &params.types, &params.values)?;
+        self.first_record(result).ok_or_else(|| self.missing(id))
+    }
+
+    /// Stores a collection record's new document.
+    fn set_doc(&self, s: &mut HttpSession, id: &str, doc: Value, id_value: Value) -> ApiResult<JsonValue> {
+        let sql = format!("UPDATE {} SET doc = $1 WHERE id = $2 RETURNING doc", self.quoted);
+        let result = s.query(&sql, &[DataType::Jsonb, DataType::Text], &[doc, id_value])?;
         self.first_record(result).ok_or_else(|| self.missing(id))
     }
 
@@ -379,9 +398,7 @@ impl RecordTable {
                 let mut doc = self.first_record(current).ok_or_else(|| self.missing(id))?;
                 merge_patch(&mut doc, patch);
                 let (_, doc) = collection_doc(as_object(&doc)?, Some(id))?;
-                let sql = format!("UPDATE {} SET doc = $1 WHERE id = $2 RETURNING doc", self.quoted);
-                let result = s.query(&sql, &[DataType::Jsonb, DataType::Text], &[doc, id_value])?;
-                self.first_record(result).ok_or_else(|| self.missing(id))
+                self.set_doc(s, id, doc, id_value)
             });
         }
         let pk = self.pk()?;
@@ -396,18 +413,7 @@ impl RecordTable {
             let p = params.push(column.ty.clone(), from_json(json, &column.ty, name)?);
             sets.push(format!("{} = {p}", column.quoted));
         }
-        if sets.is_empty() {
-            return self.get(s, id);
-        }
-        let p = params.push(ty, id_value);
-        let sql = format!(
-            "UPDATE {} SET {} WHERE {key} = {p} RETURNING {}",
-            self.quoted,
-            sets.join(", "),
-            self.select_list(&self.quoted)
-        );
-        let result = s.query(&sql, &params.types, &params.values)?;
-        self.first_record(result).ok_or_else(|| self.missing(id))
+        self.update(s, id, sets, params, (key, ty), id_value)
     }
 
     /// Deletes a record.
