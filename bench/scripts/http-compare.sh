@@ -10,7 +10,8 @@
 # request relative to a pgwire one (pgwire req/s ÷ HTTP req/s: the issue
 # asks for at most 2.0).
 #
-# Usage: bench/scripts/http-compare.sh [--time SECONDS] [--rows N] [--connections N]
+# Usage: bench/scripts/http-compare.sh [--time SECONDS] [--rows N] [--connections N] [--rounds N]
+# Each figure is the median of --rounds (3) interleaved runs.
 # Needs: wrk (apt-get install wrk), pgbench, psql, python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,11 +19,13 @@ cd "$(dirname "$0")/../.."
 TIME=10
 ROWS=10000
 CONNS=64
+ROUNDS=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --time) TIME="$2"; shift 2 ;;
     --rows) ROWS="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -86,7 +89,7 @@ run_wrk() {
   out=$(wrk -t2 -c"$CONNS" -d"${TIME}s" --latency -s "$WORK/$script" "http://127.0.0.1:$HTTP_PORT")
   local rps p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[0-9]s$/) v *= 1000; printf "%.2fms", v}' <<<"$out")
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
   [[ -n "$errors" ]] && echo "wrk reported: $errors" >&2
   echo "$rps $p99"
@@ -94,6 +97,7 @@ run_wrk() {
 
 # pgbench: transactions/s and the p99 of the per-transaction log (µs).
 run_pgbench() {
+  rm -f "$WORK"/pgb.*
   (cd "$WORK" && pgbench -n -h 127.0.0.1 -p "$PG_PORT" -U memdb -M prepared -c "$CONNS" -j 2 -T "$TIME" \
     -f select.sql -l --log-prefix=pgb memdb >pgbench.out 2>&1)
   local tps p99
@@ -102,11 +106,25 @@ run_pgbench() {
   echo "$tps $p99"
 }
 
-read -r KV_RPS KV_P99 < <(run_wrk kv.lua)
-read -r REC_RPS REC_P99 < <(run_wrk records.lua)
-read -r PG_TPS PG_P99 < <(run_pgbench)
+# Rounds interleave the three workloads so a slow spell of the machine
+# hits all of them; each figure is the median over the rounds.
+: >"$WORK/kv.runs"; : >"$WORK/records.runs"; : >"$WORK/pg.runs"
+for round in $(seq "$ROUNDS"); do
+  run_wrk kv.lua >>"$WORK/kv.runs"
+  run_wrk records.lua >>"$WORK/records.runs"
+  run_pgbench >>"$WORK/pg.runs"
+  echo "round $round: kv $(tail -1 "$WORK/kv.runs"), records $(tail -1 "$WORK/records.runs"), pgwire $(tail -1 "$WORK/pg.runs")" >&2
+done
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+# The median of column 1 and of column 2 (a "1.23ms" p99) of a runs file.
+medians() {
+  echo "$(awk '{print $1}' "$1" | median) $(awk '{sub("ms", "", $2); print $2}' "$1" | median)ms"
+}
+read -r KV_RPS KV_P99 < <(medians "$WORK/kv.runs")
+read -r REC_RPS REC_P99 < <(medians "$WORK/records.runs")
+read -r PG_TPS PG_P99 < <(medians "$WORK/pg.runs")
 
-printf '\n%-44s %12s %10s %18s\n' "workload ($CONNS connections, ${TIME}s)" "requests/s" "p99" "cost vs pgwire"
+printf '\n%-44s %12s %10s %18s\n' "workload ($CONNS conns, median of $ROUNDS x ${TIME}s)" "requests/s" "p99" "cost vs pgwire"
 printf '%-44s %12.0f %10s %18s\n' "pgwire point select (pgbench -M prepared)" "$PG_TPS" "$PG_P99" "1.00"
 printf '%-44s %12.0f %10s %18.2f\n' "HTTP GET /api/v1/kv/{key}" "$KV_RPS" "$KV_P99" "$(echo "$PG_TPS / $KV_RPS" | bc -l)"
 printf '%-44s %12.0f %10s %18.2f\n' "HTTP GET /api/v1/tables/items/records/{id}" "$REC_RPS" "$REC_P99" "$(echo "$PG_TPS / $REC_RPS" | bc -l)"

@@ -318,6 +318,16 @@ async fn typed_records_validate_and_round_trip() {
     }
     assert_eq!(stored["score"], 1.5, "the default applies");
     assert_eq!(api.get(&format!("/api/v1/tables/users/records/{id}")).await.1, stored);
+    // Reads follow schema changes made through SQL.
+    for (sql, field, value) in [
+        ("ALTER TABLE users ADD COLUMN extra int DEFAULT 7", "extra", json!(7)),
+        ("ALTER TABLE users DROP COLUMN extra", "extra", Value::Null),
+    ] {
+        let (status, body) = api.post("/api/v1/sql", json!({"sql": sql})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = api.get(&format!("/api/v1/tables/users/records/{id}")).await;
+        assert_eq!((status, body[field].clone(), body["name"].clone()), (StatusCode::OK, value, json!("Ada")));
+    }
     // Validation names the field.
     for (bad, field, code) in [
         (json!({"name": "x", "age": "old"}), "age", "validation_failed"),
@@ -675,6 +685,24 @@ async fn bad_input_gets_json_errors() {
     }
     let resp = raw.get(api.server.url("/api/v1/kv")).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(resp.headers()["content-encoding"], "gzip");
+    // Small bodies are not worth compressing.
+    let resp = raw.get(api.server.url("/api/v1/kv/key1")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert_eq!(resp.json::<Value>().await.unwrap()["value"], "some value to compress");
+    // A gzipped request body is read.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, json!({"value": "zipped"}).to_string().as_bytes()).unwrap();
+    let resp = raw
+        .put(api.server.url("/api/v1/kv/zipped"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(api.get("/api/v1/kv/zipped").await.1["value"], "zipped");
     // The server still answers.
     assert_eq!(api.get("/health").await.0, StatusCode::OK);
 }

@@ -49,6 +49,27 @@ pub fn to_json(value: &Value) -> Json {
     }
 }
 
+/// A value serialized as [`to_json`] would render it, without building a
+/// `serde_json::Value` first (no copies of text or documents): the hot
+/// read paths write responses straight from stored values.
+pub struct JsonOf<'a>(pub &'a Value);
+
+impl serde::Serialize for JsonOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int2(x) => serializer.serialize_i16(*x),
+            Value::Int4(x) => serializer.serialize_i32(*x),
+            Value::Int8(x) => serializer.serialize_i64(*x),
+            Value::Text(s) => serializer.serialize_str(s),
+            Value::Jsonb(j) => j.serialize(serializer),
+            Value::Array(a) => serializer.collect_seq(a.elements.iter().map(JsonOf)),
+            other => to_json(other).serialize(serializer),
+        }
+    }
+}
+
 fn float(x: f64, value: &Value) -> Json {
     Number::from_f64(x).map_or_else(|| Json::String(value.to_string()), Json::Number)
 }
@@ -208,6 +229,34 @@ mod tests {
         assert_eq!(round_trip(json!({"a": [1, null]}), DataType::Jsonb), json!({"a": [1, null]}));
         assert_eq!(round_trip(json!([1, 2, null]), DataType::Array(Box::new(DataType::Int4))), json!([1, 2, null]));
         assert_eq!(round_trip(Json::Null, DataType::Int4), Json::Null);
+    }
+
+    #[test]
+    fn streamed_values_match_the_built_ones() {
+        for (json, ty) in [
+            (json!(42), DataType::Int2),
+            (json!(42), DataType::Int4),
+            (json!(-42), DataType::Int8),
+            (json!(1.5), DataType::Float8),
+            (json!("Infinity"), DataType::Float4),
+            (json!("12345678901234567890.5"), DataType::Numeric(None)),
+            (json!("h\u{e9}llo \"q\""), DataType::Text),
+            (json!(true), DataType::Bool),
+            (json!("aGk="), DataType::Bytea),
+            (json!("2026-11-22T16:53:52.5Z"), DataType::TimestampTz),
+            (json!({"a": [1, null, {"b": "c"}]}), DataType::Jsonb),
+            (json!({"a": 1}), DataType::Json),
+            (json!([1, 2, null]), DataType::Array(Box::new(DataType::Int8))),
+            (json!(["x", null]), DataType::Array(Box::new(DataType::Text))),
+            (Json::Null, DataType::Uuid),
+        ] {
+            let value = match from_json(&json, &ty, "f") {
+                Ok(v) => v,
+                Err(e) => panic!("{json} as {ty}: {e}"),
+            };
+            let streamed = serde_json::to_value(JsonOf(&value)).map_err(|e| e.to_string());
+            assert_eq!(streamed, Ok(to_json(&value)), "{json} as {ty}");
+        }
     }
 
     #[test]

@@ -8,11 +8,13 @@
 //! keep the whole object as the `doc` document, keyed by its `id`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use memdb_engine::{DataType, TableSchema, Value};
+use axum::response::{IntoResponse, Response};
+use memdb_engine::{DataType, IsolationLevel, TableSchema, TxnOptions, Value};
 use memdb_sql::QueryResult;
 use serde::Serialize;
 use serde_json::{Map, Value as JsonValue};
@@ -20,7 +22,7 @@ use serde_json::{Map, Value as JsonValue};
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::json::{from_json, to_json};
+use super::json::{JsonOf, from_json, to_json};
 use super::listing::{self, Params, SortKey};
 use super::sessions::{HttpSession, quote_ident, quote_literal};
 use super::tables::{self, create_collection_sql, is_collection};
@@ -298,12 +300,35 @@ impl RecordTable {
         Ok((pk.quoted.clone(), pk.ty.clone()))
     }
 
-    /// One record by id.
+    /// One record by id, through SQL (`SELECT … WHERE pk = $1`).
     pub fn get(&self, s: &mut HttpSession, id: &str) -> ApiResult<JsonValue> {
         let pk = self.pk()?;
         let value = self.id_value(id)?;
         let result = s.query(&self.get_sql, std::slice::from_ref(&pk.ty), &[value])?;
         self.first_record(result).ok_or_else(|| self.missing(id))
+    }
+
+    /// One record by id as a response: the primary-key lookup that
+    /// [`RecordTable::get`]'s plan runs, done directly in a read-only
+    /// snapshot of its own (what an autocommit SELECT sees), with the row
+    /// serialized straight from the stored values. The hot read route;
+    /// when the table changed since this view was made it takes the SQL
+    /// path instead.
+    pub fn get_response(&self, state: &AppState, id: &str) -> ApiResult<Response> {
+        let key = self.id_value(id)?;
+        let start = Instant::now();
+        let mut txn = state.db().begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted))?;
+        let table = txn.table(&self.name)?;
+        if !self.schema.as_ref().is_some_and(|s| std::ptr::eq(table.schema(), &**s)) {
+            drop(txn);
+            let record = state.sessions().with(|s| self.get(s, id))?;
+            return Ok(Json(record).into_response());
+        }
+        let row = txn.get(&table, &[key])?;
+        txn.commit()?;
+        state.metrics().statement_latency.observe(start.elapsed());
+        let row = row.ok_or_else(|| self.missing(id))?;
+        Ok(Json(RecordJson { table: self, values: &row.values }).into_response())
     }
 
     fn missing(&self, id: &str) -> ApiError {
@@ -519,6 +544,32 @@ impl RecordTable {
 const OPERATORS: [(&str, &str); 6] =
     [("eq", "="), ("ne", "<>"), ("gt", ">"), ("gte", ">="), ("lt", "<"), ("lte", "<=")];
 
+/// A record serialized straight from a whole row (every column, in table
+/// order), as [`RecordTable::record`] would build it from the same values.
+struct RecordJson<'a> {
+    table: &'a RecordTable,
+    values: &'a [Value],
+}
+
+impl Serialize for RecordJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if self.table.collection {
+            // A collection's record is its document.
+            let doc = self.table.columns.iter().position(|c| c.name == "doc");
+            return match doc.and_then(|i| self.values.get(i)) {
+                Some(doc) => JsonOf(doc).serialize(serializer),
+                None => serializer.serialize_unit(),
+            };
+        }
+        let mut map = serializer.serialize_map(Some(self.table.columns.len()))?;
+        for (c, v) in self.table.columns.iter().zip(self.values) {
+            map.serialize_entry(&c.name, &JsonOf(v))?;
+        }
+        map.end()
+    }
+}
+
 fn unknown_field(table: &str, field: &str, status: StatusCode) -> ApiError {
     ApiError::new(status, "unknown_field", format!("table \"{table}\" has no field \"{field}\""))
         .with_details(serde_json::json!({ "field": field }))
@@ -688,9 +739,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     ApiPath((table, id)): ApiPath<(String, String)>,
-) -> ApiResult<Json<JsonValue>> {
-    let t = RecordTable::load(&state, &table)?;
-    Ok(Json(state.sessions().with(|s| t.get(s, &id))?))
+) -> ApiResult<Response> {
+    RecordTable::load(&state, &table)?.get_response(&state, &id)
 }
 
 /// Replaces a record (fields left out return to their defaults).
