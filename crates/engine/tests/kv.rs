@@ -495,3 +495,43 @@ proptest! {
         prop_assert_eq!(kv.volatile_len(), 0);
     }
 }
+
+#[test]
+fn listings_page_through_a_prefix_in_key_order() {
+    let (db, clock) = manual();
+    let kv = db.kv();
+    let mut model = std::collections::BTreeSet::new();
+    for i in (0..500).rev() {
+        let key = format!("{}:{i:04}", if i % 3 == 0 { "other" } else { "user" });
+        kv.exec(set(&key, "v")).unwrap();
+        if key.starts_with("user:") {
+            model.insert(b(&key));
+        }
+    }
+    // A key that expires is left out.
+    kv.exec(KvCommand::Set {
+        key: b("user:gone"),
+        value: b("v"),
+        condition: SetCondition::Always,
+        expiry: SetExpiry::At(kv.now_ms() + 10),
+        get: false,
+    })
+    .unwrap();
+    clock.advance(Duration::from_millis(20));
+    for limit in [1, 7, 100, 1000] {
+        let (mut seen, mut after) = (Vec::new(), None);
+        loop {
+            let page = match kv.exec(KvCommand::List { prefix: b("user:"), after: after.clone(), limit }).unwrap() {
+                KvReply::Listing(page) => page,
+                other => panic!("expected a listing, got {other:?}"),
+            };
+            assert!(page.len() <= limit);
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            seen.extend(page.into_iter().map(|i| i.key));
+        }
+        assert_eq!(seen, model.iter().cloned().collect::<Vec<_>>(), "limit {limit}");
+    }
+    let empty = kv.exec(KvCommand::List { prefix: b("user:"), after: None, limit: 0 }).unwrap();
+    assert_eq!(empty, KvReply::Listing(Vec::new()));
+}

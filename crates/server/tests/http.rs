@@ -504,6 +504,15 @@ async fn collections_and_the_seed_routes() {
     assert_eq!(api.delete(&format!("/delete_record/notes/{gid}")).await.0, StatusCode::NO_CONTENT);
     assert_eq!(api.delete(&format!("/delete_record/notes/{gid}")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(api.delete("/delete_record/nosuch/1").await.0, StatusCode::NOT_FOUND);
+    // A record whose id is "batch" is reachable beside the batch route.
+    let path = "/api/v1/tables/notes/records/batch";
+    assert_eq!(api.get(path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.post("/add_record/notes", json!({"id": "batch", "text": "b"})).await.0, StatusCode::CREATED);
+    assert_eq!(api.get(path).await.1, json!({"id": "batch", "text": "b"}));
+    assert_eq!(api.patch(path, json!({"more": 1})).await.1, json!({"id": "batch", "text": "b", "more": 1}));
+    assert_eq!(api.put(path, json!({"text": "c"})).await.1, json!({"id": "batch", "text": "c"}));
+    assert_eq!(api.delete(path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(api.get(path).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

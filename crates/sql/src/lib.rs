@@ -40,6 +40,7 @@
 
 mod bind;
 mod copy;
+mod depth;
 mod error;
 pub mod exec;
 pub mod expr;
@@ -78,13 +79,14 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
     let sql = normalize_vacuum(&sql);
     let sql = normalize_maintenance(&sql);
-    Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
             let (line, column) = position(&message);
             SqlError::Syntax { message, line, column }
         }
-    })
+    })?;
+    depth::check(statements, sql.len())
 }
 
 /// PostgreSQL's `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)]

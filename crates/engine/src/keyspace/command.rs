@@ -8,6 +8,8 @@
 //! key whose TTL passed reads as absent; writing to one logs its deletion
 //! first.
 
+use std::collections::BinaryHeap;
+
 use serde_bytes::ByteBuf;
 
 use crate::error::{Error, Result};
@@ -703,9 +705,22 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
             Some((v, meta)) => KvReply::Info(Box::new(info(&key, v, meta))),
         })),
         KvCommand::List { prefix, after, limit } => {
-            let mut keys = a.keys(&mut |k, _, _| k.starts_with(&prefix) && after.as_ref().is_none_or(|a| k > &a[..]));
-            keys.sort_unstable();
-            keys.truncate(limit);
+            // One pass keeping the `limit` smallest matching keys in a
+            // bounded max-heap: memory for one page, not for the keyspace.
+            let mut smallest: BinaryHeap<Vec<u8>> = BinaryHeap::with_capacity(limit.saturating_add(1).min(4096));
+            a.keys(&mut |k, _, _| {
+                let wanted = k.starts_with(&prefix)
+                    && after.as_ref().is_none_or(|a| k > &a[..])
+                    && (smallest.len() < limit || smallest.peek().is_some_and(|top| k < &top[..]));
+                if wanted {
+                    smallest.push(k.to_vec());
+                    if smallest.len() > limit {
+                        smallest.pop();
+                    }
+                }
+                false
+            });
+            let keys = smallest.into_sorted_vec();
             let mut page = Vec::with_capacity(keys.len());
             for key in keys {
                 if let Some(i) = a.read(&key, |v| v.map(|(v, meta)| info(&key, v, meta))) {

@@ -6,7 +6,9 @@
 //!
 //! Handlers are thin: records, tables and joins become SQL run through a
 //! pooled [`sessions::HttpSession`] (so the SQL engine plans them and every
-//! constraint applies), KV routes call the engine's [`memdb_engine::Kv`].
+//! constraint applies; a record read by id is the primary-key lookup done
+//! straight on the engine), KV routes call the engine's
+//! [`memdb_engine::Kv`].
 //! Every failure is an [`error::ApiError`]: a status and a JSON body
 //! `{code, message, details}`. Around the routes: a body size limit, a
 //! request timeout, gzip both ways for requests that ask for it (bodies
@@ -182,6 +184,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(records::list, records::create))
         .routes(routes!(records::get, records::replace, records::patch, records::delete))
         .routes(routes!(records::batch))
+        .route("/api/v1/tables/{table}/records/batch", records::record_named_batch())
         .routes(routes!(join::join_route))
         .routes(routes!(sql::sql))
         .routes(routes!(kv::list))

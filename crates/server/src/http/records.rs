@@ -3,7 +3,9 @@
 //! Every operation is SQL the route builds with parameters and runs through
 //! a pooled session (its plan prepared once per session), so a record
 //! written here is a row every SQL client sees, checked by the same
-//! constraints. Typed tables take fields named like their columns, each
+//! constraints. The one exception is the hot read by id, which does the
+//! primary-key lookup that SQL's plan would do straight on the engine, in
+//! a read-only snapshot of its own ([`RecordTable::get_response`]). Typed tables take fields named like their columns, each
 //! validated against the column type (422 naming the field); collections
 //! keep the whole object as the `doc` document, keyed by its `id`.
 
@@ -782,6 +784,25 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     delete_record(&state, &table, &id)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET`/`PUT`/`PATCH`/`DELETE …/records/batch` address the record whose
+/// id is `batch`: the path belongs to `POST …/records/batch` (add many),
+/// and without these a record of that id could not be reached.
+pub fn record_named_batch() -> axum::routing::MethodRouter<AppState> {
+    const ID: &str = "batch";
+    axum::routing::get(|state: State<AppState>, ApiPath(table): ApiPath<String>| async move {
+        get(state, ApiPath((table, ID.to_owned()))).await
+    })
+    .put(|state: State<AppState>, ApiPath(table): ApiPath<String>, record: ApiJson<JsonValue>| async move {
+        replace(state, ApiPath((table, ID.to_owned())), record).await
+    })
+    .patch(|state: State<AppState>, ApiPath(table): ApiPath<String>, fields: ApiJson<JsonValue>| async move {
+        patch(state, ApiPath((table, ID.to_owned())), fields).await
+    })
+    .delete(|state: State<AppState>, ApiPath(table): ApiPath<String>| async move {
+        delete(state, ApiPath((table, ID.to_owned()))).await
+    })
 }
 
 /// Adds many records in one transaction: all or none.
