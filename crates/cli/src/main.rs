@@ -3,7 +3,8 @@
 //! `memdb serve` starts the PostgreSQL wire protocol listener (default
 //! `127.0.0.1:5432`) over a database kept in memory and, by default, made
 //! durable in `./memdb-data` (write-ahead log + checkpoints); settings come
-//! from defaults, then `--config FILE` (TOML), then flags. `memdb backup`
+//! from defaults, then `--config FILE` (TOML), then `MEMDB_*` environment
+//! variables, then flags, and `memdb config` prints them. `memdb backup`
 //! takes an online backup, `memdb restore` turns one (plus archived log)
 //! into a data directory, to a point in time if asked.
 
@@ -28,6 +29,9 @@ struct Cli {
 enum Command {
     /// Run the server until Ctrl-C or SIGTERM.
     Serve(Box<ServeArgs>),
+    /// Print the configuration `serve` would run with (defaults, then the
+    /// file, the environment and the flags) as TOML, checked, and exit.
+    Config(Box<ServeArgs>),
     /// Take an online backup, consistent at one commit, of a running server
     /// (or of a data directory no server uses).
     Backup(BackupArgs),
@@ -123,43 +127,85 @@ struct ServeArgs {
     /// Most client connections at once [default: 2000].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
-    /// A TOML configuration file (flags override it).
-    #[arg(long, value_name = "FILE")]
+    /// A TOML configuration file; `MEMDB_*` variables override it, flags
+    /// override both.
+    #[arg(long, value_name = "FILE", env = "MEMDB_CONFIG")]
     config: Option<PathBuf>,
+    /// error, warn, info, debug or trace [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// text or json [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Log statements slower than this, e.g. 500ms, or off [default: off].
+    #[arg(long, value_name = "DURATION")]
+    slow_statement_threshold: Option<String>,
     /// Worker threads [default: one per core].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MEMDB_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(*args),
-        Command::Backup(args) => backup(args),
-        Command::Restore(args) => restore(args),
+        Command::Serve(args) => effective_config(*args).and_then(|(config, threads, ignored)| {
+            init_logging(&config.log_level, &config.log_format);
+            for name in ignored {
+                tracing::warn!("{name} names no setting; ignored");
+            }
+            serve(config, threads)
+        }),
+        Command::Config(args) => effective_config(*args).and_then(|(config, _, ignored)| {
+            for name in ignored {
+                eprintln!("memdb: {name} names no setting; ignored");
+            }
+            print!("{}", config.to_toml()?);
+            Ok(())
+        }),
+        Command::Backup(args) => {
+            init_logging("info", "text");
+            backup(args)
+        }
+        Command::Restore(args) => {
+            init_logging("info", "text");
+            restore(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            // Logging may not be set up yet (a bad configuration).
+            eprintln!("memdb: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
+/// Logs to stderr at `level` (`MEMDB_LOG`, a full filter such as
+/// `memdb=debug,info`, overrides it), as text or one JSON object per line.
+fn init_logging(level: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEMDB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
+}
+
+/// What `serve` runs with: the configuration, the worker thread count (a
+/// flag only) and the `MEMDB_` variables that named no setting.
+type Effective = (Config, Option<usize>, Vec<String>);
+
+/// The configuration: defaults, then the file, then `MEMDB_*` variables,
+/// then flags; checked.
+fn effective_config(args: ServeArgs) -> Result<Effective, memdb_server::ServerError> {
     let mut config = match &args.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
+    let ignored = config.apply_env(std::env::vars())?;
     if let Some(v) = args.pg_listen {
         config.pg_listen = v;
     }
@@ -208,12 +254,26 @@ fn serve(args: ServeArgs) -> Result<(), memdb_server::ServerError> {
     if args.recover_until_corruption {
         config.recover_until_corruption = true;
     }
+    if let Some(v) = args.log_level {
+        config.log_level = v;
+    }
+    if let Some(v) = args.log_format {
+        config.log_format = v;
+    }
+    if let Some(v) = args.slow_statement_threshold {
+        config.slow_statement_threshold = v;
+    }
+    config.validate()?;
+    Ok((config, args.threads, ignored))
+}
+
+fn serve(config: Config, threads: Option<usize>) -> Result<(), memdb_server::ServerError> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     // Deep statements (long operator chains, deeply nested documents)
     // recurse; generous stacks keep them from overflowing. The memory is
     // only reserved, not committed, until used.
     runtime.enable_all().thread_stack_size(64 << 20);
-    if let Some(n) = args.threads {
+    if let Some(n) = threads {
         runtime.worker_threads(n.max(1));
     }
     let runtime = runtime.build().map_err(|e| memdb_server::ServerError::Config(format!("cannot start: {e}")))?;

@@ -1,5 +1,10 @@
-//! Server configuration: defaults, a TOML file (`--config FILE`), then
-//! command-line flags, each overriding the one before.
+//! Server configuration: defaults, a TOML file (`--config FILE` or
+//! `MEMDB_CONFIG`), environment variables (`MEMDB_<KEY>` for every key
+//! below, plus the seed service's `MEMDB_PORT`, `MEMDB_HEALTH_PORT`,
+//! `MEMDB_DEFAULT_TTL`, `MEMDB_DEFAULT_CLEANUP_INTERVAL` and
+//! `MEMDB_VERBOSE`), then command-line flags, each overriding the one
+//! before. [`Config::validate`] checks every value at start, naming the key
+//! of a bad one; `memdb config` prints the result.
 //!
 //! ```toml
 //! pg_listen = "127.0.0.1:5432"
@@ -20,6 +25,9 @@
 //! auto_create_tables = true      # a record posted to an unknown table makes a collection
 //! http_max_body = "16MB"
 //! http_request_timeout = "30s"
+//! log_level = "info"             # error | warn | info | debug | trace
+//! log_format = "text"            # text | json
+//! slow_statement_threshold = "off" # e.g. "500ms": statements slower than this are logged
 //! ```
 
 use std::fmt;
@@ -27,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ServerError;
 
@@ -35,7 +43,7 @@ use crate::ServerError;
 pub const DEFAULT_PG_LISTEN: &str = "127.0.0.1:5432";
 
 /// How commits are made durable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Durability {
     /// Nothing is written to disk; data lives as long as the process.
@@ -71,7 +79,7 @@ impl FromStr for Durability {
 }
 
 /// Everything `memdb serve` needs to know.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the PostgreSQL wire protocol listener.
@@ -125,6 +133,14 @@ pub struct Config {
     pub http_max_body: String,
     /// How long an HTTP request may take before it gets 503.
     pub http_request_timeout: String,
+    /// The least severe log level written (`MEMDB_LOG`, a full filter such
+    /// as `memdb=debug,info`, overrides it).
+    pub log_level: String,
+    /// `text` (human-readable) or `json` (one object per line).
+    pub log_format: String,
+    /// Statements (SQL over pgwire or HTTP) slower than this are logged
+    /// with their text at `warn` (`off`: none).
+    pub slow_statement_threshold: String,
 }
 
 impl Default for Config {
@@ -153,9 +169,26 @@ impl Default for Config {
             auto_create_tables: true,
             http_max_body: "16MB".into(),
             http_request_timeout: "30s".into(),
+            log_level: "info".into(),
+            log_format: "text".into(),
+            slow_statement_threshold: "off".into(),
         }
     }
 }
+
+/// The environment variables the seed service read, taken as
+/// `MEMDB_`-prefixed aliases: (variable after `MEMDB_`, what it sets).
+const SEED_VARIABLES: &[(&str, &str)] = &[
+    ("PORT", "the HTTP listener's port"),
+    ("HEALTH_PORT", "the health listener's port"),
+    ("DEFAULT_TTL", "default_ttl (a bare number is seconds)"),
+    ("DEFAULT_CLEANUP_INTERVAL", "cleanup_interval (a bare number is seconds)"),
+    ("VERBOSE", "log_level = debug when true"),
+];
+
+/// `MEMDB_` variables that are not configuration keys but are read
+/// elsewhere (the log filter, the superuser's credentials, the file).
+const OTHER_VARIABLES: &[&str] = &["LOG", "CONFIG", "USER", "PASSWORD"];
 
 impl Config {
     /// Reads a TOML configuration file; missing keys keep their defaults.
@@ -163,6 +196,214 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ServerError::Config(format!("cannot read {}: {e}", path.display())))?;
         toml::from_str(&text).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Sets one key from its text form (as a file or the environment
+    /// spells it). Unknown keys and unreadable values are errors naming
+    /// the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ServerError> {
+        if self.try_set(key, value)? {
+            Ok(())
+        } else {
+            Err(ServerError::Config(format!("unknown configuration key \"{key}\"")))
+        }
+    }
+
+    /// [`Config::set`], answering `false` for a key that does not exist.
+    fn try_set(&mut self, key: &str, value: &str) -> Result<bool, ServerError> {
+        let bad = |what: &str| ServerError::Config(format!("{key}: {what} \"{value}\""));
+        let optional = |v: &str| (!v.is_empty() && !v.eq_ignore_ascii_case("none")).then(|| v.to_owned());
+        match key {
+            "pg_listen" => self.pg_listen = value.to_owned(),
+            "data_dir" => self.data_dir = PathBuf::from(value),
+            "durability" => {
+                self.durability = value.parse().map_err(|e: String| ServerError::Config(format!("{key}: {e}")))?
+            }
+            "max_connections" => self.max_connections = value.trim().parse().map_err(|_| bad("not a number:"))?,
+            "flush_interval" => self.flush_interval = value.to_owned(),
+            "checkpoint_interval" => self.checkpoint_interval = value.to_owned(),
+            "checkpoint_wal_size" => self.checkpoint_wal_size = value.to_owned(),
+            "checkpoint_compression" => self.checkpoint_compression = value.to_owned(),
+            "checkpoint_rate" => self.checkpoint_rate = value.to_owned(),
+            "wal_segment_size" => self.wal_segment_size = value.to_owned(),
+            "wal_archive_dir" => self.wal_archive_dir = optional(value).map(PathBuf::from),
+            "recover_until_corruption" => {
+                self.recover_until_corruption = parse_bool(value).ok_or_else(|| bad("not a boolean:"))?
+            }
+            "max_memory" => self.max_memory = optional(value),
+            "resp_listen" => self.resp_listen = value.to_owned(),
+            "resp_password" => self.resp_password = optional(value),
+            "default_ttl" => self.default_ttl = optional(value),
+            "cleanup_interval" => self.cleanup_interval = value.to_owned(),
+            "eviction" => self.eviction = value.to_owned(),
+            "http_listen" => self.http_listen = value.to_owned(),
+            "health_listen" => self.health_listen = value.to_owned(),
+            "auto_create_tables" => self.auto_create_tables = parse_bool(value).ok_or_else(|| bad("not a boolean:"))?,
+            "http_max_body" => self.http_max_body = value.to_owned(),
+            "http_request_timeout" => self.http_request_timeout = value.to_owned(),
+            "log_level" => self.log_level = value.to_owned(),
+            "log_format" => self.log_format = value.to_owned(),
+            "slow_statement_threshold" => self.slow_statement_threshold = value.to_owned(),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies `MEMDB_*` environment variables (pass `std::env::vars()`):
+    /// `MEMDB_<KEY>` sets a key, the seed service's variables set what they
+    /// meant there; a bad value is an error naming the variable. Returns
+    /// the `MEMDB_` variables that name no setting (ignored, for a warning:
+    /// scripts use the prefix for their own variables too).
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<Vec<String>, ServerError> {
+        let mut ignored = Vec::new();
+        let mut vars: Vec<(String, String)> =
+            vars.into_iter().filter_map(|(k, v)| Some((k.strip_prefix("MEMDB_")?.to_owned(), v))).collect();
+        // Specific keys win over the seed's aliases whatever the order.
+        vars.sort_by_key(|(k, _)| !SEED_VARIABLES.iter().any(|(alias, _)| alias == k));
+        for (name, value) in vars {
+            let named = |e: ServerError| ServerError::Config(format!("MEMDB_{name}: {e}"));
+            match name.as_str() {
+                "PORT" => self.http_listen = with_port(&self.http_listen, &value).map_err(named)?,
+                "HEALTH_PORT" => {
+                    let host = if self.health_listen == "off" { &self.http_listen } else { &self.health_listen };
+                    self.health_listen = with_port(host, &value).map_err(named)?;
+                }
+                "DEFAULT_TTL" => self.default_ttl = Some(seconds_if_bare(&value)),
+                "DEFAULT_CLEANUP_INTERVAL" => self.cleanup_interval = seconds_if_bare(&value),
+                "VERBOSE" => {
+                    if parse_bool(&value)
+                        .ok_or_else(|| named(ServerError::Config(format!("not a boolean: \"{value}\""))))?
+                    {
+                        self.log_level = "debug".into();
+                    }
+                }
+                other if OTHER_VARIABLES.contains(&other) => {}
+                other => {
+                    if !self.try_set(&other.to_ascii_lowercase(), &value).map_err(named)? {
+                        ignored.push(format!("MEMDB_{name}"));
+                    }
+                }
+            }
+        }
+        Ok(ignored)
+    }
+
+    /// Checks every value, naming the key of the first bad one, so a
+    /// mistake stops the server at start rather than when it is first used.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        fn named(key: &'static str) -> impl Fn(ServerError) -> ServerError {
+            move |e| ServerError::Config(format!("{key}: {}", message(e)))
+        }
+        for (key, value) in [
+            ("flush_interval", &self.flush_interval),
+            ("checkpoint_interval", &self.checkpoint_interval),
+            ("cleanup_interval", &self.cleanup_interval),
+            ("http_request_timeout", &self.http_request_timeout),
+        ] {
+            parse_duration(value).map_err(named(key))?;
+        }
+        if let Some(ttl) = &self.default_ttl {
+            parse_duration(ttl).map_err(named("default_ttl"))?;
+        }
+        if self.slow_statement_threshold != "off" {
+            parse_duration(&self.slow_statement_threshold).map_err(named("slow_statement_threshold"))?;
+        }
+        for (key, value) in [
+            ("checkpoint_wal_size", &self.checkpoint_wal_size),
+            ("checkpoint_rate", &self.checkpoint_rate),
+            ("wal_segment_size", &self.wal_segment_size),
+            ("http_max_body", &self.http_max_body),
+        ] {
+            parse_size(value).map_err(named(key))?;
+        }
+        if let Some(max) = &self.max_memory {
+            parse_size(max).map_err(named("max_memory"))?;
+        }
+        check_address("pg_listen", &self.pg_listen, false)?;
+        check_address("resp_listen", &self.resp_listen, true)?;
+        check_address("http_listen", &self.http_listen, true)?;
+        check_address("health_listen", &self.health_listen, true)?;
+        let one_of = |key: &str, value: &str, allowed: &[&str]| {
+            if allowed.contains(&value) {
+                Ok(())
+            } else {
+                Err(ServerError::Config(format!("{key}: \"{value}\" is not one of {}", allowed.join(", "))))
+            }
+        };
+        one_of("checkpoint_compression", &self.checkpoint_compression, &["none", "lz4"])?;
+        one_of("eviction", &self.eviction, &["noeviction", "allkeys-lru", "volatile-ttl"])?;
+        one_of("log_level", &self.log_level, &["error", "warn", "info", "debug", "trace"])?;
+        one_of("log_format", &self.log_format, &["text", "json"])?;
+        if self.max_connections == 0 {
+            return Err(ServerError::Config("max_connections: must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, as a file would hold it (what `memdb
+    /// config` prints); the Redis password is masked.
+    pub fn to_toml(&self) -> Result<String, ServerError> {
+        let mut shown = self.clone();
+        if shown.resp_password.is_some() {
+            shown.resp_password = Some("********".into());
+        }
+        toml::to_string(&shown).map_err(|e| ServerError::Config(format!("cannot print the configuration: {e}")))
+    }
+
+    /// The slow-statement threshold (`None`: off).
+    pub fn slow_statement_threshold(&self) -> Result<Option<Duration>, ServerError> {
+        match self.slow_statement_threshold.as_str() {
+            "off" => Ok(None),
+            text => parse_duration(text).map(Some),
+        }
+    }
+}
+
+/// The text of a configuration error, without its prefix.
+fn message(e: ServerError) -> String {
+    match e {
+        ServerError::Config(m) => m,
+        other => other.to_string(),
+    }
+}
+
+/// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// A duration from the seed's variables, where a bare number meant
+/// seconds.
+fn seconds_if_bare(text: &str) -> String {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) { format!("{text}s") } else { text.to_owned() }
+}
+
+/// `address` with its port replaced (loopback when it was `off`).
+fn with_port(address: &str, port: &str) -> Result<String, ServerError> {
+    let port: u16 = port.trim().parse().map_err(|_| ServerError::Config(format!("not a port number: \"{port}\"")))?;
+    let host = match address.rsplit_once(':') {
+        Some((host, _)) if address != "off" => host,
+        _ => "127.0.0.1",
+    };
+    Ok(format!("{host}:{port}"))
+}
+
+/// A listen address: `host:port` (or `off` where allowed).
+fn check_address(key: &str, value: &str, may_be_off: bool) -> Result<(), ServerError> {
+    if may_be_off && value == "off" {
+        return Ok(());
+    }
+    let port_ok = value.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if port_ok {
+        Ok(())
+    } else {
+        let off = if may_be_off { " or off" } else { "" };
+        Err(ServerError::Config(format!("{key}: \"{value}\" is not HOST:PORT{off}")))
     }
 }
 
@@ -221,6 +462,79 @@ mod tests {
         assert_eq!(c.max_connections, 2000);
         assert!(toml::from_str::<Config>("pg_port = 1").is_err());
         assert_eq!(Config::default().durability, Durability::Sync);
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Result<Config, ServerError> {
+        let mut c = Config::default();
+        let ignored = c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))?;
+        assert_eq!(ignored, vars.iter().filter(|(k, _)| k.contains("LISTN")).map(|(k, _)| *k).collect::<Vec<_>>());
+        Ok(c)
+    }
+
+    #[test]
+    fn environment_variables_set_keys_and_the_seed_aliases() {
+        let c = env(&[
+            ("MEMDB_PG_LISTEN", "0.0.0.0:7000"),
+            ("MEMDB_MAX_CONNECTIONS", "10"),
+            ("MEMDB_AUTO_CREATE_TABLES", "false"),
+            ("MEMDB_PORT", "9000"),
+            ("MEMDB_HEALTH_PORT", "9001"),
+            ("MEMDB_DEFAULT_TTL", "60"),
+            ("MEMDB_DEFAULT_CLEANUP_INTERVAL", "2"),
+            ("MEMDB_VERBOSE", "true"),
+            ("MEMDB_LOG", "memdb=trace"),
+            ("PATH", "/bin"),
+        ])
+        .unwrap();
+        assert_eq!((c.pg_listen.as_str(), c.max_connections, c.auto_create_tables), ("0.0.0.0:7000", 10, false));
+        assert_eq!((c.http_listen.as_str(), c.health_listen.as_str()), ("127.0.0.1:9000", "127.0.0.1:9001"));
+        assert_eq!((c.default_ttl.as_deref(), c.cleanup_interval.as_str()), (Some("60s"), "2s"));
+        assert_eq!(c.log_level, "debug");
+        // A specific key beats the seed's alias, whatever the order.
+        let c = env(&[("MEMDB_HTTP_LISTEN", "0.0.0.0:1"), ("MEMDB_PORT", "9000")]).unwrap();
+        assert_eq!(c.http_listen, "0.0.0.0:1");
+        // Variables that name no setting are left alone (and reported).
+        assert_eq!(env(&[("MEMDB_PG_LISTN", "x")]).unwrap().pg_listen, DEFAULT_PG_LISTEN);
+        for (bad, names) in [
+            (("MEMDB_MAX_CONNECTIONS", "many"), "MEMDB_MAX_CONNECTIONS"),
+            (("MEMDB_PORT", "http"), "MEMDB_PORT"),
+            (("MEMDB_DURABILITY", "fast"), "MEMDB_DURABILITY"),
+        ] {
+            let e = env(&[bad]).unwrap_err().to_string();
+            assert!(e.contains(names), "{e}");
+        }
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        assert!(Config::default().validate().is_ok());
+        for (key, value) in [
+            ("flush_interval", "soon"),
+            ("http_max_body", "big"),
+            ("pg_listen", "nowhere"),
+            ("http_listen", "localhost"),
+            ("eviction", "random"),
+            ("log_format", "xml"),
+            ("slow_statement_threshold", "slow"),
+            ("max_connections", "0"),
+        ] {
+            let mut c = Config::default();
+            c.set(key, value).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        assert!(Config::default().set("nonsense", "1").is_err());
+    }
+
+    #[test]
+    fn the_printed_configuration_reads_back_with_the_password_masked() {
+        let mut c = Config::default();
+        c.set("resp_password", "secret").unwrap();
+        c.set("max_memory", "1GB").unwrap();
+        let text = c.to_toml().unwrap();
+        assert!(!text.contains("secret") && text.contains("********"), "{text}");
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!((back.max_memory.as_deref(), back.durability), (Some("1GB"), Durability::Sync));
     }
 
     #[test]

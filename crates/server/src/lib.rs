@@ -185,6 +185,7 @@ pub async fn serve_opening(
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(Listening),
 ) -> Result<(), ServerError> {
+    config.validate()?;
     let probes = http::Probes::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -208,6 +209,7 @@ pub async fn serve_opening(
     };
     probes.set_ready();
     let metrics = Arc::new(metrics::ServerMetrics::default());
+    metrics.set_slow_statement_threshold(config.slow_statement_threshold()?);
     let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections, metrics.clone())
         .await
         .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;

@@ -78,6 +78,9 @@ impl Protocol {
     }
 }
 
+/// How much of a slow statement's text the log shows (characters).
+const SLOW_STATEMENT_TEXT: usize = 2000;
+
 /// What the front ends of one server count.
 #[derive(Debug, Default)]
 pub struct ServerMetrics {
@@ -91,6 +94,8 @@ pub struct ServerMetrics {
     pub http_latency: Histogram,
     /// SQL statement latency (pgwire and HTTP SQL).
     pub statement_latency: Histogram,
+    /// Statements at least this slow are logged (µs; 0: none).
+    slow_statement_micros: AtomicU64,
 }
 
 /// Counts a connection as open until dropped.
@@ -112,6 +117,29 @@ impl ServerMetrics {
         self.connections[protocol as usize].fetch_add(1, Ordering::Relaxed);
         self.accepted[protocol as usize].fetch_add(1, Ordering::Relaxed);
         ConnectionGuard { metrics: self.clone(), protocol }
+    }
+
+    /// Sets the slow-statement threshold (`None`: log none).
+    pub fn set_slow_statement_threshold(&self, threshold: Option<Duration>) {
+        let micros = threshold.map_or(0, |t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX).max(1));
+        self.slow_statement_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a statement's latency; one slower than the slow-statement
+    /// threshold is logged (target `memdb::slow_statement`) with its text.
+    pub fn statement_done(&self, sql: &str, elapsed: Duration) {
+        self.statement_latency.observe(elapsed);
+        let threshold = self.slow_statement_micros.load(Ordering::Relaxed);
+        if threshold > 0 && elapsed.as_micros() >= u128::from(threshold) {
+            let end = sql.char_indices().nth(SLOW_STATEMENT_TEXT).map_or(sql.len(), |(i, _)| i);
+            let cut = if end < sql.len() { "…" } else { "" };
+            tracing::warn!(
+                target: "memdb::slow_statement",
+                duration_ms = elapsed.as_secs_f64() * 1e3,
+                statement = %format_args!("{}{cut}", &sql[..end]),
+                "slow statement"
+            );
+        }
     }
 
     /// Counts an HTTP response.

@@ -328,7 +328,7 @@ impl RecordTable {
         }
         let row = txn.get(&table, &[key])?;
         txn.commit()?;
-        state.metrics().statement_latency.observe(start.elapsed());
+        state.metrics().statement_done(&self.get_sql, start.elapsed());
         let row = row.ok_or_else(|| self.missing(id))?;
         Ok(Json(RecordJson { table: self, values: &row.values }).into_response())
     }

@@ -97,13 +97,13 @@ impl HttpSession {
     pub fn query(&mut self, sql: &str, types: &[DataType], params: &[Value]) -> Result<QueryResult, SqlError> {
         let start = Instant::now();
         let result = self.query_untimed(sql, types, params);
-        self.metrics.statement_latency.observe(start.elapsed());
+        self.metrics.statement_done(sql, start.elapsed());
         result
     }
 
     /// Counts a statement run through [`HttpSession::session`] directly.
-    pub fn observe(&self, start: Instant) {
-        self.metrics.statement_latency.observe(start.elapsed());
+    pub fn observe(&self, sql: &str, start: Instant) {
+        self.metrics.statement_done(sql, start.elapsed());
     }
 
     fn query_untimed(&mut self, sql: &str, types: &[DataType], params: &[Value]) -> Result<QueryResult, SqlError> {

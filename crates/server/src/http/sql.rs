@@ -192,7 +192,7 @@ pub async fn sql(State(state): State<AppState>, ApiJson(request): ApiJson<SqlReq
     let mut s = state.sessions().fresh();
     let start = std::time::Instant::now();
     let results = run(s.session(), &request);
-    s.observe(start);
+    s.observe(&request.sql, start);
     let results = results?;
     let last = results.last().cloned().ok_or_else(|| ApiError::bad_request("no statement"))?;
     let earlier = (results.len() > 1).then_some(results);

@@ -277,7 +277,7 @@ impl PgConnection {
         let mut prepared = stmt.prepared.lock();
         let start = std::time::Instant::now();
         let outcome = self.session.lock().execute_prepared_outcome(&mut prepared, &params);
-        self.shared.metrics.statement_latency.observe(start.elapsed());
+        self.shared.metrics.statement_done(&stmt.sql, start.elapsed());
         outcome.map_err(|e| sql_error(&e, Some(&stmt.sql)))
     }
 }
@@ -367,7 +367,7 @@ impl SimpleQueryHandler for PgConnection {
         }
         let start = std::time::Instant::now();
         let outcomes = self.session.lock().run_outcomes(query);
-        self.shared.metrics.statement_latency.observe(start.elapsed());
+        self.shared.metrics.statement_done(query, start.elapsed());
         let mut responses = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             responses.push(match outcome {
