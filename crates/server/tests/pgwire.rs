@@ -245,6 +245,49 @@ async fn cancel_and_statement_timeout_stop_a_running_query() {
     assert_eq!(client.query_one("SELECT 1::int", &[]).await.unwrap().get::<_, i32>(0), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_sleep_waits_without_stalling_others_and_can_be_stopped() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let started = std::time::Instant::now();
+    let rows = client.simple_query("SELECT pg_sleep(0.2)").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let values: Vec<Option<&str>> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(values, [None], "one row, its value void");
+    // Sleepers on both workers: another connection is still answered.
+    let mut sleepers = Vec::new();
+    for _ in 0..3 {
+        let c = server.connect().await;
+        sleepers.push(tokio::spawn(async move { c.simple_query("SELECT pg_sleep(1)").await.map(drop) }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let other = server.connect().await;
+    let asked = std::time::Instant::now();
+    assert_eq!(other.query_one("SELECT 2::int", &[]).await.unwrap().get::<_, i32>(0), 2);
+    assert!(asked.elapsed() < Duration::from_millis(500), "answered after {:?}", asked.elapsed());
+    for s in sleepers {
+        s.await.unwrap().unwrap();
+    }
+    // statement_timeout stops a long sleep.
+    client.batch_execute("SET statement_timeout = 100").await.unwrap();
+    let started = std::time::Instant::now();
+    let err = client.simple_query("SELECT pg_sleep(30)").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "57014");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Nothing to wait for: at once.
+    let started = std::time::Instant::now();
+    client.simple_query("SELECT pg_sleep(-1), pg_sleep(NULL), pg_sleep(0)").await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(100));
+    let err = client.simple_query("SELECT pg_sleep('soon')").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02");
+}
+
 #[tokio::test]
 async fn lock_waits_do_not_stall_other_connections_and_deadlocks_are_detected() {
     let server = TestServer::start();

@@ -335,6 +335,16 @@ impl Transaction {
         self.id
     }
 
+    /// Runs a thread-blocking wait (a sleep) through the database's
+    /// blocking hook ([`crate::Config::with_blocking_hook`]), so that it
+    /// does not hold up other work scheduled on the same thread.
+    pub fn run_blocking(&self, wait: &mut dyn FnMut()) {
+        match self.shared.config.blocking {
+            Some(hook) => hook(wait),
+            None => wait(),
+        }
+    }
+
     /// The commit timestamp whose effects this transaction's snapshot sees.
     pub fn read_ts(&self) -> Timestamp {
         self.snapshot.read_ts

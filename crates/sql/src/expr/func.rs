@@ -85,6 +85,7 @@ functions! {
     Sign => "sign",
     Pi => "pi",
     Random => "random",
+    PgSleep => "pg_sleep",
     Now => "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" | "localtimestamp",
     ClockTimestamp => "clock_timestamp",
     CurrentDate => "current_date",
@@ -156,6 +157,7 @@ impl Func {
         matches!(
             self,
             Func::Random
+                | Func::PgSleep
                 | Func::Nextval
                 | Func::Currval
                 | Func::Setval
@@ -256,6 +258,9 @@ impl Func {
                 _ => return Err(bad_args(self, args)),
             },
             Pi | Random => T::Float8,
+            // `void` in PostgreSQL; its one value reads as an empty cell.
+            PgSleep if is_numeric(&first) => T::Text,
+            PgSleep => return Err(bad_args(self, args)),
             Now => T::TimestampTz,
             ClockTimestamp => T::TimestampTz,
             CurrentDate => T::Date,
@@ -296,6 +301,7 @@ impl Func {
             Lpad | Rpad => same(vec![text.clone(), int, text]),
             SplitPart => same(vec![text.clone(), text, int]),
             Chr => same(vec![int]),
+            PgSleep => same(vec![Some(T::Float8)]),
             Nextval | Currval => same(vec![text]),
             Setval => same(vec![text, Some(T::Int8), Some(T::Bool)]),
             DatePart | DateTrunc => same(vec![text]),
@@ -567,6 +573,10 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         Mod => arith::arith(super::BinOp::Rem, arg(0), arg(1))?,
         Pi => Value::Float8(std::f64::consts::PI),
         Random => Value::Float8(cx.random()),
+        PgSleep => {
+            sleep(to_f64(arg(0)).unwrap_or(0.0), cx)?;
+            Value::Null
+        }
         Now => Value::TimestampTz(cx.now),
         ClockTimestamp => Value::TimestampTz(datetime::now_timestamp()),
         CurrentDate => Value::Date(datetime::timestamp_to_date(cx.now)),
@@ -738,6 +748,31 @@ fn round(f: Func, v: &Value, digits: Option<&Value>) -> Result<Value> {
         }
     };
     Ok(Value::Numeric(r))
+}
+
+/// `pg_sleep`: waits in short steps, so a cancel or `statement_timeout`
+/// ends it, through the engine's blocking hook, so a sleeping session does
+/// not hold up the others sharing its thread.
+fn sleep(seconds: f64, cx: &mut ExecCtx<'_>) -> Result<()> {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(10);
+    let total = std::time::Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(std::time::Duration::MAX);
+    let start = std::time::Instant::now();
+    let mut outcome = Ok(());
+    let cx = &*cx;
+    cx.txn.run_blocking(&mut || {
+        loop {
+            if let Err(e) = cx.check_interrupt() {
+                outcome = Err(e);
+                return;
+            }
+            let left = total.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(STEP));
+        }
+    });
+    outcome
 }
 
 fn math(f: Func, args: &[Value]) -> Result<Value> {
