@@ -140,6 +140,10 @@ struct ServeArgs {
     /// Log statements slower than this, e.g. 500ms, or off [default: off].
     #[arg(long, value_name = "DURATION")]
     slow_statement_threshold: Option<String>,
+    /// On SIGTERM/Ctrl-C, how long running requests may take to finish
+    /// before they are cancelled [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    shutdown_grace_period: Option<String>,
     /// Worker threads [default: one per core].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -262,6 +266,9 @@ fn effective_config(args: ServeArgs) -> Result<Effective, memdb_server::ServerEr
     }
     if let Some(v) = args.slow_statement_threshold {
         config.slow_statement_threshold = v;
+    }
+    if let Some(v) = args.shutdown_grace_period {
+        config.shutdown_grace_period = v;
     }
     config.validate()?;
     Ok((config, args.threads, ignored))

@@ -28,6 +28,7 @@
 //! log_level = "info"             # error | warn | info | debug | trace
 //! log_format = "text"            # text | json
 //! slow_statement_threshold = "off" # e.g. "500ms": statements slower than this are logged
+//! shutdown_grace_period = "10s"  # SIGTERM: running requests get this long to finish
 //! ```
 
 use std::fmt;
@@ -141,6 +142,9 @@ pub struct Config {
     /// Statements (SQL over pgwire or HTTP) slower than this are logged
     /// with their text at `warn` (`off`: none).
     pub slow_statement_threshold: String,
+    /// On SIGTERM/SIGINT, how long running requests may take to finish
+    /// before they are cancelled.
+    pub shutdown_grace_period: String,
 }
 
 impl Default for Config {
@@ -172,6 +176,7 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: "text".into(),
             slow_statement_threshold: "off".into(),
+            shutdown_grace_period: "10s".into(),
         }
     }
 }
@@ -244,6 +249,7 @@ impl Config {
             "log_level" => self.log_level = value.to_owned(),
             "log_format" => self.log_format = value.to_owned(),
             "slow_statement_threshold" => self.slow_statement_threshold = value.to_owned(),
+            "shutdown_grace_period" => self.shutdown_grace_period = value.to_owned(),
             _ => return Ok(false),
         }
         Ok(true)
@@ -299,6 +305,7 @@ impl Config {
             ("checkpoint_interval", &self.checkpoint_interval),
             ("cleanup_interval", &self.cleanup_interval),
             ("http_request_timeout", &self.http_request_timeout),
+            ("shutdown_grace_period", &self.shutdown_grace_period),
         ] {
             parse_duration(value).map_err(named(key))?;
         }

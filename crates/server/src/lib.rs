@@ -85,21 +85,22 @@ pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
 pub(crate) async fn accept_loop<F, Fut>(
     listener: &tokio::net::TcpListener,
     (metrics, protocol): (Arc<metrics::ServerMetrics>, metrics::Protocol),
-    shutdown: impl Future<Output = ()>,
+    stopping: Stopping,
+    overdue: impl FnOnce(),
     serve: F,
 ) where
-    F: Fn(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr, Stopping) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
+    let mut until_stopping = stopping.clone();
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = until_stopping.wait() => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let open = metrics.connection(protocol);
-                    let connection = serve(socket, peer);
+                    let connection = serve(socket, peer, stopping.clone());
                     connections.spawn(async move {
                         connection.await;
                         drop(open);
@@ -115,7 +116,39 @@ pub(crate) async fn accept_loop<F, Fut>(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
-    connections.shutdown().await;
+    // Connections close themselves once idle; give busy ones the grace
+    // period to finish, then cancel what still runs and close the rest.
+    // (Dropping the set, when the drain is aborted, aborts what is left.)
+    let mut draining = tokio::spawn(async move { while connections.join_next().await.is_some() {} });
+    if tokio::time::timeout(stopping.grace, &mut draining).await.is_err() {
+        tracing::warn!("{protocol:?} connections still busy after the shutdown grace period: cancelling them");
+        overdue();
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut draining).await.is_err() {
+            draining.abort();
+        }
+    }
+}
+
+/// The server's stop signal as connections see it: once set, a connection
+/// finishes the request it is running and closes at its next idle moment;
+/// after `grace` the accept loop cancels what still runs.
+#[derive(Clone, Debug)]
+pub struct Stopping {
+    signal: tokio::sync::watch::Receiver<bool>,
+    /// How long busy connections get before they are cancelled.
+    pub grace: std::time::Duration,
+}
+
+impl Stopping {
+    /// Whether the server is stopping.
+    pub fn is_set(&self) -> bool {
+        *self.signal.borrow()
+    }
+
+    /// Completes once the server is stopping.
+    pub async fn wait(&mut self) {
+        let _ = self.signal.wait_for(|s| *s).await;
+    }
 }
 
 /// The key-value settings of a configuration.
@@ -247,17 +280,25 @@ pub async fn serve_opening(
         Some((listener, addr, state))
     };
     ready(Listening { pg: addr, resp: resp_addr, http: http.as_ref().map(|h| h.1), health });
+    let grace = config::parse_duration(&config.shutdown_grace_period)?;
+    let stopping = Stopping { signal: stopped.clone(), grace };
     if let Some((listener, _, state)) = http {
         tasks.push(tokio::spawn(http::serve(listener, state, until_stopped(stopped.clone()))));
     }
     if let Some(server) = resp {
-        tasks.push(tokio::spawn(server.run(until_stopped(stopped.clone()), metrics.clone())));
+        tasks.push(tokio::spawn(server.run(stopping.clone(), metrics.clone())));
     }
-    tasks.push(tokio::spawn(pg.run(until_stopped(stopped))));
+    tasks.push(tokio::spawn(pg.run(stopping)));
     shutdown.await;
+    tracing::info!("stopping: no new connections; open ones close when idle (grace period {grace:?})");
     let _ = stop.send(true);
-    for task in tasks {
-        let _ = task.await;
+    // HTTP requests in flight get the same grace period (the protocol
+    // listeners enforce theirs themselves).
+    let deadline = tokio::time::Instant::now() + grace + std::time::Duration::from_secs(3);
+    for mut task in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            task.abort();
+        }
     }
     Ok(())
 }

@@ -287,6 +287,13 @@ async fn take_cancel_request(tcp: &mut TcpStream, shared: &Shared) -> bool {
 }
 
 impl Shared {
+    /// Cancels the running statement of every session (shutdown).
+    pub(crate) fn cancel_all(&self) {
+        for (_, flag) in self.cancels.lock().values() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Cancels the running statement of the session with this pid, if the
     /// secret matches.
     fn cancel(&self, pid: i32, secret: &SecretKey) {
@@ -299,8 +306,17 @@ impl Shared {
     }
 }
 
+/// What a connection is told when the server stops under it.
+fn shutting_down() -> ErrorInfo {
+    ErrorInfo::new(
+        "FATAL".to_owned(),
+        "57P01".to_owned(),
+        "terminating connection due to administrator command".to_owned(),
+    )
+}
+
 /// Runs one client connection to its end.
-pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>) {
+pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>, mut stopping: crate::Stopping) {
     if take_cancel_request(&mut tcp, &shared).await {
         return;
     }
@@ -318,22 +334,41 @@ pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>) {
             PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress
         );
         let idle = if in_startup { None } else { conn.idle_timeout() };
-        let message = if in_startup {
-            match tokio::time::timeout_at(startup_deadline, socket.next()).await {
-                Ok(m) => m,
-                Err(_) => break,
+        if stopping.is_set() && !in_startup {
+            let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
+            break;
+        }
+        let deadline = if in_startup {
+            Some(startup_deadline)
+        } else {
+            idle.map(|(limit, _, _)| tokio::time::Instant::now() + limit)
+        };
+        let read = async {
+            match deadline {
+                Some(at) => tokio::time::timeout_at(at, socket.next()).await.ok(),
+                None => Some(socket.next().await),
             }
-        } else if let Some((limit, code, why)) = idle {
-            match tokio::time::timeout(limit, socket.next()).await {
-                Ok(m) => m,
-                Err(_) => {
+        };
+        let read = tokio::select! {
+            read = read => Some(read),
+            _ = stopping.wait() => None,
+        };
+        let message = match read {
+            Some(Some(m)) => m,
+            // Idle when the server stops.
+            None => {
+                if !in_startup {
+                    let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
+                }
+                break;
+            }
+            Some(None) => {
+                if let Some((_, code, why)) = idle.filter(|_| !in_startup) {
                     let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
                     let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
-                    break;
                 }
+                break;
             }
-        } else {
-            socket.next().await
         };
         let message = match message {
             Some(Ok(m)) => m,

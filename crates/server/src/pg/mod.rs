@@ -12,7 +12,6 @@ pub mod error;
 pub mod query;
 pub mod types;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -45,15 +44,25 @@ impl PgServer {
         self.listener.local_addr()
     }
 
-    /// Accepts connections until `shutdown` completes; then stops
-    /// accepting and closes the open connections (their open transactions
-    /// roll back; committed data is untouched).
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    /// Accepts connections until the server stops; then stops accepting,
+    /// lets each connection finish what it is running (idle ones get FATAL
+    /// 57P01 and close), cancels the statements still running after the
+    /// grace period and closes the rest (their open transactions roll
+    /// back; committed data is untouched).
+    pub async fn run(self, stopping: crate::Stopping) {
         let shared = self.shared;
         let metrics = shared.metrics.clone();
-        crate::accept_loop(&self.listener, (metrics, crate::metrics::Protocol::Pg), shutdown, |socket, _peer| {
-            connection::serve_connection(socket, shared.clone())
-        })
+        let overdue = {
+            let shared = shared.clone();
+            move || shared.cancel_all()
+        };
+        crate::accept_loop(
+            &self.listener,
+            (metrics, crate::metrics::Protocol::Pg),
+            stopping,
+            overdue,
+            |socket, _peer, stopping| connection::serve_connection(socket, shared.clone(), stopping),
+        )
         .await;
     }
 }

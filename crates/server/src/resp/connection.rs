@@ -59,7 +59,7 @@ enum Flow {
 }
 
 /// Serves one client until it quits, disconnects or breaks the protocol.
-pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut stopping: crate::Stopping) {
     let open = shared.connected.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = ConnectedGuard(shared.clone());
     let mut out = BytesMut::with_capacity(16 * 1024);
@@ -145,7 +145,16 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
         if input.capacity() - input.len() < 4096 {
             input.reserve(16 * 1024);
         }
-        match socket.read_buf(&mut input).await {
+        // Idle: a stopping server closes the connection here, with every
+        // reply to what the client sent already written.
+        if stopping.is_set() {
+            return;
+        }
+        let read = tokio::select! {
+            read = socket.read_buf(&mut input) => read,
+            _ = stopping.wait() => return,
+        };
+        match read {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }

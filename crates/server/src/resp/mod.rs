@@ -23,7 +23,6 @@ pub mod reply;
 pub mod table;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -159,14 +158,23 @@ impl RespServer {
         self.listener.local_addr()
     }
 
-    /// Accepts connections until `shutdown` completes, then closes them.
-    pub async fn run(self, shutdown: impl Future<Output = ()>, metrics: Arc<crate::metrics::ServerMetrics>) {
+    /// Accepts connections until the server stops; then stops accepting and
+    /// closes each connection once it has answered what it was sent (after
+    /// the grace period, whatever still runs, such as a blocking pop).
+    pub async fn run(self, stopping: crate::Stopping, metrics: Arc<crate::metrics::ServerMetrics>) {
         let shared = self.shared;
-        crate::accept_loop(&self.listener, (metrics, crate::metrics::Protocol::Resp), shutdown, |socket, peer| {
-            let _ = socket.set_nodelay(true);
-            shared.connections_total.fetch_add(1, Ordering::Relaxed);
-            connection::serve(socket, peer, shared.clone())
-        })
+        let protocol = (metrics, crate::metrics::Protocol::Resp);
+        crate::accept_loop(
+            &self.listener,
+            protocol,
+            stopping,
+            || {},
+            |socket, peer, stopping| {
+                let _ = socket.set_nodelay(true);
+                shared.connections_total.fetch_add(1, Ordering::Relaxed);
+                connection::serve(socket, peer, shared.clone(), stopping)
+            },
+        )
         .await;
     }
 }
