@@ -108,6 +108,9 @@ struct ServeArgs {
     /// HTTP REST listen address, or `off` [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     http_listen: Option<String>,
+    /// HTTP requests per second per client address, or off [default: off].
+    #[arg(long, value_name = "N")]
+    http_rate_limit: Option<String>,
     /// A separate address answering only /health and /ready (up during
     /// recovery), or `off` [default: off].
     #[arg(long, value_name = "ADDR")]
@@ -239,6 +242,9 @@ fn effective_config(args: ServeArgs) -> Result<Effective, memdb_server::ServerEr
     }
     if let Some(v) = args.http_listen {
         config.http_listen = v;
+    }
+    if let Some(v) = args.http_rate_limit {
+        config.http_rate_limit = v;
     }
     if let Some(v) = args.health_listen {
         config.health_listen = v;

@@ -29,6 +29,8 @@
 //! log_format = "text"            # text | json
 //! slow_statement_threshold = "off" # e.g. "500ms": statements slower than this are logged
 //! shutdown_grace_period = "10s"  # SIGTERM: running requests get this long to finish
+//! http_rate_limit = "off"        # e.g. "100": requests per second per client address (429 past it)
+//! http_rate_burst = 0            # requests at once after a quiet spell (0: the rate)
 //! ```
 
 use std::fmt;
@@ -145,6 +147,12 @@ pub struct Config {
     /// On SIGTERM/SIGINT, how long running requests may take to finish
     /// before they are cancelled.
     pub shutdown_grace_period: String,
+    /// HTTP requests per second each client address may make (`off`: no
+    /// limit); past it, 429 with `Retry-After`.
+    pub http_rate_limit: String,
+    /// HTTP requests a client may make at once after a quiet spell (0: as
+    /// many as `http_rate_limit`).
+    pub http_rate_burst: u32,
 }
 
 impl Default for Config {
@@ -177,6 +185,8 @@ impl Default for Config {
             log_format: "text".into(),
             slow_statement_threshold: "off".into(),
             shutdown_grace_period: "10s".into(),
+            http_rate_limit: "off".into(),
+            http_rate_burst: 0,
         }
     }
 }
@@ -250,6 +260,8 @@ impl Config {
             "log_format" => self.log_format = value.to_owned(),
             "slow_statement_threshold" => self.slow_statement_threshold = value.to_owned(),
             "shutdown_grace_period" => self.shutdown_grace_period = value.to_owned(),
+            "http_rate_limit" => self.http_rate_limit = value.to_owned(),
+            "http_rate_burst" => self.http_rate_burst = value.trim().parse().map_err(|_| bad("not a number:"))?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -341,6 +353,7 @@ impl Config {
         one_of("eviction", &self.eviction, &["noeviction", "allkeys-lru", "volatile-ttl"])?;
         one_of("log_level", &self.log_level, &["error", "warn", "info", "debug", "trace"])?;
         one_of("log_format", &self.log_format, &["text", "json"])?;
+        self.http_rate_limit()?;
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections: must be at least 1".into()));
         }
@@ -355,6 +368,21 @@ impl Config {
             shown.resp_password = Some("********".into());
         }
         toml::to_string(&shown).map_err(|e| ServerError::Config(format!("cannot print the configuration: {e}")))
+    }
+
+    /// The HTTP rate limit (`None`: off).
+    pub fn http_rate_limit(&self) -> Result<Option<crate::http::ratelimit::RateLimit>, ServerError> {
+        if matches!(self.http_rate_limit.trim(), "off" | "0" | "") {
+            return Ok(None);
+        }
+        let per_second = self.http_rate_limit.trim().parse::<std::num::NonZeroU32>().map_err(|_| {
+            ServerError::Config(format!(
+                "http_rate_limit: \"{}\" is not a number of requests per second (or off)",
+                self.http_rate_limit
+            ))
+        })?;
+        let burst = std::num::NonZeroU32::new(self.http_rate_burst).unwrap_or(per_second);
+        Ok(Some(crate::http::ratelimit::RateLimit { per_second, burst }))
     }
 
     /// The slow-statement threshold (`None`: off).
@@ -524,6 +552,7 @@ mod tests {
             ("log_format", "xml"),
             ("slow_statement_threshold", "slow"),
             ("max_connections", "0"),
+            ("http_rate_limit", "lots"),
         ] {
             let mut c = Config::default();
             c.set(key, value).unwrap();

@@ -186,6 +186,7 @@ pub fn http_options(config: &Config) -> Result<http::HttpOptions, ServerError> {
         auto_create_tables: config.auto_create_tables,
         max_body: usize::try_from(config::parse_size(&config.http_max_body)?).unwrap_or(usize::MAX),
         request_timeout: config::parse_duration(&config.http_request_timeout)?,
+        rate_limit: config.http_rate_limit()?,
     })
 }
 

@@ -516,6 +516,27 @@ async fn collections_and_the_seed_routes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_past_their_rate_limit_get_429_with_retry_after() {
+    let mut config = TestServer::http_config();
+    config.http_rate_limit = "1".into();
+    config.http_rate_burst = 5;
+    let api = Api::with(config);
+    for _ in 0..5 {
+        assert_eq!(api.get("/api/v1/tables").await.0, StatusCode::OK);
+    }
+    let resp = api.client.get(api.server.url("/api/v1/tables")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "rate_limited");
+    // Probes are never limited.
+    assert_eq!(api.get("/health").await.0, StatusCode::OK);
+    // The bucket refills.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(api.get("/api/v1/tables").await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn automatic_tables_can_be_turned_off() {
     let mut config = TestServer::http_config();
     config.auto_create_tables = false;

@@ -22,6 +22,7 @@ pub mod join;
 pub mod json;
 pub mod kv;
 pub mod listing;
+pub mod ratelimit;
 pub mod records;
 pub mod sessions;
 pub mod sql;
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -73,11 +74,18 @@ pub struct HttpOptions {
     pub max_body: usize,
     /// How long a request may take (also the SQL statement timeout).
     pub request_timeout: Duration,
+    /// Requests per client address (`None`: unlimited).
+    pub rate_limit: Option<ratelimit::RateLimit>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions { auto_create_tables: true, max_body: 16 << 20, request_timeout: Duration::from_secs(30) }
+        HttpOptions {
+            auto_create_tables: true,
+            max_body: 16 << 20,
+            request_timeout: Duration::from_secs(30),
+            rate_limit: None,
+        }
     }
 }
 
@@ -207,9 +215,12 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 
 /// The whole application: routes, docs and the layers around them.
 pub fn router(state: AppState) -> Router {
-    let metrics = state.metrics().clone();
+    let around = Around {
+        metrics: state.metrics().clone(),
+        timeout: state.options().request_timeout,
+        limiter: state.options().rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l))),
+    };
     let max_body = state.options().max_body;
-    let timeout = state.options().request_timeout;
     let (routes, openapi) = api(state);
     let docs = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
         .url(OPENAPI_PATH, openapi)
@@ -235,7 +246,17 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal("the request failed inside the server").into_response()
         }))
-        .layer(middleware::from_fn_with_state((metrics, timeout), time_request))
+        .layer(middleware::from_fn_with_state(around, time_request))
+}
+
+/// What the middleware around every request needs.
+#[derive(Clone)]
+struct Around {
+    metrics: Arc<ServerMetrics>,
+    /// The request timeout.
+    timeout: Duration,
+    /// Per-client rate limits, when configured.
+    limiter: Option<Arc<ratelimit::Limiter>>,
 }
 
 /// Responses smaller than this go out uncompressed: gzip saves little on
@@ -291,11 +312,8 @@ fn new_request_id() -> HeaderValue {
 /// Around every request: a request id (the client's `x-request-id`, or a
 /// new one) in the response and in the log lines; a 503 (JSON) when the
 /// request outlives the timeout; the response counted with its latency.
-async fn time_request(
-    State((metrics, timeout)): State<(Arc<ServerMetrics>, Duration)>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn time_request(State(around): State<Around>, mut request: Request, next: Next) -> Response {
+    let Around { metrics, timeout, limiter } = around;
     let start = Instant::now();
     let id = match request.headers().get(REQUEST_ID) {
         Some(id) => id.clone(),
@@ -306,10 +324,27 @@ async fn time_request(
         }
     };
     let (method, uri) = (request.method().clone(), request.uri().clone());
-    let mut response = match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long").into_response()
+    let limited = match (&limiter, request.extensions().get::<ConnectInfo<ClientAddr>>()) {
+        (Some(limiter), Some(ConnectInfo(ClientAddr(peer)))) if !matches!(uri.path(), "/health" | "/ready") => {
+            limiter.check(peer.ip()).err().map(|wait| (peer.ip(), ratelimit::retry_after_secs(wait)))
+        }
+        _ => None,
+    };
+    let mut response = if let Some((client, retry_after)) = limited {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from {client}; retry in {retry_after} s"),
+        )
+        .into_response();
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_after));
+        response
+    } else {
+        match tokio::time::timeout(timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long").into_response()
+            }
         }
     };
     let status = response.status();
@@ -326,6 +361,16 @@ async fn time_request(
 }
 
 /// A listener whose connections count as open HTTP connections.
+/// The client's address, as the rate limits key it.
+#[derive(Clone, Copy, Debug)]
+struct ClientAddr(SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, CountingListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, CountingListener>) -> ClientAddr {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
 struct CountingListener {
     listener: TcpListener,
     metrics: Arc<ServerMetrics>,
@@ -411,7 +456,7 @@ impl axum::serve::Listener for CountingListener {
 /// Serves the REST API on `listener` until `shutdown` completes.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
     let metrics = state.metrics().clone();
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
     let listener = CountingListener { listener, metrics };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::warn!("the HTTP listener stopped: {e}");
