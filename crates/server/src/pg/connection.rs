@@ -328,13 +328,21 @@ pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>, mut stopp
         _ => return,
     };
     let startup_deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Whether the last reply ended with ReadyForQuery and nothing more is
+    // buffered: the only moment a stopping server closes the connection,
+    // so a Parse/Bind/Execute/Sync sequence is never cut in half.
+    let mut at_rest = true;
     loop {
         let in_startup = matches!(
             socket.state(),
             PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress
         );
         let idle = if in_startup { None } else { conn.idle_timeout() };
-        if stopping.is_set() && !in_startup {
+        let idle_now = at_rest
+            && !in_startup
+            && !matches!(socket.state(), PgWireConnectionState::CopyInProgress(_))
+            && socket.read_buffer().is_empty();
+        if stopping.is_set() && idle_now {
             let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
             break;
         }
@@ -351,7 +359,7 @@ pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>, mut stopp
         };
         let read = tokio::select! {
             read = read => Some(read),
-            _ = stopping.wait() => None,
+            _ = stopping.wait(), if idle_now || in_startup => None,
         };
         let message = match read {
             Some(Some(m)) => m,
@@ -385,6 +393,7 @@ pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>, mut stopp
             break;
         }
         let is_cancel = matches!(message, PgWireFrontendMessage::CancelRequest(_));
+        at_rest = in_startup || matches!(message, PgWireFrontendMessage::Query(_) | PgWireFrontendMessage::Sync(_));
         let is_extended = match socket.state() {
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
