@@ -14,6 +14,17 @@ fn sigterm(server: &common::Server) {
     assert!(status.success());
 }
 
+/// Waits for the server process to end by itself (30 s at most).
+async fn exit_status(server: &mut common::Server, since: Instant, data: &std::path::Path) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(since.elapsed() < Duration::from_secs(30), "still running; log:\n{}", common::log_of(data));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_finishes_running_work_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,13 +64,7 @@ async fn sigterm_under_load_finishes_running_work_and_loses_nothing() {
     let err = idle.simple_query("SELECT 1").await.unwrap_err();
     assert!(err.is_closed() || err.code().is_some_and(|c| c.code() == "57P01"), "{err}");
     // The process ends by itself, successfully.
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(stopped_at.elapsed() < Duration::from_secs(30), "still running; log:\n{}", common::log_of(&data));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = exit_status(&mut server, stopped_at, &data).await;
     assert!(status.success(), "exit {status}; log:\n{}", common::log_of(&data));
     assert!(stopped_at.elapsed() < Duration::from_secs(5), "took {:?}", stopped_at.elapsed());
     let log = common::log_of(&data);
@@ -91,13 +96,7 @@ async fn work_still_running_after_the_grace_period_is_cancelled() {
     sigterm(&server);
     let err = sleeping.await.unwrap().expect_err("cancelled");
     assert!(err.is_closed() || err.code().is_some_and(|c| c.code() == "57014"), "{err}");
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(stopped_at.elapsed() < Duration::from_secs(30), "still running; log:\n{}", common::log_of(&data));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = exit_status(&mut server, stopped_at, &data).await;
     assert!(status.success(), "exit {status}");
     assert!(stopped_at.elapsed() < Duration::from_secs(5), "took {:?}", stopped_at.elapsed());
 }

@@ -57,73 +57,47 @@ pub fn check(statements: Vec<Statement>, sql_len: usize) -> Result<Vec<Statement
 }
 
 /// The child an operator chain continues through (the left operand of
-/// the operators the parser chains in a loop).
-fn chain_child(e: &Expr) -> Option<&Expr> {
-    match e {
-        Expr::BinaryOp { left: child, .. }
-        | Expr::AnyOp { left: child, .. }
-        | Expr::AllOp { left: child, .. }
-        | Expr::IsDistinctFrom(child, _)
-        | Expr::IsNotDistinctFrom(child, _)
-        | Expr::IsNull(child)
-        | Expr::IsNotNull(child)
-        | Expr::IsTrue(child)
-        | Expr::IsNotTrue(child)
-        | Expr::IsFalse(child)
-        | Expr::IsNotFalse(child)
-        | Expr::IsUnknown(child)
-        | Expr::IsNotUnknown(child)
-        | Expr::Cast { expr: child, .. }
-        | Expr::Collate { expr: child, .. }
-        | Expr::AtTimeZone { timestamp: child, .. }
-        | Expr::Like { expr: child, .. }
-        | Expr::ILike { expr: child, .. }
-        | Expr::SimilarTo { expr: child, .. }
-        | Expr::RLike { expr: child, .. }
-        | Expr::Between { expr: child, .. }
-        | Expr::InList { expr: child, .. }
-        | Expr::InSubquery { expr: child, .. }
-        | Expr::InUnnest { expr: child, .. }
-        | Expr::JsonAccess { value: child, .. }
-        | Expr::UnaryOp { expr: child, .. }
-        | Expr::Nested(child) => Some(child),
-        _ => None,
-    }
+/// the operators the parser chains in a loop), as `chain_child` (shared)
+/// and `chain_child_mut` (mutable) — one list of variants for both.
+macro_rules! chain_child_fn {
+    ($name:ident, $($ref:tt)+) => {
+        fn $name(e: $($ref)+ Expr) -> Option<$($ref)+ Expr> {
+            match e {
+                Expr::BinaryOp { left: child, .. }
+                | Expr::AnyOp { left: child, .. }
+                | Expr::AllOp { left: child, .. }
+                | Expr::IsDistinctFrom(child, _)
+                | Expr::IsNotDistinctFrom(child, _)
+                | Expr::IsNull(child)
+                | Expr::IsNotNull(child)
+                | Expr::IsTrue(child)
+                | Expr::IsNotTrue(child)
+                | Expr::IsFalse(child)
+                | Expr::IsNotFalse(child)
+                | Expr::IsUnknown(child)
+                | Expr::IsNotUnknown(child)
+                | Expr::Cast { expr: child, .. }
+                | Expr::Collate { expr: child, .. }
+                | Expr::AtTimeZone { timestamp: child, .. }
+                | Expr::Like { expr: child, .. }
+                | Expr::ILike { expr: child, .. }
+                | Expr::SimilarTo { expr: child, .. }
+                | Expr::RLike { expr: child, .. }
+                | Expr::Between { expr: child, .. }
+                | Expr::InList { expr: child, .. }
+                | Expr::InSubquery { expr: child, .. }
+                | Expr::InUnnest { expr: child, .. }
+                | Expr::JsonAccess { value: child, .. }
+                | Expr::UnaryOp { expr: child, .. }
+                | Expr::Nested(child) => Some(child),
+                _ => None,
+            }
+        }
+    };
 }
 
-/// [`chain_child`], mutably.
-fn chain_child_mut(e: &mut Expr) -> Option<&mut Expr> {
-    match e {
-        Expr::BinaryOp { left: child, .. }
-        | Expr::AnyOp { left: child, .. }
-        | Expr::AllOp { left: child, .. }
-        | Expr::IsDistinctFrom(child, _)
-        | Expr::IsNotDistinctFrom(child, _)
-        | Expr::IsNull(child)
-        | Expr::IsNotNull(child)
-        | Expr::IsTrue(child)
-        | Expr::IsNotTrue(child)
-        | Expr::IsFalse(child)
-        | Expr::IsNotFalse(child)
-        | Expr::IsUnknown(child)
-        | Expr::IsNotUnknown(child)
-        | Expr::Cast { expr: child, .. }
-        | Expr::Collate { expr: child, .. }
-        | Expr::AtTimeZone { timestamp: child, .. }
-        | Expr::Like { expr: child, .. }
-        | Expr::ILike { expr: child, .. }
-        | Expr::SimilarTo { expr: child, .. }
-        | Expr::RLike { expr: child, .. }
-        | Expr::Between { expr: child, .. }
-        | Expr::InList { expr: child, .. }
-        | Expr::InSubquery { expr: child, .. }
-        | Expr::InUnnest { expr: child, .. }
-        | Expr::JsonAccess { value: child, .. }
-        | Expr::UnaryOp { expr: child, .. }
-        | Expr::Nested(child) => Some(child),
-        _ => None,
-    }
-}
+chain_child_fn!(chain_child, &);
+chain_child_fn!(chain_child_mut, &mut);
 
 /// How many levels an operator chain runs down from `e` (1 for a node
 /// that continues no chain), counted without recursion.
