@@ -51,6 +51,8 @@ pub(crate) struct Catalog {
     referenced: std::collections::BTreeSet<TableId>,
     sequences: BTreeMap<String, SequenceEntry>,
     pub next_sequence_id: SequenceId,
+    /// Roles, grants and API keys.
+    pub security: Arc<crate::security::Security>,
 }
 
 impl Catalog {
@@ -133,6 +135,9 @@ impl Catalog {
     pub fn remove(&mut self, id: TableId) -> Option<TableEntry> {
         let name = self.names.remove(&id)?;
         let removed = self.tables.remove(&name);
+        if self.security.grants().any(|(_, table, _)| table == id) {
+            Arc::make_mut(&mut self.security).forget_table(id);
+        }
         self.refresh_referenced();
         removed
     }

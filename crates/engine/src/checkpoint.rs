@@ -8,7 +8,7 @@
 //! name row ids, replay on top of it exactly.
 //!
 //! ```text
-//!   file = header · catalog frame · rows frame* · end frame
+//!   file = header · catalog frame · security frame? · rows frame* · end frame
 //!
 //!   header (32 bytes)
 //!   +------------+---------+--------+--------+--------+---------+
@@ -22,6 +22,8 @@
 //!   kind 2 rows:    table u32 LE · count u32 LE · (row id u64 LE · len u32 LE · row bytes)*
 //!   kind 3 end:     postcard(CheckpointEnd) — counts that must match what was read
 //!   kind 4 keys:    postcard(Vec<CheckpointKey>) — key-value entries (version 2)
+//!   kind 5 security: postcard(Security) — roles, grants, API keys (version 3;
+//!                   absent when there are none)
 //! ```
 //!
 //! Version 1 files (before the keyspace) have no keys frames and no key
@@ -54,13 +56,14 @@ use crate::txn::TxnOptions;
 use crate::wal::{FrameRead, encode_frame, read_frame};
 
 const MAGIC: &[u8; 8] = b"MEMDBCKP";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const HEADER: usize = 32;
 const FLAG_LZ4: u32 = 1;
 const KIND_CATALOG: u8 = 1;
 const KIND_ROWS: u8 = 2;
 const KIND_END: u8 = 3;
 const KIND_KEYS: u8 = 4;
+const KIND_SECURITY: u8 = 5;
 /// Rows frames are cut at about this many bytes; each is written back to
 /// disk on its own (`SYNC_EVERY`): small enough that a commit's log write
 /// never queues behind much checkpoint data (1 MiB chunks: p99 commit
@@ -225,6 +228,12 @@ fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option
     emit(&mut out, &mut frame, KIND_CATALOG, &meta_bytes, compress).map_err(io)?;
     // Bytes handed to the file so far (write-back ranges and pacing).
     written += (HEADER + frame.len()) as u64;
+    if *catalog.security != crate::security::Security::default() {
+        let bytes =
+            postcard::to_stdvec(&*catalog.security).map_err(|e| Error::Internal(format!("encoding roles: {e}")))?;
+        emit(&mut out, &mut frame, KIND_SECURITY, &bytes, compress).map_err(io)?;
+        written += frame.len() as u64;
+    }
 
     let mut rows = 0u64;
     let mut row_frames = 0u64;
@@ -326,7 +335,7 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
         return Err(bad("bad header".into()));
     }
     let version = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
-    if version != VERSION && version != 1 {
+    if !(1..=VERSION).contains(&version) {
         return Err(bad("unknown format version".into()));
     }
     let compressed = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]) & FLAG_LZ4 != 0;
@@ -393,6 +402,10 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
                     postcard::from_bytes(&body).map_err(|e| bad(format!("keys frame: {e}")))?;
                 keys += entries.len() as u64;
                 load_keys(&shared.kv.keyspace, entries, ts);
+            }
+            KIND_SECURITY => {
+                let security = postcard::from_bytes(&body).map_err(|e| bad(format!("roles frame: {e}")))?;
+                catalog.security = Arc::new(security);
             }
             KIND_END if version == 1 => {
                 let v1: CheckpointEndV1 = postcard::from_bytes(&body).map_err(|e| bad(format!("end: {e}")))?;

@@ -77,6 +77,8 @@ pub enum LogOp {
     },
     /// A key-value change.
     Kv(crate::keyspace::KvOp),
+    /// Roles, grants or API keys changed: their whole new state.
+    Security(crate::security::Security),
 }
 
 /// Everything one transaction committed.

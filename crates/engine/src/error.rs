@@ -57,6 +57,15 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// The acting role lacks a privilege (42501).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A role or API key name already in use (42710).
+    #[error("{0}")]
+    DuplicateObject(String),
+    /// A grant that cannot be made, such as a membership loop (0LP01).
+    #[error("{0}")]
+    InvalidGrant(String),
     /// A table, index or constraint name already in use (42P07).
     #[error("relation \"{0}\" already exists")]
     DuplicateTable(String),
@@ -186,6 +195,9 @@ impl Error {
             Error::UndefinedTable(_) => "42P01",
             Error::UndefinedColumn { .. } => "42703",
             Error::UndefinedObject { .. } => "42704",
+            Error::PermissionDenied(_) => "42501",
+            Error::DuplicateObject(_) => "42710",
+            Error::InvalidGrant(_) => "0LP01",
             Error::DuplicateTable(_) => "42P07",
             Error::DuplicateColumn { .. } => "42701",
             Error::InvalidDefinition(_) => "42P16",

@@ -66,6 +66,7 @@ mod kv;
 mod mvcc;
 pub mod row;
 mod schema;
+pub mod security;
 pub mod sequence;
 mod storage;
 mod txn;

@@ -45,6 +45,10 @@ pub(crate) fn apply(shared: &Arc<Shared>, record: &CommitRecord) -> Result<()> {
     for op in &record.ops {
         match op {
             LogOp::Kv(_) => {}
+            LogOp::Security(security) => {
+                catalog.to_mut().security = Arc::new(security.clone());
+                catalog_changed = true;
+            }
             LogOp::CreateTable(schema) => {
                 catalog.to_mut().put(TableEntry::new(Arc::new(schema.clone()), fresh_storage(schema)));
                 catalog_changed = true;
@@ -183,7 +187,7 @@ fn check_record(catalog: &crate::catalog::Catalog, record: &CommitRecord) -> Res
         match op {
             // Checked as they are applied: one that does not fit rolls the
             // record's key-value changes back.
-            LogOp::Kv(_) => {}
+            LogOp::Kv(_) | LogOp::Security(_) => {}
             LogOp::CreateTable(schema) => {
                 if matches!(tables.get(&schema.id), Some(Some(_))) || catalog.table_by_id(schema.id).is_some() {
                     return Err(corrupt(format!("table {} created twice", schema.id)));

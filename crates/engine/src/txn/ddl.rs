@@ -122,8 +122,16 @@ impl IndexSpec {
 }
 
 impl Transaction {
-    /// Takes the DDL lock and a private catalog copy on the first change.
+    /// Takes the DDL lock and a private catalog copy on the first change;
+    /// only a superuser may change the schema.
     pub(crate) fn begin_ddl(&mut self, what: &str) -> Result<Catalog> {
+        self.check_superuser(what)?;
+        self.begin_ddl_unchecked(what)
+    }
+
+    /// [`Transaction::begin_ddl`] without the superuser rule, for changes
+    /// other privileges allow (TRUNCATE, one's own password).
+    pub(crate) fn begin_ddl_unchecked(&mut self, what: &str) -> Result<Catalog> {
         self.check_writable(what)?;
         self.flush_pending();
         if self.ddl.is_none() {
@@ -271,7 +279,11 @@ impl Transaction {
     /// snapshots keep seeing the rows). Tables referenced by foreign keys
     /// must be truncated together with the referencing tables.
     pub fn truncate(&mut self, names: &[&str]) -> Result<()> {
-        let mut catalog = self.begin_ddl("TRUNCATE")?;
+        for name in names {
+            let table = self.table(name)?;
+            self.check_privilege(&table, crate::security::Privileges::TRUNCATE)?;
+        }
+        let mut catalog = self.begin_ddl_unchecked("TRUNCATE")?;
         self.guarded(|txn| {
             let ids: Vec<TableId> =
                 names.iter().map(|n| catalog.table(n).map(|t| t.schema.id)).collect::<Result<_>>()?;

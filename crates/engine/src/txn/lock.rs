@@ -77,6 +77,7 @@ impl Transaction {
     /// PostgreSQL does.
     pub fn lock_row(&mut self, table: &Table, row_id: RowId, mode: LockMode, wait: LockWait) -> Result<Option<Row>> {
         self.check_writable("SELECT FOR UPDATE")?;
+        self.check_privilege(table, crate::security::Privileges::UPDATE)?;
         self.ensure_id();
         let own = self.snapshot.own;
         let snapshot_only = self.options.isolation != IsolationLevel::ReadCommitted;

@@ -19,6 +19,7 @@ mod foreign;
 mod lock;
 mod pending;
 mod read;
+mod security;
 mod sequence;
 mod write;
 
@@ -281,6 +282,8 @@ pub struct Transaction {
     /// Whether ending it counts in [`crate::EngineMetrics`] (not for the
     /// engine's own snapshot holders).
     counted: bool,
+    /// The role it acts for, resolved (`None`: unrestricted).
+    access: Option<Arc<crate::security::Access>>,
 }
 
 impl Transaction {
@@ -309,6 +312,7 @@ impl Transaction {
             state: State::Active,
             now,
             counted: true,
+            access: None,
         })
     }
 
@@ -373,7 +377,12 @@ impl Transaction {
         if self.options.isolation == IsolationLevel::ReadCommitted {
             self.snapshot.read_ts = self.shared.active.refresh(self.slot, &self.shared.newest);
             if self.ddl.is_none() {
-                self.catalog = self.shared.catalog_as_of(self.snapshot.read_ts);
+                let catalog = self.shared.catalog_as_of(self.snapshot.read_ts);
+                let changed = catalog.committed_at != self.catalog.committed_at;
+                self.catalog = catalog;
+                if changed {
+                    self.refresh_access();
+                }
             }
         }
         Ok(())

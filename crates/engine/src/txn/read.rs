@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::mvcc::Guard;
 use crate::schema::{IndexId, TableId};
+use crate::security::Privileges;
 use crate::storage::RowId;
 use crate::storage::index::{IndexStorage, SCAN_BATCH};
 use crate::storage::table::TableStorage;
@@ -101,6 +102,7 @@ impl Transaction {
     /// Reads a row by primary key (values in key column order).
     pub fn get(&mut self, table: &Table, key: &[Value]) -> Result<Option<Row>> {
         self.check_active()?;
+        self.check_privilege(table, Privileges::SELECT)?;
         let pk = table
             .primary
             .as_ref()
@@ -135,6 +137,13 @@ impl Transaction {
 
     /// Reads a row by row id.
     pub fn get_by_id(&mut self, table: &Table, row_id: RowId) -> Result<Option<Row>> {
+        self.check_privilege(table, Privileges::SELECT)?;
+        self.read_by_id(table, row_id)
+    }
+
+    /// [`Transaction::get_by_id`] without the privilege check (the row a
+    /// write just made).
+    pub(crate) fn read_by_id(&mut self, table: &Table, row_id: RowId) -> Result<Option<Row>> {
         self.check_active()?;
         self.remember_row(table, row_id);
         match read_visible(self, table.storage(), row_id)? {
@@ -167,6 +176,7 @@ impl Transaction {
     /// Rows with the given key in any index (hash or ordered), by index name.
     pub fn index_lookup(&mut self, table: &Table, index: &str, key: &[Value]) -> Result<Vec<Row>> {
         self.check_active()?;
+        self.check_privilege(table, Privileges::SELECT)?;
         self.flush_pending();
         let index = find_index(table, index)?;
         let key = coerce_key(table, &index, key)?;
@@ -198,6 +208,7 @@ impl Transaction {
     /// [`Transaction::fetch`].
     pub fn open_scan(&mut self, table: &Table, range: ScanRange, reverse: bool) -> Result<ScanCursor> {
         self.check_active()?;
+        self.check_privilege(table, Privileges::SELECT)?;
         let cursor = match range {
             ScanRange::Full => {
                 self.remember_range(ReadRange {

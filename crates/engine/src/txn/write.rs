@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::expr::EvalContext;
 use crate::mvcc::{INFINITY, Version, VersionRef, is_marker, marker_txn, same};
 use crate::row::RowData;
+use crate::security::Privileges;
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
 use crate::txn::{IsolationLevel, Row, Table, Transaction, Write};
@@ -43,6 +44,7 @@ impl Transaction {
     /// ```
     pub fn insert(&mut self, table: &Table, values: Vec<Value>) -> Result<RowId> {
         self.check_writable("INSERT")?;
+        self.check_privilege(table, Privileges::INSERT)?;
         self.shared.check_memory()?;
         let physical = table.to_physical(values)?;
         self.guarded(|txn| txn.insert_physical(table, physical))
@@ -52,6 +54,7 @@ impl Transaction {
     /// others get their defaults (or NULL).
     pub fn insert_columns(&mut self, table: &Table, columns: &[usize], values: Vec<Value>) -> Result<RowId> {
         self.check_writable("INSERT")?;
+        self.check_privilege(table, Privileges::INSERT)?;
         self.shared.check_memory()?;
         if columns.len() != values.len() {
             return Err(Error::InvalidParameter("INSERT has more target columns than expressions".into()));
@@ -98,6 +101,7 @@ impl Transaction {
         change: impl FnOnce(&[Value]) -> Result<Option<Vec<Value>>>,
     ) -> Result<Option<Row>> {
         self.check_writable("UPDATE")?;
+        self.check_privilege(table, Privileges::UPDATE)?;
         self.shared.check_memory()?;
         self.guarded(|txn| {
             let Claim::Locked(head) = txn.claim(table, row_id)? else { return Ok(None) };
@@ -126,13 +130,14 @@ impl Transaction {
                 }
             }
             let new_id = txn.update_physical(table, row_id, head, &old, new)?;
-            txn.get_by_id(table, new_id)
+            txn.read_by_id(table, new_id)
         })
     }
 
     /// Deletes a row. Returns false if it is already gone.
     pub fn delete(&mut self, table: &Table, row_id: RowId) -> Result<bool> {
         self.check_writable("DELETE")?;
+        self.check_privilege(table, Privileges::DELETE)?;
         self.guarded(|txn| {
             let Claim::Locked(head) = txn.claim(table, row_id)? else { return Ok(false) };
             txn.delete_physical(table, row_id, head)?;
