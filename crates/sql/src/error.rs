@@ -55,6 +55,10 @@ pub enum SqlError {
     /// second BEGIN's isolation change.
     #[error("{0}")]
     InvalidTransactionState(String),
+    /// An object that cannot be changed while in use, such as the session's
+    /// own role (55006).
+    #[error("{0}")]
+    ObjectInUse(String),
     /// A prepared statement name that does not exist (26000).
     #[error("prepared statement \"{0}\" does not exist")]
     UndefinedPreparedStatement(String),
@@ -109,6 +113,7 @@ impl SqlError {
             SqlError::CardinalityViolation => "21000",
             SqlError::InFailedTransaction => "25P02",
             SqlError::InvalidTransactionState(_) => "25001",
+            SqlError::ObjectInUse(_) => "55006",
             SqlError::UndefinedPreparedStatement(_) => "26000",
             SqlError::DuplicateObject { code, .. } | SqlError::DataException { code, .. } => code,
             SqlError::DependentObjects(_) => "2BP01",

@@ -46,6 +46,7 @@ pub mod exec;
 pub mod expr;
 mod optimize;
 pub mod plan;
+mod rolesyntax;
 mod session;
 mod system;
 
@@ -55,7 +56,9 @@ use sqlparser::parser::{Parser, ParserError};
 pub use bind::{BoundQuery, OutputColumn};
 pub use copy::CopyFormat;
 pub use error::{Result, SqlError};
-pub use session::{Outcome, PreparedStatement, QueryResult, Session, SessionVars, TxnStatus, parse_duration_ms};
+pub use session::{
+    AUDIT_TARGET, Outcome, PreparedStatement, QueryResult, Session, SessionVars, TxnStatus, parse_duration_ms,
+};
 pub use sqlparser::ast::Statement;
 pub use system::{type_length, type_modifier, type_oid};
 
@@ -79,13 +82,24 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
     let sql = normalize_vacuum(&sql);
     let sql = normalize_maintenance(&sql);
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
+    let create_user = rolesyntax::is_create_user(&sql);
+    let sql = rolesyntax::create_user_as_role(&sql);
+    let sql = rolesyntax::role_grants(&sql);
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
             let (line, column) = position(&message);
             SqlError::Syntax { message, line, column }
         }
     })?;
+    if create_user {
+        // CREATE USER is CREATE ROLE with LOGIN unless told otherwise.
+        for statement in &mut statements {
+            if let Statement::CreateRole(role) = statement {
+                role.login.get_or_insert(true);
+            }
+        }
+    }
     depth::check(statements, sql.len())
 }
 

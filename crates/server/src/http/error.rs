@@ -186,6 +186,7 @@ impl From<SqlError> for ApiError {
             SqlError::CardinalityViolation => (S::BAD_REQUEST, "cardinality_violation"),
             SqlError::InFailedTransaction => (S::BAD_REQUEST, "in_failed_sql_transaction"),
             SqlError::InvalidTransactionState(_) => (S::BAD_REQUEST, "invalid_transaction_state"),
+            SqlError::ObjectInUse(_) => (S::CONFLICT, "object_in_use"),
             SqlError::UndefinedPreparedStatement(_) => (S::BAD_REQUEST, "undefined_prepared_statement"),
             SqlError::DuplicateObject { .. } => (S::CONFLICT, "duplicate_object"),
             SqlError::DataException { .. } => (S::BAD_REQUEST, "data_exception"),

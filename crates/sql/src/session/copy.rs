@@ -52,7 +52,7 @@ impl Session {
         self.start_statement();
         let mut own_txn = match self.txn {
             Some(_) => None,
-            None => Some(self.db.begin_with(self.default_options()?)?),
+            None => Some(self.begin_txn(self.default_options()?)?),
         };
         let setup = (|| {
             let txn = match own_txn.as_mut() {

@@ -23,6 +23,9 @@ use crate::plan::{Plan, explain};
 
 mod copy;
 mod dml;
+mod roles;
+
+pub use roles::AUDIT_TARGET;
 
 /// The result of one statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -303,6 +306,9 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyInState>>,
     /// The timeout settings, parsed.
     timeouts: Timeouts,
+    /// The role transactions act for (`None`: unrestricted, as embedded
+    /// sessions and trusted local connections are).
+    role: Option<String>,
 }
 
 /// Timeout settings in milliseconds (0: none).
@@ -330,6 +336,7 @@ pub(crate) fn default_settings_list() -> Vec<(&'static str, &'static str)> {
         ("intervalstyle", "postgres"),
         ("lock_timeout", "0"),
         ("max_connections", "2000"),
+        ("password_encryption", "scram-sha-256"),
         ("search_path", "\"$user\", public"),
         ("server_encoding", "UTF8"),
         ("server_version", crate::SERVER_VERSION),
@@ -357,6 +364,7 @@ fn default_settings() -> BTreeMap<String, String> {
         ("timezone", "UTC"),
         ("transaction_isolation", "read committed"),
         ("integer_datetimes", "on"),
+        ("password_encryption", "scram-sha-256"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -377,7 +385,30 @@ impl Session {
             statement_cache: HashMap::new(),
             copy_in: None,
             timeouts: Timeouts::default(),
+            role: None,
         }
+    }
+
+    /// Makes the session's transactions act for `role` (checked against its
+    /// privileges), or for nobody in particular (`None`: unrestricted).
+    /// Takes effect from the next transaction.
+    pub fn act_as(&mut self, role: Option<&str>) {
+        self.role = role.map(str::to_owned);
+        self.statement_cache.clear();
+    }
+
+    /// The role the session's transactions act for, if any.
+    pub fn acting_role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    /// Begins a transaction acting for the session's role.
+    fn begin_txn(&self, options: TxnOptions) -> Result<Transaction> {
+        let mut txn = self.db.begin_with(options)?;
+        if let Some(role) = &self.role {
+            txn.act_as(role);
+        }
+        Ok(txn)
     }
 
     /// Sets the session user (from a connection's startup message).
@@ -552,7 +583,7 @@ impl Session {
         }
         let (mut txn, autocommit) = match self.txn.take() {
             Some(t) => (t, false),
-            None => (self.db.begin_with(self.default_options()?)?, true),
+            None => (self.begin_txn(self.default_options()?)?, true),
         };
         let result = run(self, &mut txn);
         if autocommit {
@@ -605,7 +636,7 @@ impl Session {
                         }
                     }
                 }
-                self.txn = Some(self.db.begin_with(options)?);
+                self.txn = Some(self.begin_txn(options)?);
                 self.status = TxnStatus::InBlock;
                 QueryResult::tag("BEGIN")
             }
@@ -803,7 +834,14 @@ impl Session {
                 self.db.gc();
                 Ok(QueryResult::tag("VACUUM"))
             }
-            other => Ok(QueryResult::tag(bind_ddl(txn, other)?)),
+            other => {
+                if let Some(done) = self.role_statement(txn, other)? {
+                    return Ok(done);
+                }
+                let tag = bind_ddl(txn, other)?;
+                tracing::info!(target: roles::AUDIT_TARGET, user = %self.vars.user, "{tag}: {other}");
+                Ok(QueryResult::tag(tag))
+            }
         }
     }
 
@@ -822,6 +860,9 @@ impl Session {
                 let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
                 args.push(t.expr.eval(&[], &mut cx)?);
             }
+        }
+        if let Some(done) = self.role_procedure(txn, &name, &args)? {
+            return Ok(done);
         }
         match (name.as_str(), args.as_slice()) {
             ("checkpoint", []) => {
@@ -897,8 +938,9 @@ impl Session {
                 let mut own = None;
                 let txn = match self.txn.as_mut() {
                     Some(t) => t,
-                    None => own
-                        .insert(self.db.begin_with(TxnOptions::isolation(IsolationLevel::ReadCommitted))?.uncounted()),
+                    None => {
+                        own.insert(self.begin_txn(TxnOptions::isolation(IsolationLevel::ReadCommitted))?.uncounted())
+                    }
                 };
                 txn.begin_statement()?;
                 let version = txn.schema_version();
@@ -1019,6 +1061,11 @@ impl Session {
             {
                 Err(SqlError::InvalidParameter(format!(
                     "invalid value for parameter \"TimeZone\": \"{value}\" (memdb runs in UTC)"
+                )))
+            }
+            "password_encryption" if !matches!(value.to_ascii_lowercase().as_str(), "scram-sha-256" | "md5") => {
+                Err(SqlError::InvalidParameter(format!(
+                    "invalid value for parameter \"password_encryption\": \"{value}\" (scram-sha-256 or md5)"
                 )))
             }
             "statement_timeout" | "idle_in_transaction_session_timeout" | "idle_session_timeout" | "lock_timeout" => {

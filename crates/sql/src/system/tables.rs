@@ -69,7 +69,7 @@ pub(crate) fn relation(txn: &mut Transaction, name: &str, user: &str) -> Result<
         ("pg_catalog", "pg_constraint") => pg_constraint(&cv),
         ("pg_catalog", "pg_am") => pg_am(),
         ("pg_catalog", "pg_database") => pg_database(),
-        ("pg_catalog", "pg_roles" | "pg_authid" | "pg_user") => pg_roles(user),
+        ("pg_catalog", "pg_roles" | "pg_authid" | "pg_user") => pg_roles(txn, user),
         ("pg_catalog", "pg_settings") => pg_settings(txn),
         ("pg_catalog", "pg_sequence") => pg_sequence(&cv),
         ("pg_catalog", "pg_tables") => pg_tables(&cv, user),
@@ -701,7 +701,11 @@ fn pg_database() -> SystemRelation {
     SystemRelation { columns, rows: vec![row(DATABASE_OID, "memdb"), row(DATABASE_OID + 1, "postgres")] }
 }
 
-fn pg_roles(user: &str) -> SystemRelation {
+/// `pg_roles` (also `pg_authid`, `pg_user`): the catalog's roles, the
+/// predefined ones, and the session user when it is not a stored role (a
+/// trusted connection, which acts as a superuser). Passwords show as
+/// `********`, as pg_roles shows them.
+fn pg_roles(txn: &Transaction, user: &str) -> SystemRelation {
     let columns = cols(&[
         ("oid", OID),
         ("rolname", T::Text),
@@ -721,26 +725,45 @@ fn pg_roles(user: &str) -> SystemRelation {
         ("usesysid", OID),
         ("usesuper", T::Bool),
     ]);
-    let row = vec![
-        int(SUPERUSER_OID),
-        text(user),
-        bool_(true),
-        bool_(true),
-        bool_(true),
-        bool_(true),
-        bool_(true),
-        bool_(true),
-        int(-1),
-        text("********"),
-        null(),
-        bool_(true),
-        null(),
-        text(user),
-        int(SUPERUSER_OID),
-        bool_(true),
-    ];
-    SystemRelation { columns, rows: vec![row] }
+    let row = |oid: i32, name: &str, superuser: bool, login: bool, password: bool, until: Option<i64>| {
+        vec![
+            int(oid),
+            text(name),
+            bool_(superuser),
+            bool_(true),
+            bool_(superuser),
+            bool_(superuser),
+            bool_(login),
+            bool_(superuser),
+            int(-1),
+            if password { text("********") } else { null() },
+            until.map_or(null(), Value::TimestampTz),
+            bool_(superuser),
+            null(),
+            text(name),
+            int(oid),
+            bool_(superuser),
+        ]
+    };
+    let security = txn.security();
+    let mut rows = Vec::new();
+    if security.role(user).is_none() {
+        rows.push(row(SUPERUSER_OID, user, true, true, false, None));
+    }
+    for (i, name) in
+        [memdb_engine::security::PG_READ_ALL_DATA, memdb_engine::security::PG_WRITE_ALL_DATA].into_iter().enumerate()
+    {
+        rows.push(row(6181 + i as i32, name, false, false, false, None));
+    }
+    for (i, role) in security.roles().enumerate() {
+        let oid = ROLE_OID_BASE + i as i32;
+        rows.push(row(oid, &role.name, role.superuser, role.login, role.password.is_some(), role.valid_until));
+    }
+    SystemRelation { columns, rows }
 }
+
+/// The oid of the first stored role (in name order).
+const ROLE_OID_BASE: i32 = 16_384;
 
 fn pg_settings(_txn: &mut Transaction) -> SystemRelation {
     let columns = cols(&[
