@@ -153,6 +153,12 @@ pub struct Config {
     /// HTTP requests a client may make at once after a quiet spell (0: as
     /// many as `http_rate_limit`).
     pub http_rate_burst: u32,
+    /// The superuser's name (`MEMDB_USER`).
+    pub superuser: String,
+    /// The superuser's password (`MEMDB_PASSWORD`). Setting it turns
+    /// authentication on for every front end; without it connections are
+    /// trusted, which is allowed only while every listener is on loopback.
+    pub superuser_password: Option<String>,
 }
 
 impl Default for Config {
@@ -187,6 +193,8 @@ impl Default for Config {
             shutdown_grace_period: "10s".into(),
             http_rate_limit: "off".into(),
             http_rate_burst: 0,
+            superuser: "memdb".into(),
+            superuser_password: None,
         }
     }
 }
@@ -203,7 +211,7 @@ const SEED_VARIABLES: &[(&str, &str)] = &[
 
 /// `MEMDB_` variables that are not configuration keys but are read
 /// elsewhere (the log filter, the superuser's credentials, the file).
-const OTHER_VARIABLES: &[&str] = &["LOG", "CONFIG", "USER", "PASSWORD"];
+const OTHER_VARIABLES: &[&str] = &["LOG", "CONFIG"];
 
 impl Config {
     /// Reads a TOML configuration file; missing keys keep their defaults.
@@ -262,6 +270,8 @@ impl Config {
             "shutdown_grace_period" => self.shutdown_grace_period = value.to_owned(),
             "http_rate_limit" => self.http_rate_limit = value.to_owned(),
             "http_rate_burst" => self.http_rate_burst = value.trim().parse().map_err(|_| bad("not a number:"))?,
+            "superuser" => self.superuser = value.to_owned(),
+            "superuser_password" => self.superuser_password = optional(value),
             _ => return Ok(false),
         }
         Ok(true)
@@ -286,6 +296,9 @@ impl Config {
                     let host = if self.health_listen == "off" { &self.http_listen } else { &self.health_listen };
                     self.health_listen = with_port(host, &value).map_err(named)?;
                 }
+                // As the PostgreSQL container images name them.
+                "USER" => self.superuser = value,
+                "PASSWORD" => self.superuser_password = (!value.is_empty()).then_some(value),
                 "DEFAULT_TTL" => self.default_ttl = Some(seconds_if_bare(&value)),
                 "DEFAULT_CLEANUP_INTERVAL" => self.cleanup_interval = seconds_if_bare(&value),
                 "VERBOSE" => {
@@ -357,6 +370,21 @@ impl Config {
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections: must be at least 1".into()));
         }
+        if self.superuser.is_empty() || self.superuser.starts_with("pg_") {
+            return Err(ServerError::Config(format!("superuser: \"{}\" is not a usable role name", self.superuser)));
+        }
+        if self.superuser_password.is_none() {
+            for (key, value) in
+                [("pg_listen", &self.pg_listen), ("resp_listen", &self.resp_listen), ("http_listen", &self.http_listen)]
+            {
+                if value != "off" && !is_loopback(value) {
+                    return Err(ServerError::Config(format!(
+                        "{key}: \"{value}\" is not a loopback address, and without a superuser password every \
+                         connection would be trusted: set superuser_password (MEMDB_PASSWORD) to listen there"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -366,6 +394,9 @@ impl Config {
         let mut shown = self.clone();
         if shown.resp_password.is_some() {
             shown.resp_password = Some("********".into());
+        }
+        if shown.superuser_password.is_some() {
+            shown.superuser_password = Some("********".into());
         }
         toml::to_string(&shown).map_err(|e| ServerError::Config(format!("cannot print the configuration: {e}")))
     }
@@ -429,6 +460,13 @@ fn with_port(address: &str, port: &str) -> Result<String, ServerError> {
 }
 
 /// A listen address: `host:port` (or `off` where allowed).
+/// Whether a `HOST:PORT` listens only on the loopback interface.
+pub fn is_loopback(address: &str) -> bool {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn check_address(key: &str, value: &str, may_be_off: bool) -> Result<(), ServerError> {
     if may_be_off && value == "off" {
         return Ok(());

@@ -8,6 +8,7 @@
 //! transaction's row lock goes through the engine's blocking hook
 //! ([`blocking_hook`]), so the runtime keeps serving other connections.
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod http;
@@ -244,7 +245,8 @@ pub async fn serve_opening(
     probes.set_ready();
     let metrics = Arc::new(metrics::ServerMetrics::default());
     metrics.set_slow_statement_threshold(config.slow_statement_threshold()?);
-    let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections, metrics.clone())
+    let auth = Arc::new(auth::Authenticator::new(db.clone(), &config.superuser, config.superuser_password.as_deref())?);
+    let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections, metrics.clone(), auth.clone())
         .await
         .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
     let addr = pg.local_addr().map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;

@@ -8,8 +8,9 @@
 //! hook, which the server sets to tokio's `block_in_place`, so other
 //! connections keep running.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -19,7 +20,13 @@ use futures::{Sink, SinkExt, StreamExt};
 use memdb_engine::Database;
 use memdb_sql::{Session, TxnStatus};
 use parking_lot::Mutex;
-use pgwire::api::auth::{ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation};
+use pgwire::api::auth::md5pass::Md5PasswordAuth;
+use pgwire::api::auth::mechanism::{AuthMechanism, AuthMechanismFactory, AuthState};
+use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
+use pgwire::api::auth::{
+    AuthSource, LoginInfo, Password, ServerParameterProvider, StartupHandler, finish_authentication,
+    protocol_negotiation,
+};
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::{ClientInfo, METADATA_APPLICATION_NAME, METADATA_USER, PgWireConnectionState};
@@ -59,13 +66,21 @@ pub struct Shared {
     pub max_connections: usize,
     /// The server's metrics (statement latency, connections).
     pub metrics: Arc<crate::metrics::ServerMetrics>,
+    /// Logins.
+    pub auth: Arc<crate::auth::Authenticator>,
 }
 
 impl Shared {
     /// Shared state for a listener over `db`.
-    pub fn new(db: Arc<Database>, max_connections: usize, metrics: Arc<crate::metrics::ServerMetrics>) -> Shared {
+    pub fn new(
+        db: Arc<Database>,
+        max_connections: usize,
+        metrics: Arc<crate::metrics::ServerMetrics>,
+        auth: Arc<crate::auth::Authenticator>,
+    ) -> Shared {
         Shared {
             metrics,
+            auth,
             db,
             cancels: Mutex::new(HashMap::new()),
             next_pid: AtomicI32::new(1000),
@@ -83,10 +98,14 @@ pub struct PgConnection {
     pid: i32,
     /// Setting values last reported to the client.
     reported: Mutex<HashMap<&'static str, String>>,
+    /// The client's address (the login back-off is per address).
+    peer: IpAddr,
+    /// The password handshake in progress, between its messages.
+    mechanism: Mutex<Option<Box<dyn AuthMechanism>>>,
 }
 
 impl PgConnection {
-    fn new(shared: Arc<Shared>) -> PgConnection {
+    fn new(shared: Arc<Shared>, peer: IpAddr) -> PgConnection {
         let session = Arc::new(Mutex::new(Session::new(shared.db.clone(), "memdb")));
         let pid = shared.next_pid.fetch_add(1, Ordering::Relaxed);
         PgConnection {
@@ -95,6 +114,8 @@ impl PgConnection {
             shared,
             pid,
             reported: Mutex::new(HashMap::new()),
+            peer,
+            mechanism: Mutex::new(None),
         }
     }
 
@@ -166,24 +187,95 @@ impl StartupHandler for PgConnection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(startup) = message else {
-            return Ok(());
-        };
-        protocol_negotiation(client, &startup).await?;
-        client.metadata_mut().extend(startup.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
-        if self.shared.connections.load(Ordering::Relaxed) > self.shared.max_connections {
-            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "FATAL".to_owned(),
-                "53300".to_owned(),
-                "sorry, too many clients already".to_owned(),
-            ))));
+        match message {
+            PgWireFrontendMessage::Startup(startup) => {
+                protocol_negotiation(client, &startup).await?;
+                client.metadata_mut().extend(startup.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if self.shared.connections.load(Ordering::Relaxed) > self.shared.max_connections {
+                    return Err(fatal("53300", "sorry, too many clients already".into()));
+                }
+                let auth = &self.shared.auth;
+                let Some(user) = client.metadata().get(METADATA_USER).cloned() else {
+                    if auth.enabled() {
+                        return Err(fatal("28000", "no PostgreSQL user name specified in startup packet".into()));
+                    }
+                    return self.complete_startup(client, auth.superuser().to_owned(), &startup.parameters).await;
+                };
+                if !auth.enabled() {
+                    return self.complete_startup(client, user, &startup.parameters).await;
+                }
+                let source = Arc::new(CatalogAuthSource { auth: auth.clone() });
+                let mut mechanism: Box<dyn AuthMechanism> = if memdb_auth::md5::is_verifier(&auth.verifier_for(&user)) {
+                    Md5PasswordAuth::new(source).create()
+                } else {
+                    ScramAuth::new(source).create()
+                };
+                match mechanism.begin(&*client).await? {
+                    AuthState::InProgress(request) => {
+                        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                        *self.mechanism.lock() = Some(mechanism);
+                        client.send(PgWireBackendMessage::Authentication(request)).await?;
+                        Ok(())
+                    }
+                    _ => Err(fatal("28P01", format!("password authentication failed for user \"{user}\""))),
+                }
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(answer) => {
+                let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+                let taken = self.mechanism.lock().take();
+                let Some(mut mechanism) = taken else {
+                    return Err(fatal("08P01", "unexpected password message".into()));
+                };
+                let failed = || fatal("28P01", format!("password authentication failed for user \"{user}\""));
+                match mechanism.next(&*client, answer).await {
+                    Ok(AuthState::InProgress(request)) => {
+                        *self.mechanism.lock() = Some(mechanism);
+                        client.send(PgWireBackendMessage::Authentication(request)).await?;
+                        Ok(())
+                    }
+                    Ok(AuthState::Ok { final_message, .. }) => {
+                        let method = if final_message.is_some() { "scram-sha-256" } else { "md5" };
+                        self.shared.auth.finish(self.peer, &user, true, method).await.map_err(|_| failed())?;
+                        if let Some(last) = final_message {
+                            client.send(PgWireBackendMessage::Authentication(last)).await?;
+                        }
+                        let parameters: BTreeMap<String, String> =
+                            client.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        self.complete_startup(client, user, &parameters).await
+                    }
+                    Ok(AuthState::Failed(_)) | Err(_) => {
+                        let _ = self.shared.auth.finish(self.peer, &user, false, "password").await;
+                        Err(failed())
+                    }
+                }
+            }
+            _ => Ok(()),
         }
-        let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_else(|| "memdb".to_owned());
+    }
+}
+
+impl PgConnection {
+    /// Ends the startup: the session takes the user, its role and the
+    /// client's settings; the client gets the server's parameters, its
+    /// cancel key and ReadyForQuery.
+    async fn complete_startup<C, P>(&self, client: &mut C, user: String, startup_parameters: &P) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+        for<'a> &'a P: IntoIterator<Item = (&'a String, &'a String)>,
+    {
+        let auth = &self.shared.auth;
+        // Authenticated users act as themselves; trusted ones as the role
+        // they name, if it exists.
+        let role = if auth.enabled() { Some(user.clone()) } else { auth.trusted_role(&user) };
+        let superuser = role.as_deref().is_none_or(|r| auth.access(r).is_superuser());
         let secret = SecretKey::I32(rand::random::<i32>());
         {
             let mut session = self.session.lock();
             session.set_user(&user);
-            for (name, value) in &startup.parameters {
+            session.act_as(role.as_deref());
+            for (name, value) in startup_parameters {
                 // Unknown or bad startup options are ignored, as libpq's
                 // `options` beyond the known ones would be.
                 if !matches!(name.as_str(), "user" | "database" | "replication" | "options") {
@@ -196,7 +288,7 @@ impl StartupHandler for PgConnection {
         let mut parameters: HashMap<String, String> =
             self.changed_settings().into_iter().map(|p| (p.name, p.value)).collect();
         parameters.insert("server_encoding".into(), "UTF8".into());
-        parameters.insert("is_superuser".into(), "on".into());
+        parameters.insert("is_superuser".into(), if superuser { "on" } else { "off" }.into());
         parameters.insert("session_authorization".into(), user);
         parameters.insert("default_transaction_read_only".into(), "off".into());
         parameters.insert("in_hot_standby".into(), "off".into());
@@ -206,6 +298,52 @@ impl StartupHandler for PgConnection {
         }
         finish_authentication(client, &StartupParameters(parameters)).await?;
         Ok(())
+    }
+}
+
+/// A FATAL error for the startup phase.
+fn fatal(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".to_owned(), code.to_owned(), message)))
+}
+
+/// pgwire's password mechanisms over the catalog's verifiers: SCRAM is
+/// checked against the stored SCRAM-SHA-256 verifier (a mock one for
+/// unknown users and roles that may not log in, so the exchange looks the
+/// same), MD5 against an md5 verifier.
+#[derive(Debug)]
+struct CatalogAuthSource {
+    auth: Arc<crate::auth::Authenticator>,
+}
+
+#[async_trait]
+impl AuthSource for CatalogAuthSource {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        let user = login.user().unwrap_or_default();
+        let stored = self.auth.verifier_for(user);
+        let salt: [u8; 4] = rand::random();
+        // What the client must answer; a role without an md5 verifier gets
+        // a value no answer can equal.
+        let expected = if memdb_auth::md5::is_verifier(&stored) {
+            memdb_auth::md5::challenge_response(&stored, &salt)
+        } else {
+            "!".to_owned()
+        };
+        Ok(Password::new(Some(salt.to_vec()), expected.into_bytes()))
+    }
+
+    async fn get_scram_secret(&self, login: &LoginInfo) -> PgWireResult<(ScramSecret, Option<()>)> {
+        let user = login.user().unwrap_or_default();
+        let verifier = memdb_auth::scram::Verifier::parse(&self.auth.verifier_for(user))
+            .unwrap_or_else(|| self.auth.mock_verifier(user));
+        Ok((
+            ScramSecret::Verifier {
+                salt: verifier.salt,
+                iterations: verifier.iterations as usize,
+                stored_key: verifier.stored_key,
+                server_key: verifier.server_key,
+            },
+            None,
+        ))
     }
 }
 
@@ -316,12 +454,17 @@ fn shutting_down() -> ErrorInfo {
 }
 
 /// Runs one client connection to its end.
-pub async fn serve_connection(mut tcp: TcpStream, shared: Arc<Shared>, mut stopping: crate::Stopping) {
+pub async fn serve_connection(
+    mut tcp: TcpStream,
+    peer: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    mut stopping: crate::Stopping,
+) {
     if take_cancel_request(&mut tcp, &shared).await {
         return;
     }
     shared.connections.fetch_add(1, Ordering::Relaxed);
-    let conn = Arc::new(PgConnection::new(shared));
+    let conn = Arc::new(PgConnection::new(shared, peer.ip()));
     let negotiated = tokio::time::timeout(Duration::from_secs(60), negotiate_tls(tcp, None)).await;
     let mut socket = match negotiated {
         Ok(Ok(Some(socket))) => socket,

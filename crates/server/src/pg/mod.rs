@@ -34,9 +34,10 @@ impl PgServer {
         db: Arc<Database>,
         max_connections: usize,
         metrics: Arc<crate::metrics::ServerMetrics>,
+        auth: Arc<crate::auth::Authenticator>,
     ) -> std::io::Result<PgServer> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections, metrics)) })
+        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections, metrics, auth)) })
     }
 
     /// The address the listener is bound to.
@@ -61,7 +62,7 @@ impl PgServer {
             (metrics, crate::metrics::Protocol::Pg),
             stopping,
             overdue,
-            |socket, _peer, stopping| connection::serve_connection(socket, shared.clone(), stopping),
+            |socket, peer, stopping| connection::serve_connection(socket, peer, shared.clone(), stopping),
         )
         .await;
     }

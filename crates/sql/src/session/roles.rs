@@ -49,7 +49,7 @@ impl Session {
             }
             _ => return Ok(None),
         };
-        tracing::info!(target: AUDIT_TARGET, user = %self.vars.user, "{tag}: {stmt}");
+        tracing::info!(target: AUDIT_TARGET, user = %self.vars.user, "{tag}: {}", redacted(stmt));
         Ok(Some(QueryResult::tag(tag)))
     }
 
@@ -411,10 +411,46 @@ fn valid_until(txn: &mut Transaction, vars: &mut super::SessionVars, e: &ast::Ex
     }
 }
 
+/// A role statement as the audit log shows it: passwords masked.
+fn redacted(stmt: &ast::Statement) -> ast::Statement {
+    let mask = || ast::Password::Password(ast::Expr::Value(ast::Value::SingleQuotedString("********".into()).into()));
+    let mut stmt = stmt.clone();
+    match &mut stmt {
+        ast::Statement::CreateRole(create) => {
+            if matches!(create.password, Some(ast::Password::Password(_))) {
+                create.password = Some(mask());
+            }
+        }
+        ast::Statement::AlterRole { operation: ast::AlterRoleOperation::WithOptions { options }, .. } => {
+            for option in options {
+                if let ast::RoleOption::Password(p @ ast::Password::Password(_)) = option {
+                    *p = mask();
+                }
+            }
+        }
+        _ => {}
+    }
+    stmt
+}
+
 /// Procedure arguments for the audit log, without secrets.
 fn describe_args(name: &str, args: &[Value]) -> String {
     match name {
         "memdb_create_api_key" => args.first().map(ToString::to_string).unwrap_or_default(),
         _ => args.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_log_never_shows_a_password() {
+        for sql in ["CREATE ROLE a LOGIN PASSWORD 'hunter2'", "ALTER ROLE a WITH LOGIN PASSWORD 'hunter2'"] {
+            let statements = crate::parse(sql).unwrap_or_default();
+            let shown = redacted(&statements[0]).to_string();
+            assert!(!shown.contains("hunter2") && shown.contains("********"), "{shown}");
+        }
     }
 }
