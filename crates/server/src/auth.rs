@@ -45,7 +45,14 @@ pub struct Authenticator {
     /// API keys verified since their hash last changed: id → SHA-256 of the
     /// secret, so each key pays argon2 once, not on every request.
     verified_keys: Mutex<HashMap<String, (String, [u8; 32])>>,
+    /// Passwords verified since the role's verifier last changed: user →
+    /// (verifier, SHA-256 of the password), so HTTP Basic requests pay
+    /// PBKDF2 once per password, not on every request.
+    verified_passwords: Mutex<HashMap<String, (String, [u8; 32])>>,
 }
+
+/// Entries the verification caches keep at most.
+const MAX_CACHED: usize = 10_000;
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,6 +74,7 @@ impl Authenticator {
             mock_secret: rand::random(),
             throttle: Throttle::new(),
             verified_keys: Mutex::new(HashMap::new()),
+            verified_passwords: Mutex::new(HashMap::new()),
         })
     }
 
@@ -133,12 +141,22 @@ impl Authenticator {
     pub async fn check_password(&self, peer: IpAddr, user: &str, password: &str) -> Result<String, LoginFailed> {
         tokio::time::sleep(self.throttle.delay(peer)).await;
         let verifier = self.verifier_for(user);
-        let user_owned = user.to_owned();
-        let password = password.to_owned();
-        // PBKDF2 takes milliseconds: off the async threads.
-        let ok = tokio::task::spawn_blocking(move || memdb_auth::check_password(&verifier, &user_owned, &password))
-            .await
-            .unwrap_or(false);
+        let digest = sha256(password.as_bytes());
+        let cached = self.verified_passwords.lock().get(user).is_some_and(|(v, d)| *v == verifier && *d == digest);
+        let ok = cached || {
+            let (verifier, user, password) = (verifier.clone(), user.to_owned(), password.to_owned());
+            // PBKDF2 takes milliseconds: off the async threads.
+            tokio::task::spawn_blocking(move || memdb_auth::check_password(&verifier, &user, &password))
+                .await
+                .unwrap_or(false)
+        };
+        if ok && !cached {
+            let mut cache = self.verified_passwords.lock();
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(user.to_owned(), (verifier, digest));
+        }
         self.finish(peer, user, ok, "password").await
     }
 
@@ -189,7 +207,11 @@ impl Authenticator {
                         .await
                         .unwrap_or(false);
                     if ok {
-                        self.verified_keys.lock().insert(id.to_owned(), (k.hash.clone(), digest));
+                        let mut cache = self.verified_keys.lock();
+                        if cache.len() >= MAX_CACHED {
+                            cache.clear();
+                        }
+                        cache.insert(id.to_owned(), (k.hash.clone(), digest));
                     }
                     ok
                 }

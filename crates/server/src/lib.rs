@@ -188,6 +188,7 @@ pub fn http_options(config: &Config) -> Result<http::HttpOptions, ServerError> {
         max_body: usize::try_from(config::parse_size(&config.http_max_body)?).unwrap_or(usize::MAX),
         request_timeout: config::parse_duration(&config.http_request_timeout)?,
         rate_limit: config.http_rate_limit()?,
+        auth: None,
     })
 }
 
@@ -262,6 +263,7 @@ pub async fn serve_opening(
             },
             eviction: config.eviction.parse().map_err(ServerError::Config)?,
             durable: config.durability != Durability::MemoryOnly,
+            auth: Some(auth.clone()),
         };
         let server = resp::RespServer::bind(&config.resp_listen, db.clone(), options)
             .await
@@ -279,7 +281,9 @@ pub async fn serve_opening(
     } else {
         let listener = bind(&config.http_listen).await?;
         let addr = local_addr(&listener, &config.http_listen)?;
-        let state = http::AppState::new(db.clone(), http_options(config)?, metrics.clone(), probes.clone());
+        let mut options = http_options(config)?;
+        options.auth = Some(auth.clone());
+        let state = http::AppState::new(db.clone(), options, metrics.clone(), probes.clone());
         Some((listener, addr, state))
     };
     ready(Listening { pg: addr, resp: resp_addr, http: http.as_ref().map(|h| h.1), health });

@@ -82,9 +82,8 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
     let sql = normalize_vacuum(&sql);
     let sql = normalize_maintenance(&sql);
-    let create_user = rolesyntax::is_create_user(&sql);
-    let sql = rolesyntax::create_user_as_role(&sql);
-    let sql = rolesyntax::role_grants(&sql);
+    let rewritten = rolesyntax::rewrite(&sql);
+    let sql = rewritten.sql;
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
@@ -92,12 +91,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
             SqlError::Syntax { message, line, column }
         }
     })?;
-    if create_user {
-        // CREATE USER is CREATE ROLE with LOGIN unless told otherwise.
-        for statement in &mut statements {
-            if let Statement::CreateRole(role) = statement {
-                role.login.get_or_insert(true);
-            }
+    // CREATE USER is CREATE ROLE with LOGIN unless told otherwise.
+    for at in rewritten.create_user {
+        if let Some(Statement::CreateRole(role)) = statements.get_mut(at) {
+            role.login.get_or_insert(true);
         }
     }
     depth::check(statements, sql.len())

@@ -1,7 +1,8 @@
 //! Role statements in PostgreSQL's spelling that the parser does not take,
-//! rewritten into forms it does:
+//! rewritten into forms it does, anywhere in a multi-statement text:
 //!
-//! - `CREATE USER name …` is `CREATE ROLE name …` with `LOGIN` by default;
+//! - `CREATE USER name …` is `CREATE ROLE name …` with `LOGIN` by default
+//!   (the caller sets it on the statements [`Rewritten::create_user`] lists);
 //! - `GRANT role [, …] TO member [, …]` and `REVOKE role [, …] FROM member
 //!   [, …]` (role memberships, as opposed to table privileges) become calls
 //!   of the `grant_role` / `revoke_role` procedures, one per pair.
@@ -35,80 +36,102 @@ const PRIVILEGE_WORDS: [&str; 18] = [
     "privileges",
 ];
 
-/// Whether the statement text is `CREATE USER …`.
-pub(crate) fn is_create_user(sql: &str) -> bool {
-    let mut words = sql.split_whitespace();
-    matches!((words.next(), words.next()), (Some(c), Some(u)) if c.eq_ignore_ascii_case("create") && u.eq_ignore_ascii_case("user"))
+/// A text after rewriting.
+pub(crate) struct Rewritten<'a> {
+    /// The text to parse.
+    pub sql: Cow<'a, str>,
+    /// Positions (among the parsed statements) of rewritten `CREATE USER`s.
+    pub create_user: Vec<usize>,
 }
 
-/// `CREATE USER …` as `CREATE ROLE …` (the caller makes LOGIN the default).
-pub(crate) fn create_user_as_role(sql: &str) -> Cow<'_, str> {
-    if !is_create_user(sql) {
-        return Cow::Borrowed(sql);
+/// Rewrites the role statements of `sql`; texts without them are returned
+/// as they are, without tokenizing.
+pub(crate) fn rewrite(sql: &str) -> Rewritten<'_> {
+    let unchanged = || Rewritten { sql: Cow::Borrowed(sql), create_user: Vec::new() };
+    let bytes = sql.as_bytes();
+    let mentions = |word: &[u8]| bytes.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
+    if !((mentions(b"create") && mentions(b"user")) || mentions(b"grant") || mentions(b"revoke")) {
+        return unchanged();
     }
-    let trimmed = sql.trim_start();
-    let after_create = trimmed[6..].trim_start();
-    Cow::Owned(format!("CREATE ROLE{}", &after_create[4..]))
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return unchanged() };
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut create_user = Vec::new();
+    let mut changed = false;
+    let mut ordinal = 0;
+    for statement in tokens.split(|t| *t == Token::SemiColon) {
+        let words: Vec<&Token> = statement.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+        if words.is_empty() {
+            out.extend(statement.iter().map(ToString::to_string));
+            continue;
+        }
+        if let Some(calls) = membership(&words) {
+            out.push_str(&calls.join("; "));
+            out.push(';');
+            ordinal += calls.len();
+            changed = true;
+            continue;
+        }
+        let is_create_user = matches!(words.as_slice(), [Token::Word(c), Token::Word(u), ..]
+            if c.keyword == Keyword::CREATE && u.keyword == Keyword::USER && u.quote_style.is_none());
+        let mut replaced = false;
+        for token in statement {
+            match token {
+                Token::Word(w) if is_create_user && !replaced && w.keyword == Keyword::USER => {
+                    out.push_str("ROLE");
+                    replaced = true;
+                }
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        if is_create_user {
+            create_user.push(ordinal);
+            changed = true;
+        }
+        out.push(';');
+        ordinal += 1;
+    }
+    if changed { Rewritten { sql: Cow::Owned(out), create_user } } else { unchanged() }
 }
 
-/// `GRANT role TO member` / `REVOKE role FROM member` as procedure calls;
-/// anything else unchanged.
-pub(crate) fn role_grants(sql: &str) -> Cow<'_, str> {
-    let starts =
-        sql.trim_start().get(..6).is_some_and(|w| w.eq_ignore_ascii_case("grant ") || w.eq_ignore_ascii_case("revoke"));
-    if !starts {
-        return Cow::Borrowed(sql);
-    }
-    match membership(sql) {
-        Some(rewritten) => Cow::Owned(rewritten),
-        None => Cow::Borrowed(sql),
-    }
-}
-
-fn membership(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let mut tokens = tokens.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).peekable();
-    let grant = match tokens.next()? {
+/// `GRANT role TO member` / `REVOKE role FROM member` as procedure calls.
+fn membership(words: &[&Token]) -> Option<Vec<String>> {
+    let mut words = words.iter().copied().peekable();
+    let grant = match words.next()? {
         Token::Word(w) if w.keyword == Keyword::GRANT => true,
         Token::Word(w) if w.keyword == Keyword::REVOKE => false,
         _ => return None,
     };
-    let names = |tokens: &mut std::iter::Peekable<_>, stop: Keyword| -> Option<Vec<String>> {
-        let mut out = Vec::new();
-        loop {
-            match tokens.next()? {
-                Token::Word(w) if w.quote_style.is_none() && w.keyword == stop => return Some(out),
-                Token::Word(w) if w.quote_style.is_some() => out.push(w.value),
-                Token::Word(w) => {
-                    if out.is_empty() && PRIVILEGE_WORDS.contains(&w.value.to_ascii_lowercase().as_str()) {
-                        return None;
-                    }
-                    out.push(w.value.to_ascii_lowercase());
-                }
-                _ => return None,
-            }
-            match tokens.next()? {
-                Token::Comma => {}
-                Token::Word(w) if w.quote_style.is_none() && w.keyword == stop => return Some(out),
-                _ => return None,
-            }
-        }
+    let stop = if grant { Keyword::TO } else { Keyword::FROM };
+    let name = |w: &sqlparser::tokenizer::Word| {
+        if w.quote_style.is_some() { w.value.clone() } else { w.value.to_ascii_lowercase() }
     };
-    let groups = names(&mut tokens, if grant { Keyword::TO } else { Keyword::FROM })?;
-    let mut members = Vec::new();
-    let mut ended = false;
+    let mut groups = Vec::new();
     loop {
-        match tokens.next() {
-            Some(Token::Word(w)) if w.quote_style.is_some() => members.push(w.value),
-            Some(Token::Word(w)) => members.push(w.value.to_ascii_lowercase()),
+        match words.next()? {
+            Token::Word(w) if w.quote_style.is_none() && w.keyword == stop && !groups.is_empty() => break,
+            Token::Word(w) => {
+                if groups.is_empty() && w.quote_style.is_none() && PRIVILEGE_WORDS.contains(&name(w).as_str()) {
+                    return None;
+                }
+                groups.push(name(w));
+            }
             _ => return None,
         }
-        match tokens.next() {
+        match words.next()? {
+            Token::Comma => {}
+            Token::Word(w) if w.quote_style.is_none() && w.keyword == stop => break,
+            _ => return None,
+        }
+    }
+    let mut members = Vec::new();
+    loop {
+        match words.next() {
+            Some(Token::Word(w)) => members.push(name(w)),
+            _ => return None,
+        }
+        match words.next() {
             Some(Token::Comma) => continue,
-            None | Some(Token::SemiColon) => {
-                ended = true;
-                break;
-            }
+            None => break,
             // WITH ADMIN OPTION, GRANTED BY, CASCADE: nothing memdb tracks.
             Some(Token::Word(w))
                 if matches!(w.keyword, Keyword::WITH | Keyword::GRANTED | Keyword::CASCADE | Keyword::RESTRICT) =>
@@ -118,45 +141,46 @@ fn membership(sql: &str) -> Option<String> {
             _ => return None,
         }
     }
-    let rest: Vec<Token> = tokens.collect();
-    let last_semicolon = rest.iter().position(|t| *t == Token::SemiColon);
-    if (ended && !rest.is_empty()) || last_semicolon.is_some_and(|at| at + 1 != rest.len()) {
-        // More statements follow: leave the text to the parser.
-        return None;
-    }
     let procedure = if grant { "grant_role" } else { "revoke_role" };
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    let calls: Vec<String> = groups
-        .iter()
-        .flat_map(|g| members.iter().map(move |m| (g, m)))
-        .map(|(g, m)| format!("CALL pg_catalog.{procedure}({}, {})", quote(g), quote(m)))
-        .collect();
-    Some(calls.join("; "))
+    Some(
+        groups
+            .iter()
+            .flat_map(|g| members.iter().map(move |m| (g, m)))
+            .map(|(g, m)| format!("CALL pg_catalog.{procedure}({}, {})", quote(g), quote(m)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn text(sql: &str) -> String {
+        rewrite(sql).sql.into_owned()
+    }
+
     #[test]
     fn memberships_become_calls() {
+        assert_eq!(text("GRANT pg_read_all_data TO alice"), "CALL pg_catalog.grant_role('pg_read_all_data', 'alice');");
         assert_eq!(
-            role_grants("GRANT pg_read_all_data TO alice"),
-            "CALL pg_catalog.grant_role('pg_read_all_data', 'alice')"
+            text("revoke Admins, \"Ops\" from bob;"),
+            "CALL pg_catalog.revoke_role('admins', 'bob'); CALL pg_catalog.revoke_role('Ops', 'bob');"
         );
-        assert_eq!(
-            role_grants("revoke Admins, \"Ops\" from bob;"),
-            "CALL pg_catalog.revoke_role('admins', 'bob'); CALL pg_catalog.revoke_role('Ops', 'bob')"
-        );
-        assert_eq!(role_grants("GRANT r TO \"o'k\" WITH ADMIN OPTION"), "CALL pg_catalog.grant_role('r', 'o''k')");
-        for untouched in ["GRANT SELECT ON t TO alice", "GRANT ALL ON t TO a", "GRANT r TO a; SELECT 1", "GRANTS"] {
-            assert_eq!(role_grants(untouched), untouched);
+        assert_eq!(text("GRANT r TO \"o'k\" WITH ADMIN OPTION"), "CALL pg_catalog.grant_role('r', 'o''k');");
+        for untouched in ["GRANT SELECT ON t TO alice", "GRANT ALL ON t TO a", "SELECT 'grant x to y'", "GRANTS"] {
+            assert_eq!(text(untouched), untouched);
         }
     }
 
     #[test]
-    fn create_user_is_create_role() {
-        assert_eq!(create_user_as_role("create  user bob WITH PASSWORD 'x'"), "CREATE ROLE bob WITH PASSWORD 'x'");
-        assert_eq!(create_user_as_role("CREATE TABLE user (a int)"), "CREATE TABLE user (a int)");
+    fn create_user_is_create_role_in_any_statement() {
+        let r = rewrite("create  user bob WITH PASSWORD 'x'");
+        assert_eq!(r.sql, "create  ROLE bob WITH PASSWORD 'x';");
+        assert_eq!(r.create_user, [0]);
+        let r = rewrite("SELECT 1; GRANT a TO b, c; CREATE USER d; CREATE TABLE \"user\" (a int)");
+        assert_eq!(r.create_user, [3]);
+        assert!(r.sql.contains("CREATE ROLE d") && r.sql.contains("CREATE TABLE \"user\""), "{}", r.sql);
+        assert_eq!(text("CREATE TABLE user_data (a int)"), "CREATE TABLE user_data (a int)");
     }
 }

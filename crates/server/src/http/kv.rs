@@ -196,6 +196,7 @@ fn read(state: &AppState, key: &str) -> ApiResult<KvEntry> {
     params(("key" = String, Path, description = "The key")),
     responses((status = 200, body = KvEntry), (status = 404, body = ErrorBody)))]
 pub async fn get(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> ApiResult<Json<KvEntry>> {
+    super::auth::require_kv(&state, false)?;
     check_key(&key)?;
     Ok(Json(read(&state, &key)?))
 }
@@ -209,6 +210,7 @@ pub async fn put(
     ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<KvWrite>,
 ) -> ApiResult<Json<KvEntry>> {
+    super::auth::require_kv(&state, true)?;
     check_key(&key)?;
     let expiry = expiry(&state, body.ttl, SetExpiry::Clear)?;
     state.db().kv().exec(KvCommand::Set {
@@ -232,6 +234,7 @@ pub async fn patch(
     ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<KvWrite>,
 ) -> ApiResult<Json<KvEntry>> {
+    super::auth::require_kv(&state, true)?;
     check_key(&key)?;
     let expiry = expiry(&state, body.ttl, SetExpiry::Keep)?;
     let reply = state.db().kv().exec(KvCommand::Update {
@@ -250,6 +253,7 @@ pub async fn patch(
     params(("key" = String, Path, description = "The key")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> ApiResult<StatusCode> {
+    super::auth::require_kv(&state, true)?;
     check_key(&key)?;
     match state.db().kv().exec(KvCommand::Delete { keys: vec![key.as_bytes().to_vec()] })? {
         KvReply::Int(0) => Err(not_found(&key)),
@@ -266,6 +270,7 @@ pub async fn push(
     ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<KvPush>,
 ) -> ApiResult<Json<KvPushed>> {
+    super::auth::require_kv(&state, true)?;
     check_key(&key)?;
     if body.values.is_empty() {
         return Err(ApiError::invalid_field("values", "push at least one value"));
@@ -289,6 +294,7 @@ pub async fn push(
     responses((status = 200, body = KvPopped), (status = 404, description = "No such key, or an empty list", body = ErrorBody),
         (status = 409, description = "The key holds a string", body = ErrorBody)))]
 pub async fn pop(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> ApiResult<Json<KvPopped>> {
+    super::auth::require_kv(&state, true)?;
     check_key(&key)?;
     match state.db().kv().exec(KvCommand::Pop { key: key.as_bytes().to_vec(), front: false, count: None })? {
         KvReply::Bytes(bytes) => {
@@ -303,6 +309,7 @@ pub async fn pop(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -
 #[utoipa::path(get, path = "/api/v1/kv", tag = "kv", params(KvListQuery),
     responses((status = 200, body = KvPage), (status = 400, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<KvListQuery>) -> ApiResult<Json<KvPage>> {
+    super::auth::require_kv(&state, false)?;
     let limit = listing::parse_limit(query.limit.as_deref())?;
     let after =
         match &query.cursor {

@@ -16,6 +16,8 @@
 //! when the client sends none) in every log line and response, panic
 //! catching, and the metrics that `/metrics` reports.
 
+pub mod apikeys;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod join;
@@ -76,6 +78,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// Requests per client address (`None`: unlimited).
     pub rate_limit: Option<ratelimit::RateLimit>,
+    /// Logins (`None`: every request is trusted and unrestricted).
+    pub auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 impl Default for HttpOptions {
@@ -85,6 +89,7 @@ impl Default for HttpOptions {
             max_body: 16 << 20,
             request_timeout: Duration::from_secs(30),
             rate_limit: None,
+            auth: None,
         }
     }
 }
@@ -178,7 +183,7 @@ impl AppState {
         (name = "sql", description = "SQL over HTTP"),
         (name = "kv", description = "The key-value store (the keyspace Redis clients see)"),
         (name = "seed", description = "The seed service's routes, kept as they were"),
-        (name = "admin", description = "Backups and checkpoints"),
+        (name = "admin", description = "Backups, checkpoints and API keys"),
         (name = "ops", description = "Health, readiness and metrics")
     )
 )]
@@ -203,6 +208,8 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(seed::update_record))
         .routes(routes!(seed::delete_record))
         .routes(routes!(seed::join))
+        .routes(routes!(apikeys::create, apikeys::list))
+        .routes(routes!(apikeys::revoke))
         .routes(routes!(probes::backup))
         .routes(routes!(probes::checkpoint))
         .routes(routes!(probes::health))
@@ -221,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         limiter: state.options().rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l))),
     };
     let max_body = state.options().max_body;
+    let auth = state.options().auth.clone();
     let (routes, openapi) = api(state);
     let docs = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
         .url(OPENAPI_PATH, openapi)
@@ -246,6 +254,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal("the request failed inside the server").into_response()
         }))
+        .layer(middleware::from_fn_with_state(auth, auth::authenticate))
         .layer(middleware::from_fn_with_state(around, time_request))
 }
 

@@ -77,6 +77,7 @@ pub async fn backup(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<BackupRequest>,
 ) -> ApiResult<Json<BackupDone>> {
+    super::auth::require_superuser(&state, "a backup")?;
     if request.dir.trim().is_empty() {
         return Err(ApiError::invalid_field("dir", "give a directory"));
     }
@@ -105,6 +106,7 @@ pub struct CheckpointDone {
 #[utoipa::path(post, path = "/api/v1/admin/checkpoint", tag = "admin",
     responses((status = 200, body = CheckpointDone), (status = 503, body = ErrorBody)))]
 pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Json<CheckpointDone>> {
+    super::auth::require_superuser(&state, "a checkpoint")?;
     let db = state.db().clone();
     let info = tokio::task::spawn_blocking(move || db.checkpoint())
         .await

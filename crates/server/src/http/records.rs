@@ -320,6 +320,9 @@ impl RecordTable {
         let key = self.id_value(id)?;
         let start = Instant::now();
         let mut txn = state.db().begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted))?;
+        if let Some(role) = super::auth::current_role() {
+            txn.act_as(&role);
+        }
         let table = txn.table(&self.name)?;
         if !self.schema.as_ref().is_some_and(|s| std::ptr::eq(table.schema(), &**s)) {
             drop(txn);

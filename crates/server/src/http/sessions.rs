@@ -49,7 +49,9 @@ impl SessionPool {
 
     /// A new session outside the pool, for one request's own SQL.
     pub fn fresh(&self) -> HttpSession {
-        self.new_session()
+        let mut session = self.new_session();
+        session.session.act_as(super::auth::current_role().as_deref());
+        session
     }
 
     fn new_session(&self) -> HttpSession {
@@ -71,6 +73,7 @@ impl SessionPool {
     pub fn with<R>(&self, f: impl FnOnce(&mut HttpSession) -> R) -> R {
         let taken = self.idle.lock().pop();
         let mut session = taken.unwrap_or_else(|| self.new_session());
+        session.session.act_as(super::auth::current_role().as_deref());
         let out = f(&mut session);
         if session.session.status() != TxnStatus::Idle {
             // A failed rollback leaves the session unusable: drop it.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use memdb_engine::keyspace::glob_match;
+use memdb_engine::security::Access;
 use memdb_engine::{Error, Eviction, KvCommand, KvReply, Watches};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -44,6 +45,9 @@ struct Conn {
     proto: Proto,
     name: Option<Vec<u8>>,
     authed: bool,
+    /// The role the connection acts for (`None`: unrestricted) and when its
+    /// privileges were last looked up.
+    role: Option<(String, Arc<Access>, Instant)>,
     multi: Option<Vec<Queued>>,
     /// A command queued in MULTI was rejected: EXEC fails.
     multi_failed: bool,
@@ -70,7 +74,8 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
     }
     let mut conn = Conn {
         id: shared.next_id.fetch_add(1, Ordering::Relaxed),
-        authed: shared.options.password.is_none(),
+        authed: open_without_login(&shared),
+        role: None,
         shared,
         peer,
         proto: Proto::V2,
@@ -227,6 +232,24 @@ impl Conn {
             self.out(buf).error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
+        if let Some(message) = self.denied(spec) {
+            self.reject_in_multi();
+            self.out(buf).error(&message);
+            return Flow::Continue;
+        }
+        if self.multi.is_none() && matches!(name, "auth" | "hello") {
+            if name == "auth" {
+                let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+                let (user, password) = if args.len() == 2 { (b"default".to_vec(), arg(1)) } else { (arg(1), arg(2)) };
+                match self.login(&user, &password).await {
+                    Ok(()) => self.out(buf).ok(),
+                    Err(e) => self.out(buf).error(&e),
+                }
+            } else {
+                self.hello(&args, buf).await;
+            }
+            return Flow::Continue;
+        }
         if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
             self.queue(name, args, buf);
             return Flow::Continue;
@@ -249,12 +272,13 @@ impl Conn {
     /// Whether a request is a plain data command that can run grouped with
     /// its pipelined neighbours: known, right arity, authenticated, not in
     /// MULTI, not blocking.
-    fn batchable(&self, args: &[Vec<u8>]) -> bool {
+    fn batchable(&mut self, args: &[Vec<u8>]) -> bool {
         if self.multi.is_some() || !self.authed {
             return false;
         }
         let Some(spec) = args.first().and_then(|name| spec_of(name)) else { return false };
-        table::arity_ok(spec, args.len())
+        self.denied(spec).is_none()
+            && table::arity_ok(spec, args.len())
             && !is_connection_command(spec.name)
             && !matches!(spec.name, "blpop" | "brpop")
     }
@@ -444,7 +468,8 @@ impl Conn {
                 self.watches.clear();
                 self.name = None;
                 self.proto = Proto::V2;
-                self.authed = self.shared.options.password.is_none();
+                self.authed = open_without_login(&self.shared);
+                self.role = None;
                 self.out(buf).simple("RESET");
             }
             "select" => match commands::int(arg(1)) {
@@ -452,14 +477,10 @@ impl Conn {
                 Ok(_) => self.out(buf).error("ERR DB index is out of range"),
                 Err(e) => self.out(buf).error(&e),
             },
-            "auth" => {
-                let (user, password) = if args.len() == 2 { (&b"default"[..], arg(1)) } else { (arg(1), arg(2)) };
-                match self.check_auth(user, password) {
-                    Ok(()) => self.out(buf).ok(),
-                    Err(e) => self.out(buf).error(&e),
-                }
+            // Logins run outside transactions (see `Conn::request`).
+            "auth" | "hello" => {
+                self.out(buf).error(&format!("ERR {} inside MULTI is not allowed", name.to_uppercase()))
             }
-            "hello" => self.hello(&args, buf),
             "multi" => {
                 if self.multi.is_some() {
                     self.out(buf).error("ERR MULTI calls can not be nested");
@@ -514,19 +535,67 @@ impl Conn {
         Flow::Continue
     }
 
-    fn check_auth(&mut self, user: &[u8], password: &[u8]) -> Result<(), String> {
-        let Some(expected) = &self.shared.options.password else {
+    /// `AUTH [user] password`: the `default` user (or none) checks the
+    /// configured `resp_password` if there is one, else logs in as the
+    /// superuser; any other user logs in as that role, whose privileges
+    /// then decide what the connection may run.
+    async fn login(&mut self, user: &[u8], password: &[u8]) -> Result<(), String> {
+        const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+        let auth = self.shared.options.auth.clone();
+        let resp_password = self.shared.options.password.clone();
+        if user == b"default"
+            && let Some(expected) = &resp_password
+        {
+            if constant_time_eq(password, expected.as_bytes()) {
+                self.authed = true;
+                self.role = None;
+                return Ok(());
+            }
+            if !auth.as_ref().is_some_and(|a| a.enabled()) {
+                return Err(WRONGPASS.into());
+            }
+        }
+        let Some(auth) = auth.filter(|a| a.enabled() || user != b"default") else {
             return Err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into());
         };
-        if user == b"default" && constant_time_eq(password, expected.as_bytes()) {
-            self.authed = true;
-            Ok(())
-        } else {
-            Err("WRONGPASS invalid username-password pair or user is disabled.".into())
+        let user =
+            if user == b"default" { auth.superuser().to_owned() } else { String::from_utf8_lossy(user).into_owned() };
+        let password = String::from_utf8_lossy(password).into_owned();
+        match auth.check_password(self.peer.ip(), &user, &password).await {
+            Ok(role) => {
+                let access = Arc::new(auth.access(&role));
+                self.role = Some((role, access, Instant::now()));
+                self.authed = true;
+                Ok(())
+            }
+            Err(_) => Err(WRONGPASS.into()),
         }
     }
 
-    fn hello(&mut self, args: &[Vec<u8>], buf: &mut BytesMut) {
+    /// Why the acting role may not run `spec` (Redis's NOPERM), if it may
+    /// not. Privileges are looked up again after a second, so grants and
+    /// revokes reach open connections.
+    fn denied(&mut self, spec: &table::CommandSpec) -> Option<String> {
+        let (role, access, at) = self.role.as_mut()?;
+        if at.elapsed() > ACCESS_REFRESH
+            && let Some(auth) = &self.shared.options.auth
+        {
+            *access = Arc::new(auth.access(role));
+            *at = Instant::now();
+        }
+        let allowed = if spec.flags.contains(&"write") {
+            access.can_write_kv()
+        } else if spec.flags.contains(&"readonly") {
+            access.can_read_kv()
+        } else if spec.flags.contains(&"admin") {
+            access.is_superuser()
+        } else {
+            true
+        };
+        (!allowed).then(|| format!("NOPERM User {role} has no permissions to run the '{}' command", spec.name))
+    }
+
+    async fn hello(&mut self, args: &[Vec<u8>], buf: &mut BytesMut) {
         let mut proto = self.proto;
         let mut i = 1;
         if let Some(version) = args.get(1) {
@@ -542,7 +611,7 @@ impl Conn {
             match lower(&args[i]).as_str() {
                 "auth" if i + 2 < args.len() => {
                     let (user, password) = (args[i + 1].clone(), args[i + 2].clone());
-                    if let Err(e) = self.check_auth(&user, &password) {
+                    if let Err(e) = self.login(&user, &password).await {
                         return self.out(buf).error(&e);
                     }
                     i += 3;
@@ -834,6 +903,16 @@ fn policy_name(e: Eviction) -> &'static str {
 /// An argument as Redis quotes it in error messages (first 128 bytes).
 fn printable(arg: &[u8]) -> String {
     String::from_utf8_lossy(&arg[..arg.len().min(128)]).into_owned()
+}
+
+/// How long a connection's privileges are used before they are looked up
+/// again.
+const ACCESS_REFRESH: Duration = Duration::from_secs(1);
+
+/// Whether connections may run commands before AUTH: neither a RESP
+/// password nor authentication is configured.
+fn open_without_login(shared: &Shared) -> bool {
+    shared.options.password.is_none() && !shared.options.auth.as_ref().is_some_and(|a| a.enabled())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

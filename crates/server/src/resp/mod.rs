@@ -49,6 +49,10 @@ pub struct RespOptions {
     pub eviction: Eviction,
     /// Whether commits are written to disk (CONFIG GET appendonly).
     pub durable: bool,
+    /// Logins by role (`AUTH user password`); with authentication on,
+    /// every connection must log in, and a role's privileges decide which
+    /// commands it may run.
+    pub auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 /// Wakes connections blocked in BLPOP/BRPOP when a key gets elements.

@@ -391,10 +391,12 @@ impl Session {
 
     /// Makes the session's transactions act for `role` (checked against its
     /// privileges), or for nobody in particular (`None`: unrestricted).
-    /// Takes effect from the next transaction.
+    /// Takes effect from the next transaction. (Plans stay valid: the
+    /// engine checks privileges when a plan runs, not when it is made.)
     pub fn act_as(&mut self, role: Option<&str>) {
-        self.role = role.map(str::to_owned);
-        self.statement_cache.clear();
+        if self.role.as_deref() != role {
+            self.role = role.map(str::to_owned);
+        }
     }
 
     /// The role the session's transactions act for, if any.
