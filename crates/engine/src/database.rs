@@ -218,6 +218,8 @@ pub(crate) struct Shared {
     /// opening (see [`EngineMetrics`]).
     pub commits: AtomicU64,
     pub aborts: AtomicU64,
+    /// Roles' resolved privileges for the newest security catalog.
+    pub access_cache: crate::security::AccessCache,
 }
 
 impl Shared {
@@ -317,6 +319,7 @@ impl Database {
             kv_config,
             commits: AtomicU64::new(0),
             aborts: AtomicU64::new(0),
+            access_cache: Default::default(),
         });
         shared.refresh_memory();
         if let Some(interval) = gc_interval {

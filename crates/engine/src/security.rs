@@ -379,6 +379,38 @@ impl Security {
     }
 }
 
+/// Resolved accesses of one [`Security`] version by role, so a transaction
+/// acting for a role does not walk memberships and grants each time it
+/// begins. A new version (any role or grant change) empties it.
+#[derive(Default)]
+pub(crate) struct AccessCache {
+    entries: parking_lot::Mutex<(Option<std::sync::Arc<Security>>, HashMap<String, std::sync::Arc<Access>>)>,
+}
+
+/// Roles a cache keeps at most before it starts over.
+const CACHED_ROLES: usize = 1024;
+
+impl AccessCache {
+    /// `role`'s access under `security`.
+    pub(crate) fn get(&self, security: &std::sync::Arc<Security>, role: &str) -> std::sync::Arc<Access> {
+        let mut entries = self.entries.lock();
+        let (version, by_role) = &mut *entries;
+        if !version.as_ref().is_some_and(|v| std::sync::Arc::ptr_eq(v, security)) {
+            *version = Some(security.clone());
+            by_role.clear();
+        }
+        if let Some(access) = by_role.get(role) {
+            return access.clone();
+        }
+        if by_role.len() >= CACHED_ROLES {
+            by_role.clear();
+        }
+        let access = std::sync::Arc::new(security.access(role));
+        by_role.insert(role.to_owned(), access.clone());
+        access
+    }
+}
+
 fn undefined_role(name: &str) -> Error {
     Error::UndefinedObject { kind: "role", name: name.to_owned() }
 }

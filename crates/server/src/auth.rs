@@ -97,16 +97,17 @@ impl Authenticator {
     }
 
     /// What `role` may do now.
-    pub fn access(&self, role: &str) -> Access {
-        match self.db.begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted)) {
-            Ok(txn) => {
-                let txn = txn.uncounted();
-                let access = txn.security().access(role);
+    pub fn access(&self, role: &str) -> Arc<Access> {
+        let txn = self.db.begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted)).map(|t| t.uncounted());
+        match txn {
+            Ok(mut txn) => {
+                txn.act_as(role);
+                let access = txn.access().cloned();
                 let _ = txn.rollback();
-                access
+                access.unwrap_or_else(|| Arc::new(memdb_engine::security::Security::default().access(role)))
             }
             // No transaction slot: nothing is allowed rather than everything.
-            Err(_) => memdb_engine::security::Security::default().access(role),
+            Err(_) => Arc::new(memdb_engine::security::Security::default().access(role)),
         }
     }
 

@@ -15,12 +15,12 @@ impl Transaction {
     /// role changes need a superuser. A transaction that never acts for a
     /// role is unrestricted (embedded use, trusted local connections).
     pub fn act_as(&mut self, role: &str) {
-        self.access = Some(Arc::new(self.catalog.security.access(role)));
+        self.access = Some(self.shared.access_cache.get(&self.catalog.security, role));
     }
 
     /// The access the transaction acts with (`None`: unrestricted).
-    pub fn access(&self) -> Option<&Access> {
-        self.access.as_deref()
+    pub fn access(&self) -> Option<&Arc<Access>> {
+        self.access.as_ref()
     }
 
     /// Roles, grants and API keys as this transaction sees them.
@@ -31,9 +31,9 @@ impl Transaction {
     /// Resolves the role's access again after the catalog changed.
     pub(crate) fn refresh_access(&mut self) {
         if let Some(access) = &self.access {
-            let fresh = self.catalog.security.access(access.role());
-            if fresh != **access {
-                self.access = Some(Arc::new(fresh));
+            let fresh = self.shared.access_cache.get(&self.catalog.security, access.role());
+            if fresh != *access {
+                self.access = Some(fresh);
             }
         }
     }

@@ -563,7 +563,7 @@ impl Conn {
         let password = String::from_utf8_lossy(password).into_owned();
         match auth.check_password(self.peer.ip(), &user, &password).await {
             Ok(role) => {
-                let access = Arc::new(auth.access(&role));
+                let access = auth.access(&role);
                 self.role = Some((role, access, Instant::now()));
                 self.authed = true;
                 Ok(())
@@ -580,7 +580,7 @@ impl Conn {
         if at.elapsed() > ACCESS_REFRESH
             && let Some(auth) = &self.shared.options.auth
         {
-            *access = Arc::new(auth.access(role));
+            *access = auth.access(role);
             *at = Instant::now();
         }
         let allowed = if spec.flags.contains(&"write") {
