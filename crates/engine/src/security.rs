@@ -384,7 +384,14 @@ impl Security {
 /// begins. A new version (any role or grant change) empties it.
 #[derive(Default)]
 pub(crate) struct AccessCache {
-    entries: parking_lot::Mutex<(Option<std::sync::Arc<Security>>, HashMap<String, std::sync::Arc<Access>>)>,
+    entries: parking_lot::Mutex<CachedAccesses>,
+}
+
+/// The version a cache holds accesses of, and the accesses by role.
+#[derive(Default)]
+struct CachedAccesses {
+    version: Option<std::sync::Arc<Security>>,
+    by_role: HashMap<String, std::sync::Arc<Access>>,
 }
 
 /// Roles a cache keeps at most before it starts over.
@@ -394,7 +401,7 @@ impl AccessCache {
     /// `role`'s access under `security`.
     pub(crate) fn get(&self, security: &std::sync::Arc<Security>, role: &str) -> std::sync::Arc<Access> {
         let mut entries = self.entries.lock();
-        let (version, by_role) = &mut *entries;
+        let CachedAccesses { version, by_role } = &mut *entries;
         if !version.as_ref().is_some_and(|v| std::sync::Arc::ptr_eq(v, security)) {
             *version = Some(security.clone());
             by_role.clear();
