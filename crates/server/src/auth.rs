@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use memdb_auth::throttle::Throttle;
 use memdb_engine::security::{Access, Role};
-use memdb_engine::{Database, IsolationLevel, TxnOptions};
+use memdb_engine::{Database, IsolationLevel, Transaction, TxnOptions};
 use parking_lot::Mutex;
 
 use crate::ServerError;
@@ -88,27 +88,31 @@ impl Authenticator {
         &self.superuser
     }
 
-    /// A stored role by name, as of the newest commit.
-    pub fn role(&self, name: &str) -> Option<Role> {
+    /// Reads the newest committed security catalog (`None` when no
+    /// transaction slot is free).
+    fn read<T>(&self, f: impl FnOnce(&Transaction) -> T) -> Option<T> {
         let txn = self.db.begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted)).ok()?.uncounted();
-        let role = txn.security().role(name).cloned();
+        let out = f(&txn);
         let _ = txn.rollback();
-        role
+        Some(out)
     }
 
-    /// What `role` may do now.
+    /// A stored role by name, as of the newest commit.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        self.read(|txn| txn.security().role(name).cloned()).flatten()
+    }
+
+    /// What `role` may do now (nothing when no transaction slot is free,
+    /// rather than everything).
     pub fn access(&self, role: &str) -> Arc<Access> {
-        let txn = self.db.begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted)).map(|t| t.uncounted());
-        match txn {
-            Ok(mut txn) => {
-                txn.act_as(role);
-                let access = txn.access().cloned();
-                let _ = txn.rollback();
-                access.unwrap_or_else(|| Arc::new(memdb_engine::security::Security::default().access(role)))
-            }
-            // No transaction slot: nothing is allowed rather than everything.
-            Err(_) => Arc::new(memdb_engine::security::Security::default().access(role)),
-        }
+        let access = self.db.begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted)).ok().and_then(|txn| {
+            let mut txn = txn.uncounted();
+            txn.act_as(role);
+            let access = txn.access().cloned();
+            let _ = txn.rollback();
+            access
+        });
+        access.unwrap_or_else(|| Arc::new(memdb_engine::security::Security::default().access(role)))
     }
 
     /// The role a trusted connection naming `user` acts for: that role if
@@ -117,17 +121,14 @@ impl Authenticator {
         self.role(user).map(|r| r.name)
     }
 
-    /// How long an attempt from `peer` must wait before it is answered
-    /// (back-off after repeated failures).
-    pub fn delay(&self, peer: IpAddr) -> std::time::Duration {
-        self.throttle.delay(peer)
-    }
-
     /// The SCRAM verifier (or md5 verifier) a pgwire login for `user` is
     /// checked against: the stored one for a role that may log in now, a
     /// mock one that no password matches otherwise.
     pub fn verifier_for(&self, user: &str) -> String {
-        match self.role(user).filter(|r| may_log_in(r, now_micros())).and_then(|r| r.password) {
+        let stored = self.read(|txn| {
+            txn.security().role(user).filter(|r| may_log_in(r, txn.now())).and_then(|r| r.password.clone())
+        });
+        match stored.flatten() {
             Some(v) => v,
             None => memdb_auth::scram::Verifier::mock(user, &self.mock_secret).to_text(),
         }
@@ -152,11 +153,7 @@ impl Authenticator {
                 .unwrap_or(false)
         };
         if ok && !cached {
-            let mut cache = self.verified_passwords.lock();
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(user.to_owned(), (verifier, digest));
+            remember(&self.verified_passwords, user, verifier, digest);
         }
         self.finish(peer, user, ok, "password").await
     }
@@ -184,18 +181,14 @@ impl Authenticator {
         let Some((id, secret)) = memdb_auth::apikey::parse(key) else {
             return self.finish(peer, "(malformed api key)", false, "api key").await.map_err(|_| refused());
         };
-        let stored = {
-            let Ok(txn) = self.db.begin_with(TxnOptions::read_only(IsolationLevel::ReadCommitted)) else {
-                return Err(refused());
-            };
-            let txn = txn.uncounted();
-            let key = txn.security().api_key(id).cloned();
-            let usable = key.filter(|k| {
-                k.expires_at.is_none_or(|at| at > now_micros())
-                    && txn.security().role(&k.role).is_some_and(|r| may_log_in_at_all(r, now_micros()))
-            });
-            let _ = txn.rollback();
-            usable
+        let Some(stored) = self.read(|txn| {
+            let security = txn.security();
+            security.api_key(id).cloned().filter(|k| {
+                k.expires_at.is_none_or(|at| at > txn.now())
+                    && security.role(&k.role).is_some_and(|r| may_log_in_at_all(r, txn.now()))
+            })
+        }) else {
+            return Err(refused());
         };
         let digest = sha256(secret.as_bytes());
         let ok = match &stored {
@@ -208,11 +201,7 @@ impl Authenticator {
                         .await
                         .unwrap_or(false);
                     if ok {
-                        let mut cache = self.verified_keys.lock();
-                        if cache.len() >= MAX_CACHED {
-                            cache.clear();
-                        }
-                        cache.insert(id.to_owned(), (k.hash.clone(), digest));
+                        remember(&self.verified_keys, id, k.hash.clone(), digest);
                     }
                     ok
                 }
@@ -234,13 +223,14 @@ fn may_log_in_at_all(role: &Role, now: i64) -> bool {
     role.login && role.valid_until.is_none_or(|until| until > now)
 }
 
-/// Now, in µs since 2000-01-01 (the engine's epoch).
-fn now_micros() -> i64 {
-    const UNIX_TO_2000: i64 = 946_684_800_000_000;
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    since_unix - UNIX_TO_2000
+/// Notes a verified credential in a cache (see [`Authenticator`]), starting
+/// the cache over when it is full.
+fn remember(cache: &Mutex<HashMap<String, (String, [u8; 32])>>, key: &str, stored: String, digest: [u8; 32]) {
+    let mut cache = cache.lock();
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(key.to_owned(), (stored, digest));
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
