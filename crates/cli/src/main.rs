@@ -130,6 +130,15 @@ struct ServeArgs {
     /// Most client connections at once [default: 2000].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// PEM certificate chain: turns TLS on for every front end [default: none].
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [default: none].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// With TLS: whether plaintext connections are refused [default: true].
+    #[arg(long, value_name = "BOOL")]
+    tls_required: Option<bool>,
     /// A TOML configuration file; `MEMDB_*` variables override it, flags
     /// override both.
     #[arg(long, value_name = "FILE", env = "MEMDB_CONFIG")]
@@ -260,6 +269,15 @@ fn effective_config(args: ServeArgs) -> Result<Effective, memdb_server::ServerEr
     }
     if let Some(v) = args.eviction {
         config.eviction = v;
+    }
+    if let Some(v) = args.tls_cert {
+        config.tls_cert = Some(v);
+    }
+    if let Some(v) = args.tls_key {
+        config.tls_key = Some(v);
+    }
+    if let Some(v) = args.tls_required {
+        config.tls_required = v;
     }
     if args.recover_until_corruption {
         config.recover_until_corruption = true;

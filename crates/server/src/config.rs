@@ -31,6 +31,9 @@
 //! shutdown_grace_period = "10s"  # SIGTERM: running requests get this long to finish
 //! http_rate_limit = "off"        # e.g. "100": requests per second per client address (429 past it)
 //! http_rate_burst = 0            # requests at once after a quiet spell (0: the rate)
+//! tls_cert = "/etc/memdb/server.crt" # optional: PEM certificate chain; TLS on every front end
+//! tls_key = "/etc/memdb/server.key"  # its private key (PEM)
+//! tls_required = true            # with a certificate: refuse plaintext connections
 //! ```
 
 use std::fmt;
@@ -153,6 +156,14 @@ pub struct Config {
     /// HTTP requests a client may make at once after a quiet spell (0: as
     /// many as `http_rate_limit`).
     pub http_rate_burst: u32,
+    /// A PEM certificate chain: with `tls_key`, turns TLS on for pgwire
+    /// (SSLRequest), RESP and HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// With TLS on, whether plaintext connections are refused (otherwise
+    /// each port serves both).
+    pub tls_required: bool,
     /// The superuser's name (`MEMDB_USER`).
     pub superuser: String,
     /// The superuser's password (`MEMDB_PASSWORD`). Setting it turns
@@ -193,6 +204,9 @@ impl Default for Config {
             shutdown_grace_period: "10s".into(),
             http_rate_limit: "off".into(),
             http_rate_burst: 0,
+            tls_cert: None,
+            tls_key: None,
+            tls_required: true,
             superuser: "memdb".into(),
             superuser_password: None,
         }
@@ -270,6 +284,9 @@ impl Config {
             "shutdown_grace_period" => self.shutdown_grace_period = value.to_owned(),
             "http_rate_limit" => self.http_rate_limit = value.to_owned(),
             "http_rate_burst" => self.http_rate_burst = value.trim().parse().map_err(|_| bad("not a number:"))?,
+            "tls_cert" => self.tls_cert = optional(value).map(PathBuf::from),
+            "tls_key" => self.tls_key = optional(value).map(PathBuf::from),
+            "tls_required" => self.tls_required = parse_bool(value).ok_or_else(|| bad("not a boolean:"))?,
             "superuser" => self.superuser = value.to_owned(),
             "superuser_password" => self.superuser_password = optional(value),
             _ => return Ok(false),
@@ -367,6 +384,7 @@ impl Config {
         one_of("log_level", &self.log_level, &["error", "warn", "info", "debug", "trace"])?;
         one_of("log_format", &self.log_format, &["text", "json"])?;
         self.http_rate_limit()?;
+        self.tls()?;
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections: must be at least 1".into()));
         }
@@ -414,6 +432,17 @@ impl Config {
         })?;
         let burst = std::num::NonZeroU32::new(self.http_rate_burst).unwrap_or(per_second);
         Ok(Some(crate::http::ratelimit::RateLimit { per_second, burst }))
+    }
+
+    /// The TLS acceptor (`None`: no certificate configured), with the
+    /// files read and checked.
+    pub fn tls(&self) -> Result<Option<crate::tls::Tls>, ServerError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => crate::tls::Tls::load(cert, key, self.tls_required).map(Some),
+            (Some(_), None) => Err(ServerError::Config("tls_key: missing (tls_cert is set)".into())),
+            (None, Some(_)) => Err(ServerError::Config("tls_cert: missing (tls_key is set)".into())),
+        }
     }
 
     /// The slow-statement threshold (`None`: off).

@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod pg;
 pub mod resp;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -189,6 +190,7 @@ pub fn http_options(config: &Config) -> Result<http::HttpOptions, ServerError> {
         request_timeout: config::parse_duration(&config.http_request_timeout)?,
         rate_limit: config.http_rate_limit()?,
         auth: None,
+        tls: config.tls()?,
     })
 }
 
@@ -247,9 +249,20 @@ pub async fn serve_opening(
     let metrics = Arc::new(metrics::ServerMetrics::default());
     metrics.set_slow_statement_threshold(config.slow_statement_threshold()?);
     let auth = Arc::new(auth::Authenticator::new(db.clone(), &config.superuser, config.superuser_password.as_deref())?);
-    let pg = pg::PgServer::bind(&config.pg_listen, db.clone(), config.max_connections, metrics.clone(), auth.clone())
-        .await
-        .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
+    let tls = config.tls()?;
+    if tls.is_some() {
+        tracing::info!(required = config.tls_required, "TLS on for every front end");
+    }
+    let pg = pg::PgServer::bind(
+        &config.pg_listen,
+        db.clone(),
+        config.max_connections,
+        metrics.clone(),
+        auth.clone(),
+        tls.clone(),
+    )
+    .await
+    .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
     let addr = pg.local_addr().map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
     let resp = if is_off(&config.resp_listen) {
         None
@@ -264,6 +277,7 @@ pub async fn serve_opening(
             eviction: config.eviction.parse().map_err(ServerError::Config)?,
             durable: config.durability != Durability::MemoryOnly,
             auth: Some(auth.clone()),
+            tls: tls.clone(),
         };
         let server = resp::RespServer::bind(&config.resp_listen, db.clone(), options)
             .await

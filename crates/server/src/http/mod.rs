@@ -46,7 +46,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use memdb_engine::Database;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -58,6 +58,7 @@ use utoipa_axum::routes;
 
 use self::error::ApiError;
 use crate::metrics::{ConnectionGuard, Protocol, ServerMetrics};
+use crate::tls::MaybeTlsStream;
 
 /// The default HTTP listen address.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
@@ -80,6 +81,8 @@ pub struct HttpOptions {
     pub rate_limit: Option<ratelimit::RateLimit>,
     /// Logins (`None`: every request is trusted and unrestricted).
     pub auth: Option<Arc<crate::auth::Authenticator>>,
+    /// HTTPS, when a certificate is configured.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Default for HttpOptions {
@@ -90,6 +93,7 @@ impl Default for HttpOptions {
             request_timeout: Duration::from_secs(30),
             rate_limit: None,
             auth: None,
+            tls: None,
         }
     }
 }
@@ -381,13 +385,69 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Coun
 }
 
 struct CountingListener {
-    listener: TcpListener,
+    incoming: Incoming,
     metrics: Arc<ServerMetrics>,
+}
+
+/// Where a listener's connections come from.
+enum Incoming {
+    /// Plaintext: accepted here.
+    Plain(TcpListener),
+    /// TLS: accepted and shaken hands with by [`accept_tls`], each
+    /// handshake on its own task so a slow client holds up no other.
+    Tls { ready: tokio::sync::mpsc::Receiver<(MaybeTlsStream, SocketAddr)>, local: SocketAddr },
+}
+
+/// Accepts connections for an HTTPS listener until its receiving side is
+/// dropped (the server stopped), handing on those whose handshake
+/// succeeded; a plaintext request gets a 400 saying HTTPS is needed, or
+/// is served when TLS is optional.
+async fn accept_tls(
+    listener: TcpListener,
+    tls: crate::tls::Tls,
+    ready: tokio::sync::mpsc::Sender<(MaybeTlsStream, SocketAddr)>,
+) {
+    let acceptor = tls.http_acceptor();
+    loop {
+        let accepted = tokio::select! {
+            accepted = TcpListener::accept(&listener) => accepted,
+            _ = ready.closed() => return,
+        };
+        let (socket, addr) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!("accepting an HTTP connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let (acceptor, ready) = (acceptor.clone(), ready.clone());
+        tokio::spawn(async move {
+            match crate::tls::accept(Some((&acceptor, tls.required)), socket).await {
+                Some(crate::tls::Accepted::Stream(stream)) => {
+                    let _ = ready.send((stream, addr)).await;
+                }
+                Some(crate::tls::Accepted::PlaintextRefused(mut socket)) => {
+                    use tokio::io::AsyncWriteExt;
+                    let body = r#"{"code":"tls_required","message":"this port accepts only HTTPS","details":null}"#;
+                    let response = format!(
+                        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                         connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                }
+                None => {}
+            }
+        });
+    }
 }
 
 /// A connection counted until it closes.
 struct CountedStream {
-    stream: TcpStream,
+    stream: MaybeTlsStream,
     _guard: ConnectionGuard,
 }
 
@@ -442,31 +502,58 @@ impl axum::serve::Listener for CountingListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (CountedStream, SocketAddr) {
-        loop {
-            match self.listener.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    let guard = self.metrics.connection(Protocol::Http);
-                    return (CountedStream { stream, _guard: guard }, addr);
+        let (stream, addr) = match &mut self.incoming {
+            Incoming::Plain(listener) => loop {
+                match TcpListener::accept(listener).await {
+                    Ok((stream, addr)) => {
+                        let _ = stream.set_nodelay(true);
+                        break (MaybeTlsStream::Plain(stream), addr);
+                    }
+                    Err(e) => {
+                        tracing::warn!("accepting an HTTP connection failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!("accepting an HTTP connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
+            },
+            // The acceptor task lives as long as this receiver.
+            Incoming::Tls { ready, .. } => match ready.recv().await {
+                Some(pair) => pair,
+                None => std::future::pending().await,
+            },
+        };
+        let guard = self.metrics.connection(Protocol::Http);
+        (CountedStream { stream, _guard: guard }, addr)
     }
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.incoming {
+            Incoming::Plain(listener) => listener.local_addr(),
+            Incoming::Tls { local, .. } => Ok(*local),
+        }
     }
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
     let metrics = state.metrics().clone();
+    let tls = state.options().tls.clone();
     let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
-    let listener = CountingListener { listener, metrics };
+    let incoming = match tls {
+        None => Incoming::Plain(listener),
+        Some(tls) => {
+            let local = match listener.local_addr() {
+                Ok(local) => local,
+                Err(e) => {
+                    tracing::warn!("the HTTP listener has no address: {e}");
+                    return;
+                }
+            };
+            let (sender, ready) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(accept_tls(listener, tls, sender));
+            Incoming::Tls { ready, local }
+        }
+    };
+    let listener = CountingListener { incoming, metrics };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::warn!("the HTTP listener stopped: {e}");
     }

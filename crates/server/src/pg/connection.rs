@@ -68,6 +68,8 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::ServerMetrics>,
     /// Logins.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// TLS, when a certificate is configured.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Shared {
@@ -77,10 +79,12 @@ impl Shared {
         max_connections: usize,
         metrics: Arc<crate::metrics::ServerMetrics>,
         auth: Arc<crate::auth::Authenticator>,
+        tls: Option<crate::tls::Tls>,
     ) -> Shared {
         Shared {
             metrics,
             auth,
+            tls,
             db,
             cancels: Mutex::new(HashMap::new()),
             next_pid: AtomicI32::new(1000),
@@ -191,6 +195,12 @@ impl StartupHandler for PgConnection {
             PgWireFrontendMessage::Startup(startup) => {
                 protocol_negotiation(client, &startup).await?;
                 client.metadata_mut().extend(startup.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if self.shared.tls.as_ref().is_some_and(|tls| tls.required) && !client.is_secure() {
+                    return Err(fatal(
+                        "28000",
+                        "this server accepts only encrypted connections: connect with sslmode=require".into(),
+                    ));
+                }
                 if self.shared.connections.load(Ordering::Relaxed) > self.shared.max_connections {
                     return Err(fatal("53300", "sorry, too many clients already".into()));
                 }
@@ -465,7 +475,11 @@ pub async fn serve_connection(
     }
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(PgConnection::new(shared, peer.ip()));
-    let negotiated = tokio::time::timeout(Duration::from_secs(60), negotiate_tls(tcp, None)).await;
+    let negotiated = tokio::time::timeout(
+        Duration::from_secs(60),
+        negotiate_tls(tcp, conn.shared.tls.as_ref().map(|t| t.pg_acceptor())),
+    )
+    .await;
     let mut socket = match negotiated {
         Ok(Ok(Some(socket))) => socket,
         _ => return,

@@ -1,8 +1,9 @@
 //! The PostgreSQL wire protocol front end (the `pgwire` crate's codec and
 //! handler traits over memdb's SQL sessions).
 //!
-//! - [`connection`]: per-connection state, startup (trust authentication),
-//!   cancel requests, COPY data, and the message loop.
+//! - [`connection`]: per-connection state, TLS negotiation, startup
+//!   (trust, SCRAM or MD5), cancel requests, COPY data, and the message
+//!   loop.
 //! - [`query`]: the simple and extended query protocols.
 //! - [`types`]: type OIDs and the text/binary encodings of values.
 //! - [`error`]: SQL errors as ErrorResponse fields.
@@ -28,16 +29,17 @@ pub struct PgServer {
 
 impl PgServer {
     /// Binds `addr` (port 0 picks a free port) for sessions over `db`,
-    /// counting into `metrics`.
+    /// counting into `metrics`, offering TLS when `tls` is given.
     pub async fn bind(
         addr: &str,
         db: Arc<Database>,
         max_connections: usize,
         metrics: Arc<crate::metrics::ServerMetrics>,
         auth: Arc<crate::auth::Authenticator>,
+        tls: Option<crate::tls::Tls>,
     ) -> std::io::Result<PgServer> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections, metrics, auth)) })
+        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections, metrics, auth, tls)) })
     }
 
     /// The address the listener is bound to.

@@ -11,8 +11,7 @@ use bytes::BytesMut;
 use memdb_engine::keyspace::glob_match;
 use memdb_engine::security::Access;
 use memdb_engine::{Error, Eviction, KvCommand, KvReply, Watches};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Shared;
 use super::commands::{self, Data, Shape};
@@ -63,7 +62,11 @@ enum Flow {
 }
 
 /// Serves one client until it quits, disconnects or breaks the protocol.
-pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut stopping: crate::Stopping) {
+pub async fn serve<S>(socket: S, peer: SocketAddr, shared: Arc<Shared>, mut stopping: crate::Stopping)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut socket = Flushing(socket);
     let open = shared.connected.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = ConnectedGuard(shared.clone());
     let mut out = BytesMut::with_capacity(16 * 1024);
@@ -163,6 +166,21 @@ pub async fn serve(mut socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+    }
+}
+
+/// A stream whose `write_all` also flushes, so replies buffered inside a
+/// TLS session go out (a no-op on plain TCP).
+struct Flushing<S>(S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Flushing<S> {
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(bytes).await?;
+        self.0.flush().await
+    }
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        self.0.read_buf(buf).await
     }
 }
 

@@ -53,6 +53,8 @@ pub struct RespOptions {
     /// every connection must log in, and a role's privileges decide which
     /// commands it may run.
     pub auth: Option<Arc<crate::auth::Authenticator>>,
+    /// TLS, when a certificate is configured (`redis-cli --tls`).
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// Wakes connections blocked in BLPOP/BRPOP when a key gets elements.
@@ -176,7 +178,20 @@ impl RespServer {
             |socket, peer, stopping| {
                 let _ = socket.set_nodelay(true);
                 shared.connections_total.fetch_add(1, Ordering::Relaxed);
-                connection::serve(socket, peer, shared.clone(), stopping)
+                let shared = shared.clone();
+                async move {
+                    let tls = shared.options.tls.as_ref().map(|t| (t.resp_acceptor(), t.required));
+                    match crate::tls::accept(tls.as_ref().map(|(a, required)| (a, *required)), socket).await {
+                        Some(crate::tls::Accepted::Stream(stream)) => {
+                            connection::serve(stream, peer, shared, stopping).await
+                        }
+                        Some(crate::tls::Accepted::PlaintextRefused(mut socket)) => {
+                            use tokio::io::AsyncWriteExt;
+                            let _ = socket.write_all(b"-ERR this port accepts only TLS connections\r\n").await;
+                        }
+                        None => {}
+                    }
+                }
             },
         )
         .await;
