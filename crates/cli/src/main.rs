@@ -6,12 +6,16 @@
 //! from defaults, then `--config FILE` (TOML), then `MEMDB_*` environment
 //! variables, then flags, and `memdb config` prints them. `memdb backup`
 //! takes an online backup, `memdb restore` turns one (plus archived log)
-//! into a data directory, to a point in time if asked.
+//! into a data directory, to a point in time if asked. `memdb sql` is the
+//! SQL shell ([`shell`]).
+
+mod progress;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use memdb_server::{Config, Durability};
 
 #[global_allocator]
@@ -38,6 +42,48 @@ enum Command {
     /// Restore a backup into a new data directory, replaying archived log
     /// up to a point in time.
     Restore(RestoreArgs),
+    /// An interactive SQL shell (psql-like), connected to a server or
+    /// embedded on a data directory; -c and -f run statements and exit.
+    Sql(SqlArgs),
+}
+
+#[derive(clap::Args)]
+struct SqlArgs {
+    /// The server: a URL (postgres://user:password@host:port/db?sslmode=…)
+    /// or key=value pairs ("host=… port=… user=…") [default:
+    /// postgres://127.0.0.1:5432, user $PGUSER or memdb, password
+    /// $PGPASSWORD or $MEMDB_PASSWORD].
+    #[arg(value_name = "URL", conflicts_with_all = ["data_dir", "memory"])]
+    url: Option<String>,
+    /// Open this data directory in this process instead of connecting (no
+    /// server may be using it).
+    #[arg(long, value_name = "DIR", conflicts_with = "memory")]
+    data_dir: Option<PathBuf>,
+    /// A scratch database in this process's memory.
+    #[arg(long)]
+    memory: bool,
+    /// Run SQL (or one backslash command) and exit; repeatable, runs in
+    /// order with -f.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    command: Vec<String>,
+    /// Run the statements in FILE (`-`: standard input) and exit;
+    /// repeatable.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Vec<PathBuf>,
+    /// After a failed statement in -c/-f/piped input, go on (the exit code
+    /// is still 3).
+    #[arg(long)]
+    continue_on_error: bool,
+    /// Print rows only: no header, footer or command tags.
+    #[arg(short = 't', long)]
+    tuples_only: bool,
+    /// Unaligned output: values separated by `|`.
+    #[arg(short = 'A', long)]
+    no_align: bool,
+    /// CA certificate (PEM) to verify the server's TLS certificate with;
+    /// TLS is used when given (unless sslmode=disable).
+    #[arg(long, value_name = "FILE", env = "PGSSLROOTCERT")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -162,8 +208,16 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
+        Command::Sql(args) => {
+            let steps = sql_steps(&args, matches.subcommand_matches("sql"));
+            return ExitCode::from(sql_shell(args, steps) as u8);
+        }
         Command::Serve(args) => effective_config(*args).and_then(|(config, threads, ignored)| {
             init_logging(&config.log_level, &config.log_format);
             for name in ignored {
@@ -195,6 +249,107 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The -c and -f arguments in the order they were given.
+fn sql_steps(args: &SqlArgs, matches: Option<&clap::ArgMatches>) -> Vec<shell::Step> {
+    let indices =
+        |id: &str| -> Vec<usize> { matches.and_then(|m| m.indices_of(id)).map(|i| i.collect()).unwrap_or_default() };
+    let mut steps: Vec<(usize, shell::Step)> = Vec::new();
+    for (i, sql) in args.command.iter().enumerate() {
+        let at = indices("command").get(i).copied().unwrap_or(i);
+        steps.push((at, shell::Step::Command(sql.clone())));
+    }
+    for (i, file) in args.file.iter().enumerate() {
+        let at = indices("file").get(i).copied().unwrap_or(usize::MAX / 2 + i);
+        steps.push((at, shell::Step::File(file.clone())));
+    }
+    steps.sort_by_key(|(at, _)| *at);
+    steps.into_iter().map(|(_, step)| step).collect()
+}
+
+/// `memdb sql`: opens or connects, then runs the steps or the terminal.
+fn sql_shell(args: SqlArgs, steps: Vec<shell::Step>) -> shell::ExitStatus {
+    use shell::ExitStatus;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("memdb: cannot start: {e}");
+            return ExitStatus::Fatal;
+        }
+    };
+    let options = shell::ShellOptions {
+        continue_on_error: args.continue_on_error,
+        tuples_only: args.tuples_only,
+        unaligned: args.no_align,
+    };
+    runtime.block_on(async move {
+        let backend = if args.memory || args.data_dir.is_some() {
+            let config = match &args.data_dir {
+                Some(dir) => Config { data_dir: dir.clone(), durability: Durability::Sync, ..Config::default() },
+                None => Config { durability: Durability::MemoryOnly, ..Config::default() },
+            };
+            let description = match &args.data_dir {
+                Some(dir) => format!("on the data directory {} (embedded)", dir.display()),
+                None => "on a scratch in-memory database (embedded)".to_owned(),
+            };
+            let spinner = progress::Spinner::after(std::time::Duration::from_millis(500), "opening the database");
+            let opened = tokio::task::spawn_blocking(move || memdb_server::open_database(&config)).await;
+            drop(spinner);
+            match opened {
+                Ok(Ok(db)) => shell::backend::Backend::embedded(db, description),
+                Ok(Err(e)) => {
+                    eprintln!("memdb: {e}");
+                    return ExitStatus::Connection;
+                }
+                Err(e) => {
+                    eprintln!("memdb: opening the database failed: {e}");
+                    return ExitStatus::Connection;
+                }
+            }
+        } else {
+            let tls = match &args.ca_cert {
+                Some(path) => match client_tls(path) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        eprintln!("memdb: {e}");
+                        return ExitStatus::Fatal;
+                    }
+                },
+                None => None,
+            };
+            let url = args.url.clone().unwrap_or_else(|| "postgres://127.0.0.1:5432".to_owned());
+            match shell::backend::Backend::connect(&url, tls).await {
+                Ok(backend) => backend,
+                Err(failure) => {
+                    eprintln!("memdb: {}", failure.message);
+                    return ExitStatus::Connection;
+                }
+            }
+        };
+        let shell = shell::Shell::new(backend, options);
+        if steps.is_empty() { shell.run_interactive().await } else { shell.run_steps(&steps).await }
+    })
+}
+
+/// A TLS client trusting the CA certificates in a PEM file.
+fn client_tls(path: &std::path::Path) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("--ca-cert {}: no PEM certificate in it", path.display()));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Logs to stderr at `level` (`MEMDB_LOG`, a full filter such as
@@ -348,8 +503,10 @@ fn backup(args: BackupArgs) -> Result<(), memdb_server::ServerError> {
         Some(dir) => {
             let mut config = Config { data_dir: dir, ..Config::default() };
             config.durability = Durability::Sync;
+            let spinner = progress::Spinner::now("opening the data directory and writing the backup");
             let db = memdb_server::open_database(&config)?;
             let info = db.backup(&output)?;
+            drop(spinner);
             format!("{} rows at commit {}", info.rows, info.ts)
         }
         None => {
@@ -358,7 +515,9 @@ fn backup(args: BackupArgs) -> Result<(), memdb_server::ServerError> {
                 .enable_all()
                 .build()
                 .map_err(|e| memdb_server::ServerError::Config(format!("cannot start: {e}")))?;
+            let spinner = progress::Spinner::now(&format!("the server at {addr} is writing the backup"));
             runtime.block_on(memdb_server::client::backup_over_pg(&addr, &output))?;
+            drop(spinner);
             format!("written by the server at {addr}")
         }
     };
@@ -372,7 +531,9 @@ fn restore(args: RestoreArgs) -> Result<(), memdb_server::ServerError> {
         (None, Some(n)) => memdb_engine::RestoreTarget::Position(n),
         (None, None) => memdb_engine::RestoreTarget::Latest,
     };
+    let spinner = progress::Spinner::now("restoring the backup and replaying the archived log");
     let report = memdb_engine::restore(&args.backup, &args.data_dir, &args.wal_archive, target)?;
+    drop(spinner);
     tracing::info!(
         "restored {} into {}: backup at commit {}, {} log records replayed, last commit {}",
         args.backup.display(),
