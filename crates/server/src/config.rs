@@ -31,6 +31,10 @@
 //! shutdown_grace_period = "10s"  # SIGTERM: running requests get this long to finish
 //! http_rate_limit = "off"        # e.g. "100": requests per second per client address (429 past it)
 //! http_rate_burst = 0            # requests at once after a quiet spell (0: the rate)
+//! pg_rate_limit = "off"          # e.g. "1000": statements per second per client address (53400 past it)
+//! pg_rate_burst = 0
+//! resp_rate_limit = "off"        # e.g. "10000": commands per second per client address (-ERR past it)
+//! resp_rate_burst = 0
 //! tls_cert = "/etc/memdb/server.crt" # optional: PEM certificate chain; TLS on every front end
 //! tls_key = "/etc/memdb/server.key"  # its private key (PEM)
 //! tls_required = true            # with a certificate: refuse plaintext connections
@@ -156,6 +160,18 @@ pub struct Config {
     /// HTTP requests a client may make at once after a quiet spell (0: as
     /// many as `http_rate_limit`).
     pub http_rate_burst: u32,
+    /// pgwire statements (Query or Execute) per second each client address
+    /// may run (`off`: no limit); past it, SQLSTATE 53400.
+    pub pg_rate_limit: String,
+    /// pgwire statements a client may run at once after a quiet spell (0:
+    /// as many as `pg_rate_limit`).
+    pub pg_rate_burst: u32,
+    /// RESP commands per second each client address may send (`off`: no
+    /// limit); past it, `-ERR`.
+    pub resp_rate_limit: String,
+    /// RESP commands a client may send at once after a quiet spell (0: as
+    /// many as `resp_rate_limit`).
+    pub resp_rate_burst: u32,
     /// A PEM certificate chain: with `tls_key`, turns TLS on for pgwire
     /// (SSLRequest), RESP and HTTP.
     pub tls_cert: Option<PathBuf>,
@@ -204,6 +220,10 @@ impl Default for Config {
             shutdown_grace_period: "10s".into(),
             http_rate_limit: "off".into(),
             http_rate_burst: 0,
+            pg_rate_limit: "off".into(),
+            pg_rate_burst: 0,
+            resp_rate_limit: "off".into(),
+            resp_rate_burst: 0,
             tls_cert: None,
             tls_key: None,
             tls_required: true,
@@ -284,6 +304,10 @@ impl Config {
             "shutdown_grace_period" => self.shutdown_grace_period = value.to_owned(),
             "http_rate_limit" => self.http_rate_limit = value.to_owned(),
             "http_rate_burst" => self.http_rate_burst = value.trim().parse().map_err(|_| bad("not a number:"))?,
+            "pg_rate_limit" => self.pg_rate_limit = value.to_owned(),
+            "pg_rate_burst" => self.pg_rate_burst = value.trim().parse().map_err(|_| bad("not a number:"))?,
+            "resp_rate_limit" => self.resp_rate_limit = value.to_owned(),
+            "resp_rate_burst" => self.resp_rate_burst = value.trim().parse().map_err(|_| bad("not a number:"))?,
             "tls_cert" => self.tls_cert = optional(value).map(PathBuf::from),
             "tls_key" => self.tls_key = optional(value).map(PathBuf::from),
             "tls_required" => self.tls_required = parse_bool(value).ok_or_else(|| bad("not a boolean:"))?,
@@ -384,6 +408,8 @@ impl Config {
         one_of("log_level", &self.log_level, &["error", "warn", "info", "debug", "trace"])?;
         one_of("log_format", &self.log_format, &["text", "json"])?;
         self.http_rate_limit()?;
+        self.pg_rate_limit()?;
+        self.resp_rate_limit()?;
         self.tls()?;
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections: must be at least 1".into()));
@@ -420,18 +446,18 @@ impl Config {
     }
 
     /// The HTTP rate limit (`None`: off).
-    pub fn http_rate_limit(&self) -> Result<Option<crate::http::ratelimit::RateLimit>, ServerError> {
-        if matches!(self.http_rate_limit.trim(), "off" | "0" | "") {
-            return Ok(None);
-        }
-        let per_second = self.http_rate_limit.trim().parse::<std::num::NonZeroU32>().map_err(|_| {
-            ServerError::Config(format!(
-                "http_rate_limit: \"{}\" is not a number of requests per second (or off)",
-                self.http_rate_limit
-            ))
-        })?;
-        let burst = std::num::NonZeroU32::new(self.http_rate_burst).unwrap_or(per_second);
-        Ok(Some(crate::http::ratelimit::RateLimit { per_second, burst }))
+    pub fn http_rate_limit(&self) -> Result<Option<crate::ratelimit::RateLimit>, ServerError> {
+        rate_limit("http_rate_limit", &self.http_rate_limit, self.http_rate_burst)
+    }
+
+    /// The pgwire statement rate limit (`None`: off).
+    pub fn pg_rate_limit(&self) -> Result<Option<crate::ratelimit::RateLimit>, ServerError> {
+        rate_limit("pg_rate_limit", &self.pg_rate_limit, self.pg_rate_burst)
+    }
+
+    /// The RESP command rate limit (`None`: off).
+    pub fn resp_rate_limit(&self) -> Result<Option<crate::ratelimit::RateLimit>, ServerError> {
+        rate_limit("resp_rate_limit", &self.resp_rate_limit, self.resp_rate_burst)
     }
 
     /// The TLS acceptor (`None`: no certificate configured), with the
@@ -452,6 +478,19 @@ impl Config {
             text => parse_duration(text).map(Some),
         }
     }
+}
+
+/// A rate limit setting: `off` (or 0) or a number per second, with its
+/// burst (0: the rate).
+fn rate_limit(key: &str, limit: &str, burst: u32) -> Result<Option<crate::ratelimit::RateLimit>, ServerError> {
+    if matches!(limit.trim(), "off" | "0" | "") {
+        return Ok(None);
+    }
+    let per_second = limit.trim().parse::<std::num::NonZeroU32>().map_err(|_| {
+        ServerError::Config(format!("{key}: \"{limit}\" is not a number of requests per second (or off)"))
+    })?;
+    let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_second);
+    Ok(Some(crate::ratelimit::RateLimit { per_second, burst }))
 }
 
 /// The text of a configuration error, without its prefix.

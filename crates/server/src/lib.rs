@@ -14,6 +14,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod pg;
+pub mod ratelimit;
 pub mod resp;
 pub mod tls;
 
@@ -260,6 +261,7 @@ pub async fn serve_opening(
         metrics.clone(),
         auth.clone(),
         tls.clone(),
+        config.pg_rate_limit()?,
     )
     .await
     .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
@@ -278,6 +280,7 @@ pub async fn serve_opening(
             durable: config.durability != Durability::MemoryOnly,
             auth: Some(auth.clone()),
             tls: tls.clone(),
+            rate_limit: config.resp_rate_limit()?,
         };
         let server = resp::RespServer::bind(&config.resp_listen, db.clone(), options)
             .await

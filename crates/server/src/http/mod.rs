@@ -24,7 +24,6 @@ pub mod join;
 pub mod json;
 pub mod kv;
 pub mod listing;
-pub mod ratelimit;
 pub mod records;
 pub mod sessions;
 pub mod sql;
@@ -58,6 +57,7 @@ use utoipa_axum::routes;
 
 use self::error::ApiError;
 use crate::metrics::{ConnectionGuard, Protocol, ServerMetrics};
+use crate::ratelimit;
 use crate::tls::MaybeTlsStream;
 
 /// The default HTTP listen address.

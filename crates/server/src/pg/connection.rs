@@ -70,6 +70,8 @@ pub struct Shared {
     pub auth: Arc<crate::auth::Authenticator>,
     /// TLS, when a certificate is configured.
     pub tls: Option<crate::tls::Tls>,
+    /// Per-client statement buckets, when `pg_rate_limit` is set.
+    pub limiter: Option<crate::ratelimit::Limiter>,
 }
 
 impl Shared {
@@ -80,11 +82,13 @@ impl Shared {
         metrics: Arc<crate::metrics::ServerMetrics>,
         auth: Arc<crate::auth::Authenticator>,
         tls: Option<crate::tls::Tls>,
+        rate_limit: Option<crate::ratelimit::RateLimit>,
     ) -> Shared {
         Shared {
             metrics,
             auth,
             tls,
+            limiter: rate_limit.map(crate::ratelimit::Limiter::new),
             db,
             cancels: Mutex::new(HashMap::new()),
             next_pid: AtomicI32::new(1000),
@@ -130,6 +134,20 @@ impl PgConnection {
             TxnStatus::InBlock => TransactionStatus::Transaction,
             TxnStatus::Failed => TransactionStatus::Error,
         }
+    }
+
+    /// The refusal of a statement (Query or Execute) over the client's
+    /// rate limit, which fails an open transaction block as any error does.
+    fn rate_limited(&self, message: &PgWireFrontendMessage, client: IpAddr) -> Option<PgWireError> {
+        let limiter = self.shared.limiter.as_ref()?;
+        if !matches!(message, PgWireFrontendMessage::Query(_) | PgWireFrontendMessage::Execute(_)) {
+            return None;
+        }
+        let wait = limiter.check(client).err()?;
+        self.session.lock().fail_block();
+        let message =
+            format!("rate limit exceeded for this client; retry in {} s", crate::ratelimit::retry_after_secs(wait));
+        Some(PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_owned(), "53400".to_owned(), message))))
     }
 
     /// Reported settings whose values changed since last reported.
@@ -555,9 +573,21 @@ pub async fn serve_connection(
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
-        let handled =
-            process_message(message, &mut socket, conn.clone(), conn.clone(), conn.clone(), conn.clone(), conn.clone())
-                .await;
+        let handled = match conn.rate_limited(&message, peer.ip()) {
+            Some(refused) => Err(refused),
+            None => {
+                process_message(
+                    message,
+                    &mut socket,
+                    conn.clone(),
+                    conn.clone(),
+                    conn.clone(),
+                    conn.clone(),
+                    conn.clone(),
+                )
+                .await
+            }
+        };
         if let Err(e) = handled {
             let fatal = e.is_fatal();
             socket.set_transaction_status(conn.transaction_status());

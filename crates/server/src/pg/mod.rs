@@ -29,7 +29,8 @@ pub struct PgServer {
 
 impl PgServer {
     /// Binds `addr` (port 0 picks a free port) for sessions over `db`,
-    /// counting into `metrics`, offering TLS when `tls` is given.
+    /// counting into `metrics`, offering TLS when `tls` is given and limiting
+    /// each client's statements to `rate_limit`.
     pub async fn bind(
         addr: &str,
         db: Arc<Database>,
@@ -37,9 +38,11 @@ impl PgServer {
         metrics: Arc<crate::metrics::ServerMetrics>,
         auth: Arc<crate::auth::Authenticator>,
         tls: Option<crate::tls::Tls>,
+        rate_limit: Option<crate::ratelimit::RateLimit>,
     ) -> std::io::Result<PgServer> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(PgServer { listener, shared: Arc::new(Shared::new(db, max_connections, metrics, auth, tls)) })
+        let shared = Shared::new(db, max_connections, metrics, auth, tls, rate_limit);
+        Ok(PgServer { listener, shared: Arc::new(shared) })
     }
 
     /// The address the listener is bound to.

@@ -112,11 +112,16 @@ where
         }
         let mut requests = requests.into_iter().peekable();
         while let Some(args) = requests.next() {
+            if let Err(wait) = conn.admit() {
+                let message = format!("ERR rate limit exceeded for this client; retry in {wait} s");
+                Out { buf: &mut out, proto: conn.proto }.error(&message);
+                continue;
+            }
             if conn.batchable(&args) {
                 // Consecutive data commands run as one engine transaction.
                 let mut group = vec![args];
                 while group.len() < MAX_GROUP {
-                    match requests.next_if(|next| conn.batchable(next)) {
+                    match requests.next_if(|next| conn.batchable(next) && conn.admit().is_ok()) {
                         Some(next) => group.push(next),
                         None => break,
                     }
@@ -229,6 +234,15 @@ impl Conn {
     }
 
     /// Runs one request, writing its reply into `buf`.
+    /// Takes a token from the client's bucket when commands are rate
+    /// limited, or says how many seconds until one is there.
+    fn admit(&self) -> Result<(), u64> {
+        match &self.shared.limiter {
+            None => Ok(()),
+            Some(limiter) => limiter.check(self.peer.ip()).map_err(crate::ratelimit::retry_after_secs),
+        }
+    }
+
     async fn request(&mut self, mut args: Vec<Vec<u8>>, buf: &mut BytesMut) -> Flow {
         self.shared.commands_total.fetch_add(1, Ordering::Relaxed);
         let Some(spec) = spec_of(&args[0]) else {

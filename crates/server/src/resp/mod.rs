@@ -55,6 +55,8 @@ pub struct RespOptions {
     pub auth: Option<Arc<crate::auth::Authenticator>>,
     /// TLS, when a certificate is configured (`redis-cli --tls`).
     pub tls: Option<crate::tls::Tls>,
+    /// Commands per client address (`None`: unlimited).
+    pub rate_limit: Option<crate::ratelimit::RateLimit>,
 }
 
 /// Wakes connections blocked in BLPOP/BRPOP when a key gets elements.
@@ -103,6 +105,8 @@ pub struct Shared {
     pub db: Arc<Database>,
     /// Its keyspace.
     pub kv: Kv,
+    /// Per-client command buckets, when `rate_limit` is set.
+    pub limiter: Option<crate::ratelimit::Limiter>,
     /// Settings.
     pub options: RespOptions,
     /// Blocked pops.
@@ -145,6 +149,7 @@ impl RespServer {
             tracing::debug!("push notifications already taken; blocking pops poll");
         }
         let shared = Arc::new(Shared {
+            limiter: options.rate_limit.map(crate::ratelimit::Limiter::new),
             db,
             kv,
             options,

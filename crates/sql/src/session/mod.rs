@@ -602,6 +602,13 @@ impl Session {
         result
     }
 
+    /// Marks an open transaction block failed, for an error the session
+    /// did not see itself (a statement the front end refused before it
+    /// ran): as after any error in PostgreSQL, only ROLLBACK is accepted.
+    pub fn fail_block(&mut self) {
+        self.fail();
+    }
+
     fn fail(&mut self) {
         if self.status == TxnStatus::InBlock {
             self.status = TxnStatus::Failed;

@@ -1,7 +1,9 @@
-//! Per-client request rate limits: a token bucket per client IP address
-//! (`governor`), refilled at `http_rate_limit` requests per second and
-//! holding at most `http_rate_burst`. A request over the limit gets 429
-//! with `Retry-After`; the health probes are never limited.
+//! Per-client rate limits, one per front end: a token bucket per client
+//! IP address (`governor`), refilled at `<front end>_rate_limit` requests
+//! per second and holding at most `<front end>_rate_burst`. Over the limit,
+//! an HTTP request gets 429 with `Retry-After` (the health probes are never
+//! limited), a pgwire statement SQLSTATE 53400 and a RESP command `-ERR`,
+//! both saying when to retry; the connection stays open.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// The limit of one HTTP listener.
+/// The limit of one front end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests per second each client may make, sustained.
