@@ -159,6 +159,18 @@ fn against_a_server_with_a_password_and_over_tls() {
         )
     );
 
+    // A pg_dump-style script: comments before COPY, data inline.
+    let script = dir.path().join("dump.sql");
+    std::fs::write(
+        &script,
+        "--\n-- Data for Name: t; Type: TABLE DATA\n--\n\nCOPY public.t (id) FROM stdin;\n3\n4\n\\.\n\
+         -- count them\nSELECT count(*) FROM t;\n",
+    )
+    .unwrap();
+    let loaded = sql(&[&url, "--ca-cert", cert, "-f", script.to_str().unwrap(), "-t", "-A"]);
+    assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
+    assert_eq!(stdout(&loaded), "4\n");
+
     let wrong = sql(&[
         &format!("host=localhost port={port} user=memdb password=nope sslmode=require"),
         "--ca-cert",

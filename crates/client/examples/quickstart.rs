@@ -60,6 +60,6 @@ async fn main() -> Result<(), memdb_client::Error> {
     let entry = db.kv_get("greeting").await?;
     println!("greeting = {} (ttl {:?} s)", entry.value, entry.ttl);
     db.kv_push("queue", &[json!("a"), json!("b")]).await?;
-    println!("popped {:?}", db.kv_pop("queue").await?);
+    println!("popped {:?}", db.kv_pop("queue").await?.map(|p| p.value));
     Ok(())
 }

@@ -16,7 +16,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Retries: rate limiting (429, after its `Retry-After`), transactions
+//! Retries: rate limiting (429, after its `Retry-After`, up to a minute),
+//! transactions
 //! rolled back by a conflict (409 serialization failure, deadlock), and
 //! connections that could not be made are retried for every call; a busy
 //! or stopping server (503) and dropped connections are retried only for
@@ -33,7 +34,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use error::{ApiFailure, Error};
-pub use types::{Column, JoinKind, JoinPage, KvEntry, KvPage, ListOptions, RecordPage, SqlResult, StatementResult};
+pub use types::{
+    Column, JoinKind, JoinPage, KvEntry, KvPage, ListOptions, Popped, RecordPage, SqlResult, StatementResult,
+};
 
 /// How failed calls are retried: up to `max_retries` more attempts, waiting
 /// `base_delay` doubled each time (with jitter) up to `max_delay`, or what
@@ -65,7 +68,7 @@ impl RetryPolicy {
         if let Error::Api(failure) = error
             && let Some(seconds) = failure.retry_after
         {
-            return Duration::from_secs(seconds).min(self.max_delay.max(Duration::from_secs(1)));
+            return Duration::from_secs(seconds);
         }
         let exponential = self.base_delay.saturating_mul(1 << attempt.saturating_sub(1).min(16));
         let capped = exponential.min(self.max_delay);
@@ -75,6 +78,10 @@ impl RetryPolicy {
         half + half.mul_f64(rand::random::<f64>())
     }
 }
+
+/// The longest `Retry-After` a call waits for; a server asking for more
+/// gets its error returned instead.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// How the client proves who it is.
 #[derive(Debug, Clone)]
@@ -278,10 +285,11 @@ impl Client {
     }
 
     /// Removes and returns the list's last value (`None` when empty or
-    /// absent).
-    pub async fn kv_pop(&self, key: &str) -> Result<Option<Value>, Error> {
-        match self.call::<types::KvPopped>(Method::POST, &["api", "v1", "kv", key, "pop"], &[], None::<&()>).await {
-            Ok(popped) => Ok(Some(popped.value)),
+    /// absent), with its encoding (`utf8`, or `base64` for bytes that are
+    /// not UTF-8).
+    pub async fn kv_pop(&self, key: &str) -> Result<Option<Popped>, Error> {
+        match self.call::<Popped>(Method::POST, &["api", "v1", "kv", key, "pop"], &[], None::<&()>).await {
+            Ok(popped) => Ok(Some(popped)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -302,6 +310,11 @@ impl Client {
     // --- plumbing ---
 
     fn url(&self, segments: &[&str], query: &[(String, String)]) -> Result<Url, Error> {
+        // URL paths normalise these away: `get_record("t", "..")` would
+        // reach another route.
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "" | "." | "..")) {
+            return Err(Error::Config(format!("\"{bad}\" cannot be a table name, record id or key over HTTP")));
+        }
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| Error::Config("the base URL cannot take a path".into()))?
@@ -357,6 +370,10 @@ impl Client {
             }
             let error = match request.send().await {
                 Ok(response) if response.status().is_success() => return Ok(response),
+                // A retried DELETE whose first attempt went through.
+                Ok(response) if attempt > 0 && method == Method::DELETE && response.status() == 404 => {
+                    return Ok(response);
+                }
                 Ok(response) => api_error(response).await,
                 Err(e) => Error::Transport(e),
             };
@@ -365,7 +382,12 @@ impl Client {
                 return Err(error);
             }
             attempt += 1;
-            tokio::time::sleep(self.retry.delay(attempt, &error)).await;
+            let wait = self.retry.delay(attempt, &error);
+            if wait > MAX_RETRY_AFTER {
+                // The server asks for longer than a call should hang.
+                return Err(error);
+            }
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -414,6 +436,9 @@ mod tests {
         );
         assert!(Client::new("ftp://x").is_err());
         assert!(Client::new("not a url").is_err());
+        for bad in ["", ".", ".."] {
+            assert!(matches!(client.url(&["api", "v1", "kv", bad], &[]), Err(Error::Config(_))), "{bad:?}");
+        }
     }
 
     #[test]

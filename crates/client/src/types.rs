@@ -178,9 +178,13 @@ pub(crate) struct KvPushed {
     pub length: i64,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct KvPopped {
+/// A value popped from a list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Popped {
+    /// The value: text, or base64 (see `encoding`).
     pub value: Value,
+    /// `utf8`, or `base64` when the bytes are not UTF-8.
+    pub encoding: String,
 }
 
 /// A page of keys.

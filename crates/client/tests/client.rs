@@ -121,8 +121,8 @@ async fn records_joins_sql_and_kv() {
     assert_eq!(read.value, "hello");
     assert!(read.ttl.is_some_and(|t| t > 50.0 && t <= 60.0));
     assert_eq!(db.kv_push("queue", &[json!("a"), json!("b")]).await.unwrap(), 2);
-    assert_eq!(db.kv_pop("queue").await.unwrap(), Some(json!("b")));
-    assert_eq!(db.kv_pop("queue").await.unwrap(), Some(json!("a")));
+    assert_eq!(db.kv_pop("queue").await.unwrap().map(|p| p.value), Some(json!("b")));
+    assert_eq!(db.kv_pop("queue").await.unwrap().map(|p| (p.value, p.encoding)), Some((json!("a"), "utf8".into())));
     assert_eq!(db.kv_pop("queue").await.unwrap(), None);
     let page = db.kv_list("greeting", None, None).await.unwrap();
     assert_eq!(page.keys.len(), 1);

@@ -46,13 +46,29 @@ impl Limiter {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.forget_idle();
         }
-        self.buckets.check_key(&client).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        self.buckets
+            .check_key(&bucket_of(client))
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Forgets clients whose buckets are full again (bounds the memory).
     pub fn forget_idle(&self) {
         self.buckets.retain_recent();
         self.buckets.shrink_to_fit();
+    }
+}
+
+/// The bucket a client address draws from: an IPv4 address (also when
+/// mapped into IPv6) on its own, an IPv6 address by its /64 — one host's
+/// usual allocation, which it could otherwise rotate through to get
+/// fresh buckets.
+fn bucket_of(client: IpAddr) -> IpAddr {
+    match client.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -74,6 +90,11 @@ mod tests {
         let wait = limiter.check(a).err();
         assert!(wait.is_some_and(|w| w <= Duration::from_secs(1)), "{wait:?}");
         assert!(limiter.check(b).is_ok(), "another client is not held back");
+        // One IPv6 /64 is one client.
+        let (c, d): (IpAddr, IpAddr) = ("2001:db8::1".parse().unwrap_or(a), "2001:db8::2:3".parse().unwrap_or(b));
+        assert!(limiter.check(c).is_ok() && limiter.check(d).is_ok());
+        assert!(limiter.check(c).is_err());
+        assert_eq!(bucket_of("::ffff:10.0.0.1".parse().unwrap_or(a)), a);
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(2500)), 3);
     }

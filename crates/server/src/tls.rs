@@ -33,7 +33,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server's certificate and key, ready to accept TLS connections.
 #[derive(Clone)]
 pub struct Tls {
-    /// For connections without ALPN (pgwire, RESP).
+    /// For pgwire, announcing `postgresql` over ALPN (which PostgreSQL 17's
+    /// direct TLS requires; clients that send no ALPN are served too).
+    pg: TlsAcceptor,
+    /// For connections without ALPN (RESP).
     plain: TlsAcceptor,
     /// For HTTP, announcing `http/1.1` over ALPN.
     http: TlsAcceptor,
@@ -82,12 +85,19 @@ impl Tls {
             .map_err(|e| ServerError::Config(format!("tls_key: does not fit the certificate or is unusable: {e}")))?;
         let mut http = config.clone();
         http.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Tls { plain: TlsAcceptor::from(Arc::new(config)), http: TlsAcceptor::from(Arc::new(http)), required })
+        let mut pg = config.clone();
+        pg.alpn_protocols = vec![b"postgresql".to_vec()];
+        Ok(Tls {
+            pg: TlsAcceptor::from(Arc::new(pg)),
+            plain: TlsAcceptor::from(Arc::new(config)),
+            http: TlsAcceptor::from(Arc::new(http)),
+            required,
+        })
     }
 
     /// The acceptor pgwire's own negotiation uses.
     pub fn pg_acceptor(&self) -> TlsAcceptor {
-        self.plain.clone()
+        self.pg.clone()
     }
 
     /// The acceptor for HTTPS.
@@ -99,6 +109,28 @@ impl Tls {
     pub fn resp_acceptor(&self) -> TlsAcceptor {
         self.plain.clone()
     }
+}
+
+/// Answers a plaintext client where TLS is required, then closes after
+/// reading (and dropping) what it sent for a moment: closing with unread
+/// input would reset the connection and could lose the answer.
+pub async fn refuse_plaintext(mut socket: TcpStream, answer: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if socket.write_all(answer).await.is_err() {
+        return;
+    }
+    let _ = socket.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut total = 0;
+        while total < 64 << 10 {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// What a client's first bytes said.

@@ -83,6 +83,18 @@ async fn resp_commands_over_the_rate_get_an_error_in_order() {
     assert_eq!(got, "+OK\r\n$1\r\nv\r\n-ERR rate limit exceeded for this client; retry in 1 s\r\n");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(resp_exchange(&mut stream, b"*1\r\n$4\r\nPING\r\n", 1).await, "+PONG\r\n");
+
+    // A refusal inside MULTI spoils the transaction; MULTI and EXEC are
+    // never refused, so the client is not left inside it.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let transaction = b"MULTI\r\nSET a 1\r\nSET b 2\r\nINCR c\r\nEXEC\r\nGET a\r\n";
+    let got = resp_exchange(&mut stream, transaction, 6).await;
+    assert_eq!(
+        got,
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n-ERR rate limit exceeded for this client; retry in 1 s\r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n\
+         -ERR rate limit exceeded for this client; retry in 1 s\r\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

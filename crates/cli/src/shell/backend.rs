@@ -27,6 +27,17 @@ pub enum Reply {
     CopyOut(Vec<u8>),
 }
 
+/// A line of `COPY … FROM STDIN` data, or why there is none.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CopyInput {
+    /// A data line (`\.` ends the data).
+    Line(String),
+    /// The input ended: the rows so far are copied.
+    End,
+    /// Ctrl-C: the COPY is abandoned, nothing is copied.
+    Cancel,
+}
+
 /// A statement's failure, as the shell prints it.
 #[derive(Debug)]
 pub struct Failure {
@@ -45,6 +56,10 @@ pub struct Failure {
 impl Failure {
     fn plain(message: impl Into<String>) -> Failure {
         Failure { code: None, message: message.into(), detail: None, hint: None, fatal: false }
+    }
+
+    fn copy_canceled() -> Failure {
+        Failure { code: Some("57014".into()), ..Failure::plain("COPY from stdin canceled by the user") }
     }
 }
 
@@ -97,6 +112,11 @@ impl Backend {
         if config.get_dbname().is_none() {
             config.dbname("memdb");
         }
+        if tls.is_some() && !target.contains("sslmode") {
+            // A CA certificate means TLS was asked for: no silent
+            // fallback to plaintext (libpq's `prefer`).
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         let user = config.get_user().unwrap_or("memdb").to_owned();
         let refused = |e: tokio_postgres::Error| {
             let mut failure = from_pg(&e);
@@ -146,11 +166,7 @@ impl Backend {
 
     /// Runs one statement (`copy_rows` feeds `COPY … FROM STDIN`). Ctrl-C
     /// while it runs cancels it.
-    pub async fn run(
-        &mut self,
-        sql: &str,
-        copy_rows: &mut dyn FnMut() -> Option<String>,
-    ) -> Result<Vec<Reply>, Failure> {
+    pub async fn run(&mut self, sql: &str, copy_rows: &mut dyn FnMut() -> CopyInput) -> Result<Vec<Reply>, Failure> {
         match self {
             Backend::Embedded { session, .. } => {
                 let Some(mut running) = session.take() else {
@@ -192,20 +208,32 @@ impl Backend {
                         Ok(Outcome::CopyOut { data, .. }) => replies.push(Reply::CopyOut(data.concat())),
                         Ok(Outcome::CopyIn { .. }) => {
                             let mut fed = Ok(());
-                            while let Some(line) = copy_rows() {
-                                if line == "\\." {
-                                    break;
-                                }
-                                if fed.is_ok() {
-                                    fed = running.copy_data(format!("{line}\n").as_bytes());
+                            let mut canceled = false;
+                            loop {
+                                match copy_rows() {
+                                    CopyInput::Line(line) if line == "\\." => break,
+                                    CopyInput::Line(line) => {
+                                        if fed.is_ok() {
+                                            fed = running.copy_data(format!("{line}\n").as_bytes());
+                                        }
+                                    }
+                                    CopyInput::End => break,
+                                    CopyInput::Cancel => {
+                                        canceled = true;
+                                        break;
+                                    }
                                 }
                             }
-                            let done = fed.and_then(|()| running.copy_done());
-                            match done {
-                                Ok(result) => replies.push(Reply::Command(result.tag)),
-                                Err(e) => {
-                                    running.copy_fail("");
-                                    failure = Some(from_sql(&e));
+                            if canceled {
+                                running.copy_fail("canceled by the user");
+                                failure = Some(Failure::copy_canceled());
+                            } else {
+                                match fed.and_then(|()| running.copy_done()) {
+                                    Ok(result) => replies.push(Reply::Command(result.tag)),
+                                    Err(e) => {
+                                        running.copy_fail("");
+                                        failure = Some(from_sql(&e));
+                                    }
                                 }
                             }
                         }
@@ -248,23 +276,30 @@ impl Backend {
 async fn run_remote(
     client: &tokio_postgres::Client,
     sql: &str,
-    copy_rows: &mut dyn FnMut() -> Option<String>,
+    copy_rows: &mut dyn FnMut() -> CopyInput,
 ) -> Result<Vec<Reply>, Failure> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_postgres::SimpleQueryMessage;
 
     let kind = copy_direction(sql);
+    let head = crate::shell::split::skip_comments(sql);
     match kind {
         Some(CopyDirection::In) => {
             let sink = client.copy_in::<_, bytes::Bytes>(sql).await.map_err(|e| from_pg(&e))?;
             tokio::pin!(sink);
             let mut outcome = Ok(());
-            while let Some(line) = copy_rows() {
-                if line == "\\." {
-                    break;
-                }
-                if outcome.is_ok() {
-                    outcome = sink.send(bytes::Bytes::from(format!("{line}\n"))).await;
+            loop {
+                match copy_rows() {
+                    CopyInput::Line(line) if line == "\\." => break,
+                    CopyInput::Line(line) => {
+                        if outcome.is_ok() {
+                            outcome = sink.send(bytes::Bytes::from(format!("{line}\n"))).await;
+                        }
+                    }
+                    CopyInput::End => break,
+                    // Dropping the sink unfinished sends CopyFail: the
+                    // server copies nothing.
+                    CopyInput::Cancel => return Err(Failure::copy_canceled()),
                 }
             }
             outcome.map_err(|e| from_pg(&e))?;
@@ -298,7 +333,7 @@ async fn run_remote(
                         rows.push((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect());
                     }
                     SimpleQueryMessage::CommandComplete(n) => {
-                        let tag = tag_for(sql, n, columns.is_some());
+                        let tag = tag_for(head, n, columns.is_some());
                         match columns.take() {
                             Some(columns) => {
                                 replies.push(Reply::Rows { columns, rows: std::mem::take(&mut rows), tag })
@@ -333,8 +368,15 @@ enum CopyDirection {
     Out,
 }
 
-/// Whether a statement is `COPY … FROM STDIN` or `COPY … TO STDOUT`.
+/// Whether a statement is `COPY … FROM STDIN` (which reads data lines).
+pub fn is_copy_in(sql: &str) -> bool {
+    matches!(copy_direction(sql), Some(CopyDirection::In))
+}
+
+/// Whether a statement is `COPY … FROM STDIN` or `COPY … TO STDOUT`
+/// (comments before it aside).
 fn copy_direction(sql: &str) -> Option<CopyDirection> {
+    let sql = crate::shell::split::skip_comments(sql);
     let words: Vec<String> = sql.split_whitespace().map(|w| w.to_ascii_uppercase()).collect();
     if words.first().map(String::as_str) != Some("COPY") {
         return None;
@@ -415,5 +457,6 @@ mod tests {
         assert!(matches!(copy_direction("COPY (SELECT 1) TO STDOUT"), Some(CopyDirection::Out)));
         assert!(copy_direction("COPY t FROM '/tmp/x'").is_none());
         assert!(copy_direction("SELECT 'copy from stdin'").is_none());
+        assert!(is_copy_in("-- Data for Name: t; Type: TABLE DATA\n--\nCOPY public.t (a) FROM stdin"));
     }
 }

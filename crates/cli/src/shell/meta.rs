@@ -122,8 +122,16 @@ fn relations(types: &str, pattern: &str) -> String {
 
 /// The queries behind `\d NAME`: its columns, then its indexes.
 pub fn describe(name: &str) -> (String, String) {
-    let (schema, table) = match name.split_once('.') {
-        Some((s, t)) => (unquote(s), unquote(t)),
+    // The first `.` outside double quotes separates schema and name.
+    let mut quoted = false;
+    let dot = name.char_indices().find_map(|(i, c)| {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        (c == '.' && !quoted).then_some(i)
+    });
+    let (schema, table) = match dot {
+        Some(i) => (unquote(&name[..i]), unquote(&name[i + 1..])),
         None => ("public".to_owned(), unquote(name)),
     };
     let columns = format!(
@@ -201,6 +209,8 @@ mod tests {
         assert_eq!(like_pattern(""), "%");
         assert_eq!(unquote("\"Odd\"\"Name\""), "Odd\"Name");
         assert_eq!(unquote("Items"), "items");
+        let (quoted, _) = describe("\"a.b\"");
+        assert!(quoted.contains("table_schema = 'public' AND table_name = 'a.b'"), "{quoted}");
         let (columns, _) = describe("s.o'k");
         assert!(columns.contains("table_schema = 's'") && columns.contains("table_name = 'o''k'"), "{columns}");
     }

@@ -21,7 +21,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use backend::{Backend, Failure, Reply};
+use backend::{Backend, CopyInput, Failure, Reply};
 use meta::Meta;
 use split::StatementBuffer;
 
@@ -224,10 +224,13 @@ impl Shell {
                     continue;
                 }
                 Line::End => {
-                    if let Some(rest) = buffer.take_rest() {
-                        return self.statement(&rest, source, interactive).await;
+                    // A file's last statement may lack its `;`; what was
+                    // typed at the terminal but not ended is dropped, as
+                    // psql does (it may be a DELETE waiting for its WHERE).
+                    match buffer.take_rest() {
+                        Some(rest) if !interactive => return self.statement(&rest, source, interactive).await,
+                        _ => return Flow::Continue,
                     }
-                    return Flow::Continue;
                 }
             };
             if !buffer.is_pending() && line.trim_start().starts_with('\\') {
@@ -247,11 +250,14 @@ impl Shell {
     /// Runs one statement and prints what it produced.
     async fn statement(&mut self, sql: &str, source: &mut Source<'_>, interactive: bool) -> Flow {
         let started = Instant::now();
-        let spinner = interactive.then(|| Spinner::after(Duration::from_secs(1), "running (Ctrl-C cancels)"));
+        // No spinner over the prompt of COPY data typed at the terminal.
+        let spinner = (interactive && !backend::is_copy_in(sql))
+            .then(|| Spinner::after(Duration::from_secs(1), "running (Ctrl-C cancels)"));
         let outcome = {
             let mut copy_rows = || match source.next_line(">> ") {
-                Line::Text(line) => Some(line),
-                Line::Interrupted | Line::End => None,
+                Line::Text(line) => CopyInput::Line(line),
+                Line::Interrupted => CopyInput::Cancel,
+                Line::End => CopyInput::End,
             };
             self.backend.run(sql, &mut copy_rows).await
         };
@@ -342,7 +348,13 @@ impl Shell {
                 };
                 let lines: Vec<String> = text.lines().map(str::to_owned).collect();
                 let mut included = Source::Text { lines: lines.into_iter(), name: path, line: 0 };
-                return Box::pin(self.run_source(&mut included, false)).await;
+                let flow = Box::pin(self.run_source(&mut included, false)).await;
+                // At the terminal, a failed statement in the file ends the
+                // file, not the session.
+                return match (source, flow) {
+                    (Source::Terminal(_), Flow::Stop(ExitStatus::ScriptError)) => Flow::Continue,
+                    (_, flow) => flow,
+                };
             }
             Meta::List { title, sql } => return self.listing(title, &sql, source).await,
             Meta::Describe(name) => return self.describe(&name, source).await,
@@ -361,7 +373,7 @@ impl Shell {
 
     /// Runs a catalog query and prints it under `title`.
     async fn listing(&mut self, title: &str, sql: &str, source: &mut Source<'_>) -> Flow {
-        match self.backend.run(sql, &mut || None).await {
+        match self.backend.run(sql, &mut || CopyInput::End).await {
             Ok(replies) => {
                 for reply in replies {
                     if let Reply::Rows { columns, rows, .. } = reply {
@@ -386,8 +398,8 @@ impl Shell {
     /// `\d NAME`: columns, then indexes.
     async fn describe(&mut self, name: &str, source: &mut Source<'_>) -> Flow {
         let (columns_sql, indexes_sql) = meta::describe(name);
-        let columns = self.backend.run(&columns_sql, &mut || None).await;
-        let indexes = self.backend.run(&indexes_sql, &mut || None).await;
+        let columns = self.backend.run(&columns_sql, &mut || CopyInput::End).await;
+        let indexes = self.backend.run(&indexes_sql, &mut || CopyInput::End).await;
         let rows_of = |replies: Result<Vec<Reply>, Failure>| -> Result<_, Failure> {
             Ok(replies?.into_iter().find_map(|r| match r {
                 Reply::Rows { columns, rows, .. } => Some((columns, rows)),

@@ -50,6 +50,20 @@ fn is_blank(text: &str) -> bool {
     true
 }
 
+/// `text` from its first token that is not whitespace or a comment (what
+/// decides the kind of statement).
+pub fn skip_comments(text: &str) -> &str {
+    let mut lexer = Lexer::new(text);
+    loop {
+        let start = lexer.pos;
+        match lexer.next_token() {
+            Some(Token::Space) => {}
+            Some(_) => return &text[start..],
+            None => return "",
+        }
+    }
+}
+
 /// Splits `text` into complete statements and the unfinished rest.
 pub fn split(text: &str) -> (Vec<String>, String) {
     let mut done = Vec::new();
@@ -252,6 +266,12 @@ mod tests {
         assert!(buffer.push_line(";;").is_empty());
         assert!(buffer.push_line("SELECT 2").is_empty());
         assert_eq!(buffer.take_rest().as_deref(), Some("SELECT 2"));
+    }
+
+    #[test]
+    fn leading_comments_are_skipped() {
+        assert_eq!(skip_comments("--\n-- Data for t; x\n/* a */ COPY t FROM stdin"), "COPY t FROM stdin");
+        assert_eq!(skip_comments("  -- only"), "");
     }
 
     #[test]

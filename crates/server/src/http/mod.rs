@@ -428,16 +428,14 @@ async fn accept_tls(
                 Some(crate::tls::Accepted::Stream(stream)) => {
                     let _ = ready.send((stream, addr)).await;
                 }
-                Some(crate::tls::Accepted::PlaintextRefused(mut socket)) => {
-                    use tokio::io::AsyncWriteExt;
+                Some(crate::tls::Accepted::PlaintextRefused(socket)) => {
                     let body = r#"{"code":"tls_required","message":"this port accepts only HTTPS","details":null}"#;
                     let response = format!(
                         "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
                          connection: close\r\n\r\n{body}",
                         body.len()
                     );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
+                    crate::tls::refuse_plaintext(socket, response.as_bytes()).await;
                 }
                 None => {}
             }

@@ -140,8 +140,12 @@ impl PgConnection {
     /// rate limit, which fails an open transaction block as any error does.
     fn rate_limited(&self, message: &PgWireFrontendMessage, client: IpAddr) -> Option<PgWireError> {
         let limiter = self.shared.limiter.as_ref()?;
-        if !matches!(message, PgWireFrontendMessage::Query(_) | PgWireFrontendMessage::Execute(_)) {
-            return None;
+        match message {
+            // Ending a transaction is never refused: a refused COMMIT
+            // would cost the client its whole transaction.
+            PgWireFrontendMessage::Query(query) if ends_transaction(&query.query) => return None,
+            PgWireFrontendMessage::Query(_) | PgWireFrontendMessage::Execute(_) => {}
+            _ => return None,
         }
         let wait = limiter.check(client).err()?;
         self.session.lock().fail_block();
@@ -423,19 +427,33 @@ impl CopyHandler for PgConnection {
     }
 }
 
+/// Whether a simple query is COMMIT, END, ROLLBACK or ABORT.
+fn ends_transaction(sql: &str) -> bool {
+    let word: String = sql.trim_start().chars().take_while(char::is_ascii_alphabetic).collect();
+    ["commit", "end", "rollback", "abort"].iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// How long a new connection may stay silent before its first message.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The CancelRequest code (PostgreSQL's 1234.5678).
 const CANCEL_REQUEST_CODE: i32 = 80_877_102;
 
 /// A connection that opens with a CancelRequest (16 bytes: length, code,
 /// pid, secret) is one: it cancels the named session's running statement
 /// and closes. Read before TLS negotiation, which would swallow it.
+/// Returns whether the connection is done with: a cancel request, or a
+/// client that sent nothing for [`FIRST_BYTES_TIMEOUT`] (dropped, so
+/// silent sockets cannot pile up uncounted).
 async fn take_cancel_request(tcp: &mut TcpStream, shared: &Shared) -> bool {
     let mut head = [0u8; 16];
-    for _ in 0..200 {
-        match tcp.peek(&mut head).await {
-            Ok(n) if n >= 8 => break,
-            Ok(0) | Err(_) => return false,
-            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+    let deadline = tokio::time::Instant::now() + FIRST_BYTES_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.peek(&mut head)).await {
+            Err(_) => return true,
+            Ok(Ok(n)) if n >= 8 => break,
+            Ok(Ok(0)) | Ok(Err(_)) => return false,
+            Ok(Ok(_)) => tokio::time::sleep(Duration::from_millis(5)).await,
         }
     }
     let length = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
@@ -573,7 +591,13 @@ pub async fn serve_connection(
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
-        let handled = match conn.rate_limited(&message, peer.ip()) {
+        // Statements are only counted where they would run: not in the
+        // messages a failed extended-protocol batch discards until Sync.
+        let limited = match socket.state() {
+            PgWireConnectionState::ReadyForQuery => conn.rate_limited(&message, peer.ip()),
+            _ => None,
+        };
+        let handled = match limited {
             Some(refused) => Err(refused),
             None => {
                 process_message(

@@ -112,7 +112,10 @@ where
         }
         let mut requests = requests.into_iter().peekable();
         while let Some(args) = requests.next() {
-            if let Err(wait) = conn.admit() {
+            if let Err(wait) = conn.admit(&args) {
+                // Inside MULTI the transaction is spoiled, as by any
+                // refused command: EXEC answers EXECABORT.
+                conn.reject_in_multi();
                 let message = format!("ERR rate limit exceeded for this client; retry in {wait} s");
                 Out { buf: &mut out, proto: conn.proto }.error(&message);
                 continue;
@@ -121,7 +124,7 @@ where
                 // Consecutive data commands run as one engine transaction.
                 let mut group = vec![args];
                 while group.len() < MAX_GROUP {
-                    match requests.next_if(|next| conn.batchable(next) && conn.admit().is_ok()) {
+                    match requests.next_if(|next| conn.batchable(next) && conn.admit(next).is_ok()) {
                         Some(next) => group.push(next),
                         None => break,
                     }
@@ -233,16 +236,19 @@ impl Conn {
         self.shared.kv.now_ms()
     }
 
-    /// Runs one request, writing its reply into `buf`.
     /// Takes a token from the client's bucket when commands are rate
-    /// limited, or says how many seconds until one is there.
-    fn admit(&self) -> Result<(), u64> {
-        match &self.shared.limiter {
-            None => Ok(()),
-            Some(limiter) => limiter.check(self.peer.ip()).map_err(crate::ratelimit::retry_after_secs),
-        }
+    /// limited, or says how many seconds until one is there. MULTI, EXEC,
+    /// DISCARD, RESET and QUIT always pass: refusing them would leave a
+    /// transaction half-built (the commands queued in it paid already).
+    fn admit(&self, args: &[Vec<u8>]) -> Result<(), u64> {
+        let Some(limiter) = &self.shared.limiter else { return Ok(()) };
+        let exempt = args.first().is_some_and(|name| {
+            [&b"MULTI"[..], b"EXEC", b"DISCARD", b"RESET", b"QUIT"].iter().any(|c| name.eq_ignore_ascii_case(c))
+        });
+        if exempt { Ok(()) } else { limiter.check(self.peer.ip()).map_err(crate::ratelimit::retry_after_secs) }
     }
 
+    /// Runs one request, writing its reply into `buf`.
     async fn request(&mut self, mut args: Vec<Vec<u8>>, buf: &mut BytesMut) -> Flow {
         self.shared.commands_total.fetch_add(1, Ordering::Relaxed);
         let Some(spec) = spec_of(&args[0]) else {

@@ -190,9 +190,9 @@ impl RespServer {
                         Some(crate::tls::Accepted::Stream(stream)) => {
                             connection::serve(stream, peer, shared, stopping).await
                         }
-                        Some(crate::tls::Accepted::PlaintextRefused(mut socket)) => {
-                            use tokio::io::AsyncWriteExt;
-                            let _ = socket.write_all(b"-ERR this port accepts only TLS connections\r\n").await;
+                        Some(crate::tls::Accepted::PlaintextRefused(socket)) => {
+                            let answer = b"-ERR this port accepts only TLS connections\r\n";
+                            crate::tls::refuse_plaintext(socket, answer).await;
                         }
                         None => {}
                     }
