@@ -293,9 +293,11 @@ fn sql_shell(args: SqlArgs, steps: Vec<shell::Step>) -> shell::ExitStatus {
                 Some(dir) => format!("on the data directory {} (embedded)", dir.display()),
                 None => "on a scratch in-memory database (embedded)".to_owned(),
             };
-            let spinner = progress::Spinner::after(std::time::Duration::from_millis(500), "opening the database");
-            let opened = tokio::task::spawn_blocking(move || memdb_server::open_database(&config)).await;
-            drop(spinner);
+            let bars = std::sync::Arc::new(progress::PhaseBars::new(std::time::Duration::from_millis(500), false));
+            let handle = bars.handle();
+            let opened =
+                tokio::task::spawn_blocking(move || memdb_server::open_database_with_progress(&config, handle)).await;
+            bars.finish();
             match opened {
                 Ok(Ok(db)) => shell::backend::Backend::embedded(db, description),
                 Ok(Err(e)) => {
@@ -357,7 +359,8 @@ fn client_tls(path: &std::path::Path) -> Result<rustls::ClientConfig, String> {
 fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEMDB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Through the progress module, so a log line never lands on a bar.
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| progress::LogWriter);
     if format == "json" {
         logs.json().init();
     } else {
@@ -503,10 +506,10 @@ fn backup(args: BackupArgs) -> Result<(), memdb_server::ServerError> {
         Some(dir) => {
             let mut config = Config { data_dir: dir, ..Config::default() };
             config.durability = Durability::Sync;
-            let spinner = progress::Spinner::now("opening the data directory and writing the backup");
-            let db = memdb_server::open_database(&config)?;
-            let info = db.backup(&output)?;
-            drop(spinner);
+            let bars = std::sync::Arc::new(progress::PhaseBars::new(std::time::Duration::ZERO, true));
+            let db = memdb_server::open_database_with_progress(&config, bars.handle())?;
+            let info = db.backup_with_progress(&output, &bars.handle())?;
+            bars.finish();
             format!("{} rows at commit {}", info.rows, info.ts)
         }
         None => {
@@ -531,9 +534,10 @@ fn restore(args: RestoreArgs) -> Result<(), memdb_server::ServerError> {
         (None, Some(n)) => memdb_engine::RestoreTarget::Position(n),
         (None, None) => memdb_engine::RestoreTarget::Latest,
     };
-    let spinner = progress::Spinner::now("restoring the backup and replaying the archived log");
-    let report = memdb_engine::restore(&args.backup, &args.data_dir, &args.wal_archive, target)?;
-    drop(spinner);
+    let bars = std::sync::Arc::new(progress::PhaseBars::new(std::time::Duration::ZERO, true));
+    let report =
+        memdb_engine::restore_with_progress(&args.backup, &args.data_dir, &args.wal_archive, target, &bars.handle())?;
+    bars.finish();
     tracing::info!(
         "restored {} into {}: backup at commit {}, {} log records replayed, last commit {}",
         args.backup.display(),

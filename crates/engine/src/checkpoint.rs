@@ -48,6 +48,7 @@ use crate::catalog::{Catalog, CatalogHistory, SequenceEntry, TableEntry};
 use crate::database::Shared;
 use crate::error::{Error, Result};
 use crate::mvcc::{Guard, TXN_BIT, Timestamp, Version, VersionRef};
+use crate::progress::{ProgressHandle, ProgressUnit};
 use crate::schema::{IndexId, TableId, TableSchema};
 use crate::sequence::{SequenceId, SequencePosition, SequenceSchema, SequenceState};
 use crate::storage::index::IndexStorage;
@@ -148,13 +149,19 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(Timestamp, PathBuf)>> {
 /// it atomically. Runs alongside readers and writers.
 /// `rate` (bytes per second) paces the writing, so a background checkpoint
 /// takes a share of the disk instead of all of it.
-pub(crate) fn write(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option<u64>) -> Result<CheckpointInfo> {
+pub(crate) fn write(
+    shared: &Arc<Shared>,
+    dir: &Path,
+    compress: bool,
+    rate: Option<u64>,
+    progress: &ProgressHandle,
+) -> Result<CheckpointInfo> {
     // On a thread of its own at low CPU priority: a checkpoint is a long,
     // CPU-heavy scan, and commits must not wait behind it for a core.
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new().name("memdb-checkpoint-write".into()).spawn_scoped(scope, || {
             lower_priority();
-            write_snapshot(shared, dir, compress, rate)
+            write_snapshot(shared, dir, compress, rate, progress)
         });
         match worker {
             Ok(handle) => handle.join().map_err(|_| Error::Internal("the checkpoint thread panicked".into()))?,
@@ -194,7 +201,13 @@ fn lower_priority() {
     }
 }
 
-fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option<u64>) -> Result<CheckpointInfo> {
+fn write_snapshot(
+    shared: &Arc<Shared>,
+    dir: &Path,
+    compress: bool,
+    rate: Option<u64>,
+    progress: &ProgressHandle,
+) -> Result<CheckpointInfo> {
     let started = Instant::now();
     let mut written = 0u64;
     let txn = crate::txn::Transaction::begin(shared.clone(), TxnOptions::read_only(Default::default()))?.uncounted();
@@ -235,6 +248,11 @@ fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option
         written += frame.len() as u64;
     }
 
+    // Progress counts row slots and key entries scanned; keys written
+    // meanwhile may push the count past the total, so it is capped.
+    let total = catalog.tables().map(|t| t.storage.slab.high_water()).sum::<u64>() + shared.kv.keyspace.len() as u64;
+    progress.phase("writing the snapshot", total, ProgressUnit::Entries);
+    let mut scanned = 0u64;
     let mut rows = 0u64;
     let mut row_frames = 0u64;
     let mut unsynced = 0usize;
@@ -273,6 +291,7 @@ fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option
                 rows += u64::from(count);
                 row_frames += 1;
                 count = 0;
+                progress.advance((scanned + row_id).min(total));
                 body.truncate(4);
                 body.extend_from_slice(&0u32.to_le_bytes());
             }
@@ -283,6 +302,8 @@ fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option
             rows += u64::from(count);
             row_frames += 1;
         }
+        scanned += storage.slab.high_water();
+        progress.advance(scanned.min(total));
     }
     let mut keys = 0u64;
     for shard in 0..crate::keyspace::SHARDS {
@@ -291,8 +312,10 @@ fn write_snapshot(shared: &Arc<Shared>, dir: &Path, compress: bool, rate: Option
             let bytes = postcard::to_stdvec(chunk).map_err(|e| Error::Internal(format!("encoding keys: {e}")))?;
             emit(&mut out, &mut frame, KIND_KEYS, &bytes, compress).map_err(io)?;
             keys += chunk.len() as u64;
+            progress.advance((scanned + keys).min(total));
         }
     }
+    progress.advance(total);
     drop(txn);
     let end = CheckpointEnd { ts, time, rows, row_frames, keys };
     let end_bytes = postcard::to_stdvec(&end).map_err(|e| Error::Internal(format!("encoding checkpoint end: {e}")))?;
@@ -324,9 +347,10 @@ fn emit(out: &mut impl Write, frame: &mut Vec<u8>, kind: u8, body: &[u8], compre
 /// Reads the checkpoint at `path` into `shared`, which must be empty, and
 /// publishes it as the state at its timestamp. A damaged file changes
 /// nothing and reports what is wrong.
-pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> {
+pub(crate) fn load(shared: &Arc<Shared>, path: &Path, progress: &ProgressHandle) -> Result<CheckpointInfo> {
     let started = Instant::now();
     let buf = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    progress.phase("loading the checkpoint", buf.len() as u64, ProgressUnit::Bytes);
     let bad = |what: String| Error::CorruptRecord(format!("checkpoint {}: {what}", path.display()));
     if buf.len() < HEADER
         || &buf[..8] != MAGIC
@@ -414,10 +438,12 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
             KIND_END => break postcard::from_bytes::<CheckpointEnd>(&body).map_err(|e| bad(format!("end: {e}")))?,
             other => return Err(bad(format!("unknown frame kind {other}"))),
         }
+        progress.advance(at as u64);
     };
     if !matches!(read_frame(&buf, at), FrameRead::End) {
         return Err(bad("data after the end frame".into()));
     }
+    progress.advance(buf.len() as u64);
     if end.ts != ts || end.rows != rows || end.row_frames != row_frames || end.keys != keys {
         return Err(bad(format!(
             "the end frame counts {} rows in {} frames and {} keys at {}, the file holds {rows} in {row_frames} and {keys} keys at {ts}",
@@ -425,7 +451,7 @@ pub(crate) fn load(shared: &Arc<Shared>, path: &Path) -> Result<CheckpointInfo> 
         )));
     }
     drop(buf);
-    build_indexes(&storages)?;
+    build_indexes(&storages, progress)?;
     for (_, storage) in &storages {
         // Holes stay unused until recovery has replayed the log, whose
         // inserts may name them (see `reclaim_holes`).
@@ -529,7 +555,7 @@ fn load_rows(catalog: &Catalog, body: &[u8], ts: Timestamp) -> Result<u64> {
 }
 
 /// Builds every index of every loaded table, on one thread per core.
-fn build_indexes(tables: &[(Arc<TableSchema>, Arc<TableStorage>)]) -> Result<()> {
+fn build_indexes(tables: &[(Arc<TableSchema>, Arc<TableStorage>)], progress: &ProgressHandle) -> Result<()> {
     let mut built: Vec<Vec<Arc<IndexStorage>>> = Vec::with_capacity(tables.len());
     for (schema, _) in tables {
         let types = schema.physical_types();
@@ -540,6 +566,10 @@ fn build_indexes(tables: &[(Arc<TableSchema>, Arc<TableStorage>)]) -> Result<()>
         .zip(&built)
         .flat_map(|((_, storage), indexes)| indexes.iter().map(move |index| (storage, index)))
         .collect();
+    let total: u64 = jobs.iter().map(|(storage, _)| storage.slab.high_water()).sum();
+    progress.phase("building indexes", total, ProgressUnit::Entries);
+    // Under a lock, so the reported count only grows.
+    let done = parking_lot::Mutex::new(0u64);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(jobs.len().max(1));
     std::thread::scope(|scope| -> Result<()> {
@@ -548,6 +578,9 @@ fn build_indexes(tables: &[(Arc<TableSchema>, Arc<TableStorage>)]) -> Result<()>
                 scope.spawn(|| -> Result<()> {
                     while let Some((storage, index)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                         crate::txn::fill_index(storage, index, TXN_BIT)?;
+                        let mut done = done.lock();
+                        *done += storage.slab.high_water();
+                        progress.advance(*done);
                     }
                     Ok(())
                 })

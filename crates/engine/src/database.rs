@@ -380,8 +380,18 @@ impl Database {
     /// (created; must be empty). Works for memory-only databases too.
     /// `memdb restore` (or [`crate::restore`]) turns it into a data directory.
     pub fn backup(&self, dir: &std::path::Path) -> Result<BackupInfo> {
+        self.backup_with_progress(dir, &crate::progress::ProgressHandle::none())
+    }
+
+    /// [`Database::backup`], reporting how many rows and keys of the
+    /// snapshot are written to `progress`.
+    pub fn backup_with_progress(
+        &self,
+        dir: &std::path::Path,
+        progress: &crate::progress::ProgressHandle,
+    ) -> Result<BackupInfo> {
         let compress = crate::durable::state_of(&self.shared).is_some_and(|s| s.compress_checkpoints());
-        crate::durable::backup(&self.shared, dir, compress)
+        crate::durable::backup(&self.shared, dir, compress, progress)
     }
 
     /// Writes and syncs every commit so far (a no-op when memory-only).

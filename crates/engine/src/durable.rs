@@ -35,6 +35,7 @@ use crate::checkpoint::{self, CheckpointInfo};
 use crate::database::{Config, Database, EngineMetrics, Shared};
 use crate::error::{Error, Result};
 use crate::mvcc::Timestamp;
+use crate::progress::{ProgressHandle, ProgressUnit};
 use crate::wal::{self, SegmentFile, SyncMode, WalLog, WalOptions};
 
 /// Where and how a database keeps its data on disk.
@@ -62,6 +63,9 @@ pub struct Durability {
     /// On corruption in the middle of the log, recover what precedes it
     /// (moving the rest aside) instead of refusing to start.
     pub recover_until_corruption: bool,
+    /// Where recovery reports how far it has got (loading the checkpoint,
+    /// building indexes, replaying the log), for a progress bar.
+    pub progress: ProgressHandle,
 }
 
 impl Durability {
@@ -79,6 +83,7 @@ impl Durability {
             segment_size: 16 << 20,
             archive_dir: None,
             recover_until_corruption: false,
+            progress: ProgressHandle::none(),
         }
     }
 }
@@ -161,7 +166,7 @@ pub(crate) fn open(mut config: Config, options: Durability) -> Result<Database> 
     config.commit_log = wal.clone();
     config.durability = None;
     let db = Database::open(config)?;
-    let mut report = recover(&db, dir, options.recover_until_corruption)?;
+    let mut report = recover(&db, dir, options.recover_until_corruption, &options.progress)?;
     checkpoint::reclaim_holes(&db.shared);
     wal.start(db.last_commit() + 1)?;
     report.elapsed = started.elapsed();
@@ -195,10 +200,10 @@ pub(crate) fn open(mut config: Config, options: Durability) -> Result<Database> 
 }
 
 /// Steps 1 and 2 of the module docs.
-fn recover(db: &Database, dir: &Path, until_corruption: bool) -> Result<RecoveryReport> {
+fn recover(db: &Database, dir: &Path, until_corruption: bool, progress: &ProgressHandle) -> Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
     for (ts, path) in checkpoint::list(&dir.join("checkpoints"))? {
-        match checkpoint::load(&db.shared, &path) {
+        match checkpoint::load(&db.shared, &path, progress) {
             Ok(info) => {
                 report.checkpoint = Some(ts);
                 report.checkpoint_rows = info.rows;
@@ -209,7 +214,7 @@ fn recover(db: &Database, dir: &Path, until_corruption: bool) -> Result<Recovery
     }
     let wal_dir = dir.join("wal");
     let segments = wal::list_segments(&wal_dir)?;
-    let outcome = replay(db, &segments, None, &mut report)?;
+    let outcome = replay(db, &segments, None, &mut report, progress)?;
     if let Some(damage) = outcome {
         let is_last = damage.segment + 1 == segments.len();
         let segment = &segments[damage.segment];
@@ -267,6 +272,9 @@ pub enum RestoreTarget {
     Time(i64),
 }
 
+/// Replay reports progress after about this many bytes of log.
+const PROGRESS_BYTES: u64 = 64 << 10;
+
 /// Applies log records after the database's last commit, in order, up to
 /// `target`. Returns damage found (the segment index and offset) without
 /// acting on it.
@@ -275,15 +283,27 @@ fn replay(
     segments: &[SegmentFile],
     target: Option<RestoreTarget>,
     report: &mut RecoveryReport,
+    progress: &ProgressHandle,
 ) -> Result<Option<Damage>> {
     let mut last_progress = Instant::now();
     let mut reached_target = false;
-    for (i, segment) in segments.iter().enumerate() {
-        // Skip segments wholly covered by the checkpoint.
-        if segments.get(i + 1).is_some_and(|next| next.first.saturating_sub(1) <= db.last_commit()) {
+    // Segments wholly covered by the checkpoint are skipped.
+    let covered = |i: usize| segments.get(i + 1).is_some_and(|next| next.first.saturating_sub(1) <= db.last_commit());
+    let file_len = |s: &SegmentFile| std::fs::metadata(&s.path).map_or(0, |m| m.len());
+    let to_read: Vec<usize> = (0..segments.len()).filter(|&i| !covered(i)).collect();
+    let total: u64 = to_read.iter().map(|&i| file_len(&segments[i])).sum();
+    progress.phase("replaying the log", total, ProgressUnit::Bytes);
+    let mut read_before = 0u64;
+    for i in to_read {
+        let segment = &segments[i];
+        let segment_len = file_len(segment);
+        if covered(i) {
+            // Covered by what the segments before it replayed.
+            read_before += segment_len;
             continue;
         }
         let after = db.last_commit();
+        let mut reported = 0u64;
         let scan = wal::scan_segment(&segment.path, after, |entry| {
             if reached_target {
                 return Ok(());
@@ -308,6 +328,10 @@ fn replay(
             }
             db.apply(&entry.record)?;
             report.replayed += 1;
+            if entry.end >= reported + PROGRESS_BYTES {
+                reported = entry.end;
+                progress.advance((read_before + entry.end.min(segment_len)).min(total));
+            }
             if last_progress.elapsed() >= Duration::from_secs(2) {
                 last_progress = Instant::now();
                 tracing::info!("recovery: replayed {} log records, at commit {}", report.replayed, entry.record.ts);
@@ -315,6 +339,8 @@ fn replay(
             Ok(())
         })?;
         report.log_bytes += scan.valid_len;
+        read_before += segment_len;
+        progress.advance(read_before.min(total));
         if reached_target {
             return Ok(None);
         }
@@ -370,7 +396,7 @@ pub(crate) fn checkpoint(shared: &Arc<Shared>, state: &DurableState, paced: bool
     state.wal.flush()?;
     let dir = state.checkpoint_dir();
     let rate = if paced { state.options.checkpoint_rate } else { None };
-    let info = checkpoint::write(shared, &dir, state.options.compress_checkpoints, rate)?;
+    let info = checkpoint::write(shared, &dir, state.options.compress_checkpoints, rate, &ProgressHandle::none())?;
     let existing = checkpoint::list(&dir)?;
     for (_, path) in existing.iter().skip(2) {
         if let Err(e) = std::fs::remove_file(path) {
@@ -440,13 +466,18 @@ pub struct BackupInfo {
 }
 
 /// Writes an online backup of `shared` into `dir` (created; must be empty).
-pub(crate) fn backup(shared: &Arc<Shared>, dir: &Path, compress: bool) -> Result<BackupInfo> {
+pub(crate) fn backup(
+    shared: &Arc<Shared>,
+    dir: &Path,
+    compress: bool,
+    progress: &ProgressHandle,
+) -> Result<BackupInfo> {
     let io = |e: std::io::Error| Error::Io(format!("backup directory {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
     if std::fs::read_dir(dir).map_err(io)?.next().is_some() {
         return Err(Error::Io(format!("backup directory {} is not empty", dir.display())));
     }
-    let info = checkpoint::write(shared, dir, compress, None)?;
+    let info = checkpoint::write(shared, dir, compress, None, progress)?;
     let backup = BackupInfo { ts: info.ts, time: info.time, rows: info.rows, bytes: info.bytes };
     let manifest = serde_json::to_vec_pretty(&backup).map_err(|e| Error::Internal(e.to_string()))?;
     std::fs::write(dir.join("backup.json"), manifest).map_err(io)?;
@@ -474,6 +505,18 @@ pub fn restore(
     wal_dirs: &[PathBuf],
     target: RestoreTarget,
 ) -> Result<RestoreReport> {
+    restore_with_progress(backup_dir, data_dir, wal_dirs, target, &ProgressHandle::none())
+}
+
+/// [`restore`], reporting each phase (loading the backup, building
+/// indexes, replaying the log, writing the new checkpoint) to `progress`.
+pub fn restore_with_progress(
+    backup_dir: &Path,
+    data_dir: &Path,
+    wal_dirs: &[PathBuf],
+    target: RestoreTarget,
+    progress: &ProgressHandle,
+) -> Result<RestoreReport> {
     let (_, ckpt) = checkpoint::list(backup_dir)?
         .into_iter()
         .next()
@@ -485,7 +528,7 @@ pub fn restore(
         }
     }
     let db = Database::open(Config::memory().with_gc_interval(None))?;
-    let loaded = checkpoint::load(&db.shared, &ckpt)?;
+    let loaded = checkpoint::load(&db.shared, &ckpt, progress)?;
     // Segments from every source, one per start timestamp (the longest copy).
     let mut segments: Vec<SegmentFile> = Vec::new();
     for dir in wal_dirs {
@@ -500,7 +543,7 @@ pub fn restore(
     }
     segments.sort_by_key(|s| s.first);
     let mut report = RecoveryReport::default();
-    if let Some(damage) = replay(&db, &segments, Some(target), &mut report)? {
+    if let Some(damage) = replay(&db, &segments, Some(target), &mut report, progress)? {
         tracing::warn!(
             "restore stopped at damage in {} at offset {} ({})",
             segments[damage.segment].path.display(),
@@ -511,7 +554,7 @@ pub fn restore(
     let io = |e: std::io::Error| Error::Io(format!("cannot create {}: {e}", data_dir.display()));
     std::fs::create_dir_all(data_dir.join("wal")).map_err(io)?;
     std::fs::create_dir_all(data_dir.join("checkpoints")).map_err(io)?;
-    checkpoint::write(&db.shared, &data_dir.join("checkpoints"), false, None)?;
+    checkpoint::write(&db.shared, &data_dir.join("checkpoints"), false, None, progress)?;
     Ok(RestoreReport { backup_ts: loaded.ts, replayed: report.replayed, last_commit: db.last_commit() })
 }
 

@@ -64,6 +64,7 @@ pub mod key;
 pub mod keyspace;
 mod kv;
 mod mvcc;
+mod progress;
 pub mod row;
 mod schema;
 pub mod security;
@@ -79,7 +80,9 @@ pub use database::{
     BlockingHook, Clock, Config, Database, DatabaseStats, EngineMetrics, ManualClock, PG_EPOCH_OFFSET_MICROS,
     SystemClock, resident_memory,
 };
-pub use durable::{BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore};
+pub use durable::{
+    BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore, restore_with_progress,
+};
 pub use error::{Error, Result};
 pub use expr::Expr;
 pub use gc::GcStats;
@@ -87,6 +90,7 @@ pub use keyspace::command::{ExpireCondition, KvValue};
 pub use keyspace::{Eviction, KvCommand, KvInfo, KvKind, KvOp, KvReply, Meta as KvMeta, SetCondition, SetExpiry};
 pub use kv::{Kv, KvConfig, PushListener, Watches};
 pub use mvcc::{Timestamp, TxnId};
+pub use progress::{Progress, ProgressHandle, ProgressUnit};
 pub use schema::{
     CheckConstraint, Column, ConstraintSpec, FkAction, ForeignKey, IndexId, IndexKind, IndexSchema, TableId,
     TableSchema,

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use memdb_engine::{
-    Column, Config, DataType, Database, Durability, RestoreTarget, SequenceSchema, SyncMode, TableSchema, Value,
-    restore,
+    Column, Config, DataType, Database, Durability, Progress, ProgressHandle, ProgressUnit, RestoreTarget,
+    SequenceSchema, SyncMode, TableSchema, Value, restore, restore_with_progress,
 };
 
 use common::{i8v, text};
@@ -387,6 +387,79 @@ fn backups_restore_and_recover_to_a_point_in_time() {
     // Restoring over existing data is refused.
     assert!(restore(&backup_dir.path().join("b1"), latest.path(), &[], RestoreTarget::Latest).is_err());
     assert!(std::fs::read_dir(archive.path()).unwrap().count() > 0, "closed segments were archived");
+}
+
+/// Records the phases reported, checking that each only moves forward
+/// and never past its total.
+#[derive(Default)]
+struct Phases(std::sync::Mutex<Vec<(String, u64, u64)>>);
+
+impl Progress for Phases {
+    fn phase(&self, name: &str, total: u64, _unit: ProgressUnit) {
+        self.0.lock().unwrap().push((name.to_owned(), total, 0));
+    }
+    fn advance(&self, done: u64) {
+        let mut phases = self.0.lock().unwrap();
+        let (name, total, last) = phases.last_mut().expect("advance after a phase started");
+        assert!(done >= *last && done <= *total, "{name}: {done} after {last}, total {total}");
+        *last = done;
+    }
+}
+
+impl Phases {
+    /// The phases' names, each checked to have reached its total.
+    fn completed(&self) -> Vec<String> {
+        let phases = self.0.lock().unwrap();
+        for (name, total, done) in phases.iter() {
+            assert_eq!(done, total, "{name} stopped at {done} of {total}");
+        }
+        phases.iter().map(|(name, ..)| name.clone()).collect()
+    }
+}
+
+#[test]
+fn backup_restore_and_recovery_report_progress_to_their_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = tempfile::tempdir().unwrap();
+    let mut durability = options(dir.path());
+    durability.segment_size = 4 << 10;
+    durability.archive_dir = Some(archive.path().to_owned());
+    let db = open_with(durability);
+    create_kv(&db);
+    for id in 0..300 {
+        put(&db, id, "before the backup");
+    }
+    let backup_dir = tempfile::tempdir().unwrap().keep().join("b");
+    let phases = std::sync::Arc::new(Phases::default());
+    let backup = db.backup_with_progress(&backup_dir, &ProgressHandle::new(phases.clone())).unwrap();
+    assert_eq!(backup.rows, 300);
+    assert_eq!(phases.completed(), ["writing the snapshot"]);
+    assert_eq!(phases.0.lock().unwrap()[0].1, 300, "the total is the table's row slots");
+    for id in 300..600 {
+        put(&db, id, "after the backup");
+    }
+    let expected = contents(&db);
+    drop(db);
+
+    let phases = std::sync::Arc::new(Phases::default());
+    let target = tempfile::tempdir().unwrap();
+    let sources = vec![archive.path().to_owned(), dir.path().join("wal")];
+    let handle = ProgressHandle::new(phases.clone());
+    let report = restore_with_progress(&backup_dir, target.path(), &sources, RestoreTarget::Latest, &handle).unwrap();
+    assert_eq!(report.replayed, 300);
+    assert_eq!(
+        phases.completed(),
+        ["loading the checkpoint", "building indexes", "replaying the log", "writing the snapshot"]
+    );
+
+    // Opening the restored directory: its checkpoint, then an empty log.
+    let phases = std::sync::Arc::new(Phases::default());
+    let mut durability = options(target.path());
+    durability.progress = ProgressHandle::new(phases.clone());
+    let reopened = open_with(durability);
+    assert_eq!(contents(&reopened), expected);
+    assert_eq!(phases.completed(), ["loading the checkpoint", "building indexes", "replaying the log"]);
+    std::fs::remove_dir_all(backup_dir.parent().unwrap()).unwrap();
 }
 
 static MEMORY_IN_USE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -55,6 +55,15 @@ pub fn blocking_hook(wait: &mut dyn FnMut()) {
 /// Opens the database a configuration describes: memory-only, or the data
 /// directory with recovery (which finishes before this returns).
 pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
+    open_database_with_progress(config, memdb_engine::ProgressHandle::none())
+}
+
+/// [`open_database`], reporting recovery's phases (loading the checkpoint,
+/// building indexes, replaying the log) to `progress`.
+pub fn open_database_with_progress(
+    config: &Config,
+    progress: memdb_engine::ProgressHandle,
+) -> Result<Arc<Database>, ServerError> {
     let mut engine = memdb_engine::Config::memory().with_blocking_hook(blocking_hook).with_kv(kv_config(config)?);
     if let Some(max) = &config.max_memory {
         engine = engine.with_max_memory(Some(config::parse_size(max)?));
@@ -78,6 +87,7 @@ pub fn open_database(config: &Config) -> Result<Arc<Database>, ServerError> {
     durability.segment_size = config::parse_size(&config.wal_segment_size)?.max(64 << 10);
     durability.archive_dir.clone_from(&config.wal_archive_dir);
     durability.recover_until_corruption = config.recover_until_corruption;
+    durability.progress = progress;
     tracing::info!(durability = %config.durability, "opening {}", config.data_dir.display());
     Ok(Arc::new(Database::open(engine.with_durability(durability))?))
 }

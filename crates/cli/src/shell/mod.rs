@@ -25,7 +25,22 @@ use backend::{Backend, CopyInput, Failure, Reply};
 use meta::Meta;
 use split::StatementBuffer;
 
-use crate::progress::Spinner;
+use crate::progress::{ScriptBar, Spinner};
+
+/// `println!` with a script's progress bar taken off the screen.
+macro_rules! say {
+    ($($arg:tt)*) => { crate::progress::suspend(|| println!($($arg)*)) };
+}
+
+/// `print!` with a script's progress bar taken off the screen.
+macro_rules! say_part {
+    ($($arg:tt)*) => { crate::progress::suspend(|| print!($($arg)*)) };
+}
+
+/// `eprintln!` with a script's progress bar taken off the screen.
+macro_rules! say_err {
+    ($($arg:tt)*) => { crate::progress::suspend(|| eprintln!($($arg)*)) };
+}
 
 /// One piece of non-interactive input, in command-line order.
 #[derive(Debug, Clone)]
@@ -66,7 +81,7 @@ enum Source<'a> {
     Terminal(&'a mut rustyline::DefaultEditor),
     /// Text read in advance (a `-c` string, a file, a pipe): its lines and
     /// a name for messages.
-    Text { lines: std::vec::IntoIter<String>, name: String, line: usize },
+    Text { lines: std::vec::IntoIter<String>, name: String, line: usize, bar: Option<ScriptBar> },
 }
 
 /// A line, or why there is none.
@@ -91,9 +106,12 @@ impl Source<'_> {
                 Err(rustyline::error::ReadlineError::Interrupted) => Line::Interrupted,
                 Err(_) => Line::End,
             },
-            Source::Text { lines, line, .. } => match lines.next() {
+            Source::Text { lines, line, bar, .. } => match lines.next() {
                 Some(text) => {
                     *line += 1;
+                    if let Some(bar) = bar {
+                        bar.advance(text.len() as u64 + 1);
+                    }
                     Line::Text(text)
                 }
                 None => Line::End,
@@ -140,27 +158,31 @@ impl Shell {
     /// (unless `continue_on_error`), and ends the session.
     pub async fn run_steps(mut self, steps: &[Step]) -> ExitStatus {
         for step in steps {
-            let (text, name) = match step {
+            let (text, name, file) = match step {
                 Step::Command(sql) => {
                     if sql.trim_start().starts_with('\\') {
-                        let mut source = Source::Text { lines: Vec::new().into_iter(), name: "-c".into(), line: 1 };
+                        let mut source =
+                            Source::Text { lines: Vec::new().into_iter(), name: "-c".into(), line: 1, bar: None };
                         match self.meta(sql, &mut source).await {
                             Flow::Continue => continue,
                             Flow::Stop(status) => return self.finish(status),
                         }
                     }
-                    (sql.clone(), "-c".to_owned())
+                    (sql.clone(), "-c".to_owned(), false)
                 }
                 Step::File(path) => match read_input(path) {
-                    Ok(text) => (text, path.display().to_string()),
+                    Ok(text) => (text, path.display().to_string(), true),
                     Err(e) => {
                         eprintln!("memdb: {e}");
                         return self.finish(ExitStatus::Fatal);
                     }
                 },
             };
+            // A file (or piped input) shows a bar over its bytes while it runs.
+            let label = if name == "-" { "standard input" } else { name.as_str() };
+            let bar = file.then(|| ScriptBar::start(label, text.len() as u64));
             let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            let mut source = Source::Text { lines: lines.into_iter(), name, line: 0 };
+            let mut source = Source::Text { lines: lines.into_iter(), name, line: 0, bar };
             if let Flow::Stop(status) = self.run_source(&mut source, false).await {
                 return self.finish(status);
             }
@@ -281,12 +303,16 @@ impl Shell {
             }
         };
         if self.timing {
-            println!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+            say!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
         }
         flow
     }
 
     fn print(&self, replies: Vec<Reply>) {
+        crate::progress::suspend(|| self.write_replies(replies));
+    }
+
+    fn write_replies(&self, replies: Vec<Reply>) {
         let mut out = std::io::stdout().lock();
         for reply in replies {
             let text = match reply {
@@ -321,33 +347,33 @@ impl Shell {
         let command = match meta::parse(line) {
             Ok(command) => command,
             Err(e) => {
-                eprintln!("{}{e}", source.location());
+                say_err!("{}{e}", source.location());
                 return self.meta_failed(source);
             }
         };
         match command {
             Meta::Quit => return Flow::Stop(ExitStatus::Success),
-            Meta::Help => print!("{}", meta::HELP),
+            Meta::Help => say_part!("{}", meta::HELP),
             Meta::Timing(on) => {
                 self.timing = on.unwrap_or(!self.timing);
-                println!("Timing is {}.", if self.timing { "on" } else { "off" });
+                say!("Timing is {}.", if self.timing { "on" } else { "off" });
             }
             Meta::Expanded(on) => {
                 self.expanded = on.unwrap_or(!self.expanded);
-                println!("Expanded display is {}.", if self.expanded { "on" } else { "off" });
+                say!("Expanded display is {}.", if self.expanded { "on" } else { "off" });
             }
-            Meta::ConnInfo => println!("You are {}.", self.backend.description()),
-            Meta::Echo(text) => println!("{text}"),
+            Meta::ConnInfo => say!("You are {}.", self.backend.description()),
+            Meta::Echo(text) => say!("{text}"),
             Meta::Include(path) => {
                 let text = match read_input(&PathBuf::from(&path)) {
                     Ok(text) => text,
                     Err(e) => {
-                        eprintln!("{}{e}", source.location());
+                        say_err!("{}{e}", source.location());
                         return self.meta_failed(source);
                     }
                 };
                 let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-                let mut included = Source::Text { lines: lines.into_iter(), name: path, line: 0 };
+                let mut included = Source::Text { lines: lines.into_iter(), name: path, line: 0, bar: None };
                 let flow = Box::pin(self.run_source(&mut included, false)).await;
                 // At the terminal, a failed statement in the file ends the
                 // file, not the session.
@@ -378,11 +404,11 @@ impl Shell {
                 for reply in replies {
                     if let Reply::Rows { columns, rows, .. } = reply {
                         if rows.is_empty() {
-                            println!("Did not find any relations.");
+                            say!("Did not find any relations.");
                         } else {
-                            println!("{}", format!("{title:^width$}", width = title.len() + 8).trim_end());
-                            print!("{}", render::table(&columns, &rows, self.expanded, ""));
-                            println!();
+                            say!("{}", format!("{title:^width$}", width = title.len() + 8).trim_end());
+                            say_part!("{}", render::table(&columns, &rows, self.expanded, ""));
+                            say!();
                         }
                     }
                 }
@@ -408,19 +434,19 @@ impl Shell {
         };
         match (rows_of(columns), rows_of(indexes)) {
             (Ok(Some((columns, rows))), Ok(indexes)) if !rows.is_empty() => {
-                println!("Table \"{name}\"");
+                say!("Table \"{name}\"");
                 let table = render::table(&columns, &rows, false, "");
                 // psql prints no row count under a description.
-                print!("{}", table.rsplit_once("(").map_or(table.as_str(), |(t, _)| t));
+                say_part!("{}", table.rsplit_once("(").map_or(table.as_str(), |(t, _)| t));
                 if let Some((_, indexes)) = indexes.filter(|(_, rows)| !rows.is_empty()) {
-                    println!("Indexes:");
+                    say!("Indexes:");
                     for index in indexes {
                         let name = index.first().cloned().flatten().unwrap_or_default();
                         let definition = index.get(1).cloned().flatten().unwrap_or_default();
-                        println!("    \"{name}\" {definition}");
+                        say!("    \"{name}\" {definition}");
                     }
                 }
-                println!();
+                say!();
                 Flow::Continue
             }
             (Err(failure), _) | (_, Err(failure)) => {
@@ -428,7 +454,7 @@ impl Shell {
                 self.meta_failed(source)
             }
             _ => {
-                eprintln!("{}Did not find any relation named \"{name}\".", source.location());
+                say_err!("{}Did not find any relation named \"{name}\".", source.location());
                 self.meta_failed(source)
             }
         }
@@ -437,6 +463,10 @@ impl Shell {
 
 /// Prints a failure as psql does (`ERROR:  …`, then DETAIL and HINT).
 fn report(location: &str, failure: &Failure) {
+    crate::progress::suspend(|| write_failure(location, failure));
+}
+
+fn write_failure(location: &str, failure: &Failure) {
     let severity = if failure.fatal { "FATAL" } else { "ERROR" };
     match &failure.code {
         Some(code) => eprintln!("{location}{severity}:  {} (SQLSTATE {code})", failure.message),

@@ -53,6 +53,8 @@ pub(crate) struct LogEntry {
     pub time: i64,
     /// The record.
     pub record: CommitRecord,
+    /// The offset just past its frame in the segment (progress reports).
+    pub end: u64,
 }
 
 /// The outcome of scanning one segment.
@@ -124,7 +126,7 @@ pub(crate) fn scan_segment(
                             record.ts
                         )));
                     }
-                    each(LogEntry { time, record })?;
+                    each(LogEntry { time, record, end: next as u64 })?;
                 }
                 at = next;
             }
