@@ -362,7 +362,16 @@ impl Config {
 
     /// Checks every value, naming the key of the first bad one, so a
     /// mistake stops the server at start rather than when it is first used.
+    /// The TLS files are loaded and checked too.
     pub fn validate(&self) -> Result<(), ServerError> {
+        self.validate_settings()?;
+        self.tls()?;
+        Ok(())
+    }
+
+    /// [`Config::validate`] without reading the TLS files (for a caller
+    /// that loads them next with [`Config::tls`]).
+    pub fn validate_settings(&self) -> Result<(), ServerError> {
         fn named(key: &'static str) -> impl Fn(ServerError) -> ServerError {
             move |e| ServerError::Config(format!("{key}: {}", message(e)))
         }
@@ -410,7 +419,6 @@ impl Config {
         self.http_rate_limit()?;
         self.pg_rate_limit()?;
         self.resp_rate_limit()?;
-        self.tls()?;
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections: must be at least 1".into()));
         }

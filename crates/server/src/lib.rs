@@ -195,13 +195,18 @@ pub struct Listening {
 
 /// The HTTP settings of a configuration.
 pub fn http_options(config: &Config) -> Result<http::HttpOptions, ServerError> {
+    http_options_with(config, config.tls()?)
+}
+
+/// [`http_options`] with TLS already loaded.
+fn http_options_with(config: &Config, tls: Option<tls::Tls>) -> Result<http::HttpOptions, ServerError> {
     Ok(http::HttpOptions {
         auto_create_tables: config.auto_create_tables,
         max_body: usize::try_from(config::parse_size(&config.http_max_body)?).unwrap_or(usize::MAX),
         request_timeout: config::parse_duration(&config.http_request_timeout)?,
         rate_limit: config.http_rate_limit()?,
         auth: None,
-        tls: config.tls()?,
+        tls,
     })
 }
 
@@ -234,7 +239,9 @@ pub async fn serve_opening(
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(Listening),
 ) -> Result<(), ServerError> {
-    config.validate()?;
+    // The TLS files are read once, here, and checked before anything binds.
+    config.validate_settings()?;
+    let tls = config.tls()?;
     let probes = http::Probes::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -260,7 +267,6 @@ pub async fn serve_opening(
     let metrics = Arc::new(metrics::ServerMetrics::default());
     metrics.set_slow_statement_threshold(config.slow_statement_threshold()?);
     let auth = Arc::new(auth::Authenticator::new(db.clone(), &config.superuser, config.superuser_password.as_deref())?);
-    let tls = config.tls()?;
     if tls.is_some() {
         tracing::info!(required = config.tls_required, "TLS on for every front end");
     }
@@ -308,7 +314,7 @@ pub async fn serve_opening(
     } else {
         let listener = bind(&config.http_listen).await?;
         let addr = local_addr(&listener, &config.http_listen)?;
-        let mut options = http_options(config)?;
+        let mut options = http_options_with(config, tls.clone())?;
         options.auth = Some(auth.clone());
         let state = http::AppState::new(db.clone(), options, metrics.clone(), probes.clone());
         Some((listener, addr, state))

@@ -281,9 +281,8 @@ async fn run_remote(
     use futures_util::{SinkExt, StreamExt};
     use tokio_postgres::SimpleQueryMessage;
 
-    let kind = copy_direction(sql);
     let head = crate::shell::split::skip_comments(sql);
-    match kind {
+    match copy_direction_of(head) {
         Some(CopyDirection::In) => {
             let sink = client.copy_in::<_, bytes::Bytes>(sql).await.map_err(|e| from_pg(&e))?;
             tokio::pin!(sink);
@@ -376,7 +375,11 @@ pub fn is_copy_in(sql: &str) -> bool {
 /// Whether a statement is `COPY … FROM STDIN` or `COPY … TO STDOUT`
 /// (comments before it aside).
 fn copy_direction(sql: &str) -> Option<CopyDirection> {
-    let sql = crate::shell::split::skip_comments(sql);
+    copy_direction_of(crate::shell::split::skip_comments(sql))
+}
+
+/// [`copy_direction`] of a statement whose leading comments are skipped.
+fn copy_direction_of(sql: &str) -> Option<CopyDirection> {
     let words: Vec<String> = sql.split_whitespace().map(|w| w.to_ascii_uppercase()).collect();
     if words.first().map(String::as_str) != Some("COPY") {
         return None;

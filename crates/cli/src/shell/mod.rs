@@ -291,14 +291,10 @@ impl Shell {
                 Flow::Continue
             }
             Err(failure) => {
-                self.failed = true;
                 report(&source.location(), &failure);
-                if failure.fatal {
-                    Flow::Stop(ExitStatus::Connection)
-                } else if interactive || self.options.continue_on_error {
-                    Flow::Continue
-                } else {
-                    Flow::Stop(ExitStatus::ScriptError)
+                match self.note_failure(interactive) {
+                    _ if failure.fatal => Flow::Stop(ExitStatus::Connection),
+                    flow => flow,
                 }
             }
         };
@@ -389,12 +385,14 @@ impl Shell {
     }
 
     fn meta_failed(&mut self, source: &Source<'_>) -> Flow {
+        self.note_failure(matches!(source, Source::Terminal(_)))
+    }
+
+    /// Notes a failure and decides what follows: at the terminal, or with
+    /// `--continue-on-error`, the next statement; otherwise exit code 3.
+    fn note_failure(&mut self, interactive: bool) -> Flow {
         self.failed = true;
-        match source {
-            Source::Terminal(_) => Flow::Continue,
-            Source::Text { .. } if self.options.continue_on_error => Flow::Continue,
-            Source::Text { .. } => Flow::Stop(ExitStatus::ScriptError),
-        }
+        if interactive || self.options.continue_on_error { Flow::Continue } else { Flow::Stop(ExitStatus::ScriptError) }
     }
 
     /// Runs a catalog query and prints it under `title`.
