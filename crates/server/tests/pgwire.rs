@@ -422,3 +422,96 @@ async fn idle_in_transaction_timeout_closes_the_connection() {
     let other = server.connect().await;
     assert_eq!(other.query_one("SELECT 1::int", &[]).await.unwrap().get::<_, i32>(0), 1);
 }
+
+/// One frontend message: type byte, length, body.
+fn frontend(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut msg = vec![kind];
+    msg.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    msg.extend_from_slice(body);
+    msg
+}
+
+/// Parse, Bind and Execute of `sql` on the unnamed statement and portal.
+fn parse_bind_execute(sql: &str) -> Vec<u8> {
+    let mut parse = b"\0".to_vec();
+    parse.extend_from_slice(sql.as_bytes());
+    parse.extend_from_slice(b"\0\0\0");
+    let mut out = frontend(b'P', &parse);
+    out.extend(frontend(b'B', b"\0\0\0\0\0\0\0\0"));
+    out.extend(frontend(b'E', b"\0\0\0\0\0"));
+    out
+}
+
+/// Reads backend messages until one of type `until` arrives; returns the
+/// types of all of them.
+async fn read_until(stream: &mut tokio::net::TcpStream, until: u8) -> Vec<u8> {
+    let mut kinds = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut head)).await.unwrap().unwrap();
+        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        stream.read_exact(&mut body).await.unwrap();
+        kinds.push(head[0]);
+        if head[0] == until {
+            return kinds;
+        }
+    }
+}
+
+#[tokio::test]
+async fn executes_between_syncs_commit_together_and_an_error_rolls_them_all_back() {
+    let server = TestServer::start();
+    let observer = server.connect().await;
+    observer.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.unwrap();
+    let count = || async { observer.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get::<_, i64>(0) };
+
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(&startup_message()).await.unwrap();
+    read_until(&mut s, b'Z').await;
+
+    // Two inserts, then Flush: both ran, neither is visible before Sync.
+    let mut batch = parse_bind_execute("INSERT INTO t VALUES (1)");
+    batch.extend(parse_bind_execute("INSERT INTO t VALUES (2)"));
+    batch.extend(frontend(b'H', b""));
+    s.write_all(&batch).await.unwrap();
+    let replies = read_until(&mut s, b'C').await;
+    assert!(!replies.contains(&b'E'), "{replies:?}");
+    read_until(&mut s, b'C').await;
+    assert_eq!(count().await, 0, "uncommitted before Sync");
+    s.write_all(&frontend(b'S', b"")).await.unwrap();
+    let replies = read_until(&mut s, b'Z').await;
+    assert!(!replies.contains(&b'E'), "{replies:?}");
+    assert_eq!(count().await, 2, "committed at Sync");
+
+    // An error in the middle: the insert before it is rolled back too,
+    // the one after is skipped, and the connection is idle again.
+    let mut batch = parse_bind_execute("INSERT INTO t VALUES (3)");
+    batch.extend(parse_bind_execute("INSERT INTO t VALUES (1)"));
+    batch.extend(parse_bind_execute("INSERT INTO t VALUES (4)"));
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    let replies = read_until(&mut s, b'Z').await;
+    assert_eq!(replies.iter().filter(|&&k| k == b'E').count(), 1, "{replies:?}");
+    assert_eq!(count().await, 2, "the whole batch rolled back");
+
+    // BEGIN inside a batch makes the statements before it part of the
+    // block, which stays open past Sync until COMMIT.
+    let mut batch = parse_bind_execute("INSERT INTO t VALUES (5)");
+    batch.extend(parse_bind_execute("BEGIN"));
+    batch.extend(parse_bind_execute("INSERT INTO t VALUES (6)"));
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    read_until(&mut s, b'Z').await;
+    assert_eq!(count().await, 2, "still in the block");
+    s.write_all(&[parse_bind_execute("COMMIT"), frontend(b'S', b"")].concat()).await.unwrap();
+    read_until(&mut s, b'Z').await;
+    assert_eq!(count().await, 4);
+
+    // A multi-statement simple query is one implicit transaction too.
+    let err = observer.batch_execute("INSERT INTO t VALUES (7); INSERT INTO t VALUES (1)").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "23505");
+    assert_eq!(count().await, 4);
+    observer.batch_execute("INSERT INTO t VALUES (7); INSERT INTO t VALUES (8)").await.unwrap();
+    assert_eq!(count().await, 6);
+}

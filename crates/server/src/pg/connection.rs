@@ -613,6 +613,11 @@ pub async fn serve_connection(
             }
         };
         if let Err(e) = handled {
+            if is_extended {
+                // Any error between two Syncs aborts the batch: its implicit
+                // transaction rolls back, an explicit block fails.
+                conn.session.lock().fail_block();
+            }
             let fatal = e.is_fatal();
             socket.set_transaction_status(conn.transaction_status());
             if process_error(&mut socket, e, is_extended).await.is_err() || fatal {

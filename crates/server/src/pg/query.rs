@@ -276,7 +276,12 @@ impl PgConnection {
         let params = stmt.decode_params(portal)?;
         let mut prepared = stmt.prepared.lock();
         let start = std::time::Instant::now();
-        let outcome = self.session.lock().execute_prepared_outcome(&mut prepared, &params);
+        let outcome = {
+            let mut session = self.session.lock();
+            // Executes until the next Sync share one transaction.
+            session.begin_implicit();
+            session.execute_prepared_outcome(&mut prepared, &params)
+        };
         self.shared.metrics.statement_done(&stmt.sql, start.elapsed());
         outcome.map_err(|e| sql_error(&e, Some(&stmt.sql)))
     }
@@ -558,6 +563,11 @@ impl ExtendedQueryHandler for PgConnection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         client.portal_store().rm_portal(DEFAULT_NAME);
+        // Sync commits what the Executes since the last one did together.
+        let committed = self.session.lock().end_implicit();
+        if let Err(e) = committed {
+            client.feed(PgWireBackendMessage::ErrorResponse(error_info(&e, None).into())).await?;
+        }
         let status = self.transaction_status();
         client.set_transaction_status(status);
         client.set_state(PgWireConnectionState::ReadyForQuery);

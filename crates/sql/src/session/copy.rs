@@ -10,7 +10,7 @@ use std::sync::Arc;
 use memdb_engine::{DataType, Table, Transaction, Value};
 use sqlparser::ast;
 
-use super::{Outcome, QueryResult, Session, TxnStatus};
+use super::{Outcome, QueryResult, Session};
 use crate::bind::{ident, object_name};
 use crate::copy::{CopyDecoder, CopyOptions, encode_header, encode_row};
 use crate::error::{Result, SqlError};
@@ -141,11 +141,9 @@ impl Session {
             // Rolling back only releases the transaction's state; there is
             // nothing to report to a client whose load already failed.
             Some(t) => drop(t.rollback()),
-            None => {
-                if self.status == TxnStatus::InBlock {
-                    self.status = TxnStatus::Failed;
-                }
-            }
+            // Loaded into the block (it fails) or the implicit
+            // transaction (rolled back).
+            None => self.fail(),
         }
     }
 

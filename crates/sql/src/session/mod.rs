@@ -309,6 +309,11 @@ pub struct Session {
     /// The role transactions act for (`None`: unrestricted, as embedded
     /// sessions and trusted local connections are).
     role: Option<String>,
+    /// Statements outside a block share one implicit transaction until
+    /// [`Session::end_implicit`] (the extended protocol's Sync, the end of a
+    /// multi-statement query) instead of committing one by one. An open
+    /// implicit transaction is `txn` while `status` is `Idle`.
+    implicit: bool,
 }
 
 /// Timeout settings in milliseconds (0: none).
@@ -386,6 +391,7 @@ impl Session {
             copy_in: None,
             timeouts: Timeouts::default(),
             role: None,
+            implicit: false,
         }
     }
 
@@ -489,6 +495,13 @@ impl Session {
     /// protocol does; stops at the first error (the last element) or at a
     /// `COPY … FROM STDIN`, which waits for its data.
     pub fn run_outcomes(&mut self, sql: &str) -> Vec<Result<Outcome>> {
+        // Extended-protocol statements not yet ended by a Sync commit
+        // before a simple query runs, as they would at its end on PostgreSQL.
+        if self.implicit
+            && let Err(e) = self.end_implicit()
+        {
+            return vec![Err(e)];
+        }
         // A repeated single statement skips parsing and planning.
         if let Some((key, mut prepared)) = self.statement_cache.remove_entry(sql) {
             let r = self.execute_prepared_outcome(&mut prepared, &[]);
@@ -515,14 +528,30 @@ impl Session {
             }
             return vec![r];
         }
+        // Several statements in one query share an implicit transaction:
+        // all of them commit, or none (PostgreSQL's multi-statement rule).
+        // COPY … FROM STDIN, which waits for data beyond this call, ends it
+        // first and loads in a transaction of its own.
         let mut out = Vec::with_capacity(statements.len());
+        self.begin_implicit();
         for stmt in &statements {
+            if self.implicit && matches!(stmt, ast::Statement::Copy { to: false, .. }) {
+                if let Err(e) = self.end_implicit() {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
             let r = self.statement_outcome(stmt, &[], &[], None);
             let stop = !matches!(r, Ok(Outcome::Done(_)) | Ok(Outcome::CopyOut { .. }));
             out.push(r);
             if stop {
                 break;
             }
+        }
+        if self.implicit
+            && let Err(e) = self.end_implicit()
+        {
+            out.push(Err(e));
         }
         out
     }
@@ -585,7 +614,7 @@ impl Session {
         }
         let (mut txn, autocommit) = match self.txn.take() {
             Some(t) => (t, false),
-            None => (self.begin_txn(self.default_options()?)?, true),
+            None => (self.begin_txn(self.default_options()?)?, !self.implicit),
         };
         let result = run(self, &mut txn);
         if autocommit {
@@ -596,10 +625,32 @@ impl Session {
         } else {
             self.txn = Some(txn);
             if result.is_err() {
-                self.status = TxnStatus::Failed;
+                self.fail();
             }
         }
         result
+    }
+
+    /// Starts sharing one implicit transaction among the statements that
+    /// follow outside a block, as PostgreSQL does between two Syncs of the
+    /// extended protocol: they commit together at [`Session::end_implicit`],
+    /// and an error rolls back all of them.
+    pub fn begin_implicit(&mut self) {
+        self.implicit = true;
+    }
+
+    /// Commits the implicit transaction, if statements opened one (an
+    /// error before rolled it back already), and returns to committing
+    /// each statement on its own. A failed commit (a serialization
+    /// failure) is the error of the batch.
+    pub fn end_implicit(&mut self) -> Result<()> {
+        self.implicit = false;
+        if self.status == TxnStatus::Idle
+            && let Some(txn) = self.txn.take()
+        {
+            txn.commit()?;
+        }
+        Ok(())
     }
 
     /// Marks an open transaction block failed, for an error the session
@@ -609,9 +660,19 @@ impl Session {
         self.fail();
     }
 
+    /// After an error: an explicit block fails (only ROLLBACK is accepted
+    /// from now on); an implicit transaction is rolled back at once.
     fn fail(&mut self) {
-        if self.status == TxnStatus::InBlock {
-            self.status = TxnStatus::Failed;
+        match self.status {
+            TxnStatus::InBlock => self.status = TxnStatus::Failed,
+            TxnStatus::Idle => {
+                if let Some(txn) = self.txn.take() {
+                    // Only the transaction's state is released; the error
+                    // that got here is what the client hears.
+                    drop(txn.rollback());
+                }
+            }
+            TxnStatus::Failed => {}
         }
     }
 
@@ -625,7 +686,10 @@ impl Session {
         Ok(Some(match stmt {
             ast::Statement::StartTransaction { modes, .. } => {
                 if self.txn.is_some() {
-                    // PostgreSQL warns and carries on.
+                    // Within a block PostgreSQL warns and carries on; an
+                    // implicit transaction becomes the block, statements
+                    // before BEGIN included.
+                    self.status = TxnStatus::InBlock;
                     return Ok(Some(QueryResult::tag("BEGIN")));
                 }
                 let mut options = self.default_options()?;
