@@ -535,11 +535,12 @@ impl Session {
         let mut out = Vec::with_capacity(statements.len());
         self.begin_implicit();
         for stmt in &statements {
-            if self.implicit && matches!(stmt, ast::Statement::Copy { to: false, .. }) {
-                if let Err(e) = self.end_implicit() {
-                    out.push(Err(e));
-                    return out;
-                }
+            if self.implicit
+                && matches!(stmt, ast::Statement::Copy { to: false, .. })
+                && let Err(e) = self.end_implicit()
+            {
+                out.push(Err(e));
+                return out;
             }
             let r = self.statement_outcome(stmt, &[], &[], None);
             let stop = !matches!(r, Ok(Outcome::Done(_)) | Ok(Outcome::CopyOut { .. }));
