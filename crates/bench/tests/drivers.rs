@@ -1,0 +1,196 @@
+//! The benchmark drivers end to end, briefly: `memdb-bench ycsb` and
+//! `memdb-bench tpcc` against memdb embedded, over pgwire and over RESP (a
+//! real server on loopback ports), and `memdb-bench chart` on what they
+//! wrote. Comparisons with PostgreSQL, SQLite and Redis are the scripts'
+//! business, not the tests'.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
+
+use memdb_server::Config;
+use tokio::sync::oneshot;
+
+/// A memory-only memdb server with pgwire and RESP on free ports.
+struct Server {
+    pg: SocketAddr,
+    resp: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let config = Config {
+            pg_listen: "127.0.0.1:0".into(),
+            resp_listen: "127.0.0.1:0".into(),
+            http_listen: "off".into(),
+            durability: memdb_server::Durability::MemoryOnly,
+            ..Config::default()
+        };
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let db = memdb_server::open_database(&config).unwrap();
+            runtime.block_on(async {
+                let shutdown = async {
+                    let _ = stop_rx.await;
+                };
+                memdb_server::serve(&config, db, shutdown, |at| {
+                    let _ = addr_tx.send(at);
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let at = addr_rx.recv().unwrap();
+        Server { pg: at.pg, resp: at.resp.unwrap(), stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    fn pg_url(&self) -> String {
+        format!("postgres://memdb@{}/memdb", self.pg)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs `memdb-bench` with `args`; returns its standard output, failing the
+/// test (with both outputs) when it exits unsuccessfully.
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_memdb-bench")).args(args).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "memdb-bench {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout.into_owned()
+}
+
+fn total_rows(csv: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|cells| cells[7] == "total")
+        .collect()
+}
+
+#[test]
+fn ycsb_runs_every_workload_embedded_over_pgwire_and_over_resp() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ycsb.csv");
+    let json = dir.path().join("ycsb.jsonl");
+    let pg = server.pg_url();
+    let resp = format!("redis://{}", server.resp);
+    let mut runs = 0;
+    for workload in ["a", "b", "c", "d", "e", "f"] {
+        for target in ["embedded", pg.as_str(), resp.as_str()] {
+            if workload == "e" && target.starts_with("redis") {
+                continue;
+            }
+            let out = bench(&[
+                "ycsb",
+                "--workload",
+                workload,
+                "--target",
+                target,
+                "--records",
+                "2000",
+                "--operations",
+                "3000",
+                "--threads",
+                "2",
+                "--duration",
+                "5",
+                "--csv",
+                csv.to_str().unwrap(),
+                "--json",
+                json.to_str().unwrap(),
+            ]);
+            assert!(out.contains("p99.9"), "no latency table:\n{out}");
+            runs += 1;
+        }
+    }
+    let totals = total_rows(&csv);
+    assert_eq!(totals.len(), runs);
+    let systems: Vec<&str> = totals.iter().map(|r| r[2].as_str()).collect();
+    assert!(systems.contains(&"memdb (embedded)") && systems.contains(&"memdb (pgwire)"));
+    assert!(systems.contains(&"memdb (resp)"));
+    for row in &totals {
+        let throughput: f64 = row[8].parse().unwrap();
+        assert!(throughput > 0.0, "{row:?}");
+    }
+    // No operation failed: every read found its record.
+    let failed: u64 = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(11).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    assert_eq!(failed, 0);
+    assert_eq!(std::fs::read_to_string(&json).unwrap().lines().count(), runs);
+
+    let svg = dir.path().join("chart.svg");
+    bench(&["chart", "--csv", csv.to_str().unwrap(), "--output", svg.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("memdb (pgwire)"));
+}
+
+#[test]
+fn ycsb_refuses_scans_over_resp_and_unknown_targets() {
+    let server = Server::start();
+    let resp = format!("redis://{}", server.resp);
+    for (target, message) in [(resp.as_str(), "ordered keys"), ("mysql://x", "unknown target")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_memdb-bench"))
+            .args(["ycsb", "--workload", "e", "--target", target, "--records", "10", "--operations", "10"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
+
+#[test]
+fn tpcc_runs_embedded_and_over_pgwire_and_its_checks_hold() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tpcc.csv");
+    let pg = server.pg_url();
+    for target in ["embedded", pg.as_str()] {
+        let out = bench(&[
+            "tpcc",
+            "--warehouses",
+            "1",
+            "--duration",
+            "4",
+            "--terminals",
+            "2",
+            "--target",
+            target,
+            "--csv",
+            csv.to_str().unwrap(),
+        ]);
+        for condition in 1..=4 {
+            assert!(out.contains(&format!("condition {condition} holds")), "{out}");
+        }
+        assert!(out.contains("new_order") && out.contains("stock_level"), "{out}");
+    }
+    let totals = total_rows(&csv);
+    assert_eq!(totals.len(), 2);
+    for row in &totals {
+        assert_eq!(row[9], "tpmC");
+        assert!(row[8].parse::<f64>().unwrap() > 0.0, "{row:?}");
+    }
+}
