@@ -50,12 +50,16 @@ trap cleanup EXIT
 target/release/memdb serve --durability async --data-dir "$WORK/memdb-async" \
   --pg-listen "127.0.0.1:$MEMDB_PG_PORT" --resp-listen off --http-listen off >"$WORK/memdb-pg.log" 2>&1 &
 PIDS+=($!)
-target/release/memdb serve --durability memory-only --pg-listen off \
+target/release/memdb serve --durability memory-only --pg-listen 127.0.0.1:0 \
   --resp-listen "127.0.0.1:$MEMDB_RESP_PORT" --http-listen off >"$WORK/memdb-resp.log" 2>&1 &
 PIDS+=($!)
 mapfile -t URLS < <(bench/scripts/baselines.sh start)
 for _ in $(seq 100); do
   psql -h 127.0.0.1 -p "$MEMDB_PG_PORT" -U postgres -c 'select 1' postgres >/dev/null 2>&1 && break
+  sleep 0.1
+done
+for _ in $(seq 100); do
+  [[ "$(redis-cli -p "$MEMDB_RESP_PORT" ping 2>/dev/null)" == PONG ]] && break
   sleep 0.1
 done
 
