@@ -432,6 +432,10 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
     }
     let left = push(left, to_left);
     let right = push(right, to_right);
+    let (left, right) = match index_join(left, right, kind, &keys_l, &keys_r, &rest) {
+        Ok(apply) => return apply,
+        Err(inputs) => inputs,
+    };
     if keys_l.is_empty() {
         return Plan::NestedLoopJoin {
             left: Box::new(left),
@@ -467,6 +471,91 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
         left_keys: keys_l,
         right_keys: keys_r,
         residual,
+    }
+}
+
+/// An index nested-loop join, when it beats hashing: the left side is
+/// bounded by an index (a few rows), the right side is a table scan, and
+/// an index of the right table takes the join keys — so each left row
+/// probes that index with its own key values instead of the whole right
+/// side being read into a hash table. Built as an [`Plan::Apply`] whose
+/// right scan's index bounds are the left row's columns (outer references
+/// of depth 1). Gives the inputs back when the shape does not fit.
+fn index_join(
+    left: Plan,
+    right: Plan,
+    kind: JoinKind,
+    keys_l: &[Expr],
+    keys_r: &[Expr],
+    rest: &[Expr],
+) -> Result<Plan, (Plan, Plan)> {
+    let fits = matches!(kind, JoinKind::Inner | JoinKind::Left)
+        && !keys_l.is_empty()
+        && index_bounded(&left)
+        && rest.iter().all(|t| !references_outer(t))
+        && keys_l.iter().all(|k| matches!(k, Expr::Column(_)))
+        && keys_r.iter().all(|k| matches!(k, Expr::Column(_)));
+    let Plan::Scan { table, alias, filter, lock, row_id, .. } = &right else { return Err((left, right)) };
+    if !fits || filter.as_ref().is_some_and(references_outer) {
+        return Err((left, right));
+    }
+    let types: Vec<DataType> = table.columns().iter().map(|c| c.data_type.clone()).collect();
+    let mut terms = filter.clone().map(Expr::conjuncts).unwrap_or_default();
+    for (l, r) in keys_l.iter().zip(keys_r) {
+        let (Expr::Column(outer), Expr::Column(inner)) = (l, r) else { return Err((left, right)) };
+        let Some(ty) = types.get(*inner) else { return Err((left, right)) };
+        let probe = Expr::Cast(Box::new(Expr::Outer { depth: 1, index: *outer }), ty.clone());
+        terms.push(Expr::Binary(BinOp::Eq, Box::new(Expr::Column(*inner)), Box::new(probe)));
+    }
+    let Some(access) = choose_index(table, &terms) else { return Err((left, right)) };
+    if !access_probes_outer(&access) {
+        return Err((left, right));
+    }
+    let inner = Plan::Scan {
+        table: table.clone(),
+        alias: alias.clone(),
+        access,
+        filter: Expr::conjunction(terms),
+        lock: *lock,
+        row_id: *row_id,
+        columns: None,
+    };
+    Ok(Plan::Apply { left: Box::new(left), right: Box::new(inner), kind, on: Expr::conjunction(rest.to_vec()) })
+}
+
+/// Whether a plan reads few rows: a scan bounded by an index (under
+/// filters and projections).
+fn index_bounded(plan: &Plan) -> bool {
+    match plan {
+        Plan::Scan { access, .. } => !matches!(access, Access::Full),
+        Plan::Filter { input, .. } | Plan::Project { input, .. } => index_bounded(input),
+        _ => false,
+    }
+}
+
+/// Whether an expression refers to an enclosing query's row (or holds a
+/// subquery, which might): such terms cannot move under an `Apply`, which
+/// adds a level.
+fn references_outer(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if matches!(x, Expr::Outer { .. } | Expr::Subquery(_)) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// Whether an index access is keyed by an outer reference.
+fn access_probes_outer(access: &Access) -> bool {
+    let any = |exprs: &[Expr]| exprs.iter().any(references_outer);
+    match access {
+        Access::Full => false,
+        Access::IndexPoints { keys, .. } => keys.iter().any(|k| any(k)),
+        Access::IndexRange { lower, upper, .. } => [lower, upper].iter().any(|b| match b {
+            Bound::Included(k) | Bound::Excluded(k) => any(k),
+            Bound::Unbounded => false,
+        }),
     }
 }
 
