@@ -432,10 +432,9 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
     }
     let left = push(left, to_left);
     let right = push(right, to_right);
-    let (left, right) = match index_join(left, right, kind, &keys_l, &keys_r, &rest) {
-        Ok(apply) => return apply,
-        Err(inputs) => inputs,
-    };
+    if let Some(inner) = index_join_inner(&left, &right, kind, &keys_l, &keys_r, &rest) {
+        return Plan::Apply { left: Box::new(left), right: Box::new(inner), kind, on: Expr::conjunction(rest) };
+    }
     if keys_l.is_empty() {
         return Plan::NestedLoopJoin {
             left: Box::new(left),
@@ -480,38 +479,39 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
 /// probes that index with its own key values instead of the whole right
 /// side being read into a hash table. Built as an [`Plan::Apply`] whose
 /// right scan's index bounds are the left row's columns (outer references
-/// of depth 1). Gives the inputs back when the shape does not fit.
-fn index_join(
-    left: Plan,
-    right: Plan,
+/// of depth 1). Returns that inner scan, or `None` when the shape does not
+/// fit.
+fn index_join_inner(
+    left: &Plan,
+    right: &Plan,
     kind: JoinKind,
     keys_l: &[Expr],
     keys_r: &[Expr],
     rest: &[Expr],
-) -> Result<Plan, (Plan, Plan)> {
+) -> Option<Plan> {
     let fits = matches!(kind, JoinKind::Inner | JoinKind::Left)
         && !keys_l.is_empty()
-        && index_bounded(&left)
+        && index_bounded(left)
         && rest.iter().all(|t| !references_outer(t))
         && keys_l.iter().all(|k| matches!(k, Expr::Column(_)))
         && keys_r.iter().all(|k| matches!(k, Expr::Column(_)));
-    let Plan::Scan { table, alias, filter, lock, row_id, .. } = &right else { return Err((left, right)) };
+    let Plan::Scan { table, alias, filter, lock, row_id, .. } = right else { return None };
     if !fits || filter.as_ref().is_some_and(references_outer) {
-        return Err((left, right));
+        return None;
     }
     let types: Vec<DataType> = table.columns().iter().map(|c| c.data_type.clone()).collect();
     let mut terms = filter.clone().map(Expr::conjuncts).unwrap_or_default();
     for (l, r) in keys_l.iter().zip(keys_r) {
-        let (Expr::Column(outer), Expr::Column(inner)) = (l, r) else { return Err((left, right)) };
-        let Some(ty) = types.get(*inner) else { return Err((left, right)) };
+        let (Expr::Column(outer), Expr::Column(inner)) = (l, r) else { return None };
+        let ty = types.get(*inner)?;
         let probe = Expr::Cast(Box::new(Expr::Outer { depth: 1, index: *outer }), ty.clone());
         terms.push(Expr::Binary(BinOp::Eq, Box::new(Expr::Column(*inner)), Box::new(probe)));
     }
-    let Some(access) = choose_index(table, &terms) else { return Err((left, right)) };
+    let access = choose_index(table, &terms)?;
     if !access_probes_outer(&access) {
-        return Err((left, right));
+        return None;
     }
-    let inner = Plan::Scan {
+    Some(Plan::Scan {
         table: table.clone(),
         alias: alias.clone(),
         access,
@@ -519,8 +519,7 @@ fn index_join(
         lock: *lock,
         row_id: *row_id,
         columns: None,
-    };
-    Ok(Plan::Apply { left: Box::new(left), right: Box::new(inner), kind, on: Expr::conjunction(rest.to_vec()) })
+    })
 }
 
 /// Whether a plan reads few rows: a scan bounded by an index (under
