@@ -4,67 +4,19 @@
 //! wrote. Comparisons with PostgreSQL, SQLite and Redis are the scripts'
 //! business, not the tests'.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
-use std::net::SocketAddr;
+// The server tests' in-process server on free loopback ports.
+#[path = "../../server/tests/common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::process::Command;
-use std::sync::mpsc;
 
-use memdb_server::Config;
-use tokio::sync::oneshot;
+use common::TestServer;
 
-/// A memory-only memdb server with pgwire and RESP on free ports.
-struct Server {
-    pg: SocketAddr,
-    resp: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let config = Config {
-            pg_listen: "127.0.0.1:0".into(),
-            resp_listen: "127.0.0.1:0".into(),
-            http_listen: "off".into(),
-            durability: memdb_server::Durability::MemoryOnly,
-            ..Config::default()
-        };
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            let db = memdb_server::open_database(&config).unwrap();
-            runtime.block_on(async {
-                let shutdown = async {
-                    let _ = stop_rx.await;
-                };
-                memdb_server::serve(&config, db, shutdown, |at| {
-                    let _ = addr_tx.send(at);
-                })
-                .await
-                .unwrap();
-            });
-        });
-        let at = addr_rx.recv().unwrap();
-        Server { pg: at.pg, resp: at.resp.unwrap(), stop: Some(stop_tx), thread: Some(thread) }
-    }
-
-    fn pg_url(&self) -> String {
-        format!("postgres://memdb@{}/memdb", self.pg)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+fn pg_url(server: &TestServer) -> String {
+    format!("postgres://memdb@{}/memdb", server.addr)
 }
 
 /// Runs `memdb-bench` with `args`; returns its standard output, failing the
@@ -88,12 +40,12 @@ fn total_rows(csv: &Path) -> Vec<Vec<String>> {
 
 #[test]
 fn ycsb_runs_every_workload_embedded_over_pgwire_and_over_resp() {
-    let server = Server::start();
+    let server = TestServer::start_resp();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("ycsb.csv");
     let json = dir.path().join("ycsb.jsonl");
-    let pg = server.pg_url();
-    let resp = format!("redis://{}", server.resp);
+    let pg = pg_url(&server);
+    let resp = format!("redis://{}", server.resp.unwrap());
     let mut runs = 0;
     for workload in ["a", "b", "c", "d", "e", "f"] {
         for target in ["embedded", pg.as_str(), resp.as_str()] {
@@ -149,8 +101,8 @@ fn ycsb_runs_every_workload_embedded_over_pgwire_and_over_resp() {
 
 #[test]
 fn ycsb_refuses_scans_over_resp_and_unknown_targets() {
-    let server = Server::start();
-    let resp = format!("redis://{}", server.resp);
+    let server = TestServer::start_resp();
+    let resp = format!("redis://{}", server.resp.unwrap());
     for (target, message) in [(resp.as_str(), "ordered keys"), ("mysql://x", "unknown target")] {
         let out = Command::new(env!("CARGO_BIN_EXE_memdb-bench"))
             .args(["ycsb", "--workload", "e", "--target", target, "--records", "10", "--operations", "10"])
@@ -164,10 +116,10 @@ fn ycsb_refuses_scans_over_resp_and_unknown_targets() {
 
 #[test]
 fn tpcc_runs_embedded_and_over_pgwire_and_its_checks_hold() {
-    let server = Server::start();
+    let server = TestServer::start_resp();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("tpcc.csv");
-    let pg = server.pg_url();
+    let pg = pg_url(&server);
     for target in ["embedded", pg.as_str()] {
         let out = bench(&[
             "tpcc",

@@ -98,12 +98,13 @@ impl System {
     }
 
     fn describe(&self) -> Result<String> {
+        let System::Wire(_) = self else { return Ok("memdb (embedded)".into()) };
         let version = self.connect()?.query_text("SELECT version()")?;
-        let text = version.first().and_then(|r| r.first()).and_then(|c| c.text().ok()).unwrap_or("").to_owned();
-        Ok(match self {
-            System::Embedded(_) => "memdb (embedded)".into(),
-            System::Wire(_) if text.contains("memdb") => "memdb (pgwire)".into(),
-            System::Wire(_) => format!("postgresql {}", text.split_whitespace().nth(1).unwrap_or("")),
+        let text = version.first().and_then(|r| r.first()).and_then(|c| c.text().ok()).unwrap_or("");
+        Ok(if text.contains("memdb") {
+            "memdb (pgwire)".into()
+        } else {
+            format!("postgresql {}", text.split_whitespace().nth(1).unwrap_or(""))
         })
     }
 }
