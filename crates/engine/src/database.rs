@@ -429,6 +429,13 @@ impl Database {
         self.shared.newest.load(Ordering::Acquire)
     }
 
+    /// The commit that last changed the schema: a plan made against the
+    /// catalog at this version is still valid while it stays the same
+    /// (what [`crate::Transaction::schema_version`] says of a transaction's view).
+    pub fn schema_version(&self) -> Timestamp {
+        self.shared.current_catalog.load().committed_at
+    }
+
     /// Current definitions of all tables.
     pub fn schemas(&self) -> Vec<Arc<TableSchema>> {
         self.shared.current_catalog.load().tables().map(|t| t.schema.clone()).collect()

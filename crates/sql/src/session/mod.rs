@@ -302,6 +302,10 @@ pub struct Session {
     prepared: HashMap<String, PreparedStatement>,
     /// Plans of recently run statement texts (the simple-query plan cache).
     statement_cache: HashMap<String, PreparedStatement>,
+    /// Statements recently described by Parse, by text, with the parameter
+    /// types the client declared: a driver that sends Parse before every
+    /// Execute (unnamed statements) skips parsing and planning.
+    described_cache: HashMap<String, (Vec<Option<memdb_engine::DataType>>, PreparedStatement)>,
     /// A `COPY … FROM STDIN` in progress.
     copy_in: Option<Box<copy::CopyInState>>,
     /// The timeout settings, parsed.
@@ -388,6 +392,7 @@ impl Session {
             settings: default_settings(),
             prepared: HashMap::new(),
             statement_cache: HashMap::new(),
+            described_cache: HashMap::new(),
             copy_in: None,
             timeouts: Timeouts::default(),
             role: None,
@@ -1002,6 +1007,32 @@ impl Session {
         sql: &str,
         declared: Vec<Option<memdb_engine::DataType>>,
     ) -> Result<PreparedStatement> {
+        // The same text and declared types, against the same schema: the
+        // description and plan made last time hold.
+        let version = match &self.txn {
+            Some(txn) => txn.schema_version(),
+            None => Some(self.db.schema_version()),
+        };
+        if let Some((types, cached)) = self.described_cache.get(sql)
+            && *types == declared
+            && cached.plan.as_ref().map(|p| p.version) == version
+            && version.is_some()
+            && self.status != TxnStatus::Failed
+        {
+            return Ok(cached.clone());
+        }
+        let prepared = self.describe_new(sql, declared.clone())?;
+        if prepared.plan.as_ref().is_some_and(|p| Some(p.version) == version) {
+            if self.described_cache.len() >= STATEMENT_CACHE_SIZE {
+                self.described_cache.clear();
+            }
+            self.described_cache.insert(sql.to_owned(), (declared, prepared.clone()));
+        }
+        Ok(prepared)
+    }
+
+    /// [`Session::prepare_described`] without the cache.
+    fn describe_new(&mut self, sql: &str, declared: Vec<Option<memdb_engine::DataType>>) -> Result<PreparedStatement> {
         let mut prepared = self.prepare(sql)?;
         prepared.params = declared;
         if self.status == TxnStatus::Failed && !is_block_end(&prepared.statement) {
