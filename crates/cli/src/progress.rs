@@ -94,11 +94,6 @@ impl PhaseBars {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
         self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    /// Starts drawing `bar` once the delay has passed.
-    fn reveal(&self, bar: &ProgressBar) {
-        reveal_after(bar, self.started, self.delay);
-    }
 }
 
 impl memdb_engine::Progress for PhaseBars {
@@ -121,7 +116,7 @@ impl memdb_engine::Progress for PhaseBars {
         }
         bar.set_message(name.to_owned());
         if total > 0 {
-            self.reveal(&bar);
+            reveal_after(&bar, self.started, self.delay);
         }
         set_active(Some(bar.clone()));
         *current = Some(bar);
@@ -131,7 +126,7 @@ impl memdb_engine::Progress for PhaseBars {
         if let Some(bar) = &*self.lock() {
             bar.set_position(done);
             if bar.length().is_some_and(|total| total > 0) {
-                self.reveal(bar);
+                reveal_after(bar, self.started, self.delay);
             }
         }
     }

@@ -290,13 +290,14 @@ fn replay(
     // Segments wholly covered by the checkpoint are skipped.
     let covered = |i: usize| segments.get(i + 1).is_some_and(|next| next.first.saturating_sub(1) <= db.last_commit());
     let file_len = |s: &SegmentFile| std::fs::metadata(&s.path).map_or(0, |m| m.len());
-    let to_read: Vec<usize> = (0..segments.len()).filter(|&i| !covered(i)).collect();
-    let total: u64 = to_read.iter().map(|&i| file_len(&segments[i])).sum();
+    // Each segment's length is read once: for the total, then for progress.
+    let to_read: Vec<(usize, u64)> =
+        (0..segments.len()).filter(|&i| !covered(i)).map(|i| (i, file_len(&segments[i]))).collect();
+    let total: u64 = to_read.iter().map(|&(_, len)| len).sum();
     progress.phase("replaying the log", total, ProgressUnit::Bytes);
     let mut read_before = 0u64;
-    for i in to_read {
+    for (i, segment_len) in to_read {
         let segment = &segments[i];
-        let segment_len = file_len(segment);
         if covered(i) {
             // Covered by what the segments before it replayed.
             read_before += segment_len;
