@@ -95,3 +95,92 @@ fn a_selective_outer_side_probes_the_inner_index_per_row() {
     let plan = plan_text(&mut s, "EXPLAIN SELECT count(*) FROM line l JOIN stock s ON s.w = l.w AND s.item = l.item");
     assert!(plan.contains("Hash Join"), "{plan}");
 }
+
+#[test]
+fn order_by_reads_an_index_in_order_instead_of_sorting() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE q (w int, d int, o int, v int, PRIMARY KEY (w, d, o))").unwrap();
+    s.execute("CREATE INDEX q_v ON q (v)").unwrap();
+    s.execute(
+        "INSERT INTO q SELECT w, d, o, CASE WHEN o % 7 = 0 THEN NULL ELSE (o * 37) % 101 END \
+         FROM generate_series(1, 3) AS w, generate_series(1, 4) AS d, generate_series(1, 300) AS o",
+    )
+    .unwrap();
+    // Keys moved and rows removed, inside an open transaction too.
+    s.execute("UPDATE q SET v = v + 500 WHERE o % 11 = 0").unwrap();
+    s.execute("DELETE FROM q WHERE o % 13 = 0").unwrap();
+    s.execute("BEGIN").unwrap();
+    s.execute("UPDATE q SET v = 1000 - v WHERE o % 17 = 0").unwrap();
+    s.execute("DELETE FROM q WHERE w = 2 AND d = 3 AND o < 5").unwrap();
+
+    // Each query, and the same order asked through expressions no index
+    // takes (so sorted by the Sort operator).
+    let cases = [
+        (
+            "SELECT o FROM q WHERE w = 2 AND d = 3 ORDER BY o LIMIT 1",
+            "SELECT o FROM q WHERE w = 2 AND d = 3 ORDER BY o + 0 LIMIT 1",
+            "Index Scan using q_pkey",
+        ),
+        (
+            "SELECT o, v FROM q WHERE w = 1 AND d = 2 ORDER BY o DESC LIMIT 5 OFFSET 2",
+            "SELECT o, v FROM q WHERE w = 1 AND d = 2 ORDER BY o + 0 DESC LIMIT 5 OFFSET 2",
+            "Index Scan Backward using q_pkey",
+        ),
+        (
+            "SELECT w, d, o FROM q WHERE w = 3 ORDER BY d DESC, o DESC",
+            "SELECT w, d, o FROM q WHERE w = 3 ORDER BY d + 0 DESC, o + 0 DESC",
+            "Index Scan Backward using q_pkey",
+        ),
+        (
+            "SELECT w, d, o FROM q WHERE w = 1 AND o > 290 ORDER BY w, d, o",
+            "SELECT w, d, o FROM q WHERE w = 1 AND o > 290 ORDER BY w + 0, d + 0, o + 0",
+            "Index Scan using q_pkey",
+        ),
+        (
+            "SELECT w, d, o, v FROM q ORDER BY v, w, d, o LIMIT 40",
+            "SELECT w, d, o, v FROM q ORDER BY v + 0, w, d, o LIMIT 40",
+            "Top-N Sort",
+        ),
+        ("SELECT v FROM q ORDER BY v LIMIT 30", "SELECT v FROM q ORDER BY v + 0 LIMIT 30", "Index Scan using q_v"),
+        (
+            "SELECT v FROM q WHERE v > 50 ORDER BY v DESC LIMIT 30",
+            "SELECT v FROM q WHERE v > 50 ORDER BY v + 0 DESC LIMIT 30",
+            "Index Scan Backward using q_v",
+        ),
+        // NULLs first in descending order, as the reversed index has them.
+        (
+            "SELECT v FROM q ORDER BY v DESC LIMIT 30",
+            "SELECT v FROM q ORDER BY v + 0 DESC LIMIT 30",
+            "Index Scan Backward using q_v",
+        ),
+        // Against the index's NULL placement: sorted.
+        (
+            "SELECT v FROM q ORDER BY v NULLS FIRST LIMIT 30",
+            "SELECT v FROM q ORDER BY v + 0 NULLS FIRST LIMIT 30",
+            "Sort",
+        ),
+        (
+            "SELECT v FROM q ORDER BY v DESC NULLS LAST LIMIT 30",
+            "SELECT v FROM q ORDER BY v + 0 DESC NULLS LAST LIMIT 30",
+            "Sort",
+        ),
+        // Mixed directions: sorted.
+        (
+            "SELECT d, o FROM q WHERE w = 1 ORDER BY d, o DESC",
+            "SELECT d, o FROM q WHERE w = 1 ORDER BY d + 0, o + 0 DESC",
+            "Sort",
+        ),
+    ];
+    for (query, sorted, expected) in cases {
+        let plan = plan_text(&mut s, &format!("EXPLAIN {query}"));
+        assert!(plan.contains(expected), "{query}:\n{plan}");
+        if expected.contains("Index Scan") {
+            assert!(!plan.contains("Sort"), "{query}:\n{plan}");
+        }
+        let got = s.execute(query).unwrap().rows;
+        assert!(!got.is_empty(), "{query}");
+        assert_eq!(got, s.execute(sorted).unwrap().rows, "{query}");
+    }
+    s.execute("COMMIT").unwrap();
+}

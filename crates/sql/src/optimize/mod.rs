@@ -8,10 +8,14 @@
 //! * index selection: a scan's filter terms `col = v`, ranges and IN lists
 //!   on indexed columns become index point lookups or range scans (the
 //!   filter stays as a re-check);
-//! * top-k: `ORDER BY … LIMIT n` keeps only n rows while sorting.
+//! * top-k: `ORDER BY … LIMIT n` keeps only n rows while sorting;
+//! * ORDER BY through an index (`order`): no sort when an index scan
+//!   delivers the rows in order.
 //!
 //! Terms with correlated subqueries stay where the binder put them: their
 //! outer references are positions in that node's row.
+
+mod order;
 
 use std::ops::Bound;
 
@@ -238,11 +242,11 @@ fn rewrite(plan: Plan) -> Plan {
                 _ => None,
             };
             let input = match (input, top) {
-                (Plan::Sort { input, keys, limit: None }, Some(k)) => Plan::Sort { input, keys, limit: Some(k) },
+                (Plan::Sort { input, keys, limit: None }, Some(k)) => order::sort(*input, keys, Some(k)),
                 // Through the projection that drops hidden sort columns.
                 (Plan::Project { input: inner, exprs }, Some(k)) => match *inner {
                     Plan::Sort { input, keys, limit: None } => {
-                        Plan::Project { input: Box::new(Plan::Sort { input, keys, limit: Some(k) }), exprs }
+                        Plan::Project { input: Box::new(order::sort(*input, keys, Some(k))), exprs }
                     }
                     other => Plan::Project { input: Box::new(other), exprs },
                 },
@@ -273,7 +277,7 @@ fn rewrite(plan: Plan) -> Plan {
             Plan::Aggregate { input: Box::new(rewrite(*input)), group_by, aggregates }
         }
         Plan::Window { input, functions } => Plan::Window { input: Box::new(rewrite(*input)), functions },
-        Plan::Sort { input, keys, limit } => Plan::Sort { input: Box::new(rewrite(*input)), keys, limit },
+        Plan::Sort { input, keys, limit } => order::sort(rewrite(*input), keys, limit),
         Plan::Distinct { input, on } => Plan::Distinct { input: Box::new(rewrite(*input)), on },
         Plan::SetOp { op, all, left, right } => {
             Plan::SetOp { op, all, left: Box::new(rewrite(*left)), right: Box::new(rewrite(*right)) }
