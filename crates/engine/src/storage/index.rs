@@ -24,8 +24,13 @@ use crate::schema::{IndexKind, IndexSchema};
 use crate::storage::RowId;
 use crate::types::{DataType, Value};
 
-/// How many entries a scan fetches per batch.
+/// How many entries a scan fetches per batch, at most.
 pub(crate) const SCAN_BATCH: usize = 256;
+
+/// A scan's first batch: small, so a query that stops after a few rows
+/// (`ORDER BY … LIMIT 1` read from an index) checks only a few entries;
+/// batches then grow to [`SCAN_BATCH`].
+pub(crate) const FIRST_SCAN_BATCH: usize = 16;
 
 enum Structure {
     /// The primary key.
@@ -229,8 +234,12 @@ impl IndexStorage {
                 let upper = key.prefix_successor();
                 let mut from = Bound::Included(key);
                 loop {
-                    let batch =
-                        self.range_batch(&from, &upper.clone().map_or(Bound::Unbounded, Bound::Excluded), false);
+                    let batch = self.range_batch(
+                        &from,
+                        &upper.clone().map_or(Bound::Unbounded, Bound::Excluded),
+                        false,
+                        SCAN_BATCH,
+                    );
                     let full = batch.len() == SCAN_BATCH;
                     let Some((last, _)) = batch.last().cloned() else { break };
                     out.extend(batch.into_iter().map(|(_, id)| id));
@@ -250,9 +259,9 @@ impl IndexStorage {
         !matches!(self.structure, Structure::Hash(_))
     }
 
-    /// Up to [`SCAN_BATCH`] entries within the bounds, in ascending order or
-    /// (with `reverse`) descending order.
-    pub fn range_batch(&self, lower: &Bound<Key>, upper: &Bound<Key>, reverse: bool) -> Vec<(Key, RowId)> {
+    /// Up to `max` entries within the bounds, in ascending order or (with
+    /// `reverse`) descending order.
+    pub fn range_batch(&self, lower: &Bound<Key>, upper: &Bound<Key>, reverse: bool, max: usize) -> Vec<(Key, RowId)> {
         fn as_bytes(b: &Bound<Key>) -> Bound<&[u8]> {
             match b {
                 Bound::Included(k) => Bound::Included(k.as_bytes()),
@@ -267,10 +276,10 @@ impl IndexStorage {
             return Vec::new();
         }
         match &self.structure {
-            Structure::Exact(tree) => batch_of(tree, range, reverse, |_, &id| id),
-            Structure::ExactInt(tree) => int_batch(tree, range, reverse),
-            Structure::Ordered(tree) => batch_of(tree, range, reverse, |k, _| suffix_row_id(k)),
-            Structure::OrderedInt(tree) => packed_batch(tree, range, reverse),
+            Structure::Exact(tree) => batch_of(tree, range, reverse, max, |_, &id| id),
+            Structure::ExactInt(tree) => int_batch(tree, range, reverse, max),
+            Structure::Ordered(tree) => batch_of(tree, range, reverse, max, |k, _| suffix_row_id(k)),
+            Structure::OrderedInt(tree) => packed_batch(tree, range, reverse, max),
             Structure::Hash(_) => Vec::new(),
         }
     }
@@ -326,6 +335,7 @@ fn int_batch(
     tree: &TreeIndex<i64, RowId>,
     (lower, upper): (Bound<&[u8]>, Bound<&[u8]>),
     reverse: bool,
+    max: usize,
 ) -> Vec<(Key, RowId)> {
     let lo = match lower {
         Bound::Unbounded => i128::from(i64::MIN),
@@ -349,7 +359,7 @@ fn int_batch(
     }
     let guard = Guard::new();
     let take = |(k, id): (&i64, &RowId)| (Key::encode(&[Value::Int8(*k)]), *id);
-    take_batch(|| tree.range(lo..=hi, &guard).map(take), reverse)
+    take_batch(|| tree.range(lo..=hi, &guard).map(take), reverse, max)
 }
 
 // Packed entries of a non-unique index on one integer column:
@@ -418,6 +428,7 @@ fn packed_batch(
     tree: &TreeIndex<u128, ()>,
     (lower, upper): (Bound<&[u8]>, Bound<&[u8]>),
     reverse: bool,
+    max: usize,
 ) -> Vec<(Key, RowId)> {
     let exact = |b: &[u8], p: u128| p != u128::MAX && packed_key(p).as_bytes() == b;
     let lo = match lower {
@@ -441,37 +452,38 @@ fn packed_batch(
     }
     let guard = Guard::new();
     let take = |(k, _): (&u128, &())| (packed_key(*k), (*k & 0xFFFF_FFFF) as RowId);
-    take_batch(|| tree.range(lo..=hi, &guard).map(take), reverse)
+    take_batch(|| tree.range(lo..=hi, &guard).map(take), reverse, max)
 }
 
-/// Up to [`SCAN_BATCH`] entries of a tree within `range`, with their row ids.
+/// Up to `max` entries of a tree within `range`, with their row ids.
 fn batch_of<V: Clone + 'static>(
     tree: &TreeIndex<Key, V>,
     range: (Bound<&[u8]>, Bound<&[u8]>),
     reverse: bool,
+    max: usize,
     row_id: impl Fn(&Key, &V) -> RowId,
 ) -> Vec<(Key, RowId)> {
     let guard = Guard::new();
     let take = |(k, v): (&Key, &V)| (k.clone(), row_id(k, v));
-    take_batch(|| tree.range::<[u8], _>(range, &guard).map(take), reverse)
+    take_batch(|| tree.range::<[u8], _>(range, &guard).map(take), reverse, max)
 }
 
-/// Up to [`SCAN_BATCH`] items of a range, ascending or descending.
+/// Up to `max` items of a range, ascending or descending.
 ///
 /// scc 3.8's reverse range gives up when it starts on a leaf whose entries
 /// were all removed; the forward direction does not. So an empty reverse
 /// batch is checked forwards, keeping the last batch of what it finds.
-fn take_batch<T, R: DoubleEndedIterator<Item = T>>(range: impl Fn() -> R, reverse: bool) -> Vec<T> {
+fn take_batch<T, R: DoubleEndedIterator<Item = T>>(range: impl Fn() -> R, reverse: bool, max: usize) -> Vec<T> {
     if !reverse {
-        return range().take(SCAN_BATCH).collect();
+        return range().take(max).collect();
     }
-    let batch: Vec<T> = range().rev().take(SCAN_BATCH).collect();
+    let batch: Vec<T> = range().rev().take(max).collect();
     if !batch.is_empty() {
         return batch;
     }
-    let mut window = std::collections::VecDeque::with_capacity(SCAN_BATCH);
+    let mut window = std::collections::VecDeque::with_capacity(max);
     for item in range() {
-        if window.len() == SCAN_BATCH {
+        if window.len() == max {
             window.pop_front();
         }
         window.push_back(item);
@@ -501,8 +513,8 @@ mod tests {
                 for reverse in [false, true] {
                     let (l, u) = (bound(i, lo), bound(j + 1, hi));
                     assert_eq!(
-                        a.range_batch(&l, &u, reverse),
-                        b.range_batch(&l, &u, reverse),
+                        a.range_batch(&l, &u, reverse, SCAN_BATCH),
+                        b.range_batch(&l, &u, reverse, SCAN_BATCH),
                         "{l:?}..{u:?} reverse={reverse}"
                     );
                 }
@@ -604,8 +616,8 @@ mod tests {
         }
         let lo = Bound::Included(Key::encode(&[Value::Int8(3)]));
         let hi = Bound::Excluded(Key::encode(&[Value::Int8(6)]));
-        let fwd: Vec<_> = idx.range_batch(&lo, &hi, false).into_iter().map(|(_, id)| id).collect();
-        let rev: Vec<_> = idx.range_batch(&lo, &hi, true).into_iter().map(|(_, id)| id).collect();
+        let fwd: Vec<_> = idx.range_batch(&lo, &hi, false, SCAN_BATCH).into_iter().map(|(_, id)| id).collect();
+        let rev: Vec<_> = idx.range_batch(&lo, &hi, true, SCAN_BATCH).into_iter().map(|(_, id)| id).collect();
         assert_eq!(fwd, vec![3, 4, 5]);
         assert_eq!(rev, vec![5, 4, 3]);
     }

@@ -9,7 +9,7 @@ use crate::mvcc::Guard;
 use crate::schema::{IndexId, TableId};
 use crate::security::Privileges;
 use crate::storage::RowId;
-use crate::storage::index::{IndexStorage, SCAN_BATCH};
+use crate::storage::index::{FIRST_SCAN_BATCH, IndexStorage, SCAN_BATCH};
 use crate::storage::table::TableStorage;
 use crate::txn::{IsolationLevel, Row, Table, Transaction};
 use crate::types::Value;
@@ -246,7 +246,7 @@ impl Transaction {
                 Cursor::Index { index, lower, upper }
             }
         };
-        Ok(ScanCursor { table: table.clone(), cursor, reverse, done: false, wanted: None })
+        Ok(ScanCursor { table: table.clone(), cursor, reverse, done: false, wanted: None, batch: FIRST_SCAN_BATCH })
     }
 
     /// Appends the next batch of a cursor's rows to `out`; returns `false`
@@ -337,6 +337,8 @@ pub struct ScanCursor {
     done: bool,
     /// Physical columns to materialize (`None`: all).
     wanted: Option<Vec<bool>>,
+    /// Entries or row ids the next refill takes (grows to `SCAN_BATCH`).
+    batch: usize,
 }
 
 impl std::fmt::Debug for ScanCursor {
@@ -371,15 +373,17 @@ impl ScanCursor {
     /// Fetches the next batch of index entries or row ids into `out`.
     fn refill(&mut self, txn: &Transaction, out: &mut Vec<Row>) -> Result<()> {
         let storage = self.table.storage().clone();
+        let size = self.batch;
+        self.batch = (size * 4).min(SCAN_BATCH);
         match &mut self.cursor {
             Cursor::Rows { next, high } => {
                 let ids: Vec<RowId> = if self.reverse {
-                    let from = next.saturating_sub(SCAN_BATCH as u64);
+                    let from = next.saturating_sub(size as u64);
                     let ids = (from..*next).rev().collect();
                     *next = from;
                     ids
                 } else {
-                    let to = (*next + SCAN_BATCH as u64).min(*high);
+                    let to = (*next + size as u64).min(*high);
                     let ids = (*next..to).collect();
                     *next = to;
                     ids
@@ -394,8 +398,8 @@ impl ScanCursor {
                 }
             }
             Cursor::Index { index, lower, upper } => {
-                let batch = index.range_batch(lower, upper, self.reverse);
-                if batch.len() < SCAN_BATCH {
+                let batch = index.range_batch(lower, upper, self.reverse, size);
+                if batch.len() < size {
                     self.done = true;
                 }
                 if let Some((last, _)) = batch.last() {
