@@ -81,8 +81,10 @@ impl<'p> ScanOp<'p> {
                         values.push(v);
                     }
                 }
-                values.sort();
-                values.dedup();
+                if values.len() > 1 {
+                    values.sort();
+                    values.dedup();
+                }
                 Source::Points { index: index.clone(), keys: values.into_iter() }
             }
         };

@@ -15,6 +15,7 @@
 //! Terms with correlated subqueries stay where the binder put them: their
 //! outer references are positions in that node's row.
 
+mod implied;
 mod order;
 
 use std::ops::Bound;
@@ -60,6 +61,7 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
     need.resize(width, false);
     match plan {
         Plan::Scan { table, alias, access, filter, lock, row_id, .. } => {
+            let filter = implied::without_implied_terms(&table, &access, filter);
             if let Some(f) = &filter {
                 if has_correlated(f) {
                     need = all(width);

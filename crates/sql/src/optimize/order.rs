@@ -149,8 +149,9 @@ fn at_most_one_row(table: &Table, access: &Access) -> bool {
 }
 
 /// Types whose index key order (memdb_engine::key) is the order ORDER BY
-/// sorts them in. Intervals, JSON and arrays are left to the sort.
-fn key_order_is_sort_order(t: &DataType) -> bool {
+/// sorts them in, and whose key equality is SQL equality. Intervals,
+/// JSON, arrays and `char(n)` (blank-padded comparison) are left out.
+pub(super) fn key_order_is_sort_order(t: &DataType) -> bool {
     matches!(
         t,
         DataType::Bool
