@@ -12,11 +12,13 @@ use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::{Access, RowLock};
 
-enum Source {
+enum Source<'p> {
     Cursor(ScanCursor),
-    /// Point lookups still to do, and their index.
+    /// Point lookups still to do, their index, and whether it is the
+    /// primary key (whose own lookup is the cheapest read).
     Points {
-        index: String,
+        index: &'p str,
+        primary: bool,
         keys: std::vec::IntoIter<Vec<Value>>,
     },
     Done,
@@ -25,7 +27,7 @@ enum Source {
 /// Reads a table through its access path.
 pub(crate) struct ScanOp<'p> {
     table: &'p Table,
-    source: Source,
+    source: Source<'p>,
     filter: Option<Predicate<'p>>,
     lock: Option<RowLock>,
     row_id: bool,
@@ -85,7 +87,8 @@ impl<'p> ScanOp<'p> {
                     values.sort();
                     values.dedup();
                 }
-                Source::Points { index: index.clone(), keys: values.into_iter() }
+                let primary = table.schema().primary_key_index().is_some_and(|pk| pk.name == *index);
+                Source::Points { index, primary, keys: values.into_iter() }
             }
         };
         let mut source = source;
@@ -106,12 +109,10 @@ impl<'p> ScanOp<'p> {
                 }
                 Ok(true)
             }
-            Source::Points { index, keys } => {
-                let primary = self.table.schema().primary_key_index().is_some_and(|pk| pk.name == *index);
+            Source::Points { index, primary, keys } => {
                 while self.fetched.len() < BATCH {
                     let Some(key) = keys.next() else { break };
-                    if primary {
-                        // The primary key's own lookup is the cheapest read.
+                    if *primary {
                         if let Some(row) = cx.txn.get(self.table, &key)? {
                             self.fetched.push(row);
                         }
