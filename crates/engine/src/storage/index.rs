@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn scans_from_beyond_the_ends_after_deletes_match_a_model() {
         for (kind_primary, types) in [(true, DataType::Int8), (true, DataType::Text), (false, DataType::Int8)] {
-            let index = IndexStorage::new(schema(kind_primary, IndexKind::BTree), &[types.clone()]);
+            let index = IndexStorage::new(schema(kind_primary, IndexKind::BTree), std::slice::from_ref(&types));
             let value = |n: i64| match types {
                 DataType::Text => Value::Text(format!("{n:08}")),
                 _ => Value::Int8(n),
