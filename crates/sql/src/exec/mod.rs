@@ -327,6 +327,13 @@ pub(crate) fn run(plan: &Plan, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
 
 /// Runs a plan, stopping once `limit` rows are collected.
 pub(crate) fn run_limited(plan: &Plan, cx: &mut ExecCtx<'_>, limit: Option<usize>) -> Result<Vec<Row>> {
+    // EXPLAIN ANALYZE wants its operators, so only plain runs take the
+    // point-lookup shortcut.
+    if cx.stats.is_none()
+        && let Some(rows) = scan::primary_point(plan, cx)
+    {
+        return rows;
+    }
     let mut op = build(plan, cx)?;
     let mut rows = Vec::new();
     while let Some(batch) = op.next(cx)? {

@@ -10,7 +10,7 @@ use super::predicate::Predicate;
 use super::{BATCH, ExecCtx, Operator, Row};
 use crate::error::Result;
 use crate::expr::Expr;
-use crate::plan::{Access, RowLock};
+use crate::plan::{Access, Plan, RowLock};
 
 enum Source<'p> {
     Cursor(ScanCursor),
@@ -174,4 +174,50 @@ impl Operator for ScanOp<'_> {
             }
         }
     }
+}
+
+/// The fast path for the commonest statement of all, a lookup of one
+/// primary key (`SELECT … FROM t WHERE pk = $1`): one engine `get` and a
+/// projection, with no operator tree built. `None` when the plan has
+/// another shape (or locks rows, or wants row ids), so the caller builds
+/// operators as usual.
+pub(crate) fn primary_point(plan: &Plan, cx: &mut ExecCtx<'_>) -> Option<Result<Vec<Row>>> {
+    let (scan, exprs) = match plan {
+        Plan::Project { input, exprs } => (&**input, Some(exprs.as_slice())),
+        scan => (scan, None),
+    };
+    let Plan::Scan { table, access: Access::IndexPoints { index, keys }, filter, lock: None, row_id: false, .. } = scan
+    else {
+        return None;
+    };
+    let [key] = keys.as_slice() else { return None };
+    if !table.schema().primary_key_index().is_some_and(|pk| pk.name == *index) {
+        return None;
+    }
+    Some(read_primary_point(table, key, filter.as_ref(), exprs, cx))
+}
+
+fn read_primary_point(
+    table: &Table,
+    key: &[Expr],
+    filter: Option<&Expr>,
+    exprs: Option<&[Expr]>,
+    cx: &mut ExecCtx<'_>,
+) -> Result<Vec<Row>> {
+    let Some(key) = eval_key(key, cx)? else { return Ok(Vec::new()) };
+    let Some(row) = cx.txn.get(table, &key)? else { return Ok(Vec::new()) };
+    if let Some(f) = filter
+        && !Predicate::new(f).eval(&row.values, cx)?
+    {
+        return Ok(Vec::new());
+    }
+    let Some(exprs) = exprs else { return Ok(vec![row.values]) };
+    let mut values = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        values.push(match e {
+            Expr::Column(i) => row.values.get(*i).cloned().unwrap_or(Value::Null),
+            e => e.eval(&row.values, cx)?,
+        });
+    }
+    Ok(vec![values])
 }
