@@ -191,7 +191,7 @@ pub(crate) fn primary_point(plan: &Plan, cx: &mut ExecCtx<'_>) -> Option<Result<
         return None;
     };
     let [key] = keys.as_slice() else { return None };
-    if !table.schema().primary_key_index().is_some_and(|pk| pk.name == *index) {
+    if table.schema().primary_key_index().is_none_or(|pk| pk.name != *index) {
         return None;
     }
     Some(read_primary_point(table, key, filter.as_ref(), exprs, cx))
