@@ -70,6 +70,14 @@ pub fn server_version_string() -> String {
     format!("PostgreSQL {SERVER_VERSION} (memdb {})", env!("CARGO_PKG_VERSION"))
 }
 
+/// How deep the parser may recurse (its default, 50, refuses generated
+/// queries PostgreSQL runs, such as 26 nested parentheses of `AND`/`OR`
+/// with subqueries; PostgreSQL's own limit is its 2 MB stack).
+const PARSE_RECURSION_LIMIT: usize = 1000;
+
+/// Stack a parse at [`PARSE_RECURSION_LIMIT`] fits in, with room to spare.
+const PARSE_STACK: usize = 32 << 20;
+
 /// Parses one or more `;`-separated statements.
 ///
 /// ```
@@ -84,7 +92,16 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = normalize_maintenance(&sql);
     let rewritten = rolesyntax::rewrite(&sql);
     let sql = rewritten.sql;
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| match e {
+    // The parser recurses once or more per nesting level: give it a stack
+    // that holds its deepest allowed parse (server threads already have
+    // one; other threads get a lazily committed one of their own).
+    let parsed = stacker::maybe_grow(PARSE_STACK, PARSE_STACK, || {
+        Parser::new(&PostgreSqlDialect {})
+            .with_recursion_limit(PARSE_RECURSION_LIMIT)
+            .try_with_sql(&sql)
+            .and_then(|mut parser| parser.parse_statements())
+    });
+    let mut statements = parsed.map_err(|e| match e {
         ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
         ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
             let (line, column) = position(&message);
@@ -192,7 +209,45 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let sql = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
-        assert!(parse(&sql).is_err());
+        assert_eq!(parse(&sql).map(|_| ()).unwrap_err().sqlstate(), "54001");
+        // Each of these fails at the parser's limit, on a small stack.
+        for opener in ["(", "- ", "NOT ", "(SELECT "] {
+            let closer = if opener.starts_with('(') { ")" } else { "" };
+            let sql = format!("SELECT {}1{}", opener.repeat(20_000), closer.repeat(20_000));
+            let result = std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || parse(&sql).map(|_| ()).map_err(|e| e.sqlstate()))
+                .unwrap()
+                .join()
+                .unwrap();
+            // (`NOT NOT …` may fail as a syntax error first.)
+            assert!(result.is_err(), "{opener}");
+            if opener != "NOT " {
+                assert_eq!(result, Err("54001"), "{opener}");
+            }
+        }
+    }
+
+    #[test]
+    fn generated_nesting_postgresql_accepts_parses() {
+        // 300 levels of parentheses around a comparison, each level an
+        // `AND`/`OR` with a subquery every tenth level, on a small stack.
+        let mut sql = String::from("x > 1");
+        for level in 0..300 {
+            sql = if level % 10 == 0 {
+                format!("(x IN (SELECT y FROM t WHERE {sql}) OR x < {level})")
+            } else {
+                format!("(x <= {level} AND {sql} OR x = {level})")
+            };
+        }
+        let sql = format!("SELECT * FROM t WHERE {sql}");
+        let result = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || parse(&sql).map(|s| s.len()).map_err(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(result, Ok(1));
     }
 
     #[test]

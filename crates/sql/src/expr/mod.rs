@@ -159,6 +159,26 @@ impl BinOp {
         matches!(self, BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq)
     }
 
+    /// Whether the operator is strict on scalars: a NULL operand makes the
+    /// result NULL whatever the other one is (arithmetic, comparisons,
+    /// bit operations; not `||`, which appends to arrays).
+    pub fn is_strict(self) -> bool {
+        matches!(
+            self,
+            BinOp::Add
+                | BinOp::Sub
+                | BinOp::Mul
+                | BinOp::Div
+                | BinOp::Rem
+                | BinOp::Pow
+                | BinOp::BitAnd
+                | BinOp::BitOr
+                | BinOp::BitXor
+                | BinOp::ShiftLeft
+                | BinOp::ShiftRight
+        ) || self.is_comparison()
+    }
+
     /// The comparison with its operands swapped (`a < b` is `b > a`).
     pub fn commuted(self) -> BinOp {
         match self {
@@ -246,6 +266,16 @@ impl Expr {
     /// A boxed literal.
     pub fn literal(v: Value) -> Expr {
         Expr::Literal(v)
+    }
+
+    /// Whether the expression is a NULL constant as PostgreSQL's planner
+    /// folds one: `NULL`, and casts or negations of it.
+    pub fn is_null_constant(&self) -> bool {
+        match self {
+            Expr::Literal(v) => v.is_null(),
+            Expr::Cast(e, _) | Expr::Neg(e) => e.is_null_constant(),
+            _ => false,
+        }
     }
 
     /// Whether the expression is a constant that needs no row.
