@@ -18,6 +18,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Ident, Query, SetExpr, Statement, Values, Visit, VisitMut, Visitor, VisitorMut};
 
+use crate::bind::MAX_QUERY_DEPTH;
 use crate::error::{Result, SqlError};
 
 /// The deepest expression or set-operation nesting a statement may have.
@@ -32,17 +33,18 @@ const WALK_STACK: usize = 64 << 20;
 /// refused statement.
 const SHORT_CHAIN: usize = 64;
 
-/// Refuses statements nested deeper than [`MAX_DEPTH`]; `sql_len` is the
-/// length of their text (a statement can be no deeper than its text is
-/// long, so short texts are not walked).
-pub fn check(statements: Vec<Statement>, sql_len: usize) -> Result<Vec<Statement>> {
-    if sql_len <= MAX_DEPTH {
+/// Refuses statements nested deeper than [`MAX_DEPTH`], or with queries
+/// nested deeper than [`MAX_QUERY_DEPTH`]; `sql` is their text (a statement
+/// can be no deeper than its text is long, and has no more query levels
+/// than query keywords, so most texts are not walked).
+pub fn check(statements: Vec<Statement>, sql: &str) -> Result<Vec<Statement>> {
+    if sql.len() <= MAX_DEPTH && query_keywords(sql) <= MAX_QUERY_DEPTH {
         return Ok(statements);
     }
     // The walks recurse up to MAX_DEPTH levels: give them a stack of their
     // own (only long statements get here).
     let too_deep = stacker::maybe_grow(WALK_STACK, WALK_STACK, || {
-        let mut depth = Depth { current: 0, next_in_chain: None, query_levels: Vec::new() };
+        let mut depth = Depth { current: 0, next_in_chain: None, query_levels: Vec::new(), queries: 0 };
         statements.visit(&mut depth).is_break()
     });
     if !too_deep {
@@ -53,7 +55,22 @@ pub fn check(statements: Vec<Statement>, sql_len: usize) -> Result<Vec<Statement
         let _ = VisitMut::visit(&mut statements, &mut Teardown);
         drop(statements);
     });
-    Err(SqlError::TooComplex(format!("stack depth limit exceeded: the statement nests deeper than {MAX_DEPTH} levels")))
+    Err(SqlError::TooComplex(format!(
+        "stack depth limit exceeded: the statement nests deeper than {MAX_DEPTH} levels or its queries deeper than \
+         {MAX_QUERY_DEPTH}"
+    )))
+}
+
+/// How many words in `sql` could start a query level (`SELECT`, `VALUES`,
+/// `TABLE`, case-insensitive): a bound on its query nesting.
+fn query_keywords(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| {
+            let word = |w: &[u8]| bytes.get(i..i + w.len()).is_some_and(|b| b.eq_ignore_ascii_case(w));
+            word(b"select") || word(b"values") || word(b"table")
+        })
+        .count()
 }
 
 /// The child an operator chain continues through (the left operand of
@@ -130,6 +147,8 @@ struct Depth {
     next_in_chain: Option<*const Expr>,
     /// Levels each open query added (its set-operation chain).
     query_levels: Vec<usize>,
+    /// Queries open around the current node.
+    queries: usize,
 }
 
 impl Visitor for Depth {
@@ -139,10 +158,16 @@ impl Visitor for Depth {
         let levels = set_chain_length(&query.body);
         self.current += levels;
         self.query_levels.push(levels);
-        if self.current > MAX_DEPTH { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        self.queries += 1;
+        if self.current > MAX_DEPTH || self.queries > MAX_QUERY_DEPTH {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     }
 
     fn post_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
+        self.queries -= 1;
         self.current -= self.query_levels.pop().unwrap_or(0);
         ControlFlow::Continue(())
     }
@@ -228,6 +253,8 @@ mod tests {
     fn chains_up_to_the_limit_pass_and_longer_ones_are_refused() {
         let ok = chain("+", MAX_DEPTH - 10);
         assert!(crate::parse(&ok).is_ok());
+        let nested = MAX_QUERY_DEPTH - 1;
+        assert!(crate::parse(&format!("SELECT {}1{}", "(SELECT ".repeat(nested), ")".repeat(nested))).is_ok());
         for sql in [
             chain("+", MAX_DEPTH + 10),
             chain(" OR ", 200_000),
@@ -237,6 +264,8 @@ mod tests {
             format!("SELECT 1 + ({})", vec!["1"; 100_000].join("*")),
             vec!["SELECT 1"; MAX_DEPTH + 10].join(" UNION ALL "),
             format!("SELECT * FROM ({}) s", vec!["SELECT 1"; 50_000].join(" UNION ")),
+            format!("SELECT {}1{}", "(SELECT ".repeat(MAX_QUERY_DEPTH), ")".repeat(MAX_QUERY_DEPTH)),
+            format!("SELECT * FROM {}t{}", "(SELECT * FROM ".repeat(200), ") s".repeat(200)),
         ] {
             let err = match crate::parse(&sql) {
                 Ok(_) => panic!("{} passed", &sql[..40]),

@@ -114,7 +114,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
             role.login.get_or_insert(true);
         }
     }
-    depth::check(statements, sql.len())
+    depth::check(statements, &sql)
 }
 
 /// PostgreSQL's `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)]

@@ -147,3 +147,43 @@ fn seed_statements_run() {
         s.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
+
+/// Deeply nested statements (parentheses, subqueries, CASE, NOT) either run
+/// or fail with 54001 on an ordinary 2 MB thread stack; never a crash.
+#[test]
+fn deep_nesting_runs_or_is_refused_on_a_small_stack() {
+    type Shape = fn(usize) -> String;
+    let shapes: [(&str, Shape); 5] = [
+        ("parentheses", |n| format!("SELECT {}a{} FROM t", "(".repeat(n), ")".repeat(n))),
+        ("arithmetic", |n| format!("SELECT {}1{} FROM t", "(1 + ".repeat(n), ")".repeat(n))),
+        ("case", |n| format!("SELECT {}0{} FROM t", "CASE WHEN a > 1 THEN ".repeat(n), " ELSE 1 END".repeat(n))),
+        ("subqueries", |n| format!("SELECT {}1{}", "(SELECT ".repeat(n), ")".repeat(n))),
+        ("boolean", |n| format!("SELECT a FROM t WHERE {}a > 0{}", "NOT (a < 0 OR ".repeat(n), ")".repeat(n))),
+    ];
+    for (name, shape) in shapes {
+        let depths: &[usize] = if name == "subqueries" { &[50, 63, 64, 100, 400, 3000] } else { &[50, 200, 600, 3000] };
+        for &depth in depths {
+            let sql = shape(depth);
+            let outcome = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || {
+                    let mut s = session();
+                    let outcome = s.execute(&sql).map(|_| ()).map_err(|e| e.sqlstate().to_owned());
+                    assert_eq!(s.execute("SELECT 1").unwrap().rows.len(), 1);
+                    outcome
+                })
+                .unwrap()
+                .join()
+                .unwrap_or_else(|_| panic!("{name} at depth {depth} panicked"));
+            if let Err(code) = &outcome {
+                assert!(code == "54001" || code == "42601", "{name} at depth {depth}: {code}");
+            }
+            let supported = if name == "subqueries" { 63 } else { 200 }; // 63 + the outer query
+            if depth <= supported {
+                assert_eq!(outcome, Ok(()), "{name} at depth {depth}");
+            } else if name == "subqueries" {
+                assert!(outcome.is_err(), "{name} at depth {depth}");
+            }
+        }
+    }
+}

@@ -121,7 +121,15 @@ pub(crate) struct Binder<'t> {
     pub used_views: bool,
     /// The session user (the catalog's role).
     pub user: String,
+    /// Query levels being bound (subqueries, derived tables, views).
+    query_depth: usize,
 }
+
+/// The deepest nesting of queries within a statement. Binding, planning
+/// and running recurse several frames per level; 64 levels fit a 2 MB
+/// thread stack with room to spare (about 130 do), so embedded callers on
+/// ordinary threads are safe too.
+pub(crate) const MAX_QUERY_DEPTH: usize = 64;
 
 impl<'t> Binder<'t> {
     /// A binder over a transaction, with the given parameter types.
@@ -138,6 +146,7 @@ impl<'t> Binder<'t> {
             expanding: Vec::new(),
             used_views: false,
             user: "memdb".to_owned(),
+            query_depth: 0,
         }
     }
 

@@ -32,6 +32,19 @@ impl Binder<'_> {
     }
 
     fn query_correlated(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
+        if self.query_depth >= super::MAX_QUERY_DEPTH {
+            return Err(SqlError::TooComplex(format!(
+                "stack depth limit exceeded: queries nest deeper than {} levels",
+                super::MAX_QUERY_DEPTH
+            )));
+        }
+        self.query_depth += 1;
+        let result = self.query_level(q);
+        self.query_depth -= 1;
+        result
+    }
+
+    fn query_level(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
         let cte_mark = self.ctes.len();
         let mut ctes = Vec::new();
         if let Some(with) = &q.with {
