@@ -38,16 +38,18 @@ const SHORT_CHAIN: usize = 64;
 /// can be no deeper than its text is long, and has no more query levels
 /// than query keywords, so most texts are not walked).
 pub fn check(statements: Vec<Statement>, sql: &str) -> Result<Vec<Statement>> {
-    if sql.len() <= MAX_DEPTH && query_keywords(sql) <= MAX_QUERY_DEPTH {
+    // A query keyword is at least five bytes, so a short text cannot hold
+    // more than MAX_QUERY_DEPTH of them and skips the count.
+    if sql.len() <= MAX_DEPTH && (sql.len() <= 5 * MAX_QUERY_DEPTH || query_keywords(sql) <= MAX_QUERY_DEPTH) {
         return Ok(statements);
     }
     // The walks recurse up to MAX_DEPTH levels: give them a stack of their
     // own (only long statements get here).
-    let too_deep = stacker::maybe_grow(WALK_STACK, WALK_STACK, || {
+    let refused = stacker::maybe_grow(WALK_STACK, WALK_STACK, || {
         let mut depth = Depth { current: 0, next_in_chain: None, query_levels: Vec::new(), queries: 0 };
         statements.visit(&mut depth).is_break()
     });
-    if !too_deep {
+    if !refused {
         return Ok(statements);
     }
     stacker::maybe_grow(WALK_STACK, WALK_STACK, move || {
@@ -55,10 +57,16 @@ pub fn check(statements: Vec<Statement>, sql: &str) -> Result<Vec<Statement>> {
         let _ = VisitMut::visit(&mut statements, &mut Teardown);
         drop(statements);
     });
-    Err(SqlError::TooComplex(format!(
+    Err(too_deep())
+}
+
+/// The error for a statement past [`MAX_DEPTH`] or [`MAX_QUERY_DEPTH`]
+/// (SQLSTATE 54001), worded once for the parse-time walk and the binder.
+pub(crate) fn too_deep() -> SqlError {
+    SqlError::TooComplex(format!(
         "stack depth limit exceeded: the statement nests deeper than {MAX_DEPTH} levels or its queries deeper than \
          {MAX_QUERY_DEPTH}"
-    )))
+    ))
 }
 
 /// How many words in `sql` could start a query level (`SELECT`, `VALUES`,

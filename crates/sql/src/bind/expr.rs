@@ -194,8 +194,8 @@ impl Binder<'_> {
                 let (v1, lo) = self.comparable(v.clone(), lo, "BETWEEN")?;
                 let (v2, hi) = self.comparable(v, hi, "BETWEEN")?;
                 let test = Expr::And(
-                    Box::new(Expr::Binary(BinOp::GtEq, Box::new(v1.expr), Box::new(lo.expr))),
-                    Box::new(Expr::Binary(BinOp::LtEq, Box::new(v2.expr), Box::new(hi.expr))),
+                    Box::new(strict_binary(BinOp::GtEq, v1.expr, lo.expr)),
+                    Box::new(strict_binary(BinOp::LtEq, v2.expr, hi.expr)),
                 );
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
@@ -510,7 +510,7 @@ impl Binder<'_> {
         }
         if let Some(cmp) = comparison(op) {
             let (l, r) = self.comparable(l, r, cmp.symbol())?;
-            return Ok(Typed::new(Expr::Binary(cmp, Box::new(l.expr), Box::new(r.expr)), DataType::Bool));
+            return Ok(Typed::new(strict_binary(cmp, l.expr, r.expr), DataType::Bool));
         }
         let bop = match op {
             B::And | B::Or => {
@@ -616,7 +616,7 @@ impl Binder<'_> {
             _ => (resolve_unknown(l)?, resolve_unknown(r)?),
         };
         let ty = arith::result_type(bop, &l.ty, &r.ty).ok_or_else(|| no_operator(bop.symbol(), &l, &r))?;
-        Ok(Typed::new(Expr::Binary(bop, Box::new(l.expr), Box::new(r.expr)), ty))
+        Ok(Typed::new(strict_binary(bop, l.expr, r.expr), ty))
     }
 
     fn unary(&mut self, op: ast::UnaryOperator, e: &ast::Expr) -> Result<Typed> {
@@ -1222,5 +1222,17 @@ pub(crate) fn number_literal(text: &str) -> Result<Typed> {
         Ok(v) => Ok(Typed::new(Expr::Literal(v), ty)),
         // Beyond numeric's 28 digits: fall back to double precision.
         Err(_) => Ok(Typed::new(Expr::Literal(Value::parse(text, &DataType::Float8)?), DataType::Float8)),
+    }
+}
+
+/// A binary operator over two bound operands, folded as PostgreSQL's planner
+/// folds a strict operator with a NULL constant operand: the result is NULL
+/// and the other operand is never evaluated (`NULL = x / 0` is NULL, not a
+/// division error).
+fn strict_binary(op: BinOp, l: Expr, r: Expr) -> Expr {
+    if op.is_strict() && (l.is_null_constant() || r.is_null_constant()) {
+        Expr::Literal(Value::Null)
+    } else {
+        Expr::Binary(op, Box::new(l), Box::new(r))
     }
 }

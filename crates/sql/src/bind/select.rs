@@ -33,10 +33,7 @@ impl Binder<'_> {
 
     fn query_correlated(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
         if self.query_depth >= super::MAX_QUERY_DEPTH {
-            return Err(SqlError::TooComplex(format!(
-                "stack depth limit exceeded: queries nest deeper than {} levels",
-                super::MAX_QUERY_DEPTH
-            )));
+            return Err(crate::depth::too_deep());
         }
         self.query_depth += 1;
         let result = self.query_level(q);

@@ -98,17 +98,23 @@ impl Operator for ProjectOp<'_> {
         let Some(batch) = self.input.next(cx)? else { return Ok(None) };
         let mut out = Vec::with_capacity(batch.len());
         for row in batch {
-            let mut values = Vec::with_capacity(self.exprs.len());
-            for e in self.exprs {
-                values.push(match e {
-                    Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
-                    e => e.eval(&row, cx)?,
-                });
-            }
-            out.push(values);
+            out.push(project_row(self.exprs, &row, cx)?);
         }
         Ok(Some(out))
     }
+}
+
+/// Evaluates a projection list over one input row (a bare column reference
+/// is copied without going through the evaluator).
+pub(crate) fn project_row(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
+    let mut values = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        values.push(match e {
+            Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            e => e.eval(row, cx)?,
+        });
+    }
+    Ok(values)
 }
 
 /// `LIMIT` / `OFFSET`.

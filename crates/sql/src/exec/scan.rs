@@ -212,12 +212,5 @@ fn read_primary_point(
         return Ok(Vec::new());
     }
     let Some(exprs) = exprs else { return Ok(vec![row.values]) };
-    let mut values = Vec::with_capacity(exprs.len());
-    for e in exprs {
-        values.push(match e {
-            Expr::Column(i) => row.values.get(*i).cloned().unwrap_or(Value::Null),
-            e => e.eval(&row.values, cx)?,
-        });
-    }
-    Ok(vec![values])
+    Ok(vec![super::basic::project_row(exprs, &row.values, cx)?])
 }

@@ -58,10 +58,6 @@ impl Expr {
                     _ => Value::Null,
                 },
             },
-            // PostgreSQL folds a strict operator with a NULL constant operand
-            // to NULL when planning, so the other operand is never evaluated
-            // (`NULL = x / 0` is NULL, not a division error).
-            Expr::Binary(op, a, b) if op.is_strict() && (a.is_null_constant() || b.is_null_constant()) => Value::Null,
             Expr::Binary(op, a, b) => {
                 let (x, y) = (a.eval(row, cx)?, b.eval(row, cx)?);
                 binary(*op, &x, &y)?
