@@ -477,13 +477,18 @@ impl Transaction {
             storage.attach_index(built.clone());
         }
         self.ddl_state()?.undo.push(DdlUndo::DetachIndex { storage: storage.clone(), index: index.id });
-        fill_index(storage, &built, self.snapshot.own)?;
-        if index.unique {
-            let mut probe = schema.clone();
-            probe.indexes.push(index);
-            self.validate_rows(storage, &probe)?;
+        let at = self.shared.newest.load(Ordering::Acquire);
+        let filled = fill_index(storage, &built, self.snapshot.own)?;
+        if !index.unique {
+            return Ok(());
         }
-        Ok(())
+        if filled == Filled::KeysProven {
+            // The fill itself refused duplicates and NULLs among the live
+            // rows; rows written since `at` are checked again at commit.
+            self.ddl_state()?.validated.push((schema.id, at));
+            return Ok(());
+        }
+        self.validate_rows(storage, &new_index_constraints(schema, index))
     }
 
     /// Checks NOT NULL, CHECK, UNIQUE and child-side FOREIGN KEY constraints
@@ -536,7 +541,8 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
             }
         }
     }
-    let mut seen: Vec<HashSet<Key>> = unique.iter().map(|_| HashSet::new()).collect();
+    let rows = usize::try_from(storage.slab.high_water()).unwrap_or(0);
+    let mut seen: Vec<HashSet<Key>> = unique.iter().map(|_| HashSet::with_capacity(rows)).collect();
     let table = (!schema.foreign_keys.is_empty())
         .then(|| Table::new(&TableEntry::new(Arc::new(schema.clone()), storage.clone())));
     for row_id in 0..storage.slab.high_water() {
@@ -577,13 +583,38 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
     Ok(())
 }
 
+/// The constraints a new unique index adds to `schema`: its key unique
+/// and, for a primary key, its columns NOT NULL — and nothing the table
+/// already guaranteed, so validating a new index rechecks only those.
+fn new_index_constraints(schema: &TableSchema, index: IndexSchema) -> TableSchema {
+    let mut probe = schema.clone();
+    probe.checks.clear();
+    probe.foreign_keys.clear();
+    for (i, column) in probe.columns.iter_mut().enumerate() {
+        column.nullable = !(index.primary && index.columns.contains(&i));
+    }
+    probe.indexes = vec![index];
+    probe
+}
+
+/// What filling an index established about the rows' keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// A primary key filled from rows that no other transaction was
+    /// changing: every live key was claimed once and none was NULL.
+    KeysProven,
+    /// Nothing beyond the entries themselves; a unique index still needs
+    /// its rows validated.
+    Entries,
+}
+
 /// Adds entries for every version of every row (index build and replay).
 ///
 /// A primary key index holds one entry per key, for the row whose newest
 /// version has it: every snapshot that can use the new index sees only
 /// versions written after it existed, and from then on a new key always
 /// makes a new row, so older versions of a chain need no entry.
-pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64) -> Result<()> {
+pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64) -> Result<Filled> {
     let mut wanted = vec![false; storage.column_count()];
     for &c in &index.schema.columns {
         if let Some(w) = wanted.get_mut(c) {
@@ -593,6 +624,7 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
     let key_of =
         |version: &Version| -> Result<Vec<Value>> { Ok(index.key_values(&storage.decode_selected(version, &wanted)?)) };
     if index.schema.primary {
+        let mut filled = Filled::KeysProven;
         for row_id in 0..storage.slab.high_water() {
             let Some(head) = storage.head(row_id) else { continue };
             let end = head.end();
@@ -609,11 +641,17 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
                 if let Some(below) = head.prev.load_full() {
                     head_key_entry(index, key_of(&below)?, row_id)?;
                 }
+                filled = Filled::Entries;
                 continue;
             }
-            head_key_entry(index, key_of(&head)?, row_id)?;
+            let key = key_of(&head)?;
+            if key.iter().any(Value::is_null) {
+                filled = Filled::Entries; // validation names the column
+                continue;
+            }
+            head_key_entry(index, key, row_id)?;
         }
-        return Ok(());
+        return Ok(filled);
     }
     for row_id in 0..storage.slab.high_water() {
         let mut cur = storage.head(row_id);
@@ -622,7 +660,7 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
             cur = version.prev.load_full();
         }
     }
-    Ok(())
+    Ok(Filled::Entries)
 }
 
 /// Adds a version's primary-key entry; a key another row holds is a
@@ -729,7 +767,7 @@ fn add_constraint(
                 constraint: Some(name),
             };
             catalog.next_index_id += 1;
-            txn.validate_rows(storage, schema)?;
+            // Building the index checks its columns for NULLs as well.
             txn.build_index(storage, schema, index.clone())?;
             schema.indexes.push(index);
             Ok(())

@@ -195,7 +195,7 @@ fn fit_text(s: String, to: &DataType, mode: Mode) -> Result<Value> {
         _ => return Ok(Value::Text(s)),
     };
     if mode == Mode::Assignment {
-        return fit_string(&s, max, pad, &to.to_string()).map(Value::Text);
+        return fit_string(s, max, pad, to).map(Value::Text);
     }
     check_char_length(max, pad)?;
     let max = usize::try_from(max).unwrap_or(usize::MAX);

@@ -129,46 +129,46 @@ pub(crate) fn check_char_length(max: u32, pad: bool) -> Result<()> {
     Ok(())
 }
 
-/// Checks a string against `varchar(n)`/`char(n)` the way the input
-/// function and assignment do: too many characters is an error unless the
-/// excess is all spaces, which is trimmed. Returns the value padded for
-/// `char(n)`.
-pub(crate) fn fit_string(s: &str, max: u32, pad: bool, type_name: &str) -> Result<String> {
+/// Checks a string against `varchar(n)`/`char(n)` (`ty`, named only in
+/// the error) the way the input function and assignment do: too many
+/// characters is an error unless the excess is all spaces, which is
+/// trimmed. Returns the value padded for `char(n)`; a value that already
+/// fits is returned as it is, without copying.
+pub(crate) fn fit_string(mut s: String, max: u32, pad: bool, ty: &DataType) -> Result<String> {
     check_char_length(max, pad)?;
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     // ASCII (the common case) counts characters as bytes.
-    let (mut out, len) = if s.is_ascii() {
-        if s.len() <= max {
-            let mut out = String::with_capacity(if pad { max } else { s.len() });
-            out.push_str(s);
-            (out, s.len())
-        } else if s.as_bytes()[max..].iter().any(|&b| b != b' ') {
-            return Err(Error::StringTooLong(type_name.to_owned()));
-        } else {
-            (s[..max].to_owned(), max)
+    let len = if s.is_ascii() {
+        if s.len() > max {
+            if s.as_bytes()[max..].iter().any(|&b| b != b' ') {
+                return Err(Error::StringTooLong(ty.to_string()));
+            }
+            s.truncate(max);
         }
+        s.len()
     } else {
         match s.char_indices().nth(max) {
-            None => (s.to_owned(), s.chars().count()),
+            None => s.chars().count(),
             Some((cut, _)) => {
                 if s[cut..].chars().any(|c| c != ' ') {
-                    return Err(Error::StringTooLong(type_name.to_owned()));
+                    return Err(Error::StringTooLong(ty.to_string()));
                 }
-                (s[..cut].to_owned(), max)
+                s.truncate(cut);
+                max
             }
         }
     };
-    if pad {
+    if pad && len < max {
         const SPACES: &str = "                                                                ";
-        let mut missing = max.saturating_sub(len);
-        out.reserve(missing);
+        let mut missing = max - len;
+        s.reserve(missing);
         while missing > 0 {
             let n = missing.min(SPACES.len());
-            out.push_str(&SPACES[..n]);
+            s.push_str(&SPACES[..n]);
             missing -= n;
         }
     }
-    Ok(out)
+    Ok(s)
 }
 
 impl Value {
@@ -199,8 +199,8 @@ impl Value {
                 }
             }
             DataType::Text | DataType::Varchar(None) => Value::Text(input.to_owned()),
-            DataType::Varchar(Some(n)) => Value::Text(fit_string(input, *n, false, &ty.to_string())?),
-            DataType::Char(n) => Value::Text(fit_string(input, *n, true, &ty.to_string())?),
+            DataType::Varchar(Some(n)) => Value::Text(fit_string(input.to_owned(), *n, false, ty)?),
+            DataType::Char(n) => Value::Text(fit_string(input.to_owned(), *n, true, ty)?),
             DataType::Bytea => Value::Bytea(parse_bytea(input)?),
             DataType::Date => Value::Date(datetime::parse_date(input)?),
             DataType::Time => Value::Time(datetime::parse_time(input)?),

@@ -4,7 +4,7 @@
 use memdb_engine::{DataType, Table};
 use sqlparser::ast;
 
-use super::expr::{cast_to, resolve_unknown};
+use super::expr::{assignment_cast, resolve_unknown};
 use super::{Binder, Collected, OutputColumn, Scope, ScopeColumn, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{Expr, Func};
@@ -271,7 +271,7 @@ impl Binder<'_> {
             } else {
                 let t = self.expr(&a.value)?;
                 if t.unknown || t.ty == ty {
-                    cast_to(t, &ty)?
+                    assignment_cast(t, &ty)?
                 } else {
                     // Assignment casts happen on store; keep the value's own type.
                     t.expr

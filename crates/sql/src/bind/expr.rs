@@ -39,6 +39,17 @@ pub(crate) fn cast_to(t: Typed, ty: &DataType) -> Result<Expr> {
     }
 }
 
+/// The cast of a value stored into a column of type `ty` (INSERT … VALUES,
+/// UPDATE … SET): an untyped literal goes through the type's input function
+/// and an assignment cast, so `'abcd'` stored into `varchar(3)` is an error
+/// (22001) where `'abcd'::varchar(3)` cuts it to `abc`.
+pub(crate) fn assignment_cast(t: Typed, ty: &DataType) -> Result<Expr> {
+    match t.expr {
+        Expr::Literal(v) if t.unknown => Ok(Expr::Literal(v.coerce_to(ty)?)),
+        expr => cast_to(Typed { expr, ..t }, ty),
+    }
+}
+
 /// Casts unless the types already agree.
 fn coerce(t: Typed, ty: &DataType) -> Result<Typed> {
     Ok(Typed::new(cast_to(t, ty)?, ty.clone()))

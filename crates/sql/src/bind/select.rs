@@ -4,7 +4,7 @@
 use memdb_engine::{DataType, Value};
 use sqlparser::ast;
 
-use super::expr::{cast_to, resolve_unknown, sort_key};
+use super::expr::{assignment_cast, cast_to, resolve_unknown, sort_key};
 use super::types::common_type;
 use super::{Binder, BoundQuery, Collected, CteBinding, OutputColumn, Scope, ScopeColumn, Typed, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
@@ -234,7 +234,11 @@ impl Binder<'_> {
                     out.push(t.expr);
                     continue;
                 }
-                out.push(if targets.is_some() && !t.unknown { t.expr } else { cast_to(t, &types[c])? });
+                out.push(match targets {
+                    Some(_) if !t.unknown => t.expr,
+                    Some(_) => assignment_cast(t, &types[c])?,
+                    None => cast_to(t, &types[c])?,
+                });
             }
             exprs.push(out);
         }
