@@ -59,6 +59,17 @@ impl Transaction {
         if columns.len() != values.len() {
             return Err(Error::InvalidParameter("INSERT has more target columns than expressions".into()));
         }
+        // Every column in table order (COPY without a column list, INSERT
+        // without one): the values are the row as they are.
+        let whole_row = columns.len() == table.live.len() && columns.iter().enumerate().all(|(i, &c)| i == c);
+        let logical = if whole_row { values } else { self.fill_defaults(table, columns, values)? };
+        let physical = table.to_physical(logical)?;
+        self.guarded(|txn| txn.insert_physical(table, physical))
+    }
+
+    /// The whole row (logical order) from values for `columns`, every
+    /// other column taking its default (or its sequence's next value).
+    fn fill_defaults(&mut self, table: &Table, columns: &[usize], values: Vec<Value>) -> Result<Vec<Value>> {
         let mut given: Vec<Option<Value>> = vec![None; table.live.len()];
         for (&col, value) in columns.iter().zip(values) {
             let slot = given.get_mut(col).ok_or_else(|| {
@@ -77,8 +88,7 @@ impl Transaction {
                 },
             });
         }
-        let physical = table.to_physical(logical)?;
-        self.guarded(|txn| txn.insert_physical(table, physical))
+        Ok(logical)
     }
 
     /// Replaces a row's values (logical order). Returns false if the row is
