@@ -32,6 +32,19 @@ pub(crate) fn cast_to(t: Typed, ty: &DataType) -> Result<Expr> {
     if t.ty == *ty && !t.unknown {
         return Ok(t.expr);
     }
+    // `char(n)` to text or varchar drops the padding, as PostgreSQL's
+    // bpchar-to-text cast does (`'ab'::char(4) || '|'` is `ab|`).
+    if matches!(t.ty, DataType::Char(_)) && !t.unknown && matches!(ty, DataType::Text | DataType::Varchar(_)) {
+        let trimmed = match t.expr {
+            Expr::Literal(Value::Text(s)) => Expr::Literal(Value::Text(s.trim_end_matches(' ').to_owned())),
+            Expr::Literal(v) => Expr::Literal(v),
+            e => Expr::Call(Func::Rtrim, vec![e]),
+        };
+        return match ty {
+            DataType::Varchar(Some(_)) => cast_to(Typed::new(trimmed, DataType::Text), ty),
+            _ => Ok(trimmed),
+        };
+    }
     match t.expr {
         Expr::Literal(v) => Ok(Expr::Literal(v.cast(ty)?)),
         Expr::Param(i) => Ok(Expr::Cast(Box::new(Expr::Param(i)), ty.clone())),
@@ -478,6 +491,13 @@ impl Binder<'_> {
 
     /// Gives two operands of a comparison a common footing.
     fn comparable(&mut self, a: Typed, b: Typed, op: &str) -> Result<(Typed, Typed)> {
+        // A literal longer than the `char(n)` it meets compares as text
+        // (cutting it to n characters would make it equal).
+        let (a, b) = match (&a, &b) {
+            (x, y) if x.unknown && overflows_char(x, &y.ty) => (resolve_unknown(a)?, b),
+            (x, y) if y.unknown && overflows_char(y, &x.ty) => (a, resolve_unknown(b)?),
+            _ => (a, b),
+        };
         let (a, b) = match (a.unknown, b.unknown) {
             (true, false) => {
                 self.settle_param(&a, &b.ty);
@@ -494,7 +514,16 @@ impl Binder<'_> {
             (false, false) => (a, b),
         };
         self.check_comparable(&a, &b, op)?;
-        Ok((a, b))
+        // Trailing spaces do not count in `char(n)`: operands of one length
+        // are padded alike and compare as they are (an index on the column
+        // still serves); otherwise both compare without their padding.
+        match (&a.ty, &b.ty) {
+            (DataType::Char(n), DataType::Char(m)) if n == m => Ok((a, b)),
+            (DataType::Char(_), other) | (other, DataType::Char(_)) if category(other) == Category::String => {
+                Ok((unpadded(a)?, unpadded(b)?))
+            }
+            _ => Ok((a, b)),
+        }
     }
 
     fn check_comparable(&self, a: &Typed, b: &Typed, op: &str) -> Result<()> {
@@ -626,6 +655,7 @@ impl Binder<'_> {
             }
             _ => (resolve_unknown(l)?, resolve_unknown(r)?),
         };
+        let (l, r) = if bop == BinOp::Concat { (unpadded(l)?, unpadded(r)?) } else { (l, r) };
         let ty = arith::result_type(bop, &l.ty, &r.ty).ok_or_else(|| no_operator(bop.symbol(), &l, &r))?;
         Ok(Typed::new(strict_binary(bop, l.expr, r.expr), ty))
     }
@@ -751,6 +781,8 @@ impl Binder<'_> {
                 let mut out = Vec::with_capacity(args.len());
                 for (a, w) in args.into_iter().zip(wanted) {
                     out.push(match w {
+                        // octet_length(char(n)) counts the padding.
+                        Some(_) if f == Func::OctetLength && matches!(a.ty, DataType::Char(_)) && !a.unknown => a,
                         Some(t) if a.unknown || category(&a.ty) == category(&t) || f == Func::Setval => coerce(a, &t)?,
                         Some(t)
                             if matches!(
@@ -1246,4 +1278,16 @@ fn strict_binary(op: BinOp, l: Expr, r: Expr) -> Expr {
     } else {
         Expr::Binary(op, Box::new(l), Box::new(r))
     }
+}
+
+/// A `char(n)` operand as text without its padding; others as they are.
+fn unpadded(t: Typed) -> Result<Typed> {
+    if matches!(t.ty, DataType::Char(_)) && !t.unknown { coerce(t, &DataType::Text) } else { Ok(t) }
+}
+
+/// Whether an untyped literal has more than n characters before its
+/// trailing spaces, for a `char(n)` it is compared with.
+fn overflows_char(literal: &Typed, other: &DataType) -> bool {
+    let (DataType::Char(n), Expr::Literal(Value::Text(s))) = (other, &literal.expr) else { return false };
+    s.trim_end_matches(' ').chars().count() > usize::try_from(*n).unwrap_or(usize::MAX)
 }
