@@ -317,10 +317,18 @@ impl Entry {
     fn rebody(&mut self, kind: u8, value: &[u8]) {
         // The key (with its length prefix when long) is the body's start.
         let (_, end) = self.key_span();
+        let key_len = (self.shape >> KEY_LEN_SHIFT) & 0xFFFF;
+        // A value of the old one's length (INCR mostly) is written in place.
+        if let Some(old) = self.body.get_mut(end..)
+            && old.len() == value.len()
+        {
+            old.copy_from_slice(value);
+            self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
+            return;
+        }
         let mut body = Vec::with_capacity(end + value.len());
         body.extend_from_slice(&self.body[..end.min(self.body.len())]);
         body.extend_from_slice(value);
-        let key_len = (self.shape >> KEY_LEN_SHIFT) & 0xFFFF;
         self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
         self.body = body.into_boxed_slice();
     }
@@ -380,6 +388,23 @@ impl Entry {
         self.clear_value();
         self.set_meta(Meta::default());
         State { value, meta }
+    }
+
+    /// Makes `value` the newest state (a string, with `meta`) and returns
+    /// the state it replaces — [`Entry::take_state`] then
+    /// [`Entry::put_state`] without the intermediate empty body or a copy
+    /// of the new value.
+    pub fn replace_with_string(&mut self, value: &[u8], meta: Meta) -> State {
+        let old_value = match self.kind() {
+            KIND_STRING => Some(Value::Str(self.string_bytes().into())),
+            KIND_LIST => Some(Value::List(self.extra.as_mut().and_then(|e| e.list.take()).unwrap_or_default())),
+            _ => None,
+        };
+        let old = State { value: old_value, meta: self.meta() };
+        self.set_meta(meta);
+        self.rebody(KIND_STRING, value);
+        self.drop_list();
+        old
     }
 
     /// Installs a state as the newest.
@@ -621,5 +646,36 @@ mod tests {
         assert_eq!(e.expires_at(), 0);
         assert!(e.roll_back_one());
         assert!(e.is_absent());
+    }
+
+    #[test]
+    fn replacing_with_a_string_returns_what_it_replaced() {
+        let long = vec![b'k'; 300]; // a key with a length prefix
+        for key in [&b"k"[..], &long[..]] {
+            let mut e = Entry::new(key);
+            // Creation and update times are kept in whole seconds.
+            let meta = |t: u64| Meta { created_at: 1000, updated_at: t * 1000, expires_at: 0 };
+            let old = e.replace_with_string(b"10", meta(1));
+            assert!(old.value.is_none());
+            // Same length: written in place; then longer, then shorter.
+            for (value, t) in [(&b"11"[..], 2), (b"100", 3), (b"9", 4)] {
+                let before: Vec<u8> = match e.view() {
+                    Some(ValueRef::Str(v)) => v.to_vec(),
+                    _ => panic!("not a string"),
+                };
+                let old = e.replace_with_string(value, meta(t));
+                assert!(matches!(old.value, Some(Value::Str(ref v)) if v[..] == before[..]));
+                assert_eq!(old.meta.updated_at, (t - 1) * 1000);
+                assert!(matches!(e.view(), Some(ValueRef::Str(v)) if v == value));
+                assert_eq!(e.key(), key);
+                assert_eq!(e.meta().updated_at, t * 1000);
+            }
+            // A list is replaced whole, and comes back as the old state.
+            e.put_state(State { value: Some(Value::List([&b"a"[..]].into_iter().collect())), meta: meta(5) });
+            let old = e.replace_with_string(b"s", meta(6));
+            assert!(matches!(old.value, Some(Value::List(ref l)) if l.len() == 1));
+            assert!(e.list_mut().is_none());
+            assert!(matches!(e.view(), Some(ValueRef::Str(b"s"))));
+        }
     }
 }

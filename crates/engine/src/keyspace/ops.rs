@@ -159,12 +159,8 @@ pub(crate) fn apply_to_entry(entry: &mut Entry, op: &KvOp, ts: Timestamp) -> Res
     let (stamp, meta) = (entry.stamp(), entry.meta());
     match op {
         KvOp::Put { value, expires_at, at, .. } => {
-            let old = entry.take_state();
-            let created_at = if old.value.is_some() { old.meta.created_at } else { *at };
-            entry.put_state(State {
-                value: Some(Value::Str(value.as_slice().into())),
-                meta: Meta { created_at, updated_at: *at, expires_at: *expires_at },
-            });
+            let created_at = if entry.is_absent() { *at } else { meta.created_at };
+            let old = entry.replace_with_string(value, Meta { created_at, updated_at: *at, expires_at: *expires_at });
             entry.push_undo(stamp, meta, UndoAction::Restore(old.value));
         }
         KvOp::Delete { .. } => {
