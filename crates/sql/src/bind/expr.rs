@@ -59,6 +59,11 @@ pub(crate) fn cast_to(t: Typed, ty: &DataType) -> Result<Expr> {
 pub(crate) fn assignment_cast(t: Typed, ty: &DataType) -> Result<Expr> {
     match t.expr {
         Expr::Literal(v) if t.unknown => Ok(Expr::Literal(v.coerce_to(ty)?)),
+        // A parameter arrives as text: storing it applies the length check
+        // (an explicit cast to the column's type would cut it instead).
+        Expr::Param(i) if t.unknown && matches!(ty, DataType::Varchar(Some(_)) | DataType::Char(_)) => {
+            Ok(Expr::Cast(Box::new(Expr::Param(i)), DataType::Text))
+        }
         expr => cast_to(Typed { expr, ..t }, ty),
     }
 }
