@@ -271,6 +271,7 @@ impl Binder<'_> {
             } else {
                 let t = self.expr(&a.value)?;
                 if t.unknown || t.ty == ty {
+                    self.settle_param(&t, &ty);
                     assignment_cast(t, &ty)?
                 } else {
                     // Assignment casts happen on store; keep the value's own type.

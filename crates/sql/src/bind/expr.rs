@@ -485,7 +485,7 @@ impl Binder<'_> {
     }
 
     /// Fixes the type of an untyped parameter from its context.
-    fn settle_param(&mut self, t: &Typed, ty: &DataType) {
+    pub(super) fn settle_param(&mut self, t: &Typed, ty: &DataType) {
         if let (true, Expr::Param(i)) = (t.unknown, &t.expr)
             && let Some(slot) = self.params.get_mut(*i)
             && slot.is_none()

@@ -236,7 +236,10 @@ impl Binder<'_> {
                 }
                 out.push(match targets {
                     Some(_) if !t.unknown => t.expr,
-                    Some(_) => assignment_cast(t, &types[c])?,
+                    Some(_) => {
+                        self.settle_param(&t, &types[c]);
+                        assignment_cast(t, &types[c])?
+                    }
                     None => cast_to(t, &types[c])?,
                 });
             }
