@@ -304,12 +304,23 @@ impl Kv {
                 // least recently used of them.
                 let seed = self.now_ms() as usize ^ self.lru_now() as usize;
                 let now = self.lru_now();
-                let mut sampled: Vec<(u16, Vec<u8>)> = (0..8)
-                    .flat_map(|i| {
-                        let shard = seed.wrapping_mul(31).wrapping_add(i * 97) % SHARDS;
-                        ks.sample(shard, seed.wrapping_add(i * 7919), 4)
-                    })
-                    .collect();
+                // Up to eight non-empty shards: with few keys most shards
+                // are empty, and sampling only empty ones would evict
+                // nothing while keys remain. The stride 97 is odd, so the
+                // walk reaches every shard.
+                let mut sampled: Vec<(u16, Vec<u8>)> = Vec::new();
+                let mut shards_sampled = 0;
+                for i in 0..SHARDS {
+                    if shards_sampled == 8 {
+                        break;
+                    }
+                    let shard = seed.wrapping_mul(31).wrapping_add(i * 97) % SHARDS;
+                    let keys = ks.sample(shard, seed.wrapping_add(i * 7919), 4);
+                    if !keys.is_empty() {
+                        shards_sampled += 1;
+                        sampled.extend(keys);
+                    }
+                }
                 // Longest idle first; the clock wraps, so idle time is a
                 // wrapping difference (as Redis's 24-bit LRU clock).
                 sampled.sort_by_key(|(access, _)| std::cmp::Reverse(now.wrapping_sub(*access)));
