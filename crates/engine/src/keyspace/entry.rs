@@ -318,18 +318,17 @@ impl Entry {
         // The key (with its length prefix when long) is the body's start.
         let (_, end) = self.key_span();
         let key_len = (self.shape >> KEY_LEN_SHIFT) & 0xFFFF;
+        self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
         // A value of the old one's length (INCR mostly) is written in place.
         if let Some(old) = self.body.get_mut(end..)
             && old.len() == value.len()
         {
             old.copy_from_slice(value);
-            self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
             return;
         }
         let mut body = Vec::with_capacity(end + value.len());
         body.extend_from_slice(&self.body[..end.min(self.body.len())]);
         body.extend_from_slice(value);
-        self.shape = (self.shape & EXPIRY_MASK) | (u64::from(kind) << KIND_SHIFT) | (key_len << KEY_LEN_SHIFT);
         self.body = body.into_boxed_slice();
     }
 
@@ -379,11 +378,7 @@ impl Entry {
 
     /// Moves the newest state out (the entry is left absent).
     pub fn take_state(&mut self) -> State {
-        let value = match self.kind() {
-            KIND_STRING => Some(Value::Str(self.string_bytes().into())),
-            KIND_LIST => Some(Value::List(self.extra.as_mut().and_then(|e| e.list.take()).unwrap_or_default())),
-            _ => None,
-        };
+        let value = self.take_value();
         let meta = self.meta();
         self.clear_value();
         self.set_meta(Meta::default());
@@ -395,16 +390,21 @@ impl Entry {
     /// [`Entry::put_state`] without the intermediate empty body or a copy
     /// of the new value.
     pub fn replace_with_string(&mut self, value: &[u8], meta: Meta) -> State {
-        let old_value = match self.kind() {
-            KIND_STRING => Some(Value::Str(self.string_bytes().into())),
-            KIND_LIST => Some(Value::List(self.extra.as_mut().and_then(|e| e.list.take()).unwrap_or_default())),
-            _ => None,
-        };
-        let old = State { value: old_value, meta: self.meta() };
+        let old = State { value: self.take_value(), meta: self.meta() };
         self.set_meta(meta);
         self.rebody(KIND_STRING, value);
         self.drop_list();
         old
+    }
+
+    /// The newest value, copied (a string) or moved out (a list's
+    /// elements); the body itself is left for the caller to replace.
+    fn take_value(&mut self) -> Option<Value> {
+        match self.kind() {
+            KIND_STRING => Some(Value::Str(self.string_bytes().into())),
+            KIND_LIST => Some(Value::List(self.extra.as_mut().and_then(|e| e.list.take()).unwrap_or_default())),
+            _ => None,
+        }
     }
 
     /// Installs a state as the newest.
