@@ -129,7 +129,20 @@ impl Kv {
         self.shared.kv.listener.set(listener).map_err(|_| Error::InvalidParameter("push listener already set".into()))
     }
 
+    /// Runs read-only commands (a pipelined group) at one reading of the
+    /// clock, each as [`Kv::exec`] would; a write among them runs as its
+    /// own transaction.
+    pub fn exec_reads(&self, cmds: Vec<KvCommand>) -> Vec<Result<KvReply>> {
+        let now = self.now_ms();
+        cmds.into_iter().map(|cmd| if cmd.is_write() { self.exec(cmd) } else { self.read_at(cmd, now) }).collect()
+    }
+
     fn read(&self, cmd: KvCommand) -> Result<KvReply> {
+        self.read_at(cmd, self.now_ms())
+    }
+
+    /// A read-only command with expiry judged at `now` (ms).
+    fn read_at(&self, cmd: KvCommand, now: u64) -> Result<KvReply> {
         let multi = matches!(
             cmd,
             KvCommand::MGet { .. }
@@ -143,13 +156,11 @@ impl Kv {
             // One registered snapshot for all the keys.
             let txn =
                 crate::txn::Transaction::begin(self.shared.clone(), crate::txn::TxnOptions::default())?.uncounted();
-            let now = self.now_ms();
             let mut access = ReadAccess { kv: self, read_ts: Some(txn.read_ts()), now, lru: Self::lru_at(now) };
             let reply = command::run(&mut access, cmd);
             drop(txn);
             return reply;
         }
-        let now = self.now_ms();
         let mut access = ReadAccess { kv: self, read_ts: None, now, lru: Self::lru_at(now) };
         command::run(&mut access, cmd)
     }

@@ -45,6 +45,40 @@ fn set(key: &str, value: &str) -> KvCommand {
 }
 
 #[test]
+fn reads_in_a_group_see_one_clock_and_writes_among_them() {
+    let (db, clock) = manual();
+    let kv = db.kv();
+    let ttl = KvCommand::Set {
+        key: b("t"),
+        value: b("v"),
+        condition: SetCondition::Always,
+        expiry: SetExpiry::At(kv.now_ms() + 1_000),
+        get: false,
+    };
+    kv.exec(ttl).unwrap();
+    kv.exec(set("a", "1")).unwrap();
+    let group = vec![
+        KvCommand::Get { key: b("a") },
+        KvCommand::Get { key: b("t") },
+        KvCommand::IncrBy { key: b("a"), by: 1 },
+        KvCommand::Get { key: b("a") },
+        KvCommand::Get { key: b("missing") },
+    ];
+    let replies: Vec<_> = kv.exec_reads(group).into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        replies,
+        vec![KvReply::Bytes(b("1")), KvReply::Bytes(b("v")), KvReply::Int(2), KvReply::Bytes(b("2")), KvReply::Nil]
+    );
+    clock.advance(Duration::from_millis(1_000));
+    let after = kv.exec_reads(vec![KvCommand::Get { key: b("t") }]);
+    assert_eq!(
+        after.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        vec![KvReply::Nil],
+        "expired at its deadline"
+    );
+}
+
+#[test]
 fn strings_follow_redis() {
     let (db, _) = manual();
     let kv = db.kv();

@@ -65,11 +65,11 @@ fn expiry_at(amount: i64, unit_ms: i64, absolute: bool, now: u64, command: &str)
     Ok(at.max(0) as u64)
 }
 
-/// Parses a data command (`name` lower-case, `args` after the name);
-/// `None` when the name is not a data command.
-pub fn parse(name: &str, args: Vec<Vec<u8>>, now: u64) -> Option<Result<Data, Reject>> {
+/// Parses a data command (`name` lower-case, `args` the arguments after
+/// the name); `None` when the name is not a data command.
+pub fn parse(name: &str, args: std::vec::IntoIter<Vec<u8>>, now: u64) -> Option<Result<Data, Reject>> {
     let plain = |cmd| Ok(Data::Kv(cmd, Shape::Plain));
-    let mut a = Args(args.into_iter());
+    let mut a = Args(args);
     let result = match name {
         "get" => plain(KvCommand::Get { key: a.next() }),
         "set" => parse_set(a.next(), a.next(), a.rest(), now),

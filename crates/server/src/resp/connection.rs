@@ -216,11 +216,14 @@ pub fn error_message(e: &Error) -> String {
 
 /// The table entry of a command name (any case), without allocating.
 fn spec_of(name: &[u8]) -> Option<&'static table::CommandSpec> {
-    let mut buf = [0u8; 24];
-    let lowered = buf.get_mut(..name.len())?;
-    lowered.copy_from_slice(name);
-    lowered.make_ascii_lowercase();
-    table::find(std::str::from_utf8(lowered).ok()?)
+    table::find(name)
+}
+
+/// A request's arguments after the command name, without moving them.
+fn after_name(args: Vec<Vec<u8>>) -> std::vec::IntoIter<Vec<u8>> {
+    let mut args = args.into_iter();
+    args.next();
+    args
 }
 
 fn lower(arg: &[u8]) -> String {
@@ -249,7 +252,7 @@ impl Conn {
     }
 
     /// Runs one request, writing its reply into `buf`.
-    async fn request(&mut self, mut args: Vec<Vec<u8>>, buf: &mut BytesMut) -> Flow {
+    async fn request(&mut self, args: Vec<Vec<u8>>, buf: &mut BytesMut) -> Flow {
         self.shared.commands_total.fetch_add(1, Ordering::Relaxed);
         let Some(spec) = spec_of(&args[0]) else {
             let mut message = format!("ERR unknown command '{}', with args beginning with: ", printable(&args[0]));
@@ -296,7 +299,7 @@ impl Conn {
             return self.connection_command(name, args, buf);
         }
         if matches!(name, "blpop" | "brpop") {
-            match commands::parse(name, args.split_off(1), self.now_ms()) {
+            match commands::parse(name, after_name(args), self.now_ms()) {
                 Some(Ok(Data::Block { keys, front, timeout })) => self.block_pop(keys, front, timeout, buf).await,
                 Some(Err(message)) => self.out(buf).error(&message),
                 _ => self.out(buf).error(&format!("ERR unknown command '{name}'")),
@@ -327,10 +330,9 @@ impl Conn {
     fn run_group(&mut self, group: Vec<Vec<Vec<u8>>>, buf: &mut BytesMut) {
         let now = self.now_ms();
         let mut items: Vec<Result<(KvCommand, Shape), String>> = Vec::with_capacity(group.len());
-        for mut args in group {
-            let name = spec_of(&args[0]).map_or("", |spec| spec.name);
-            let rest = args.split_off(1);
-            items.push(match commands::parse(name, rest, now) {
+        for args in group {
+            let name = args.first().and_then(|name| spec_of(name)).map_or("", |spec| spec.name);
+            items.push(match commands::parse(name, after_name(args), now) {
                 Some(Ok(Data::Kv(cmd, shape))) => Ok((cmd, shape)),
                 Some(Ok(Data::EmptyScan)) => Err(String::new()),
                 Some(Ok(Data::Block { .. })) | None => Err(format!("ERR unknown command '{name}'")),
@@ -341,7 +343,7 @@ impl Conn {
         let writes = items.iter().any(|i| i.as_ref().is_ok_and(|(cmd, _)| cmd.is_write()));
         // Over the memory limit, commands that add data fail while the
         // others go on: each runs alone then.
-        if !writes || kv_count < 2 || self.shared.kv.over_memory_limit() {
+        if writes && (kv_count < 2 || self.shared.kv.over_memory_limit()) {
             for item in items {
                 match item {
                     Ok((cmd, shape)) => {
@@ -364,10 +366,15 @@ impl Conn {
                 Err(message) => plan.push(Err(message)),
             }
         }
-        let mut results = match self.shared.kv.exec_batch(cmds, &[]) {
-            Ok(Some(results)) => results.into_iter(),
-            Ok(None) => Vec::new().into_iter(),
-            Err(e) => vec![Err(e); kv_count].into_iter(),
+        // Reads share one clock reading; writes one engine transaction.
+        let mut results = if !writes {
+            self.shared.kv.exec_reads(cmds).into_iter()
+        } else {
+            match self.shared.kv.exec_batch(cmds, &[]) {
+                Ok(Some(results)) => results.into_iter(),
+                Ok(None) => Vec::new().into_iter(),
+                Err(e) => vec![Err(e); kv_count].into_iter(),
+            }
         };
         for step in plan {
             match step {
@@ -431,7 +438,7 @@ impl Conn {
     }
 
     fn parse_queued(&self, name: &str, rest: Vec<Vec<u8>>) -> Result<Queued, String> {
-        match commands::parse(name, rest, self.now_ms()) {
+        match commands::parse(name, rest.into_iter(), self.now_ms()) {
             Some(Ok(Data::Kv(cmd, shape))) => Ok(Queued::Kv(cmd, shape)),
             Some(Ok(Data::EmptyScan)) => Ok(Queued::Kv(KvCommand::Keys { pattern: Vec::new() }, Shape::Plain)),
             Some(Ok(Data::Block { keys, front, .. })) => {
@@ -889,7 +896,7 @@ impl Conn {
             "info" => {
                 out.array(args.len() - 2);
                 for name in &args[2..] {
-                    match table::find(&lower(name)) {
+                    match table::find(name) {
                         Some(spec) => info(&mut out, spec),
                         None => out.nil(),
                     }

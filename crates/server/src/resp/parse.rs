@@ -60,10 +60,16 @@ fn number(digits: &[u8]) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return None;
     }
-    let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+    }
     Some(if neg { -n } else { n })
 }
 
