@@ -213,6 +213,36 @@ async fn copy_in_and_out() {
 }
 
 #[tokio::test]
+async fn copy_in_of_many_messages_loads_all_or_nothing() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE many (id int PRIMARY KEY, v text)").await.unwrap();
+    let sink = client.copy_in("COPY many FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    for i in 0..20_000 {
+        sink.feed(bytes::Bytes::from(format!("{i}\tv{i}\n"))).await.unwrap();
+    }
+    assert_eq!(sink.finish().await.unwrap(), 20_000);
+    let row = client.query_one("SELECT count(*), sum(id)::bigint, max(v) FROM many", &[]).await.unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (20_000, 199_990_000));
+    assert_eq!(row.get::<_, String>(2), "v9999");
+
+    // A bad row deep inside a burst of messages: none of the burst stays,
+    // and the connection goes on.
+    let sink = client.copy_in("COPY many FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    for i in 20_000..40_000 {
+        let line = if i == 31_234 { "oops\tx\n".to_owned() } else { format!("{i}\tv{i}\n") };
+        if sink.feed(bytes::Bytes::from(line)).await.is_err() {
+            break;
+        }
+    }
+    let err = sink.finish().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02");
+    assert_eq!(client.query_one("SELECT count(*) FROM many", &[]).await.unwrap().get::<_, i64>(0), 20_000);
+}
+
+#[tokio::test]
 async fn cancel_and_statement_timeout_stop_a_running_query() {
     let server = TestServer::start();
     let client = server.connect().await;

@@ -154,6 +154,8 @@ pub(crate) struct CopyDecoder {
     /// lies in it (`None` for NULL).
     scratch: String,
     spans: Vec<Option<(usize, usize)>>,
+    /// The field list handed to the caller, kept for its allocation.
+    fields: Vec<Option<&'static str>>,
 }
 
 impl CopyDecoder {
@@ -167,6 +169,7 @@ impl CopyDecoder {
             line: 1,
             scratch: String::new(),
             spans: Vec::new(),
+            fields: Vec::new(),
         }
     }
 
@@ -271,14 +274,41 @@ impl CopyDecoder {
             code: "22021",
             message: format!("invalid byte sequence for encoding \"UTF8\" in COPY data, line {line_no}"),
         })?;
-        self.scratch.clear();
-        self.spans.clear();
-        match self.options.format {
-            CopyFormat::Text => split_text(text, &self.options, &mut self.scratch, &mut self.spans)?,
-            CopyFormat::Csv => split_csv(text, &self.options, &mut self.scratch, &mut self.spans)?,
+        // The field list's allocation is reused from line to line.
+        let mut fields: Vec<Option<&str>> = reuse(std::mem::take(&mut self.fields));
+        if self.options.format == CopyFormat::Text && self.options.delimiter.is_ascii() && !raw.contains(&b'\\') {
+            // Nothing to unescape: fields are slices of the line itself.
+            split_plain(text, &self.options, &mut fields);
+        } else {
+            self.scratch.clear();
+            self.spans.clear();
+            match self.options.format {
+                CopyFormat::Text => split_text(text, &self.options, &mut self.scratch, &mut self.spans)?,
+                CopyFormat::Csv => split_csv(text, &self.options, &mut self.scratch, &mut self.spans)?,
+            }
+            fields.extend(self.spans.iter().map(|s| s.and_then(|(a, b)| self.scratch.get(a..b))));
         }
-        let fields: Vec<Option<&str>> = self.spans.iter().map(|s| s.map(|(a, b)| &self.scratch[a..b])).collect();
-        record(&fields)
+        let result = record(&fields);
+        self.fields = reuse(fields);
+        result
+    }
+}
+
+/// An emptied vector of field slices with its allocation kept, for
+/// slices of another lifetime (the collect runs in place).
+fn reuse<'b>(mut fields: Vec<Option<&str>>) -> Vec<Option<&'b str>> {
+    fields.clear();
+    fields.into_iter().map(|_| None).collect()
+}
+
+/// A text-format line without backslashes into fields: split at the
+/// (ASCII) delimiter, the NULL marker as `None`.
+fn split_plain<'a>(line: &'a str, options: &CopyOptions, fields: &mut Vec<Option<&'a str>>) {
+    let mut start = 0;
+    for end in memchr::memchr_iter(options.delimiter, line.as_bytes()).chain(std::iter::once(line.len())) {
+        let field = line.get(start..end).unwrap_or_default();
+        fields.push(if field == options.null { None } else { Some(field) });
+        start = end + 1;
     }
 }
 
@@ -534,6 +564,23 @@ mod tests {
                 vec![Some("1".into()), Some("abc".into()), None],
                 vec![Some("2".into()), Some("\tx\\y".into()), Some(String::new())],
                 vec![Some("3".into()), Some("last".into()), Some(String::new())],
+            ]
+        );
+    }
+
+    #[test]
+    fn text_lines_with_and_without_escapes_split_alike() {
+        let mut o = options(CopyFormat::Text);
+        o.delimiter = b'|';
+        o.null = "nil".into();
+        // Lines 1 and 3 take the no-backslash path, line 2 the unescaping one.
+        let rows = decode(o, &[b"1|nil||plain x\n2|nil||\\xe2\\x82\\xac \\\\\n|nil\n"]).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec![Some("1".into()), None, Some(String::new()), Some("plain x".into())],
+                vec![Some("2".into()), None, Some(String::new()), Some("\u{20ac} \\".into())],
+                vec![Some(String::new()), None],
             ]
         );
     }

@@ -22,7 +22,12 @@ pub(crate) fn syntax_error(ty: &str, input: &str) -> Error {
 
 /// Trims the whitespace PostgreSQL's number inputs skip.
 fn trim_ws(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{b}')
+    let is_ws = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|b| !is_ws(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !is_ws(b)).map_or(start, |last| last + 1);
+    // ASCII positions are always character boundaries.
+    s.get(start..end).unwrap_or_default()
 }
 
 /// Parses an integer of type `ty` (`smallint`, `integer`, `bigint`) whose
@@ -38,14 +43,12 @@ pub(crate) fn parse_int(input: &str, ty: &str, min: i64, max: i64) -> Result<i64
         return Err(syntax_error(ty, input));
     }
     let out_of_range = || Error::NumericOverflow(format!("value \"{input}\" is out of range for type {ty}"));
-    let mut v: i128 = 0;
+    let mut magnitude: u64 = 0;
     for b in digits.bytes() {
-        v = v * 10 + i128::from(b - b'0');
-        if v > i128::from(i64::MAX) + 1 {
-            return Err(out_of_range());
-        }
+        magnitude =
+            magnitude.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))).ok_or_else(out_of_range)?;
     }
-    let v = if neg { -v } else { v };
+    let v = if neg { -i128::from(magnitude) } else { i128::from(magnitude) };
     if v < i128::from(min) || v > i128::from(max) {
         return Err(out_of_range());
     }

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::{Sink, SinkExt, StreamExt};
+use bytes::BytesMut;
+use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use memdb_engine::Database;
 use memdb_sql::{Session, TxnStatus};
 use parking_lot::Mutex;
@@ -499,6 +500,42 @@ fn shutting_down() -> ErrorInfo {
     )
 }
 
+/// Most COPY data merged into one message.
+const COPY_GATHER_BYTES: usize = 256 * 1024;
+
+/// `first` and the CopyData messages already buffered behind it, as one
+/// message (clients such as pgbench send one per row, and the session
+/// decodes records across message boundaries anyway), plus the first
+/// other message met, if any. Never waits for the network.
+fn gather_copy_data<S>(first: CopyData, socket: &mut S) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>)
+where
+    S: futures::Stream<Item = PgWireResult<PgWireFrontendMessage>> + Unpin,
+{
+    let mut merged: Option<BytesMut> = None;
+    let mut held = None;
+    while merged.as_ref().map_or(first.data.len(), BytesMut::len) < COPY_GATHER_BYTES {
+        match socket.next().now_or_never() {
+            Some(Some(Ok(PgWireFrontendMessage::CopyData(more)))) => {
+                let buf = merged.get_or_insert_with(|| {
+                    let mut buf = BytesMut::with_capacity(COPY_GATHER_BYTES + first.data.len());
+                    buf.extend_from_slice(&first.data);
+                    buf
+                });
+                buf.extend_from_slice(&more.data);
+            }
+            Some(Some(other)) => {
+                held = Some(other);
+                break;
+            }
+            // Nothing more buffered, or the stream ended (the next read
+            // sees that).
+            Some(None) | None => break,
+        }
+    }
+    let data = merged.map_or(first.data, BytesMut::freeze);
+    (CopyData::new(data), held)
+}
+
 /// Runs one client connection to its end.
 pub async fn serve_connection(
     mut tcp: TcpStream,
@@ -525,62 +562,82 @@ pub async fn serve_connection(
     // buffered: the only moment a stopping server closes the connection,
     // so a Parse/Bind/Execute/Sync sequence is never cut in half.
     let mut at_rest = true;
+    // A message read while gathering COPY data, handled next.
+    let mut held: Option<PgWireResult<PgWireFrontendMessage>> = None;
     loop {
         let in_startup = matches!(
             socket.state(),
             PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress
         );
-        let idle = if in_startup { None } else { conn.idle_timeout() };
-        let idle_now = at_rest
-            && !in_startup
-            && !matches!(socket.state(), PgWireConnectionState::CopyInProgress(_))
-            && socket.read_buffer().is_empty();
-        if stopping.is_set() && idle_now {
-            let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
-            break;
-        }
-        let deadline = if in_startup {
-            Some(startup_deadline)
-        } else {
-            idle.map(|(limit, _, _)| tokio::time::Instant::now() + limit)
-        };
-        let read = async {
-            match deadline {
-                Some(at) => tokio::time::timeout_at(at, socket.next()).await.ok(),
-                None => Some(socket.next().await),
-            }
-        };
-        let read = tokio::select! {
-            read = read => Some(read),
-            _ = stopping.wait(), if idle_now || in_startup => None,
-        };
-        let message = match read {
-            Some(Some(m)) => m,
-            // Idle when the server stops.
+        let message = match held.take() {
+            Some(message) => message,
             None => {
-                if !in_startup {
+                let idle = if in_startup { None } else { conn.idle_timeout() };
+                let idle_now = at_rest
+                    && !in_startup
+                    && !matches!(socket.state(), PgWireConnectionState::CopyInProgress(_))
+                    && socket.read_buffer().is_empty();
+                if stopping.is_set() && idle_now {
                     let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
+                    break;
                 }
-                break;
-            }
-            Some(None) => {
-                if let Some((_, code, why)) = idle.filter(|_| !in_startup) {
-                    let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
-                    let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+                let deadline = if in_startup {
+                    Some(startup_deadline)
+                } else {
+                    idle.map(|(limit, _, _)| tokio::time::Instant::now() + limit)
+                };
+                let read = async {
+                    match deadline {
+                        Some(at) => tokio::time::timeout_at(at, socket.next()).await.ok(),
+                        None => Some(socket.next().await),
+                    }
+                };
+                let read = tokio::select! {
+                    read = read => Some(read),
+                    _ = stopping.wait(), if idle_now || in_startup => None,
+                };
+                let message = match read {
+                    Some(Some(m)) => m,
+                    // Idle when the server stops.
+                    None => {
+                        if !in_startup {
+                            let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
+                        }
+                        break;
+                    }
+                    Some(None) => {
+                        if let Some((_, code, why)) = idle.filter(|_| !in_startup) {
+                            let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
+                            let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+                        }
+                        break;
+                    }
+                };
+                match message {
+                    Some(message) => message,
+                    None => break,
                 }
-                break;
             }
         };
         let message = match message {
-            Some(Ok(m)) => m,
-            Some(Err(e)) => {
+            Ok(m) => m,
+            Err(e) => {
                 // Garbage or an oversized message: say so, then hang up.
                 let info =
                     ErrorInfo::new("FATAL".to_owned(), "08P01".to_owned(), format!("invalid frontend message: {e}"));
                 let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
                 break;
             }
-            None => break,
+        };
+        let message = match message {
+            PgWireFrontendMessage::CopyData(first)
+                if matches!(socket.state(), PgWireConnectionState::CopyInProgress(_)) =>
+            {
+                let (gathered, next) = gather_copy_data(first, &mut socket);
+                held = next;
+                PgWireFrontendMessage::CopyData(gathered)
+            }
+            other => other,
         };
         if matches!(message, PgWireFrontendMessage::Terminate(_)) {
             break;
