@@ -458,6 +458,42 @@ fn add_primary_key_when_a_live_row_has_an_old_versions_key() {
     assert_eq!(txn.get(&t, &[i8v(2)]).unwrap().map(|r| r.values), Some(vec![i8v(2)]));
 }
 
+/// Tables past the parallel-build size fill a new key from several
+/// threads: every row gets its entry, and a duplicate pair split between
+/// the threads' slices is still found.
+#[test]
+fn keys_of_a_large_table_are_built_in_parallel() {
+    const ROWS: i64 = 150_000;
+    let db = open_db();
+    let mut txn = db.begin().unwrap();
+    txn.create_table(TableSchema::new("big").column(Column::new("a", DataType::Int8))).unwrap();
+    txn.create_table(TableSchema::new("dup").column(Column::new("a", DataType::Int8))).unwrap();
+    let big = txn.table("big").unwrap();
+    let dup = txn.table("dup").unwrap();
+    for i in 0..ROWS {
+        txn.insert(&big, vec![i8v(i * 7)]).unwrap();
+        // Key 3 is both first and last.
+        txn.insert(&dup, vec![i8v(if i == ROWS - 1 { 3 } else { i + 3 })]).unwrap();
+    }
+    txn.commit().unwrap();
+    let pk = |columns: &str| {
+        AlterTable::AddConstraint(ConstraintSpec::PrimaryKey { name: None, columns: vec![columns.into()] })
+    };
+    let mut txn = db.begin().unwrap();
+    txn.alter_table("big", pk("a")).unwrap();
+    txn.commit().unwrap();
+    let mut txn = db.begin().unwrap();
+    let big = txn.table("big").unwrap();
+    for i in [0, 1, ROWS / 2, ROWS - 1] {
+        assert_eq!(txn.get(&big, &[i8v(i * 7)]).unwrap().map(|r| r.values), Some(vec![i8v(i * 7)]));
+    }
+    assert!(txn.get(&big, &[i8v(1)]).unwrap().is_none());
+    expect_sqlstate(txn.insert(&big, vec![i8v(ROWS * 7 - 7)]), "23505");
+    txn.rollback().unwrap();
+    let mut txn = db.begin().unwrap();
+    expect_sqlstate(txn.alter_table("dup", pk("a")), "23505");
+}
+
 /// A writer must not get an internal error because another transaction is
 /// adding a column to the table (PostgreSQL would make it wait for the
 /// ALTER; a retryable error would also be acceptable).

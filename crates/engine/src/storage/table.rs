@@ -139,6 +139,23 @@ impl TableStorage {
         Ok(values)
     }
 
+    /// The values of the physical `columns` of a version, in that order
+    /// (an index key), without decoding the rest of the row.
+    pub fn decode_key(&self, version: &Version, columns: &[usize]) -> Result<Vec<Value>> {
+        let layout = self.layout.load();
+        let (types, missing) = &**layout;
+        columns
+            .iter()
+            .map(|&c| {
+                Ok(match row::decode_column(&version.data, types, c)? {
+                    Some(value) => value,
+                    // The row predates the column.
+                    None => missing.get(c).cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect()
+    }
+
     /// Adds index entries of a replayed version; a primary-key entry still
     /// held by a dead row (not yet collected here) moves to this row.
     pub fn index_replayed_version(&self, values: &[Value], row_id: RowId) {

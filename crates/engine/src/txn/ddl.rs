@@ -615,17 +615,64 @@ pub(crate) enum Filled {
 /// versions written after it existed, and from then on a new key always
 /// makes a new row, so older versions of a chain need no entry.
 pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64) -> Result<Filled> {
+    let rows = storage.slab.high_water();
+    let threads = if rows < PARALLEL_FILL_ROWS {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from).min(MAX_FILL_THREADS)
+    };
+    if threads <= 1 {
+        return fill_rows(storage, index, own, 0..rows);
+    }
+    // The index is a concurrent tree: each thread fills a slice of the row
+    // ids (memory latency and tree descents dominate, and they overlap).
+    let step = rows.div_ceil(threads as u64);
+    let results: Vec<Result<Filled>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads as u64)
+            .map(|i| {
+                let range = (i * step).min(rows)..((i + 1) * step).min(rows);
+                scope.spawn(move || fill_rows(storage, index, own, range))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(Error::Internal("index build thread panicked".into()))))
+            .collect()
+    });
+    let mut filled = Filled::KeysProven;
+    for result in results {
+        if result? == Filled::Entries {
+            filled = Filled::Entries;
+        }
+    }
+    Ok(filled)
+}
+
+/// Tables with at least this many row slots fill an index from several
+/// threads.
+const PARALLEL_FILL_ROWS: u64 = 100_000;
+/// Most threads one index build uses.
+const MAX_FILL_THREADS: usize = 4;
+
+/// [`fill_index`] over the rows whose ids lie in `row_ids`.
+fn fill_rows(storage: &TableStorage, index: &IndexStorage, own: u64, row_ids: std::ops::Range<u64>) -> Result<Filled> {
     let mut wanted = vec![false; storage.column_count()];
     for &c in &index.schema.columns {
         if let Some(w) = wanted.get_mut(c) {
             *w = true;
         }
     }
-    let key_of =
-        |version: &Version| -> Result<Vec<Value>> { Ok(index.key_values(&storage.decode_selected(version, &wanted)?)) };
+    let columns = &index.schema.columns;
+    let key_of = |version: &Version| -> Result<Vec<Value>> {
+        if columns.len() == 1 {
+            storage.decode_key(version, columns)
+        } else {
+            Ok(index.key_values(&storage.decode_selected(version, &wanted)?))
+        }
+    };
     if index.schema.primary {
         let mut filled = Filled::KeysProven;
-        for row_id in 0..storage.slab.high_water() {
+        for row_id in row_ids {
             let Some(head) = storage.head(row_id) else { continue };
             let end = head.end();
             if !(end == INFINITY || (is_marker(end) && end != own)) {
@@ -653,7 +700,7 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
         }
         return Ok(filled);
     }
-    for row_id in 0..storage.slab.high_water() {
+    for row_id in row_ids {
         let mut cur = storage.head(row_id);
         while let Some(version) = cur {
             let _ = index.insert(&key_of(&version)?, row_id);
