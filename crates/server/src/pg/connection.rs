@@ -506,34 +506,63 @@ const COPY_GATHER_BYTES: usize = 256 * 1024;
 /// `first` and the CopyData messages already buffered behind it, as one
 /// message (clients such as pgbench send one per row, and the session
 /// decodes records across message boundaries anyway), plus the first
-/// other message met, if any. Never waits for the network.
-fn gather_copy_data<S>(first: CopyData, socket: &mut S) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>)
+/// other message met, if any. Never waits for the network. `buffer` gives
+/// the socket's read buffer: whole CopyData frames are taken from it
+/// directly, which costs a copy instead of a decoded message each.
+fn gather_copy_data<S>(
+    first: CopyData,
+    socket: &mut S,
+    buffer: impl Fn(&mut S) -> &mut BytesMut,
+) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>)
 where
     S: futures::Stream<Item = PgWireResult<PgWireFrontendMessage>> + Unpin,
 {
-    let mut merged: Option<BytesMut> = None;
+    let mut merged = BytesMut::new();
     let mut held = None;
-    while merged.as_ref().map_or(first.data.len(), BytesMut::len) < COPY_GATHER_BYTES {
+    while merged.len() < COPY_GATHER_BYTES {
+        take_copy_frames(buffer(socket), &mut merged);
+        if merged.len() >= COPY_GATHER_BYTES {
+            break;
+        }
+        // Reads what the socket has now; decodes one message.
         match socket.next().now_or_never() {
-            Some(Some(Ok(PgWireFrontendMessage::CopyData(more)))) => {
-                let buf = merged.get_or_insert_with(|| {
-                    let mut buf = BytesMut::with_capacity(COPY_GATHER_BYTES + first.data.len());
-                    buf.extend_from_slice(&first.data);
-                    buf
-                });
-                buf.extend_from_slice(&more.data);
-            }
+            Some(Some(Ok(PgWireFrontendMessage::CopyData(more)))) => merged.extend_from_slice(&more.data),
             Some(Some(other)) => {
                 held = Some(other);
                 break;
             }
-            // Nothing more buffered, or the stream ended (the next read
+            // Nothing more to read now, or the stream ended (the next read
             // sees that).
             Some(None) | None => break,
         }
     }
-    let data = merged.map_or(first.data, BytesMut::freeze);
+    let data = if merged.is_empty() {
+        first.data
+    } else {
+        let mut all = BytesMut::with_capacity(first.data.len() + merged.len());
+        all.extend_from_slice(&first.data);
+        all.extend_from_slice(&merged);
+        all.freeze()
+    };
     (CopyData::new(data), held)
+}
+
+/// Moves the payloads of the whole CopyData frames at the front of `input`
+/// to `out` (up to [`COPY_GATHER_BYTES`]); stops at anything else, which
+/// the protocol decoder then reads as usual.
+fn take_copy_frames(input: &mut BytesMut, out: &mut BytesMut) {
+    let mut at = 0;
+    while out.len() < COPY_GATHER_BYTES {
+        let Some(&[kind, a, b, c, d]) = input.get(at..at + 5) else { break };
+        let len = u32::from_be_bytes([a, b, c, d]) as usize;
+        if kind != b'd' || !(4..=COPY_GATHER_BYTES).contains(&len) {
+            break;
+        }
+        let Some(payload) = input.get(at + 5..at + 1 + len) else { break };
+        out.extend_from_slice(payload);
+        at += 1 + len;
+    }
+    bytes::Buf::advance(input, at);
 }
 
 /// Runs one client connection to its end.
@@ -633,7 +662,7 @@ pub async fn serve_connection(
             PgWireFrontendMessage::CopyData(first)
                 if matches!(socket.state(), PgWireConnectionState::CopyInProgress(_)) =>
             {
-                let (gathered, next) = gather_copy_data(first, &mut socket);
+                let (gathered, next) = gather_copy_data(first, &mut socket, |s| s.read_buffer_mut());
                 held = next;
                 PgWireFrontendMessage::CopyData(gathered)
             }
