@@ -628,16 +628,24 @@ pub(crate) fn fill_index(storage: &TableStorage, index: &IndexStorage, own: u64)
     // ids (memory latency and tree descents dominate, and they overlap).
     let step = rows.div_ceil(threads as u64);
     let results: Vec<Result<Filled>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads as u64)
-            .map(|i| {
-                let range = (i * step).min(rows)..((i + 1) * step).min(rows);
-                scope.spawn(move || fill_rows(storage, index, own, range))
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err(Error::Internal("index build thread panicked".into()))))
-            .collect()
+        let mut results = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for i in 0..threads as u64 {
+            let range = (i * step).min(rows)..((i + 1) * step).min(rows);
+            let spawned = std::thread::Builder::new().name("memdb-index-build".into()).spawn_scoped(scope, {
+                let range = range.clone();
+                move || fill_rows(storage, index, own, range)
+            });
+            match spawned {
+                Ok(worker) => workers.push(worker),
+                // No thread to be had: this slice is filled here.
+                Err(_) => results.push(fill_rows(storage, index, own, range)),
+            }
+        }
+        for worker in workers {
+            results.push(worker.join().unwrap_or_else(|_| Err(Error::Internal("index build thread panicked".into()))));
+        }
+        results
     });
     let mut filled = Filled::KeysProven;
     for result in results {

@@ -4,7 +4,7 @@
 use memdb_engine::{DataType, Table};
 use sqlparser::ast;
 
-use super::expr::{assignment_cast, resolve_unknown};
+use super::expr::resolve_unknown;
 use super::{Binder, Collected, OutputColumn, Scope, ScopeColumn, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{Expr, Func};
@@ -271,8 +271,7 @@ impl Binder<'_> {
             } else {
                 let t = self.expr(&a.value)?;
                 if t.unknown || t.ty == ty {
-                    self.settle_param(&t, &ty);
-                    assignment_cast(t, &ty)?
+                    self.assign_to(t, &ty)?
                 } else {
                     // Assignment casts happen on store; keep the value's own type.
                     t.expr

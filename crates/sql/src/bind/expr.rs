@@ -52,22 +52,6 @@ pub(crate) fn cast_to(t: Typed, ty: &DataType) -> Result<Expr> {
     }
 }
 
-/// The cast of a value stored into a column of type `ty` (INSERT … VALUES,
-/// UPDATE … SET): an untyped literal goes through the type's input function
-/// and an assignment cast, so `'abcd'` stored into `varchar(3)` is an error
-/// (22001) where `'abcd'::varchar(3)` cuts it to `abc`.
-pub(crate) fn assignment_cast(t: Typed, ty: &DataType) -> Result<Expr> {
-    match t.expr {
-        Expr::Literal(v) if t.unknown => Ok(Expr::Literal(v.coerce_to(ty)?)),
-        // A parameter arrives as text: storing it applies the length check
-        // (an explicit cast to the column's type would cut it instead).
-        Expr::Param(i) if t.unknown && matches!(ty, DataType::Varchar(Some(_)) | DataType::Char(_)) => {
-            Ok(Expr::Cast(Box::new(Expr::Param(i)), DataType::Text))
-        }
-        expr => cast_to(Typed { expr, ..t }, ty),
-    }
-}
-
 /// Casts unless the types already agree.
 fn coerce(t: Typed, ty: &DataType) -> Result<Typed> {
     Ok(Typed::new(cast_to(t, ty)?, ty.clone()))
@@ -484,8 +468,27 @@ impl Binder<'_> {
         })
     }
 
+    /// The cast of a value stored into a column of type `ty` (INSERT …
+    /// VALUES, UPDATE … SET). An untyped parameter takes the column's type
+    /// (what Describe reports); an untyped literal goes through the type's
+    /// input function and an assignment cast, so `'abcd'` stored into
+    /// `varchar(3)` is an error (22001) where `'abcd'::varchar(3)` cuts it
+    /// to `abc`.
+    pub(super) fn assign_to(&mut self, t: Typed, ty: &DataType) -> Result<Expr> {
+        self.settle_param(&t, ty);
+        match t.expr {
+            Expr::Literal(v) if t.unknown => Ok(Expr::Literal(v.coerce_to(ty)?)),
+            // A parameter arrives as text: storing it applies the length
+            // check (an explicit cast to the column's type would cut it).
+            Expr::Param(i) if t.unknown && matches!(ty, DataType::Varchar(Some(_)) | DataType::Char(_)) => {
+                Ok(Expr::Cast(Box::new(Expr::Param(i)), DataType::Text))
+            }
+            expr => cast_to(Typed { expr, ..t }, ty),
+        }
+    }
+
     /// Fixes the type of an untyped parameter from its context.
-    pub(super) fn settle_param(&mut self, t: &Typed, ty: &DataType) {
+    fn settle_param(&mut self, t: &Typed, ty: &DataType) {
         if let (true, Expr::Param(i)) = (t.unknown, &t.expr)
             && let Some(slot) = self.params.get_mut(*i)
             && slot.is_none()

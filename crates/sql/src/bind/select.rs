@@ -4,7 +4,7 @@
 use memdb_engine::{DataType, Value};
 use sqlparser::ast;
 
-use super::expr::{assignment_cast, cast_to, resolve_unknown, sort_key};
+use super::expr::{cast_to, resolve_unknown, sort_key};
 use super::types::common_type;
 use super::{Binder, BoundQuery, Collected, CteBinding, OutputColumn, Scope, ScopeColumn, Typed, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
@@ -236,10 +236,7 @@ impl Binder<'_> {
                 }
                 out.push(match targets {
                     Some(_) if !t.unknown => t.expr,
-                    Some(_) => {
-                        self.settle_param(&t, &types[c]);
-                        assignment_cast(t, &types[c])?
-                    }
+                    Some(_) => self.assign_to(t, &types[c])?,
                     None => cast_to(t, &types[c])?,
                 });
             }
