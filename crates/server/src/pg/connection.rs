@@ -565,6 +565,69 @@ fn take_copy_frames(input: &mut BytesMut, out: &mut BytesMut) {
     bytes::Buf::advance(input, at);
 }
 
+/// The next message from the client, or `None` when the connection is to
+/// close: the server is stopping while the client is idle, the client went
+/// away, or it stayed silent past its idle timeout (each told why, where
+/// the protocol allows).
+async fn read_message(
+    socket: &mut PgSocket,
+    conn: &PgConnection,
+    stopping: &mut crate::Stopping,
+    at_rest: bool,
+    startup_deadline: tokio::time::Instant,
+) -> Option<PgWireResult<PgWireFrontendMessage>> {
+    let in_startup = in_startup(socket);
+    let idle = if in_startup { None } else { conn.idle_timeout() };
+    let idle_now = at_rest
+        && !in_startup
+        && !matches!(socket.state(), PgWireConnectionState::CopyInProgress(_))
+        && socket.read_buffer().is_empty();
+    if stopping.is_set() && idle_now {
+        let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
+        return None;
+    }
+    let deadline =
+        if in_startup { Some(startup_deadline) } else { idle.map(|(limit, _, _)| tokio::time::Instant::now() + limit) };
+    let read = async {
+        match deadline {
+            Some(at) => tokio::time::timeout_at(at, socket.next()).await.ok(),
+            None => Some(socket.next().await),
+        }
+    };
+    let read = tokio::select! {
+        read = read => Some(read),
+        _ = stopping.wait(), if idle_now || in_startup => None,
+    };
+    match read {
+        Some(Some(message)) => message,
+        // Idle when the server stops.
+        None => {
+            if !in_startup {
+                let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
+            }
+            None
+        }
+        Some(None) => {
+            if let Some((_, code, why)) = idle.filter(|_| !in_startup) {
+                let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
+                let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+            }
+            None
+        }
+    }
+}
+
+/// Whether the connection is still in its startup and login exchange.
+fn in_startup(socket: &PgSocket) -> bool {
+    matches!(socket.state(), PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress)
+}
+
+/// A client connection's framed socket.
+type PgSocket = tokio_util::codec::Framed<
+    pgwire::tokio::server::MaybeTls,
+    pgwire::tokio::server::PgWireMessageServerCodec<Arc<super::query::PgStatement>>,
+>;
+
 /// Runs one client connection to its end.
 pub async fn serve_connection(
     mut tcp: TcpStream,
@@ -594,59 +657,13 @@ pub async fn serve_connection(
     // A message read while gathering COPY data, handled next.
     let mut held: Option<PgWireResult<PgWireFrontendMessage>> = None;
     loop {
-        let in_startup = matches!(
-            socket.state(),
-            PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress
-        );
+        let in_startup = in_startup(&socket);
         let message = match held.take() {
             Some(message) => message,
-            None => {
-                let idle = if in_startup { None } else { conn.idle_timeout() };
-                let idle_now = at_rest
-                    && !in_startup
-                    && !matches!(socket.state(), PgWireConnectionState::CopyInProgress(_))
-                    && socket.read_buffer().is_empty();
-                if stopping.is_set() && idle_now {
-                    let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
-                    break;
-                }
-                let deadline = if in_startup {
-                    Some(startup_deadline)
-                } else {
-                    idle.map(|(limit, _, _)| tokio::time::Instant::now() + limit)
-                };
-                let read = async {
-                    match deadline {
-                        Some(at) => tokio::time::timeout_at(at, socket.next()).await.ok(),
-                        None => Some(socket.next().await),
-                    }
-                };
-                let read = tokio::select! {
-                    read = read => Some(read),
-                    _ = stopping.wait(), if idle_now || in_startup => None,
-                };
-                let message = match read {
-                    Some(Some(m)) => m,
-                    // Idle when the server stops.
-                    None => {
-                        if !in_startup {
-                            let _ = socket.send(PgWireBackendMessage::ErrorResponse(shutting_down().into())).await;
-                        }
-                        break;
-                    }
-                    Some(None) => {
-                        if let Some((_, code, why)) = idle.filter(|_| !in_startup) {
-                            let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
-                            let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
-                        }
-                        break;
-                    }
-                };
-                match message {
-                    Some(message) => message,
-                    None => break,
-                }
-            }
+            None => match read_message(&mut socket, &conn, &mut stopping, at_rest, startup_deadline).await {
+                Some(message) => message,
+                None => break,
+            },
         };
         let message = match message {
             Ok(m) => m,
