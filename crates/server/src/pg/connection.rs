@@ -506,21 +506,14 @@ const COPY_GATHER_BYTES: usize = 256 * 1024;
 /// `first` and the CopyData messages already buffered behind it, as one
 /// message (clients such as pgbench send one per row, and the session
 /// decodes records across message boundaries anyway), plus the first
-/// other message met, if any. Never waits for the network. `buffer` gives
-/// the socket's read buffer: whole CopyData frames are taken from it
-/// directly, which costs a copy instead of a decoded message each.
-fn gather_copy_data<S>(
-    first: CopyData,
-    socket: &mut S,
-    buffer: impl Fn(&mut S) -> &mut BytesMut,
-) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>)
-where
-    S: futures::Stream<Item = PgWireResult<PgWireFrontendMessage>> + Unpin,
-{
+/// other message met, if any. Never waits for the network. Whole CopyData
+/// frames are taken from the socket's read buffer directly, which costs a
+/// copy instead of a decoded message each.
+fn gather_copy_data(first: CopyData, socket: &mut PgSocket) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>) {
     let mut merged = BytesMut::new();
     let mut held = None;
     while merged.len() < COPY_GATHER_BYTES {
-        take_copy_frames(buffer(socket), &mut merged);
+        take_copy_frames(socket.read_buffer_mut(), &mut merged);
         if merged.len() >= COPY_GATHER_BYTES {
             break;
         }
@@ -574,9 +567,9 @@ async fn read_message(
     conn: &PgConnection,
     stopping: &mut crate::Stopping,
     at_rest: bool,
+    in_startup: bool,
     startup_deadline: tokio::time::Instant,
 ) -> Option<PgWireResult<PgWireFrontendMessage>> {
-    let in_startup = in_startup(socket);
     let idle = if in_startup { None } else { conn.idle_timeout() };
     let idle_now = at_rest
         && !in_startup
@@ -660,10 +653,12 @@ pub async fn serve_connection(
         let in_startup = in_startup(&socket);
         let message = match held.take() {
             Some(message) => message,
-            None => match read_message(&mut socket, &conn, &mut stopping, at_rest, startup_deadline).await {
-                Some(message) => message,
-                None => break,
-            },
+            None => {
+                match read_message(&mut socket, &conn, &mut stopping, at_rest, in_startup, startup_deadline).await {
+                    Some(message) => message,
+                    None => break,
+                }
+            }
         };
         let message = match message {
             Ok(m) => m,
@@ -679,7 +674,7 @@ pub async fn serve_connection(
             PgWireFrontendMessage::CopyData(first)
                 if matches!(socket.state(), PgWireConnectionState::CopyInProgress(_)) =>
             {
-                let (gathered, next) = gather_copy_data(first, &mut socket, |s| s.read_buffer_mut());
+                let (gathered, next) = gather_copy_data(first, &mut socket);
                 held = next;
                 PgWireFrontendMessage::CopyData(gathered)
             }

@@ -214,11 +214,6 @@ pub fn error_message(e: &Error) -> String {
     }
 }
 
-/// The table entry of a command name (any case), without allocating.
-fn spec_of(name: &[u8]) -> Option<&'static table::CommandSpec> {
-    table::find(name)
-}
-
 /// A request's arguments after the command name, without moving them.
 fn after_name(args: Vec<Vec<u8>>) -> std::vec::IntoIter<Vec<u8>> {
     let mut args = args.into_iter();
@@ -254,7 +249,7 @@ impl Conn {
     /// Runs one request, writing its reply into `buf`.
     async fn request(&mut self, args: Vec<Vec<u8>>, buf: &mut BytesMut) -> Flow {
         self.shared.commands_total.fetch_add(1, Ordering::Relaxed);
-        let Some(spec) = spec_of(&args[0]) else {
+        let Some(spec) = table::find(&args[0]) else {
             let mut message = format!("ERR unknown command '{}', with args beginning with: ", printable(&args[0]));
             for arg in args.iter().skip(1).take(16) {
                 message.push_str(&format!("'{}' ", printable(arg)));
@@ -317,7 +312,7 @@ impl Conn {
         if self.multi.is_some() || !self.authed {
             return false;
         }
-        let Some(spec) = args.first().and_then(|name| spec_of(name)) else { return false };
+        let Some(spec) = args.first().and_then(|name| table::find(name)) else { return false };
         self.denied(spec).is_none()
             && table::arity_ok(spec, args.len())
             && !is_connection_command(spec.name)
@@ -331,7 +326,7 @@ impl Conn {
         let now = self.now_ms();
         let mut items: Vec<Result<(KvCommand, Shape), String>> = Vec::with_capacity(group.len());
         for args in group {
-            let name = args.first().and_then(|name| spec_of(name)).map_or("", |spec| spec.name);
+            let name = args.first().and_then(|name| table::find(name)).map_or("", |spec| spec.name);
             items.push(match commands::parse(name, after_name(args), now) {
                 Some(Ok(Data::Kv(cmd, shape))) => Ok((cmd, shape)),
                 Some(Ok(Data::EmptyScan)) => Err(String::new()),
