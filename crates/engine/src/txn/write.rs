@@ -67,6 +67,75 @@ impl Transaction {
         self.guarded(|txn| txn.insert_physical(table, physical))
     }
 
+    /// Inserts a whole row (every live column, in logical order) given as
+    /// the text form of its values, `None` for NULL: COPY's input. A table
+    /// with no index, CHECK or foreign key has the row encoded straight
+    /// from the text ([`crate::row::encode_text`]), with the same parsing,
+    /// assignment and NOT NULL rules as [`Transaction::insert`] but no
+    /// [`Value`] built for integers and strings. `Ok(None)` when the table
+    /// has any of those: the caller parses the values and inserts them the
+    /// usual way.
+    pub fn insert_text_row(&mut self, table: &Table, fields: &[Option<&str>]) -> Result<Option<RowId>> {
+        let schema = table.schema();
+        if table.primary.is_some()
+            || !schema.indexes.is_empty()
+            || !schema.checks.is_empty()
+            || !schema.foreign_keys.is_empty()
+        {
+            return Ok(None);
+        }
+        self.check_writable("INSERT")?;
+        self.check_privilege(table, Privileges::INSERT)?;
+        self.shared.check_memory()?;
+        if fields.len() != table.live.len() {
+            return Err(Error::InvalidParameter(format!(
+                "table \"{}\" has {} columns but {} values were given",
+                table.name(),
+                table.live.len(),
+                fields.len()
+            )));
+        }
+        self.guarded(|txn| txn.insert_text_physical(table, fields))
+    }
+
+    fn insert_text_physical(&mut self, table: &Table, fields: &[Option<&str>]) -> Result<Option<RowId>> {
+        let schema = table.schema();
+        let storage = table.storage().clone();
+        let layout = storage.layout();
+        // Dropped columns stay in the physical row, as NULL.
+        let spread;
+        let physical_fields = if table.live.len() == schema.columns.len() {
+            fields
+        } else {
+            let mut all = vec![None; schema.columns.len()];
+            for (field, &pos) in fields.iter().zip(table.live.iter()) {
+                all[pos] = *field;
+            }
+            spread = all;
+            &spread
+        };
+        let types = layout.0.get(..physical_fields.len()).ok_or_else(|| {
+            Error::Internal(format!("row has {} fields for {} columns", physical_fields.len(), layout.0.len()))
+        })?;
+        let allow_null = |i: usize| match schema.columns.get(i) {
+            Some(col) if !col.nullable && !col.dropped => {
+                Err(Error::NotNullViolation { table: schema.name.clone(), column: col.name.clone() })
+            }
+            _ => Ok(()),
+        };
+        let data = crate::row::encode_text(physical_fields, types, &allow_null)?;
+        self.ensure_id();
+        let _gate = storage.gate.read();
+        // An index another transaction is building takes this row's entry
+        // too; that is the usual path's work.
+        if !storage.indexes().is_empty() {
+            return Ok(None);
+        }
+        let (row_id, new) = self.fresh_row(table, &mut Some(data))?;
+        self.push_write(table, Write::Insert { table: 0, row_id, new });
+        Ok(Some(row_id))
+    }
+
     /// The whole row (logical order) from values for `columns`, every
     /// other column taking its default (or its sequence's next value).
     fn fill_defaults(&mut self, table: &Table, columns: &[usize], values: Vec<Value>) -> Result<Vec<Value>> {

@@ -22,8 +22,8 @@ mod compare;
 pub mod datetime;
 mod interval;
 mod json;
-mod number;
-mod text;
+pub(crate) mod number;
+pub(crate) mod text;
 
 use std::fmt;
 

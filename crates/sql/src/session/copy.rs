@@ -22,6 +22,9 @@ pub(super) struct CopyInState {
     columns: Vec<usize>,
     types: Vec<DataType>,
     decoder: CopyDecoder,
+    /// Whether the data holds every column in table order, so a record
+    /// can go to the engine as text ([`Transaction::insert_text_row`]).
+    whole_row: bool,
     /// The load's own transaction outside a block (`None`: the block's).
     own_txn: Option<Transaction>,
     rows: u64,
@@ -76,11 +79,13 @@ impl Session {
         let types = positions.iter().map(|&p| table.columns()[p].data_type.clone()).collect();
         let format = options.format;
         let count = positions.len();
+        let whole_row = count == table.columns().len() && positions.iter().enumerate().all(|(i, &p)| i == p);
         self.copy_in = Some(Box::new(CopyInState {
             table,
             columns: positions,
             types,
             decoder: CopyDecoder::new(options),
+            whole_row,
             own_txn,
             rows: 0,
         }));
@@ -151,7 +156,7 @@ impl Session {
     /// every complete record.
     fn load(&mut self, state: &mut CopyInState, data: Option<&[u8]>) -> Result<()> {
         self.vars.interrupt.check()?;
-        let CopyInState { table, columns, types, decoder, own_txn, rows } = state;
+        let CopyInState { table, columns, types, decoder, whole_row, own_txn, rows } = state;
         let txn = match own_txn.as_mut() {
             Some(t) => t,
             None => self.txn.as_mut().ok_or_else(|| SqlError::Semantic("the transaction of COPY ended".into()))?,
@@ -166,6 +171,10 @@ impl Session {
             }
             if fields.len() > columns.len() {
                 return Err(copy_error("extra data after last expected column".into(), table, line));
+            }
+            if *whole_row && txn.insert_text_row(table, fields)?.is_some() {
+                loaded += 1;
+                return Ok(());
             }
             let mut values = Vec::with_capacity(fields.len());
             for (f, ty) in fields.iter().zip(types.iter()) {
