@@ -217,7 +217,7 @@ pub fn decode_selected(data: &[u8], types: &[DataType], wanted: &[bool]) -> Resu
             values.push(Value::Null);
         }
     }
-    values.resize(ncols, Value::Null);
+    values.resize_with(ncols, || Value::Null);
     Ok(values)
 }
 

@@ -309,6 +309,16 @@ fn read_visible_selected(
     txn.snapshot.with_visible(slot, |v| decode_with(storage, v, wanted)).transpose()
 }
 
+/// Reads the first byte of each version's row data, so that the cache
+/// misses of a batch overlap before the rows are decoded one by one.
+fn warm<'v>(versions: impl Iterator<Item = &'v crate::mvcc::Version>) {
+    let mut sum = 0u8;
+    for v in versions {
+        sum ^= v.data.first().copied().unwrap_or(0);
+    }
+    std::hint::black_box(sum);
+}
+
 fn decode_with(storage: &TableStorage, version: &crate::mvcc::Version, wanted: Option<&[bool]>) -> Result<Vec<Value>> {
     match wanted {
         Some(w) => storage.decode_selected(version, w),
@@ -391,10 +401,22 @@ impl ScanCursor {
                 if ids.is_empty() {
                     self.done = true;
                 }
-                for id in ids {
-                    if let Some(physical) = read_visible_selected(txn, &storage, id, self.wanted.as_deref())? {
-                        out.push(Row { id, values: self.table.logical_from(physical) });
-                    }
+                // In passes, as for an index below: every row's visible
+                // version, then the row data, then the decoding. Each pass
+                // does little per row, so the cache misses of many rows are
+                // in flight at once instead of one after another.
+                let guard = Guard::new();
+                let found: Vec<_> = ids
+                    .into_iter()
+                    .filter_map(|id| {
+                        let slot = storage.slab.get(id)?;
+                        txn.snapshot.find(slot, &guard).map(|v| (id, v))
+                    })
+                    .collect();
+                warm(found.iter().map(|(_, v)| *v));
+                for (id, version) in found {
+                    let physical = decode_with(&storage, version, self.wanted.as_deref())?;
+                    out.push(Row { id, values: self.table.logical_from(physical) });
                 }
             }
             Cursor::Index { index, lower, upper } => {
@@ -419,6 +441,7 @@ impl ScanCursor {
                         txn.snapshot.find(slot, &guard).map(|v| (entry, id, v))
                     })
                     .collect();
+                warm(found.iter().map(|(_, _, v)| *v));
                 for (entry, id, version) in found {
                     let physical = decode_with(&storage, version, self.wanted.as_deref())?;
                     if index.entry_matches(&entry, &physical, id) {
