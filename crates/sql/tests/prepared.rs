@@ -48,3 +48,30 @@ fn a_described_statement_follows_schema_changes_and_declared_types() {
     s.execute("DROP TABLE t").unwrap();
     assert!(s.prepare_described("SELECT * FROM t WHERE a = $1", Vec::new()).is_err());
 }
+
+/// A `bigint` parameter against an `integer` key (what sysbench declares)
+/// uses the index, and a value beyond the column's range finds nothing or
+/// bounds the range past every row, as in PostgreSQL, instead of failing
+/// an integer cast.
+#[test]
+fn bigint_parameters_key_integer_columns_beyond_their_range() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE k (id int PRIMARY KEY, v int)").unwrap();
+    s.execute("INSERT INTO k SELECT g, g * 10 FROM generate_series(1, 100) AS g").unwrap();
+    let int8 = || Some(DataType::Int8);
+    let mut point = s.prepare_described("SELECT v FROM k WHERE id = $1", vec![int8()]).unwrap();
+    let mut range =
+        s.prepare_described("SELECT count(*) FROM k WHERE id BETWEEN $1 AND $2", vec![int8(), int8()]).unwrap();
+    assert_eq!(s.execute_prepared(&mut point, &[Value::Int8(7)]).unwrap().rows, vec![vec![Value::Int4(70)]]);
+    assert!(s.execute_prepared(&mut point, &[Value::Int8(5_000_000_000)]).unwrap().rows.is_empty());
+    for (lo, hi, n) in [
+        (90, 5_000_000_000, 11),
+        (-5_000_000_000, 3, 3),
+        (5_000_000_000, 6_000_000_000, 0),
+        (-6_000_000_000, -5_000_000_000, 0),
+    ] {
+        let rows = s.execute_prepared(&mut range, &[Value::Int8(lo), Value::Int8(hi)]).unwrap().rows;
+        assert_eq!(rows, vec![vec![Value::Int8(n)]], "BETWEEN {lo} AND {hi}");
+    }
+}

@@ -12,7 +12,7 @@ use crate::storage::RowId;
 use crate::storage::index::{FIRST_SCAN_BATCH, IndexStorage, SCAN_BATCH};
 use crate::storage::table::TableStorage;
 use crate::txn::{IsolationLevel, Row, Table, Transaction};
-use crate::types::Value;
+use crate::types::{DataType, Value};
 
 /// What a scan covers.
 #[derive(Clone, Debug)]
@@ -284,9 +284,17 @@ fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<
             key.len()
         )));
     }
+    let integer = |v: &Value| matches!(v, Value::Int2(_) | Value::Int4(_) | Value::Int8(_));
     key.iter()
         .zip(&index.schema.columns)
         .map(|(v, &c)| match table.schema().columns.get(c) {
+            // Keys encode every integer type alike (as i64), so an integer
+            // of another width keys as it is: a `bigint` parameter beyond
+            // an `integer` column's range finds nothing, or bounds a range
+            // past every row, as in PostgreSQL, instead of failing a cast.
+            Some(col) if integer(v) && matches!(col.data_type, DataType::Int2 | DataType::Int4 | DataType::Int8) => {
+                Ok(v.clone())
+            }
             Some(col) => v.clone().coerce_to(&col.data_type),
             None => Err(Error::Internal("index column out of range".into())),
         })

@@ -3,15 +3,16 @@
 //! `column = v` whose value is the index key itself, of the column's own
 //! type, holds for every row the index returns (the engine checks that
 //! the row version it reads still has the entry's key, and keys of one
-//! type are equal exactly when the values are). Dropping such terms saves
+//! type are equal exactly when the values are; integers of any width key
+//! alike). The same holds for the bounds of a range. Dropping such terms saves
 //! evaluating them per row — the whole filter, for a primary-key lookup.
 
 use std::ops::Bound;
 
 use memdb_engine::Table;
 
-use super::fixed_type;
 use super::order::key_order_is_sort_order;
+use super::{both_integers, fixed_type};
 use crate::expr::{BinOp, Expr};
 use crate::plan::Access;
 
@@ -40,7 +41,10 @@ pub(super) fn without_implied_terms(table: &Table, access: &Access, filter: Opti
             _ => return false,
         };
         let Some(ty) = types.get(c) else { return false };
-        if !key_order_is_sort_order(ty) || fixed_type(v).as_ref() != Some(ty) {
+        // The value's type must be the column's, or both integers: keys
+        // encode every integer width alike, so those compare exactly too.
+        let same_type = fixed_type(v).is_some_and(|t| t == *ty || both_integers(&t, ty));
+        if !key_order_is_sort_order(ty) || !same_type {
             return false;
         }
         key_columns.iter().enumerate().any(|(k, kc)| *kc == Some(c) && bounds.imply(k, op, v))

@@ -575,8 +575,8 @@ fn fixed_type(e: &Expr) -> Option<DataType> {
 
 /// Index keys encode every integer type alike (as i64, in order), so an
 /// `int8` key (a client's `bigint` parameter) finds `int4` rows, and one
-/// out of the column's range simply matches nothing; the filter still
-/// checks every row.
+/// out of the column's range simply matches nothing (or bounds a range
+/// past every row).
 fn both_integers(a: &DataType, b: &DataType) -> bool {
     let int = |t: &DataType| matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8);
     int(a) && int(b)
