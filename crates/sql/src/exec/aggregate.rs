@@ -343,6 +343,9 @@ impl<'p> AggregateOp<'p> {
 
     fn consume(&mut self, mut input: Box<dyn Operator + 'p>, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
         let mut index: HashMap<Row, usize> = HashMap::default();
+        // One grouping expression (the common case): keyed by the value
+        // itself, so no key vector is built per row.
+        let mut single: HashMap<Value, usize> = HashMap::default();
         let mut groups: Vec<Group> = Vec::new();
         let fresh = |aggs: &[AggregateCall]| aggs.iter().map(Accumulator::new).collect::<Vec<_>>();
         if self.group_by.is_empty() {
@@ -352,6 +355,19 @@ impl<'p> AggregateOp<'p> {
             for row in batch {
                 let g = if self.group_by.is_empty() {
                     0
+                } else if let [e] = self.group_by {
+                    let key = match e {
+                        Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+                        e => e.eval(&row, cx)?,
+                    };
+                    match single.get(&key) {
+                        Some(&g) => g,
+                        None => {
+                            groups.push(Group { key: vec![key.clone()], accumulators: fresh(self.aggregates) });
+                            single.insert(key, groups.len() - 1);
+                            groups.len() - 1
+                        }
+                    }
                 } else {
                     let mut key = Vec::with_capacity(self.group_by.len());
                     for e in self.group_by {
@@ -373,6 +389,15 @@ impl<'p> AggregateOp<'p> {
                     if let Some(f) = &call.filter
                         && !f.eval_predicate(&row, cx)?
                     {
+                        continue;
+                    }
+                    // Plain aggregates of at most one argument (most of
+                    // them) take it in place, with no argument row built.
+                    if acc.collected.is_none() && call.order_by.is_empty() && call.args.len() <= 1 {
+                        match call.args.first() {
+                            None => acc.update(&[])?,
+                            Some(a) => acc.update(std::slice::from_ref(&a.eval(&row, cx)?))?,
+                        }
                         continue;
                     }
                     let mut args = Vec::with_capacity(call.args.len() + call.order_by.len());

@@ -241,7 +241,13 @@ impl<'p> HashJoinOp<'p> {
             for row in batch {
                 let index = self.build_rows.len();
                 self.chain.push(NONE);
-                if let Some(mut key) = eval_keys(self.right_keys, &row, cx)? {
+                if let [Expr::Column(i)] = self.right_keys {
+                    if let Some(v) = row.get(*i).filter(|v| !v.is_null())
+                        && let Some(p) = self.single.insert(v.clone(), index)
+                    {
+                        self.chain[index] = p;
+                    }
+                } else if let Some(mut key) = eval_keys(self.right_keys, &row, cx)? {
                     let previous = if key.len() == 1 {
                         let k = key.pop().unwrap_or(Value::Null);
                         self.single.insert(k, index)
@@ -289,10 +295,17 @@ impl Operator for HashJoinOp<'_> {
             let mut out = Vec::with_capacity(batch.len());
             for l in batch {
                 let mut matched = false;
-                let first = match eval_keys(self.left_keys, &l, cx)? {
-                    Some(key) if key.len() == 1 => self.single.get(&key[0]).copied(),
-                    Some(key) => self.multi.get(&key).copied(),
-                    None => None,
+                let first = match self.left_keys {
+                    // One key column: looked up in place, no key built.
+                    [Expr::Column(i)] => match l.get(*i) {
+                        Some(v) if !v.is_null() => self.single.get(v).copied(),
+                        _ => None,
+                    },
+                    _ => match eval_keys(self.left_keys, &l, cx)? {
+                        Some(key) if key.len() == 1 => self.single.get(&key[0]).copied(),
+                        Some(key) => self.multi.get(&key).copied(),
+                        None => None,
+                    },
                 };
                 if let Some(first) = first {
                     let mut next = first;
