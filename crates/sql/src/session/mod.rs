@@ -902,6 +902,7 @@ impl Session {
                 self.prepared.insert(key, prepared);
                 result
             }
+            ast::Statement::CreateTable(ct) if ct.query.is_some() => self.create_table_as(txn, ct, params),
             ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
             ast::Statement::Call(function) => self.call(txn, function),
             ast::Statement::Vacuum(v) => {
@@ -922,6 +923,44 @@ impl Session {
                 Ok(QueryResult::tag(tag))
             }
         }
+    }
+
+    /// `CREATE TABLE name [(columns)] AS query`: a table with the query's
+    /// column names (or the ones listed) and types, holding its rows.
+    /// Answers `SELECT n` as PostgreSQL does.
+    fn create_table_as(
+        &mut self,
+        txn: &mut Transaction,
+        ct: &ast::CreateTable,
+        params: &[Value],
+    ) -> Result<QueryResult> {
+        let Some(query) = &ct.query else { return Err(SqlError::Semantic("CREATE TABLE AS needs a query".into())) };
+        let name = crate::bind::object_name(&ct.name)?;
+        if txn.table(&name).is_ok() && ct.if_not_exists {
+            return Ok(QueryResult::tag("CREATE TABLE AS"));
+        }
+        let statement = ast::Statement::Query(query.clone());
+        let Compiled::Query { plan, columns } = compile(txn, &statement, Vec::new(), &self.vars.user)?.0 else {
+            return Err(SqlError::Semantic("CREATE TABLE AS needs a query".into()));
+        };
+        if ct.columns.len() > columns.len() {
+            return Err(SqlError::Semantic("too many column names were specified".into()));
+        }
+        let mut schema = memdb_engine::TableSchema::new(name.clone());
+        for (i, column) in columns.iter().enumerate() {
+            let column_name = ct.columns.get(i).map_or_else(|| column.name.clone(), |c| crate::bind::ident(&c.name));
+            schema = schema.column(memdb_engine::Column::new(column_name, column.data_type.clone()));
+        }
+        txn.create_table(schema)?;
+        let table = txn.table(&name)?;
+        let mut cx = ExecCtx::new(txn, params, &mut self.vars);
+        let rows = exec::run(&plan, &mut cx)?;
+        let count = rows.len();
+        for row in rows {
+            txn.insert(&table, row)?;
+        }
+        tracing::info!(target: roles::AUDIT_TARGET, user = %self.vars.user, "CREATE TABLE AS: {name}");
+        Ok(QueryResult::tag(format!("SELECT {count}")))
     }
 
     /// `CALL procedure(arguments)`: memdb's maintenance procedures, which
