@@ -509,17 +509,26 @@ const COPY_GATHER_BYTES: usize = 256 * 1024;
 /// other message met, if any. Never waits for the network. Whole CopyData
 /// frames are taken from the socket's read buffer directly, which costs a
 /// copy instead of a decoded message each.
-fn gather_copy_data(first: CopyData, socket: &mut PgSocket) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>) {
-    let mut merged = BytesMut::new();
+fn gather_copy_data(
+    first: CopyData,
+    socket: &mut PgSocket,
+    buffer: &mut BytesMut,
+) -> (CopyData, Option<PgWireResult<PgWireFrontendMessage>>) {
+    // The buffer's allocation comes back once the session has dropped the
+    // last chunk, so a long load reuses one buffer instead of faulting in
+    // fresh memory per chunk.
+    buffer.clear();
+    buffer.reserve(first.data.len() + COPY_GATHER_BYTES);
+    buffer.extend_from_slice(&first.data);
     let mut held = None;
-    while merged.len() < COPY_GATHER_BYTES {
-        take_copy_frames(socket.read_buffer_mut(), &mut merged);
-        if merged.len() >= COPY_GATHER_BYTES {
+    while buffer.len() < COPY_GATHER_BYTES {
+        take_copy_frames(socket.read_buffer_mut(), buffer);
+        if buffer.len() >= COPY_GATHER_BYTES {
             break;
         }
         // Reads what the socket has now; decodes one message.
         match socket.next().now_or_never() {
-            Some(Some(Ok(PgWireFrontendMessage::CopyData(more)))) => merged.extend_from_slice(&more.data),
+            Some(Some(Ok(PgWireFrontendMessage::CopyData(more)))) => buffer.extend_from_slice(&more.data),
             Some(Some(other)) => {
                 held = Some(other);
                 break;
@@ -529,15 +538,7 @@ fn gather_copy_data(first: CopyData, socket: &mut PgSocket) -> (CopyData, Option
             Some(None) | None => break,
         }
     }
-    let data = if merged.is_empty() {
-        first.data
-    } else {
-        let mut all = BytesMut::with_capacity(first.data.len() + merged.len());
-        all.extend_from_slice(&first.data);
-        all.extend_from_slice(&merged);
-        all.freeze()
-    };
-    (CopyData::new(data), held)
+    (CopyData::new(buffer.split().freeze()), held)
 }
 
 /// Moves the payloads of the whole CopyData frames at the front of `input`
@@ -649,6 +650,8 @@ pub async fn serve_connection(
     let mut at_rest = true;
     // A message read while gathering COPY data, handled next.
     let mut held: Option<PgWireResult<PgWireFrontendMessage>> = None;
+    // Where COPY data is gathered (see `gather_copy_data`).
+    let mut copy_buffer = BytesMut::new();
     loop {
         let in_startup = in_startup(&socket);
         let message = match held.take() {
@@ -674,7 +677,7 @@ pub async fn serve_connection(
             PgWireFrontendMessage::CopyData(first)
                 if matches!(socket.state(), PgWireConnectionState::CopyInProgress(_)) =>
             {
-                let (gathered, next) = gather_copy_data(first, &mut socket);
+                let (gathered, next) = gather_copy_data(first, &mut socket, &mut copy_buffer);
                 held = next;
                 PgWireFrontendMessage::CopyData(gathered)
             }
