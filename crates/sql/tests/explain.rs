@@ -232,3 +232,20 @@ fn terms_an_index_range_guarantees_leave_the_filter() {
         assert_eq!(indexed, scanned, "{filter}");
     }
 }
+
+/// `EXPLAIN [ANALYZE] EXECUTE name(arguments)` explains a prepared
+/// statement with those arguments, as PostgreSQL does.
+#[test]
+fn explain_execute_explains_the_prepared_statement() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE e (id bigint PRIMARY KEY, v text)").unwrap();
+    s.execute("INSERT INTO e SELECT g, 'v' || g FROM generate_series(1, 300) AS g").unwrap();
+    s.execute("PREPARE pick(bigint, bigint) AS SELECT v FROM e WHERE id BETWEEN $1 AND $2").unwrap();
+    let plan = plan_text(&mut s, "EXPLAIN EXECUTE pick(10, 19)");
+    assert!(plan.contains("Index Scan using e_pkey"), "{plan}");
+    let analyzed = plan_text(&mut s, "EXPLAIN ANALYZE EXECUTE pick(10, 19)");
+    assert!(analyzed.contains("rows=10 loops=1"), "{analyzed}");
+    let err = s.execute("EXPLAIN EXECUTE nothing(1)").unwrap_err();
+    assert_eq!(err.sqlstate(), "26000", "{err}");
+}

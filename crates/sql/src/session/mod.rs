@@ -1010,6 +1010,19 @@ impl Session {
         prepared: &mut PreparedStatement,
         arguments: &[ast::Expr],
     ) -> Result<QueryResult> {
+        let values = self.argument_values(txn, prepared, arguments)?;
+        let PreparedStatement { statement, params, plan, .. } = prepared;
+        self.with_txn_cached(txn, statement, &values, params, Some(plan))
+    }
+
+    /// The values of `EXECUTE name(arguments)`, cast to the prepared
+    /// statement's parameter types.
+    fn argument_values(
+        &mut self,
+        txn: &mut Transaction,
+        prepared: &PreparedStatement,
+        arguments: &[ast::Expr],
+    ) -> Result<Vec<Value>> {
         let mut values = Vec::with_capacity(arguments.len());
         for (i, p) in arguments.iter().enumerate() {
             let t = Binder::new(txn, Vec::new()).constant_expr(p)?;
@@ -1020,8 +1033,7 @@ impl Session {
             let mut cx = ExecCtx::new(txn, &[], &mut self.vars);
             values.push(e.eval(&[], &mut cx)?);
         }
-        let PreparedStatement { statement, params, plan, .. } = prepared;
-        self.with_txn_cached(txn, statement, &values, params, Some(plan))
+        Ok(values)
     }
 
     /// Parses a statement once for repeated execution with parameters
@@ -1134,13 +1146,24 @@ impl Session {
         analyze: bool,
         params: &[Value],
     ) -> Result<QueryResult> {
-        let plan = match compile(txn, stmt, Vec::new(), &self.vars.user)?.0 {
+        // `EXPLAIN EXECUTE name(arguments)` explains the prepared statement
+        // with those arguments.
+        let (stmt, types, values) = match stmt {
+            ast::Statement::Execute { name: Some(name), parameters, .. } => {
+                let key = crate::bind::object_name(name)?;
+                let prepared = self.prepared.get(&key).cloned().ok_or(SqlError::UndefinedPreparedStatement(key))?;
+                let values = self.argument_values(txn, &prepared, parameters)?;
+                (prepared.statement.clone(), prepared.params.clone(), values)
+            }
+            other => (other.clone(), Vec::new(), params.to_vec()),
+        };
+        let plan = match compile(txn, &stmt, types, &self.vars.user)?.0 {
             Compiled::Query { plan, .. } => plan,
             Compiled::Dml(dml) => dml.source,
         };
         let lines = if analyze {
             let started = std::time::Instant::now();
-            let mut cx = ExecCtx::new(txn, params, &mut self.vars);
+            let mut cx = ExecCtx::new(txn, &values, &mut self.vars);
             cx.collect_stats();
             exec::run(&plan, &mut cx)?;
             let stats = cx.take_stats();
