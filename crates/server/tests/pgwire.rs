@@ -545,3 +545,20 @@ async fn executes_between_syncs_commit_together_and_an_error_rolls_them_all_back
     observer.batch_execute("INSERT INTO t VALUES (7); INSERT INTO t VALUES (8)").await.unwrap();
     assert_eq!(count().await, 6);
 }
+
+/// `CREATE TABLE … AS` answers a bare `SELECT n` (no row description), as
+/// PostgreSQL does, so psql prints the tag and drivers read a row count;
+/// a query with no columns is still a row set.
+#[tokio::test]
+async fn create_table_as_answers_a_bare_select_tag() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let messages =
+        client.simple_query("CREATE TABLE ctas AS SELECT g AS id FROM generate_series(1, 3) AS g").await.unwrap();
+    assert!(matches!(messages.as_slice(), [SimpleQueryMessage::CommandComplete(3)]), "{messages:?}");
+    let copied = client.execute("CREATE TABLE ctas2 AS SELECT id FROM ctas WHERE id > 1", &[]).await.unwrap();
+    assert_eq!(copied, 2);
+    let no_columns = client.simple_query("SELECT FROM ctas").await.unwrap();
+    assert!(matches!(no_columns.first(), Some(SimpleQueryMessage::RowDescription(_))), "{no_columns:?}");
+    assert!(matches!(no_columns.last(), Some(SimpleQueryMessage::CommandComplete(3))), "{no_columns:?}");
+}

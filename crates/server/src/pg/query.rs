@@ -199,7 +199,7 @@ fn data_row(row: &[Value], binary: &dyn Fn(usize) -> bool) -> PgWireResult<DataR
 /// Whether a result is a row set (a query, or DML with RETURNING) rather
 /// than a bare command tag.
 fn returns_rows(r: &QueryResult) -> bool {
-    !r.columns.is_empty() || r.tag.starts_with("SELECT")
+    r.row_set
 }
 
 /// A statement's outcome as a pgwire response, rows in `format`;

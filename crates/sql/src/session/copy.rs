@@ -125,7 +125,12 @@ impl Session {
         if let Some(t) = own_txn {
             t.commit()?;
         }
-        Ok(QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag: format!("COPY {rows}") })
+        Ok(QueryResult {
+            columns: Arc::from(Vec::new()),
+            rows: Vec::new(),
+            tag: format!("COPY {rows}"),
+            row_set: false,
+        })
     }
 
     /// Abandons `COPY … FROM STDIN` (the client sent CopyFail, or another

@@ -207,8 +207,8 @@ fn project(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
 
 fn finish(plan: &DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
     match plan.returning {
-        Some(_) => QueryResult { columns: Arc::from(plan.returning_columns.clone()), rows, tag },
-        None => QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag },
+        Some(_) => QueryResult { columns: Arc::from(plan.returning_columns.clone()), rows, tag, row_set: true },
+        None => QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag, row_set: false },
     }
 }
 

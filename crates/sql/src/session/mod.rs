@@ -37,11 +37,15 @@ pub struct QueryResult {
     pub rows: Vec<Vec<Value>>,
     /// The command tag (`SELECT 3`, `INSERT 0 1`, `CREATE TABLE`, ...).
     pub tag: String,
+    /// Whether the result is a row set (described, even with no columns
+    /// or rows, as `SELECT FROM t` is) rather than a bare command tag
+    /// (`CREATE TABLE … AS` answers `SELECT n` with no rows).
+    pub row_set: bool,
 }
 
 impl QueryResult {
     fn tag(tag: impl Into<String>) -> QueryResult {
-        QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag: tag.into() }
+        QueryResult { columns: Arc::from(Vec::new()), rows: Vec::new(), tag: tag.into(), row_set: false }
     }
 }
 
@@ -190,6 +194,7 @@ impl Outcome {
                     })
                     .collect(),
                 tag: format!("COPY {rows}"),
+                row_set: true,
             }),
             Outcome::CopyIn { .. } => {
                 session.copy_fail("COPY FROM STDIN needs a client that sends the data");
@@ -811,6 +816,7 @@ impl Session {
                     columns: Arc::from(vec![OutputColumn { name, data_type: memdb_engine::DataType::Text }]),
                     rows: vec![vec![Value::Text(value)]],
                     tag: "SHOW".into(),
+                    row_set: true,
                 });
             }
             ast::Statement::Prepare { name, data_types, statement } => {
@@ -879,7 +885,7 @@ impl Session {
                 let mut cx = ExecCtx::new(txn, params, &mut self.vars);
                 let rows = exec::run(plan, &mut cx)?;
                 let tag = format!("SELECT {}", rows.len());
-                Ok(QueryResult { columns: columns.clone(), rows, tag })
+                Ok(QueryResult { columns: columns.clone(), rows, tag, row_set: true })
             }
             Compiled::Dml(plan) => self.dml(txn, plan, params),
         }
@@ -1180,6 +1186,7 @@ impl Session {
             }]),
             rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
             tag: "EXPLAIN".into(),
+            row_set: true,
         })
     }
 

@@ -141,6 +141,7 @@ impl Session {
                 expires_at.map_or(Value::Null, Value::TimestampTz),
             ]],
             tag: "CALL".into(),
+            row_set: true,
         })
     }
 
