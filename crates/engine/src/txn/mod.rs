@@ -159,16 +159,22 @@ impl Table {
         if self.live.len() == physical.len() { physical } else { self.to_logical(&physical) }
     }
 
-    /// Logical row → physical row (dropped columns NULL).
-    pub(crate) fn to_physical(&self, logical: Vec<Value>) -> Result<Vec<Value>> {
-        if logical.len() != self.live.len() {
+    /// Fails unless `given` values make a whole row (one per live column).
+    pub(crate) fn check_width(&self, given: usize) -> Result<()> {
+        if given != self.live.len() {
             return Err(Error::InvalidParameter(format!(
                 "table \"{}\" has {} columns but {} values were given",
                 self.name(),
                 self.live.len(),
-                logical.len()
+                given
             )));
         }
+        Ok(())
+    }
+
+    /// Logical row → physical row (dropped columns NULL).
+    pub(crate) fn to_physical(&self, logical: Vec<Value>) -> Result<Vec<Value>> {
+        self.check_width(logical.len())?;
         if self.live.len() == self.entry.schema.columns.len() {
             return Ok(logical);
         }

@@ -87,14 +87,7 @@ impl Transaction {
         self.check_writable("INSERT")?;
         self.check_privilege(table, Privileges::INSERT)?;
         self.shared.check_memory()?;
-        if fields.len() != table.live.len() {
-            return Err(Error::InvalidParameter(format!(
-                "table \"{}\" has {} columns but {} values were given",
-                table.name(),
-                table.live.len(),
-                fields.len()
-            )));
-        }
+        table.check_width(fields.len())?;
         self.guarded(|txn| txn.insert_text_physical(table, fields))
     }
 
