@@ -22,6 +22,7 @@ mod read;
 mod security;
 mod sequence;
 mod write;
+mod writes;
 
 use std::sync::Arc;
 
@@ -273,7 +274,7 @@ pub struct Transaction {
     catalog: Arc<Catalog>,
     ddl: Option<DdlState>,
     tables: Vec<Arc<TableStorage>>,
-    writes: Vec<Write>,
+    writes: writes::WriteList,
     /// Rows locked without a change (released at the end).
     row_locks: Vec<(TableId, RowId)>,
     /// Sequence positions reached or set, for the commit record.
@@ -309,7 +310,7 @@ impl Transaction {
             catalog,
             ddl: None,
             tables: Vec::new(),
-            writes: Vec::new(),
+            writes: writes::WriteList::default(),
             pending: pending::PendingEntries::default(),
             row_locks: Vec::new(),
             sequences: Vec::new(),
