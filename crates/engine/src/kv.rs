@@ -326,7 +326,7 @@ impl Kv {
                         break;
                     }
                     let shard = seed.wrapping_mul(31).wrapping_add(i * 97) % SHARDS;
-                    let keys = ks.sample(shard, seed.wrapping_add(i * 7919), 4);
+                    let keys = ks.sample(shard, seed.wrapping_add(i * 7919), 4, |_| true);
                     if !keys.is_empty() {
                         shards_sampled += 1;
                         sampled.extend(keys);
@@ -504,7 +504,8 @@ impl Access for ReadAccess<'_> {
     }
 
     fn random_key(&mut self) -> Option<Vec<u8>> {
-        random_key(self.kv, self.now)
+        let read_ts = self.read_ts.unwrap_or_else(|| self.kv.shared.newest.load(Ordering::Acquire));
+        random_key(self.kv, read_ts, self.now)
     }
 
     fn len(&mut self) -> usize {
@@ -573,7 +574,7 @@ impl Access for WriteAccess<'_> {
     }
 
     fn random_key(&mut self) -> Option<Vec<u8>> {
-        random_key(self.kv, self.now)
+        random_key(self.kv, self.batch.ts, self.now)
     }
 
     fn len(&mut self) -> usize {
@@ -668,12 +669,17 @@ fn scan(
     if shard_index >= SHARDS { (0, keys) } else { ((shard_index as u64) << SCAN_POSITION_BITS, keys) }
 }
 
-fn random_key(kv: &Kv, now: u64) -> Option<Vec<u8>> {
+/// A key present at `read_ts` and not expired at `now`, picked at random.
+fn random_key(kv: &Kv, read_ts: Timestamp, now: u64) -> Option<Vec<u8>> {
     let ks = kv.ks();
     let seed = (now as usize).wrapping_mul(2654435761) ^ kv.lru_now() as usize;
+    let present = |e: &crate::keyspace::Entry| {
+        let seen = e.state_at(read_ts);
+        seen.view().is_some() && !seen.meta().expired(now)
+    };
     for i in 0..SHARDS {
         let shard = (seed + i * 131) % SHARDS;
-        if let Some((_, key)) = ks.sample(shard, seed.rotate_left(7), 1).into_iter().next() {
+        if let Some((_, key)) = ks.sample(shard, seed.rotate_left(7), 1, present).into_iter().next() {
             return Some(key);
         }
     }

@@ -184,6 +184,25 @@ fn expired_keys_are_never_seen_and_are_swept() {
 }
 
 #[test]
+fn random_key_never_picks_an_expired_key() {
+    let (db, clock) = manual();
+    let kv = db.kv();
+    for i in 0..2000 {
+        kv.set(format!("short{i}").as_bytes(), b"v", Some(Duration::from_secs(1))).unwrap();
+    }
+    kv.set(b"forever", b"v", None).unwrap();
+    clock.advance(Duration::from_secs(2));
+    // Not swept yet: the expired keys are still in the tables.
+    assert_eq!(kv.volatile_len(), 2000);
+    for _ in 0..50 {
+        assert_eq!(kv.exec(KvCommand::RandomKey).unwrap(), KvReply::Bytes(b("forever")));
+        clock.advance(Duration::from_millis(7));
+    }
+    kv.exec(KvCommand::Delete { keys: vec![b("forever")] }).unwrap();
+    assert_eq!(kv.exec(KvCommand::RandomKey).unwrap(), KvReply::Nil);
+}
+
+#[test]
 fn expire_conditions_and_persist() {
     let (db, clock) = manual();
     let kv = db.kv();

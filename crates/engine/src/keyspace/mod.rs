@@ -302,18 +302,25 @@ impl Keyspace {
 
     /// `count` keys sampled from a shard, with their last access (LRU
     /// eviction, RANDOMKEY).
-    pub fn sample(&self, shard: usize, start: usize, count: usize) -> Vec<(u16, Vec<u8>)> {
+    pub fn sample(
+        &self,
+        shard: usize,
+        start: usize,
+        count: usize,
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<(u16, Vec<u8>)> {
         let shard = self.shard(shard);
         let n = shard.table.len();
         if n == 0 {
             return Vec::new();
         }
+        // Each entry once: from `start` to the end, then from the beginning.
         shard
             .table
             .iter()
             .skip(start % n)
-            .chain(shard.table.iter())
-            .filter(|e| !e.is_absent())
+            .chain(shard.table.iter().take(start % n))
+            .filter(|e| !e.is_absent() && keep(e))
             .take(count)
             .map(|e| (e.access(), e.key().to_vec()))
             .collect()

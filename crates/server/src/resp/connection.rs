@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Shared;
 use super::commands::{self, Data, Shape};
-use super::parse::{Parsed, parse};
+use super::parse::{Parsed, Parser};
 use super::reply::{Out, Proto, itoa};
 use super::table;
 
@@ -89,13 +89,14 @@ where
         started: Instant::now(),
     };
     let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut parser = Parser::default();
+    let mut requests = Vec::new();
     loop {
-        // Take every complete request already read, run them, then write
-        // the replies together (pipelining).
-        let mut requests = Vec::new();
+        // Take every complete request already read (up to MAX_PIPELINE),
+        // run them, then write the replies together (pipelining).
         let mut broken = None;
         while requests.len() < MAX_PIPELINE {
-            match parse(&input) {
+            match parser.parse(&input) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Empty(used)) => {
                     let _ = input.split_to(used);
@@ -110,7 +111,9 @@ where
                 }
             }
         }
-        let mut requests = requests.into_iter().peekable();
+        // More whole requests may be waiting behind the ones taken.
+        let more_buffered = requests.len() == MAX_PIPELINE;
+        let mut requests = requests.drain(..).peekable();
         while let Some(args) = requests.next() {
             if let Err(wait) = conn.admit(&args) {
                 // Inside MULTI the transaction is spoiled, as by any
@@ -157,6 +160,11 @@ where
             Out { buf: &mut out, proto: conn.proto }.error("ERR Protocol error: query buffer limit exceeded");
             let _ = socket.write_all(&out).await;
             return;
+        }
+        if more_buffered {
+            // Run what is already read before reading more: the client may
+            // be waiting for these replies before it sends anything else.
+            continue;
         }
         if input.capacity() - input.len() < 4096 {
             input.reserve(16 * 1024);

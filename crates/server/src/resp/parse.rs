@@ -31,13 +31,97 @@ pub enum Parsed {
     Incomplete,
 }
 
-/// Parses the request at the start of `buf`.
-pub fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
-    match buf.first() {
-        None => Ok(Parsed::Incomplete),
-        Some(b'*') => parse_array(buf),
-        Some(_) => parse_inline(buf),
+/// Parses requests from the front of a connection's read buffer.
+///
+/// A request that is not all there yet is remembered where it stopped
+/// (the arguments read so far and where the next one starts), so each
+/// byte is looked at once however many reads a large request takes;
+/// starting over at every read would make a slow request of a million
+/// arguments quadratic. The buffer's front must not move while a request
+/// is pending: the connection consumes bytes only for whole requests.
+#[derive(Default)]
+pub struct Parser {
+    pending: Option<PendingArray>,
+}
+
+/// An array request read in part.
+struct PendingArray {
+    /// Arguments still to read.
+    remaining: usize,
+    args: Vec<Vec<u8>>,
+    /// Where the next argument starts in the buffer.
+    at: usize,
+}
+
+impl Parser {
+    /// Parses the request at the start of `buf` (which holds at least the
+    /// bytes it held at the previous call, while that one was incomplete).
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed, ProtocolError> {
+        if self.pending.is_some() {
+            return self.parse_array(buf);
+        }
+        match buf.first() {
+            None => Ok(Parsed::Incomplete),
+            Some(b'*') => self.parse_array(buf),
+            Some(_) => parse_inline(buf),
+        }
     }
+
+    fn parse_array(&mut self, buf: &[u8]) -> Result<Parsed, ProtocolError> {
+        let mut pending = match self.pending.take() {
+            Some(pending) => pending,
+            None => {
+                let Some((header, at)) = line(buf, 1, 32)? else { return Ok(Parsed::Incomplete) };
+                let count = number(header).ok_or_else(|| ProtocolError("invalid multibulk length".into()))?;
+                if count <= 0 {
+                    // `*0` and `*-1` are empty requests; Redis skips them.
+                    return Ok(Parsed::Empty(at));
+                }
+                if count as usize > MAX_ARGS {
+                    return Err(ProtocolError("invalid multibulk length".into()));
+                }
+                let remaining = count as usize;
+                PendingArray { remaining, args: Vec::with_capacity(remaining.min(1024)), at }
+            }
+        };
+        while pending.remaining > 0 {
+            match bulk(buf, pending.at)? {
+                Some((start, end)) => {
+                    pending.args.push(buf[start..end].to_vec());
+                    pending.at = end + 2;
+                    pending.remaining -= 1;
+                }
+                None => {
+                    self.pending = Some(pending);
+                    return Ok(Parsed::Incomplete);
+                }
+            }
+        }
+        Ok(Parsed::Request(pending.args, pending.at))
+    }
+}
+
+/// The bulk string at `at`: where its bytes start and end, or `None` when
+/// it is not all in the buffer yet.
+fn bulk(buf: &[u8], at: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
+    match buf.get(at) {
+        None => return Ok(None),
+        Some(b'$') => {}
+        Some(&other) => {
+            return Err(ProtocolError(format!("expected '$', got '{}'", char::from(other).escape_default())));
+        }
+    }
+    let Some((header, start)) = line(buf, at + 1, 32)? else { return Ok(None) };
+    let len = number(header).filter(|n| *n >= 0 && *n as usize <= MAX_BULK);
+    let len = len.ok_or_else(|| ProtocolError("invalid bulk length".into()))? as usize;
+    let end = start + len;
+    if buf.len() < end + 2 {
+        return Ok(None);
+    }
+    if &buf[end..end + 2] != b"\r\n" {
+        return Err(ProtocolError("invalid bulk length".into()));
+    }
+    Ok(Some((start, end)))
 }
 
 /// Finds the `\r\n`-terminated line at `from`: (line, position after it).
@@ -71,41 +155,6 @@ fn number(digits: &[u8]) -> Option<i64> {
         n = n.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
     }
     Some(if neg { -n } else { n })
-}
-
-fn parse_array(buf: &[u8]) -> Result<Parsed, ProtocolError> {
-    let Some((header, mut at)) = line(buf, 1, 32)? else { return Ok(Parsed::Incomplete) };
-    let count = number(header).ok_or_else(|| ProtocolError("invalid multibulk length".into()))?;
-    if count <= 0 {
-        // `*0` and `*-1` are empty requests; Redis skips them.
-        return Ok(Parsed::Empty(at));
-    }
-    if count as usize > MAX_ARGS {
-        return Err(ProtocolError("invalid multibulk length".into()));
-    }
-    let mut args = Vec::with_capacity((count as usize).min(1024));
-    for _ in 0..count {
-        match buf.get(at) {
-            None => return Ok(Parsed::Incomplete),
-            Some(b'$') => {}
-            Some(&other) => {
-                return Err(ProtocolError(format!("expected '$', got '{}'", char::from(other).escape_default())));
-            }
-        }
-        let Some((header, start)) = line(buf, at + 1, 32)? else { return Ok(Parsed::Incomplete) };
-        let len = number(header).filter(|n| *n >= 0 && *n as usize <= MAX_BULK);
-        let len = len.ok_or_else(|| ProtocolError("invalid bulk length".into()))? as usize;
-        let end = start + len;
-        if buf.len() < end + 2 {
-            return Ok(Parsed::Incomplete);
-        }
-        if &buf[end..end + 2] != b"\r\n" {
-            return Err(ProtocolError("invalid bulk length".into()));
-        }
-        args.push(buf[start..end].to_vec());
-        at = end + 2;
-    }
-    Ok(Parsed::Request(args, at))
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Parsed, ProtocolError> {
@@ -211,6 +260,10 @@ fn split_inline(text: &[u8]) -> Result<Vec<Vec<u8>>, ProtocolError> {
 mod tests {
     use super::*;
 
+    fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
+        Parser::default().parse(buf)
+    }
+
     fn req(args: &[&str], used: usize) -> Parsed {
         Parsed::Request(args.iter().map(|a| a.as_bytes().to_vec()).collect(), used)
     }
@@ -224,6 +277,39 @@ mod tests {
         }
         assert_eq!(parse(b"*0\r\n").unwrap(), Parsed::Empty(4));
         assert_eq!(parse(b"*1\r\n$0\r\n\r\n").unwrap(), req(&[""], 10));
+    }
+
+    #[test]
+    fn a_request_read_in_pieces_resumes_where_it_stopped() {
+        let full = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*1\r\n$4\r\nPING\r\n";
+        let whole = 31;
+        for step in 1..=7 {
+            let mut parser = Parser::default();
+            let mut got = None;
+            let mut len = 0;
+            while got.is_none() {
+                len = (len + step).min(full.len());
+                match parser.parse(&full[..len]).unwrap() {
+                    Parsed::Incomplete => assert!(len < whole, "step {step}: complete at {len}"),
+                    done => got = Some(done),
+                }
+            }
+            assert_eq!(got, Some(req(&["SET", "k", "hello"], whole)), "step {step}");
+            // The parser starts afresh after a whole request.
+            assert_eq!(parser.parse(&full[whole..]).unwrap(), req(&["PING"], 14));
+        }
+        // An argument is copied once, when it is complete: a request of
+        // many arguments sent a few bytes at a time parses in linear time.
+        let mut many = b"*20000\r\n".to_vec();
+        (0..20000).for_each(|_| many.extend_from_slice(b"$1\r\nx\r\n"));
+        let mut parser = Parser::default();
+        for end in (1..many.len()).step_by(3) {
+            assert_eq!(parser.parse(&many[..end]).unwrap(), Parsed::Incomplete);
+        }
+        match parser.parse(&many).unwrap() {
+            Parsed::Request(args, used) => assert_eq!((args.len(), used), (20000, many.len())),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
