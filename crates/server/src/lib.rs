@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+mod fdlimit;
 pub mod http;
 pub mod metrics;
 pub mod pg;
@@ -241,6 +242,8 @@ pub async fn serve_opening(
 ) -> Result<(), ServerError> {
     // The TLS files are read once, here, and checked before anything binds.
     config.validate_settings()?;
+    // The PostgreSQL and Redis front ends each take up to max_connections.
+    fdlimit::raise_for(config.max_connections.saturating_mul(2));
     let tls = config.tls()?;
     let probes = http::Probes::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -362,7 +362,7 @@ async fn lock_waits_do_not_stall_other_connections_and_deadlocks_are_detected() 
 async fn many_connections_are_held_at_once() {
     let server = TestServer::start();
     let mut clients = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..1000 {
         clients.push(server.connect().await);
     }
     let results = futures::future::join_all(clients.iter().map(|c| c.query_one("SELECT 1::int", &[]))).await;
@@ -561,4 +561,134 @@ async fn create_table_as_answers_a_bare_select_tag() {
     let no_columns = client.simple_query("SELECT FROM ctas").await.unwrap();
     assert!(matches!(no_columns.first(), Some(SimpleQueryMessage::RowDescription(_))), "{no_columns:?}");
     assert!(matches!(no_columns.last(), Some(SimpleQueryMessage::CommandComplete(3))), "{no_columns:?}");
+}
+
+/// Reads backend messages until one of type `until` arrives; returns each
+/// message's type and body.
+async fn messages_until(stream: &mut tokio::net::TcpStream, until: u8) -> Vec<(u8, Vec<u8>)> {
+    let mut messages = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut head)).await.unwrap().unwrap();
+        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        stream.read_exact(&mut body).await.unwrap();
+        messages.push((head[0], body));
+        if head[0] == until {
+            return messages;
+        }
+    }
+}
+
+/// A message shown for comparison: `N WARNING 25P01 there is no …` for a
+/// notice (severity, SQLSTATE, message), `C TAG` for a completion, the
+/// type letter for anything else.
+fn show(kind: u8, body: &[u8]) -> String {
+    match kind {
+        b'N' | b'E' => {
+            let field = |code: u8| {
+                body.split(|&b| b == 0)
+                    .find(|f| f.first() == Some(&code))
+                    .map(|f| String::from_utf8_lossy(&f[1..]).into_owned())
+                    .unwrap_or_default()
+            };
+            assert_eq!(field(b'S'), field(b'V'), "localized and plain severity");
+            format!("{} {} {} {}", kind as char, field(b'S'), field(b'C'), field(b'M'))
+        }
+        b'C' => format!("C {}", String::from_utf8_lossy(body.strip_suffix(b"\0").unwrap_or(body))),
+        other => (other as char).to_string(),
+    }
+}
+
+async fn startup(server: &TestServer) -> tokio::net::TcpStream {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(&startup_message()).await.unwrap();
+    read_until(&mut s, b'Z').await;
+    s
+}
+
+fn query(sql: &str) -> Vec<u8> {
+    let mut body = sql.as_bytes().to_vec();
+    body.push(0);
+    frontend(b'Q', &body)
+}
+
+#[tokio::test]
+async fn notices_come_before_the_completion_of_the_statement_that_raised_them() {
+    let server = TestServer::start();
+    let mut s = startup(&server).await;
+    s.write_all(&query(
+        "DROP TABLE IF EXISTS nope; CREATE TABLE t (a int); CREATE TABLE IF NOT EXISTS t (a int); \
+         ALTER TABLE t ADD COLUMN IF NOT EXISTS a int; ALTER TABLE t DROP COLUMN IF EXISTS b; COMMIT",
+    ))
+    .await
+    .unwrap();
+    let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
+    assert_eq!(
+        shown,
+        [
+            "N NOTICE 00000 table \"nope\" does not exist, skipping",
+            "C DROP TABLE",
+            "C CREATE TABLE",
+            "N NOTICE 42P07 relation \"t\" already exists, skipping",
+            "C CREATE TABLE",
+            "N NOTICE 42701 column \"a\" of relation \"t\" already exists, skipping",
+            "C ALTER TABLE",
+            "N NOTICE 00000 column \"b\" of relation \"t\" does not exist, skipping",
+            "C ALTER TABLE",
+            "N WARNING 25P01 there is no transaction in progress",
+            "C COMMIT",
+            "Z",
+        ]
+    );
+    // BEGIN inside a block warns and goes on; so does ROLLBACK outside one.
+    s.write_all(&query("BEGIN")).await.unwrap();
+    messages_until(&mut s, b'Z').await;
+    let mut batch = parse_bind_execute("BEGIN");
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
+    assert_eq!(shown, ["1", "2", "N WARNING 25001 there is already a transaction in progress", "C BEGIN", "Z"]);
+    s.write_all(&query("ROLLBACK; ROLLBACK; DROP INDEX IF EXISTS i; DROP SEQUENCE IF EXISTS q")).await.unwrap();
+    let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
+    assert_eq!(
+        shown,
+        [
+            "C ROLLBACK",
+            "N WARNING 25P01 there is no transaction in progress",
+            "C ROLLBACK",
+            "N NOTICE 00000 index \"i\" does not exist, skipping",
+            "C DROP INDEX",
+            "N NOTICE 00000 sequence \"q\" does not exist, skipping",
+            "C DROP SEQUENCE",
+            "Z",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn copy_to_stdout_counts_rows_not_lines() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE t (id int, note text); INSERT INTO t VALUES (1, 'two\nlines'), (2, 'x')")
+        .await
+        .unwrap();
+    let mut s = startup(&server).await;
+    for sql in [
+        "COPY t TO STDOUT WITH (FORMAT csv, HEADER)",
+        "COPY t TO STDOUT",
+        "COPY (SELECT * FROM t) TO STDOUT WITH (FORMAT csv)",
+    ] {
+        s.write_all(&query(sql)).await.unwrap();
+        let messages = messages_until(&mut s, b'Z').await;
+        let tags: Vec<String> = messages.iter().filter(|(k, _)| *k == b'C').map(|(k, b)| show(*k, b)).collect();
+        assert_eq!(tags, ["C COPY 2"], "{sql}");
+        let mut batch = parse_bind_execute(sql);
+        batch.extend(frontend(b'S', b""));
+        s.write_all(&batch).await.unwrap();
+        let messages = messages_until(&mut s, b'Z').await;
+        let tags: Vec<String> = messages.iter().filter(|(k, _)| *k == b'C').map(|(k, b)| show(*k, b)).collect();
+        assert_eq!(tags, ["C COPY 2"], "{sql}, extended");
+    }
 }

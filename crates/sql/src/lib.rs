@@ -44,6 +44,7 @@ mod depth;
 mod error;
 pub mod exec;
 pub mod expr;
+pub mod notice;
 mod optimize;
 pub mod plan;
 mod rolesyntax;
@@ -56,6 +57,7 @@ use sqlparser::parser::{Parser, ParserError};
 pub use bind::{BoundQuery, OutputColumn};
 pub use copy::CopyFormat;
 pub use error::{Result, SqlError};
+pub use notice::{Notice, Severity};
 pub use session::{
     AUDIT_TARGET, Outcome, PreparedStatement, QueryResult, Session, SessionVars, TxnStatus, parse_duration_ms,
 };

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use bytes::{BufMut, BytesMut};
 use futures::{Sink, SinkExt, StreamExt};
 use memdb_engine::{DataType, Value};
-use memdb_sql::{CopyFormat, Outcome, OutputColumn, PreparedStatement, QueryResult, Session};
+use memdb_sql::{CopyFormat, Notice, Outcome, OutputColumn, PreparedStatement, QueryResult, Session};
 use parking_lot::Mutex;
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -23,7 +23,7 @@ use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
@@ -31,7 +31,7 @@ use pgwire::messages::extendedquery::{
     Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended, Sync as PgSync,
     TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
-use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ReadyForQuery};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, NoticeResponse, ReadyForQuery};
 use pgwire::messages::simplequery::Query;
 
 use super::connection::PgConnection;
@@ -254,7 +254,30 @@ fn copy_in_response(columns: usize) -> PgWireResult<CopyInResponse> {
     Ok(CopyInResponse::new(0, columns, vec![0; columns as usize]))
 }
 
+/// The NoticeResponse for a notice the session raised.
+fn notice_response(notice: Notice) -> PgWireBackendMessage {
+    let severity = notice.severity.name().to_owned();
+    let mut info = ErrorInfo::new(severity.clone(), notice.code.to_owned(), notice.message);
+    info.severity_nonlocalized = Some(severity);
+    PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))
+}
+
 impl PgConnection {
+    /// Queues the notices the session raised (of every statement, or of
+    /// those up to statement `upto` of the query) as NoticeResponse.
+    async fn send_notices<C>(&self, client: &mut C, notices: &mut Vec<(usize, Notice)>, upto: usize) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let due = notices.iter().take_while(|(statement, _)| *statement <= upto).count();
+        for (_, notice) in notices.drain(..due) {
+            client.feed(notice_response(notice)).await?;
+        }
+        Ok(())
+    }
+
     /// Queues ParameterStatus for settings a SET changed.
     async fn report_settings<C>(&self, client: &mut C, tag: &str) -> PgWireResult<()>
     where
@@ -300,9 +323,28 @@ impl SimpleQueryHandler for PgConnection {
             return Err(PgWireError::NotReadyForQuery);
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
-        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await?;
+        let results = match self.run_simple(&query.query) {
+            Some(results) => results,
+            None => {
+                client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
+                Vec::new()
+            }
+        };
+        let mut notices = self.session.lock().take_notices();
         let mut copy_in = false;
-        for r in responses {
+        for (statement, r) in results.into_iter().enumerate() {
+            // A statement's notices go before its results, as it raised
+            // them while it ran.
+            self.send_notices(client, &mut notices, statement).await?;
+            let r = match r {
+                Ok(Outcome::CopyOut { columns, format, data, rows }) => {
+                    send_copy_out(client, columns, format, data, rows).await?;
+                    continue;
+                }
+                // The simple protocol sends the whole tag (`SELECT 3`) itself.
+                Ok(outcome) => outcome_response(outcome, &Format::UnifiedText, |r| r.tag.clone()),
+                Err(e) => Response::Error(e),
+            };
             match r {
                 Response::EmptyQuery => {
                     client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?
@@ -326,28 +368,12 @@ impl SimpleQueryHandler for PgConnection {
                     client.feed(PgWireBackendMessage::CopyInResponse(copy_in_response(c.columns)?)).await?;
                     copy_in = true;
                 }
-                Response::CopyOut(mut c) => {
-                    let columns = c.columns;
-                    client
-                        .feed(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
-                            0,
-                            columns as i16,
-                            vec![0; columns],
-                        )))
-                        .await?;
-                    let mut rows = 0u64;
-                    while let Some(chunk) = c.data_stream().next().await {
-                        rows += 1;
-                        client.feed(PgWireBackendMessage::CopyData(chunk?)).await?;
-                    }
-                    client.feed(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
-                    client
-                        .feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(format!("COPY {rows}"))))
-                        .await?;
+                Response::CopyOut(_) | Response::CopyBoth(_) => {
+                    return Err(protocol_error("0A000", "COPY BOTH is not supported"));
                 }
-                Response::CopyBoth(_) => return Err(protocol_error("0A000", "COPY BOTH is not supported")),
             }
         }
+        self.send_notices(client, &mut notices, usize::MAX).await?;
         let status = self.transaction_status();
         client.set_transaction_status(status);
         if copy_in {
@@ -367,21 +393,30 @@ impl SimpleQueryHandler for PgConnection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if query.chars().all(|c| c == ';' || c.is_whitespace()) {
-            return Ok(vec![Response::EmptyQuery]);
-        }
-        let start = std::time::Instant::now();
-        let outcomes = self.session.lock().run_outcomes(query);
-        self.shared.metrics.statement_done(query, start.elapsed());
-        let mut responses = Vec::with_capacity(outcomes.len());
-        for outcome in outcomes {
-            responses.push(match outcome {
-                Err(e) => Response::Error(Box::new(error_info(&e, Some(query)))),
+        let Some(results) = self.run_simple(query) else { return Ok(vec![Response::EmptyQuery]) };
+        let mut responses = Vec::with_capacity(results.len());
+        for result in results {
+            responses.push(match result {
+                Err(e) => Response::Error(e),
                 // The simple protocol sends the whole tag (`SELECT 3`) itself.
                 Ok(outcome) => outcome_response(outcome, &Format::UnifiedText, |r| r.tag.clone()),
             });
         }
         Ok(responses)
+    }
+}
+
+impl PgConnection {
+    /// Runs a simple query's statements: one outcome or error each;
+    /// `None` for an empty query.
+    fn run_simple(&self, query: &str) -> Option<Vec<Result<Outcome, Box<ErrorInfo>>>> {
+        if query.chars().all(|c| c == ';' || c.is_whitespace()) {
+            return None;
+        }
+        let start = std::time::Instant::now();
+        let outcomes = self.session.lock().run_outcomes(query);
+        self.shared.metrics.statement_done(query, start.elapsed());
+        Some(outcomes.into_iter().map(|r| r.map_err(|e| Box::new(error_info(&e, Some(query))))).collect())
     }
 }
 
@@ -468,6 +503,8 @@ impl ExtendedQueryHandler for PgConnection {
             return self.fetch_suspended(client, &portal, max_rows).await;
         }
         let outcome = self.run_portal(&portal);
+        let mut notices = self.session.lock().take_notices();
+        self.send_notices(client, &mut notices, usize::MAX).await?;
         client.set_transaction_status(self.transaction_status());
         match outcome? {
             Outcome::Done(r) if !returns_rows(&r) => {

@@ -15,6 +15,7 @@ use super::types::{data_type, serial_type};
 use super::{Binder, Scope, ScopeColumn, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{BinOp, Expr, Func};
+use crate::notice::Notice;
 
 /// The hidden table holding view definitions (name → SQL text).
 pub(crate) const VIEWS_TABLE: &str = "__memdb_views";
@@ -44,14 +45,15 @@ fn duplicate(kind: &str, name: &str) -> SqlError {
     SqlError::Engine(memdb_engine::Error::DuplicateTable(format!("{kind} \"{name}\"")))
 }
 
-/// Runs a DDL statement; returns the command tag.
-pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement) -> Result<String> {
+/// Runs a DDL statement; returns the command tag. What an `IF [NOT]
+/// EXISTS` skipped goes to `notices`.
+pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement, notices: &mut Vec<Notice>) -> Result<String> {
     match stmt {
-        ast::Statement::CreateTable(ct) => create_table(txn, ct),
-        ast::Statement::CreateIndex(ci) => create_index(txn, ci),
+        ast::Statement::CreateTable(ct) => create_table(txn, ct, notices),
+        ast::Statement::CreateIndex(ci) => create_index(txn, ci, notices),
         ast::Statement::CreateView(cv) => create_view(txn, cv),
         ast::Statement::Drop { object_type, if_exists, names, cascade, .. } => {
-            drop(txn, *object_type, *if_exists, names, *cascade)
+            drop(txn, *object_type, *if_exists, names, *cascade, notices)
         }
         ast::Statement::Truncate(t) => {
             let names: Vec<String> = t.table_names.iter().map(|n| object_name(&n.name)).collect::<Result<_>>()?;
@@ -59,10 +61,11 @@ pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement) -> Result<S
             txn.truncate(&refs)?;
             Ok("TRUNCATE TABLE".into())
         }
-        ast::Statement::AlterTable(at) => alter_table(txn, at),
+        ast::Statement::AlterTable(at) => alter_table(txn, at, notices),
         ast::Statement::CreateSequence { if_not_exists, name, sequence_options, .. } => {
             let name = object_name(name)?;
             if *if_not_exists && txn.sequence(&name).is_ok() {
+                notices.push(Notice::skipped_existing_relation(&name));
                 return Ok("CREATE SEQUENCE".into());
             }
             let mut seq = SequenceSchema::new(name);
@@ -246,13 +249,14 @@ fn lower(e: Expr, context: &str) -> Result<memdb_engine::Expr> {
     })
 }
 
-fn create_table(txn: &mut Transaction, ct: &ast::CreateTable) -> Result<String> {
+fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<Notice>) -> Result<String> {
     let name = object_name(&ct.name)?;
     if ct.query.is_some() || ct.like.is_some() {
         return Err(unsupported("CREATE TABLE AS / LIKE"));
     }
     if txn.table(&name).is_ok() || view_definition(txn, &name)?.is_some() {
         if ct.if_not_exists {
+            notices.push(Notice::skipped_existing_relation(&name));
             return Ok("CREATE TABLE".into());
         }
         return Err(duplicate("relation", &name));
@@ -370,13 +374,14 @@ fn default_with_type(d: memdb_engine::Expr, ty: &DataType) -> Result<memdb_engin
     })
 }
 
-fn create_index(txn: &mut Transaction, ci: &ast::CreateIndex) -> Result<String> {
+fn create_index(txn: &mut Transaction, ci: &ast::CreateIndex, notices: &mut Vec<Notice>) -> Result<String> {
     let table = object_name(&ci.table_name)?;
     let columns = index_columns(&ci.columns)?;
     let mut spec = IndexSpec::new(&table, columns);
     if let Some(n) = &ci.name {
         let name = object_name(n)?;
         if ci.if_not_exists && txn.table(&table).is_ok_and(|t| t.schema().index(&name).is_some()) {
+            notices.push(Notice::skipped_existing_relation(&name));
             return Ok("CREATE INDEX".into());
         }
         spec = spec.named(&name);
@@ -448,13 +453,14 @@ fn drop(
     if_exists: bool,
     names: &[ast::ObjectName],
     cascade: bool,
+    notices: &mut Vec<Notice>,
 ) -> Result<String> {
-    let tag = match kind {
-        ast::ObjectType::Table => "DROP TABLE",
-        ast::ObjectType::View => "DROP VIEW",
-        ast::ObjectType::Index => "DROP INDEX",
-        ast::ObjectType::Sequence => "DROP SEQUENCE",
-        ast::ObjectType::Schema => "DROP SCHEMA",
+    let (tag, noun) = match kind {
+        ast::ObjectType::Table => ("DROP TABLE", "table"),
+        ast::ObjectType::View => ("DROP VIEW", "view"),
+        ast::ObjectType::Index => ("DROP INDEX", "index"),
+        ast::ObjectType::Sequence => ("DROP SEQUENCE", "sequence"),
+        ast::ObjectType::Schema => ("DROP SCHEMA", "schema"),
         other => return Err(unsupported(format!("DROP {other}"))),
     };
     for n in names {
@@ -469,6 +475,7 @@ fn drop(
             _ => name == "public",
         };
         if !exists && if_exists {
+            notices.push(Notice::skipped_missing(noun, &name));
             continue;
         }
         let result: Result<()> = match kind {
@@ -516,7 +523,7 @@ fn drop(
         };
         match result {
             Ok(()) => {}
-            Err(e) if if_exists && is_missing(&e) => {}
+            Err(e) if if_exists && is_missing(&e) => notices.push(Notice::skipped_missing(noun, &name)),
             Err(e) => return Err(e),
         }
     }
@@ -532,9 +539,10 @@ fn mentions(sql: &str, name: &str) -> bool {
     sql.to_lowercase().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == name)
 }
 
-fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
+fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<Notice>) -> Result<String> {
     let name = object_name(&at.name)?;
     if at.if_exists && txn.table(&name).is_err() {
+        notices.push(Notice::skipped_missing("relation", &name));
         return Ok("ALTER TABLE".into());
     }
     for op in &at.operations {
@@ -543,6 +551,8 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
             ast::AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
                 let cname = ident(&column_def.name);
                 if *if_not_exists && table.column_position(&cname).is_ok() {
+                    let message = format!("column \"{cname}\" of relation \"{name}\" already exists, skipping");
+                    notices.push(Notice::info("42701", message));
                     continue;
                 }
                 let ty = data_type(&column_def.data_type)?;
@@ -575,6 +585,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                 for c in column_names {
                     let cname = ident(c);
                     if *if_exists && txn.table(&name)?.column_position(&cname).is_err() {
+                        notices.push(Notice::skipped_missing("column", &cname).of_relation(&name));
                         continue;
                     }
                     txn.alter_table(
@@ -604,6 +615,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                         || table.schema().checks.iter().any(|c| c.name == ident(cname))
                         || table.schema().foreign_keys.iter().any(|f| f.name == ident(cname));
                 if !known && *if_exists {
+                    notices.push(Notice::skipped_missing("constraint", &ident(cname)).of_relation(&name));
                     continue;
                 }
                 let r = txn.alter_table(
@@ -614,7 +626,9 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable) -> Result<String> {
                     },
                 );
                 match r {
-                    Err(e) if *if_exists && e.sqlstate() == "42704" => {}
+                    Err(e) if *if_exists && e.sqlstate() == "42704" => {
+                        notices.push(Notice::skipped_missing("constraint", &ident(cname)).of_relation(&name));
+                    }
                     other => other?,
                 }
                 continue;

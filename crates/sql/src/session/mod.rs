@@ -19,6 +19,7 @@ use crate::copy::CopyFormat;
 use crate::error::{Result, SqlError, unsupported};
 use crate::exec::{self, ExecCtx};
 use crate::expr::Expr;
+use crate::notice::Notice;
 use crate::plan::{Plan, explain};
 
 mod copy;
@@ -323,6 +324,11 @@ pub struct Session {
     /// multi-statement query) instead of committing one by one. An open
     /// implicit transaction is `txn` while `status` is `Idle`.
     implicit: bool,
+    /// Notices raised and not yet taken, each with the index of the
+    /// statement (in the query being run) that raised it.
+    notices: Vec<(usize, Notice)>,
+    /// The index of the statement running within its query.
+    statement_index: usize,
 }
 
 /// Timeout settings in milliseconds (0: none).
@@ -402,6 +408,8 @@ impl Session {
             timeouts: Timeouts::default(),
             role: None,
             implicit: false,
+            notices: Vec::new(),
+            statement_index: 0,
         }
     }
 
@@ -501,10 +509,25 @@ impl Session {
         outcomes.into_iter().map(|o| o.and_then(|o| o.into_result(self))).collect()
     }
 
+    /// Takes the notices (NOTICE, WARNING) the last query or prepared
+    /// statement raised, each with the index of the statement in the query
+    /// that raised it, so a front end can send each before that
+    /// statement's completion.
+    pub fn take_notices(&mut self) -> Vec<(usize, Notice)> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Keeps a notice for the running statement.
+    pub(crate) fn notice(&mut self, notice: Notice) {
+        self.notices.push((self.statement_index, notice));
+    }
+
     /// Runs one or more `;`-separated statements, as the simple query
     /// protocol does; stops at the first error (the last element) or at a
     /// `COPY … FROM STDIN`, which waits for its data.
     pub fn run_outcomes(&mut self, sql: &str) -> Vec<Result<Outcome>> {
+        self.notices.clear();
+        self.statement_index = 0;
         // Extended-protocol statements not yet ended by a Sync commit
         // before a simple query runs, as they would at its end on PostgreSQL.
         if self.implicit
@@ -544,7 +567,8 @@ impl Session {
         // first and loads in a transaction of its own.
         let mut out = Vec::with_capacity(statements.len());
         self.begin_implicit();
-        for stmt in &statements {
+        for (i, stmt) in statements.iter().enumerate() {
+            self.statement_index = i;
             if self.implicit
                 && matches!(stmt, ast::Statement::Copy { to: false, .. })
                 && let Err(e) = self.end_implicit()
@@ -692,6 +716,14 @@ impl Session {
         Ok(TxnOptions::isolation(iso))
     }
 
+    /// COMMIT or ROLLBACK outside a block (with no transaction, or ending
+    /// an implicit one) warns, as PostgreSQL does.
+    fn warn_outside_block(&mut self) {
+        if self.status == TxnStatus::Idle {
+            self.notice(Notice::warning("25P01", "there is no transaction in progress"));
+        }
+    }
+
     /// BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE; `None` for other statements.
     fn transaction_control(&mut self, stmt: &ast::Statement) -> Result<Option<QueryResult>> {
         Ok(Some(match stmt {
@@ -700,6 +732,9 @@ impl Session {
                     // Within a block PostgreSQL warns and carries on; an
                     // implicit transaction becomes the block, statements
                     // before BEGIN included.
+                    if self.status == TxnStatus::InBlock {
+                        self.notice(Notice::warning("25001", "there is already a transaction in progress"));
+                    }
                     self.status = TxnStatus::InBlock;
                     return Ok(Some(QueryResult::tag("BEGIN")));
                 }
@@ -725,6 +760,7 @@ impl Session {
                 QueryResult::tag("BEGIN")
             }
             ast::Statement::Commit { .. } => {
+                self.warn_outside_block();
                 let failed = self.status == TxnStatus::Failed;
                 self.status = TxnStatus::Idle;
                 match self.txn.take() {
@@ -740,6 +776,7 @@ impl Session {
                 }
             }
             ast::Statement::Rollback { savepoint: None, .. } => {
+                self.warn_outside_block();
                 self.status = TxnStatus::Idle;
                 if let Some(t) = self.txn.take() {
                     t.rollback()?;
@@ -924,7 +961,10 @@ impl Session {
                 if let Some(done) = self.role_statement(txn, other)? {
                     return Ok(done);
                 }
-                let tag = bind_ddl(txn, other)?;
+                let mut notices = Vec::new();
+                let tag = bind_ddl(txn, other, &mut notices);
+                notices.into_iter().for_each(|n| self.notice(n));
+                let tag = tag?;
                 tracing::info!(target: roles::AUDIT_TARGET, user = %self.vars.user, "{tag}: {other}");
                 Ok(QueryResult::tag(tag))
             }
@@ -943,6 +983,7 @@ impl Session {
         let Some(query) = &ct.query else { return Err(SqlError::Semantic("CREATE TABLE AS needs a query".into())) };
         let name = crate::bind::object_name(&ct.name)?;
         if txn.table(&name).is_ok() && ct.if_not_exists {
+            self.notice(Notice::skipped_existing_relation(&name));
             return Ok(QueryResult::tag("CREATE TABLE AS"));
         }
         let statement = ast::Statement::Query(query.clone());
@@ -1141,6 +1182,8 @@ impl Session {
     /// Executes a prepared statement with parameter values; COPY yields its
     /// data channel instead of rows (see [`Outcome`]).
     pub fn execute_prepared_outcome(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<Outcome> {
+        self.notices.clear();
+        self.statement_index = 0;
         let PreparedStatement { statement, params: types, plan, .. } = prepared;
         self.statement_outcome(statement, params, types, Some(plan))
     }

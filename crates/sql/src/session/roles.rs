@@ -266,15 +266,20 @@ impl Session {
         if let Some(me) = names.iter().find(|n| **n == self.vars.user) {
             return Err(SqlError::ObjectInUse(format!("current user \"{me}\" cannot be dropped")));
         }
+        let mut skipped = Vec::new();
         txn.alter_security("DROP ROLE", |s| {
             for name in &names {
                 if if_exists && !s.role_exists(name) {
+                    skipped.push(name.clone());
                     continue;
                 }
                 s.drop_role(name)?;
             }
             Ok(())
         })?;
+        for name in skipped {
+            self.notice(crate::notice::Notice::skipped_missing("role", &name));
+        }
         Ok("DROP ROLE")
     }
 
