@@ -1,5 +1,6 @@
 //! Real PostgreSQL clients against the server: `pgbench` (initialization
-//! with COPY, then the built-in scripts in every query mode) and `psql`.
+//! with COPY, then the built-in scripts in every query mode), `sysbench`'s
+//! pgsql driver (prepare, run and cleanup of its OLTP workloads) and `psql`.
 //! Each test says so and passes vacuously when its client is not
 //! installed (`.ci/run` installs them).
 
@@ -87,6 +88,58 @@ fn pgbench_initializes_and_runs_every_builtin_script_in_every_mode() {
         ],
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t");
+}
+
+/// A figure from sysbench's summary, e.g. `transactions:` or `ignored errors:`.
+fn sysbench_count(text: &str, label: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in sysbench's output:\n{text}"))
+}
+
+#[test]
+fn sysbench_prepares_runs_and_cleans_up_its_oltp_workloads() {
+    if !have("sysbench") {
+        eprintln!("SKIPPED: sysbench is not installed (apt-get install sysbench)");
+        return;
+    }
+    let server = TestServer::start();
+    let port = server.addr.port().to_string();
+    let sysbench = |workload: &str, step: &str, extra: &[&str]| {
+        let out = Command::new("sysbench")
+            .args(["--db-driver=pgsql", "--pgsql-host=127.0.0.1", "--pgsql-user=postgres", "--pgsql-db=postgres"])
+            .arg(format!("--pgsql-port={port}"))
+            .args(["--tables=2", "--table-size=10000"])
+            .args(extra)
+            .args([workload, step])
+            .output()
+            .expect("run sysbench");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "sysbench {workload} {step} failed:\n{text}");
+        text
+    };
+    for workload in ["oltp_point_select", "oltp_read_only", "oltp_read_write", "oltp_insert"] {
+        sysbench(workload, "prepare", &[]);
+        // A failed query that sysbench does not count as ignorable (its
+        // pgsql driver ignores only deadlocks and duplicate keys, which
+        // concurrent writers of the same rows meet on PostgreSQL too)
+        // fails the run.
+        let text = sysbench(workload, "run", &["--threads=4", "--time=2"]);
+        assert!(sysbench_count(&text, "transactions:") > 0, "{workload}:\n{text}");
+        assert_eq!(sysbench_count(&text, "reconnects:"), 0, "{workload}:\n{text}");
+        if workload != "oltp_read_write" {
+            assert_eq!(sysbench_count(&text, "ignored errors:"), 0, "{workload}:\n{text}");
+        }
+        sysbench(workload, "cleanup", &[]);
+        let out = run(
+            &server,
+            "psql",
+            &["-At", "-c", "select count(*) from pg_class where relname like 'sbtest%'", "postgres"],
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0", "{workload} cleanup dropped its tables");
+    }
 }
 
 #[test]

@@ -692,3 +692,153 @@ async fn copy_to_stdout_counts_rows_not_lines() {
         assert_eq!(tags, ["C COPY 2"], "{sql}, extended");
     }
 }
+
+/// The ParameterStatus messages among `messages`, as name → value.
+fn parameter_statuses(messages: &[(u8, Vec<u8>)]) -> std::collections::BTreeMap<String, String> {
+    messages
+        .iter()
+        .filter(|(k, _)| *k == b'S')
+        .filter_map(|(_, body)| {
+            let mut parts = body.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+            Some((parts.next()?, parts.next()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn startup_reports_parameters_and_replies_carry_the_status_and_exact_tags() {
+    let server = TestServer::start();
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut body = 196608i32.to_be_bytes().to_vec();
+    for part in ["user", "memdb", "database", "memdb", "application_name", "raw-test", ""] {
+        body.extend_from_slice(part.as_bytes());
+        body.push(0);
+    }
+    let mut startup = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    startup.extend(body);
+    s.write_all(&startup).await.unwrap();
+    let messages = messages_until(&mut s, b'Z').await;
+    let reported = parameter_statuses(&messages);
+    for (name, value) in [
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("IntervalStyle", "postgres"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("application_name", "raw-test"),
+    ] {
+        assert_eq!(reported.get(name).map(String::as_str), Some(value), "{name} in {reported:?}");
+    }
+    assert!(reported.get("server_version").is_some_and(|v| v.starts_with("15")), "{reported:?}");
+    assert!(reported.get("TimeZone").is_some_and(|v| !v.is_empty()), "{reported:?}");
+    assert_eq!(messages.last().map(|(_, b)| b.as_slice()), Some(&b"I"[..]), "idle after startup");
+
+    // Each statement's tag as PostgreSQL words it, and ReadyForQuery's
+    // status: idle, in a block, in a failed block.
+    let mut exchange = async |sql: &str| {
+        s.write_all(&query(sql)).await.unwrap();
+        let messages = messages_until(&mut s, b'Z').await;
+        let status = messages.last().map(|(_, b)| b[0] as char).unwrap_or('?');
+        let shown: Vec<String> =
+            messages.iter().filter(|(k, _)| matches!(k, b'C' | b'E')).map(|(k, b)| show(*k, b)).collect();
+        (shown, status, parameter_statuses(&messages))
+    };
+    let (tags, status, _) = exchange("CREATE TABLE t (id int PRIMARY KEY, v text)").await;
+    assert_eq!((tags, status), (vec!["C CREATE TABLE".to_owned()], 'I'));
+    let (tags, status, _) =
+        exchange("BEGIN; INSERT INTO t VALUES (1, 'a'), (2, 'b'); UPDATE t SET v = 'c' WHERE id = 1").await;
+    assert_eq!((tags, status), (vec!["C BEGIN".to_owned(), "C INSERT 0 2".to_owned(), "C UPDATE 1".to_owned()], 'T'));
+    let (tags, status, _) = exchange("SELECT * FROM t; DELETE FROM t WHERE id = 2").await;
+    assert_eq!((tags, status), (vec!["C SELECT 2".to_owned(), "C DELETE 1".to_owned()], 'T'));
+    let (tags, status, _) = exchange("SELECT 1/0").await;
+    assert_eq!((tags, status), (vec!["E ERROR 22012 division by zero".to_owned()], 'E'));
+    let (tags, status, _) = exchange("COMMIT").await;
+    assert_eq!((tags, status), (vec!["C ROLLBACK".to_owned()], 'I'), "COMMIT of a failed block rolls back");
+    let (tags, status, reported) = exchange("SET application_name = 'renamed'").await;
+    assert_eq!((tags, status), (vec!["C SET".to_owned()], 'I'));
+    assert_eq!(reported.get("application_name").map(String::as_str), Some("renamed"), "reported again after SET");
+    let (tags, _, _) = exchange("SELECT count(*) FROM t").await;
+    assert_eq!(tags, ["C SELECT 1"]);
+}
+
+/// Reads messages until the server closes the connection; returns them.
+async fn messages_until_closed(stream: &mut tokio::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    let mut messages = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        match tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut head)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return messages,
+            Err(_) => panic!("the server kept the connection open: {messages:?}"),
+        }
+        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        stream.read_exact(&mut body).await.unwrap();
+        messages.push((head[0], body));
+    }
+}
+
+#[tokio::test]
+async fn idle_timeouts_end_the_session_with_their_sqlstate() {
+    let server = TestServer::start();
+    for (setup, expected) in [
+        ("SET idle_in_transaction_session_timeout = 100; BEGIN", "E FATAL 25P03"),
+        ("SET idle_session_timeout = 100", "E FATAL 57P05"),
+    ] {
+        let mut s = startup(&server).await;
+        s.write_all(&query(setup)).await.unwrap();
+        messages_until(&mut s, b'Z').await;
+        let messages = messages_until_closed(&mut s).await;
+        let shown: Vec<String> = messages.iter().map(|(k, b)| show(*k, b)).collect();
+        assert!(shown.len() == 1 && shown[0].starts_with(expected), "{setup}: {shown:?}");
+    }
+}
+
+#[tokio::test]
+async fn named_statements_and_suspended_portals_end_as_postgres_ends_them() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.unwrap();
+    let mut s = startup(&server).await;
+    let parse = |name: &str, sql: &str| {
+        let mut body = name.as_bytes().to_vec();
+        body.push(0);
+        body.extend_from_slice(sql.as_bytes());
+        body.extend_from_slice(b"\0\0\0");
+        frontend(b'P', &body)
+    };
+    // A named statement cannot be parsed again until it is closed; the
+    // unnamed one can.
+    let mut batch = parse("s1", "SELECT 1");
+    batch.extend(frontend(b'S', b""));
+    batch.extend(parse("s1", "SELECT 2"));
+    batch.extend(frontend(b'S', b""));
+    batch.extend(frontend(b'C', b"Ss1\0"));
+    batch.extend(parse("s1", "SELECT 3"));
+    batch.extend(parse("", "SELECT 4"));
+    batch.extend(parse("", "SELECT 5"));
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    let mut shown = Vec::new();
+    for _ in 0..3 {
+        shown.extend(messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)));
+    }
+    assert_eq!(
+        shown,
+        ["1", "Z", "E ERROR 42P05 prepared statement \"s1\" already exists", "Z", "3", "1", "1", "1", "Z"]
+    );
+    // INSERT … RETURNING fetched two rows at a time ends with its own tag
+    // for all the rows it inserted.
+    let mut batch = frontend(b'Q', b"BEGIN\0");
+    batch.extend(parse("", "INSERT INTO t SELECT g FROM generate_series(1, 5) AS g RETURNING id"));
+    batch.extend(frontend(b'B', b"\0\0\0\0\0\0\0\0"));
+    for _ in 0..3 {
+        batch.extend(frontend(b'E', b"\0\0\0\0\x02"));
+    }
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    messages_until(&mut s, b'Z').await;
+    let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
+    assert_eq!(shown, ["1", "2", "D", "D", "s", "D", "D", "s", "D", "C INSERT 0 5", "Z"]);
+}

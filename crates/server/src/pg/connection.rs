@@ -40,7 +40,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::TcpStream;
 
-use super::error::sql_error;
+use super::error::{self, sql_error};
 
 /// Settings a client is told about (ParameterStatus) when they change.
 const REPORTED_SETTINGS: [(&str, &str); 8] = [
@@ -152,7 +152,7 @@ impl PgConnection {
         self.session.lock().fail_block();
         let message =
             format!("rate limit exceeded for this client; retry in {} s", crate::ratelimit::retry_after_secs(wait));
-        Some(PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_owned(), "53400".to_owned(), message))))
+        Some(PgWireError::UserError(Box::new(error::info("ERROR", "53400", message))))
     }
 
     /// Reported settings whose values changed since last reported.
@@ -336,7 +336,7 @@ impl PgConnection {
 
 /// A FATAL error for the startup phase.
 fn fatal(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".to_owned(), code.to_owned(), message)))
+    PgWireError::UserError(Box::new(error::info("FATAL", code, message)))
 }
 
 /// pgwire's password mechanisms over the catalog's verifiers: SCRAM is
@@ -420,9 +420,9 @@ impl CopyHandler for PgConnection {
     {
         self.session.lock().copy_fail(&fail.message);
         client.set_transaction_status(self.transaction_status());
-        PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".to_owned(),
-            "57014".to_owned(),
+        PgWireError::UserError(Box::new(error::info(
+            "ERROR",
+            "57014",
             format!("COPY from stdin failed: {}", fail.message),
         )))
     }
@@ -493,11 +493,7 @@ impl Shared {
 
 /// What a connection is told when the server stops under it.
 fn shutting_down() -> ErrorInfo {
-    ErrorInfo::new(
-        "FATAL".to_owned(),
-        "57P01".to_owned(),
-        "terminating connection due to administrator command".to_owned(),
-    )
+    error::info("FATAL", "57P01", "terminating connection due to administrator command")
 }
 
 /// Most COPY data merged into one message.
@@ -603,7 +599,7 @@ async fn read_message(
         }
         Some(None) => {
             if let Some((_, code, why)) = idle.filter(|_| !in_startup) {
-                let info = ErrorInfo::new("FATAL".to_owned(), code.to_owned(), why.to_owned());
+                let info = error::info("FATAL", code, why);
                 let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
             }
             None
@@ -667,8 +663,7 @@ pub async fn serve_connection(
             Ok(m) => m,
             Err(e) => {
                 // Garbage or an oversized message: say so, then hang up.
-                let info =
-                    ErrorInfo::new("FATAL".to_owned(), "08P01".to_owned(), format!("invalid frontend message: {e}"));
+                let info = error::info("FATAL", "08P01", format!("invalid frontend message: {e}"));
                 let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
                 break;
             }

@@ -3,10 +3,18 @@
 use memdb_sql::SqlError;
 use pgwire::error::{ErrorInfo, PgWireError};
 
+/// An ErrorResponse's (or NoticeResponse's) fields with the severity both
+/// localized (`S`) and not (`V`), as PostgreSQL 9.6 and later send it.
+pub fn info(severity: &str, code: &str, message: impl Into<String>) -> ErrorInfo {
+    let mut info = ErrorInfo::new(severity.to_owned(), code.to_owned(), message.into());
+    info.severity_nonlocalized = Some(severity.to_owned());
+    info
+}
+
 /// An ErrorResponse for a SQL error; a syntax error carries its position
 /// in `query` (1-based characters, PostgreSQL's `P` field).
 pub fn error_info(e: &SqlError, query: Option<&str>) -> ErrorInfo {
-    let mut info = ErrorInfo::new("ERROR".to_owned(), e.sqlstate().to_owned(), e.to_string());
+    let mut info = info("ERROR", e.sqlstate(), e.to_string());
     if let (SqlError::Syntax { line, column, .. }, Some(q)) = (e, query)
         && *line > 0
     {
@@ -22,7 +30,7 @@ pub fn sql_error(e: &SqlError, query: Option<&str>) -> PgWireError {
 
 /// A protocol-level error with its SQLSTATE.
 pub fn protocol_error(code: &str, message: impl Into<String>) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message.into())))
+    PgWireError::UserError(Box::new(info("ERROR", code, message)))
 }
 
 /// Character offset (1-based) of a line/column position.

@@ -256,9 +256,7 @@ fn copy_in_response(columns: usize) -> PgWireResult<CopyInResponse> {
 
 /// The NoticeResponse for a notice the session raised.
 fn notice_response(notice: Notice) -> PgWireBackendMessage {
-    let severity = notice.severity.name().to_owned();
-    let mut info = ErrorInfo::new(severity.clone(), notice.code.to_owned(), notice.message);
-    info.severity_nonlocalized = Some(severity);
+    let info = super::error::info(notice.severity.name(), notice.code, notice.message);
     PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))
 }
 
@@ -441,6 +439,11 @@ impl ExtendedQueryHandler for PgConnection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let name = message.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        // The unnamed statement is replaced by each Parse; a named one
+        // stays until Close.
+        if name != DEFAULT_NAME && client.portal_store().get_statement(&name).is_some() {
+            return Err(protocol_error("42P05", format!("prepared statement \"{name}\" already exists")));
+        }
         match StoredStatement::parse(client, &message, self.parser.clone()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(&name),
@@ -524,7 +527,11 @@ impl ExtendedQueryHandler for PgConnection {
                 if send_now < total {
                     let rest: Vec<PgWireResult<DataRow>> = rows.map(|row| data_row(&row, &binary)).collect();
                     let mut pending = QueryResponse::new(Arc::new(Vec::new()), futures::stream::iter(rest));
-                    pending.set_command_tag("SELECT");
+                    // A query's last fetch answers `SELECT rows-in-that-fetch`;
+                    // INSERT/UPDATE/DELETE … RETURNING ran whole, and ends
+                    // with its own tag (`INSERT 0 n`), as in PostgreSQL.
+                    let tag = if r.tag.starts_with("SELECT") { "SELECT" } else { r.tag.as_str() };
+                    pending.set_command_tag(tag);
                     portal.start(pending).await;
                     client.feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new())).await?;
                 } else {
@@ -662,6 +669,7 @@ impl PgConnection {
     {
         let fetched = portal.fetch(max_rows).await?;
         let mut response = fetched.response;
+        let tag = response.command_tag().to_owned();
         let mut count = 0usize;
         while let Some(row) = response.data_rows().next().await {
             client.feed(PgWireBackendMessage::DataRow(row?)).await?;
@@ -670,7 +678,8 @@ impl PgConnection {
         if fetched.suspended {
             client.feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new())).await?;
         } else {
-            client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(format!("SELECT {count}")))).await?;
+            let tag = if tag == "SELECT" || tag.is_empty() { format!("SELECT {count}") } else { tag };
+            client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag))).await?;
         }
         Ok(())
     }

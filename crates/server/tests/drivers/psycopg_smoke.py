@@ -1,6 +1,6 @@
 """psycopg 3 against a running memdb: connect, simple and prepared
-statements (server-side prepare, binary results), transactions, COPY,
-errors with SQLSTATE.
+statements (server-side prepare, binary results), transactions that roll
+back and commit, notices, COPY, errors with SQLSTATE.
 
 Usage: python psycopg_smoke.py HOST PORT   (exits non-zero on a failure)
 """
@@ -30,6 +30,23 @@ def main(host: str, port: int) -> None:
             conn.execute("DELETE FROM py_items")
         conn.autocommit = True
         assert conn.execute("SELECT count(*) FROM py_items").fetchone() == (5,), "rollback"
+
+        # One that commits is seen by another connection, and only then.
+        conn.autocommit = False
+        with psycopg.connect(conninfo, autocommit=True) as other:
+            with conn.transaction():
+                conn.execute("UPDATE py_items SET name = 'renamed' WHERE id = 2")
+                seen = other.execute("SELECT name FROM py_items WHERE id = 2").fetchone()
+                assert seen == ("item2",), f"uncommitted change visible: {seen}"
+            seen = other.execute("SELECT name FROM py_items WHERE id = 2").fetchone()
+            assert seen == ("renamed",), f"committed change not visible: {seen}"
+        conn.autocommit = True
+
+        # Notices reach the client's handler.
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append((d.severity, d.sqlstate, d.message_primary)))
+        conn.execute("DROP TABLE IF EXISTS py_nope")
+        assert notices == [("NOTICE", "00000", 'table "py_nope" does not exist, skipping')], f"notices: {notices}"
 
         # Errors carry their SQLSTATE and leave the connection usable.
         try:
