@@ -842,3 +842,28 @@ async fn named_statements_and_suspended_portals_end_as_postgres_ends_them() {
     let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
     assert_eq!(shown, ["1", "2", "D", "D", "s", "D", "D", "s", "D", "C INSERT 0 5", "Z"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_stop_reading_or_send_slowly_do_not_hold_up_others() {
+    let server = TestServer::start();
+    // One client asks for ~40 MB of rows and never reads them: the server
+    // blocks writing to that one socket only.
+    let mut reader = startup(&server).await;
+    reader.write_all(&query("SELECT repeat('x', 1000) FROM generate_series(1, 40000)")).await.unwrap();
+    // Another sends half a message and stalls.
+    let mut trickler = startup(&server).await;
+    trickler.write_all(b"Q\0\0\x01\0SELECT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let client = tokio::time::timeout(Duration::from_secs(5), server.connect()).await.expect("connect in time");
+        let row = tokio::time::timeout(Duration::from_secs(5), client.query_one("SELECT 7::int", &[]))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), 7);
+    }
+    // The slow reader still gets every row once it reads.
+    let messages = messages_until(&mut reader, b'Z').await;
+    assert_eq!(messages.iter().filter(|(k, _)| *k == b'D').count(), 40000);
+    drop(trickler);
+}
