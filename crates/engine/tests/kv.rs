@@ -601,3 +601,70 @@ fn listings_page_through_a_prefix_in_key_order() {
     let empty = kv.exec(KvCommand::List { prefix: b("user:"), after: None, limit: 0 }).unwrap();
     assert_eq!(empty, KvReply::Listing(Vec::new()));
 }
+
+#[test]
+fn default_ttl_applies_to_keys_written_without_one() {
+    let clock = Arc::new(ManualClock::new(800_000_000_000_000));
+    let config = KvConfig { cleanup_interval: None, default_ttl: Some(Duration::from_secs(10)), ..KvConfig::default() };
+    let db = Database::open(Config::memory().with_gc_interval(None).with_clock(clock.clone()).with_kv(config)).unwrap();
+    let kv = db.kv();
+    kv.set(b"plain", b"v", None).unwrap();
+    kv.set(b"own", b"v", Some(Duration::from_secs(100))).unwrap();
+    kv.push(b"list", false, vec![b("a")]).unwrap();
+    assert_eq!(kv.exec(KvCommand::IncrBy { key: b("n"), by: 1 }).unwrap(), KvReply::Int(1));
+    let ttl = |key: &str| kv.exec(KvCommand::Ttl { key: b(key), millis: false }).unwrap();
+    for key in ["plain", "list", "n"] {
+        assert_eq!(ttl(key), KvReply::Int(10), "{key} gets the default TTL");
+    }
+    assert_eq!(ttl("own"), KvReply::Int(100), "an explicit TTL wins");
+    // Writing an existing key keeps its deadline (INCR, RPUSH) or, for a
+    // plain SET, starts a new default one.
+    clock.advance(Duration::from_secs(4));
+    kv.push(b"list", false, vec![b("b")]).unwrap();
+    kv.exec(KvCommand::IncrBy { key: b("n"), by: 1 }).unwrap();
+    kv.set(b"plain", b"w", None).unwrap();
+    assert_eq!(ttl("list"), KvReply::Int(6));
+    assert_eq!(ttl("n"), KvReply::Int(6));
+    assert_eq!(ttl("plain"), KvReply::Int(10));
+    assert_eq!(kv.exec(KvCommand::Persist { key: b("plain") }).unwrap(), KvReply::Int(1));
+    clock.advance(Duration::from_secs(7));
+    assert_eq!(kv.get(b"n").unwrap(), None);
+    assert_eq!(kv.range(b"list", 0, -1).unwrap(), Vec::<Vec<u8>>::new());
+    assert_eq!(kv.get(b"plain").unwrap(), Some(b("w")), "PERSIST took the default TTL off");
+    assert_eq!(kv.get(b"own").unwrap(), Some(b("v")));
+}
+
+#[test]
+fn swept_keys_stay_deleted_after_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(800_000_000_000_000));
+    let open = || {
+        let mut durability = Durability::new(dir.path(), SyncMode::Sync);
+        durability.checkpoint_interval = None;
+        let kv = KvConfig { cleanup_interval: None, ..KvConfig::default() };
+        Database::open(
+            Config::memory().with_gc_interval(None).with_durability(durability).with_clock(clock.clone()).with_kv(kv),
+        )
+        .unwrap()
+    };
+    {
+        let db = open();
+        let kv = db.kv();
+        for i in 0..100 {
+            kv.set(format!("t{i}").as_bytes(), b"v", Some(Duration::from_secs(1))).unwrap();
+        }
+        kv.set(b"kept", b"v", None).unwrap();
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(kv.len(), 101, "expired but not yet swept");
+        assert_eq!(kv.sweep_expired().unwrap(), 100);
+        assert_eq!(kv.len(), 1);
+    }
+    // Replay applies the sweeper's logged deletes: without them the expired
+    // keys would come back as entries (invisible, but holding memory and
+    // counted) until swept again.
+    let db = open();
+    let kv = db.kv();
+    assert_eq!(kv.len(), 1);
+    assert_eq!(kv.volatile_len(), 0);
+    assert_eq!(kv.get(b"kept").unwrap(), Some(b("v")));
+}

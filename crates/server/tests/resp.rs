@@ -106,6 +106,29 @@ async fn expiry_commands() {
     assert_eq!(q::<i64>(&mut c, &["EXISTS", "s"]).await.unwrap(), 0, "a past deadline deletes");
     assert!(err(&mut c, &["SET", "x", "v", "EX", "0"]).await.contains("invalid expire time in 'set' command"));
     assert!(err(&mut c, &["SETEX", "x", "-5", "v"]).await.contains("invalid expire time in 'setex' command"));
+    // Absolute deadlines, and GETEX setting a TTL each way.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let at = now_ms / 1000 + 500;
+    assert_eq!(q::<String>(&mut c, &["SET", "ea", "v", "EXAT", &at.to_string()]).await.unwrap(), "OK");
+    assert_eq!(q::<i64>(&mut c, &["EXPIRETIME", "ea"]).await.unwrap(), at as i64);
+    let pat = now_ms + 700_000;
+    assert_eq!(q::<String>(&mut c, &["SET", "pa", "v", "PXAT", &pat.to_string()]).await.unwrap(), "OK");
+    assert_eq!(q::<i64>(&mut c, &["PEXPIRETIME", "pa"]).await.unwrap(), pat as i64);
+    assert_eq!(q::<String>(&mut c, &["SET", "gx", "v"]).await.unwrap(), "OK");
+    assert_eq!(q::<String>(&mut c, &["GETEX", "gx", "EX", "300"]).await.unwrap(), "v");
+    assert_eq!(q::<i64>(&mut c, &["TTL", "gx"]).await.unwrap(), 300);
+    assert_eq!(q::<String>(&mut c, &["GETEX", "gx", "PX", "400000"]).await.unwrap(), "v");
+    assert_eq!(q::<i64>(&mut c, &["TTL", "gx"]).await.unwrap(), 400);
+    assert_eq!(q::<String>(&mut c, &["GETEX", "gx", "EXAT", &at.to_string()]).await.unwrap(), "v");
+    assert_eq!(q::<i64>(&mut c, &["EXPIRETIME", "gx"]).await.unwrap(), at as i64);
+    assert_eq!(q::<String>(&mut c, &["GETEX", "gx", "PXAT", &pat.to_string()]).await.unwrap(), "v");
+    assert_eq!(q::<i64>(&mut c, &["PEXPIRETIME", "gx"]).await.unwrap(), pat as i64);
+    assert_eq!(q::<String>(&mut c, &["GETEX", "gx"]).await.unwrap(), "v", "no option keeps the TTL");
+    assert_eq!(q::<i64>(&mut c, &["PEXPIRETIME", "gx"]).await.unwrap(), pat as i64);
+    assert_eq!(q::<String>(&mut c, &["GETEX", "gx", "PXAT", "1"]).await.unwrap(), "v", "a past deadline deletes");
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "gx"]).await.unwrap(), 0);
+    assert_eq!(q::<Option<String>>(&mut c, &["GETEX", "gx", "EX", "5"]).await.unwrap(), None);
+    assert!(err(&mut c, &["GETEX", "ea", "EX", "5", "PX", "5"]).await.contains("syntax error"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,6 +265,20 @@ async fn multi_exec_and_watch() {
     assert!(err(&mut a, &["MULTI"]).await.contains("nested"));
     assert!(err(&mut a, &["WATCH", "x"]).await.contains("WATCH inside MULTI"));
     assert_eq!(q::<String>(&mut a, &["DISCARD"]).await.unwrap(), "OK");
+    // UNWATCH forgets the watched keys: a change to them no longer aborts.
+    let _: () = q(&mut a, &["WATCH", "balance"]).await.unwrap();
+    let _: i64 = q(&mut b, &["INCR", "balance"]).await.unwrap();
+    assert_eq!(q::<String>(&mut a, &["UNWATCH"]).await.unwrap(), "OK");
+    let _: () = q(&mut a, &["MULTI"]).await.unwrap();
+    assert_eq!(q::<String>(&mut a, &["INCR", "balance"]).await.unwrap(), "QUEUED");
+    assert_eq!(q::<Vec<i64>>(&mut a, &["EXEC"]).await.unwrap(), vec![12]);
+    // A blocking pop queued in MULTI does not block: it pops what is there
+    // and answers [key, element], or nil.
+    let _: i64 = q(&mut a, &["RPUSH", "q2", "x"]).await.unwrap();
+    let mut raw = std::net::TcpStream::connect(server.resp.unwrap()).unwrap();
+    assert_eq!(roundtrip(&mut raw, b"MULTI\r\n"), "+OK\r\n");
+    assert_eq!(roundtrip(&mut raw, b"BLPOP q1 q2 5\r\nBRPOP q1 0\r\n"), "+QUEUED\r\n+QUEUED\r\n");
+    assert_eq!(roundtrip(&mut raw, b"EXEC\r\n"), "*2\r\n*2\r\n$2\r\nq2\r\n$1\r\nx\r\n*-1\r\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,6 +424,11 @@ async fn resp3_and_connection_commands() {
     assert_eq!(roundtrip(&mut raw, b"GET nope\r\n"), "$-1\r\n");
     assert!(roundtrip(&mut raw, b"CLIENT ID\r\n").starts_with(':'));
     assert_eq!(roundtrip(&mut raw, b"CLIENT SETINFO LIB-NAME redis-py\r\n"), "+OK\r\n");
+    assert_eq!(roundtrip(&mut raw, b"CLIENT SETNAME worker-1\r\n"), "+OK\r\n");
+    assert_eq!(roundtrip(&mut raw, b"CLIENT GETNAME\r\n"), "$8\r\nworker-1\r\n");
+    assert_eq!(roundtrip(&mut raw, b"CLIENT SETNAME \"\"\r\n"), "+OK\r\n", "an empty name clears it");
+    assert_eq!(roundtrip(&mut raw, b"CLIENT GETNAME\r\n"), "$-1\r\n");
+    assert_eq!(roundtrip(&mut raw, b"COMMAND DOCS GET\r\n"), "*0\r\n", "no docs: redis-cli goes without hints");
     assert!(roundtrip(&mut raw, b"CLIENT SETNAME \"a b\"\r\n").starts_with("-ERR Client names cannot contain spaces"));
     let count = roundtrip(&mut raw, b"COMMAND COUNT\r\n");
     assert!(count.starts_with(':') && count.trim_start_matches(':').trim().parse::<i64>().unwrap() > 60);

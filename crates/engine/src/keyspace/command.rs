@@ -131,6 +131,10 @@ pub enum KvCommand {
     /// Pops from the front or back: one element (nil when absent) or, with
     /// `count`, an array (nil array when absent).
     Pop { key: Vec<u8>, front: bool, count: Option<u64> },
+    /// Pops one element from the first of `keys` that holds a list:
+    /// `[key, element]`, or a nil array when none does (BLPOP and BRPOP
+    /// when they do not wait, as inside MULTI).
+    PopFirst { keys: Vec<Vec<u8>>, front: bool },
     /// Length of the list (0 when absent).
     Len { key: Vec<u8> },
     /// Elements `start..=stop` (negative: from the end).
@@ -269,9 +273,10 @@ impl KvCommand {
     /// The keys a command names (for WATCH and blocking pops).
     pub fn keys(&self) -> Vec<&[u8]> {
         match self {
-            KvCommand::MGet { keys } | KvCommand::Delete { keys } | KvCommand::Exists { keys } => {
-                keys.iter().map(|k| &k[..]).collect()
-            }
+            KvCommand::MGet { keys }
+            | KvCommand::Delete { keys }
+            | KvCommand::Exists { keys }
+            | KvCommand::PopFirst { keys, .. } => keys.iter().map(|k| &k[..]).collect(),
             KvCommand::MSet { pairs, .. } => pairs.iter().map(|(k, _)| &k[..]).collect(),
             KvCommand::Rename { from, to, .. } => vec![from, to],
             KvCommand::Keys { .. }
@@ -554,6 +559,14 @@ pub(crate) fn run<A: Access>(a: &mut A, cmd: KvCommand) -> Result<KvReply> {
                 Some(_) => KvReply::Array(items.into_iter().map(KvReply::Bytes).collect()),
             })
         }
+        KvCommand::PopFirst { keys, front } => {
+            for key in keys {
+                if let KvReply::Bytes(element) = run(a, KvCommand::Pop { key: key.clone(), front, count: None })? {
+                    return Ok(KvReply::Array(vec![KvReply::Bytes(key), KvReply::Bytes(element)]));
+                }
+            }
+            Ok(KvReply::NilArray)
+        }
         KvCommand::Len { key } => a.read(&key, |v| match v {
             None => Ok(KvReply::Int(0)),
             Some((ValueRef::List(l), _)) => Ok(KvReply::Int(l.len() as i64)),
@@ -742,12 +755,15 @@ fn put<A: Access>(
     old: Option<Meta>,
     now: u64,
 ) -> Result<()> {
+    // A key written without a TTL of its own gets the default one (if
+    // configured); `Keep` keeps an existing key's deadline.
+    let default = match a.default_ttl() {
+        0 => 0,
+        ttl => now.saturating_add(ttl),
+    };
     let expires_at = match expiry {
-        SetExpiry::Keep => old.map_or(0, |m| m.expires_at),
-        SetExpiry::Clear => match a.default_ttl() {
-            0 => 0,
-            ttl => now.saturating_add(ttl),
-        },
+        SetExpiry::Keep => old.map_or(default, |m| m.expires_at),
+        SetExpiry::Clear => default,
         SetExpiry::At(at) => at,
     };
     if expires_at != 0 && expires_at <= now {

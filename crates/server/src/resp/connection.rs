@@ -446,11 +446,8 @@ impl Conn {
             Some(Ok(Data::EmptyScan)) => Ok(Queued::Kv(KvCommand::Keys { pattern: Vec::new() }, Shape::Plain)),
             Some(Ok(Data::Block { keys, front, .. })) => {
                 // Inside a transaction a blocking pop does not block: it
-                // pops the first list when it has elements, as LPOP would.
-                match keys.into_iter().next() {
-                    Some(key) => Ok(Queued::Kv(KvCommand::Pop { key, front, count: None }, Shape::Plain)),
-                    None => Err(commands::SYNTAX.to_owned()),
-                }
+                // pops from the first list with elements, or answers nil.
+                Ok(Queued::Kv(KvCommand::PopFirst { keys, front }, Shape::Plain))
             }
             Some(Err(message)) => Err(message),
             None => Err(format!("ERR unknown command '{name}'")),
@@ -468,20 +465,11 @@ impl Conn {
             for w in &mut waits {
                 w.as_mut().enable();
             }
-            for key in &keys {
-                match self.shared.kv.exec(KvCommand::Pop { key: key.clone(), front, count: None }) {
-                    Ok(KvReply::Bytes(value)) => {
-                        let mut out = self.out(buf);
-                        out.array(2);
-                        out.bulk(key);
-                        out.bulk(&value);
-                        return;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        self.out(buf).error(&error_message(&e));
-                        return;
-                    }
+            match self.shared.kv.exec(KvCommand::PopFirst { keys: keys.clone(), front }) {
+                Ok(KvReply::NilArray) => {}
+                popped => {
+                    self.reply_kv(popped, Shape::Plain, buf);
+                    return;
                 }
             }
             let mut wait = BLOCK_RECHECK;
