@@ -57,6 +57,8 @@ pub use ops::KvOp;
 
 /// Number of shards (a power of two).
 pub(crate) const SHARDS: usize = 256;
+/// Tables and heaps at most this big are never shrunk (not worth a rehash).
+const MIN_SHRINK_CAPACITY: usize = 256;
 
 /// One shard: its keys and the expiry heap.
 #[derive(Default)]
@@ -94,6 +96,7 @@ impl Shard {
         let dead = !live && !entry.has_undo();
         if dead {
             self.remove(hash, key);
+            self.shrink_if_sparse(hasher);
         }
         applied?;
         self.account(hash, was_live, old_expiry, live, expiry, ts);
@@ -121,6 +124,21 @@ impl Shard {
         }
     }
 
+    /// Gives memory back once most keys are gone (after a mass expiry or
+    /// delete): a table under a quarter full is rehashed to half full, and
+    /// an expiry heap with far more room than pairs is cut down. Growth
+    /// happens at 7/8 full, so a shard cannot flip between the two.
+    fn shrink_if_sparse(&mut self, hasher: &Hasher) {
+        let (len, capacity) = (self.table.len(), self.table.capacity());
+        if capacity > MIN_SHRINK_CAPACITY && len < capacity / 4 {
+            self.table.shrink_to(len * 2, |e| hasher.hash_one(e.key()));
+        }
+        let heap = self.expiry.len();
+        if self.expiry.capacity() > MIN_SHRINK_CAPACITY && heap < self.expiry.capacity() / 4 {
+            self.expiry.shrink_to(heap * 2);
+        }
+    }
+
     /// Rolls the newest change of a key back (a failed batch).
     fn roll_back(&mut self, hash: u64, key: &[u8]) {
         let Some(entry) = self.find_mut(hash, key) else { return };
@@ -137,11 +155,12 @@ impl Shard {
 
     /// Drops a key's undo records no snapshot at or after `watermark`
     /// needs; a tombstone left without any goes.
-    fn trim(&mut self, hash: u64, key: &[u8], watermark: Timestamp) {
+    fn trim(&mut self, hasher: &Hasher, hash: u64, key: &[u8], watermark: Timestamp) {
         let Some(entry) = self.find_mut(hash, key) else { return };
         entry.trim_undo(watermark);
         if entry.is_absent() && !entry.has_undo() {
             self.remove(hash, key);
+            self.shrink_if_sparse(hasher);
         }
     }
 
@@ -226,7 +245,7 @@ impl Keyspace {
         };
         for (_, hash, key) in &due {
             let slot = Slot { hash: *hash, shard: (*hash >> 40) as usize & (SHARDS - 1) };
-            self.shard(slot.shard).trim(*hash, key, watermark);
+            self.shard(slot.shard).trim(&self.hasher, *hash, key, watermark);
         }
         due.len()
     }
@@ -530,7 +549,54 @@ impl<'a> Batch<'a> {
         }
         for (hash, key) in self.touched.drain(..) {
             let shard = (hash >> 40) as usize & (SHARDS - 1);
-            self.keyspace.shard(shard).trim(hash, &key, self.ts);
+            self.keyspace.shard(shard).trim(&self.keyspace.hasher, hash, &key, self.ts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_capacity(ks: &Keyspace) -> usize {
+        ks.shards.iter().map(|s| s.lock().table.capacity()).sum()
+    }
+
+    fn heap_capacity(ks: &Keyspace) -> usize {
+        ks.shards.iter().map(|s| s.lock().expiry.capacity()).sum()
+    }
+
+    #[test]
+    fn tables_and_heaps_shrink_after_most_keys_go() {
+        let ks = Keyspace::default();
+        let n = 200_000u64;
+        let mut batch = Batch::new(&ks, 1);
+        for i in 0..n {
+            let key = format!("key:{i}").into_bytes();
+            batch.apply(KvOp::Put { key, value: b"v".to_vec(), expires_at: 1_000 + i, at: 1 }).unwrap();
+        }
+        batch.finish(false);
+        let (full_table, full_heap) = (table_capacity(&ks), heap_capacity(&ks));
+        assert!(full_table >= n as usize && full_heap >= n as usize);
+        // Everything but 1,000 keys expires and is deleted.
+        let due = ks.due(1_000 + n - 1_001, 1, usize::MAX);
+        assert_eq!(due.len(), (n - 1_000) as usize);
+        let mut batch = Batch::new(&ks, 2);
+        for key in due {
+            batch.apply(KvOp::Delete { key }).unwrap();
+        }
+        batch.finish(false);
+        assert_eq!(ks.len(), 1_000);
+        let (table, heap) = (table_capacity(&ks), heap_capacity(&ks));
+        // Small shards are left alone: at most MIN_SHRINK_CAPACITY each.
+        let floor = SHARDS * MIN_SHRINK_CAPACITY;
+        assert!(table <= floor.max(full_table / 8), "table capacity {full_table} -> {table}");
+        assert!(heap <= floor.max(full_heap / 8), "heap capacity {full_heap} -> {heap}");
+        // What is left is all still there.
+        for i in n - 1_000..n {
+            let key = format!("key:{i}").into_bytes();
+            let slot = ks.slot(&key);
+            assert!(ks.shard(slot.shard).find(slot.hash, &key).is_some_and(|e| !e.is_absent()));
         }
     }
 }
