@@ -507,3 +507,24 @@ async fn expiry_survives_a_restart_in_sync_mode() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(q::<i64>(&mut c, &["DBSIZE"]).await.unwrap(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_max_memory_writes_that_add_data_get_redis_oom_reply() {
+    // Any process is over a 1 MB limit: noeviction refuses what adds data.
+    let config = memdb_server::config::Config { max_memory: Some("1MB".into()), ..TestServer::resp_config() };
+    let server = TestServer::start_with(config);
+    let mut c = connect(&server).await;
+    for command in [&["SET", "k", "v"][..], &["RPUSH", "l", "a"], &["INCR", "n"], &["APPEND", "k", "x"]] {
+        assert_eq!(
+            err(&mut c, command).await,
+            "OOM command not allowed when used memory > 'maxmemory'.",
+            "{command:?}"
+        );
+    }
+    // Reads, deletes and commands that do not add data still run.
+    assert_eq!(q::<Option<String>>(&mut c, &["GET", "k"]).await.unwrap(), None);
+    assert_eq!(q::<i64>(&mut c, &["DEL", "k"]).await.unwrap(), 0);
+    assert_eq!(q::<String>(&mut c, &["PING"]).await.unwrap(), "PONG");
+    let info: String = q(&mut c, &["INFO", "memory"]).await.unwrap();
+    assert!(info.contains("maxmemory:1048576") && info.contains("maxmemory_policy:noeviction"), "{info}");
+}
