@@ -151,6 +151,10 @@ struct ServeArgs {
     /// Redis protocol listen address, or `off` [default: 127.0.0.1:6379].
     #[arg(long, value_name = "ADDR")]
     resp_listen: Option<String>,
+    /// Worker threads serving Redis clients [default: half the cores, at
+    /// least one].
+    #[arg(long, value_name = "N")]
+    resp_threads: Option<usize>,
     /// HTTP REST listen address, or `off` [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     http_listen: Option<String>,
@@ -406,6 +410,9 @@ fn effective_config(args: ServeArgs) -> Result<Effective, memdb_server::ServerEr
     }
     if let Some(v) = args.resp_listen {
         config.resp_listen = v;
+    }
+    if let Some(v) = args.resp_threads {
+        config.resp_threads = Some(v.max(1));
     }
     if let Some(v) = args.http_listen {
         config.http_listen = v;

@@ -104,7 +104,7 @@ impl Kv {
             return self.read(cmd);
         }
         let mut replies = self.commit(vec![cmd], &[])?.unwrap_or_default();
-        replies.pop().unwrap_or(Err(Error::Internal("a batch of one command gave no reply".into())))
+        replies.pop().unwrap_or_else(|| Err(Error::Internal("a batch of one command gave no reply".into())))
     }
 
     /// Runs commands as one transaction (MULTI/EXEC): all or, if a watched

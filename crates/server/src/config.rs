@@ -124,6 +124,11 @@ pub struct Config {
     pub resp_listen: String,
     /// Password Redis clients must give with AUTH (none: no AUTH).
     pub resp_password: Option<String>,
+    /// Worker threads serving Redis clients, apart from the other front
+    /// ends' (none: half the cores, at least one). Redis itself runs one;
+    /// a cache's clients usually share its machine, and more busy threads
+    /// than free cores cost more in switching than they give.
+    pub resp_threads: Option<usize>,
     /// TTL given to keys written without one (none by default).
     pub default_ttl: Option<String>,
     /// How often expired keys are swept.
@@ -206,6 +211,7 @@ impl Default for Config {
             max_memory: None,
             resp_listen: crate::resp::DEFAULT_RESP_LISTEN.to_owned(),
             resp_password: None,
+            resp_threads: None,
             default_ttl: None,
             cleanup_interval: "100ms".into(),
             eviction: "noeviction".into(),
@@ -266,6 +272,12 @@ impl Config {
         }
     }
 
+    /// The worker threads serving Redis clients: `resp_threads`, or half
+    /// the cores (at least one).
+    pub fn resp_worker_threads(&self) -> usize {
+        self.resp_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2)).max(1)
+    }
+
     /// [`Config::set`], answering `false` for a key that does not exist.
     fn try_set(&mut self, key: &str, value: &str) -> Result<bool, ServerError> {
         let bad = |what: &str| ServerError::Config(format!("{key}: {what} \"{value}\""));
@@ -290,6 +302,14 @@ impl Config {
             "max_memory" => self.max_memory = optional(value),
             "resp_listen" => self.resp_listen = value.to_owned(),
             "resp_password" => self.resp_password = optional(value),
+            "resp_threads" => {
+                self.resp_threads = match optional(value) {
+                    None => None,
+                    Some(v) => {
+                        Some(v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| bad("not a positive number:"))?)
+                    }
+                }
+            }
             "default_ttl" => self.default_ttl = optional(value),
             "cleanup_interval" => self.cleanup_interval = value.to_owned(),
             "eviction" => self.eviction = value.to_owned(),
@@ -674,6 +694,19 @@ mod tests {
             assert!(e.contains(key), "{key}: {e}");
         }
         assert!(Config::default().set("nonsense", "1").is_err());
+    }
+
+    #[test]
+    fn resp_threads_default_to_half_the_cores_and_take_a_positive_number() {
+        let mut c = Config::default();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(c.resp_worker_threads(), (cores / 2).max(1));
+        c.set("resp_threads", "3").unwrap();
+        assert_eq!((c.resp_threads, c.resp_worker_threads()), (Some(3), 3));
+        c.set("resp_threads", "none").unwrap();
+        assert_eq!(c.resp_threads, None);
+        assert!(c.set("resp_threads", "0").is_err());
+        assert!(c.set("resp_threads", "many").is_err());
     }
 
     #[test]

@@ -328,8 +328,17 @@ pub async fn serve_opening(
     if let Some((listener, _, state)) = http {
         tasks.push(tokio::spawn(http::serve(listener, state, until_stopped(stopped.clone()))));
     }
+    // Redis clients get worker threads of their own (see `resp_threads`).
+    let mut resp_runtime = OwnRuntime(None);
     if let Some(server) = resp {
-        tasks.push(tokio::spawn(server.run(stopping.clone(), metrics.clone())));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.resp_worker_threads())
+            .thread_name("memdb-resp")
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::Config(format!("cannot start the Redis front end's threads: {e}")))?;
+        tasks.push(runtime.spawn(server.run(stopping.clone(), metrics.clone())));
+        resp_runtime.0 = Some(runtime);
     }
     tasks.push(tokio::spawn(pg.run(stopping)));
     shutdown.await;
@@ -343,5 +352,19 @@ pub async fn serve_opening(
             task.abort();
         }
     }
+    drop(resp_runtime);
     Ok(())
+}
+
+/// A runtime of a front end's own. It is dropped inside the main runtime,
+/// where a blocking shutdown is not allowed, so it shuts down in the
+/// background (its tasks have ended or been aborted by then).
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }

@@ -382,7 +382,7 @@ impl Conn {
         for step in plan {
             match step {
                 Ok(shape) => {
-                    let result = results.next().unwrap_or(Err(Error::Internal("missing reply".into())));
+                    let result = results.next().unwrap_or_else(|| Err(Error::Internal("missing reply".into())));
                     self.reply_kv(result, shape, buf);
                 }
                 Err(message) => self.reply_rejected(&message, buf),
@@ -708,7 +708,7 @@ impl Conn {
                 for step in plan {
                     match step {
                         Ok(shape) => {
-                            let result = results.next().unwrap_or(Err(Error::Internal("missing reply".into())));
+                            let result = results.next().unwrap_or_else(|| Err(Error::Internal("missing reply".into())));
                             self.reply_kv(result, shape, buf);
                         }
                         Err(args) => {
