@@ -4,9 +4,11 @@
 #
 # 1. Throughput: redis-benchmark -t set,get,incr,lpush,rpush,lpop,rpop
 #    -c 50 -n N, with -P 1 and -P 16, on one key and with -r 1000000,
-#    against memdb (memory-only; default threads, then one worker thread)
-#    and redis-server (persistence off). Prints requests/s per test and
-#    memdb / Redis (> 1: memdb faster).
+#    against memdb (memory-only, default settings), memdb with two RESP
+#    worker threads (--resp-threads 2) and redis-server (persistence off),
+#    all three running, taking turns for each pipeline depth and key
+#    range (the machine's speed drifts over minutes). Prints requests/s
+#    per test and memdb / Redis (> 1: memdb faster).
 # 2. Memory: 1,000,000 keys with 16-byte keys and 32-byte values, without
 #    and with a TTL, and a list of 1,000,000 3-byte elements, loaded into
 #    fresh servers with `redis-cli --pipe`. memdb's figure is its resident
@@ -35,13 +37,17 @@ done
 command -v redis-server >/dev/null || apt-get install -y redis-server redis-tools >/dev/null
 MEMDB_PORT=${MEMDB_PORT:-56379}
 REDIS_PORT=${REDIS_PORT:-56380}
+MEMDB2_PORT=${MEMDB2_PORT:-56381}
 WORK=$(mktemp -d /tmp/redis-compare.XXXXXX)
 cargo build --release -p memdb 2>/dev/null
 
 MEMDB_PID=""
 REDIS_PID=""
+MEMDB2_PID=""
 stop_servers() {
   [[ -n "$MEMDB_PID" ]] && kill "$MEMDB_PID" 2>/dev/null && wait "$MEMDB_PID" 2>/dev/null || true
+  [[ -n "$MEMDB2_PID" ]] && kill "$MEMDB2_PID" 2>/dev/null && wait "$MEMDB2_PID" 2>/dev/null || true
+  MEMDB2_PID=""
   [[ -n "$REDIS_PID" ]] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
   MEMDB_PID=""
   REDIS_PID=""
@@ -68,40 +74,39 @@ rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {print $2+0}'; }
 
 # ---------------------------------------------------------------- throughput
-# memdb runs twice: with its default worker threads (one per core), and with
-# one worker thread, the resources single-threaded Redis uses; on a 2-core
-# machine the benchmark client needs the other core.
-run_benchmarks() {
-  local port=$1 tag=$2
+# memdb with its defaults (Redis clients on their own worker threads, half
+# the cores: one here, as Redis uses one, with the benchmark client on the
+# other core), and with two RESP worker threads.
+if [[ $THROUGHPUT == 1 ]]; then
+  start_servers
+  target/release/memdb serve --durability memory-only --pg-listen 127.0.0.1:0 --resp-threads 2 \
+    --resp-listen "127.0.0.1:$MEMDB2_PORT" --http-listen off >"$WORK/memdb2.log" 2>&1 &
+  MEMDB2_PID=$!
+  for _ in $(seq 100); do
+    [[ "$(redis-cli -p "$MEMDB2_PORT" ping 2>/dev/null)" == PONG ]] && break
+    sleep 0.1
+  done
   for pipeline in 1 16; do
     for keys in one 1000000; do
       random=()
       [[ $keys != one ]] && random=(-r "$keys")
-      redis-benchmark -p "$port" -t set,get,incr,lpush,rpush,lpop,rpop -n "$REQUESTS" -c 50 -P "$pipeline" \
-        "${random[@]}" --csv >"$WORK/bench-$tag-$pipeline-$keys.csv" 2>/dev/null
+      for target in "memdb $MEMDB_PORT" "redis $REDIS_PORT" "memdb2 $MEMDB2_PORT"; do
+        read -r tag port <<<"$target"
+        redis-benchmark -p "$port" -t set,get,incr,lpush,rpush,lpop,rpop -n "$REQUESTS" -c 50 -P "$pipeline" \
+          "${random[@]}" --csv >"$WORK/bench-$tag-$pipeline-$keys.csv" 2>/dev/null
+      done
     done
   done
-}
-if [[ $THROUGHPUT == 1 ]]; then
-  MEMDB_FLAGS=()
-  start_servers
-  run_benchmarks "$MEMDB_PORT" memdb
-  run_benchmarks "$REDIS_PORT" redis
   stop_servers
-  MEMDB_FLAGS=(--threads 1)
-  start_servers
-  run_benchmarks "$MEMDB_PORT" memdb1
-  stop_servers
-  MEMDB_FLAGS=()
   echo "## Throughput (redis-benchmark -c 50 -n $REQUESTS), requests/s"
   echo
-  echo "| test | pipeline | keys | memdb | memdb, 1 thread | Redis | memdb / Redis | 1 thread / Redis |"
+  echo "| test | pipeline | keys | memdb | memdb, 2 RESP threads | Redis | memdb / Redis | 2 threads / Redis |"
   echo "|---|---|---|---|---|---|---|---|"
   for pipeline in 1 16; do
     for keys in one 1000000; do
       for test in SET GET INCR LPUSH RPUSH LPOP RPOP; do
         pick() { awk -F'","' -v t="\"$test" '$1 == t {printf "%d\n", $2}' "$WORK/bench-$1-$pipeline-$keys.csv"; }
-        m=$(pick memdb); m1=$(pick memdb1); r=$(pick redis)
+        m=$(pick memdb); m1=$(pick memdb2); r=$(pick redis)
         printf '| %s | %s | %s | %d | %d | %d | %.2f | %.2f |\n' "$test" "$pipeline" "$keys" "$m" "$m1" "$r" \
           "$(echo "$m / $r" | bc -l)" "$(echo "$m1 / $r" | bc -l)"
       done

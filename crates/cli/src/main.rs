@@ -206,7 +206,8 @@ struct ServeArgs {
     /// before they are cancelled [default: 10s].
     #[arg(long, value_name = "DURATION")]
     shutdown_grace_period: Option<String>,
-    /// Worker threads [default: one per core].
+    /// Worker threads of the PostgreSQL and HTTP front ends [default: one
+    /// per core]; Redis clients have their own (`--resp-threads`).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 }
