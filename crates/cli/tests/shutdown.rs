@@ -100,3 +100,27 @@ async fn work_still_running_after_the_grace_period_is_cancelled() {
     assert!(status.success(), "exit {status}");
     assert!(stopped_at.elapsed() < Duration::from_secs(5), "took {:?}", stopped_at.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_shuts_down_cleanly_and_keeps_what_was_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = common::free_port();
+    let mut server = common::start(&data, &["--durability", "sync"], "", port);
+    let client = common::connect(port).await;
+    client.batch_execute("CREATE TABLE kept (id int PRIMARY KEY); INSERT INTO kept VALUES (1), (2)").await.unwrap();
+    drop(client);
+    // Ctrl-C in a terminal is SIGINT to the process.
+    let stopped_at = Instant::now();
+    let status = std::process::Command::new("kill").args(["-INT", &server.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let status = exit_status(&mut server, stopped_at, &data).await;
+    assert!(status.success(), "exit {status}; log:\n{}", common::log_of(&data));
+    assert!(common::log_of(&data).contains("memdb stopped"), "log:\n{}", common::log_of(&data));
+    let mut server = common::start(&data, &["--durability", "sync"], "", port);
+    let client = common::connect(port).await;
+    let row = client.query_one("SELECT count(*) FROM kept", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 2);
+    drop(client);
+    let _ = server.child.kill();
+}
