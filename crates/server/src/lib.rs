@@ -285,9 +285,20 @@ pub async fn serve_opening(
     .await
     .map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
     let addr = pg.local_addr().map_err(|source| ServerError::Bind { addr: config.pg_listen.clone(), source })?;
+    // Redis clients get worker threads of their own (see `resp_threads`);
+    // the listener is made on them, so accepts do not wait on the others.
+    let mut resp_runtime = OwnRuntime(None);
     let resp = if is_off(&config.resp_listen) {
         None
     } else {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.resp_worker_threads())
+            .thread_name("memdb-resp")
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::Config(format!("cannot start the Redis front end's threads: {e}")))?;
+        let handle = runtime.handle().clone();
+        resp_runtime.0 = Some(runtime);
         let options = resp::RespOptions {
             password: config.resp_password.clone().filter(|p| !p.is_empty()),
             max_connections: config.max_connections,
@@ -301,13 +312,17 @@ pub async fn serve_opening(
             tls: tls.clone(),
             rate_limit: config.resp_rate_limit()?,
         };
-        let server = resp::RespServer::bind(&config.resp_listen, db.clone(), options)
-            .await
-            .map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?;
-        Some(server)
+        let listen = config.resp_listen.clone();
+        let bound = handle.spawn({
+            let db = db.clone();
+            async move { resp::RespServer::bind(&listen, db, options).await }
+        });
+        let bind_failed = |source| ServerError::Bind { addr: config.resp_listen.clone(), source };
+        let server = bound.await.map_err(|e| bind_failed(std::io::Error::other(e)))?.map_err(bind_failed)?;
+        Some((server, handle))
     };
     let resp_addr = match &resp {
-        Some(server) => {
+        Some((server, _)) => {
             Some(server.local_addr().map_err(|source| ServerError::Bind { addr: config.resp_listen.clone(), source })?)
         }
         None => None,
@@ -328,17 +343,8 @@ pub async fn serve_opening(
     if let Some((listener, _, state)) = http {
         tasks.push(tokio::spawn(http::serve(listener, state, until_stopped(stopped.clone()))));
     }
-    // Redis clients get worker threads of their own (see `resp_threads`).
-    let mut resp_runtime = OwnRuntime(None);
-    if let Some(server) = resp {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.resp_worker_threads())
-            .thread_name("memdb-resp")
-            .enable_all()
-            .build()
-            .map_err(|e| ServerError::Config(format!("cannot start the Redis front end's threads: {e}")))?;
-        tasks.push(runtime.spawn(server.run(stopping.clone(), metrics.clone())));
-        resp_runtime.0 = Some(runtime);
+    if let Some((server, handle)) = resp {
+        tasks.push(handle.spawn(server.run(stopping.clone(), metrics.clone())));
     }
     tasks.push(tokio::spawn(pg.run(stopping)));
     shutdown.await;
@@ -352,13 +358,17 @@ pub async fn serve_opening(
             task.abort();
         }
     }
-    drop(resp_runtime);
+    // Whatever still runs there (a command inside its engine call) gets a
+    // moment to finish before the caller flushes the log.
+    if let Some(runtime) = resp_runtime.0.take() {
+        let _ = tokio::task::spawn_blocking(move || runtime.shutdown_timeout(std::time::Duration::from_secs(5))).await;
+    }
     Ok(())
 }
 
-/// A runtime of a front end's own. It is dropped inside the main runtime,
-/// where a blocking shutdown is not allowed, so it shuts down in the
-/// background (its tasks have ended or been aborted by then).
+/// A runtime of a front end's own. On an early return it is dropped inside
+/// the main runtime, where a blocking shutdown is not allowed, so it shuts
+/// down in the background; the normal end waits for it instead.
 struct OwnRuntime(Option<tokio::runtime::Runtime>);
 
 impl Drop for OwnRuntime {

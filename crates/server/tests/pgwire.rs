@@ -808,28 +808,21 @@ async fn named_statements_and_suspended_portals_end_as_postgres_ends_them() {
         body.extend_from_slice(b"\0\0\0");
         frontend(b'P', &body)
     };
-    // A named statement cannot be parsed again until it is closed; the
-    // unnamed one can.
+    // A named statement parsed again is replaced (see on_parse), closed,
+    // parsed again; the unnamed one is replaced by each Parse.
     let mut batch = parse("s1", "SELECT 1");
-    batch.extend(frontend(b'S', b""));
     batch.extend(parse("s1", "SELECT 2"));
-    batch.extend(frontend(b'S', b""));
     batch.extend(frontend(b'C', b"Ss1\0"));
     batch.extend(parse("s1", "SELECT 3"));
     batch.extend(parse("", "SELECT 4"));
     batch.extend(parse("", "SELECT 5"));
     batch.extend(frontend(b'S', b""));
     s.write_all(&batch).await.unwrap();
-    let mut shown = Vec::new();
-    for _ in 0..3 {
-        shown.extend(messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)));
-    }
-    assert_eq!(
-        shown,
-        ["1", "Z", "E ERROR 42P05 prepared statement \"s1\" already exists", "Z", "3", "1", "1", "1", "Z"]
-    );
-    // INSERT … RETURNING fetched two rows at a time ends with its own tag
-    // for all the rows it inserted.
+    let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
+    assert_eq!(shown, ["1", "1", "3", "1", "1", "1", "Z"]);
+    // INSERT … RETURNING fetched two rows at a time ends with its own verb
+    // and the rows of the last fetch, as PostgreSQL's tag does; a SELECT
+    // likewise.
     let mut batch = frontend(b'Q', b"BEGIN\0");
     batch.extend(parse("", "INSERT INTO t SELECT g FROM generate_series(1, 5) AS g RETURNING id"));
     batch.extend(frontend(b'B', b"\0\0\0\0\0\0\0\0"));
@@ -840,7 +833,44 @@ async fn named_statements_and_suspended_portals_end_as_postgres_ends_them() {
     s.write_all(&batch).await.unwrap();
     messages_until(&mut s, b'Z').await;
     let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
-    assert_eq!(shown, ["1", "2", "D", "D", "s", "D", "D", "s", "D", "C INSERT 0 5", "Z"]);
+    assert_eq!(shown, ["1", "2", "D", "D", "s", "D", "D", "s", "D", "C INSERT 0 1", "Z"]);
+    let mut batch = frontend(b'Q', b"BEGIN\0");
+    batch.extend(parse("", "UPDATE t SET id = id + 10 RETURNING id"));
+    batch.extend(frontend(b'B', b"\0\0\0\0\0\0\0\0"));
+    batch.extend(frontend(b'E', b"\0\0\0\0\x03"));
+    batch.extend(frontend(b'E', b"\0\0\0\0\x03"));
+    batch.extend(parse("", "SELECT id FROM t"));
+    batch.extend(frontend(b'B', b"\0\0\0\0\0\0\0\0"));
+    batch.extend(frontend(b'E', b"\0\0\0\0\x04"));
+    batch.extend(frontend(b'E', b"\0\0\0\0\x04"));
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    messages_until(&mut s, b'Z').await;
+    let shown: Vec<String> = messages_until(&mut s, b'Z').await.iter().map(|(k, b)| show(*k, b)).collect();
+    assert_eq!(
+        shown,
+        [
+            "1",
+            "2",
+            "D",
+            "D",
+            "D",
+            "s",
+            "D",
+            "D",
+            "C UPDATE 2",
+            "1",
+            "2",
+            "D",
+            "D",
+            "D",
+            "D",
+            "s",
+            "D",
+            "C SELECT 1",
+            "Z"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,13 +52,10 @@ impl Notice {
         Notice::info("00000", format!("{kind} \"{name}\" does not exist, skipping"))
     }
 
-    /// A column's or constraint's `… does not exist, skipping` naming its
-    /// table: `column "c" of relation "t" does not exist, skipping`.
-    pub(crate) fn of_relation(mut self, table: &str) -> Notice {
-        if let Some(at) = self.message.find(" does not exist") {
-            self.message.insert_str(at, &format!(" of relation \"{table}\""));
-        }
-        self
+    /// `kind "name" of relation "table" does not exist, skipping` (a
+    /// column or constraint an `IF EXISTS` did not find).
+    pub(crate) fn skipped_missing_in(kind: &str, name: &str, table: &str) -> Notice {
+        Notice::info("00000", format!("{kind} \"{name}\" of relation \"{table}\" does not exist, skipping"))
     }
 
     /// `relation "name" already exists, skipping` (an `IF NOT EXISTS`

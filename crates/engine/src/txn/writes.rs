@@ -16,6 +16,10 @@ const CHUNK: usize = 4096;
 pub(crate) struct WriteList {
     chunks: Vec<Vec<Write>>,
     len: usize,
+    /// The last chunk emptied by `pop`, kept for the next push (undoing to
+    /// a savepoint at a chunk boundary over and over would otherwise free
+    /// and allocate a chunk each time).
+    spare: Option<Vec<Write>>,
 }
 
 impl WriteList {
@@ -34,8 +38,11 @@ impl WriteList {
         match self.chunks.last_mut() {
             Some(last) if last.len() < CHUNK => last.push(write),
             _ => {
-                let capacity = if self.chunks.is_empty() { 4 } else { CHUNK };
-                let mut chunk = Vec::with_capacity(capacity);
+                let mut chunk = match self.spare.take() {
+                    Some(chunk) => chunk,
+                    None if self.chunks.is_empty() => Vec::with_capacity(4),
+                    None => Vec::with_capacity(CHUNK),
+                };
                 chunk.push(write);
                 self.chunks.push(chunk);
             }
@@ -48,7 +55,7 @@ impl WriteList {
         let last = self.chunks.last_mut()?;
         let write = last.pop();
         if last.is_empty() {
-            self.chunks.pop();
+            self.spare = self.chunks.pop().filter(|chunk| chunk.capacity() == CHUNK);
         }
         if write.is_some() {
             self.len -= 1;
@@ -58,7 +65,7 @@ impl WriteList {
 
     /// The writes, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Write> {
-        self.chunks.iter().flatten()
+        self.into_iter()
     }
 }
 

@@ -438,12 +438,12 @@ impl ExtendedQueryHandler for PgConnection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // A Parse of a name already in use replaces that statement.
+        // PostgreSQL refuses it (42P05), but its SQL DEALLOCATE also frees
+        // protocol-level statements, which memdb's does not; drivers that
+        // deallocate with SQL and prepare the same name again (pgx's
+        // DeallocateAll) must keep working.
         let name = message.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
-        // The unnamed statement is replaced by each Parse; a named one
-        // stays until Close.
-        if name != DEFAULT_NAME && client.portal_store().get_statement(&name).is_some() {
-            return Err(protocol_error("42P05", format!("prepared statement \"{name}\" already exists")));
-        }
         match StoredStatement::parse(client, &message, self.parser.clone()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(&name),
@@ -527,11 +527,14 @@ impl ExtendedQueryHandler for PgConnection {
                 if send_now < total {
                     let rest: Vec<PgWireResult<DataRow>> = rows.map(|row| data_row(&row, &binary)).collect();
                     let mut pending = QueryResponse::new(Arc::new(Vec::new()), futures::stream::iter(rest));
-                    // A query's last fetch answers `SELECT rows-in-that-fetch`;
-                    // INSERT/UPDATE/DELETE … RETURNING ran whole, and ends
-                    // with its own tag (`INSERT 0 n`), as in PostgreSQL.
-                    let tag = if r.tag.starts_with("SELECT") { "SELECT" } else { r.tag.as_str() };
-                    pending.set_command_tag(tag);
+                    // The last fetch's tag counts the rows of that fetch,
+                    // under the statement's own verb (`SELECT 2`, `INSERT
+                    // 0 1`), as PostgreSQL's PortalRun reports it.
+                    let verb = match r.tag.rsplit_once(' ') {
+                        Some((verb, count)) if count.bytes().all(|b| b.is_ascii_digit()) => verb,
+                        _ => r.tag.as_str(),
+                    };
+                    pending.set_command_tag(verb);
                     portal.start(pending).await;
                     client.feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new())).await?;
                 } else {
@@ -678,7 +681,7 @@ impl PgConnection {
         if fetched.suspended {
             client.feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new())).await?;
         } else {
-            let tag = if tag == "SELECT" || tag.is_empty() { format!("SELECT {count}") } else { tag };
+            let tag = if tag.is_empty() { format!("SELECT {count}") } else { format!("{tag} {count}") };
             client.feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag))).await?;
         }
         Ok(())

@@ -95,7 +95,11 @@ where
         // Take every complete request already read (up to MAX_PIPELINE),
         // run them, then write the replies together (pipelining).
         let mut broken = None;
-        while requests.len() < MAX_PIPELINE {
+        // Until a client has authenticated, its requests are parsed under
+        // Redis's limits and one at a time (an AUTH lifts them for the next).
+        parser.set_authenticated(conn.authed);
+        let take = if conn.authed { MAX_PIPELINE } else { 1 };
+        while requests.len() < take {
             match parser.parse(&input) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Empty(used)) => {
@@ -112,7 +116,7 @@ where
             }
         }
         // More whole requests may be waiting behind the ones taken.
-        let more_buffered = requests.len() == MAX_PIPELINE;
+        let more_buffered = requests.len() == take;
         let mut requests = requests.drain(..).peekable();
         while let Some(args) = requests.next() {
             if let Err(wait) = conn.admit(&args) {

@@ -42,7 +42,17 @@ pub enum Parsed {
 #[derive(Default)]
 pub struct Parser {
     pending: Option<PendingArray>,
+    /// Redis's limits for a client that has not authenticated yet: at most
+    /// [`UNAUTHENTICATED_ARGS`] arguments of at most
+    /// [`UNAUTHENTICATED_BULK`] bytes, so a stranger cannot make the server
+    /// hold much for a request it will refuse.
+    unauthenticated: bool,
 }
+
+/// Most arguments in a request from a client that has not authenticated.
+pub const UNAUTHENTICATED_ARGS: usize = 10;
+/// Largest argument from a client that has not authenticated.
+pub const UNAUTHENTICATED_BULK: usize = 16 * 1024;
 
 /// An array request read in part.
 struct PendingArray {
@@ -54,6 +64,12 @@ struct PendingArray {
 }
 
 impl Parser {
+    /// Applies the limits for a client that has not authenticated, or lifts
+    /// them once it has.
+    pub fn set_authenticated(&mut self, authenticated: bool) {
+        self.unauthenticated = !authenticated;
+    }
+
     /// Parses the request at the start of `buf` (which holds at least the
     /// bytes it held at the previous call, while that one was incomplete).
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed, ProtocolError> {
@@ -80,12 +96,16 @@ impl Parser {
                 if count as usize > MAX_ARGS {
                     return Err(ProtocolError("invalid multibulk length".into()));
                 }
+                if self.unauthenticated && count as usize > UNAUTHENTICATED_ARGS {
+                    return Err(ProtocolError("unauthenticated multibulk length".into()));
+                }
                 let remaining = count as usize;
                 PendingArray { remaining, args: Vec::with_capacity(remaining.min(1024)), at }
             }
         };
+        let max_bulk = if self.unauthenticated { UNAUTHENTICATED_BULK } else { MAX_BULK };
         while pending.remaining > 0 {
-            match bulk(buf, pending.at)? {
+            match bulk(buf, pending.at, max_bulk)? {
                 Some((start, end)) => {
                     pending.args.push(buf[start..end].to_vec());
                     pending.at = end + 2;
@@ -103,7 +123,7 @@ impl Parser {
 
 /// The bulk string at `at`: where its bytes start and end, or `None` when
 /// it is not all in the buffer yet.
-fn bulk(buf: &[u8], at: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
+fn bulk(buf: &[u8], at: usize, max_bulk: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
     match buf.get(at) {
         None => return Ok(None),
         Some(b'$') => {}
@@ -114,6 +134,9 @@ fn bulk(buf: &[u8], at: usize) -> Result<Option<(usize, usize)>, ProtocolError> 
     let Some((header, start)) = line(buf, at + 1, 32)? else { return Ok(None) };
     let len = number(header).filter(|n| *n >= 0 && *n as usize <= MAX_BULK);
     let len = len.ok_or_else(|| ProtocolError("invalid bulk length".into()))? as usize;
+    if len > max_bulk {
+        return Err(ProtocolError("unauthenticated bulk length".into()));
+    }
     let end = start + len;
     if buf.len() < end + 2 {
         return Ok(None);
@@ -298,8 +321,8 @@ mod tests {
             // The parser starts afresh after a whole request.
             assert_eq!(parser.parse(&full[whole..]).unwrap(), req(&["PING"], 14));
         }
-        // An argument is copied once, when it is complete: a request of
-        // many arguments sent a few bytes at a time parses in linear time.
+        // A request of many arguments sent a few bytes at a time: each
+        // argument is taken once, when it is complete.
         let mut many = b"*20000\r\n".to_vec();
         (0..20000).for_each(|_| many.extend_from_slice(b"$1\r\nx\r\n"));
         let mut parser = Parser::default();
@@ -310,6 +333,20 @@ mod tests {
             Parsed::Request(args, used) => assert_eq!((args.len(), used), (20000, many.len())),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn clients_that_have_not_authenticated_get_redis_limits() {
+        let mut parser = Parser::default();
+        parser.set_authenticated(false);
+        assert_eq!(parser.parse(b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n").unwrap(), req(&["AUTH", "pw"], 22));
+        let err = parser.parse(b"*11\r\n").unwrap_err();
+        assert_eq!(err.0, "unauthenticated multibulk length");
+        let mut big = b"*2\r\n$4\r\nAUTH\r\n$16385\r\n".to_vec();
+        big.extend(vec![b'x'; 16385]);
+        assert_eq!(parser.parse(&big).unwrap_err().0, "unauthenticated bulk length");
+        parser.set_authenticated(true);
+        assert!(matches!(parser.parse(&big), Ok(Parsed::Incomplete)), "allowed once authenticated");
     }
 
     #[test]

@@ -585,7 +585,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<No
                 for c in column_names {
                     let cname = ident(c);
                     if *if_exists && txn.table(&name)?.column_position(&cname).is_err() {
-                        notices.push(Notice::skipped_missing("column", &cname).of_relation(&name));
+                        notices.push(Notice::skipped_missing_in("column", &cname, &name));
                         continue;
                     }
                     txn.alter_table(
@@ -615,7 +615,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<No
                         || table.schema().checks.iter().any(|c| c.name == ident(cname))
                         || table.schema().foreign_keys.iter().any(|f| f.name == ident(cname));
                 if !known && *if_exists {
-                    notices.push(Notice::skipped_missing("constraint", &ident(cname)).of_relation(&name));
+                    notices.push(Notice::skipped_missing_in("constraint", &ident(cname), &name));
                     continue;
                 }
                 let r = txn.alter_table(
@@ -627,7 +627,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<No
                 );
                 match r {
                     Err(e) if *if_exists && e.sqlstate() == "42704" => {
-                        notices.push(Notice::skipped_missing("constraint", &ident(cname)).of_relation(&name));
+                        notices.push(Notice::skipped_missing_in("constraint", &ident(cname), &name));
                     }
                     other => other?,
                 }
