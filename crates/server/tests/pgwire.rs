@@ -475,18 +475,7 @@ fn parse_bind_execute(sql: &str) -> Vec<u8> {
 /// Reads backend messages until one of type `until` arrives; returns the
 /// types of all of them.
 async fn read_until(stream: &mut tokio::net::TcpStream, until: u8) -> Vec<u8> {
-    let mut kinds = Vec::new();
-    loop {
-        let mut head = [0u8; 5];
-        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut head)).await.unwrap().unwrap();
-        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut body = vec![0u8; len - 4];
-        stream.read_exact(&mut body).await.unwrap();
-        kinds.push(head[0]);
-        if head[0] == until {
-            return kinds;
-        }
-    }
+    messages_until(stream, until).await.into_iter().map(|(kind, _)| kind).collect()
 }
 
 #[tokio::test]
@@ -496,9 +485,7 @@ async fn executes_between_syncs_commit_together_and_an_error_rolls_them_all_back
     observer.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.unwrap();
     let count = || async { observer.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get::<_, i64>(0) };
 
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    s.write_all(&startup_message()).await.unwrap();
-    read_until(&mut s, b'Z').await;
+    let mut s = startup(&server).await;
 
     // Two inserts, then Flush: both ran, neither is visible before Sync.
     let mut batch = parse_bind_execute("INSERT INTO t VALUES (1)");
