@@ -76,6 +76,12 @@ pub enum SqlError {
     /// A statement or clause memdb does not support (0A000).
     #[error("{0} is not supported")]
     FeatureNotSupported(String),
+    /// A qualified column whose table is not in the FROM clause (42P01).
+    #[error("missing FROM-clause entry for table \"{0}\"")]
+    MissingFromEntry(String),
+    /// A setting that does not exist (42704), for SHOW and RESET.
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UndefinedParameter(String),
     /// A bad value for a setting or an argument (22023).
     #[error("{0}")]
     InvalidParameter(String),
@@ -118,6 +124,8 @@ impl SqlError {
             SqlError::DuplicateObject { code, .. } | SqlError::DataException { code, .. } => code,
             SqlError::DependentObjects(_) => "2BP01",
             SqlError::FeatureNotSupported(_) => "0A000",
+            SqlError::UndefinedParameter(_) => "42704",
+            SqlError::MissingFromEntry(_) => "42P01",
             SqlError::InvalidParameter(_) => "22023",
             SqlError::WrongObjectType(_) => "42809",
             SqlError::QueryCanceled(_) => "57014",

@@ -192,6 +192,8 @@ impl From<SqlError> for ApiError {
             SqlError::DataException { .. } => (S::BAD_REQUEST, "data_exception"),
             SqlError::DependentObjects(_) => (S::CONFLICT, "dependent_objects_still_exist"),
             SqlError::FeatureNotSupported(_) => (S::BAD_REQUEST, "feature_not_supported"),
+            SqlError::UndefinedParameter(_) => (S::BAD_REQUEST, "undefined_object"),
+            SqlError::MissingFromEntry(_) => (S::BAD_REQUEST, "undefined_table"),
             SqlError::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter_value"),
             SqlError::WrongObjectType(_) => (S::BAD_REQUEST, "wrong_object_type"),
             SqlError::QueryCanceled(_) => (S::SERVICE_UNAVAILABLE, "query_canceled"),

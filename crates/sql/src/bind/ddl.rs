@@ -41,8 +41,9 @@ pub(crate) fn views(txn: &mut Transaction) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn duplicate(kind: &str, name: &str) -> SqlError {
-    SqlError::Engine(memdb_engine::Error::DuplicateTable(format!("{kind} \"{name}\"")))
+/// `relation "name" already exists` (42P07).
+fn duplicate_relation(name: &str) -> SqlError {
+    SqlError::Engine(memdb_engine::Error::DuplicateTable(name.to_owned()))
 }
 
 /// Runs a DDL statement; returns the command tag. What an `IF [NOT]
@@ -259,7 +260,7 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
             notices.push(Notice::skipped_existing_relation(&name));
             return Ok("CREATE TABLE".into());
         }
-        return Err(duplicate("relation", &name));
+        return Err(duplicate_relation(&name));
     }
     let mut schema = TableSchema::new(name.clone());
     let mut columns = Vec::new();
@@ -415,7 +416,7 @@ fn create_view(txn: &mut Transaction, cv: &ast::CreateView) -> Result<String> {
         if cv.if_not_exists {
             return Ok("CREATE VIEW".into());
         }
-        return Err(duplicate("relation", &name));
+        return Err(duplicate_relation(&name));
     }
     // Bind it now so a broken view is refused at creation.
     let mut sql = cv.query.to_string();

@@ -224,6 +224,23 @@ impl Binder<'_> {
                 index.columns.iter().filter_map(|p| live.iter().position(|l| l == p)).collect()
             }
         };
+        if !target.is_empty() {
+            // The target must be exactly the columns of a unique index.
+            let schema = table.schema();
+            let live: Vec<usize> = schema.live_columns().map(|(p, _)| p).collect();
+            let mut wanted = target.clone();
+            wanted.sort_unstable();
+            let matches = schema.indexes.iter().filter(|i| i.unique).any(|i| {
+                let mut cols: Vec<usize> = i.columns.iter().filter_map(|p| live.iter().position(|l| l == p)).collect();
+                cols.sort_unstable();
+                cols == wanted
+            });
+            if !matches {
+                return Err(SqlError::InvalidColumnReference(
+                    "there is no unique or exclusion constraint matching the ON CONFLICT specification".into(),
+                ));
+            }
+        }
         Ok(match &oc.action {
             ast::OnConflictAction::DoNothing => OnConflict::Nothing { target },
             ast::OnConflictAction::DoUpdate(du) => {

@@ -639,8 +639,21 @@ impl Binder<'_> {
             }
             _ => {}
         }
-        // Arithmetic: an untyped side takes the other side's type.
+        // Arithmetic: an untyped side takes the other side's type (for
+        // `||` only beside jsonb or bytea, which have their own `||`: next
+        // to anything else it stays text).
+        let typed_concat = |t: &Typed| matches!(t.ty, DataType::Jsonb | DataType::Bytea);
         let (l, r) = match (l.unknown, r.unknown) {
+            (true, false) if bop == BinOp::Concat && typed_concat(&r) => {
+                let ty = r.ty.clone();
+                self.settle_param(&l, &ty);
+                (coerce(l, &ty)?, r)
+            }
+            (false, true) if bop == BinOp::Concat && typed_concat(&l) => {
+                let ty = l.ty.clone();
+                self.settle_param(&r, &ty);
+                (l, coerce(r, &ty)?)
+            }
             (true, false) if bop != BinOp::Concat => {
                 let ty = r.ty.clone();
                 self.settle_param(&l, &ty);

@@ -123,6 +123,9 @@ pub(crate) struct Binder<'t> {
     pub user: String,
     /// Query levels being bound (subqueries, derived tables, views).
     query_depth: usize,
+    /// Binding the arguments of a function in FROM after other FROM items:
+    /// their columns are the row so far, run through a lateral join.
+    lateral_args: bool,
 }
 
 /// The deepest nesting of queries within a statement. Binding, planning
@@ -147,6 +150,7 @@ impl<'t> Binder<'t> {
             used_views: false,
             user: "memdb".to_owned(),
             query_depth: 0,
+            lateral_args: false,
         }
     }
 
@@ -197,7 +201,7 @@ impl<'t> Binder<'t> {
         }
         match table {
             Some(t) if !self.scopes.iter().any(|s| s.columns.iter().any(|c| c.table.as_deref() == Some(t))) => {
-                Err(SqlError::Semantic(format!("missing FROM-clause entry for table \"{t}\"")))
+                Err(SqlError::MissingFromEntry(t.to_owned()))
             }
             Some(t) => Err(SqlError::UndefinedColumn(format!("{t}.{name}"))),
             None => Err(SqlError::UndefinedColumn(name.to_owned())),

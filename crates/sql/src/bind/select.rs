@@ -252,6 +252,8 @@ impl Binder<'_> {
 
     /// An expression in VALUES: no FROM columns, but outer levels are visible.
     fn constant_or_outer(&mut self, e: &ast::Expr) -> Result<Typed> {
+        // Subqueries in the arguments bind their own FROM items as usual.
+        let lateral = std::mem::take(&mut self.lateral_args);
         self.scopes.push(Scope::default());
         self.correlated.push(false);
         self.collected.push(Collected { clause: "VALUES", ..Default::default() });
@@ -260,8 +262,11 @@ impl Binder<'_> {
         self.correlated.pop();
         self.scopes.pop();
         // Values are evaluated against an empty row at their own level:
-        // references one level out are the enclosing row.
-        r.map(|t| Typed { expr: shift_outer(t.expr), ..t })
+        // references one level out are the enclosing row. A lateral
+        // function's arguments keep them one level out: the row of the
+        // FROM items before it, which its lateral join pushes.
+        self.lateral_args = lateral;
+        if lateral { r } else { r.map(|t| Typed { expr: shift_outer(t.expr), ..t }) }
     }
 
     fn cte_definition(&mut self, cte: &ast::Cte, recursive: bool) -> Result<Cte> {
@@ -354,6 +359,7 @@ impl Binder<'_> {
                 for item in &s.from {
                     if let Some((plan, columns)) = self.lateral_item(item)? {
                         if let Some(sc) = self.scopes.last_mut() {
+                            distinct_names(&sc.columns, &columns)?;
                             sc.columns.extend(columns);
                         }
                         let left = combined.take().unwrap_or(Plan::Values { rows: vec![Vec::new()], width: 0 });
@@ -362,6 +368,7 @@ impl Binder<'_> {
                     }
                     let source = self.table_with_joins(item, lock)?;
                     if let Some(sc) = self.scopes.last_mut() {
+                        distinct_names(&sc.columns, &source.columns)?;
                         sc.columns.extend(source.columns)
                     }
                     combined = Some(match combined {
@@ -421,7 +428,7 @@ impl Binder<'_> {
                         }
                     }
                     if !any {
-                        return Err(SqlError::Semantic(format!("missing FROM-clause entry for table \"{name}\"")));
+                        return Err(SqlError::MissingFromEntry(name.clone()));
                     }
                 }
                 ast::SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
@@ -555,6 +562,24 @@ impl Binder<'_> {
                         None => return Err(unsupported("DISTINCT ON expressions not in the select list")),
                     }
                 }
+                // The leading ORDER BY keys must be the DISTINCT ON
+                // expressions (in any order), as PostgreSQL requires.
+                let mut unmatched = on_exprs.clone();
+                for k in &keys {
+                    if unmatched.is_empty() {
+                        break;
+                    }
+                    match unmatched.iter().position(|e| *e == k.expr) {
+                        Some(i) => {
+                            unmatched.swap_remove(i);
+                        }
+                        None => {
+                            return Err(SqlError::InvalidColumnReference(
+                                "SELECT DISTINCT ON expressions must match initial ORDER BY expressions".into(),
+                            ));
+                        }
+                    }
+                }
                 if !keys.is_empty() {
                     plan = Plan::Sort { input: Box::new(plan), keys, limit: None };
                 }
@@ -601,6 +626,12 @@ impl Binder<'_> {
     /// A `LATERAL (subquery)` item of a comma-separated FROM list: bound as
     /// a subquery whose enclosing row is the FROM row so far.
     fn lateral_item(&mut self, item: &ast::TableWithJoins) -> Result<Option<(Lateral, Vec<ScopeColumn>)>> {
+        if is_function_factor(&item.relation)
+            && item.joins.is_empty()
+            && self.scopes.last().is_some_and(|s| !s.columns.is_empty())
+        {
+            return self.lateral_function(&item.relation).map(Some);
+        }
         let ast::TableFactor::Derived { lateral: true, subquery, alias, .. } = &item.relation else { return Ok(None) };
         if !item.joins.is_empty() {
             return Err(unsupported("joins after a LATERAL subquery"));
@@ -610,6 +641,25 @@ impl Binder<'_> {
         Ok(Some((Lateral { plan, correlated }, columns)))
     }
 
+    /// A function in FROM after other FROM items: as in PostgreSQL it may
+    /// read their columns (`FROM t, generate_series(1, t.n) g`), and then
+    /// runs once per row of the items before it.
+    fn lateral_function(&mut self, factor: &ast::TableFactor) -> Result<(Lateral, Vec<ScopeColumn>)> {
+        self.lateral_args = true;
+        let source = self.table_factor(factor, None);
+        self.lateral_args = false;
+        let mut source = source?;
+        let mut correlated = false;
+        source.plan.for_each_expr_mut(&mut |e| {
+            e.walk(&mut |x| correlated |= matches!(x, Expr::Outer { depth: 1, .. }));
+        });
+        if !correlated {
+            // It reads nothing of the row: bound as any other FROM item.
+            source.plan.for_each_expr_mut(&mut |e| *e = shift_outer(std::mem::replace(e, Expr::Literal(Value::Null))));
+        }
+        Ok((Lateral { plan: source.plan, correlated }, source.columns))
+    }
+
     fn table_with_joins(&mut self, item: &ast::TableWithJoins, lock: Option<RowLock>) -> Result<Source> {
         let mut left = self.table_factor(&item.relation, lock)?;
         for join in &item.joins {
@@ -617,10 +667,40 @@ impl Binder<'_> {
                 left = self.lateral_join(left, subquery, alias.as_ref(), &join.join_operator)?;
                 continue;
             }
+            if is_function_factor(&join.relation) && self.scopes.last().is_some_and(|s| s.columns.is_empty()) {
+                left = self.lateral_function_join(left, &join.relation, &join.join_operator)?;
+                continue;
+            }
             let right = self.table_factor(&join.relation, lock)?;
             left = self.join(left, right, &join.join_operator)?;
         }
         Ok(left)
+    }
+
+    /// `left JOIN f(…) ON …`: the function may read the left row's columns
+    /// (`CROSS JOIN LATERAL generate_series(1, t.n)`).
+    fn lateral_function_join(
+        &mut self,
+        left: Source,
+        factor: &ast::TableFactor,
+        op: &ast::JoinOperator,
+    ) -> Result<Source> {
+        let saved = self.scopes.last_mut().map(|s| std::mem::replace(&mut s.columns, left.columns.clone()));
+        let bound = self.lateral_function(factor);
+        if let (Some(s), Some(saved)) = (self.scopes.last_mut(), saved) {
+            s.columns = saved;
+        }
+        let (lateral, columns) = bound?;
+        let joined = self.join(left, Source { plan: lateral.plan, columns }, op)?;
+        if !lateral.correlated {
+            return Ok(joined);
+        }
+        match joined.plan {
+            Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on } => {
+                Ok(Source { plan: Plan::Apply { left, right, kind, on }, columns: joined.columns })
+            }
+            _ => Err(unsupported("RIGHT or FULL JOIN LATERAL")),
+        }
     }
 
     /// `left JOIN LATERAL (subquery) ON …`: the subquery sees the left row.
@@ -664,6 +744,7 @@ impl Binder<'_> {
             J::CrossJoin(_) => (JoinKind::Inner, None),
             other => return Err(unsupported(format!("join {other:?}"))),
         };
+        distinct_names(&left.columns, &right.columns)?;
         let left_width = left.columns.len();
         let mut columns = left.columns;
         columns.extend(right.columns);
@@ -685,17 +766,31 @@ impl Binder<'_> {
             _ => {}
         }
         let mut on = None;
+        // The USING columns come first in the output, as one column each:
+        // the left value, the right one for a right join, the one that is
+        // not NULL for a full join. Both sides' own copies stay reachable
+        // by qualified name only.
+        let mut merged_exprs = Vec::new();
+        let mut merged_columns = Vec::new();
         for name in &using {
             let l = columns[..left_width].iter().position(|c| c.name == *name && !c.merged);
             let r = columns[left_width..].iter().position(|c| c.name == *name && !c.merged).map(|i| i + left_width);
             let (Some(l), Some(r)) = (l, r) else {
                 return Err(SqlError::UndefinedColumn(format!("{name} (in USING)")));
             };
+            columns[l].merged = true;
             columns[r].merged = true;
-            if kind == JoinKind::Right {
-                columns[l].merged = true;
-                columns[r].merged = false;
-            }
+            let (expr, ty) = match kind {
+                JoinKind::Full => (
+                    Expr::Call(crate::expr::Func::Coalesce, vec![Expr::Column(l), Expr::Column(r)]),
+                    common_type([&columns[l].ty, &columns[r].ty], "JOIN/USING")?
+                        .unwrap_or_else(|| columns[l].ty.clone()),
+                ),
+                JoinKind::Right => (Expr::Column(r), columns[r].ty.clone()),
+                _ => (Expr::Column(l), columns[l].ty.clone()),
+            };
+            merged_exprs.push(expr);
+            merged_columns.push(ScopeColumn { table: None, name: name.clone(), ty, merged: false });
             let eq = Expr::Binary(crate::expr::BinOp::Eq, Box::new(Expr::Column(l)), Box::new(Expr::Column(r)));
             on = Some(match on {
                 None => eq,
@@ -723,7 +818,13 @@ impl Binder<'_> {
                 on = Some(bound.shift_columns(base));
             }
         }
-        let plan = Plan::NestedLoopJoin { left: Box::new(left.plan), right: Box::new(right.plan), kind, on };
+        let mut plan = Plan::NestedLoopJoin { left: Box::new(left.plan), right: Box::new(right.plan), kind, on };
+        if !merged_exprs.is_empty() {
+            merged_exprs.extend((0..columns.len()).map(Expr::Column));
+            merged_columns.extend(columns);
+            plan = Plan::Project { input: Box::new(plan), exprs: merged_exprs };
+            columns = merged_columns;
+        }
         Ok(Source { plan, columns })
     }
 
@@ -917,6 +1018,34 @@ impl Binder<'_> {
             columns: vec![ScopeColumn { table: Some(alias_name), name: col_name, ty, merged: false }],
         })
     }
+}
+
+/// Two FROM items may not go by the same name (42712).
+fn distinct_names(left: &[ScopeColumn], right: &[ScopeColumn]) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for t in right.iter().filter_map(|c| c.table.as_deref()) {
+        if !seen.contains(&t) {
+            seen.push(t);
+        }
+    }
+    match seen.into_iter().find(|t| left.iter().any(|c| c.table.as_deref() == Some(*t))) {
+        Some(t) => Err(SqlError::DuplicateObject {
+            code: "42712",
+            message: format!("table name \"{t}\" specified more than once"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether a FROM item is a function call (`generate_series(…)`,
+/// `unnest(…)`), which PostgreSQL binds as LATERAL whether or not it says so.
+fn is_function_factor(f: &ast::TableFactor) -> bool {
+    matches!(
+        f,
+        ast::TableFactor::Table { args: Some(_), .. }
+            | ast::TableFactor::Function { .. }
+            | ast::TableFactor::UNNEST { .. }
+    )
 }
 
 /// A bound LATERAL subquery.

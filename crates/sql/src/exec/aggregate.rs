@@ -14,6 +14,7 @@ use memdb_engine::{Array, DataType, Interval, Value};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
+use super::keymap::KeyMap;
 use super::sort::compare_rows;
 use super::{ExecCtx, Operator, Row};
 use crate::error::{Result, SqlError, data_exception};
@@ -345,7 +346,7 @@ impl<'p> AggregateOp<'p> {
         let mut index: HashMap<Row, usize> = HashMap::default();
         // One grouping expression (the common case): keyed by the value
         // itself, so no key vector is built per row.
-        let mut single: HashMap<Value, usize> = HashMap::default();
+        let mut single: KeyMap<usize> = KeyMap::default();
         let mut groups: Vec<Group> = Vec::new();
         let fresh = |aggs: &[AggregateCall]| aggs.iter().map(Accumulator::new).collect::<Vec<_>>();
         if self.group_by.is_empty() {
@@ -356,15 +357,12 @@ impl<'p> AggregateOp<'p> {
                 let g = if self.group_by.is_empty() {
                     0
                 } else if let [e] = self.group_by {
-                    let key = match e {
-                        Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
-                        e => e.eval(&row, cx)?,
-                    };
+                    let key = e.eval_ref(&row, cx)?;
                     match single.get(&key) {
                         Some(&g) => g,
                         None => {
-                            groups.push(Group { key: vec![key.clone()], accumulators: fresh(self.aggregates) });
-                            single.insert(key, groups.len() - 1);
+                            single.insert(&key, groups.len());
+                            groups.push(Group { key: vec![key.into_owned()], accumulators: fresh(self.aggregates) });
                             groups.len() - 1
                         }
                     }
@@ -396,7 +394,7 @@ impl<'p> AggregateOp<'p> {
                     if acc.collected.is_none() && call.order_by.is_empty() && call.args.len() <= 1 {
                         match call.args.first() {
                             None => acc.update(&[])?,
-                            Some(a) => acc.update(std::slice::from_ref(&a.eval(&row, cx)?))?,
+                            Some(a) => acc.update(std::slice::from_ref(&*a.eval_ref(&row, cx)?))?,
                         }
                         continue;
                     }

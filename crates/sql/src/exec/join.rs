@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use memdb_engine::Value;
 
+use super::keymap::KeyMap;
 use super::{ExecCtx, Operator, Row};
 use crate::error::Result;
 use crate::expr::Expr;
@@ -193,9 +194,11 @@ pub(crate) struct HashJoinOp<'p> {
     residual: Option<&'p Expr>,
     left_width: usize,
     right_width: usize,
+    /// The output columns the plan above reads (`None`: all).
+    emit: Option<&'p [bool]>,
     /// Build side index: key → first row with it; `chain[i]` links to the
     /// next row with the same key (no allocation per key).
-    single: HashMap<Value, usize>,
+    single: KeyMap<usize>,
     multi: HashMap<Vec<Value>, usize>,
     chain: Vec<usize>,
     build_rows: Vec<Row>,
@@ -215,6 +218,7 @@ impl<'p> HashJoinOp<'p> {
         residual: Option<&'p Expr>,
         left_width: usize,
         right_width: usize,
+        emit: Option<&'p [bool]>,
     ) -> HashJoinOp<'p> {
         HashJoinOp {
             left,
@@ -225,7 +229,8 @@ impl<'p> HashJoinOp<'p> {
             residual,
             left_width,
             right_width,
-            single: HashMap::default(),
+            emit,
+            single: KeyMap::default(),
             multi: HashMap::default(),
             chain: Vec::new(),
             build_rows: Vec::new(),
@@ -243,14 +248,14 @@ impl<'p> HashJoinOp<'p> {
                 self.chain.push(NONE);
                 if let [Expr::Column(i)] = self.right_keys {
                     if let Some(v) = row.get(*i).filter(|v| !v.is_null())
-                        && let Some(p) = self.single.insert(v.clone(), index)
+                        && let Some(p) = self.single.insert(v, index)
                     {
                         self.chain[index] = p;
                     }
                 } else if let Some(mut key) = eval_keys(self.right_keys, &row, cx)? {
                     let previous = if key.len() == 1 {
                         let k = key.pop().unwrap_or(Value::Null);
-                        self.single.insert(k, index)
+                        self.single.insert(&k, index)
                     } else {
                         self.multi.insert(key, index)
                     };
@@ -323,7 +328,7 @@ impl Operator for HashJoinOp<'_> {
                             JoinKind::Semi | JoinKind::Anti => break,
                             _ => {
                                 self.build_matched[j] = true;
-                                out.push(concat(&l, r));
+                                out.push(emitted(self.emit, &l, r));
                             }
                         }
                     }
@@ -342,6 +347,22 @@ impl Operator for HashJoinOp<'_> {
             }
         }
         Ok(None)
+    }
+}
+
+/// The output row of a match: both rows' columns, except that columns the
+/// plan above does not read are NULL, and a row of no columns at all when
+/// it reads none.
+fn emitted(emit: Option<&[bool]>, left: &[Value], right: &[Value]) -> Row {
+    match emit {
+        None => concat(left, right),
+        Some(mask) if !mask.contains(&true) => Vec::new(),
+        Some(mask) => left
+            .iter()
+            .chain(right)
+            .zip(mask.iter().chain(std::iter::repeat(&true)))
+            .map(|(v, &read)| if read { v.clone() } else { Value::Null })
+            .collect(),
     }
 }
 

@@ -14,6 +14,7 @@
 mod aggregate;
 mod basic;
 mod join;
+mod keymap;
 mod predicate;
 mod scan;
 mod setop;
@@ -251,7 +252,7 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
         Plan::Apply { left, right, kind, on } => {
             Box::new(join::ApplyOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
         }
-        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Box::new(join::HashJoinOp::new(
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual, emit } => Box::new(join::HashJoinOp::new(
             build(left, cx)?,
             build(right, cx)?,
             *kind,
@@ -260,6 +261,7 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
             residual.as_ref(),
             left.width(),
             right.width(),
+            emit.as_deref(),
         )),
         Plan::Aggregate { input, group_by, aggregates } => {
             Box::new(aggregate::AggregateOp::new(build(input, cx)?, group_by, aggregates))

@@ -1,5 +1,7 @@
 //! Row-at-a-time evaluation of bound expressions.
 
+use std::borrow::Cow;
+
 use memdb_engine::{Array, Value};
 
 use super::arith::{arith, compare_values, negate};
@@ -32,13 +34,24 @@ impl Expr {
         }
     }
 
+    /// Evaluates the expression over `row`, borrowing instead of copying
+    /// when it is a bare column or a constant: operators and functions read
+    /// their operands in place (no text copied to take its length).
+    pub fn eval_ref<'a>(&'a self, row: &'a [Value], cx: &mut ExecCtx<'_>) -> Result<Cow<'a, Value>> {
+        match self {
+            Expr::Literal(v) => Ok(Cow::Borrowed(v)),
+            Expr::Column(i) => Ok(row.get(*i).map_or(Cow::Owned(Value::Null), Cow::Borrowed)),
+            _ => self.eval(row, cx).map(Cow::Owned),
+        }
+    }
+
     fn eval_inner(&self, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
             Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
             Expr::Outer { depth, index } => cx.outer_value(*depth, *index),
             Expr::Param(i) => cx.param(*i)?,
-            Expr::Not(e) => match truth(&e.eval(row, cx)?)? {
+            Expr::Not(e) => match truth(&*e.eval_ref(row, cx)?)? {
                 Some(b) => Value::Bool(!b),
                 None => Value::Null,
             },
@@ -59,14 +72,14 @@ impl Expr {
                 },
             },
             Expr::Binary(op, a, b) => {
-                let (x, y) = (a.eval(row, cx)?, b.eval(row, cx)?);
+                let (x, y) = (a.eval_ref(row, cx)?, b.eval_ref(row, cx)?);
                 binary(*op, &x, &y)?
             }
-            Expr::Neg(e) => negate(&e.eval(row, cx)?)?,
-            Expr::IsNull(e) => Value::Bool(e.eval(row, cx)?.is_null()),
-            Expr::IsBool(e, want) => Value::Bool(truth(&e.eval(row, cx)?)? == Some(*want)),
+            Expr::Neg(e) => negate(&*e.eval_ref(row, cx)?)?,
+            Expr::IsNull(e) => Value::Bool(e.eval_ref(row, cx)?.is_null()),
+            Expr::IsBool(e, want) => Value::Bool(truth(&*e.eval_ref(row, cx)?)? == Some(*want)),
             Expr::IsDistinct(a, b) => {
-                let (x, y) = (a.eval(row, cx)?, b.eval(row, cx)?);
+                let (x, y) = (a.eval_ref(row, cx)?, b.eval_ref(row, cx)?);
                 Value::Bool(match (x.is_null(), y.is_null()) {
                     (true, true) => false,
                     (true, false) | (false, true) => true,
@@ -74,13 +87,13 @@ impl Expr {
                 })
             }
             Expr::InList(e, list) => {
-                let v = e.eval(row, cx)?;
+                let v = e.eval_ref(row, cx)?;
                 if v.is_null() {
                     return Ok(Value::Null);
                 }
                 let mut saw_null = false;
                 for item in list {
-                    match v.sql_eq(&item.eval(row, cx)?) {
+                    match v.sql_eq(&*item.eval_ref(row, cx)?) {
                         Some(true) => return Ok(Value::Bool(true)),
                         None => saw_null = true,
                         Some(false) => {}
@@ -89,16 +102,16 @@ impl Expr {
                 if saw_null { Value::Null } else { Value::Bool(false) }
             }
             Expr::Like { expr, pattern, case_insensitive } => {
-                let (s, p) = (expr.eval(row, cx)?, pattern.eval(row, cx)?);
-                match (s, p) {
+                let (s, p) = (expr.eval_ref(row, cx)?, pattern.eval_ref(row, cx)?);
+                match (&*s, &*p) {
                     (Value::Null, _) | (_, Value::Null) => Value::Null,
-                    (s, p) => Value::Bool(like(&text(&s), &text(&p), *case_insensitive)),
+                    (s, p) => Value::Bool(like(&text(s), &text(p), *case_insensitive)),
                 }
             }
             Expr::Case { operand, whens, otherwise } => {
-                let subject = operand.as_ref().map(|o| o.eval(row, cx)).transpose()?;
+                let subject = operand.as_ref().map(|o| o.eval_ref(row, cx)).transpose()?;
                 for (when, then) in whens {
-                    let w = when.eval(row, cx)?;
+                    let w = when.eval_ref(row, cx)?;
                     let hit = match &subject {
                         Some(s) => s.sql_eq(&w) == Some(true),
                         None => truth(&w)? == Some(true),
@@ -125,13 +138,17 @@ impl Expr {
                 }
                 Value::Null
             }
-            Expr::Call(f, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for a in args {
-                    values.push(a.eval(row, cx)?);
+            Expr::Call(f, args) => match args.as_slice() {
+                // One argument (most calls): passed in place, no vector built.
+                [a] => call(*f, std::slice::from_ref(&*a.eval_ref(row, cx)?), cx)?,
+                args => {
+                    let mut values = Vec::with_capacity(args.len());
+                    for a in args {
+                        values.push(a.eval(row, cx)?);
+                    }
+                    call(*f, &values, cx)?
                 }
-                call(*f, &values, cx)?
-            }
+            },
             Expr::Array(items, ty) => {
                 let mut elements = Vec::with_capacity(items.len());
                 for i in items {
@@ -147,7 +164,7 @@ impl Expr {
 
     /// Evaluates a predicate: only `true` passes (NULL filters the row out).
     pub fn eval_predicate(&self, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<bool> {
-        Ok(truth(&self.eval(row, cx)?)? == Some(true))
+        Ok(truth(&*self.eval_ref(row, cx)?)? == Some(true))
     }
 }
 
@@ -172,10 +189,10 @@ fn already_of_type(v: &Value, ty: &memdb_engine::DataType) -> bool {
     )
 }
 
-fn text(v: &Value) -> String {
+fn text(v: &Value) -> Cow<'_, str> {
     match v {
-        Value::Text(s) => s.clone(),
-        other => other.to_string(),
+        Value::Text(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
     }
 }
 

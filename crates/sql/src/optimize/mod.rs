@@ -82,7 +82,15 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             mark(&mut child, &predicate);
             Plan::Filter { input: Box::new(prune(*input, Some(child))), predicate }
         }
-        Plan::Project { input, exprs } => {
+        Plan::Project { input, mut exprs } => {
+            // An output nobody above reads that only copies a column is
+            // made NULL, so the column need not be produced below (the
+            // permutation put over a join that builds on its left input).
+            for (e, needed) in exprs.iter_mut().zip(&need) {
+                if !needed && matches!(e, Expr::Column(_)) {
+                    *e = Expr::Literal(Value::Null);
+                }
+            }
             let mut child = vec![false; input.width()];
             for e in &exprs {
                 if has_correlated(e) {
@@ -165,8 +173,9 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
                 on,
             }
         }
-        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual, .. } => {
             let (lw, rw) = (left.width(), right.width());
+            let emit = (!need.iter().all(|n| *n)).then(|| need.clone());
             let mut both = need;
             both.resize(lw + rw, false);
             if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
@@ -193,6 +202,7 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
                 left_keys,
                 right_keys,
                 residual,
+                emit,
             }
         }
         Plan::Apply { left, right, kind, on } => {
@@ -267,13 +277,14 @@ fn rewrite(plan: Plan) -> Plan {
             }
             Plan::Project { input: Box::new(input), exprs }
         }
-        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Plan::HashJoin {
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual, emit } => Plan::HashJoin {
             left: Box::new(rewrite(*left)),
             right: Box::new(rewrite(*right)),
             kind,
             left_keys,
             right_keys,
             residual,
+            emit,
         },
         Plan::Aggregate { input, group_by, aggregates } => {
             Plan::Aggregate { input: Box::new(rewrite(*input)), group_by, aggregates }
@@ -342,7 +353,7 @@ fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
             all.extend(movable_terms);
             join(*left, *right, JoinKind::Inner, all)
         }
-        Plan::HashJoin { left, right, kind: JoinKind::Inner, left_keys, right_keys, residual } => {
+        Plan::HashJoin { left, right, kind: JoinKind::Inner, left_keys, right_keys, residual, .. } => {
             // Re-plan with the keys as terms.
             let lw = left.width();
             let mut all: Vec<Expr> = left_keys
@@ -465,6 +476,7 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
             left_keys: keys_r,
             right_keys: keys_l,
             residual,
+            emit: None,
         };
         let exprs = (0..lw + rw).map(|i| Expr::Column(if i < lw { rw + i } else { i - lw })).collect();
         return Plan::Project { input: Box::new(joined), exprs };
@@ -476,6 +488,7 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
         left_keys: keys_l,
         right_keys: keys_r,
         residual,
+        emit: None,
     }
 }
 

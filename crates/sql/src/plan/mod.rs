@@ -107,6 +107,11 @@ pub enum Plan {
         right_keys: Vec<Expr>,
         /// Additional condition over left ++ right columns.
         residual: Option<Expr>,
+        /// Which output columns the plan above reads (`None`: all, as
+        /// before column pruning). The join fills the others with NULL
+        /// instead of copying them, and emits zero-width rows when the plan
+        /// above reads none (`count(*)` over a join).
+        emit: Option<Vec<bool>>,
     },
     /// Grouping and aggregation: output is the group-by values, then one
     /// column per aggregate.

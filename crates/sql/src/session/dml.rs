@@ -7,7 +7,7 @@ use memdb_engine::{IsolationLevel, Transaction, Value};
 
 use super::{QueryResult, Session};
 use crate::bind::{DmlKind, DmlPlan, OnConflict};
-use crate::error::{Result, SqlError};
+use crate::error::{Result, SqlError, data_exception};
 use crate::exec::{self, ExecCtx, Row};
 use crate::expr::{Expr, Func};
 use crate::plan::Plan;
@@ -48,6 +48,9 @@ impl Session {
                     Some(r) => r,
                     None => rows.into_iter().map(|row| (columns.clone(), row)).collect(),
                 };
+                // Rows this statement wrote: DO UPDATE may not touch one twice.
+                let mut written = std::collections::HashSet::new();
+                let upsert = matches!(on_conflict, Some(OnConflict::Update { .. }));
                 for (mut cols, mut values) in prepared {
                     if let Some(oc) = on_conflict {
                         // Sequence defaults are drawn before the conflict
@@ -58,10 +61,11 @@ impl Session {
                                 values.push(default_value(&mut cx, table, pos)?);
                             }
                         }
-                        match conflict(&mut cx, table, &cols, &values, oc)? {
+                        match conflict(&mut cx, table, &cols, &values, oc, &written)? {
                             Conflict::None => {}
                             Conflict::Skip => continue,
-                            Conflict::Updated(new) => {
+                            Conflict::Updated(id, new) => {
+                                written.insert(id);
                                 count += 1;
                                 if let Some(r) = &plan.returning {
                                     returned.push(project(r, &new, &mut cx)?);
@@ -71,6 +75,9 @@ impl Session {
                         }
                     }
                     let id = cx.txn.insert_columns(table, &cols, values)?;
+                    if upsert {
+                        written.insert(id);
+                    }
                     count += 1;
                     return_stored(plan, &mut cx, id, &mut returned)?;
                 }
@@ -215,7 +222,7 @@ fn finish(plan: &DmlPlan, rows: Vec<Row>, tag: String) -> QueryResult {
 enum Conflict {
     None,
     Skip,
-    Updated(Row),
+    Updated(memdb_engine::RowId, Row),
 }
 
 /// ON CONFLICT: looks for an existing row with the new row's key in the
@@ -226,6 +233,7 @@ fn conflict(
     cols: &[usize],
     values: &[Value],
     oc: &OnConflict,
+    written: &std::collections::HashSet<memdb_engine::RowId>,
 ) -> Result<Conflict> {
     let target = match oc {
         OnConflict::Nothing { target } | OnConflict::Update { target, .. } => target,
@@ -258,6 +266,12 @@ fn conflict(
         return match oc {
             OnConflict::Nothing { .. } => Ok(Conflict::Skip),
             OnConflict::Update { assignments, predicate, .. } => {
+                if written.contains(&existing.id) {
+                    return Err(data_exception(
+                        "21000",
+                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    ));
+                }
                 let width = existing.values.len();
                 let mut proposed = vec![Value::Null; width];
                 for (&c, v) in cols.iter().zip(values) {
@@ -276,7 +290,7 @@ fn conflict(
                 }
                 cx.txn.update(table, existing.id, new)?;
                 let stored = stored_row(cx, table, existing.id)?;
-                Ok(Conflict::Updated(stored))
+                Ok(Conflict::Updated(existing.id, stored))
             }
         };
     }

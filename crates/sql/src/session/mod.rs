@@ -305,6 +305,10 @@ pub struct Session {
     status: TxnStatus,
     vars: SessionVars,
     settings: BTreeMap<String, String>,
+    /// The settings to go back to when the open block ends: SET is
+    /// transactional in PostgreSQL, so a ROLLBACK undoes it, and SET LOCAL
+    /// lasts until the block ends whichever way.
+    block_settings: Option<BlockSettings>,
     prepared: HashMap<String, PreparedStatement>,
     /// Plans of recently run statement texts (the simple-query plan cache).
     statement_cache: HashMap<String, PreparedStatement>,
@@ -329,6 +333,15 @@ pub struct Session {
     notices: Vec<(usize, Notice)>,
     /// The index of the statement running within its query.
     statement_index: usize,
+}
+
+/// What the settings return to when a transaction block ends.
+#[derive(Debug)]
+struct BlockSettings {
+    /// As the block began (after ROLLBACK).
+    at_begin: BTreeMap<String, String>,
+    /// As the block began plus its plain SETs and RESETs (after COMMIT).
+    at_commit: BTreeMap<String, String>,
 }
 
 /// Timeout settings in milliseconds (0: none).
@@ -368,27 +381,10 @@ pub(crate) fn default_settings_list() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The session's settings as a connection starts: every setting
+/// `pg_settings` lists, at its default.
 fn default_settings() -> BTreeMap<String, String> {
-    [
-        ("application_name", ""),
-        ("client_encoding", "UTF8"),
-        ("datestyle", "ISO, MDY"),
-        ("default_transaction_isolation", "read committed"),
-        ("extra_float_digits", "1"),
-        ("intervalstyle", "postgres"),
-        ("search_path", "\"$user\", public"),
-        ("server_encoding", "UTF8"),
-        ("server_version", crate::SERVER_VERSION),
-        ("standard_conforming_strings", "on"),
-        ("statement_timeout", "0"),
-        ("timezone", "UTC"),
-        ("transaction_isolation", "read committed"),
-        ("integer_datetimes", "on"),
-        ("password_encryption", "scram-sha-256"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    default_settings_list().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 impl Session {
@@ -401,6 +397,7 @@ impl Session {
             status: TxnStatus::Idle,
             vars: SessionVars { user: user.to_owned(), currval: HashMap::new(), interrupt },
             settings: default_settings(),
+            block_settings: None,
             prepared: HashMap::new(),
             statement_cache: HashMap::new(),
             described_cache: HashMap::new(),
@@ -472,6 +469,30 @@ impl Session {
 
     /// Re-reads the timeout settings (kept parsed: they are consulted for
     /// every statement and every message a connection waits for).
+    /// Notes the settings a block starting now returns to.
+    fn begin_block_settings(&mut self) {
+        if self.block_settings.is_none() {
+            self.block_settings =
+                Some(BlockSettings { at_begin: self.settings.clone(), at_commit: self.settings.clone() });
+        }
+    }
+
+    /// Puts the settings back as the ending block leaves them.
+    fn end_block_settings(&mut self, committed: bool) {
+        if let Some(saved) = self.block_settings.take() {
+            self.settings = if committed { saved.at_commit } else { saved.at_begin };
+            self.settings_changed();
+        }
+    }
+
+    /// Sets a setting for the session (`local`: for the open block only).
+    fn put_setting(&mut self, name: String, value: String, local: bool) {
+        if !local && let Some(saved) = &mut self.block_settings {
+            saved.at_commit.insert(name.clone(), value.clone());
+        }
+        self.settings.insert(name, value);
+    }
+
     fn settings_changed(&mut self) {
         let ms = |name: &str| self.setting(name).and_then(|v| parse_duration_ms(v).ok()).unwrap_or(0);
         self.timeouts = Timeouts {
@@ -736,6 +757,7 @@ impl Session {
                         self.notice(Notice::warning("25001", "there is already a transaction in progress"));
                     }
                     self.status = TxnStatus::InBlock;
+                    self.begin_block_settings();
                     return Ok(Some(QueryResult::tag("BEGIN")));
                 }
                 let mut options = self.default_options()?;
@@ -757,12 +779,14 @@ impl Session {
                 }
                 self.txn = Some(self.begin_txn(options)?);
                 self.status = TxnStatus::InBlock;
+                self.begin_block_settings();
                 QueryResult::tag("BEGIN")
             }
             ast::Statement::Commit { .. } => {
                 self.warn_outside_block();
                 let failed = self.status == TxnStatus::Failed;
                 self.status = TxnStatus::Idle;
+                self.end_block_settings(!failed);
                 match self.txn.take() {
                     Some(t) if failed => {
                         t.rollback()?;
@@ -778,6 +802,7 @@ impl Session {
             ast::Statement::Rollback { savepoint: None, .. } => {
                 self.warn_outside_block();
                 self.status = TxnStatus::Idle;
+                self.end_block_settings(false);
                 if let Some(t) = self.txn.take() {
                     t.rollback()?;
                 }
@@ -820,21 +845,24 @@ impl Session {
             ast::Statement::Set(set) => return self.set(set),
             ast::Statement::Reset(r) => {
                 match &r.reset {
-                    ast::Reset::ALL => self.settings = default_settings(),
+                    ast::Reset::ALL => {
+                        for (name, value) in default_settings() {
+                            self.put_setting(name, value, false);
+                        }
+                    }
                     ast::Reset::SessionAuthorization => {}
                     ast::Reset::ConfigurationParameter(name) => {
                         let name = name.to_string().to_ascii_lowercase();
                         match default_settings().remove(&name) {
-                            Some(v) => {
-                                self.settings.insert(name, v);
-                            }
+                            Some(v) => self.put_setting(name, v, false),
                             None if self.settings.contains_key(&name) => {
                                 self.settings.remove(&name);
+                                if let Some(saved) = &mut self.block_settings {
+                                    saved.at_commit.remove(&name);
+                                }
                             }
                             None => {
-                                return Err(SqlError::InvalidParameter(format!(
-                                    "unrecognized configuration parameter \"{name}\""
-                                )));
+                                return Err(SqlError::UndefinedParameter(name));
                             }
                         }
                     }
@@ -846,9 +874,14 @@ impl Session {
                 let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
                 let name =
                     if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name };
-                let value = self.settings.get(&name).cloned().ok_or_else(|| {
-                    SqlError::InvalidParameter(format!("unrecognized configuration parameter \"{name}\""))
-                })?;
+                let options = (self.status != TxnStatus::Idle).then(|| txn.options());
+                let value = match (name.as_str(), options) {
+                    ("transaction_isolation", Some(o)) => isolation_name(o.isolation).to_owned(),
+                    ("transaction_read_only", o) => {
+                        if o.is_some_and(|o| o.read_only) { "on" } else { "off" }.to_owned()
+                    }
+                    _ => self.settings.get(&name).cloned().ok_or_else(|| SqlError::UndefinedParameter(name.clone()))?,
+                };
                 return Ok(QueryResult {
                     columns: Arc::from(vec![OutputColumn { name, data_type: memdb_engine::DataType::Text }]),
                     rows: vec![vec![Value::Text(value)]],
@@ -1234,8 +1267,10 @@ impl Session {
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<QueryResult> {
+        let mut local = false;
         let (name, value) = match set {
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment { variable, values, scope, .. } => {
+                local = matches!(scope, Some(ast::ContextModifier::Local));
                 let name = variable.to_string().to_ascii_lowercase();
                 let value = values
                     .iter()
@@ -1264,7 +1299,12 @@ impl Session {
             value
         };
         self.validate_setting(&name, &value)?;
-        self.settings.insert(name, value);
+        if local && self.status == TxnStatus::Idle {
+            // Outside a block there is nothing for it to last until.
+            self.notice(Notice::warning("25P01", "SET LOCAL can only be used in transaction blocks"));
+            return Ok(QueryResult::tag("SET"));
+        }
+        self.put_setting(name, value, local);
         self.settings_changed();
         Ok(QueryResult::tag("SET"))
     }
@@ -1324,6 +1364,15 @@ fn no_block(what: &str) -> SqlError {
 
 fn is_block_end(stmt: &ast::Statement) -> bool {
     matches!(stmt, ast::Statement::Commit { .. } | ast::Statement::Rollback { .. })
+}
+
+/// A level's name as `SHOW transaction_isolation` gives it.
+fn isolation_name(level: IsolationLevel) -> &'static str {
+    match level {
+        IsolationLevel::ReadCommitted => "read committed",
+        IsolationLevel::Snapshot => "repeatable read",
+        IsolationLevel::Serializable => "serializable",
+    }
 }
 
 fn isolation(name: &str) -> Result<IsolationLevel> {
