@@ -483,17 +483,29 @@ fn drop(
             ast::ObjectType::Table => {
                 if view_definition(txn, &name)?.is_some() {
                     Err(SqlError::WrongObjectType(format!("\"{name}\" is not a table")))
-                } else {
+                } else if txn.table(&name).is_err() {
                     txn.drop_table(&name, cascade).map_err(SqlError::from)
+                } else {
+                    // Views over the table go with it only under CASCADE.
+                    let dependents = dependent_views(txn, &name)?;
+                    if !dependents.is_empty() && !cascade {
+                        Err(SqlError::DependentObjects(format!(
+                            "cannot drop table {name} because other objects depend on it"
+                        )))
+                    } else {
+                        if !dependents.is_empty() {
+                            let views = txn.table(VIEWS_TABLE)?;
+                            for d in dependents {
+                                txn.delete_by_key(&views, &[Value::Text(d)])?;
+                            }
+                        }
+                        txn.drop_table(&name, cascade).map_err(SqlError::from)
+                    }
                 }
             }
             ast::ObjectType::View => match view_definition(txn, &name)? {
                 Some(_) => {
-                    let dependents: Vec<String> = views(txn)?
-                        .into_iter()
-                        .filter(|(v, sql)| *v != name && mentions(sql, &name))
-                        .map(|(v, _)| v)
-                        .collect();
+                    let dependents = dependent_views(txn, &name)?;
                     if !dependents.is_empty() && !cascade {
                         Err(SqlError::DependentObjects(format!(
                             "cannot drop view {name} because other objects depend on it"
@@ -535,9 +547,37 @@ fn is_missing(e: &SqlError) -> bool {
     matches!(e.sqlstate(), "42P01" | "42704")
 }
 
-/// Whether a view's SQL text mentions a relation name as a word.
+/// Whether a view's query reads the relation `name` (parsed: a column
+/// or alias of the same name does not count). A view whose text no longer
+/// parses counts as reading everything, so it is never left dangling.
 fn mentions(sql: &str, name: &str) -> bool {
-    sql.to_lowercase().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == name)
+    // Cheap first: a view whose text lacks the name as a word is not parsed.
+    if !sql.to_lowercase().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == name) {
+        return false;
+    }
+    let Ok(stmts) = crate::parse(sql) else { return true };
+    let mut found = false;
+    let _ = ast::visit_relations(&stmts, |relation| {
+        found |= object_name(relation).is_ok_and(|n| n == name);
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// The views that read `name`, directly or through other views.
+fn dependent_views(txn: &mut Transaction, name: &str) -> Result<Vec<String>> {
+    let all = views(txn)?;
+    let mut found: Vec<String> = Vec::new();
+    let mut pending = vec![name.to_owned()];
+    while let Some(n) = pending.pop() {
+        for (v, sql) in &all {
+            if *v != name && !found.contains(v) && mentions(sql, &n) {
+                found.push(v.clone());
+                pending.push(v.clone());
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<Notice>) -> Result<String> {
