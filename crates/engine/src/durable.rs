@@ -152,8 +152,16 @@ pub(crate) fn open(mut config: Config, options: Durability) -> Result<Database> 
     std::fs::create_dir_all(dir.join("wal")).map_err(|e| io("cannot create", e))?;
     std::fs::create_dir_all(dir.join("checkpoints")).map_err(|e| io("cannot create", e))?;
     let lock = File::create(dir.join("LOCK")).map_err(|e| io("cannot create the lock file in", e))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Io(format!("{} is in use by another memdb process", dir.display())));
+    // A database of this process that was just dropped lets go of the lock
+    // when its checkpoint thread finishes its round, a moment later: wait
+    // up to a second before calling the directory taken.
+    let mut attempts = 0;
+    while lock.try_lock().is_err() {
+        attempts += 1;
+        if attempts > 100 {
+            return Err(Error::Io(format!("{} is in use by another memdb process", dir.display())));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     let wal = Arc::new(WalLog::new(WalOptions {
         dir: dir.join("wal"),

@@ -499,3 +499,19 @@ fn writes_past_max_memory_fail_with_53200_and_reads_and_deletes_go_on() {
     put(&db, 3, "fits again");
     assert_eq!(contents(&db), vec![(3, "fits again".into())]);
 }
+
+/// A directory open in one database refuses a second one, and is free again
+/// as soon as the first is dropped (reopened at once, many times over: its
+/// checkpoint thread letting go a moment later is waited for).
+#[test]
+fn the_data_directory_is_locked_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    let second = Database::open(Config::memory().with_gc_interval(None).with_durability(options(dir.path())));
+    assert!(matches!(&second, Err(e) if e.to_string().contains("in use")), "{second:?}");
+    drop(first);
+    for _ in 0..20 {
+        let db = open(dir.path());
+        drop(db);
+    }
+}
