@@ -76,6 +76,9 @@ pub enum SqlError {
     /// A statement or clause memdb does not support (0A000).
     #[error("{0} is not supported")]
     FeatureNotSupported(String),
+    /// A window function where none may be (42P20).
+    #[error("{0}")]
+    Windowing(String),
     /// A qualified column whose table is not in the FROM clause (42P01).
     #[error("missing FROM-clause entry for table \"{0}\"")]
     MissingFromEntry(String),
@@ -126,6 +129,7 @@ impl SqlError {
             SqlError::FeatureNotSupported(_) => "0A000",
             SqlError::UndefinedParameter(_) => "42704",
             SqlError::MissingFromEntry(_) => "42P01",
+            SqlError::Windowing(_) => "42P20",
             SqlError::InvalidParameter(_) => "22023",
             SqlError::WrongObjectType(_) => "42809",
             SqlError::QueryCanceled(_) => "57014",

@@ -194,6 +194,7 @@ impl From<SqlError> for ApiError {
             SqlError::FeatureNotSupported(_) => (S::BAD_REQUEST, "feature_not_supported"),
             SqlError::UndefinedParameter(_) => (S::BAD_REQUEST, "undefined_object"),
             SqlError::MissingFromEntry(_) => (S::BAD_REQUEST, "undefined_table"),
+            SqlError::Windowing(_) => (S::BAD_REQUEST, "windowing_error"),
             SqlError::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter_value"),
             SqlError::WrongObjectType(_) => (S::BAD_REQUEST, "wrong_object_type"),
             SqlError::QueryCanceled(_) => (S::SERVICE_UNAVAILABLE, "query_canceled"),

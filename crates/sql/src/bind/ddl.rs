@@ -60,6 +60,9 @@ pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement, notices: &m
             let names: Vec<String> = t.table_names.iter().map(|n| object_name(&n.name)).collect::<Result<_>>()?;
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             txn.truncate(&refs)?;
+            if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
+                restart_identity(txn, &names)?;
+            }
             Ok("TRUNCATE TABLE".into())
         }
         ast::Statement::AlterTable(at) => alter_table(txn, at, notices),
@@ -541,6 +544,28 @@ fn drop(
         }
     }
     Ok(tag.into())
+}
+
+/// TRUNCATE … RESTART IDENTITY: the sequences that feed the tables'
+/// columns (SERIAL, identity, `DEFAULT nextval(…)`) start over. Like
+/// setval, this is not undone if the transaction rolls back.
+fn restart_identity(txn: &mut Transaction, tables: &[String]) -> Result<()> {
+    let mut sequences = Vec::new();
+    for name in tables {
+        for column in txn.table(name)?.columns() {
+            if let Some(memdb_engine::Expr::Function(f, args)) = &column.default
+                && f == "nextval"
+                && let [memdb_engine::Expr::Literal(Value::Text(seq))] = args.as_slice()
+            {
+                sequences.push(seq.clone());
+            }
+        }
+    }
+    for seq in sequences {
+        let (schema, _) = txn.sequence(&seq)?;
+        txn.setval(&seq, schema.start, false)?;
+    }
+    Ok(())
 }
 
 fn is_missing(e: &SqlError) -> bool {

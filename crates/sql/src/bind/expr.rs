@@ -1034,8 +1034,12 @@ impl Binder<'_> {
         filter: Option<&ast::Expr>,
     ) -> Result<Typed> {
         let ast::WindowType::WindowSpec(spec) = over else { return Err(unsupported("named windows")) };
-        if !self.collected.last().is_some_and(|l| l.allow_windows) {
-            return Err(SqlError::Grouping("window functions are not allowed here".into()));
+        match self.collected.last() {
+            Some(level) if level.allow_windows => {}
+            Some(level) => {
+                return Err(SqlError::Windowing(format!("window functions are not allowed in {}", level.clause)));
+            }
+            None => return Err(SqlError::Windowing("window functions are not allowed here".into())),
         }
         let func = match name {
             "row_number" => WindowFunc::RowNumber,

@@ -692,15 +692,7 @@ impl Binder<'_> {
         }
         let (lateral, columns) = bound?;
         let joined = self.join(left, Source { plan: lateral.plan, columns }, op)?;
-        if !lateral.correlated {
-            return Ok(joined);
-        }
-        match joined.plan {
-            Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on } => {
-                Ok(Source { plan: Plan::Apply { left, right, kind, on }, columns: joined.columns })
-            }
-            _ => Err(unsupported("RIGHT or FULL JOIN LATERAL")),
-        }
+        rerun_per_row(joined, lateral.correlated)
     }
 
     /// `left JOIN LATERAL (subquery) ON …`: the subquery sees the left row.
@@ -723,15 +715,7 @@ impl Binder<'_> {
         let (plan, columns, correlated) = bound?;
         let columns = rename_columns(&Alias::of(alias, "subquery"), pairs(columns))?;
         let joined = self.join(left, Source { plan, columns }, op)?;
-        if !correlated {
-            return Ok(joined);
-        }
-        match joined.plan {
-            Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on } => {
-                Ok(Source { plan: Plan::Apply { left, right, kind, on }, columns: joined.columns })
-            }
-            _ => Err(unsupported("RIGHT or FULL JOIN LATERAL")),
-        }
+        rerun_per_row(joined, correlated)
     }
 
     fn join(&mut self, left: Source, right: Source, op: &ast::JoinOperator) -> Result<Source> {
@@ -1017,6 +1001,20 @@ impl Binder<'_> {
             plan: Plan::Function { function, args: bound.into_iter().map(|t| t.expr).collect() },
             columns: vec![ScopeColumn { table: Some(alias_name), name: col_name, ty, merged: false }],
         })
+    }
+}
+
+/// A join whose right side reads the left row (`correlated`) runs that
+/// side once per left row; inner and left joins only, as in PostgreSQL.
+fn rerun_per_row(joined: Source, correlated: bool) -> Result<Source> {
+    if !correlated {
+        return Ok(joined);
+    }
+    match joined.plan {
+        Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on } => {
+            Ok(Source { plan: Plan::Apply { left, right, kind, on }, columns: joined.columns })
+        }
+        _ => Err(unsupported("RIGHT or FULL JOIN LATERAL")),
     }
 }
 

@@ -12,7 +12,7 @@ use memdb_engine::Value;
 use super::aggregate::Accumulator;
 use super::sort::compare_values;
 use super::{BATCH, ExecCtx, Operator, Row};
-use crate::error::{Result, SqlError};
+use crate::error::{Result, SqlError, data_exception};
 use crate::plan::{AggregateCall, Frame, FrameBound, SortKey, WindowCall, WindowFunc};
 
 /// Computes window functions over the whole input.
@@ -144,10 +144,13 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                 WindowFunc::DenseRank => Value::Int8(dense),
                 WindowFunc::PercentRank => Value::Float8(if n <= 1 { 0.0 } else { (rank - 1) as f64 / (n - 1) as f64 }),
                 WindowFunc::CumeDist => Value::Float8(peer_end[p] as f64 / n as f64),
+                WindowFunc::Ntile if arg(0).is_null() => Value::Null,
                 WindowFunc::Ntile => {
-                    let buckets = arg(0).as_i64().filter(|b| *b > 0).ok_or_else(|| {
-                        SqlError::InvalidParameter("argument of ntile must be greater than zero".into())
-                    })? as usize;
+                    let buckets = arg(0)
+                        .as_i64()
+                        .filter(|b| *b > 0)
+                        .ok_or_else(|| data_exception("22014", "argument of ntile must be greater than zero"))?
+                        as usize;
                     let (q, r) = (n / buckets, n % buckets);
                     // The first r buckets hold q+1 rows.
                     let bucket = if p < r * (q + 1) { p / (q + 1) } else { r + (p - r * (q + 1)) / q.max(1) };
@@ -169,7 +172,7 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                         WindowFunc::LastValue => (lo < hi).then(|| hi - 1),
                         _ => {
                             let k = arg(1).as_i64().filter(|k| *k > 0).ok_or_else(|| {
-                                SqlError::InvalidParameter("argument of nth_value must be greater than zero".into())
+                                data_exception("22016", "argument of nth_value must be greater than zero")
                             })? as usize;
                             (lo + k - 1 < hi).then(|| lo + k - 1)
                         }

@@ -118,7 +118,9 @@ pub(crate) fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
             BinOp::ShiftRight => Some(shift(x, y, rank, false)),
             BinOp::Pow => {
                 let r = (x as f64).powf(y as f64);
-                return float_result(r, x as f64, y as f64, false).and_then(|v| pow_check(v, x as f64, y as f64));
+                // 0 ^ negative is 2201F before it is an overflow.
+                pow_check(Value::Null, x as f64, y as f64)?;
+                return float_result(r, x as f64, y as f64, false);
             }
             _ => return Err(undefined_operator(op, a, b)),
         };

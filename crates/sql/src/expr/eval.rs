@@ -158,7 +158,7 @@ impl Expr {
             }
             Expr::Subquery(sub) => subquery(sub, row, cx)?,
             Expr::Aggregate(_) => return Err(SqlError::Grouping("aggregate functions are not allowed here".into())),
-            Expr::Window(_) => return Err(SqlError::Grouping("window functions are not allowed here".into())),
+            Expr::Window(_) => return Err(SqlError::Windowing("window functions are not allowed here".into())),
         })
     }
 
