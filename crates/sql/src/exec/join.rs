@@ -194,7 +194,8 @@ pub(crate) struct HashJoinOp<'p> {
     residual: Option<&'p Expr>,
     left_width: usize,
     right_width: usize,
-    /// The output columns the plan above reads (`None`: all).
+    /// The output columns the plan above reads (`None`: all; empty: none,
+    /// so a match emits a row of no columns).
     emit: Option<&'p [bool]>,
     /// Build side index: key → first row with it; `chain[i]` links to the
     /// next row with the same key (no allocation per key).
@@ -229,7 +230,8 @@ impl<'p> HashJoinOp<'p> {
             residual,
             left_width,
             right_width,
-            emit,
+            // Decided once here, not per matched row.
+            emit: emit.map(|mask| if mask.contains(&true) { mask } else { &[] }),
             single: KeyMap::default(),
             multi: HashMap::default(),
             chain: Vec::new(),
@@ -352,11 +354,11 @@ impl Operator for HashJoinOp<'_> {
 
 /// The output row of a match: both rows' columns, except that columns the
 /// plan above does not read are NULL, and a row of no columns at all when
-/// it reads none.
+/// it reads none (an empty mask).
 fn emitted(emit: Option<&[bool]>, left: &[Value], right: &[Value]) -> Row {
     match emit {
         None => concat(left, right),
-        Some(mask) if !mask.contains(&true) => Vec::new(),
+        Some([]) => Vec::new(),
         Some(mask) => left
             .iter()
             .chain(right)

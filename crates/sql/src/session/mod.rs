@@ -467,8 +467,6 @@ impl Session {
         self.vars.interrupt.next_handoff_us.store(HANDOFF_AFTER_US, Ordering::Relaxed);
     }
 
-    /// Re-reads the timeout settings (kept parsed: they are consulted for
-    /// every statement and every message a connection waits for).
     /// Notes the settings a block starting now returns to.
     fn begin_block_settings(&mut self) {
         if self.block_settings.is_none() {
@@ -493,6 +491,8 @@ impl Session {
         self.settings.insert(name, value);
     }
 
+    /// Re-reads the timeout settings (kept parsed: they are consulted for
+    /// every statement and every message a connection waits for).
     fn settings_changed(&mut self) {
         let ms = |name: &str| self.setting(name).and_then(|v| parse_duration_ms(v).ok()).unwrap_or(0);
         self.timeouts = Timeouts {
