@@ -284,7 +284,7 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
                 vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))],
             ));
             column.nullable = false;
-            sequences.push((seq, ty.clone(), columns.len()));
+            sequences.push((seq, ty.clone(), columns.len(), Vec::new()));
         }
         for opt in &c.options {
             match &opt.option {
@@ -323,8 +323,8 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
                         vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))],
                     ));
                     column.nullable = false;
-                    let _ = sequence_options;
-                    sequences.push((seq, ty.clone(), columns.len()));
+                    // START WITH, INCREMENT BY, … of the identity's sequence.
+                    sequences.push((seq, ty.clone(), columns.len(), sequence_options.clone().unwrap_or_default()));
                 }
                 ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
                 other => return Err(unsupported(format!("column option {other}"))),
@@ -355,13 +355,16 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
     txn.create_table(schema)?;
     if !sequences.is_empty() {
         let table_id = txn.table(&name)?.id();
-        for (seq, ty, column) in &sequences {
+        for (seq, ty, column, options) in &sequences {
             let mut s = SequenceSchema::new(seq.clone());
             s.max = match ty {
                 DataType::Int2 => i64::from(i16::MAX),
                 DataType::Int4 => i64::from(i32::MAX),
                 _ => i64::MAX,
             };
+            if !options.is_empty() {
+                apply_sequence_options(&mut s, options)?;
+            }
             // Owned by the table: dropped with it.
             s.owned_by = Some((table_id, *column));
             txn.create_sequence(s)?;

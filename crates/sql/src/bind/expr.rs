@@ -214,11 +214,16 @@ impl Binder<'_> {
             }
             E::Like { negated, expr, pattern, escape_char, any }
             | E::ILike { negated, expr, pattern, escape_char, any } => {
-                if *any || escape_char.is_some() {
-                    return Err(unsupported("LIKE ANY / ESCAPE"));
+                if *any {
+                    return Err(unsupported("LIKE ANY"));
                 }
                 let s = resolve_unknown(self.expr(expr)?)?;
-                let p = resolve_unknown(self.expr(pattern)?)?;
+                let mut p = resolve_unknown(self.expr(pattern)?)?;
+                if let Some(escape) = escape_char {
+                    // Rewritten for the default escape character.
+                    let escape = self.expr(escape)?;
+                    p = self.call(Func::LikeEscape, vec![p, escape])?;
+                }
                 for t in [&s, &p] {
                     if category(&t.ty) != Category::String {
                         return Err(SqlError::UndefinedFunction(format!(
@@ -233,6 +238,31 @@ impl Binder<'_> {
                     case_insensitive: matches!(e, E::ILike { .. }),
                 };
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
+            }
+            E::SimilarTo { negated, expr, pattern, escape_char } => {
+                let s = resolve_unknown(self.expr(expr)?)?;
+                let p = resolve_unknown(self.expr(pattern)?)?;
+                let escape = match escape_char {
+                    Some(e) => self.expr(e)?,
+                    None => Typed::new(Expr::Literal(Value::Text("\\".into())), DataType::Text),
+                };
+                let re = self.call(Func::SimilarToRegex, vec![p, escape])?;
+                let s = cast_to(s, &DataType::Text)?;
+                Typed::new(
+                    Expr::Binary(
+                        BinOp::RegexMatch { case_insensitive: false, negated: *negated },
+                        Box::new(s),
+                        Box::new(re.expr),
+                    ),
+                    DataType::Bool,
+                )
+            }
+            E::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
+                let mut args = vec![self.expr(expr)?, self.expr(overlay_what)?, self.expr(overlay_from)?];
+                if let Some(f) = overlay_for {
+                    args.push(self.expr(f)?);
+                }
+                self.call(Func::Overlay, args)?
             }
             E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
                 let all = matches!(e, E::AllOp { .. });
@@ -272,6 +302,7 @@ impl Binder<'_> {
                         let plan = crate::plan::Plan::Function {
                             function: crate::plan::TableFunction::Unnest,
                             args: vec![lift_outer(arr.expr)],
+                            ordinality: false,
                         };
                         Typed::new(
                             Expr::Subquery(Arc::new(Subquery {
@@ -890,6 +921,9 @@ impl Binder<'_> {
         if name == "row" {
             return Err(unsupported("row constructors"));
         }
+        if let Some(function) = super::select::set_function(&name) {
+            return self.set_function_call(function, &name, &arg_exprs);
+        }
         let func = Func::lookup(&name).ok_or_else(|| {
             SqlError::UndefinedFunction(format!(
                 "function {name}({}) does not exist",
@@ -901,6 +935,43 @@ impl Binder<'_> {
             bound.push(self.expr(a)?);
         }
         self.call(func, bound)
+    }
+
+    /// A set-returning function in an expression: allowed in a select
+    /// list (where it becomes a ProjectSet column), 0A000 elsewhere.
+    fn set_function_call(
+        &mut self,
+        function: crate::plan::TableFunction,
+        name: &str,
+        args: &[&ast::Expr],
+    ) -> Result<Typed> {
+        let (allowed, clause) = self.collected.last().map_or((false, ""), |l| (l.allow_set_functions, l.clause));
+        if !allowed {
+            let place = if clause.is_empty() { "here".to_owned() } else { format!("in {clause}") };
+            return Err(crate::error::data_exception(
+                "0A000",
+                format!("set-returning functions are not allowed {place}"),
+            ));
+        }
+        if function.width() != 1 {
+            return Err(unsupported(format!("{name} in a select list (use it in FROM)")));
+        }
+        // Arguments may not hold set-returning functions themselves.
+        if let Some(l) = self.collected.last_mut() {
+            l.allow_set_functions = false;
+        }
+        let bound: Result<Vec<Typed>> = args.iter().map(|a| self.expr(a)).collect();
+        if let Some(l) = self.collected.last_mut() {
+            l.allow_set_functions = true;
+        }
+        let (args, columns) = super::select::table_function_signature(function, name, bound?)?;
+        let ty = columns.into_iter().next().map_or(DataType::Text, |(_, t)| t);
+        let level = self
+            .collected
+            .last_mut()
+            .ok_or_else(|| SqlError::Semantic("set-returning function outside a query".into()))?;
+        level.set_functions.push(crate::plan::SetCall { function, args });
+        Ok(Typed::new(Expr::SetFunction(level.set_functions.len() - 1), ty))
     }
 
     fn aggregate(

@@ -22,7 +22,7 @@ use sqlparser::ast;
 
 use crate::error::{Result, SqlError};
 use crate::expr::Expr;
-use crate::plan::{AggregateCall, Plan, WindowCall};
+use crate::plan::{AggregateCall, Plan, SetCall, WindowCall};
 
 pub(crate) use ddl::{bind_ddl, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
@@ -87,6 +87,10 @@ pub(crate) struct Collected {
     pub aggregates: Vec<AggregateCall>,
     pub allow_windows: bool,
     pub windows: Vec<WindowCall>,
+    /// Collect set-returning functions here (only the select list may
+    /// have them).
+    pub allow_set_functions: bool,
+    pub set_functions: Vec<SetCall>,
     /// Where aggregates are not allowed, for the error message.
     pub clause: &'static str,
 }

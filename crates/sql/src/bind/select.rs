@@ -338,6 +338,7 @@ impl Binder<'_> {
         if let Some(c) = self.collected.last_mut() {
             c.allow_aggregates = aggregates;
             c.allow_windows = windows;
+            c.allow_set_functions = false;
             c.clause = clause;
         }
     }
@@ -390,8 +391,12 @@ impl Binder<'_> {
             let predicate = self.predicate(w)?;
             plan = Plan::Filter { input: Box::new(plan), predicate };
         }
-        // SELECT list (aggregates and windows collected as placeholders).
+        // SELECT list (aggregates, windows and set-returning functions
+        // collected as placeholders).
         self.set_collect(true, true, "");
+        if let Some(c) = self.collected.last_mut() {
+            c.allow_set_functions = true;
+        }
         let mut items: Vec<(String, Typed)> = Vec::new();
         for item in &s.projection {
             match item {
@@ -478,7 +483,8 @@ impl Binder<'_> {
                 }
             }
         }
-        let collected = self.collected.last_mut().map(std::mem::take).unwrap_or_default();
+        let mut collected = self.collected.last_mut().map(std::mem::take).unwrap_or_default();
+        let mut set_functions = std::mem::take(&mut collected.set_functions);
         let aggregating = !group_by.is_empty() || !collected.aggregates.is_empty() || having.is_some();
         let mut items: Vec<(String, Typed)> =
             items.into_iter().map(|(n, t)| resolve_unknown(t).map(|t| (n, t))).collect::<Result<_>>()?;
@@ -494,6 +500,9 @@ impl Binder<'_> {
                 if let SortKeyRef::Expr(e) = k {
                     *e = rewrite(std::mem::replace(e, Expr::Literal(Value::Null)))?;
                 }
+            }
+            for call in &mut set_functions {
+                call.args = call.args.drain(..).map(rewrite).collect::<Result<_>>()?;
             }
             let mut windows = collected.windows;
             for w in &mut windows {
@@ -511,6 +520,7 @@ impl Binder<'_> {
         } else {
             plan = window_plan(plan, collected.windows, &mut items, &mut sort)?;
         }
+        plan = project_set_plan(plan, set_functions, &mut items, &mut sort)?;
         // Projection: the items, then hidden sort expressions.
         let distinct = match &s.distinct {
             None | Some(ast::Distinct::All) => None,
@@ -831,10 +841,10 @@ impl Binder<'_> {
             ast::TableFactor::Table { name, alias, args, with_ordinality, .. } => {
                 let table_name = object_name(name)?;
                 if let Some(args) = args {
-                    if *with_ordinality {
+                    if *with_ordinality && table_name.ends_with("pg_partition_ancestors") {
                         return self.ordinality_function(&table_name, &args.args, alias.as_ref());
                     }
-                    return self.table_function(&table_name, &args.args, alias.as_ref());
+                    return self.table_function(&table_name, &args.args, alias.as_ref(), *with_ordinality);
                 }
                 let alias = Alias::of(alias.as_ref(), &table_name);
                 // A CTE?
@@ -911,16 +921,16 @@ impl Binder<'_> {
                 }
                 Ok(source)
             }
-            ast::TableFactor::Function { name, args, alias, .. } => {
+            ast::TableFactor::Function { name, args, alias, with_ordinality, .. } => {
                 let fname = object_name(name)?;
-                self.table_function(&fname, args, alias.as_ref())
+                self.table_function(&fname, args, alias.as_ref(), *with_ordinality)
             }
-            ast::TableFactor::UNNEST { alias, array_exprs, .. } => {
+            ast::TableFactor::UNNEST { alias, array_exprs, with_ordinality, .. } => {
                 let args: Vec<ast::FunctionArg> = array_exprs
                     .iter()
                     .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
                     .collect();
-                self.table_function("unnest", &args, alias.as_ref())
+                self.table_function("unnest", &args, alias.as_ref(), *with_ordinality)
             }
             other => Err(unsupported(format!("FROM item {other}"))),
         }
@@ -953,13 +963,11 @@ impl Binder<'_> {
         name: &str,
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
+        ordinality: bool,
     ) -> Result<Source> {
         let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
-        let function = match name {
-            "generate_series" => TableFunction::GenerateSeries,
-            "unnest" => TableFunction::Unnest,
-            other => return Err(SqlError::UndefinedFunction(format!("function {other} does not exist"))),
-        };
+        let function =
+            set_function(name).ok_or_else(|| SqlError::UndefinedFunction(format!("function {name} does not exist")))?;
         let mut bound = Vec::new();
         for a in args {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
@@ -967,41 +975,129 @@ impl Binder<'_> {
             };
             bound.push(self.constant_or_outer(e)?);
         }
-        let ty = match function {
-            TableFunction::Unnest => match bound.first().map(|t| t.ty.clone()) {
+        let (bound, columns) = table_function_signature(function, name, bound)?;
+        let alias = Alias::of(alias, name);
+        let mut columns: Vec<(String, DataType)> = columns;
+        if ordinality {
+            columns.push(("ordinality".to_owned(), DataType::Int8));
+        }
+        // A function returning one unnamed column takes the alias's name.
+        let scalar = matches!(
+            function,
+            TableFunction::GenerateSeries
+                | TableFunction::Unnest
+                | TableFunction::JsonObjectKeys
+                | TableFunction::RegexpSplitToTable
+                | TableFunction::RegexpMatches
+        );
+        if scalar && alias.columns.is_empty() {
+            columns[0].0.clone_from(&alias.name);
+        }
+        let columns = rename_columns(&alias, columns)?;
+        Ok(Source { plan: Plan::Function { function, args: bound, ordinality }, columns })
+    }
+}
+
+/// Output columns by name and type.
+type NamedTypes = Vec<(String, DataType)>;
+
+/// The set-returning function of a name, if it is one.
+pub(super) fn set_function(name: &str) -> Option<TableFunction> {
+    Some(match name {
+        "generate_series" => TableFunction::GenerateSeries,
+        "unnest" => TableFunction::Unnest,
+        "jsonb_array_elements" => TableFunction::JsonArrayElements { binary: true, text: false },
+        "jsonb_array_elements_text" => TableFunction::JsonArrayElements { binary: true, text: true },
+        "json_array_elements" => TableFunction::JsonArrayElements { binary: false, text: false },
+        "json_array_elements_text" => TableFunction::JsonArrayElements { binary: false, text: true },
+        "jsonb_each" => TableFunction::JsonEach { binary: true, text: false },
+        "jsonb_each_text" => TableFunction::JsonEach { binary: true, text: true },
+        "json_each" => TableFunction::JsonEach { binary: false, text: false },
+        "json_each_text" => TableFunction::JsonEach { binary: false, text: true },
+        "jsonb_object_keys" | "json_object_keys" => TableFunction::JsonObjectKeys,
+        "regexp_split_to_table" => TableFunction::RegexpSplitToTable,
+        "regexp_matches" => TableFunction::RegexpMatches,
+        _ => return None,
+    })
+}
+
+/// Checks and casts a set-returning function's arguments; returns them
+/// with the function's output columns.
+pub(super) fn table_function_signature(
+    function: TableFunction,
+    name: &str,
+    mut bound: Vec<Typed>,
+) -> Result<(Vec<Expr>, NamedTypes)> {
+    let arity = |lo: usize, hi: usize| -> Result<()> {
+        if (lo..=hi).contains(&bound.len()) {
+            Ok(())
+        } else {
+            let types: Vec<String> = bound.iter().map(|t| t.ty.to_string()).collect();
+            Err(SqlError::UndefinedFunction(format!("function {name}({}) does not exist", types.join(", "))))
+        }
+    };
+    let cast_all = |bound: Vec<Typed>, types: &[DataType]| -> Result<Vec<Expr>> {
+        bound.into_iter().zip(types.iter().cycle()).map(|(t, ty)| cast_to(t, ty)).collect()
+    };
+    let json_type = |binary: bool| if binary { DataType::Jsonb } else { DataType::Json };
+    Ok(match function {
+        TableFunction::Unnest => {
+            arity(1, 1)?;
+            let elem = match bound.first().map(|t| t.ty.clone()) {
                 Some(DataType::Array(elem)) => *elem,
                 _ => return Err(SqlError::UndefinedFunction("function unnest requires an array".into())),
-            },
-            TableFunction::GenerateSeries => {
-                if !(2..=3).contains(&bound.len()) {
-                    return Err(SqlError::UndefinedFunction("function generate_series needs 2 or 3 arguments".into()));
-                }
-                let known: Vec<DataType> = bound.iter().take(2).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
-                let ty = common_type(known.iter(), "generate_series")?.unwrap_or(DataType::Int4);
-                let ty = match ty {
-                    DataType::Date => DataType::Timestamp,
-                    t => t,
-                };
-                for (i, t) in bound.iter_mut().enumerate() {
-                    let target = if i == 2 && matches!(ty, DataType::Timestamp | DataType::TimestampTz) {
-                        DataType::Interval
-                    } else {
-                        ty.clone()
-                    };
-                    let e = cast_to(t.clone(), &target)?;
-                    *t = Typed::new(e, target);
-                }
-                ty
+            };
+            (bound.into_iter().map(|t| t.expr).collect(), vec![(name.to_owned(), elem)])
+        }
+        TableFunction::GenerateSeries => {
+            if !(2..=3).contains(&bound.len()) {
+                return Err(SqlError::UndefinedFunction("function generate_series needs 2 or 3 arguments".into()));
             }
-        };
-        let alias = Alias::of(alias, name);
-        let col_name = alias.columns.first().cloned().unwrap_or_else(|| alias.name.clone());
-        let alias_name = alias.name;
-        Ok(Source {
-            plan: Plan::Function { function, args: bound.into_iter().map(|t| t.expr).collect() },
-            columns: vec![ScopeColumn { table: Some(alias_name), name: col_name, ty, merged: false }],
-        })
-    }
+            let known: Vec<DataType> = bound.iter().take(2).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+            let ty = common_type(known.iter(), "generate_series")?.unwrap_or(DataType::Int4);
+            let ty = match ty {
+                DataType::Date => DataType::Timestamp,
+                t => t,
+            };
+            for (i, t) in bound.iter_mut().enumerate() {
+                let target = if i == 2 && matches!(ty, DataType::Timestamp | DataType::TimestampTz) {
+                    DataType::Interval
+                } else {
+                    ty.clone()
+                };
+                let e = cast_to(t.clone(), &target)?;
+                *t = Typed::new(e, target);
+            }
+            (bound.into_iter().map(|t| t.expr).collect(), vec![(name.to_owned(), ty)])
+        }
+        TableFunction::JsonArrayElements { binary, text } => {
+            arity(1, 1)?;
+            let out = if text { DataType::Text } else { json_type(binary) };
+            (cast_all(bound, &[json_type(binary)])?, vec![("value".to_owned(), out)])
+        }
+        TableFunction::JsonEach { binary, text } => {
+            arity(1, 1)?;
+            let out = if text { DataType::Text } else { json_type(binary) };
+            (
+                cast_all(bound, &[json_type(binary)])?,
+                vec![("key".to_owned(), DataType::Text), ("value".to_owned(), out)],
+            )
+        }
+        TableFunction::JsonObjectKeys => {
+            arity(1, 1)?;
+            let ty =
+                if bound.first().is_some_and(|t| t.ty == DataType::Json) { DataType::Json } else { DataType::Jsonb };
+            (cast_all(bound, &[ty])?, vec![(name.to_owned(), DataType::Text)])
+        }
+        TableFunction::RegexpSplitToTable => {
+            arity(2, 3)?;
+            (cast_all(bound, &[DataType::Text])?, vec![(name.to_owned(), DataType::Text)])
+        }
+        TableFunction::RegexpMatches => {
+            arity(2, 3)?;
+            (cast_all(bound, &[DataType::Text])?, vec![(name.to_owned(), DataType::Array(Box::new(DataType::Text)))])
+        }
+    })
 }
 
 /// A join whose right side reads the left row (`correlated`) runs that
@@ -1254,7 +1350,7 @@ fn rewrite_aggregated(e: Expr, group_by: &[Expr], ngroups: usize) -> Result<Expr
         Expr::Column(_) => Err(SqlError::Grouping(
             "column must appear in the GROUP BY clause or be used in an aggregate function".into(),
         )),
-        Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Window(_) => Ok(e),
+        Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Window(_) | Expr::SetFunction(_) => Ok(e),
         Expr::Subquery(s) => {
             if !s.correlated {
                 return Ok(Expr::Subquery(s));
@@ -1404,6 +1500,37 @@ fn window_plan(
         }
     }
     Ok(Plan::Window { input: Box::new(plan), functions: windows })
+}
+
+/// Adds a ProjectSet node for the select list's set-returning functions
+/// and points their placeholders at its columns.
+fn project_set_plan(
+    plan: Plan,
+    functions: Vec<crate::plan::SetCall>,
+    items: &mut [(String, Typed)],
+    sort: &mut [(SortKeyRef, &ast::OrderByOptions)],
+) -> Result<Plan> {
+    if functions.is_empty() {
+        return Ok(plan);
+    }
+    let base = plan.width();
+    let replace = |e: Expr| -> Result<Expr> {
+        e.transform(&mut |x| {
+            Ok(match x {
+                Expr::SetFunction(k) => Expr::Column(base + k),
+                other => other,
+            })
+        })
+    };
+    for (_, t) in items.iter_mut() {
+        t.expr = replace(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
+    }
+    for (k, _) in sort.iter_mut() {
+        if let SortKeyRef::Expr(e) = k {
+            *e = replace(std::mem::replace(e, Expr::Literal(Value::Null)))?;
+        }
+    }
+    Ok(Plan::ProjectSet { input: Box::new(plan), functions })
 }
 
 /// Shifts outer references of an expression bound one level deeper than it

@@ -8,7 +8,7 @@ use memdb_engine::Value;
 use super::{BATCH, ExecCtx, Operator, Row};
 use crate::error::{Result, SqlError};
 use crate::expr::{BinOp, Expr, arith};
-use crate::plan::TableFunction;
+use crate::plan::{SetCall, TableFunction};
 
 /// Literal rows.
 pub(crate) struct ValuesOp<'p> {
@@ -168,22 +168,42 @@ impl Operator for LimitOp<'_> {
     }
 }
 
-/// `generate_series` and `unnest` in FROM.
+/// Set-returning functions in FROM (`generate_series`, `unnest`,
+/// `jsonb_array_elements`, …).
 pub(crate) struct FunctionOp<'p> {
     function: TableFunction,
     args: &'p [Expr],
+    /// `WITH ORDINALITY`: the number of the next row, appended to it.
+    ordinality: Option<i64>,
     state: Option<FunctionState>,
 }
 
 enum FunctionState {
     Series { next: Value, stop: Value, step: Value, ascending: bool },
-    Items(std::vec::IntoIter<Value>),
+    Rows(std::vec::IntoIter<Row>),
     Done,
 }
 
+/// The JSON document a json function reads, as text when it must be.
+fn json_arg(v: Value) -> Result<serde_json::Value> {
+    crate::expr::func::json_of(&v)
+}
+
+/// A JSON value as the function's output type.
+fn json_out(j: serde_json::Value, binary: bool, text: bool) -> Value {
+    match (text, j) {
+        (true, serde_json::Value::Null) => Value::Null,
+        (true, serde_json::Value::String(s)) => Value::Text(s),
+        (true, other) if binary => Value::Text(Value::jsonb_from(other).to_string()),
+        (true, other) => Value::Text(other.to_string()),
+        (false, j) if binary => Value::jsonb_from(j),
+        (false, j) => Value::Json(j.to_string()),
+    }
+}
+
 impl<'p> FunctionOp<'p> {
-    pub(crate) fn new(function: TableFunction, args: &'p [Expr]) -> FunctionOp<'p> {
-        FunctionOp { function, args, state: None }
+    pub(crate) fn new(function: TableFunction, args: &'p [Expr], ordinality: bool) -> FunctionOp<'p> {
+        FunctionOp { function, args, ordinality: ordinality.then_some(1), state: None }
     }
 
     fn start(&self, cx: &mut ExecCtx<'_>) -> Result<FunctionState> {
@@ -191,14 +211,70 @@ impl<'p> FunctionOp<'p> {
         for a in self.args {
             values.push(a.eval(&[], cx)?);
         }
+        start_function(self.function, values)
+    }
+}
+
+/// Starts a set-returning function on evaluated arguments.
+fn start_function(function: TableFunction, values: Vec<Value>) -> Result<FunctionState> {
+    {
+        // A NULL argument gives no rows (the functions are strict).
         if values.iter().any(Value::is_null) {
             return Ok(FunctionState::Done);
         }
-        Ok(match self.function {
+        let text = |i: usize| match values.get(i) {
+            Some(Value::Text(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+            None => None,
+        };
+        let rows =
+            |items: Vec<Value>| FunctionState::Rows(items.into_iter().map(|v| vec![v]).collect::<Vec<_>>().into_iter());
+        Ok(match function {
             TableFunction::Unnest => match values.into_iter().next() {
-                Some(Value::Array(a)) => FunctionState::Items(a.elements.into_iter()),
+                Some(Value::Array(a)) => rows(a.elements),
                 _ => FunctionState::Done,
             },
+            TableFunction::JsonArrayElements { binary, text } => {
+                match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
+                    serde_json::Value::Array(items) => {
+                        rows(items.into_iter().map(|j| json_out(j, binary, text)).collect())
+                    }
+                    serde_json::Value::Object(_) => {
+                        return Err(SqlError::InvalidParameter("cannot extract elements from an object".into()));
+                    }
+                    _ => return Err(SqlError::InvalidParameter("cannot extract elements from a scalar".into())),
+                }
+            }
+            TableFunction::JsonEach { binary, text } => {
+                match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
+                    serde_json::Value::Object(map) => FunctionState::Rows(
+                        map.into_iter()
+                            .map(|(k, v)| vec![Value::Text(k), json_out(v, binary, text)])
+                            .collect::<Vec<_>>()
+                            .into_iter(),
+                    ),
+                    _ => {
+                        return Err(SqlError::InvalidParameter("cannot call json_each on a non-object".into()));
+                    }
+                }
+            }
+            TableFunction::JsonObjectKeys => match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
+                serde_json::Value::Object(map) => rows(map.into_iter().map(|(k, _)| Value::Text(k)).collect()),
+                serde_json::Value::Array(_) => {
+                    return Err(SqlError::InvalidParameter("cannot call jsonb_object_keys on an array".into()));
+                }
+                _ => return Err(SqlError::InvalidParameter("cannot call jsonb_object_keys on a scalar".into())),
+            },
+            TableFunction::RegexpSplitToTable => rows(crate::expr::regexfn::split(
+                &text(0).unwrap_or_default(),
+                &text(1).unwrap_or_default(),
+                text(2).as_deref(),
+            )?),
+            TableFunction::RegexpMatches => rows(crate::expr::regexfn::all_matches(
+                &text(0).unwrap_or_default(),
+                &text(1).unwrap_or_default(),
+                text(2).as_deref(),
+            )?),
             TableFunction::GenerateSeries => {
                 let mut it = values.into_iter();
                 let (start, stop) = (it.next().unwrap_or(Value::Null), it.next().unwrap_or(Value::Null));
@@ -229,17 +305,14 @@ impl<'p> FunctionOp<'p> {
     }
 }
 
-impl Operator for FunctionOp<'_> {
-    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
-        cx.check_interrupt()?;
-        if self.state.is_none() {
-            self.state = Some(self.start(cx)?);
-        }
-        let mut out = Vec::new();
-        match self.state.as_mut() {
-            Some(FunctionState::Items(items)) => out.extend(items.by_ref().take(BATCH).map(|v| vec![v])),
-            Some(FunctionState::Series { next, stop, step, ascending }) => {
-                while out.len() < BATCH {
+impl FunctionState {
+    /// Moves up to `max` more rows of the function into `out`.
+    fn take(&mut self, max: usize, out: &mut Vec<Row>) {
+        match self {
+            FunctionState::Rows(rows) => out.extend(rows.by_ref().take(max)),
+            FunctionState::Series { next, stop, step, ascending } => {
+                let goal = out.len() + max;
+                while out.len() < goal {
                     let past = match next.sql_cmp(stop) {
                         Some(o) => {
                             if *ascending {
@@ -263,12 +336,100 @@ impl Operator for FunctionOp<'_> {
                     }
                 }
             }
-            _ => {}
+            FunctionState::Done => {}
+        }
+    }
+}
+
+impl Operator for FunctionOp<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        cx.check_interrupt()?;
+        if self.state.is_none() {
+            self.state = Some(self.start(cx)?);
+        }
+        let mut out = Vec::new();
+        if let Some(state) = self.state.as_mut() {
+            state.take(BATCH, &mut out);
         }
         if out.is_empty() {
             self.state = Some(FunctionState::Done);
             return Ok(None);
         }
+        if let Some(n) = self.ordinality.as_mut() {
+            for row in &mut out {
+                row.push(Value::Int8(*n));
+                *n += 1;
+            }
+        }
         Ok(Some(out))
+    }
+}
+
+/// Set-returning functions in a select list (see [`crate::plan::Plan::ProjectSet`]).
+pub(crate) struct ProjectSetOp<'p> {
+    input: Box<dyn Operator + 'p>,
+    functions: &'p [SetCall],
+    /// Output rows made from input rows and not yet returned.
+    pending: std::vec::IntoIter<Row>,
+}
+
+/// The most rows one input row may expand to (a runaway series is cut
+/// off by the statement's interrupt checks long before).
+const MAX_SET_ROWS: usize = 1 << 24;
+
+impl<'p> ProjectSetOp<'p> {
+    pub(crate) fn new(input: Box<dyn Operator + 'p>, functions: &'p [SetCall]) -> ProjectSetOp<'p> {
+        ProjectSetOp { input, functions, pending: Vec::new().into_iter() }
+    }
+
+    /// The output rows of one input row.
+    fn expand(&self, row: Row, cx: &mut ExecCtx<'_>, out: &mut Vec<Row>) -> Result<()> {
+        let mut results: Vec<Vec<Row>> = Vec::with_capacity(self.functions.len());
+        for call in self.functions {
+            let mut values = Vec::with_capacity(call.args.len());
+            for a in &call.args {
+                values.push(a.eval(&row, cx)?);
+            }
+            let mut state = start_function(call.function, values)?;
+            let mut rows = Vec::new();
+            loop {
+                let before = rows.len();
+                state.take(BATCH, &mut rows);
+                if rows.len() == before {
+                    break;
+                }
+                cx.check_interrupt()?;
+                if rows.len() > MAX_SET_ROWS {
+                    return Err(crate::error::data_exception("54000", "set-returning function result too large"));
+                }
+            }
+            results.push(rows);
+        }
+        let longest = results.iter().map(Vec::len).max().unwrap_or(0);
+        for i in 0..longest {
+            let mut r = row.clone();
+            for res in &mut results {
+                r.push(res.get_mut(i).and_then(|v| v.pop()).unwrap_or(Value::Null));
+            }
+            out.push(r);
+        }
+        Ok(())
+    }
+}
+
+impl Operator for ProjectSetOp<'_> {
+    fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
+        loop {
+            let out: Vec<Row> = self.pending.by_ref().take(BATCH).collect();
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+            let Some(batch) = self.input.next(cx)? else { return Ok(None) };
+            let mut expanded = Vec::new();
+            for row in batch {
+                self.expand(row, cx, &mut expanded)?;
+            }
+            self.pending = expanded.into_iter();
+        }
     }
 }

@@ -192,7 +192,28 @@ impl<'a> ExecCtx<'a> {
         let name = name.to_ascii_lowercase();
         let v = self.txn.nextval(&name)?;
         self.vars.currval.insert(name, v);
+        self.vars.lastval = Some(v);
         Ok(v)
+    }
+
+    /// `lastval()`: what this session's latest `nextval` returned.
+    pub(crate) fn lastval(&self) -> Result<i64> {
+        self.vars
+            .lastval
+            .ok_or_else(|| crate::error::data_exception("55000", "lastval is not yet defined in this session"))
+    }
+
+    /// A session setting (`current_setting`), `name` in lower case.
+    pub(crate) fn setting(&self, name: &str) -> Option<String> {
+        self.vars.settings.get(name).map(str::to_owned)
+    }
+
+    /// Sets a session setting (`set_config`); `local` lasts until the open
+    /// block ends, and outside a block only for the statement.
+    pub(crate) fn set_setting(&mut self, name: String, value: String, local: bool) {
+        if !local || self.vars.settings.in_block() {
+            self.vars.settings.put(name, value, local);
+        }
     }
 
     pub(crate) fn currval(&mut self, name: &str) -> Result<i64> {
@@ -235,7 +256,7 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
             Box::new(scan::ScanOp::open(table, access, filter.as_ref(), *lock, *row_id, columns.as_deref(), cx)?)
         }
         Plan::Values { rows, .. } => Box::new(basic::ValuesOp::new(rows)),
-        Plan::Function { function, args } => Box::new(basic::FunctionOp::new(*function, args)),
+        Plan::Function { function, args, ordinality } => Box::new(basic::FunctionOp::new(*function, args, *ordinality)),
         Plan::Filter { input, predicate } => {
             Box::new(basic::FilterOp { input: build(input, cx)?, predicate: predicate::Predicate::new(predicate) })
         }
@@ -267,6 +288,7 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
             Box::new(aggregate::AggregateOp::new(build(input, cx)?, group_by, aggregates))
         }
         Plan::Window { input, functions } => Box::new(window::WindowOp::new(build(input, cx)?, functions)),
+        Plan::ProjectSet { input, functions } => Box::new(basic::ProjectSetOp::new(build(input, cx)?, functions)),
         Plan::Sort { input, keys, limit } => Box::new(sort::SortOp::new(build(input, cx)?, keys, *limit)),
         Plan::Distinct { input, on } => Box::new(sort::DistinctOp::new(build(input, cx)?, on.as_deref())),
         Plan::SetOp { op, all, left, right } => {

@@ -159,6 +159,7 @@ impl Expr {
             Expr::Subquery(sub) => subquery(sub, row, cx)?,
             Expr::Aggregate(_) => return Err(SqlError::Grouping("aggregate functions are not allowed here".into())),
             Expr::Window(_) => return Err(SqlError::Windowing("window functions are not allowed here".into())),
+            Expr::SetFunction(_) => return Err(unsupported_srf()),
         })
     }
 
@@ -213,7 +214,7 @@ pub(crate) fn binary(op: BinOp, x: &Value, y: &Value) -> Result<Value> {
         },
         BinOp::RegexMatch { case_insensitive, negated } => match (x, y) {
             (Value::Null, _) | (_, Value::Null) => Value::Null,
-            (s, p) => Value::Bool(crate::expr::like::regex_like(&text(s), &text(p), case_insensitive)? != negated),
+            (s, p) => Value::Bool(crate::expr::regexfn::is_match(&text(s), &text(p), case_insensitive)? != negated),
         },
         _ => arith(op, x, y)?,
     })
@@ -261,4 +262,9 @@ fn quantified(v: Value, op: BinOp, all: bool, rows: &[Vec<Value>]) -> Value {
         }
     }
     if saw_null { Value::Null } else { Value::Bool(all) }
+}
+
+/// A set-returning function where none may be (0A000).
+fn unsupported_srf() -> SqlError {
+    crate::error::data_exception("0A000", "set-returning functions are not allowed here")
 }

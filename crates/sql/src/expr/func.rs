@@ -136,6 +136,63 @@ functions! {
     ArraySubscript => "memdb_array_element",
     RegclassName => "memdb_regclass_name",
     QuoteIdent => "quote_ident",
+    Md5 => "md5",
+    Sha224 => "sha224",
+    Sha256 => "sha256",
+    Sha384 => "sha384",
+    Sha512 => "sha512",
+    Encode => "encode",
+    Decode => "decode",
+    Translate => "translate",
+    Overlay => "overlay",
+    QuoteLiteral => "quote_literal",
+    QuoteNullable => "quote_nullable",
+    Format => "format",
+    BitLength => "bit_length",
+    RegexpReplace => "regexp_replace",
+    RegexpMatch => "regexp_match",
+    RegexpSplitToArray => "regexp_split_to_array",
+    RegexpCount => "regexp_count",
+    RegexpLike => "regexp_like",
+    LikeEscape => "memdb_like_escape",
+    SimilarToRegex => "memdb_similar_to_regex",
+    ToChar => "to_char",
+    ToDate => "to_date",
+    ToTimestamp => "to_timestamp",
+    ToNumber => "to_number",
+    MakeDate => "make_date",
+    MakeTimestamp => "make_timestamp",
+    IsFinite => "isfinite",
+    Sin => "sin",
+    Cos => "cos",
+    Tan => "tan",
+    Cot => "cot",
+    Asin => "asin",
+    Acos => "acos",
+    Atan => "atan",
+    Atan2 => "atan2",
+    Degrees => "degrees",
+    Radians => "radians",
+    Gcd => "gcd",
+    Lcm => "lcm",
+    Div => "div",
+    Factorial => "factorial",
+    WidthBucket => "width_bucket",
+    NumNulls => "num_nulls",
+    NumNonnulls => "num_nonnulls",
+    CurrentSetting => "current_setting",
+    SetConfig => "set_config",
+    Lastval => "lastval",
+    ArrayRemove => "array_remove",
+    ArrayReplace => "array_replace",
+    ArrayCat => "array_cat",
+    ArrayPrepend => "array_prepend",
+    ArrayLower => "array_lower",
+    JsonbSet => "jsonb_set",
+    JsonbInsert => "jsonb_insert",
+    JsonbStripNulls => "jsonb_strip_nulls",
+    JsonStripNulls => "json_strip_nulls",
+    JsonbPretty => "jsonb_pretty",
 }
 
 fn bad_args(f: Func, types: &[DataType]) -> SqlError {
@@ -165,6 +222,9 @@ impl Func {
                 | Func::ClockTimestamp
                 | Func::Now
                 | Func::CurrentDate
+                | Func::CurrentSetting
+                | Func::SetConfig
+                | Func::Lastval
         )
     }
 
@@ -173,7 +233,18 @@ impl Func {
         use Func::*;
         match self {
             Pi | Random | Now | ClockTimestamp | CurrentDate | Version | CurrentDatabase | CurrentSchema
-            | CurrentUser | GenRandomUuid => (0, 0),
+            | CurrentUser | GenRandomUuid | Lastval => (0, 0),
+            NumNulls | NumNonnulls => (0, usize::MAX),
+            Format => (1, usize::MAX),
+            Encode | Decode | ToDate | ToNumber | Atan2 | Gcd | Lcm | Div | ArrayRemove | ArrayCat | ArrayPrepend
+            | ArrayLower | ToChar | LikeEscape | SimilarToRegex => (2, 2),
+            ToTimestamp | CurrentSetting => (1, 2),
+            Translate | SetConfig | ArrayReplace | MakeDate => (3, 3),
+            Overlay | RegexpReplace | JsonbSet | JsonbInsert => (3, 4),
+            RegexpMatch | RegexpSplitToArray | RegexpLike => (2, 3),
+            RegexpCount => (2, 4),
+            MakeTimestamp => (6, 6),
+            WidthBucket => (4, 4),
             Coalesce | Greatest | Least | Concat | JsonbBuildObject | JsonBuildObject | JsonbBuildArray
             | JsonBuildArray => (0, usize::MAX),
             ConcatWs => (1, usize::MAX),
@@ -279,6 +350,36 @@ impl Func {
             ArrayAppend => first,
             StringToArray => T::Array(Box::new(T::Text)),
             GenRandomUuid => T::Uuid,
+            Md5 | Encode | Translate | Overlay | QuoteLiteral | QuoteNullable | Format | RegexpReplace | ToChar
+            | CurrentSetting | SetConfig | JsonbPretty | LikeEscape | SimilarToRegex => T::Text,
+            Sha224 | Sha256 | Sha384 | Sha512 if first == T::Bytea => T::Bytea,
+            Sha224 | Sha256 | Sha384 | Sha512 => return Err(bad_args(self, args)),
+            Decode => T::Bytea,
+            BitLength | RegexpCount | NumNulls | NumNonnulls | ArrayLower | WidthBucket => T::Int4,
+            RegexpMatch | RegexpSplitToArray => T::Array(Box::new(T::Text)),
+            RegexpLike | IsFinite => T::Bool,
+            ToDate | MakeDate => T::Date,
+            ToTimestamp => T::TimestampTz,
+            MakeTimestamp => T::Timestamp,
+            ToNumber | Div | Factorial => T::Numeric(None),
+            Sin | Cos | Tan | Cot | Asin | Acos | Atan | Atan2 | Degrees | Radians => T::Float8,
+            Gcd | Lcm => match (&args[0], &args[1]) {
+                (T::Int2 | T::Int4, T::Int2 | T::Int4) => T::Int4,
+                (T::Int2 | T::Int4 | T::Int8, T::Int2 | T::Int4 | T::Int8) => T::Int8,
+                _ => return Err(bad_args(self, args)),
+            },
+            Lastval => T::Int8,
+            ArrayRemove | ArrayReplace | ArrayCat => match (&first, args.get(1)) {
+                (T::Array(_), _) => first,
+                (_, Some(T::Array(e))) if self == ArrayCat => T::Array(e.clone()),
+                _ => return Err(bad_args(self, args)),
+            },
+            ArrayPrepend => match args.get(1) {
+                Some(T::Array(e)) => T::Array(e.clone()),
+                _ => T::Array(Box::new(first)),
+            },
+            JsonbSet | JsonbInsert | JsonbStripNulls => T::Jsonb,
+            JsonStripNulls => T::Json,
         })
     }
 
@@ -328,7 +429,34 @@ impl Func {
             PgGetConstraintdef | PgGetViewdef | PgGetTriggerdef => same(vec![int, Some(T::Bool)]),
             ObjDescription => same(vec![int, text]),
             CurrentSchemas => same(vec![Some(T::Bool)]),
-            ArrayUpper => same(vec![None, int]),
+            ArrayUpper | ArrayLower => same(vec![None, int]),
+            Sha224 | Sha256 | Sha384 | Sha512 => same(vec![Some(T::Bytea)]),
+            Encode => same(vec![Some(T::Bytea), text]),
+            Decode | ToDate | ToNumber | LikeEscape | SimilarToRegex => same(vec![text.clone(), text]),
+            Translate => same(vec![text.clone(), text.clone(), text]),
+            Overlay => same(vec![text.clone(), text, int.clone(), int]),
+            Format => std::iter::once(text).chain(std::iter::repeat(None)).take(args.len()).collect(),
+            RegexpReplace | RegexpMatch | RegexpSplitToArray | RegexpLike => {
+                same(vec![text.clone(), text.clone(), text.clone(), text])
+            }
+            RegexpCount => same(vec![text.clone(), text.clone(), int, text]),
+            ToChar => same(vec![None, text]),
+            ToTimestamp if args.len() == 2 => same(vec![text.clone(), text]),
+            ToTimestamp | Sin | Cos | Tan | Cot | Asin | Acos | Atan | Atan2 | Degrees | Radians => {
+                same(vec![Some(T::Float8), Some(T::Float8)])
+            }
+            MakeDate => same(vec![int.clone(), int.clone(), int]),
+            MakeTimestamp => same(vec![int.clone(), int.clone(), int.clone(), int.clone(), int, Some(T::Float8)]),
+            Div => same(vec![Some(T::Numeric(None)), Some(T::Numeric(None))]),
+            Factorial => same(vec![Some(T::Int8)]),
+            WidthBucket => same(vec![Some(T::Float8), Some(T::Float8), Some(T::Float8), int]),
+            CurrentSetting => same(vec![text, Some(T::Bool)]),
+            SetConfig => same(vec![text.clone(), text, Some(T::Bool)]),
+            JsonbSet | JsonbInsert => {
+                same(vec![Some(T::Jsonb), Some(T::Array(Box::new(T::Text))), Some(T::Jsonb), Some(T::Bool)])
+            }
+            JsonbStripNulls | JsonbPretty => same(vec![Some(T::Jsonb)]),
+            JsonStripNulls => same(vec![Some(T::Json)]),
             _ => vec![None; args.len()],
         }
     }
@@ -414,6 +542,38 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
                 (e, v) => e.sql_eq(v) == Some(true),
             });
             return Ok(pos.map_or(Value::Null, |p| to_i32(p + 1)));
+        }
+        NumNulls | NumNonnulls => {
+            let nulls = args.iter().filter(|v| v.is_null()).count();
+            return Ok(to_i32(if f == NumNulls { nulls } else { args.len() - nulls }));
+        }
+        Format if !arg(0).is_null() => return super::strfn::format(&text_arg(arg(0)), &args[1..]).map(Value::Text),
+        QuoteNullable => {
+            return Ok(Value::Text(if arg(0).is_null() { "NULL".into() } else { super::strfn::quote_literal(arg(0)) }));
+        }
+        ArrayRemove => return Ok(super::arrayfn::remove(arg(0), arg(1))),
+        ArrayReplace => return Ok(super::arrayfn::replace(arg(0), arg(1), arg(2))),
+        ArrayCat => return Ok(super::arrayfn::cat(arg(0), arg(1))),
+        ArrayPrepend => return Ok(super::arrayfn::prepend(arg(0), arg(1))),
+        CurrentSetting => {
+            if arg(0).is_null() {
+                return Ok(Value::Null);
+            }
+            let name = text_arg(arg(0)).to_ascii_lowercase();
+            return match cx.setting(&name) {
+                Some(v) => Ok(Value::Text(v)),
+                None if arg(1).as_bool() == Some(true) => Ok(Value::Null),
+                None => Err(SqlError::UndefinedParameter(name)),
+            };
+        }
+        SetConfig => {
+            if arg(0).is_null() {
+                return Err(SqlError::InvalidParameter("SET requires parameter name".into()));
+            }
+            let name = text_arg(arg(0)).to_ascii_lowercase();
+            let value = if arg(1).is_null() { String::new() } else { text_arg(arg(1)) };
+            cx.set_setting(name, value.clone(), arg(2).as_bool() == Some(true));
+            return Ok(Value::Text(value));
         }
         ArrayAppend => {
             let mut a = match arg(0) {
@@ -702,8 +862,150 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
             };
             def.map_or(Value::Null, Value::Text)
         }
+        Md5 => super::strfn::md5(arg(0)),
+        Sha224 => super::strfn::sha(224, arg(0)),
+        Sha256 => super::strfn::sha(256, arg(0)),
+        Sha384 => super::strfn::sha(384, arg(0)),
+        Sha512 => super::strfn::sha(512, arg(0)),
+        Encode => super::strfn::encode(arg(0), &text_arg(arg(1)))?,
+        Decode => super::strfn::decode(&text_arg(arg(0)), &text_arg(arg(1)))?,
+        Translate => Value::Text(super::strfn::translate(&text_arg(arg(0)), &text_arg(arg(1)), &text_arg(arg(2)))),
+        Overlay => Value::Text(super::strfn::overlay(
+            &text_arg(arg(0)),
+            &text_arg(arg(1)),
+            int_arg(arg(2))?,
+            args.get(3).map(int_arg).transpose()?,
+        )?),
+        QuoteLiteral => Value::Text(super::strfn::quote_literal(arg(0))),
+        BitLength => match arg(0) {
+            Value::Bytea(b) => to_i32(b.len() * 8),
+            v => to_i32(text_arg(v).len() * 8),
+        },
+        RegexpReplace => Value::Text(super::regexfn::replace(
+            &text_arg(arg(0)),
+            &text_arg(arg(1)),
+            &text_arg(arg(2)),
+            args.get(3).map(text_arg).as_deref(),
+        )?),
+        RegexpMatch => {
+            super::regexfn::first_match(&text_arg(arg(0)), &text_arg(arg(1)), args.get(2).map(text_arg).as_deref())?
+        }
+        RegexpSplitToArray => {
+            super::regexfn::split_to_array(&text_arg(arg(0)), &text_arg(arg(1)), args.get(2).map(text_arg).as_deref())?
+        }
+        RegexpCount => super::regexfn::count(
+            &text_arg(arg(0)),
+            &text_arg(arg(1)),
+            args.get(2).map(int_arg).transpose()?.unwrap_or(1),
+            args.get(3).map(text_arg).as_deref(),
+        )?,
+        RegexpLike => super::regexfn::like(&text_arg(arg(0)), &text_arg(arg(1)), args.get(2).map(text_arg).as_deref())?,
+        LikeEscape => Value::Text(super::like::with_escape(&text_arg(arg(0)), &text_arg(arg(1)))?),
+        SimilarToRegex => Value::Text(super::like::similar_to_regex(&text_arg(arg(0)), &text_arg(arg(1)))?),
+        ToChar => {
+            let template = text_arg(arg(1));
+            match arg(0) {
+                Value::Timestamp(t) | Value::TimestampTz(t) => super::datefmt::timestamp_to_char(*t, &template)?,
+                Value::Date(d) => super::datefmt::timestamp_to_char(datetime::date_to_timestamp(*d)?, &template)?,
+                Value::Interval(iv) => super::datefmt::interval_to_char(iv, &template)?,
+                v => match to_decimal(v).or_else(|| to_f64(v).and_then(Decimal::from_f64)) {
+                    Some(d) => super::datefmt::number_to_char(d, &template)?,
+                    None => {
+                        return Err(SqlError::UndefinedFunction(format!(
+                            "function to_char({}, text) does not exist",
+                            v.data_type().map_or_else(|| "unknown".into(), |t| t.to_string())
+                        )));
+                    }
+                },
+            }
+        }
+        ToDate => super::datefmt::to_date(&text_arg(arg(0)), &text_arg(arg(1)))?,
+        ToTimestamp if args.len() == 2 => super::datefmt::to_timestamp(&text_arg(arg(0)), &text_arg(arg(1)))?,
+        ToTimestamp => super::datefmt::to_timestamp_epoch(to_f64(arg(0)).unwrap_or(0.0))?,
+        ToNumber => super::datefmt::to_number(&text_arg(arg(0)), &text_arg(arg(1)))?,
+        MakeDate => super::datefmt::make_date(int_arg(arg(0))?, int_arg(arg(1))?, int_arg(arg(2))?)?,
+        MakeTimestamp => super::datefmt::make_timestamp(
+            [int_arg(arg(0))?, int_arg(arg(1))?, int_arg(arg(2))?, int_arg(arg(3))?, int_arg(arg(4))?],
+            to_f64(arg(5)).unwrap_or(0.0),
+        )?,
+        IsFinite => Value::Bool(match arg(0) {
+            Value::Date(d) => datetime::date_is_finite(*d),
+            Value::Timestamp(t) | Value::TimestampTz(t) => datetime::timestamp_is_finite(*t),
+            _ => true,
+        }),
+        Sin | Cos | Tan | Cot | Asin | Acos | Atan | Atan2 | Degrees | Radians => trig(f, args)?,
+        Gcd | Lcm => gcd_lcm(f, arg(0), arg(1))?,
+        Div => {
+            let (Some(a), Some(b)) = (to_decimal(arg(0)), to_decimal(arg(1))) else { return Ok(Value::Null) };
+            if b.is_zero() {
+                return Err(data_exception("22012", "division by zero"));
+            }
+            Value::Numeric(
+                a.checked_div(b).ok_or_else(|| data_exception("22003", "value overflows numeric format"))?.trunc(),
+            )
+        }
+        Factorial => {
+            let n = int_arg(arg(0))?;
+            if n < 0 {
+                return Err(data_exception("2201F", "factorial of a negative number is undefined"));
+            }
+            let mut acc = Decimal::ONE;
+            for i in 2..=n {
+                acc = acc
+                    .checked_mul(Decimal::from(i))
+                    .ok_or_else(|| data_exception("22003", "value overflows numeric format"))?;
+            }
+            Value::Numeric(acc)
+        }
+        WidthBucket => {
+            let (x, lo, hi) =
+                (to_f64(arg(0)).unwrap_or(0.0), to_f64(arg(1)).unwrap_or(0.0), to_f64(arg(2)).unwrap_or(0.0));
+            let n = int_arg(arg(3))?;
+            if n <= 0 {
+                return Err(data_exception("2201G", "count must be greater than zero"));
+            }
+            if lo == hi || !lo.is_finite() || !hi.is_finite() {
+                return Err(data_exception("2201G", "lower bound cannot equal upper bound"));
+            }
+            let bucket = if lo < hi {
+                if x < lo {
+                    0
+                } else if x >= hi {
+                    n + 1
+                } else {
+                    ((x - lo) / (hi - lo) * n as f64) as i64 + 1
+                }
+            } else if x > lo {
+                0
+            } else if x <= hi {
+                n + 1
+            } else {
+                ((lo - x) / (lo - hi) * n as f64) as i64 + 1
+            };
+            Value::Int4(i32::try_from(bucket).map_err(|_| data_exception("22003", "integer out of range"))?)
+        }
+        Lastval => Value::Int8(cx.lastval()?),
+        ArrayLower => match arg(0) {
+            Value::Array(a) if int_arg(arg(1))? == 1 && !a.elements.is_empty() => Value::Int4(1),
+            _ => Value::Null,
+        },
+        JsonbSet | JsonbInsert => {
+            let flag = args.get(3).and_then(Value::as_bool);
+            let (doc, new) = (json_of(arg(0))?, json_of(arg(2))?);
+            if f == JsonbSet {
+                super::jsonfn::set(doc, arg(1), new, flag.unwrap_or(true))?
+            } else {
+                super::jsonfn::insert(doc, arg(1), new, flag.unwrap_or(false))?
+            }
+        }
+        JsonbStripNulls => Value::jsonb_from(super::jsonfn::strip_nulls(json_of(arg(0))?)),
+        JsonStripNulls => Value::Json(super::jsonfn::strip_nulls(json_of(arg(0))?).to_string()),
+        JsonbPretty => Value::Text(super::jsonfn::pretty(&json_of(arg(0))?)),
         Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | JsonbBuildObject | JsonBuildObject
-        | JsonbBuildArray | JsonBuildArray | ArrayPosition | ArrayAppend => Value::Null,
+        | JsonbBuildArray | JsonBuildArray | ArrayPosition | ArrayAppend | NumNulls | NumNonnulls | Format
+        | QuoteNullable | ArrayRemove | ArrayReplace | ArrayCat | ArrayPrepend | CurrentSetting | SetConfig => {
+            Value::Null
+        }
     })
 }
 
@@ -734,8 +1036,17 @@ fn round(f: Func, v: &Value, digits: Option<&Value>) -> Result<Value> {
     let r = match f {
         Ceil => d.ceil(),
         Floor => d.floor(),
-        Trunc if digits >= 0 => d.trunc_with_scale(dp),
-        Round if digits >= 0 => d.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        // PostgreSQL shows the requested scale: round(1::numeric, 2) is 1.00.
+        Trunc if digits >= 0 => {
+            let mut r = d.trunc_with_scale(dp);
+            r.rescale(dp);
+            r
+        }
+        Round if digits >= 0 => {
+            let mut r = d.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            r.rescale(dp);
+            r
+        }
         _ => {
             let m = Decimal::from_i128_with_scale(10i128.pow(u32::try_from((-digits).min(27)).unwrap_or(0)), 0);
             let q = d / m;
@@ -813,6 +1124,51 @@ fn math(f: Func, args: &[Value]) -> Result<Value> {
         )
     } else {
         Value::Float8(r)
+    })
+}
+
+/// The trigonometric functions (radians) and the angle conversions.
+fn trig(f: Func, args: &[Value]) -> Result<Value> {
+    use Func::*;
+    let x = args.first().and_then(to_f64).unwrap_or(0.0);
+    let out_of_range = || data_exception("22003", "input is out of range");
+    let r = match f {
+        Sin | Cos | Tan | Cot if x.is_infinite() => return Err(out_of_range()),
+        Sin => x.sin(),
+        Cos => x.cos(),
+        Tan => x.tan(),
+        Cot => 1.0 / x.tan(),
+        Asin | Acos if !(-1.0..=1.0).contains(&x) => return Err(out_of_range()),
+        Asin => x.asin(),
+        Acos => x.acos(),
+        Atan => x.atan(),
+        Atan2 => x.atan2(args.get(1).and_then(to_f64).unwrap_or(0.0)),
+        Degrees => x.to_degrees(),
+        _ => x.to_radians(),
+    };
+    Ok(Value::Float8(r))
+}
+
+/// `gcd` / `lcm` of two integers, with PostgreSQL's overflow errors.
+fn gcd_lcm(f: Func, a: &Value, b: &Value) -> Result<Value> {
+    let (x, y) = (int_arg(a)?, int_arg(b)?);
+    let wide = matches!(a, Value::Int8(_)) || matches!(b, Value::Int8(_));
+    let overflow = || data_exception("22003", if wide { "bigint out of range" } else { "integer out of range" });
+    let mut g = (i128::from(x).abs(), i128::from(y).abs());
+    while g.1 != 0 {
+        g = (g.1, g.0 % g.1);
+    }
+    let r = if f == Func::Gcd {
+        g.0
+    } else if x == 0 || y == 0 {
+        0
+    } else {
+        (i128::from(x) / g.0 * i128::from(y)).abs()
+    };
+    Ok(if wide {
+        Value::Int8(i64::try_from(r).map_err(|_| overflow())?)
+    } else {
+        Value::Int4(i32::try_from(r).map_err(|_| overflow())?)
     })
 }
 

@@ -71,20 +71,116 @@ fn matches(text: &[char], pattern: &[Token]) -> bool {
     pattern[p..].iter().all(|tok| *tok == Token::Any)
 }
 
-/// POSIX regular-expression match (`~`, `~*`), through the `regex` crate
-/// (whose syntax covers the POSIX extended expressions in common use).
-pub(crate) fn regex_like(text: &str, pattern: &str, case_insensitive: bool) -> crate::Result<bool> {
-    let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(case_insensitive)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| crate::error::data_exception("2201B", format!("invalid regular expression: {e}")))?;
-    Ok(re.is_match(text))
+/// A pattern written for another escape character (`LIKE … ESCAPE 'e'`;
+/// an empty one means none) rewritten for the default one, `\`.
+pub(crate) fn with_escape(pattern: &str, escape: &str) -> crate::Result<String> {
+    use crate::error::data_exception;
+    let mut chars = escape.chars();
+    let escape = match (chars.next(), chars.next()) {
+        (None, _) => None,
+        (Some(c), None) => Some(c),
+        _ => return Err(data_exception("22019", "invalid escape string")),
+    };
+    let mut out = String::with_capacity(pattern.len() + 2);
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        if Some(c) == escape {
+            let Some(next) = it.next() else {
+                return Err(data_exception("22025", "LIKE pattern must not end with escape character"));
+            };
+            out.push('\\');
+            out.push(next);
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// A `SIMILAR TO` pattern as an anchored regular expression: `%` is any
+/// run, `_` one character, `.` `^` `$` are literal, the escape character
+/// makes the next character literal, the rest is regular-expression syntax.
+pub(crate) fn similar_to_regex(pattern: &str, escape: &str) -> crate::Result<String> {
+    use crate::error::data_exception;
+    let mut chars = escape.chars();
+    let escape = match (chars.next(), chars.next()) {
+        (None, _) => None,
+        (Some(c), None) => Some(c),
+        _ => return Err(data_exception("22019", "invalid escape string")),
+    };
+    let mut out = String::from("^(?:");
+    let mut it = pattern.chars();
+    let mut in_brackets = false;
+    while let Some(c) = it.next() {
+        if Some(c) == escape {
+            let Some(next) = it.next() else {
+                return Err(data_exception("2201B", "invalid regular expression: trailing escape"));
+            };
+            out.push_str(&regex::escape(&next.to_string()));
+            continue;
+        }
+        if in_brackets {
+            if c == ']' {
+                in_brackets = false;
+            }
+            if c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '[' => {
+                in_brackets = true;
+                out.push('[');
+            }
+            '.' | '^' | '$' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str(")$");
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::like;
+    use super::{like, similar_to_regex, with_escape};
+
+    #[test]
+    fn similar_to_patterns_become_anchored_regexes() {
+        let m = |text: &str, pat: &str| {
+            let re = similar_to_regex(pat, "\\").unwrap_or_default();
+            regex::Regex::new(&re).map(|r| r.is_match(text)).unwrap_or(false)
+        };
+        assert!(m("abc", "abc"));
+        assert!(m("abc", "a%"));
+        assert!(!m("abc", "_b"));
+        assert!(m("abc", "%(b|d)%"));
+        assert!(!m("abc", "(b|c)%"));
+        assert!(m("a.c", "a.c"));
+        assert!(!m("abc", "a.c"));
+        assert!(m("a%", "a\\%"));
+        assert!(m("ab1", "ab[0-9]"));
+    }
+
+    #[test]
+    fn other_escape_characters() {
+        let p = |pat: &str, esc: &str| with_escape(pat, esc).unwrap_or_default();
+        assert!(like("10%", &p("10#%", "#"), false));
+        assert!(!like("100", &p("10#%", "#"), false));
+        assert!(like("a\\b", &p("a\\b", "#"), false));
+        assert!(like("a\\b", &p("a\\_", ""), false));
+        assert!(like("a%", &p("a%", ""), false));
+        assert!(with_escape("ab#", "#").is_err());
+        assert!(with_escape("ab", "##").is_err());
+    }
 
     #[test]
     fn like_patterns() {

@@ -9,9 +9,14 @@
 //! and division by zero.
 
 pub(crate) mod arith;
+mod arrayfn;
+mod datefmt;
 mod eval;
 pub(crate) mod func;
+mod jsonfn;
 mod like;
+pub(crate) mod regexfn;
+mod strfn;
 
 use std::sync::Arc;
 
@@ -89,6 +94,10 @@ pub enum Expr {
     /// A placeholder for the `n`th window function of a query, replaced
     /// once the window operator is planned (never evaluated).
     Window(usize),
+    /// A placeholder for the `n`th set-returning function of a select
+    /// list, replaced by a column of the ProjectSet node once it is planned
+    /// (never evaluated).
+    SetFunction(usize),
 }
 
 /// Binary operators.
@@ -290,6 +299,7 @@ impl Expr {
                     | Expr::Subquery(_)
                     | Expr::Aggregate(_)
                     | Expr::Window(_)
+                    | Expr::SetFunction(_)
             ) || matches!(e, Expr::Call(f, _) if f.is_volatile())
             {
                 constant = false;
@@ -303,7 +313,7 @@ impl Expr {
     pub fn is_fixed(&self) -> bool {
         let mut fixed = true;
         self.walk(&mut |e| {
-            if matches!(e, Expr::Column(_) | Expr::Aggregate(_) | Expr::Window(_))
+            if matches!(e, Expr::Column(_) | Expr::Aggregate(_) | Expr::Window(_) | Expr::SetFunction(_))
                 || matches!(e, Expr::Subquery(s) if s.correlated)
                 || matches!(e, Expr::Call(f, _) if f.is_volatile())
             {
@@ -326,7 +336,8 @@ impl Expr {
             | Expr::Outer { .. }
             | Expr::Param(_)
             | Expr::Aggregate(_)
-            | Expr::Window(_) => {}
+            | Expr::Window(_)
+            | Expr::SetFunction(_) => {}
             Expr::Not(e) | Expr::Neg(e) | Expr::IsNull(e) | Expr::IsBool(e, _) | Expr::Cast(e, _) => e.walk(f),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Binary(_, a, b) | Expr::IsDistinct(a, b) => {
                 a.walk(f);

@@ -151,6 +151,15 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             }
             Plan::Window { input: Box::new(prune(*input, Some(child))), functions }
         }
+        Plan::ProjectSet { input, functions } => {
+            let iw = input.width();
+            let mut child = need;
+            child.resize(iw, false);
+            for e in functions.iter().flat_map(|c| c.args.iter()) {
+                mark(&mut child, e);
+            }
+            Plan::ProjectSet { input: Box::new(prune(*input, Some(child))), functions }
+        }
         Plan::NestedLoopJoin { left, right, kind, on } => {
             let (lw, rw) = (left.width(), right.width());
             let mut both = need;
@@ -290,6 +299,7 @@ fn rewrite(plan: Plan) -> Plan {
             Plan::Aggregate { input: Box::new(rewrite(*input)), group_by, aggregates }
         }
         Plan::Window { input, functions } => Plan::Window { input: Box::new(rewrite(*input)), functions },
+        Plan::ProjectSet { input, functions } => Plan::ProjectSet { input: Box::new(rewrite(*input)), functions },
         Plan::Sort { input, keys, limit } => order::sort(rewrite(*input), keys, limit),
         Plan::Distinct { input, on } => Plan::Distinct { input: Box::new(rewrite(*input)), on },
         Plan::SetOp { op, all, left, right } => {

@@ -29,6 +29,7 @@ fn cost(plan: &Plan) -> f64 {
         | Plan::Distinct { input, .. }
         | Plan::Aggregate { input, .. }
         | Plan::Window { input, .. }
+        | Plan::ProjectSet { input, .. }
         | Plan::With { input, .. } => cost(input),
         Plan::NestedLoopJoin { left, right, .. } | Plan::Apply { left, right, .. } => {
             cost(left) + left.estimated_rows().max(1.0) * cost(right) / 10.0
@@ -71,7 +72,7 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
                 "Values Scan".to_owned()
             }
         }
-        Plan::Function { function, .. } => format!("Function Scan on {function:?}").to_lowercase(),
+        Plan::Function { function, .. } => format!("Function Scan on {}", function.name()),
         Plan::Filter { .. } => "Filter".to_owned(),
         Plan::Project { .. } => "Project".to_owned(),
         Plan::NestedLoopJoin { kind, .. } => format!("Nested Loop{}", join_suffix(*kind)),
@@ -85,6 +86,7 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
             }
         }
         Plan::Window { .. } => "WindowAgg".to_owned(),
+        Plan::ProjectSet { .. } => "ProjectSet".to_owned(),
         Plan::Sort { limit: Some(n), .. } => format!("Top-N Sort (limit {n})"),
         Plan::Sort { .. } => "Sort".to_owned(),
         Plan::Limit { .. } => "Limit".to_owned(),
@@ -143,7 +145,8 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
         | Plan::Limit { input, .. }
         | Plan::Distinct { input, .. }
         | Plan::Aggregate { input, .. }
-        | Plan::Window { input, .. } => node(input, depth + 1, stats, out),
+        | Plan::Window { input, .. }
+        | Plan::ProjectSet { input, .. } => node(input, depth + 1, stats, out),
         Plan::With { ctes, input } => {
             for c in ctes {
                 node(&c.plan, depth + 1, stats, out);

@@ -52,6 +52,8 @@ pub enum Plan {
         function: TableFunction,
         /// Its arguments.
         args: Vec<Expr>,
+        /// `WITH ORDINALITY`: a last `bigint` column numbering the rows.
+        ordinality: bool,
     },
     /// Rows passing a predicate.
     Filter {
@@ -130,6 +132,17 @@ pub enum Plan {
         input: Box<Plan>,
         /// The window function calls.
         functions: Vec<WindowCall>,
+    },
+    /// Set-returning functions of a select list (PostgreSQL's
+    /// ProjectSet): each input row once per row of the longest function
+    /// result, the input columns then one column per function; shorter
+    /// results are padded with NULL, and a row whose functions all return
+    /// nothing goes.
+    ProjectSet {
+        /// Input.
+        input: Box<Plan>,
+        /// The function calls, over the input row.
+        functions: Vec<SetCall>,
     },
     /// Sorting (with `limit` set, a top-k that keeps only the first rows).
     Sort {
@@ -365,6 +378,15 @@ pub enum WindowFunc {
     Aggregate(AggregateFunc),
 }
 
+/// One set-returning function call of a select list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetCall {
+    /// Which function (one output column).
+    pub function: TableFunction,
+    /// Its arguments, over the input row.
+    pub args: Vec<Expr>,
+}
+
 /// One window function call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WindowCall {
@@ -417,6 +439,57 @@ pub enum TableFunction {
     GenerateSeries,
     /// `unnest(array)`
     Unnest,
+    /// `jsonb_array_elements` / `json_array_elements` and their `_text`
+    /// forms: one row per element.
+    JsonArrayElements {
+        /// jsonb (not json) elements.
+        binary: bool,
+        /// Elements as text (`_text`).
+        text: bool,
+    },
+    /// `jsonb_each` / `json_each` and their `_text` forms: one `(key,
+    /// value)` row per field.
+    JsonEach {
+        /// jsonb (not json) values.
+        binary: bool,
+        /// Values as text (`_text`).
+        text: bool,
+    },
+    /// `jsonb_object_keys` / `json_object_keys`
+    JsonObjectKeys,
+    /// `regexp_split_to_table(text, pattern [, flags])`
+    RegexpSplitToTable,
+    /// `regexp_matches(text, pattern [, flags])`: one `text[]` row per match.
+    RegexpMatches,
+}
+
+impl TableFunction {
+    /// The function's SQL name (EXPLAIN shows it).
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFunction::GenerateSeries => "generate_series",
+            TableFunction::Unnest => "unnest",
+            TableFunction::JsonArrayElements { binary: true, text: false } => "jsonb_array_elements",
+            TableFunction::JsonArrayElements { binary: true, text: true } => "jsonb_array_elements_text",
+            TableFunction::JsonArrayElements { binary: false, text: false } => "json_array_elements",
+            TableFunction::JsonArrayElements { binary: false, text: true } => "json_array_elements_text",
+            TableFunction::JsonEach { binary: true, text: false } => "jsonb_each",
+            TableFunction::JsonEach { binary: true, text: true } => "jsonb_each_text",
+            TableFunction::JsonEach { binary: false, text: false } => "json_each",
+            TableFunction::JsonEach { binary: false, text: true } => "json_each_text",
+            TableFunction::JsonObjectKeys => "jsonb_object_keys",
+            TableFunction::RegexpSplitToTable => "regexp_split_to_table",
+            TableFunction::RegexpMatches => "regexp_matches",
+        }
+    }
+
+    /// The function's output columns (before any `WITH ORDINALITY`).
+    pub fn width(self) -> usize {
+        match self {
+            TableFunction::JsonEach { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 impl Plan {
@@ -425,7 +498,7 @@ impl Plan {
         match self {
             Plan::Scan { table, row_id, .. } => table.columns().len() + usize::from(*row_id),
             Plan::Values { width, .. } | Plan::CteScan { width, .. } => *width,
-            Plan::Function { .. } => 1,
+            Plan::Function { function, ordinality, .. } => function.width() + usize::from(*ordinality),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
@@ -439,6 +512,7 @@ impl Plan {
             },
             Plan::Aggregate { group_by, aggregates, .. } => group_by.len() + aggregates.len(),
             Plan::Window { input, functions } => input.width() + functions.len(),
+            Plan::ProjectSet { input, functions } => input.width() + functions.len(),
             Plan::SetOp { left, .. } => left.width(),
         }
     }
@@ -461,6 +535,7 @@ impl Plan {
             }
             Plan::Values { rows, .. } => rows.len() as f64,
             Plan::Function { .. } => 1000.0,
+            Plan::ProjectSet { input, .. } => input.estimated_rows() * 10.0,
             Plan::Filter { input, .. } => (input.estimated_rows() / 3.0).max(1.0),
             Plan::Project { input, .. } | Plan::Sort { input, limit: None, .. } | Plan::Window { input, .. } => {
                 input.estimated_rows()
@@ -549,6 +624,12 @@ impl Plan {
                         f(e);
                     }
                     a.order_by.iter_mut().for_each(|k| f(&mut k.expr));
+                }
+                input.for_each_expr_mut(f);
+            }
+            Plan::ProjectSet { input, functions } => {
+                for c in functions {
+                    c.args.iter_mut().for_each(&mut *f);
                 }
                 input.for_each_expr_mut(f);
             }

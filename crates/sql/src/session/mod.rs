@@ -6,7 +6,7 @@
 //! failed, and every statement but `ROLLBACK`/`COMMIT` is refused with
 //! SQLSTATE 25P02 until it ends, as PostgreSQL does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +25,9 @@ use crate::plan::{Plan, explain};
 mod copy;
 mod dml;
 mod roles;
+mod settings;
+
+pub(crate) use settings::default_settings_list;
 
 pub use roles::AUDIT_TARGET;
 
@@ -57,8 +60,13 @@ pub struct SessionVars {
     pub user: String,
     /// `currval` per sequence.
     pub currval: HashMap<String, i64>,
+    /// What the latest `nextval` returned (`lastval`).
+    pub lastval: Option<i64>,
     /// Cancellation and the statement's deadline.
     pub(crate) interrupt: Interrupt,
+    /// SET/SHOW settings (`current_setting` and `set_config` reach them
+    /// from expressions).
+    pub(crate) settings: settings::Settings,
 }
 
 /// What can stop a running statement: a cancel request from another
@@ -304,11 +312,6 @@ pub struct Session {
     txn: Option<Transaction>,
     status: TxnStatus,
     vars: SessionVars,
-    settings: BTreeMap<String, String>,
-    /// The settings to go back to when the open block ends: SET is
-    /// transactional in PostgreSQL, so a ROLLBACK undoes it, and SET LOCAL
-    /// lasts until the block ends whichever way.
-    block_settings: Option<BlockSettings>,
     prepared: HashMap<String, PreparedStatement>,
     /// Plans of recently run statement texts (the simple-query plan cache).
     statement_cache: HashMap<String, PreparedStatement>,
@@ -335,15 +338,6 @@ pub struct Session {
     statement_index: usize,
 }
 
-/// What the settings return to when a transaction block ends.
-#[derive(Debug)]
-struct BlockSettings {
-    /// As the block began (after ROLLBACK).
-    at_begin: BTreeMap<String, String>,
-    /// As the block began plus its plain SETs and RESETs (after COMMIT).
-    at_commit: BTreeMap<String, String>,
-}
-
 /// Timeout settings in milliseconds (0: none).
 #[derive(Clone, Copy, Debug, Default)]
 struct Timeouts {
@@ -355,38 +349,6 @@ struct Timeouts {
 /// How many statement texts the plan cache keeps.
 const STATEMENT_CACHE_SIZE: usize = 256;
 
-/// The settings and their defaults (`pg_settings`).
-pub(crate) fn default_settings_list() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("application_name", ""),
-        ("client_encoding", "UTF8"),
-        ("datestyle", "ISO, MDY"),
-        ("default_transaction_isolation", "read committed"),
-        ("extra_float_digits", "1"),
-        ("idle_in_transaction_session_timeout", "0"),
-        ("idle_session_timeout", "0"),
-        ("integer_datetimes", "on"),
-        ("intervalstyle", "postgres"),
-        ("lock_timeout", "0"),
-        ("max_connections", "2000"),
-        ("password_encryption", "scram-sha-256"),
-        ("search_path", "\"$user\", public"),
-        ("server_encoding", "UTF8"),
-        ("server_version", crate::SERVER_VERSION),
-        ("server_version_num", "150000"),
-        ("standard_conforming_strings", "on"),
-        ("statement_timeout", "0"),
-        ("timezone", "UTC"),
-        ("transaction_isolation", "read committed"),
-    ]
-}
-
-/// The session's settings as a connection starts: every setting
-/// `pg_settings` lists, at its default.
-fn default_settings() -> BTreeMap<String, String> {
-    default_settings_list().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
-}
-
 impl Session {
     /// A new session for `user`.
     pub fn new(db: Arc<Database>, user: &str) -> Session {
@@ -395,9 +357,13 @@ impl Session {
             db,
             txn: None,
             status: TxnStatus::Idle,
-            vars: SessionVars { user: user.to_owned(), currval: HashMap::new(), interrupt },
-            settings: default_settings(),
-            block_settings: None,
+            vars: SessionVars {
+                user: user.to_owned(),
+                currval: HashMap::new(),
+                lastval: None,
+                interrupt,
+                settings: settings::Settings::default(),
+            },
             prepared: HashMap::new(),
             statement_cache: HashMap::new(),
             described_cache: HashMap::new(),
@@ -444,7 +410,7 @@ impl Session {
     pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
         let name = name.to_ascii_lowercase();
         self.validate_setting(&name, value)?;
-        self.settings.insert(name, value.to_owned());
+        self.vars.settings.put(name, value.to_owned(), false);
         self.settings_changed();
         Ok(())
     }
@@ -459,6 +425,8 @@ impl Session {
     /// Arms the interrupt for a new statement: clears an old cancel, sets
     /// the `statement_timeout` deadline.
     fn start_statement(&mut self) {
+        // `set_config` in the last statement may have changed a timeout.
+        self.settings_changed();
         self.vars.interrupt.cancel.store(false, Ordering::Relaxed);
         let ms = self.timeouts.statement_ms;
         let now = (ms > 0 || self.vars.interrupt.handoff.is_some()).then(Instant::now);
@@ -469,31 +437,21 @@ impl Session {
 
     /// Notes the settings a block starting now returns to.
     fn begin_block_settings(&mut self) {
-        if self.block_settings.is_none() {
-            self.block_settings =
-                Some(BlockSettings { at_begin: self.settings.clone(), at_commit: self.settings.clone() });
-        }
+        self.vars.settings.begin_block();
     }
 
     /// Puts the settings back as the ending block leaves them.
     fn end_block_settings(&mut self, committed: bool) {
-        if let Some(saved) = self.block_settings.take() {
-            self.settings = if committed { saved.at_commit } else { saved.at_begin };
-            self.settings_changed();
-        }
-    }
-
-    /// Sets a setting for the session (`local`: for the open block only).
-    fn put_setting(&mut self, name: String, value: String, local: bool) {
-        if !local && let Some(saved) = &mut self.block_settings {
-            saved.at_commit.insert(name.clone(), value.clone());
-        }
-        self.settings.insert(name, value);
+        self.vars.settings.end_block(committed);
+        self.settings_changed();
     }
 
     /// Re-reads the timeout settings (kept parsed: they are consulted for
     /// every statement and every message a connection waits for).
     fn settings_changed(&mut self) {
+        if !self.vars.settings.take_changed() {
+            return;
+        }
         let ms = |name: &str| self.setting(name).and_then(|v| parse_duration_ms(v).ok()).unwrap_or(0);
         self.timeouts = Timeouts {
             statement_ms: ms("statement_timeout"),
@@ -519,7 +477,7 @@ impl Session {
 
     /// A setting's current value.
     pub fn setting(&self, name: &str) -> Option<&str> {
-        self.settings.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.vars.settings.get(&name.to_ascii_lowercase())
     }
 
     /// Runs one or more `;`-separated statements; stops at the first error,
@@ -810,7 +768,10 @@ impl Session {
             }
             ast::Statement::Rollback { savepoint: Some(name), .. } => {
                 let txn = self.txn.as_mut().ok_or_else(|| no_block("ROLLBACK TO SAVEPOINT"))?;
-                txn.rollback_to_savepoint(&crate::bind::ident_name(name))?;
+                let name = crate::bind::ident_name(name);
+                txn.rollback_to_savepoint(&name)?;
+                self.vars.settings.rollback_to(&name);
+                self.settings_changed();
                 self.status = TxnStatus::InBlock;
                 QueryResult::tag("ROLLBACK")
             }
@@ -819,7 +780,9 @@ impl Session {
                     return Err(SqlError::InFailedTransaction);
                 }
                 let txn = self.txn.as_mut().ok_or_else(|| no_block("SAVEPOINT"))?;
-                txn.savepoint(&crate::bind::ident_name(name))?;
+                let name = crate::bind::ident_name(name);
+                txn.savepoint(&name)?;
+                self.vars.settings.savepoint(&name);
                 QueryResult::tag("SAVEPOINT")
             }
             ast::Statement::ReleaseSavepoint { name } => {
@@ -827,7 +790,9 @@ impl Session {
                     return Err(SqlError::InFailedTransaction);
                 }
                 let txn = self.txn.as_mut().ok_or_else(|| no_block("RELEASE SAVEPOINT"))?;
-                txn.release_savepoint(&crate::bind::ident_name(name))?;
+                let name = crate::bind::ident_name(name);
+                txn.release_savepoint(&name)?;
+                self.vars.settings.release(&name);
                 QueryResult::tag("RELEASE")
             }
             _ => return Ok(None),
@@ -845,24 +810,16 @@ impl Session {
             ast::Statement::Set(set) => return self.set(set),
             ast::Statement::Reset(r) => {
                 match &r.reset {
-                    ast::Reset::ALL => {
-                        for (name, value) in default_settings() {
-                            self.put_setting(name, value, false);
-                        }
-                    }
+                    ast::Reset::ALL => self.vars.settings.reset_all(),
                     ast::Reset::SessionAuthorization => {}
                     ast::Reset::ConfigurationParameter(name) => {
                         let name = name.to_string().to_ascii_lowercase();
-                        match default_settings().remove(&name) {
-                            Some(v) => self.put_setting(name, v, false),
-                            None if self.settings.contains_key(&name) => {
-                                self.settings.remove(&name);
-                                if let Some(saved) = &mut self.block_settings {
-                                    saved.at_commit.remove(&name);
-                                }
-                            }
+                        match settings::default_of(&name) {
+                            Some(v) => self.vars.settings.put(name, v.to_owned(), false),
                             None => {
-                                return Err(SqlError::UndefinedParameter(name));
+                                if !self.vars.settings.remove(&name) {
+                                    return Err(SqlError::UndefinedParameter(name));
+                                }
                             }
                         }
                     }
@@ -880,7 +837,12 @@ impl Session {
                     ("transaction_read_only", o) => {
                         if o.is_some_and(|o| o.read_only) { "on" } else { "off" }.to_owned()
                     }
-                    _ => self.settings.get(&name).cloned().ok_or_else(|| SqlError::UndefinedParameter(name.clone()))?,
+                    _ => self
+                        .vars
+                        .settings
+                        .get(&name)
+                        .map(str::to_owned)
+                        .ok_or_else(|| SqlError::UndefinedParameter(name.clone()))?,
                 };
                 return Ok(QueryResult {
                     columns: Arc::from(vec![OutputColumn { name, data_type: memdb_engine::DataType::Text }]),
@@ -1294,7 +1256,7 @@ impl Session {
         };
         let name = name.strip_prefix("session ").unwrap_or(&name).to_owned();
         let value = if value.eq_ignore_ascii_case("default") {
-            default_settings().get(&name).cloned().unwrap_or_default()
+            settings::default_of(&name).unwrap_or_default().to_owned()
         } else {
             value
         };
@@ -1304,7 +1266,7 @@ impl Session {
             self.notice(Notice::warning("25P01", "SET LOCAL can only be used in transaction blocks"));
             return Ok(QueryResult::tag("SET"));
         }
-        self.put_setting(name, value, local);
+        self.vars.settings.put(name, value, local);
         self.settings_changed();
         Ok(QueryResult::tag("SET"))
     }
