@@ -394,9 +394,41 @@ fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
             let joined = join(left, right, kind, on.map(Expr::conjuncts).unwrap_or_default());
             filter(joined, above)
         }
+        Plan::Project { input, exprs } => {
+            // Through a projection (a join's column reorder, a view): a term
+            // reading only plain outputs reads their expressions instead.
+            let (down, stay): (Vec<Expr>, Vec<Expr>) = movable_terms
+                .into_iter()
+                .partition(|t| t.columns().iter().all(|&c| exprs.get(c).is_some_and(pushable_through)));
+            let down: Vec<Expr> = down.into_iter().filter_map(|t| substitute(t, &exprs)).collect();
+            let input = push(*input, down);
+            filter(Plan::Project { input: Box::new(input), exprs }, stay)
+        }
         other => filter(other, movable_terms),
     };
     filter(plan, fixed)
+}
+
+/// Whether a projected expression may stand in for its output column in a
+/// term moved below the projection: evaluating it again must give the same
+/// value (no volatile calls, subqueries or placeholders).
+fn pushable_through(e: &Expr) -> bool {
+    let mut ok = true;
+    e.walk(&mut |x| match x {
+        Expr::Call(f, _) if f.is_volatile() => ok = false,
+        Expr::Subquery(_) | Expr::Aggregate(_) | Expr::Window(_) | Expr::SetFunction(_) => ok = false,
+        _ => {}
+    });
+    ok
+}
+
+/// A term over a projection's outputs rewritten over its input.
+fn substitute(term: Expr, exprs: &[Expr]) -> Option<Expr> {
+    term.transform(&mut |x| match x {
+        Expr::Column(i) => exprs.get(i).cloned().ok_or(crate::error::SqlError::Semantic(String::new())),
+        other => Ok(other),
+    })
+    .ok()
 }
 
 /// Builds a join from its inputs and condition terms: terms of one side

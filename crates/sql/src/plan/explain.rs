@@ -7,14 +7,29 @@ use std::fmt::Write;
 use crate::exec::OperatorStats;
 use std::ops::Bound;
 
+use super::show;
 use super::{Access, JoinKind, Plan, SetOpKind};
+
+/// What EXPLAIN shows besides the plan tree.
+#[derive(Clone, Copy, Debug)]
+pub struct ExplainOptions {
+    /// Estimated cost, rows and width per node (`COSTS`, on by default).
+    pub costs: bool,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> ExplainOptions {
+        ExplainOptions { costs: true }
+    }
+}
 
 /// Renders a plan as lines of text (PostgreSQL's `EXPLAIN` shape); with
 /// `stats` (EXPLAIN ANALYZE), each node also shows its actual time, rows
-/// and loops.
-pub fn explain(plan: &Plan, stats: Option<&HashMap<usize, OperatorStats>>) -> Vec<String> {
+/// and loops. Filters, join conditions, sort and group keys show under
+/// their node with column names.
+pub fn explain(plan: &Plan, stats: Option<&HashMap<usize, OperatorStats>>, options: ExplainOptions) -> Vec<String> {
     let mut lines = Vec::new();
-    node(plan, 0, stats, &mut lines);
+    node(plan, 0, stats, options, &mut lines);
     lines
 }
 
@@ -41,7 +56,13 @@ fn cost(plan: &Plan) -> f64 {
     own + children
 }
 
-fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>, out: &mut Vec<String>) {
+fn node(
+    plan: &Plan,
+    depth: usize,
+    stats: Option<&HashMap<usize, OperatorStats>>,
+    options: ExplainOptions,
+    out: &mut Vec<String>,
+) {
     let mut line = String::new();
     if depth > 0 {
         line.push_str(&" ".repeat(depth * 6 - 4));
@@ -104,13 +125,16 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
         Plan::CteScan { name, .. } => format!("CTE Scan on {name}"),
         Plan::With { .. } => "CTE".to_owned(),
     };
-    let _ = write!(
-        line,
-        "{label}  (cost=0.00..{:.2} rows={:.0} width={})",
-        cost(plan),
-        plan.estimated_rows().ceil(),
-        plan.width()
-    );
+    line.push_str(&label);
+    if options.costs {
+        let _ = write!(
+            line,
+            "  (cost=0.00..{:.2} rows={:.0} width={})",
+            cost(plan),
+            plan.estimated_rows().ceil(),
+            plan.width()
+        );
+    }
     if let Some(stats) = stats {
         match stats.get(&(std::ptr::from_ref(plan) as usize)) {
             Some(s) => {
@@ -135,8 +159,8 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
         };
         out.push(format!("{}Index Cond: {} .. {}", " ".repeat(depth * 6 + 2), bound(lower), bound(upper)));
     }
-    if let Plan::Scan { filter: Some(_), .. } | Plan::Filter { .. } = plan {
-        out.push(format!("{}Filter: (predicate)", " ".repeat(depth * 6 + 2)));
+    for detail in details(plan) {
+        out.push(format!("{}{detail}", " ".repeat(depth * 6 + 2)));
     }
     match plan {
         Plan::Filter { input, .. }
@@ -146,22 +170,68 @@ fn node(plan: &Plan, depth: usize, stats: Option<&HashMap<usize, OperatorStats>>
         | Plan::Distinct { input, .. }
         | Plan::Aggregate { input, .. }
         | Plan::Window { input, .. }
-        | Plan::ProjectSet { input, .. } => node(input, depth + 1, stats, out),
+        | Plan::ProjectSet { input, .. } => node(input, depth + 1, stats, options, out),
         Plan::With { ctes, input } => {
             for c in ctes {
-                node(&c.plan, depth + 1, stats, out);
+                node(&c.plan, depth + 1, stats, options, out);
             }
-            node(input, depth + 1, stats, out);
+            node(input, depth + 1, stats, options, out);
         }
         Plan::NestedLoopJoin { left, right, .. }
         | Plan::Apply { left, right, .. }
         | Plan::HashJoin { left, right, .. }
         | Plan::SetOp { left, right, .. } => {
-            node(left, depth + 1, stats, out);
-            node(right, depth + 1, stats, out);
+            node(left, depth + 1, stats, options, out);
+            node(right, depth + 1, stats, options, out);
         }
         _ => {}
     }
+}
+
+/// The lines under a node: its filter, join condition, sort or group keys.
+fn details(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    match plan {
+        Plan::Scan { table, filter: Some(f), .. } => {
+            // A scan's own columns go unqualified, as PostgreSQL shows them.
+            let names: Vec<String> = table.columns().iter().map(|c| c.name.clone()).collect();
+            out.push(format!("Filter: {}", show::expr(f, &names)));
+        }
+        Plan::Filter { input, predicate } => {
+            out.push(format!("Filter: {}", show::expr(predicate, &show::output_names(input))));
+        }
+        Plan::HashJoin { left, right, left_keys, right_keys, residual, .. } => {
+            let (l, r) = (show::output_names(left), show::output_names(right));
+            let conds: Vec<String> = left_keys
+                .iter()
+                .zip(right_keys)
+                .map(|(a, b)| format!("({} = {})", show::expr(a, &l), show::expr(b, &r)))
+                .collect();
+            out.push(format!("Hash Cond: {}", conds.join(" AND ")));
+            if let Some(e) = residual {
+                out.push(format!("Join Filter: {}", show::expr(e, &[l, r].concat())));
+            }
+        }
+        Plan::NestedLoopJoin { left, right, on: Some(e), .. } | Plan::Apply { left, right, on: Some(e), .. } => {
+            let names = [show::output_names(left), show::output_names(right)].concat();
+            out.push(format!("Join Filter: {}", show::expr(e, &names)));
+        }
+        Plan::Sort { input, keys, .. } => {
+            out.push(format!("Sort Key: {}", show::sort_keys(keys, &show::output_names(input))));
+        }
+        Plan::Aggregate { input, group_by, .. } if !group_by.is_empty() => {
+            let names = show::output_names(input);
+            let keys: Vec<String> = group_by.iter().map(|e| show::expr(e, &names)).collect();
+            out.push(format!("Group Key: {}", keys.join(", ")));
+        }
+        Plan::Distinct { input, on: Some(on) } => {
+            let names = show::output_names(input);
+            let keys: Vec<String> = on.iter().map(|e| show::expr(e, &names)).collect();
+            out.push(format!("Unique Key: {}", keys.join(", ")));
+        }
+        _ => {}
+    }
+    out
 }
 
 fn alias_suffix(alias: &str, name: &str) -> String {

@@ -8,6 +8,7 @@
 //! node refer to its output columns by position.
 
 mod explain;
+mod show;
 
 use std::ops::Bound;
 
@@ -15,7 +16,7 @@ use memdb_engine::{DataType, Table};
 
 use crate::expr::Expr;
 
-pub use explain::explain;
+pub use explain::{ExplainOptions, explain};
 
 /// A relational operator tree.
 #[derive(Clone, Debug, PartialEq)]

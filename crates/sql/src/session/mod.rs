@@ -930,7 +930,15 @@ impl Session {
         params: &[Value],
     ) -> Result<QueryResult> {
         match stmt {
-            ast::Statement::Explain { statement, analyze, .. } => self.explain(txn, statement, *analyze, params),
+            ast::Statement::Explain { statement, analyze, options, format, .. } => {
+                if let Some(f) = format
+                    && !f.to_string().eq_ignore_ascii_case("text")
+                {
+                    return Err(unsupported(format!("EXPLAIN FORMAT {f}")));
+                }
+                let (analyze, options) = explain_options(*analyze, options.as_deref().unwrap_or(&[]))?;
+                self.explain(txn, statement, analyze, options, params)
+            }
             ast::Statement::Execute { name: Some(name), parameters, .. } => {
                 let key = crate::bind::object_name(name)?;
                 // Taken out while it runs (its plan may be refreshed), then put back.
@@ -1188,6 +1196,7 @@ impl Session {
         txn: &mut Transaction,
         stmt: &ast::Statement,
         analyze: bool,
+        options: crate::plan::ExplainOptions,
         params: &[Value],
     ) -> Result<QueryResult> {
         // `EXPLAIN EXECUTE name(arguments)` explains the prepared statement
@@ -1211,11 +1220,11 @@ impl Session {
             cx.collect_stats();
             exec::run(&plan, &mut cx)?;
             let stats = cx.take_stats();
-            let mut lines = explain(&plan, Some(&stats));
+            let mut lines = explain(&plan, Some(&stats), options);
             lines.push(format!("Execution Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0));
             lines
         } else {
-            explain(&plan, None)
+            explain(&plan, None, options)
         };
         Ok(QueryResult {
             columns: Arc::from(vec![OutputColumn {
@@ -1348,4 +1357,39 @@ fn isolation(name: &str) -> Result<IsolationLevel> {
             )));
         }
     })
+}
+
+/// EXPLAIN's parenthesized options: whether to ANALYZE, and what to show.
+/// VERBOSE, BUFFERS, TIMING, SUMMARY and SETTINGS are accepted and change
+/// nothing; FORMAT other than TEXT is not supported.
+fn explain_options(analyze: bool, options: &[ast::UtilityOption]) -> Result<(bool, crate::plan::ExplainOptions)> {
+    let mut analyze = analyze;
+    let mut shown = crate::plan::ExplainOptions::default();
+    for o in options {
+        let name = o.name.value.to_ascii_lowercase();
+        let value = o.arg.as_ref().map(|a| a.to_string().trim_matches('\'').to_ascii_lowercase());
+        let on = match value.as_deref() {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) if name == "format" => {
+                if other == "text" {
+                    continue;
+                }
+                return Err(unsupported(format!("EXPLAIN FORMAT {}", other.to_uppercase())));
+            }
+            Some(other) => {
+                return Err(SqlError::InvalidParameter(format!(
+                    "{} requires a Boolean value, not \"{other}\"",
+                    name.to_uppercase()
+                )));
+            }
+        };
+        match name.as_str() {
+            "analyze" => analyze = on,
+            "costs" => shown.costs = on,
+            "verbose" | "buffers" | "timing" | "summary" | "settings" | "wal" => {}
+            other => return Err(SqlError::Semantic(format!("unrecognized EXPLAIN option \"{other}\""))),
+        }
+    }
+    Ok((analyze, shown))
 }
