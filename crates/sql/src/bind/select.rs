@@ -1483,22 +1483,10 @@ fn window_plan(
         return Ok(plan);
     }
     let base = plan.width();
-    let replace = |e: Expr| -> Result<Expr> {
-        e.transform(&mut |x| {
-            Ok(match x {
-                Expr::Window(k) => Expr::Column(base + k),
-                other => other,
-            })
-        })
-    };
-    for (_, t) in items.iter_mut() {
-        t.expr = replace(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
-    }
-    for (k, _) in sort.iter_mut() {
-        if let SortKeyRef::Expr(e) = k {
-            *e = replace(std::mem::replace(e, Expr::Literal(Value::Null)))?;
-        }
-    }
+    retarget_placeholders(items, sort, &|x| match x {
+        Expr::Window(k) => Expr::Column(base + k),
+        other => other,
+    })?;
     Ok(Plan::Window { input: Box::new(plan), functions: windows })
 }
 
@@ -1514,23 +1502,30 @@ fn project_set_plan(
         return Ok(plan);
     }
     let base = plan.width();
-    let replace = |e: Expr| -> Result<Expr> {
-        e.transform(&mut |x| {
-            Ok(match x {
-                Expr::SetFunction(k) => Expr::Column(base + k),
-                other => other,
-            })
-        })
-    };
+    retarget_placeholders(items, sort, &|x| match x {
+        Expr::SetFunction(k) => Expr::Column(base + k),
+        other => other,
+    })?;
+    Ok(Plan::ProjectSet { input: Box::new(plan), functions })
+}
+
+/// Rewrites the select items and sort expressions node by node (placeholders
+/// become the columns of the node just planned).
+fn retarget_placeholders(
+    items: &mut [(String, Typed)],
+    sort: &mut [(SortKeyRef, &ast::OrderByOptions)],
+    replace: &dyn Fn(Expr) -> Expr,
+) -> Result<()> {
+    let apply = |e: Expr| -> Result<Expr> { e.transform(&mut |x| Ok(replace(x))) };
     for (_, t) in items.iter_mut() {
-        t.expr = replace(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
+        t.expr = apply(std::mem::replace(&mut t.expr, Expr::Literal(Value::Null)))?;
     }
     for (k, _) in sort.iter_mut() {
         if let SortKeyRef::Expr(e) = k {
-            *e = replace(std::mem::replace(e, Expr::Literal(Value::Null)))?;
+            *e = apply(std::mem::replace(e, Expr::Literal(Value::Null)))?;
         }
     }
-    Ok(Plan::ProjectSet { input: Box::new(plan), functions })
+    Ok(())
 }
 
 /// Shifts outer references of an expression bound one level deeper than it

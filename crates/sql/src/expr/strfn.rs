@@ -3,7 +3,7 @@
 //! and `format`.
 
 use base64::Engine as _;
-use memdb_engine::Value;
+use memdb_engine::{DataType, Value};
 
 use crate::error::{Result, SqlError, data_exception};
 
@@ -74,52 +74,22 @@ pub(crate) fn encode(v: &Value, format: &str) -> Result<Value> {
     }))
 }
 
-/// `decode(text, 'hex' | 'base64' | 'escape')`
+/// `decode(text, 'hex' | 'base64' | 'escape')`: hex and escape text are
+/// read as bytea input is (`\x…` hex, `\\` and `\ooo` escapes).
 pub(crate) fn decode(text: &str, format: &str) -> Result<Value> {
-    let bad = |what: &str| data_exception("22023", format!("invalid {what} data for decode"));
-    Ok(Value::Bytea(match format.to_ascii_lowercase().as_str() {
-        "hex" => {
-            let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-            if !digits.len().is_multiple_of(2) {
-                return Err(data_exception("22023", "invalid hexadecimal data: odd number of digits"));
-            }
-            let mut out = Vec::with_capacity(digits.len() / 2);
-            for pair in digits.chunks(2) {
-                let s = std::str::from_utf8(pair).map_err(|_| bad("hexadecimal"))?;
-                out.push(u8::from_str_radix(s, 16).map_err(|_| {
-                    data_exception("22023", format!("invalid hexadecimal digit: \"{}\"", s.escape_default()))
-                })?);
-            }
-            out
-        }
+    match format.to_ascii_lowercase().as_str() {
+        "hex" => Ok(Value::parse(&format!("\\x{text}"), &DataType::Bytea)?),
         "base64" => {
             let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| bad("base64"))?
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map(Value::Bytea)
+                .map_err(|_| data_exception("22023", "invalid base64 data for decode"))
         }
-        "escape" => {
-            let mut out = Vec::new();
-            let b = text.as_bytes();
-            let mut i = 0;
-            while i < b.len() {
-                if b[i] != b'\\' {
-                    out.push(b[i]);
-                    i += 1;
-                } else if b.get(i + 1) == Some(&b'\\') {
-                    out.push(b'\\');
-                    i += 2;
-                } else {
-                    let oct = b.get(i + 1..i + 4).and_then(|d| std::str::from_utf8(d).ok());
-                    let byte = oct
-                        .and_then(|d| u8::from_str_radix(d, 8).ok())
-                        .ok_or_else(|| data_exception("22P02", "invalid input syntax for type bytea".to_owned()))?;
-                    out.push(byte);
-                    i += 4;
-                }
-            }
-            out
-        }
-        _ => return Err(unknown_encoding(format)),
-    }))
+        "escape" if text.starts_with("\\x") => Err(data_exception("22P02", "invalid input syntax for type bytea")),
+        "escape" => Ok(Value::parse(text, &DataType::Bytea)?),
+        _ => Err(unknown_encoding(format)),
+    }
 }
 
 /// `translate(s, from, to)`: each character of `from` in `s` becomes the
