@@ -296,8 +296,9 @@ pub(crate) fn number_to_char(value: Decimal, template: &str) -> Result<Value> {
     let mut int_seen = 0;
     let mut frac_seen = 0;
     let mut started = false;
-    // Trailing fraction zeros that FM drops: those printed by a 9.
-    let mut droppable = 0usize;
+    // Where the last run of fraction zeros printed by a 9 sits in `body`:
+    // FM drops them, even with a sign or text after them.
+    let mut droppable: Vec<usize> = Vec::new();
     let mut lead_blanks = 0usize;
     for (i, piece) in pieces.iter().enumerate() {
         let in_frac = point.is_some_and(|at| i > at);
@@ -322,13 +323,17 @@ pub(crate) fn number_to_char(value: Decimal, template: &str) -> Result<Value> {
             NumPiece::Nine | NumPiece::Zero => {
                 let c = if overflow { '#' } else { frac_chars.get(frac_seen).copied().unwrap_or('0') };
                 frac_seen += 1;
+                if *piece == NumPiece::Nine && c == '0' {
+                    droppable.push(body.len());
+                } else {
+                    droppable.clear();
+                }
                 body.push(c);
-                droppable = if *piece == NumPiece::Nine && c == '0' { droppable + 1 } else { 0 };
             }
             NumPiece::Point => {
                 body.push(if overflow { '#' } else { '.' });
                 started = true;
-                droppable = 0;
+                droppable.clear();
             }
             NumPiece::Group if started => body.push(','),
             NumPiece::Group => {
@@ -351,11 +356,13 @@ pub(crate) fn number_to_char(value: Decimal, template: &str) -> Result<Value> {
             NumPiece::Char(c) => body.push(*c),
         }
     }
-    let mut body: String = body.chars().filter(|c| *c != '\0').collect();
-    if fill_mode && droppable > 0 {
-        let keep = body.len() - droppable;
-        body.truncate(keep);
+    if fill_mode {
+        for at in droppable {
+            // An ASCII '0' becomes the NUL that is filtered out below.
+            body.replace_range(at..at + 1, "\0");
+        }
     }
+    let mut body: String = body.chars().filter(|c| *c != '\0').collect();
     // An explicit sign right before the digits moves past the blanks, as
     // the default sign does.
     let body = if explicit_sign {
@@ -447,7 +454,7 @@ fn read_name(input: &mut &str, names: &[&str], short: bool, field: &str) -> Resu
     let trimmed = input.trim_start();
     for (i, n) in names.iter().enumerate() {
         let candidate = if short { &n[..3] } else { n };
-        if trimmed.len() >= candidate.len() && trimmed[..candidate.len()].eq_ignore_ascii_case(candidate) {
+        if trimmed.get(..candidate.len()).is_some_and(|head| head.eq_ignore_ascii_case(candidate)) {
             *input = &trimmed[candidate.len()..];
             return Ok(i);
         }
@@ -678,6 +685,9 @@ mod tests {
         assert_eq!(num("12", "S999"), " +12");
         assert_eq!(num("-485", "999PR"), "<485>");
         assert_eq!(num("1.5", "FM9.99"), "1.5");
+        assert_eq!(num("1.5", "FM9.99€"), "1.5€");
+        assert_eq!(num("-1.5", "FM9.990MI"), "1.500-");
+        assert_eq!(num("1.5", "FM9.99MI"), "1.5");
     }
 
     #[test]
@@ -696,6 +706,7 @@ mod tests {
         );
         assert!(to_date("2024-13-01", "YYYY-MM-DD").is_err());
         assert!(to_date("xx", "YYYY").is_err());
+        assert!(to_date("éé 2024", "Mon YYYY").is_err());
         assert_eq!(
             to_number("-12,345.6", "99G999D9").ok(),
             Some(Value::Numeric("-12345.6".parse().unwrap_or_default()))
