@@ -71,6 +71,35 @@ enum Piece<'a> {
     Char(char),
 }
 
+/// Patterns PostgreSQL also takes in lower case (the ones without a
+/// spelled-out name, whose case would matter), with their upper-case form.
+const LOWER_PATTERNS: [(&str, &str); 24] = [
+    ("hh24", "HH24"),
+    ("hh12", "HH12"),
+    ("yyyy", "YYYY"),
+    ("iyyy", "IYYY"),
+    ("sssss", "SSSSS"),
+    ("ssss", "SSSS"),
+    ("yyy", "YYY"),
+    ("iyy", "IYY"),
+    ("ddd", "DDD"),
+    ("iddd", "IDDD"),
+    ("hh", "HH"),
+    ("mi", "MI"),
+    ("ss", "SS"),
+    ("ms", "MS"),
+    ("us", "US"),
+    ("yy", "YY"),
+    ("iy", "IY"),
+    ("mm", "MM"),
+    ("dd", "DD"),
+    ("cc", "CC"),
+    ("ww", "WW"),
+    ("iw", "IW"),
+    ("id", "ID"),
+    ("q", "Q"),
+];
+
 fn parse_template(template: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = template;
@@ -93,8 +122,11 @@ fn parse_template(template: &str) -> Vec<Piece<'_>> {
             rest = &r[c.len_utf8()..];
             continue;
         }
-        if let Some(p) = PATTERNS.iter().find(|p| rest.starts_with(**p)) {
-            rest = &rest[p.len()..];
+        let found = PATTERNS.iter().find(|p| rest.starts_with(**p)).map(|p| (p.len(), *p)).or_else(|| {
+            LOWER_PATTERNS.iter().find(|(lower, _)| rest.starts_with(lower)).map(|(lower, upper)| (lower.len(), *upper))
+        });
+        if let Some((len, p)) = found {
+            rest = &rest[len..];
             let ordinal = if rest.starts_with("TH") {
                 Some(true)
             } else if rest.starts_with("th") {
@@ -273,11 +305,11 @@ pub(crate) fn number_to_char(value: Decimal, template: &str) -> Result<Value> {
     let int_digits = pieces[..point.unwrap_or(pieces.len())].iter().filter(|p| is_digit(p)).count();
     let frac_digits = point.map_or(0, |at| pieces[at + 1..].iter().filter(|p| is_digit(p)).count());
     let negative = value.is_sign_negative() && !value.is_zero();
-    let rounded = value.abs().round_dp_with_strategy(
-        u32::try_from(frac_digits).unwrap_or(28),
-        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-    );
-    let text = format!("{:.*}", frac_digits, rounded);
+    // At most 28 fraction digits exist; the template's others print 0.
+    let scale = u32::try_from(frac_digits.min(28)).unwrap_or(28);
+    let mut rounded = value.abs().round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(scale);
+    let text = rounded.to_string();
     let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
     let int_part = if int_part == "0" { "" } else { int_part };
     let overflow = int_part.len() > int_digits;
@@ -521,8 +553,15 @@ fn parse_with_template(text: &str, template: &str) -> Result<Parsed> {
                     "HH" | "HH12" | "HH24" => p.hour = fit(read_number(&mut input, 2, pattern)?, pattern)?,
                     "MI" => p.minute = fit(read_number(&mut input, 2, pattern)?, pattern)?,
                     "SS" => p.second = fit(read_number(&mut input, 2, pattern)?, pattern)?,
-                    "MS" => p.micros = fit(read_number(&mut input, 3, pattern)?, pattern)? * 1000,
-                    "US" => p.micros = fit(read_number(&mut input, 6, pattern)?, pattern)?,
+                    "MS" | "US" => {
+                        // Fraction digits: `.5` is half a second either way.
+                        let before = input.trim_start().len();
+                        let n = fit(read_number(&mut input, if pattern == "MS" { 3 } else { 6 }, pattern)?, pattern)?;
+                        let digits = u32::try_from(before - input.len()).unwrap_or(6).min(6);
+                        let scale =
+                            if pattern == "MS" { 1000 * 10u32.pow(3 - digits.min(3)) } else { 10u32.pow(6 - digits) };
+                        p.micros = n.saturating_mul(scale);
+                    }
                     "AM" | "PM" | "am" | "pm" | "A.M." | "P.M." | "a.m." | "p.m." => {
                         let t = input.trim_start();
                         let upper = t.get(..2).map(str::to_ascii_uppercase);
@@ -664,6 +703,7 @@ mod tests {
         assert_eq!(fmt("2024-03-05 14:07:09", "Day, DD Month YYYY"), "Tuesday  , 05 March     2024");
         assert_eq!(fmt("2024-03-05 14:07:09", "FMDay, FMDD FMMonth YYYY"), "Tuesday, 5 March 2024");
         assert_eq!(fmt("2024-03-05 14:07:09", "HH12:MI AM Mon dy"), "02:07 PM Mar tue");
+        assert_eq!(fmt("2024-03-05 14:07:09", "yyyy-mm-dd hh24:mi:ss"), "2024-03-05 14:07:09");
         assert_eq!(fmt("2024-03-01 00:00:00", "DDth \"of\" MON, Q"), "01st of MAR, 1");
         assert_eq!(fmt("2024-12-30 00:00:00", "IYYY-IW-ID"), "2025-01-1");
     }
@@ -685,6 +725,7 @@ mod tests {
         assert_eq!(num("12", "S999"), " +12");
         assert_eq!(num("-485", "999PR"), "<485>");
         assert_eq!(num("1.5", "FM9.99"), "1.5");
+        assert_eq!(num("1234", "9999.99999999999999999999999999999"), " 1234.00000000000000000000000000000");
         assert_eq!(num("1.5", "FM9.99€"), "1.5€");
         assert_eq!(num("-1.5", "FM9.990MI"), "1.500-");
         assert_eq!(num("1.5", "FM9.99MI"), "1.5");
@@ -705,6 +746,10 @@ mod tests {
             Some(Value::TimestampTz(ts("2024-03-05 14:07:09")))
         );
         assert!(to_date("2024-13-01", "YYYY-MM-DD").is_err());
+        assert_eq!(
+            to_timestamp("2024-03-05 14:07:09.5", "yyyy-mm-dd hh24:mi:ss.ms").ok(),
+            Some(Value::TimestampTz(ts("2024-03-05 14:07:09.5")))
+        );
         assert!(to_date("xx", "YYYY").is_err());
         assert!(to_date("éé 2024", "Mon YYYY").is_err());
         assert_eq!(

@@ -1055,7 +1055,7 @@ fn round(f: Func, v: &Value, digits: Option<&Value>) -> Result<Value> {
             } else {
                 q.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
             };
-            q * m
+            q.checked_mul(m).ok_or_else(|| data_exception("22003", "value overflows numeric format"))?
         }
     };
     Ok(Value::Numeric(r))

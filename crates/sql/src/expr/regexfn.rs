@@ -15,14 +15,25 @@ use crate::error::{Result, SqlError, data_exception};
 const CACHE_SIZE: usize = 32;
 
 thread_local! {
-    static CACHE: RefCell<Vec<(String, bool, Arc<Regex>)>> = const { RefCell::new(Vec::new()) };
+    static CACHE: RefCell<Vec<(String, Options, Arc<Regex>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How a pattern matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// `~*`, flag `i`.
+    pub case_insensitive: bool,
+    /// Flag `n`: `.` and bracket expressions do not match a newline, `^`
+    /// and `$` match at line ends. Without it (PostgreSQL's default) `.`
+    /// matches a newline too.
+    pub newline_sensitive: bool,
 }
 
 /// The compiled pattern, from the cache when it was compiled recently.
-pub(crate) fn compile(pattern: &str, case_insensitive: bool) -> Result<Arc<Regex>> {
+pub(crate) fn compile(pattern: &str, options: Options) -> Result<Arc<Regex>> {
     let hit = CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let at = c.iter().position(|(p, ci, _)| p == pattern && *ci == case_insensitive)?;
+        let at = c.iter().position(|(p, o, _)| p == pattern && *o == options)?;
         // Move to the front: the least recently used entry falls off the end.
         let entry = c.remove(at);
         let re = entry.2.clone();
@@ -34,14 +45,16 @@ pub(crate) fn compile(pattern: &str, case_insensitive: bool) -> Result<Arc<Regex
     }
     let re = Arc::new(
         regex::RegexBuilder::new(pattern)
-            .case_insensitive(case_insensitive)
+            .case_insensitive(options.case_insensitive)
+            .dot_matches_new_line(!options.newline_sensitive)
+            .multi_line(options.newline_sensitive)
             .size_limit(1 << 20)
             .build()
             .map_err(|e| data_exception("2201B", format!("invalid regular expression: {e}")))?,
     );
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        c.insert(0, (pattern.to_owned(), case_insensitive, re.clone()));
+        c.insert(0, (pattern.to_owned(), options, re.clone()));
         c.truncate(CACHE_SIZE);
     });
     Ok(re)
@@ -49,25 +62,27 @@ pub(crate) fn compile(pattern: &str, case_insensitive: bool) -> Result<Arc<Regex
 
 /// Whether `text` matches `pattern` somewhere (`~`, `~*`).
 pub(crate) fn is_match(text: &str, pattern: &str, case_insensitive: bool) -> Result<bool> {
-    Ok(compile(pattern, case_insensitive)?.is_match(text))
+    Ok(compile(pattern, Options { case_insensitive, newline_sensitive: false })?.is_match(text))
 }
 
 /// The flags of a `regexp_*` call.
 struct Flags {
     global: bool,
-    case_insensitive: bool,
+    options: Options,
 }
 
 fn flags(text: Option<&str>, function: &str, global_allowed: bool) -> Result<Flags> {
-    let mut f = Flags { global: false, case_insensitive: false };
+    let mut f = Flags { global: false, options: Options::default() };
     for c in text.unwrap_or("").chars() {
         match c {
             'g' if global_allowed => f.global = true,
-            'i' => f.case_insensitive = true,
-            'c' => f.case_insensitive = false,
-            // Newline-sensitivity and syntax flags memdb's matcher does not
-            // distinguish: accepted so portable calls work.
-            'n' | 'p' | 'w' | 's' | 'x' | 't' => {}
+            'i' => f.options.case_insensitive = true,
+            'c' => f.options.case_insensitive = false,
+            'n' | 'm' => f.options.newline_sensitive = true,
+            's' => f.options.newline_sensitive = false,
+            // Partial newline sensitivity and syntax flags memdb's matcher
+            // does not distinguish: accepted so portable calls work.
+            'p' | 'w' | 'x' | 't' => {}
             'g' => {
                 return Err(SqlError::InvalidParameter(format!("{function}() does not support the \"global\" option")));
             }
@@ -85,7 +100,7 @@ fn text_array(items: impl IntoIterator<Item = Value>) -> Value {
 /// the replacement insert a group, `\&` the whole match, `\\` a backslash.
 pub(crate) fn replace(source: &str, pattern: &str, replacement: &str, flag_text: Option<&str>) -> Result<String> {
     let f = flags(flag_text, "regexp_replace", true)?;
-    let re = compile(pattern, f.case_insensitive)?;
+    let re = compile(pattern, f.options)?;
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
     for caps in re.captures_iter(source) {
@@ -130,7 +145,7 @@ pub(crate) fn replace(source: &str, pattern: &str, replacement: &str, flag_text:
 /// does not match.
 pub(crate) fn first_match(source: &str, pattern: &str, flag_text: Option<&str>) -> Result<Value> {
     let f = flags(flag_text, "regexp_match", false)?;
-    let re = compile(pattern, f.case_insensitive)?;
+    let re = compile(pattern, f.options)?;
     Ok(re.captures(source).map_or(Value::Null, |caps| groups(&caps)))
 }
 
@@ -138,7 +153,7 @@ pub(crate) fn first_match(source: &str, pattern: &str, flag_text: Option<&str>) 
 /// match only without it).
 pub(crate) fn all_matches(source: &str, pattern: &str, flag_text: Option<&str>) -> Result<Vec<Value>> {
     let f = flags(flag_text, "regexp_matches", true)?;
-    let re = compile(pattern, f.case_insensitive)?;
+    let re = compile(pattern, f.options)?;
     let mut out = Vec::new();
     for caps in re.captures_iter(source) {
         out.push(groups(&caps));
@@ -160,7 +175,7 @@ fn groups(caps: &regex::Captures<'_>) -> Value {
 /// matches; an empty match splits between characters.
 pub(crate) fn split(source: &str, pattern: &str, flag_text: Option<&str>) -> Result<Vec<Value>> {
     let f = flags(flag_text, "regexp_split_to_array", false)?;
-    let re = compile(pattern, f.case_insensitive)?;
+    let re = compile(pattern, f.options)?;
     let mut out = Vec::new();
     let mut start = 0;
     for m in re.find_iter(source) {
@@ -191,7 +206,7 @@ pub(crate) fn count(source: &str, pattern: &str, start: i64, flag_text: Option<&
     if start < 1 {
         return Err(SqlError::InvalidParameter(format!("invalid value for parameter \"start\": {start}")));
     }
-    let re = compile(pattern, f.case_insensitive)?;
+    let re = compile(pattern, f.options)?;
     let from = source.char_indices().nth(usize::try_from(start - 1).unwrap_or(usize::MAX)).map(|(i, _)| i);
     let n = from.map_or(0, |i| re.find_iter(&source[i..]).count());
     Ok(Value::Int4(i32::try_from(n).unwrap_or(i32::MAX)))
@@ -200,7 +215,7 @@ pub(crate) fn count(source: &str, pattern: &str, start: i64, flag_text: Option<&
 /// `regexp_like(source, pattern [, flags])`
 pub(crate) fn like(source: &str, pattern: &str, flag_text: Option<&str>) -> Result<Value> {
     let f = flags(flag_text, "regexp_like", false)?;
-    Ok(Value::Bool(compile(pattern, f.case_insensitive)?.is_match(source)))
+    Ok(Value::Bool(compile(pattern, f.options)?.is_match(source)))
 }
 
 #[cfg(test)]
@@ -219,6 +234,10 @@ mod tests {
         assert_eq!(replace("ABC", "b", "x", Some("i")).ok(), Some("AxC".into()));
         assert!(replace("a", "(", "x", None).is_err());
         assert!(replace("a", "a", "x", Some("q")).is_err());
+        // `.` matches a newline unless the `n` flag asks for lines.
+        assert_eq!(replace("a\nb", "a.b", "X", None).ok(), Some("X".into()));
+        assert_eq!(replace("a\nb", "^b", "X", Some("n")).ok(), Some("a\nX".into()));
+        assert_eq!(replace("a\nb", "^b", "X", None).ok(), Some("a\nb".into()));
     }
 
     #[test]
