@@ -921,7 +921,7 @@ impl Binder<'_> {
         if name == "row" {
             return Err(unsupported("row constructors"));
         }
-        if let Some(function) = super::select::set_function(&name) {
+        if let Some(function) = crate::plan::TableFunction::lookup(&name) {
             return self.set_function_call(function, &name, &arg_exprs);
         }
         let func = Func::lookup(&name).ok_or_else(|| {

@@ -966,8 +966,8 @@ impl Binder<'_> {
         ordinality: bool,
     ) -> Result<Source> {
         let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
-        let function =
-            set_function(name).ok_or_else(|| SqlError::UndefinedFunction(format!("function {name} does not exist")))?;
+        let function = TableFunction::lookup(name)
+            .ok_or_else(|| SqlError::UndefinedFunction(format!("function {name} does not exist")))?;
         let mut bound = Vec::new();
         for a in args {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
@@ -1000,26 +1000,6 @@ impl Binder<'_> {
 
 /// Output columns by name and type.
 type NamedTypes = Vec<(String, DataType)>;
-
-/// The set-returning function of a name, if it is one.
-pub(super) fn set_function(name: &str) -> Option<TableFunction> {
-    Some(match name {
-        "generate_series" => TableFunction::GenerateSeries,
-        "unnest" => TableFunction::Unnest,
-        "jsonb_array_elements" => TableFunction::JsonArrayElements { binary: true, text: false },
-        "jsonb_array_elements_text" => TableFunction::JsonArrayElements { binary: true, text: true },
-        "json_array_elements" => TableFunction::JsonArrayElements { binary: false, text: false },
-        "json_array_elements_text" => TableFunction::JsonArrayElements { binary: false, text: true },
-        "jsonb_each" => TableFunction::JsonEach { binary: true, text: false },
-        "jsonb_each_text" => TableFunction::JsonEach { binary: true, text: true },
-        "json_each" => TableFunction::JsonEach { binary: false, text: false },
-        "json_each_text" => TableFunction::JsonEach { binary: false, text: true },
-        "jsonb_object_keys" | "json_object_keys" => TableFunction::JsonObjectKeys,
-        "regexp_split_to_table" => TableFunction::RegexpSplitToTable,
-        "regexp_matches" => TableFunction::RegexpMatches,
-        _ => return None,
-    })
-}
 
 /// Checks and casts a set-returning function's arguments; returns them
 /// with the function's output columns.

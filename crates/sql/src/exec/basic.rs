@@ -217,92 +217,86 @@ impl<'p> FunctionOp<'p> {
 
 /// Starts a set-returning function on evaluated arguments.
 fn start_function(function: TableFunction, values: Vec<Value>) -> Result<FunctionState> {
-    {
-        // A NULL argument gives no rows (the functions are strict).
-        if values.iter().any(Value::is_null) {
-            return Ok(FunctionState::Done);
-        }
-        let text = |i: usize| match values.get(i) {
-            Some(Value::Text(s)) => Some(s.clone()),
-            Some(other) => Some(other.to_string()),
-            None => None,
-        };
-        let rows =
-            |items: Vec<Value>| FunctionState::Rows(items.into_iter().map(|v| vec![v]).collect::<Vec<_>>().into_iter());
-        Ok(match function {
-            TableFunction::Unnest => match values.into_iter().next() {
-                Some(Value::Array(a)) => rows(a.elements),
-                _ => FunctionState::Done,
-            },
-            TableFunction::JsonArrayElements { binary, text } => {
-                match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
-                    serde_json::Value::Array(items) => {
-                        rows(items.into_iter().map(|j| json_out(j, binary, text)).collect())
-                    }
-                    serde_json::Value::Object(_) => {
-                        return Err(SqlError::InvalidParameter("cannot extract elements from an object".into()));
-                    }
-                    _ => return Err(SqlError::InvalidParameter("cannot extract elements from a scalar".into())),
-                }
-            }
-            TableFunction::JsonEach { binary, text } => {
-                match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
-                    serde_json::Value::Object(map) => FunctionState::Rows(
-                        map.into_iter()
-                            .map(|(k, v)| vec![Value::Text(k), json_out(v, binary, text)])
-                            .collect::<Vec<_>>()
-                            .into_iter(),
-                    ),
-                    _ => {
-                        return Err(SqlError::InvalidParameter("cannot call json_each on a non-object".into()));
-                    }
-                }
-            }
-            TableFunction::JsonObjectKeys => match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
-                serde_json::Value::Object(map) => rows(map.into_iter().map(|(k, _)| Value::Text(k)).collect()),
-                serde_json::Value::Array(_) => {
-                    return Err(SqlError::InvalidParameter("cannot call jsonb_object_keys on an array".into()));
-                }
-                _ => return Err(SqlError::InvalidParameter("cannot call jsonb_object_keys on a scalar".into())),
-            },
-            TableFunction::RegexpSplitToTable => rows(crate::expr::regexfn::split(
-                &text(0).unwrap_or_default(),
-                &text(1).unwrap_or_default(),
-                text(2).as_deref(),
-            )?),
-            TableFunction::RegexpMatches => rows(crate::expr::regexfn::all_matches(
-                &text(0).unwrap_or_default(),
-                &text(1).unwrap_or_default(),
-                text(2).as_deref(),
-            )?),
-            TableFunction::GenerateSeries => {
-                let mut it = values.into_iter();
-                let (start, stop) = (it.next().unwrap_or(Value::Null), it.next().unwrap_or(Value::Null));
-                let step = match it.next() {
-                    Some(s) => s,
-                    None if matches!(start, Value::Timestamp(_) | Value::TimestampTz(_) | Value::Date(_)) => {
-                        return Err(SqlError::UndefinedFunction(
-                            "function generate_series(timestamp, timestamp) does not exist".into(),
-                        ));
-                    }
-                    None => Value::Int4(1),
-                };
-                let zero = step.sql_cmp(&Value::Int4(0));
-                let ascending = match &step {
-                    Value::Interval(i) => i.span_micros() > 0,
-                    _ => zero == Some(std::cmp::Ordering::Greater),
-                };
-                let is_zero = match &step {
-                    Value::Interval(i) => i.is_zero(),
-                    _ => zero == Some(std::cmp::Ordering::Equal),
-                };
-                if is_zero {
-                    return Err(SqlError::InvalidParameter("step size cannot equal zero".into()));
-                }
-                FunctionState::Series { next: start, stop, step, ascending }
-            }
-        })
+    // A NULL argument gives no rows (the functions are strict).
+    if values.iter().any(Value::is_null) {
+        return Ok(FunctionState::Done);
     }
+    let text = |i: usize| match values.get(i) {
+        Some(Value::Text(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+        None => None,
+    };
+    let rows =
+        |items: Vec<Value>| FunctionState::Rows(items.into_iter().map(|v| vec![v]).collect::<Vec<_>>().into_iter());
+    Ok(match function {
+        TableFunction::Unnest => match values.into_iter().next() {
+            Some(Value::Array(a)) => rows(a.elements),
+            _ => FunctionState::Done,
+        },
+        TableFunction::JsonArrayElements { binary, text } => {
+            match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
+                serde_json::Value::Array(items) => rows(items.into_iter().map(|j| json_out(j, binary, text)).collect()),
+                serde_json::Value::Object(_) => {
+                    return Err(SqlError::InvalidParameter("cannot extract elements from an object".into()));
+                }
+                _ => return Err(SqlError::InvalidParameter("cannot extract elements from a scalar".into())),
+            }
+        }
+        TableFunction::JsonEach { binary, text } => match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
+            serde_json::Value::Object(map) => FunctionState::Rows(
+                map.into_iter()
+                    .map(|(k, v)| vec![Value::Text(k), json_out(v, binary, text)])
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            _ => {
+                return Err(SqlError::InvalidParameter("cannot call json_each on a non-object".into()));
+            }
+        },
+        TableFunction::JsonObjectKeys => match json_arg(values.into_iter().next().unwrap_or(Value::Null))? {
+            serde_json::Value::Object(map) => rows(map.into_iter().map(|(k, _)| Value::Text(k)).collect()),
+            serde_json::Value::Array(_) => {
+                return Err(SqlError::InvalidParameter("cannot call jsonb_object_keys on an array".into()));
+            }
+            _ => return Err(SqlError::InvalidParameter("cannot call jsonb_object_keys on a scalar".into())),
+        },
+        TableFunction::RegexpSplitToTable => rows(crate::expr::regexfn::split(
+            &text(0).unwrap_or_default(),
+            &text(1).unwrap_or_default(),
+            text(2).as_deref(),
+        )?),
+        TableFunction::RegexpMatches => rows(crate::expr::regexfn::all_matches(
+            &text(0).unwrap_or_default(),
+            &text(1).unwrap_or_default(),
+            text(2).as_deref(),
+        )?),
+        TableFunction::GenerateSeries => {
+            let mut it = values.into_iter();
+            let (start, stop) = (it.next().unwrap_or(Value::Null), it.next().unwrap_or(Value::Null));
+            let step = match it.next() {
+                Some(s) => s,
+                None if matches!(start, Value::Timestamp(_) | Value::TimestampTz(_) | Value::Date(_)) => {
+                    return Err(SqlError::UndefinedFunction(
+                        "function generate_series(timestamp, timestamp) does not exist".into(),
+                    ));
+                }
+                None => Value::Int4(1),
+            };
+            let zero = step.sql_cmp(&Value::Int4(0));
+            let ascending = match &step {
+                Value::Interval(i) => i.span_micros() > 0,
+                _ => zero == Some(std::cmp::Ordering::Greater),
+            };
+            let is_zero = match &step {
+                Value::Interval(i) => i.is_zero(),
+                _ => zero == Some(std::cmp::Ordering::Equal),
+            };
+            if is_zero {
+                return Err(SqlError::InvalidParameter("step size cannot equal zero".into()));
+            }
+            FunctionState::Series { next: start, stop, step, ascending }
+        }
+    })
 }
 
 impl FunctionState {

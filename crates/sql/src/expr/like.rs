@@ -71,16 +71,22 @@ fn matches(text: &[char], pattern: &[Token]) -> bool {
     pattern[p..].iter().all(|tok| *tok == Token::Any)
 }
 
+/// The escape character of `ESCAPE 'e'`: one character, or none for an
+/// empty string (22019 otherwise).
+fn escape_char(escape: &str) -> crate::Result<Option<char>> {
+    let mut chars = escape.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => Ok(None),
+        (Some(c), None) => Ok(Some(c)),
+        _ => Err(crate::error::data_exception("22019", "invalid escape string")),
+    }
+}
+
 /// A pattern written for another escape character (`LIKE … ESCAPE 'e'`;
 /// an empty one means none) rewritten for the default one, `\`.
 pub(crate) fn with_escape(pattern: &str, escape: &str) -> crate::Result<String> {
     use crate::error::data_exception;
-    let mut chars = escape.chars();
-    let escape = match (chars.next(), chars.next()) {
-        (None, _) => None,
-        (Some(c), None) => Some(c),
-        _ => return Err(data_exception("22019", "invalid escape string")),
-    };
+    let escape = escape_char(escape)?;
     let mut out = String::with_capacity(pattern.len() + 2);
     let mut it = pattern.chars();
     while let Some(c) = it.next() {
@@ -104,12 +110,7 @@ pub(crate) fn with_escape(pattern: &str, escape: &str) -> crate::Result<String> 
 /// makes the next character literal, the rest is regular-expression syntax.
 pub(crate) fn similar_to_regex(pattern: &str, escape: &str) -> crate::Result<String> {
     use crate::error::data_exception;
-    let mut chars = escape.chars();
-    let escape = match (chars.next(), chars.next()) {
-        (None, _) => None,
-        (Some(c), None) => Some(c),
-        _ => return Err(data_exception("22019", "invalid escape string")),
-    };
+    let escape = escape_char(escape)?;
     let mut out = String::from("^(?:");
     let mut it = pattern.chars();
     let mut in_brackets = false;

@@ -333,6 +333,32 @@ pub enum AggregateFunc {
     BitOr,
 }
 
+impl AggregateFunc {
+    /// The function's SQL name (EXPLAIN shows it).
+    pub fn name(self) -> &'static str {
+        match self {
+            AggregateFunc::CountStar | AggregateFunc::Count => "count",
+            AggregateFunc::Sum => "sum",
+            AggregateFunc::Avg => "avg",
+            AggregateFunc::Min => "min",
+            AggregateFunc::Max => "max",
+            AggregateFunc::StringAgg => "string_agg",
+            AggregateFunc::ArrayAgg => "array_agg",
+            AggregateFunc::BoolAnd => "bool_and",
+            AggregateFunc::BoolOr => "bool_or",
+            AggregateFunc::JsonAgg => "json_agg",
+            AggregateFunc::JsonbAgg => "jsonb_agg",
+            AggregateFunc::JsonObjectAgg => "json_object_agg",
+            AggregateFunc::StddevSamp => "stddev",
+            AggregateFunc::StddevPop => "stddev_pop",
+            AggregateFunc::VarSamp => "variance",
+            AggregateFunc::VarPop => "var_pop",
+            AggregateFunc::BitAnd => "bit_and",
+            AggregateFunc::BitOr => "bit_or",
+        }
+    }
+}
+
 /// One aggregate call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregateCall {
@@ -465,6 +491,31 @@ pub enum TableFunction {
 }
 
 impl TableFunction {
+    /// Every set-returning function.
+    pub const ALL: [TableFunction; 13] = [
+        TableFunction::GenerateSeries,
+        TableFunction::Unnest,
+        TableFunction::JsonArrayElements { binary: true, text: false },
+        TableFunction::JsonArrayElements { binary: true, text: true },
+        TableFunction::JsonArrayElements { binary: false, text: false },
+        TableFunction::JsonArrayElements { binary: false, text: true },
+        TableFunction::JsonEach { binary: true, text: false },
+        TableFunction::JsonEach { binary: true, text: true },
+        TableFunction::JsonEach { binary: false, text: false },
+        TableFunction::JsonEach { binary: false, text: true },
+        TableFunction::JsonObjectKeys,
+        TableFunction::RegexpSplitToTable,
+        TableFunction::RegexpMatches,
+    ];
+
+    /// The function of a SQL name, if it is one.
+    pub fn lookup(name: &str) -> Option<TableFunction> {
+        if name == "json_object_keys" {
+            return Some(TableFunction::JsonObjectKeys);
+        }
+        TableFunction::ALL.into_iter().find(|f| f.name() == name)
+    }
+
     /// The function's SQL name (EXPLAIN shows it).
     pub fn name(self) -> &'static str {
         match self {

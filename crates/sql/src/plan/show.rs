@@ -5,7 +5,7 @@
 use memdb_engine::Value;
 
 use super::{AggregateCall, AggregateFunc, JoinKind, Plan, SortKey};
-use crate::expr::{BinOp, Expr, SubqueryKind};
+use crate::expr::{Expr, SubqueryKind};
 
 /// The names of a node's output columns, as expressions over them read.
 pub(crate) fn output_names(plan: &Plan) -> Vec<String> {
@@ -87,7 +87,7 @@ pub(crate) fn expr(e: &Expr, names: &[String]) -> String {
         Expr::Not(x) => format!("(NOT {})", show(x)),
         Expr::And(a, b) => format!("({} AND {})", show(a), show(b)),
         Expr::Or(a, b) => format!("({} OR {})", show(a), show(b)),
-        Expr::Binary(op, a, b) => format!("({} {} {})", show(a), binop(*op), show(b)),
+        Expr::Binary(op, a, b) => format!("({} {} {})", show(a), op.symbol(), show(b)),
         Expr::Neg(x) => format!("(- {})", show(x)),
         Expr::IsNull(x) => format!("({} IS NULL)", show(x)),
         Expr::IsBool(x, true) => format!("({} IS TRUE)", show(x)),
@@ -129,28 +129,12 @@ pub(crate) fn expr(e: &Expr, names: &[String]) -> String {
     }
 }
 
-fn binop(op: BinOp) -> &'static str {
-    op.symbol()
-}
-
 /// An aggregate call (`count(*)`, `sum(t.x)`).
 pub(crate) fn aggregate(a: &AggregateCall, names: &[String]) -> String {
-    let name = match a.func {
-        AggregateFunc::CountStar => return "count(*)".to_owned(),
-        AggregateFunc::StddevSamp => "stddev".to_owned(),
-        AggregateFunc::VarSamp => "variance".to_owned(),
-        other => {
-            let debug = format!("{other:?}");
-            let mut snake = String::new();
-            for (i, c) in debug.chars().enumerate() {
-                if c.is_ascii_uppercase() && i > 0 {
-                    snake.push('_');
-                }
-                snake.push(c.to_ascii_lowercase());
-            }
-            snake
-        }
-    };
+    if a.func == AggregateFunc::CountStar {
+        return "count(*)".to_owned();
+    }
+    let name = a.func.name();
     let args: Vec<String> = a.args.iter().map(|e| expr(e, names)).collect();
     format!("{name}({}{})", if a.distinct { "DISTINCT " } else { "" }, args.join(", "))
 }
