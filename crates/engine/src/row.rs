@@ -221,6 +221,36 @@ pub fn decode_selected(data: &[u8], types: &[DataType], wanted: &[bool]) -> Resu
     Ok(values)
 }
 
+/// Decodes into `out`, reusing its vectors and text buffers: a scan that
+/// keeps its row buffers between batches allocates nothing per row once
+/// they are warm. `out` ends with one value per column of `types`; columns
+/// not `wanted` (`None`: all are) and columns the row predates are NULL.
+/// Returns how many columns the row holds (those past it predate the row).
+pub fn decode_into(data: &[u8], types: &[DataType], wanted: Option<&[bool]>, out: &mut Vec<Value>) -> Result<usize> {
+    out.resize_with(types.len(), || Value::Null);
+    let (mut reader, ncols, bitmap) = header(data, types)?;
+    let is_wanted = |i: usize| wanted.is_none_or(|w| w.get(i).copied().unwrap_or(false));
+    let last = match wanted {
+        None => ncols,
+        Some(w) => w.iter().rposition(|w| *w).map_or(0, |i| i + 1).min(ncols),
+    };
+    for (i, (ty, slot)) in types.iter().zip(out.iter_mut()).enumerate() {
+        if i >= last {
+            if !slot.is_null() {
+                *slot = Value::Null;
+            }
+        } else if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+            *slot = Value::Null;
+        } else if is_wanted(i) {
+            reader.field_into(ty, slot)?;
+        } else {
+            reader.skip_field(ty)?;
+            *slot = Value::Null;
+        }
+    }
+    Ok(ncols)
+}
+
 /// Decodes one column without materializing the others; `None` when the row
 /// predates the column (see the module docs).
 pub fn decode_column(data: &[u8], types: &[DataType], column: usize) -> Result<Option<Value>> {
@@ -305,10 +335,13 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn string(&mut self) -> Result<String> {
+    fn str(&mut self) -> Result<&'a str> {
         // SIMD validation: rows are read far more often than written.
-        let text = simdutf8::basic::from_utf8(self.bytes()?).map_err(|_| corrupt("invalid UTF-8"))?;
-        Ok(text.to_owned())
+        simdutf8::basic::from_utf8(self.bytes()?).map_err(|_| corrupt("invalid UTF-8"))
+    }
+
+    fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_owned)
     }
 
     fn fixed_width(ty: &DataType) -> Option<usize> {
@@ -327,6 +360,21 @@ impl<'a> Reader<'a> {
             Some(n) => self.take(n).map(|_| ()),
             None => self.bytes().map(|_| ()),
         }
+    }
+
+    /// Like [`Reader::field`], overwriting `slot` and keeping its text
+    /// buffer when it already holds text.
+    fn field_into(&mut self, ty: &DataType, slot: &mut Value) -> Result<()> {
+        match (ty, &mut *slot) {
+            (DataType::Text | DataType::Varchar(_) | DataType::Char(_), Value::Text(s))
+            | (DataType::Json, Value::Json(s)) => {
+                let text = self.str()?;
+                s.clear();
+                s.push_str(text);
+            }
+            _ => *slot = self.field(ty)?,
+        }
+        Ok(())
     }
 
     fn field(&mut self, ty: &DataType) -> Result<Value> {
@@ -412,6 +460,30 @@ mod tests {
             Value::Jsonb(Box::new(serde_json::json!({"a": [1, 2]}))),
         ];
         (values, types)
+    }
+
+    #[test]
+    fn decoding_into_reused_buffers_matches_a_fresh_decode() {
+        let (values, types) = sample();
+        let data = encode(&values, &types).unwrap();
+        let mut wanted = vec![false; types.len()];
+        wanted[2] = true;
+        wanted[5] = true;
+        // A buffer left over from another row: wrong length, text in a
+        // column that is now NULL or not wanted, text to be overwritten.
+        let mut out = vec![Value::from("old text that is longer"); 3];
+        assert_eq!(decode_into(&data, &types, Some(&wanted), &mut out).unwrap(), types.len());
+        assert_eq!(out, decode_selected(&data, &types, &wanted).unwrap());
+        assert_eq!(decode_into(&data, &types, None, &mut out).unwrap(), types.len());
+        assert_eq!(out, values);
+        // A row written before the last column existed.
+        let short = encode(&values[..4], &types[..4]).unwrap();
+        out.push(Value::from("stale"));
+        assert_eq!(decode_into(&short, &types, None, &mut out).unwrap(), 4);
+        assert_eq!(out.len(), types.len());
+        assert_eq!(&out[..4], &values[..4]);
+        assert!(out[4..].iter().all(Value::is_null));
+        assert!(decode_into(&data[..data.len() - 1], &types, None, &mut out).is_err(), "truncated");
     }
 
     #[test]

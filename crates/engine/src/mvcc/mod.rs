@@ -94,6 +94,11 @@ impl VersionCell {
         self.0.get_shared(Ordering::Acquire, &guard)
     }
 
+    /// The version in the cell, uncounted, valid while `guard` lives.
+    pub fn peek<'g>(&self, guard: &'g Guard) -> Option<&'g Version> {
+        self.0.load(Ordering::Acquire, guard).as_ref()
+    }
+
     /// Whether the cell is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_null(Ordering::Acquire)
@@ -182,7 +187,7 @@ impl Snapshot {
 
     /// The version of a chain this snapshot sees, valid while `guard` lives.
     pub fn find<'g>(&self, head: &VersionCell, guard: &'g Guard) -> Option<&'g Version> {
-        let mut cur = head.0.load(Ordering::Acquire, guard).as_ref();
+        let mut cur = head.peek(guard);
         while let Some(v) = cur {
             let begin = v.begin();
             if self.begun(begin) {

@@ -47,7 +47,7 @@ pub use end::CommitInfo;
 pub(crate) use end::WriteSummary;
 pub(crate) use lock::RowLock;
 pub use lock::{LockMode, LockWait};
-pub use read::{Scan, ScanCursor, ScanRange};
+pub use read::{RowBatch, Scan, ScanCursor, ScanRange};
 
 /// Isolation levels, named as PostgreSQL names them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

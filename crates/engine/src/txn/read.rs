@@ -264,6 +264,23 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Replaces `out`'s rows with the next batch of a cursor's rows,
+    /// reusing their buffers; returns `false` once the cursor is exhausted
+    /// (`out` is then empty). The rows are the same as [`Transaction::fetch`]'s.
+    pub fn fetch_batch(&self, cursor: &mut ScanCursor, out: &mut RowBatch) -> Result<bool> {
+        self.check_active()?;
+        out.clear();
+        while !cursor.done {
+            cursor.refill_batch(self, out)?;
+            if !out.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
 /// Looks an index of the table up by name.
 fn find_index(table: &Table, name: &str) -> Result<Arc<IndexStorage>> {
     let schema =
@@ -315,6 +332,17 @@ fn read_visible_selected(
 ) -> Result<Option<Vec<Value>>> {
     let Some(slot) = storage.slab.get(row_id) else { return Ok(None) };
     txn.snapshot.with_visible(slot, |v| decode_with(storage, v, wanted)).transpose()
+}
+
+/// Reads the stamps of each chain's newest version, so that their cache
+/// misses overlap (the loads are independent and nothing branches on
+/// them) before the visibility checks walk the chains one by one.
+fn warm_heads<'s>(heads: impl Iterator<Item = &'s crate::mvcc::VersionCell>, guard: &Guard) {
+    let mut sum = 0u64;
+    for head in heads {
+        sum ^= head.peek(guard).map_or(0, crate::mvcc::Version::begin);
+    }
+    std::hint::black_box(sum);
 }
 
 /// Reads the first byte of each version's row data, so that the cache
@@ -388,44 +416,43 @@ impl ScanCursor {
         self.wanted = Some(wanted);
     }
 
-    /// Fetches the next batch of index entries or row ids into `out`.
-    fn refill(&mut self, txn: &Transaction, out: &mut Vec<Row>) -> Result<()> {
+    /// Whether the caller wants no column at all (`count(*)`): rows are
+    /// then only checked for visibility, their data never read.
+    fn wants_nothing(&self) -> bool {
+        self.wanted.as_deref().is_some_and(|w| !w.contains(&true)) && matches!(self.cursor, Cursor::Rows { .. })
+    }
+
+    /// The visible versions of the next batch of row ids or index entries
+    /// (with the entry, for an index), valid while `guard` lives. The index
+    /// comes back too, to check entries against the rows.
+    fn next_visible<'g>(&mut self, txn: &Transaction, guard: &'g Guard) -> Visible<'g> {
         let storage = self.table.storage().clone();
         let size = self.batch;
         self.batch = (size * 4).min(SCAN_BATCH);
-        match &mut self.cursor {
+        // In passes: every row's visible version, then (by the caller) the
+        // row data, then the decoding. Each pass does little per row, so
+        // the cache misses of many rows are in flight at once instead of
+        // one after another.
+        let visible = |id: RowId| storage.slab.get(id).and_then(|slot| txn.snapshot.find(slot, guard));
+        let visible = match &mut self.cursor {
             Cursor::Rows { next, high } => {
-                let ids: Vec<RowId> = if self.reverse {
+                let ids = if self.reverse {
                     let from = next.saturating_sub(size as u64);
-                    let ids = (from..*next).rev().collect();
+                    let ids: Vec<RowId> = (from..*next).rev().collect();
                     *next = from;
                     ids
                 } else {
                     let to = (*next + size as u64).min(*high);
-                    let ids = (*next..to).collect();
+                    let ids: Vec<RowId> = (*next..to).collect();
                     *next = to;
                     ids
                 };
                 if ids.is_empty() {
                     self.done = true;
                 }
-                // In passes, as for an index below: every row's visible
-                // version, then the row data, then the decoding. Each pass
-                // does little per row, so the cache misses of many rows are
-                // in flight at once instead of one after another.
-                let guard = Guard::new();
-                let found: Vec<_> = ids
-                    .into_iter()
-                    .filter_map(|id| {
-                        let slot = storage.slab.get(id)?;
-                        txn.snapshot.find(slot, &guard).map(|v| (id, v))
-                    })
-                    .collect();
-                warm(found.iter().map(|(_, v)| *v));
-                for (id, version) in found {
-                    let physical = decode_with(&storage, version, self.wanted.as_deref())?;
-                    out.push(Row { id, values: self.table.logical_from(physical) });
-                }
+                warm_heads(ids.iter().filter_map(|&id| storage.slab.get(id)), guard);
+                let found = ids.into_iter().filter_map(|id| visible(id).map(|v| (None, id, v))).collect();
+                Visible { index: None, found }
             }
             Cursor::Index { index, lower, upper } => {
                 let batch = index.range_batch(lower, upper, self.reverse, size);
@@ -439,26 +466,130 @@ impl ScanCursor {
                         *lower = Bound::Excluded(last.clone());
                     }
                 }
-                // Find every visible version first: the loads are independent,
-                // so their cache misses overlap; then decode.
-                let guard = Guard::new();
-                let found: Vec<_> = batch
-                    .into_iter()
-                    .filter_map(|(entry, id)| {
-                        let slot = storage.slab.get(id)?;
-                        txn.snapshot.find(slot, &guard).map(|v| (entry, id, v))
-                    })
-                    .collect();
-                warm(found.iter().map(|(_, _, v)| *v));
-                for (entry, id, version) in found {
-                    let physical = decode_with(&storage, version, self.wanted.as_deref())?;
-                    if index.entry_matches(&entry, &physical, id) {
-                        out.push(Row { id, values: self.table.logical_from(physical) });
-                    }
-                }
+                let found =
+                    batch.into_iter().filter_map(|(entry, id)| visible(id).map(|v| (Some(entry), id, v))).collect();
+                Visible { index: Some(index.clone()), found }
             }
+        };
+        if !self.wants_nothing() {
+            warm(visible.found.iter().map(|(_, _, v)| *v));
+        }
+        visible
+    }
+
+    /// Fetches the next batch of index entries or row ids into `out`.
+    fn refill(&mut self, txn: &Transaction, out: &mut Vec<Row>) -> Result<()> {
+        let storage = self.table.storage().clone();
+        let nothing = self.wants_nothing();
+        let guard = Guard::new();
+        let Visible { index, found } = self.next_visible(txn, &guard);
+        for (entry, id, version) in found {
+            if nothing {
+                out.push(Row { id, values: vec![Value::Null; self.table.live.len()] });
+                continue;
+            }
+            let physical = decode_with(&storage, version, self.wanted.as_deref())?;
+            if let (Some(index), Some(entry)) = (&index, &entry)
+                && !index.entry_matches(entry, &physical, id)
+            {
+                continue;
+            }
+            out.push(Row { id, values: self.table.logical_from(physical) });
         }
         Ok(())
+    }
+
+    /// Like [`ScanCursor::refill`], decoding into the reused rows of `out`.
+    fn refill_batch(&mut self, txn: &Transaction, out: &mut RowBatch) -> Result<()> {
+        let storage = self.table.storage().clone();
+        let layout = storage.layout();
+        let (types, missing) = &*layout;
+        let nothing = self.wants_nothing();
+        let guard = Guard::new();
+        let Visible { index, found } = self.next_visible(txn, &guard);
+        for (entry, id, version) in found {
+            if out.rows.len() == out.len {
+                out.rows.push(Vec::new());
+            }
+            let row = &mut out.rows[out.len];
+            if nothing {
+                // Rows of this cursor are only ever all-NULL.
+                if row.len() != self.table.live.len() {
+                    row.clear();
+                    row.resize_with(self.table.live.len(), || Value::Null);
+                }
+            } else {
+                let present = crate::row::decode_into(&version.data, types, self.wanted.as_deref(), row)?;
+                for (i, slot) in row.iter_mut().enumerate().skip(present) {
+                    // Columns added after the row was written.
+                    if self.wanted.as_deref().is_none_or(|w| w.get(i).copied().unwrap_or(false)) {
+                        *slot = missing.get(i).cloned().unwrap_or(Value::Null);
+                    }
+                }
+                if let (Some(index), Some(entry)) = (&index, &entry)
+                    && !index.entry_matches(entry, row, id)
+                {
+                    continue;
+                }
+                if self.table.live.len() != row.len() {
+                    *row = self.table.to_logical(row);
+                }
+            }
+            out.ids.push(id);
+            out.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The visible versions one refill found.
+struct Visible<'g> {
+    index: Option<Arc<IndexStorage>>,
+    found: Vec<(Option<Key>, RowId, &'g crate::mvcc::Version)>,
+}
+
+/// A batch of scanned rows whose buffers are kept from one fetch to the
+/// next ([`Transaction::fetch_batch`]): each fetch overwrites the rows in
+/// place, reusing their vectors and text buffers, so a long scan allocates
+/// nothing per row. For consumers that read each row once and keep
+/// nothing of it (aggregates, the probe side of a hash join).
+#[derive(Debug, Default)]
+pub struct RowBatch {
+    ids: Vec<RowId>,
+    rows: Vec<Vec<Value>>,
+    len: usize,
+}
+
+impl RowBatch {
+    /// An empty batch.
+    pub fn new() -> RowBatch {
+        RowBatch::default()
+    }
+
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The rows (values of the live columns, in order) with their ids.
+    pub fn iter(&self) -> impl Iterator<Item = (RowId, &[Value])> {
+        self.ids.iter().copied().zip(self.rows[..self.len].iter().map(Vec::as_slice))
+    }
+
+    /// The `i`th row's values, for a caller that appends to it (a row id
+    /// column) before reading it.
+    pub fn values_mut(&mut self, i: usize) -> Option<&mut Vec<Value>> {
+        self.rows[..self.len].get_mut(i)
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.len = 0;
     }
 }
 

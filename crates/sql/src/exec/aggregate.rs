@@ -352,63 +352,66 @@ impl<'p> AggregateOp<'p> {
         if self.group_by.is_empty() {
             groups.push(Group { key: Vec::new(), accumulators: fresh(self.aggregates) });
         }
-        while let Some(batch) = input.next(cx)? {
-            for row in batch {
-                let g = if self.group_by.is_empty() {
-                    0
-                } else if let [e] = self.group_by {
-                    let key = e.eval_ref(&row, cx)?;
-                    match single.get(&key) {
-                        Some(&g) => g,
-                        None => {
-                            single.insert(&key, groups.len());
-                            groups.push(Group { key: vec![key.into_owned()], accumulators: fresh(self.aggregates) });
-                            groups.len() - 1
-                        }
+        let (group_by, aggregates) = (self.group_by, self.aggregates);
+        // The key of the current row (several grouping expressions), kept
+        // for the next row; a copy goes into the map for a new group only.
+        let mut key: Row = Vec::with_capacity(group_by.len());
+        input.drain(cx, &mut |row, cx| {
+            let g = if group_by.is_empty() {
+                0
+            } else if let [e] = group_by {
+                let key = e.eval_ref(row, cx)?;
+                match single.get(&key) {
+                    Some(&g) => g,
+                    None => {
+                        single.insert(&key, groups.len());
+                        groups.push(Group { key: vec![key.into_owned()], accumulators: fresh(aggregates) });
+                        groups.len() - 1
                     }
-                } else {
-                    let mut key = Vec::with_capacity(self.group_by.len());
-                    for e in self.group_by {
-                        key.push(match e {
-                            Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
-                            e => e.eval(&row, cx)?,
-                        });
-                    }
-                    match index.get(&key) {
-                        Some(&g) => g,
-                        None => {
-                            groups.push(Group { key: key.clone(), accumulators: fresh(self.aggregates) });
-                            index.insert(key, groups.len() - 1);
-                            groups.len() - 1
-                        }
-                    }
-                };
-                for (call, acc) in self.aggregates.iter().zip(groups[g].accumulators.iter_mut()) {
-                    if let Some(f) = &call.filter
-                        && !f.eval_predicate(&row, cx)?
-                    {
-                        continue;
-                    }
-                    // Plain aggregates of at most one argument (most of
-                    // them) take it in place, with no argument row built.
-                    if acc.collected.is_none() && call.order_by.is_empty() && call.args.len() <= 1 {
-                        match call.args.first() {
-                            None => acc.update(&[])?,
-                            Some(a) => acc.update(std::slice::from_ref(&*a.eval_ref(&row, cx)?))?,
-                        }
-                        continue;
-                    }
-                    let mut args = Vec::with_capacity(call.args.len() + call.order_by.len());
-                    for a in &call.args {
-                        args.push(a.eval(&row, cx)?);
-                    }
-                    for k in &call.order_by {
-                        args.push(k.expr.eval(&row, cx)?);
-                    }
-                    acc.add(args)?;
                 }
+            } else {
+                key.clear();
+                for e in group_by {
+                    key.push(match e {
+                        Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+                        e => e.eval(row, cx)?,
+                    });
+                }
+                match index.get(&key) {
+                    Some(&g) => g,
+                    None => {
+                        groups.push(Group { key: key.clone(), accumulators: fresh(aggregates) });
+                        index.insert(key.clone(), groups.len() - 1);
+                        groups.len() - 1
+                    }
+                }
+            };
+            for (call, acc) in aggregates.iter().zip(groups[g].accumulators.iter_mut()) {
+                if let Some(f) = &call.filter
+                    && !f.eval_predicate(row, cx)?
+                {
+                    continue;
+                }
+                // Plain aggregates of at most one argument (most of
+                // them) take it in place, with no argument row built.
+                if acc.collected.is_none() && call.order_by.is_empty() && call.args.len() <= 1 {
+                    match call.args.first() {
+                        None => acc.update(&[])?,
+                        Some(a) => acc.update(std::slice::from_ref(&*a.eval_ref(row, cx)?))?,
+                    }
+                    continue;
+                }
+                let mut args = Vec::with_capacity(call.args.len() + call.order_by.len());
+                for a in &call.args {
+                    args.push(a.eval(row, cx)?);
+                }
+                for k in &call.order_by {
+                    args.push(k.expr.eval(row, cx)?);
+                }
+                acc.add(args)?;
             }
-        }
+            Ok(())
+        })?;
         let mut out = Vec::with_capacity(groups.len());
         for group in groups {
             let mut row = group.key;

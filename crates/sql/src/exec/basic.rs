@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use memdb_engine::Value;
 
-use super::{BATCH, ExecCtx, Operator, Row};
+use super::{BATCH, ExecCtx, Operator, Row, Sink};
 use crate::error::{Result, SqlError};
 use crate::expr::{BinOp, Expr, arith};
 use crate::plan::{SetCall, TableFunction};
@@ -85,6 +85,11 @@ impl Operator for FilterOp<'_> {
         }
         Ok(None)
     }
+
+    fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let predicate = &self.predicate;
+        self.input.drain(cx, &mut |row, cx| if predicate.eval(row, cx)? { sink(row, cx) } else { Ok(()) })
+    }
 }
 
 /// Computes output columns.
@@ -102,19 +107,36 @@ impl Operator for ProjectOp<'_> {
         }
         Ok(Some(out))
     }
+
+    fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let exprs = self.exprs;
+        // One output row, refilled for every input row.
+        let mut out: Row = Vec::with_capacity(exprs.len());
+        self.input.drain(cx, &mut |row, cx| {
+            out.clear();
+            project_into(exprs, row, cx, &mut out)?;
+            sink(&out, cx)
+        })
+    }
 }
 
 /// Evaluates a projection list over one input row (a bare column reference
 /// is copied without going through the evaluator).
 pub(crate) fn project_row(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Row> {
     let mut values = Vec::with_capacity(exprs.len());
+    project_into(exprs, row, cx, &mut values)?;
+    Ok(values)
+}
+
+/// Appends a projection list's values over one input row to `out`.
+fn project_into(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>, out: &mut Row) -> Result<()> {
     for e in exprs {
-        values.push(match e {
+        out.push(match e {
             Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
             e => e.eval(row, cx)?,
         });
     }
-    Ok(values)
+    Ok(())
 }
 
 /// `LIMIT` / `OFFSET`.

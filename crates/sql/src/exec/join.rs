@@ -5,8 +5,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use memdb_engine::Value;
 
-use super::keymap::KeyMap;
-use super::{ExecCtx, Operator, Row};
+use super::keymap::{DenseKeys, KeyMap};
+use super::{ExecCtx, Operator, Row, Sink, drain_batches};
 use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::{JoinKind, Plan};
@@ -197,15 +197,71 @@ pub(crate) struct HashJoinOp<'p> {
     /// The output columns the plan above reads (`None`: all; empty: none,
     /// so a match emits a row of no columns).
     emit: Option<&'p [bool]>,
-    /// Build side index: key → first row with it; `chain[i]` links to the
-    /// next row with the same key (no allocation per key).
-    single: KeyMap<usize>,
-    multi: HashMap<Vec<Value>, usize>,
-    chain: Vec<usize>,
-    build_rows: Vec<Row>,
-    build_matched: Vec<bool>,
+    table: HashTable,
     finished_left: bool,
     emitted_unmatched: bool,
+}
+
+/// The build side of a hash join: its rows and an index on their keys.
+#[derive(Default)]
+struct HashTable {
+    /// Key → first row with it; `chain[i]` links to the next row with the
+    /// same key (no allocation per key).
+    single: KeyMap<usize>,
+    /// `single` as an array, when its keys are narrow-ranged integers.
+    dense: Option<DenseKeys>,
+    multi: HashMap<Vec<Value>, usize>,
+    chain: Vec<usize>,
+    rows: Vec<Row>,
+    matched: Vec<bool>,
+}
+
+impl HashTable {
+    /// Collects the build rows matching left row `l` into `found` (after
+    /// the residual condition; only the first for semi and anti joins,
+    /// which need no more), and marks them matched.
+    fn probe(
+        &mut self,
+        l: &[Value],
+        join: (JoinKind, &[Expr], Option<&Expr>),
+        cx: &mut ExecCtx<'_>,
+        found: &mut Vec<usize>,
+    ) -> Result<()> {
+        let (kind, left_keys, residual) = join;
+        found.clear();
+        let first = match left_keys {
+            // One key column: looked up in place, no key built.
+            [Expr::Column(i)] => match (l.get(*i), &self.dense) {
+                (Some(v), Some(dense)) => dense.get(v),
+                (Some(v), None) if !v.is_null() => self.single.get(v).copied(),
+                _ => None,
+            },
+            _ => match eval_keys(left_keys, l, cx)? {
+                Some(key) if key.len() == 1 => match &self.dense {
+                    Some(dense) => dense.get(&key[0]),
+                    None => self.single.get(&key[0]).copied(),
+                },
+                Some(key) => self.multi.get(&key).copied(),
+                None => None,
+            },
+        };
+        let mut next = first.unwrap_or(NONE);
+        while next != NONE {
+            let j = next;
+            next = self.chain[j];
+            if let Some(residual) = residual
+                && !residual.eval_predicate(&concat(l, &self.rows[j]), cx)?
+            {
+                continue;
+            }
+            found.push(j);
+            if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
+                break;
+            }
+            self.matched[j] = true;
+        }
+        Ok(())
+    }
 }
 
 impl<'p> HashJoinOp<'p> {
@@ -232,11 +288,7 @@ impl<'p> HashJoinOp<'p> {
             right_width,
             // Decided once here, not per matched row.
             emit: emit.map(|mask| if mask.contains(&true) { mask } else { &[] }),
-            single: KeyMap::default(),
-            multi: HashMap::default(),
-            chain: Vec::new(),
-            build_rows: Vec::new(),
-            build_matched: Vec::new(),
+            table: HashTable::default(),
             finished_left: false,
             emitted_unmatched: false,
         }
@@ -244,31 +296,32 @@ impl<'p> HashJoinOp<'p> {
 
     fn build_side(&mut self, cx: &mut ExecCtx<'_>) -> Result<()> {
         let Some(mut right) = self.right.take() else { return Ok(()) };
-        while let Some(batch) = right.next(cx)? {
-            for row in batch {
-                let index = self.build_rows.len();
-                self.chain.push(NONE);
-                if let [Expr::Column(i)] = self.right_keys {
-                    if let Some(v) = row.get(*i).filter(|v| !v.is_null())
-                        && let Some(p) = self.single.insert(v, index)
-                    {
-                        self.chain[index] = p;
-                    }
-                } else if let Some(mut key) = eval_keys(self.right_keys, &row, cx)? {
-                    let previous = if key.len() == 1 {
-                        let k = key.pop().unwrap_or(Value::Null);
-                        self.single.insert(&k, index)
-                    } else {
-                        self.multi.insert(key, index)
-                    };
-                    if let Some(p) = previous {
-                        self.chain[index] = p;
-                    }
+        let (table, right_keys) = (&mut self.table, self.right_keys);
+        right.drain(cx, &mut |row, cx| {
+            let index = table.rows.len();
+            table.chain.push(NONE);
+            if let [Expr::Column(i)] = right_keys {
+                if let Some(v) = row.get(*i).filter(|v| !v.is_null())
+                    && let Some(p) = table.single.insert(v, index)
+                {
+                    table.chain[index] = p;
                 }
-                self.build_rows.push(row);
+            } else if let Some(mut key) = eval_keys(right_keys, row, cx)? {
+                let previous = if key.len() == 1 {
+                    let k = key.pop().unwrap_or(Value::Null);
+                    table.single.insert(&k, index)
+                } else {
+                    table.multi.insert(key, index)
+                };
+                if let Some(p) = previous {
+                    table.chain[index] = p;
+                }
             }
-        }
-        self.build_matched = vec![false; self.build_rows.len()];
+            table.rows.push(row.to_vec());
+            Ok(())
+        })?;
+        table.matched = vec![false; table.rows.len()];
+        table.dense = table.single.to_dense();
         Ok(())
     }
 }
@@ -294,6 +347,8 @@ impl Operator for HashJoinOp<'_> {
         if self.right.is_some() {
             self.build_side(cx)?;
         }
+        let join = (self.kind, self.left_keys, self.residual);
+        let mut found = Vec::new();
         while !self.finished_left {
             let Some(batch) = self.left.next(cx)? else {
                 self.finished_left = true;
@@ -301,41 +356,15 @@ impl Operator for HashJoinOp<'_> {
             };
             let mut out = Vec::with_capacity(batch.len());
             for l in batch {
-                let mut matched = false;
-                let first = match self.left_keys {
-                    // One key column: looked up in place, no key built.
-                    [Expr::Column(i)] => match l.get(*i) {
-                        Some(v) if !v.is_null() => self.single.get(v).copied(),
-                        _ => None,
-                    },
-                    _ => match eval_keys(self.left_keys, &l, cx)? {
-                        Some(key) if key.len() == 1 => self.single.get(&key[0]).copied(),
-                        Some(key) => self.multi.get(&key).copied(),
-                        None => None,
-                    },
-                };
-                if let Some(first) = first {
-                    let mut next = first;
-                    while next != NONE {
-                        let j = next;
-                        next = self.chain[j];
-                        let r = &self.build_rows[j];
-                        if let Some(residual) = self.residual
-                            && !residual.eval_predicate(&concat(&l, r), cx)?
-                        {
-                            continue;
-                        }
-                        matched = true;
-                        match self.kind {
-                            JoinKind::Semi | JoinKind::Anti => break,
-                            _ => {
-                                self.build_matched[j] = true;
-                                out.push(emitted(self.emit, &l, r));
-                            }
-                        }
+                self.table.probe(&l, join, cx, &mut found)?;
+                if !matches!(self.kind, JoinKind::Semi | JoinKind::Anti) {
+                    for &j in &found {
+                        let mut row = Vec::new();
+                        emit_into(self.emit, &l, &self.table.rows[j], &mut row);
+                        out.push(row);
                     }
                 }
-                finish_probe(self.kind, matched, l, self.right_width, &mut out);
+                finish_probe(self.kind, !found.is_empty(), l, self.right_width, &mut out);
             }
             if !out.is_empty() {
                 return Ok(Some(out));
@@ -343,28 +372,71 @@ impl Operator for HashJoinOp<'_> {
         }
         if matches!(self.kind, JoinKind::Right | JoinKind::Full) && !self.emitted_unmatched {
             self.emitted_unmatched = true;
-            let out = unmatched_right(&self.build_rows, &self.build_matched, self.left_width);
+            let out = unmatched_right(&self.table.rows, &self.table.matched, self.left_width);
             if !out.is_empty() {
                 return Ok(Some(out));
             }
         }
         Ok(None)
     }
+
+    fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        if self.right.is_some() {
+            self.build_side(cx)?;
+        }
+        if !self.finished_left {
+            self.finished_left = true;
+            let HashJoinOp { left, table, kind, left_keys, residual, emit, right_width, .. } = self;
+            let (kind, emit, right_width) = (*kind, *emit, *right_width);
+            let join = (kind, *left_keys, *residual);
+            let mut found = Vec::new();
+            // One output row, refilled for every match.
+            let mut out: Row = Vec::new();
+            left.drain(cx, &mut |l, cx| {
+                table.probe(l, join, cx, &mut found)?;
+                let lone = match kind {
+                    JoinKind::Semi => !found.is_empty(),
+                    JoinKind::Anti => found.is_empty(),
+                    _ => {
+                        for &j in &found {
+                            out.clear();
+                            emit_into(emit, l, &table.rows[j], &mut out);
+                            sink(&out, cx)?;
+                        }
+                        false
+                    }
+                };
+                if lone {
+                    sink(l, cx)?;
+                } else if found.is_empty() && matches!(kind, JoinKind::Left | JoinKind::Full) {
+                    out.clear();
+                    out.extend_from_slice(l);
+                    out.resize(l.len() + right_width, Value::Null);
+                    sink(&out, cx)?;
+                }
+                Ok(())
+            })?;
+        }
+        drain_batches(self, cx, sink)
+    }
 }
 
-/// The output row of a match: both rows' columns, except that columns the
-/// plan above does not read are NULL, and a row of no columns at all when
-/// it reads none (an empty mask).
-fn emitted(emit: Option<&[bool]>, left: &[Value], right: &[Value]) -> Row {
+/// Appends the output row of a match to `out`: both rows' columns, except
+/// that columns the plan above does not read are NULL, and nothing at all
+/// when it reads none (an empty mask).
+fn emit_into(emit: Option<&[bool]>, left: &[Value], right: &[Value], out: &mut Row) {
     match emit {
-        None => concat(left, right),
-        Some([]) => Vec::new(),
-        Some(mask) => left
-            .iter()
-            .chain(right)
-            .zip(mask.iter().chain(std::iter::repeat(&true)))
-            .map(|(v, &read)| if read { v.clone() } else { Value::Null })
-            .collect(),
+        None => {
+            out.extend_from_slice(left);
+            out.extend_from_slice(right);
+        }
+        Some([]) => {}
+        Some(mask) => out.extend(
+            left.iter()
+                .chain(right)
+                .zip(mask.iter().chain(std::iter::repeat(&true)))
+                .map(|(v, &read)| if read { v.clone() } else { Value::Null }),
+        ),
     }
 }
 

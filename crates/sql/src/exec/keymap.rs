@@ -66,6 +66,54 @@ impl<T> KeyMap<T> {
     }
 }
 
+/// Slot of a [`DenseKeys`] that holds no entry.
+const EMPTY: u32 = u32::MAX;
+
+/// A [`KeyMap<usize>`] whose keys are all integers in a narrow range, kept
+/// as an array indexed by `key - min`: a lookup is a subtraction and one
+/// load from an array small enough to stay in cache, where a hash lookup
+/// costs hashing and, in a large table, a cache miss. Hash joins switch to
+/// it after building when their keys allow (ids, mostly).
+#[derive(Debug)]
+pub(crate) struct DenseKeys {
+    min: i64,
+    slots: Vec<u32>,
+}
+
+impl KeyMap<usize> {
+    /// The map as a [`DenseKeys`], when every key is an integer and the
+    /// keys' range is at most four slots per key (and every entry fits a
+    /// `u32`).
+    pub(crate) fn to_dense(&self) -> Option<DenseKeys> {
+        if !self.others.is_empty() || self.ints.is_empty() {
+            return None;
+        }
+        let min = *self.ints.keys().min()?;
+        let max = *self.ints.keys().max()?;
+        let span = usize::try_from(max.checked_sub(min)?).ok()?.checked_add(1)?;
+        if span > self.ints.len().saturating_mul(4).max(1024) {
+            return None;
+        }
+        let mut slots = vec![EMPTY; span];
+        for (&key, &entry) in &self.ints {
+            let slot = usize::try_from(key - min).ok()?;
+            slots[slot] = u32::try_from(entry).ok().filter(|&e| e != EMPTY)?;
+        }
+        Some(DenseKeys { min, slots })
+    }
+}
+
+impl DenseKeys {
+    /// The entry stored under a value equal to `key` (see [`KeyMap::get`]).
+    pub(crate) fn get(&self, key: &Value) -> Option<usize> {
+        let slot = usize::try_from(integral(key)?.checked_sub(self.min)?).ok()?;
+        match self.slots.get(slot) {
+            Some(&e) if e != EMPTY => Some(e as usize),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +144,40 @@ mod tests {
         assert_eq!(m.get(&Value::Float8(1e300)), Some(&4));
         assert_eq!(m.get(&Value::Int8(i64::MAX)), None);
         assert_eq!(m.others.len(), 4);
+        assert!(m.to_dense().is_none(), "not all keys are integers");
+    }
+
+    #[test]
+    fn dense_keys_answer_as_the_map_does() {
+        let mut m = KeyMap::default();
+        for k in [-5i64, 0, 3, 40] {
+            m.insert(&Value::Int8(k), usize::try_from(k + 5).unwrap_or(0));
+        }
+        let dense = m.to_dense().expect("narrow integer keys");
+        for probe in [
+            Value::Int8(-5),
+            Value::Int4(0),
+            Value::Int2(3),
+            Value::Float8(40.0),
+            Value::Numeric(Decimal::new(400, 1)),
+            Value::Int8(1),
+            Value::Int8(41),
+            Value::Int8(-6),
+            Value::Int8(i64::MIN),
+            Value::Int8(i64::MAX),
+            Value::Float8(3.5),
+            Value::Text("3".into()),
+        ] {
+            assert_eq!(dense.get(&probe), m.get(&probe).copied(), "{probe:?}");
+        }
+        let mut wide = KeyMap::default();
+        wide.insert(&Value::Int8(0), 0);
+        wide.insert(&Value::Int8(1 << 40), 1);
+        assert!(wide.to_dense().is_none(), "range too wide for the keys");
+        let mut extreme = KeyMap::default();
+        extreme.insert(&Value::Int8(i64::MIN), 0);
+        extreme.insert(&Value::Int8(i64::MAX), 1);
+        assert!(extreme.to_dense().is_none());
     }
 
     #[test]

@@ -38,10 +38,33 @@ pub const BATCH: usize = 1024;
 /// A row of values.
 pub type Row = Vec<Value>;
 
+/// A consumer of borrowed rows (see [`Operator::drain`]).
+pub(crate) type Sink<'s> = dyn FnMut(&[Value], &mut ExecCtx<'_>) -> Result<()> + 's;
+
 /// A relational operator: yields batches of rows until `None`.
 pub(crate) trait Operator {
     /// The next batch (never empty), or `None` when done.
     fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>>;
+
+    /// Feeds every remaining row to `sink`, lent rather than given. For
+    /// consumers that read each row once and keep nothing of it (hash
+    /// aggregation, the probe side of a hash join): producers that can lend
+    /// rows from reused buffers (scans, filters, projections, hash joins)
+    /// then build no owned row per input row. By default, from `next`.
+    fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        drain_batches(self, cx, sink)
+    }
+}
+
+/// [`Operator::drain`] through [`Operator::next`]: each batch's rows lent
+/// in turn.
+pub(crate) fn drain_batches<O: Operator + ?Sized>(op: &mut O, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+    while let Some(batch) = op.next(cx)? {
+        for row in &batch {
+            sink(row, cx)?;
+        }
+    }
+    Ok(())
 }
 
 /// What the operators of one statement share.

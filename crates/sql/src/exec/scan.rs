@@ -4,10 +4,10 @@
 
 use std::ops::Bound;
 
-use memdb_engine::{LockMode, LockWait, Row as EngineRow, ScanCursor, ScanRange, Table, Value};
+use memdb_engine::{LockMode, LockWait, Row as EngineRow, RowBatch, ScanCursor, ScanRange, Table, Value};
 
 use super::predicate::Predicate;
-use super::{BATCH, ExecCtx, Operator, Row};
+use super::{BATCH, ExecCtx, Operator, Row, Sink, drain_batches};
 use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::{Access, Plan, RowLock};
@@ -173,6 +173,34 @@ impl Operator for ScanOp<'_> {
                 return Ok(Some(out));
             }
         }
+    }
+
+    fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
+        let Source::Cursor(cursor) = &mut self.source else {
+            return drain_batches(self, cx, sink);
+        };
+        if self.lock.is_some() || self.row_id {
+            return drain_batches(self, cx, sink);
+        }
+        // Rows decoded into one reused batch and lent out: no row is
+        // allocated (see `RowBatch`).
+        let mut batch = RowBatch::new();
+        loop {
+            cx.check_interrupt()?;
+            if !cx.txn.fetch_batch(cursor, &mut batch)? {
+                break;
+            }
+            for (_, values) in batch.iter() {
+                if let Some(f) = &self.filter
+                    && !f.eval(values, cx)?
+                {
+                    continue;
+                }
+                sink(values, cx)?;
+            }
+        }
+        self.source = Source::Done;
+        Ok(())
     }
 }
 

@@ -29,6 +29,12 @@ impl Expr {
         match self {
             Expr::Literal(v) => Ok(v.clone()),
             Expr::Column(i) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
+            // An operator or a one-argument call on columns and constants
+            // (`k % 100`, `length(c)`) recurses no deeper: no stack check.
+            Expr::Binary(op, a, b) if a.is_leaf() && b.is_leaf() => binary(*op, a.leaf(row), b.leaf(row)),
+            Expr::Call(f, args) if *f != Func::Coalesce && matches!(args.as_slice(), [a] if a.is_leaf()) => {
+                call(*f, std::slice::from_ref(args[0].leaf(row)), cx)
+            }
             // Deep trees recurse deeply: grow the stack on demand.
             _ => stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.eval_inner(row, cx)),
         }
@@ -42,6 +48,21 @@ impl Expr {
             Expr::Literal(v) => Ok(Cow::Borrowed(v)),
             Expr::Column(i) => Ok(row.get(*i).map_or(Cow::Owned(Value::Null), Cow::Borrowed)),
             _ => self.eval(row, cx).map(Cow::Owned),
+        }
+    }
+
+    /// Whether the expression is a column or a constant (see [`Expr::leaf`]).
+    fn is_leaf(&self) -> bool {
+        matches!(self, Expr::Literal(_) | Expr::Column(_))
+    }
+
+    /// A column's or constant's value in place (NULL for anything else,
+    /// which callers rule out with [`Expr::is_leaf`]).
+    fn leaf<'a>(&'a self, row: &'a [Value]) -> &'a Value {
+        match self {
+            Expr::Literal(v) => v,
+            Expr::Column(i) => row.get(*i).unwrap_or(&Value::Null),
+            _ => &Value::Null,
         }
     }
 
