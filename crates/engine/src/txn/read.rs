@@ -262,9 +262,7 @@ impl Transaction {
         }
         Ok(false)
     }
-}
 
-impl Transaction {
     /// Replaces `out`'s rows with the next batch of a cursor's rows,
     /// reusing their buffers; returns `false` once the cursor is exhausted
     /// (`out` is then empty). The rows are the same as [`Transaction::fetch`]'s.
@@ -579,12 +577,6 @@ impl RowBatch {
     /// The rows (values of the live columns, in order) with their ids.
     pub fn iter(&self) -> impl Iterator<Item = (RowId, &[Value])> {
         self.ids.iter().copied().zip(self.rows[..self.len].iter().map(Vec::as_slice))
-    }
-
-    /// The `i`th row's values, for a caller that appends to it (a row id
-    /// column) before reading it.
-    pub fn values_mut(&mut self, i: usize) -> Option<&mut Vec<Value>> {
-        self.rows[..self.len].get_mut(i)
     }
 
     fn clear(&mut self) {

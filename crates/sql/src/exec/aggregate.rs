@@ -355,7 +355,7 @@ impl<'p> AggregateOp<'p> {
         let (group_by, aggregates) = (self.group_by, self.aggregates);
         // The key of the current row (several grouping expressions), kept
         // for the next row; a copy goes into the map for a new group only.
-        let mut key: Row = Vec::with_capacity(group_by.len());
+        let mut multi_key: Row = Vec::with_capacity(group_by.len());
         input.drain(cx, &mut |row, cx| {
             let g = if group_by.is_empty() {
                 0
@@ -370,18 +370,18 @@ impl<'p> AggregateOp<'p> {
                     }
                 }
             } else {
-                key.clear();
+                multi_key.clear();
                 for e in group_by {
-                    key.push(match e {
+                    multi_key.push(match e {
                         Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
                         e => e.eval(row, cx)?,
                     });
                 }
-                match index.get(&key) {
+                match index.get(&multi_key) {
                     Some(&g) => g,
                     None => {
-                        groups.push(Group { key: key.clone(), accumulators: fresh(aggregates) });
-                        index.insert(key.clone(), groups.len() - 1);
+                        groups.push(Group { key: multi_key.clone(), accumulators: fresh(aggregates) });
+                        index.insert(multi_key.clone(), groups.len() - 1);
                         groups.len() - 1
                     }
                 }
