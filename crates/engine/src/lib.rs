@@ -98,8 +98,8 @@ pub use schema::{
 pub use sequence::{SequenceId, SequencePosition, SequenceSchema};
 pub use storage::RowId;
 pub use txn::{
-    AlterTable, CommitInfo, IndexSpec, IsolationLevel, LockMode, LockWait, Row, RowBatch, Scan, ScanCursor, ScanRange,
-    Table, Transaction, TxnOptions,
+    AlterTable, CommitInfo, IndexProbe, IndexSpec, IsolationLevel, LockMode, LockWait, Row, RowBatch, Scan, ScanCursor,
+    ScanRange, Table, Transaction, TxnOptions,
 };
 pub use types::{Array, DataType, Interval, NumericTypmod, Value};
 pub use wal::SyncMode;

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use memdb_engine::{
-    Column, DataType, Database, Error, IndexSpec, RowId, ScanRange, Table, TableSchema, Transaction, Value,
+    Column, DataType, Database, Error, IndexSpec, RowBatch, RowId, ScanRange, Table, TableSchema, Transaction, Value,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
@@ -251,6 +251,10 @@ fn verify_table(
         keys.retain(|k| !k.iter().any(Value::is_null));
         keys.sort_by_key(|k| parts(k));
         keys.dedup();
+        // Probes (reused from key to key): every column, and none but the key's.
+        let mut whole = txn.open_probe(table, index.name, None).unwrap();
+        let mut narrow = txn.open_probe(table, index.name, Some(&[])).unwrap();
+        let mut batch = RowBatch::new();
         for key in keys {
             let want: Vec<_> = rows.iter().filter(|(_, r)| parts(&key_of(r, index)) == parts(&key)).cloned().collect();
             if index.unique {
@@ -259,6 +263,27 @@ fn verify_table(
             let mut got = rows_of(txn.index_lookup(table, index.name, &key).unwrap());
             got.sort_by_key(|(id, _)| *id);
             assert_eq!(got, want, "{what}: index_lookup({}, {key:?})", index.name);
+
+            txn.probe(&mut whole, &key, &mut batch).unwrap();
+            let mut probed: Vec<_> = batch.iter().map(|(id, r)| (id, r.to_vec())).collect();
+            probed.sort_by_key(|(id, _)| *id);
+            assert_eq!(probed, want, "{what}: probe({}, {key:?})", index.name);
+
+            txn.probe(&mut narrow, &key, &mut batch).unwrap();
+            let mut probed: Vec<_> = batch.iter().map(|(id, r)| (id, r.to_vec())).collect();
+            probed.sort_by_key(|(id, _)| *id);
+            let keys_only: Vec<_> = want
+                .iter()
+                .map(|(id, r)| {
+                    let only = r
+                        .iter()
+                        .enumerate()
+                        .map(|(c, v)| if index.columns.contains(&c) { v.clone() } else { Value::Null })
+                        .collect::<Vec<_>>();
+                    (*id, only)
+                })
+                .collect();
+            assert_eq!(probed, keys_only, "{what}: key-only probe({}, {key:?})", index.name);
         }
 
         if !index.ordered {

@@ -221,6 +221,30 @@ impl IndexStorage {
         }
     }
 
+    /// [`IndexStorage::lookup`] into a reused vector (cleared first), and
+    /// without encoding the key for a whole key of an integer index: the
+    /// inner side of an index nested-loop join looks up once per outer row.
+    pub fn lookup_into(&self, values: &[Value], out: &mut Vec<RowId>) {
+        out.clear();
+        let whole = values.len() == self.schema.columns.len();
+        match (&self.structure, values) {
+            (Structure::ExactInt(tree), _) if whole => {
+                out.extend(int_key(values).and_then(|k| tree.peek_with(&k, |_, &id| id)));
+            }
+            (Structure::OrderedInt(tree), [v]) if v.is_null() || v.as_i64().is_some() => {
+                let value = v.as_i64();
+                let (lo, hi) = (pack(value, 0), pack(value, 0xFFFF_FFFF));
+                let guard = Guard::new();
+                let range = open_outer_end(tree, (Bound::Included(&lo), Bound::Included(&hi)), false, &guard);
+                out.extend(
+                    tree.range::<u128, (Bound<&u128>, Bound<&u128>)>(range, &guard)
+                        .map(|(packed, _)| (packed & 0xFFFF_FFFF) as RowId),
+                );
+            }
+            _ => out.extend(self.lookup(values)),
+        }
+    }
+
     /// Row ids of every entry whose key equals `values` exactly.
     pub fn lookup(&self, values: &[Value]) -> Vec<RowId> {
         let key = Key::encode(values);
@@ -691,5 +715,47 @@ mod tests {
         let rev: Vec<_> = idx.range_batch(&lo, &hi, true, SCAN_BATCH).into_iter().map(|(_, id)| id).collect();
         assert_eq!(fwd, vec![3, 4, 5]);
         assert_eq!(rev, vec![5, 4, 3]);
+    }
+
+    /// `lookup_into`'s integer fast paths find what the general lookup
+    /// does: duplicates, NULL, missing keys, extreme values and other
+    /// integer widths, on the primary key and on a non-unique index.
+    #[test]
+    fn lookup_into_finds_what_lookup_finds() {
+        let unique = IndexStorage::new(schema(true, IndexKind::BTree), &[DataType::Int4]);
+        let many = IndexStorage::new(schema(false, IndexKind::BTree), &[DataType::Int4]);
+        assert!(matches!(unique.structure, Structure::ExactInt(_)));
+        assert!(matches!(many.structure, Structure::OrderedInt(_)));
+        let values = [i64::MIN, -7, 0, 3, 3, 3, 9, i64::MAX];
+        for (id, v) in values.iter().enumerate() {
+            let _ = unique.insert(&[Value::Int8(*v)], id as RowId);
+            many.insert(&[Value::Int8(*v)], id as RowId).unwrap();
+        }
+        many.insert(&[Value::Null], 40).unwrap();
+        many.insert(&[Value::Null], 41).unwrap();
+        let mut out = vec![99];
+        let probes = [
+            Value::Int8(3),
+            Value::Int4(3),
+            Value::Int2(-7),
+            Value::Int8(i64::MIN),
+            Value::Int8(i64::MAX),
+            Value::Int8(4),
+            Value::Null,
+        ];
+        for index in [&unique, &many] {
+            for p in &probes {
+                let key = std::slice::from_ref(p);
+                index.lookup_into(key, &mut out);
+                let mut expected = index.lookup(key);
+                expected.sort_unstable();
+                out.sort_unstable();
+                assert_eq!(out, expected, "{p:?}");
+            }
+        }
+        many.lookup_into(&[Value::Int8(3)], &mut out);
+        assert_eq!(out, [3, 4, 5]);
+        many.lookup_into(&[Value::Null], &mut out);
+        assert_eq!(out, [40, 41]);
     }
 }

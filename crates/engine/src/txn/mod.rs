@@ -18,6 +18,7 @@ mod end;
 mod foreign;
 mod lock;
 mod pending;
+mod probe;
 mod read;
 mod security;
 mod sequence;
@@ -47,6 +48,7 @@ pub use end::CommitInfo;
 pub(crate) use end::WriteSummary;
 pub(crate) use lock::RowLock;
 pub use lock::{LockMode, LockWait};
+pub use probe::IndexProbe;
 pub use read::{RowBatch, Scan, ScanCursor, ScanRange};
 
 /// Isolation levels, named as PostgreSQL names them.

@@ -87,13 +87,13 @@ fn encode_bounds(lower: &Bound<Vec<Value>>, upper: &Bound<Vec<Value>>) -> (Bound
 }
 
 impl Transaction {
-    fn remember_row(&mut self, table: &Table, row_id: RowId) {
+    pub(super) fn remember_row(&mut self, table: &Table, row_id: RowId) {
         if self.options.isolation == IsolationLevel::Serializable {
             self.reads.rows.push((table.id(), row_id));
         }
     }
 
-    fn remember_range(&mut self, range: ReadRange) {
+    pub(super) fn remember_range(&mut self, range: ReadRange) {
         if self.options.isolation == IsolationLevel::Serializable {
             self.reads.ranges.push(range);
         }
@@ -280,7 +280,7 @@ impl Transaction {
 }
 
 /// Looks an index of the table up by name.
-fn find_index(table: &Table, name: &str) -> Result<Arc<IndexStorage>> {
+pub(super) fn find_index(table: &Table, name: &str) -> Result<Arc<IndexStorage>> {
     let schema =
         table.schema().index(name).ok_or_else(|| Error::UndefinedObject { kind: "index", name: name.to_owned() })?;
     table
@@ -291,6 +291,14 @@ fn find_index(table: &Table, name: &str) -> Result<Arc<IndexStorage>> {
 
 /// Coerces key values (a prefix of the index's columns) to the column types.
 fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(key.len());
+    coerce_key_into(table, index, key, &mut out)?;
+    Ok(out)
+}
+
+/// [`coerce_key`] into a reused vector (cleared first).
+pub(super) fn coerce_key_into(table: &Table, index: &IndexStorage, key: &[Value], out: &mut Vec<Value>) -> Result<()> {
+    out.clear();
     if key.len() > index.schema.columns.len() {
         return Err(Error::InvalidParameter(format!(
             "index \"{}\" has {} columns but {} key values were given",
@@ -300,20 +308,20 @@ fn coerce_key(table: &Table, index: &IndexStorage, key: &[Value]) -> Result<Vec<
         )));
     }
     let integer = |v: &Value| matches!(v, Value::Int2(_) | Value::Int4(_) | Value::Int8(_));
-    key.iter()
-        .zip(&index.schema.columns)
-        .map(|(v, &c)| match table.schema().columns.get(c) {
+    for (v, &c) in key.iter().zip(&index.schema.columns) {
+        out.push(match table.schema().columns.get(c) {
             // Keys encode every integer type alike (as i64), so an integer
             // of another width keys as it is: a `bigint` parameter beyond
             // an `integer` column's range finds nothing, or bounds a range
             // past every row, as in PostgreSQL, instead of failing a cast.
             Some(col) if integer(v) && matches!(col.data_type, DataType::Int2 | DataType::Int4 | DataType::Int8) => {
-                Ok(v.clone())
+                v.clone()
             }
-            Some(col) => v.clone().coerce_to(&col.data_type),
-            None => Err(Error::Internal("index column out of range".into())),
-        })
-        .collect()
+            Some(col) => v.clone().coerce_to(&col.data_type)?,
+            None => return Err(Error::Internal("index column out of range".into())),
+        });
+    }
+    Ok(())
 }
 
 /// The values (physical order) of the version of a row that `txn` sees.
@@ -499,9 +507,7 @@ impl ScanCursor {
 
     /// Like [`ScanCursor::refill`], decoding into the reused rows of `out`.
     fn refill_batch(&mut self, txn: &Transaction, out: &mut RowBatch) -> Result<()> {
-        let storage = self.table.storage().clone();
-        let layout = storage.layout();
-        let (types, missing) = &*layout;
+        let layout = self.table.storage().layout();
         let nothing = self.wants_nothing();
         let guard = Guard::new();
         let Visible { index, found } = self.next_visible(txn, &guard);
@@ -517,13 +523,7 @@ impl ScanCursor {
                     row.resize_with(self.table.live.len(), || Value::Null);
                 }
             } else {
-                let present = crate::row::decode_into(&version.data, types, self.wanted.as_deref(), row)?;
-                for (i, slot) in row.iter_mut().enumerate().skip(present) {
-                    // Columns added after the row was written.
-                    if self.wanted.as_deref().is_none_or(|w| w.get(i).copied().unwrap_or(false)) {
-                        *slot = missing.get(i).cloned().unwrap_or(Value::Null);
-                    }
-                }
+                decode_version_into(version, &layout, self.wanted.as_deref(), row)?;
                 if let (Some(index), Some(entry)) = (&index, &entry)
                     && !index.entry_matches(entry, row, id)
                 {
@@ -540,6 +540,25 @@ impl ScanCursor {
     }
 }
 
+/// Decodes a version's `wanted` columns (all: `None`) into `row`, in
+/// physical order, reusing its buffers; columns added after the version
+/// was written get their defaults from the table's `layout`.
+pub(super) fn decode_version_into(
+    version: &crate::mvcc::Version,
+    layout: &(Vec<DataType>, Vec<Value>),
+    wanted: Option<&[bool]>,
+    row: &mut Vec<Value>,
+) -> Result<()> {
+    let (types, missing) = layout;
+    let present = crate::row::decode_into(&version.data, types, wanted, row)?;
+    for (i, slot) in row.iter_mut().enumerate().skip(present) {
+        if wanted.is_none_or(|w| w.get(i).copied().unwrap_or(false)) {
+            *slot = missing.get(i).cloned().unwrap_or(Value::Null);
+        }
+    }
+    Ok(())
+}
+
 /// The visible versions one refill found.
 struct Visible<'g> {
     index: Option<Arc<IndexStorage>>,
@@ -553,9 +572,9 @@ struct Visible<'g> {
 /// nothing of it (aggregates, the probe side of a hash join).
 #[derive(Debug, Default)]
 pub struct RowBatch {
-    ids: Vec<RowId>,
-    rows: Vec<Vec<Value>>,
-    len: usize,
+    pub(super) ids: Vec<RowId>,
+    pub(super) rows: Vec<Vec<Value>>,
+    pub(super) len: usize,
 }
 
 impl RowBatch {
@@ -579,7 +598,7 @@ impl RowBatch {
         self.ids.iter().copied().zip(self.rows[..self.len].iter().map(Vec::as_slice))
     }
 
-    fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.ids.clear();
         self.len = 0;
     }
