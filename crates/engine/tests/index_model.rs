@@ -254,23 +254,30 @@ fn verify_table(
         // Probes (reused from key to key): every column, and none but the key's.
         let mut whole = txn.open_probe(table, index.name, None).unwrap();
         let mut narrow = txn.open_probe(table, index.name, Some(&[])).unwrap();
-        let mut batch = RowBatch::new();
-        for key in keys {
-            let want: Vec<_> = rows.iter().filter(|(_, r)| parts(&key_of(r, index)) == parts(&key)).cloned().collect();
+        let (mut batch, mut owners) = (RowBatch::new(), Vec::new());
+        let mut wants = Vec::new();
+        for key in &keys {
+            let want: Vec<_> = rows.iter().filter(|(_, r)| parts(&key_of(r, index)) == parts(key)).cloned().collect();
             if index.unique {
                 assert!(want.len() <= 1, "{what}: model holds duplicates in {}", index.name);
             }
-            let mut got = rows_of(txn.index_lookup(table, index.name, &key).unwrap());
+            let mut got = rows_of(txn.index_lookup(table, index.name, key).unwrap());
             got.sort_by_key(|(id, _)| *id);
             assert_eq!(got, want, "{what}: index_lookup({}, {key:?})", index.name);
 
-            txn.probe(&mut whole, &key, &mut batch).unwrap();
+            txn.probe(&mut whole, std::slice::from_ref(key), &mut batch, &mut owners).unwrap();
             let mut probed: Vec<_> = batch.iter().map(|(id, r)| (id, r.to_vec())).collect();
             probed.sort_by_key(|(id, _)| *id);
             assert_eq!(probed, want, "{what}: probe({}, {key:?})", index.name);
-
-            txn.probe(&mut narrow, &key, &mut batch).unwrap();
-            let mut probed: Vec<_> = batch.iter().map(|(id, r)| (id, r.to_vec())).collect();
+            assert!(owners.iter().all(|&o| o == 0), "{what}: owners of one key");
+            wants.push(want);
+        }
+        // All keys at once: each row comes with its key's position, keys in order.
+        txn.probe(&mut narrow, &keys, &mut batch, &mut owners).unwrap();
+        assert!(owners.is_sorted(), "{what}: owners in key order");
+        for (k, (key, want)) in keys.iter().zip(&wants).enumerate() {
+            let mut probed: Vec<_> =
+                batch.iter().zip(&owners).filter(|(_, o)| **o == k).map(|((id, r), _)| (id, r.to_vec())).collect();
             probed.sort_by_key(|(id, _)| *id);
             let keys_only: Vec<_> = want
                 .iter()
@@ -283,7 +290,7 @@ fn verify_table(
                     (*id, only)
                 })
                 .collect();
-            assert_eq!(probed, keys_only, "{what}: key-only probe({}, {key:?})", index.name);
+            assert_eq!(probed, keys_only, "{what}: key-only probe({}, {key:?}) among all keys", index.name);
         }
 
         if !index.ordered {

@@ -57,6 +57,22 @@ fn suffix_row_id(key: &Key) -> RowId {
     RowId::from_be_bytes(id)
 }
 
+/// What a run of [`IndexStorage::lookup_into`] calls remembers: the first
+/// entry of an integer index, read at most every [`LookupHint::REUSES`]
+/// lookups. Only ever a shortcut: a stale first entry (its key deleted
+/// since) can cost a lookup the slow start `open_outer_end` avoids, never
+/// change what it finds.
+#[derive(Debug, Default)]
+pub(crate) struct LookupHint {
+    first: Option<u128>,
+    uses: u32,
+}
+
+impl LookupHint {
+    /// Lookups between two reads of the first entry.
+    const REUSES: u32 = 1024;
+}
+
 /// An entry waiting to be added to a deferrable index (`txn::pending`):
 /// packed for integer indexes, an encoded key otherwise. Entries of one
 /// index are all of one kind and sort in index order.
@@ -221,11 +237,11 @@ impl IndexStorage {
         }
     }
 
-    /// [`IndexStorage::lookup`] into a reused vector (cleared first), and
+    /// [`IndexStorage::lookup`] appending to a reused vector, and
     /// without encoding the key for a whole key of an integer index: the
     /// inner side of an index nested-loop join looks up once per outer row.
-    pub fn lookup_into(&self, values: &[Value], out: &mut Vec<RowId>) {
-        out.clear();
+    /// `hint` carries what one lookup learnt to the next.
+    pub fn lookup_into(&self, values: &[Value], out: &mut Vec<RowId>, hint: &mut LookupHint) {
         let whole = values.len() == self.schema.columns.len();
         match (&self.structure, values) {
             (Structure::ExactInt(tree), _) if whole => {
@@ -235,13 +251,36 @@ impl IndexStorage {
                 let value = v.as_i64();
                 let (lo, hi) = (pack(value, 0), pack(value, 0xFFFF_FFFF));
                 let guard = Guard::new();
-                let range = open_outer_end(tree, (Bound::Included(&lo), Bound::Included(&hi)), false, &guard);
+                let range = packed_range(tree, &lo, &hi, hint, &guard);
                 out.extend(
                     tree.range::<u128, (Bound<&u128>, Bound<&u128>)>(range, &guard)
                         .map(|(packed, _)| (packed & 0xFFFF_FFFF) as RowId),
                 );
             }
             _ => out.extend(self.lookup(values)),
+        }
+    }
+
+    /// [`IndexStorage::lookup_into`] for each of `keys`: appends the row
+    /// ids of key 0's entries, then key 1's, and so on, with the key's
+    /// position in `owners`. Strictly ascending integer keys of a
+    /// non-unique integer index (an index join's outer side in key order)
+    /// are found in one walk along the tree instead of a descent each.
+    pub fn lookup_many(
+        &self,
+        keys: &[Vec<Value>],
+        found: &mut Vec<RowId>,
+        owners: &mut Vec<usize>,
+        hint: &mut LookupHint,
+    ) {
+        if let Structure::OrderedInt(tree) = &self.structure
+            && let Some(heads) = ascending_heads(keys)
+        {
+            return merge_walk(tree, &heads, found, owners, hint);
+        }
+        for (owner, key) in keys.iter().enumerate() {
+            self.lookup_into(key, found, hint);
+            owners.resize(found.len(), owner);
         }
     }
 
@@ -402,6 +441,85 @@ fn pack(value: Option<i64>, row_id: RowId) -> u128 {
         None => NULL_BIT,
     };
     head | u128::from(row_id & 0xFFFF_FFFF)
+}
+
+/// The bounds to range over `lo..=hi` of an integer index with: as given
+/// when `lo` lies above the tree's first entry as `hint` last read it,
+/// else through `open_outer_end` (re-reading the first entry).
+fn packed_range<'r>(
+    tree: &TreeIndex<u128, ()>,
+    lo: &'r u128,
+    hi: &'r u128,
+    hint: &mut LookupHint,
+    guard: &Guard,
+) -> (Bound<&'r u128>, Bound<&'r u128>) {
+    // Reading the first entry is a descent of its own; above a recently
+    // read first entry, the bound cannot be below the tree's.
+    if hint.uses > 0 && hint.first.is_some_and(|first| *lo > first) {
+        hint.uses -= 1;
+        return (Bound::Included(lo), Bound::Included(hi));
+    }
+    hint.first = tree.iter(guard).next().map(|(first, _)| *first);
+    hint.uses = LookupHint::REUSES;
+    open_outer_end(tree, (Bound::Included(lo), Bound::Included(hi)), false, guard)
+}
+
+/// The packed value parts (see [`pack`], shifted down past the row id) of
+/// one-integer keys, if every key is one and they strictly ascend.
+fn ascending_heads(keys: &[Vec<Value>]) -> Option<Vec<u128>> {
+    let heads = keys
+        .iter()
+        .map(|k| match k.as_slice() {
+            [v] => v.as_i64().map(|i| pack(Some(i), 0) >> 32),
+            _ => None,
+        })
+        .collect::<Option<Vec<u128>>>()?;
+    heads.windows(2).all(|w| w[0] < w[1]).then_some(heads)
+}
+
+/// Entries skipped between two keys before a walk gives up on walking and
+/// starts over at the next key with a descent.
+const MAX_WALK_GAP: usize = 8;
+
+/// [`IndexStorage::lookup_many`]'s walk: the entries of strictly ascending
+/// value parts `heads`, read in one pass along the tree while the keys are
+/// close together, with a fresh descent past any wide gap between them.
+fn merge_walk(
+    tree: &TreeIndex<u128, ()>,
+    heads: &[u128],
+    found: &mut Vec<RowId>,
+    owners: &mut Vec<usize>,
+    hint: &mut LookupHint,
+) {
+    let Some(&last) = heads.last() else { return };
+    let guard = Guard::new();
+    let hi = (last << 32) | 0xFFFF_FFFF;
+    let mut at = 0;
+    'descend: while at < heads.len() {
+        let lo = heads[at] << 32;
+        let range = packed_range(tree, &lo, &hi, hint, &guard);
+        let mut gap = 0;
+        for (&packed, _) in tree.range::<u128, (Bound<&u128>, Bound<&u128>)>(range, &guard) {
+            let head = packed >> 32;
+            while heads[at] < head {
+                at += 1;
+                gap = 0;
+                if at == heads.len() {
+                    return;
+                }
+            }
+            if heads[at] == head {
+                found.push((packed & 0xFFFF_FFFF) as RowId);
+                owners.push(at);
+            } else {
+                gap += 1;
+                if gap > MAX_WALK_GAP {
+                    continue 'descend;
+                }
+            }
+        }
+        return;
+    }
 }
 
 /// The encoded key (`crate::key`) of a packed entry.
@@ -734,6 +852,7 @@ mod tests {
         many.insert(&[Value::Null], 40).unwrap();
         many.insert(&[Value::Null], 41).unwrap();
         let mut out = vec![99];
+        let mut hint = LookupHint::default();
         let probes = [
             Value::Int8(3),
             Value::Int4(3),
@@ -746,16 +865,67 @@ mod tests {
         for index in [&unique, &many] {
             for p in &probes {
                 let key = std::slice::from_ref(p);
-                index.lookup_into(key, &mut out);
+                out.clear();
+                index.lookup_into(key, &mut out, &mut hint);
                 let mut expected = index.lookup(key);
                 expected.sort_unstable();
                 out.sort_unstable();
                 assert_eq!(out, expected, "{p:?}");
             }
         }
-        many.lookup_into(&[Value::Int8(3)], &mut out);
+        out.clear();
+        many.lookup_into(&[Value::Int8(3)], &mut out, &mut hint);
         assert_eq!(out, [3, 4, 5]);
-        many.lookup_into(&[Value::Null], &mut out);
+        out.clear();
+        many.lookup_into(&[Value::Null], &mut out, &mut hint);
         assert_eq!(out, [40, 41]);
+    }
+
+    /// `lookup_many` finds, key by key and in key order, what `lookup`
+    /// finds: ascending keys close together (one walk), far apart (fresh
+    /// descents past wide gaps), below and above every entry, and keys out
+    /// of order or repeated (looked up one by one).
+    #[test]
+    fn lookup_many_finds_what_lookup_finds_key_by_key() {
+        let index = IndexStorage::new(schema(false, IndexKind::BTree), &[DataType::Int8]);
+        // Values 0..3000 in steps of 3, each on two rows; and -50 on one.
+        let mut id = 0;
+        for v in (0..3000).step_by(3) {
+            for _ in 0..2 {
+                index.insert(&[Value::Int8(v)], id).unwrap();
+                id += 1;
+            }
+        }
+        index.insert(&[Value::Int8(-50)], id).unwrap();
+        // Entries of the head deleted, as a queue's would be.
+        for (n, v) in (0..30).step_by(3).enumerate() {
+            index.remove(&[Value::Int8(v)], 2 * n as u64);
+        }
+        let key_sets: Vec<Vec<i64>> = vec![
+            (0..40).collect(),
+            (-100..-40).collect(),
+            vec![-50, 0, 3, 4, 2997, 2999, 5000],
+            (0..3000).step_by(300).collect(),
+            vec![30, 33, 36, 900, 903, 2400, 2403],
+            vec![9, 3, 6],
+            vec![6, 6, 6],
+            vec![],
+        ];
+        let mut hint = LookupHint::default();
+        for keys in key_sets {
+            let keys: Vec<Vec<Value>> = keys.into_iter().map(|k| vec![Value::Int8(k)]).collect();
+            let (mut found, mut owners) = (Vec::new(), Vec::new());
+            index.lookup_many(&keys, &mut found, &mut owners, &mut hint);
+            let mut expected = Vec::new();
+            for (owner, key) in keys.iter().enumerate() {
+                let mut ids = index.lookup(key);
+                ids.sort_unstable();
+                expected.extend(ids.into_iter().map(|id| (owner, id)));
+            }
+            let mut got: Vec<(usize, RowId)> = owners.into_iter().zip(found).collect();
+            assert!(got.windows(2).all(|w| w[0].0 <= w[1].0), "{keys:?}: owners in key order");
+            got.sort_unstable();
+            assert_eq!(got, expected, "{keys:?}");
+        }
     }
 }

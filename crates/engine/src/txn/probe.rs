@@ -9,13 +9,13 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use super::read::ReadRange;
-use super::read::{coerce_key_into, decode_version_into, find_index};
+use super::read::{coerce_key_into, decode_version_into, find_index, warm, warm_heads};
 use crate::error::Result;
 use crate::key::Key;
 use crate::mvcc::Guard;
 use crate::security::Privileges;
 use crate::storage::RowId;
-use crate::storage::index::IndexStorage;
+use crate::storage::index::{IndexStorage, LookupHint};
 use crate::txn::{RowBatch, Table, Transaction};
 use crate::types::Value;
 
@@ -26,10 +26,11 @@ pub struct IndexProbe {
     /// Physical columns to decode (`None`: all): the ones asked for and
     /// the index's own, which every row is checked against.
     wanted: Option<Vec<bool>>,
-    /// The current key, coerced to the column types.
-    key: Vec<Value>,
-    /// Row ids of the current key's entries.
-    ids: Vec<RowId>,
+    /// The current keys, coerced to the column types.
+    keys: Vec<Vec<Value>>,
+    /// Row ids of the current keys' entries.
+    found: Vec<RowId>,
+    hint: LookupHint,
 }
 
 impl std::fmt::Debug for IndexProbe {
@@ -55,58 +56,71 @@ impl Transaction {
             }
             wanted
         });
-        Ok(IndexProbe { table: table.clone(), index, wanted, key: Vec::new(), ids: Vec::new() })
+        Ok(IndexProbe {
+            table: table.clone(),
+            index,
+            wanted,
+            keys: Vec::new(),
+            found: Vec::new(),
+            hint: LookupHint::default(),
+        })
     }
 
     /// Replaces `out`'s rows with the visible rows whose key in the probe's
-    /// index equals `key` (a prefix of the index's columns), as
-    /// [`Transaction::index_lookup`] finds them.
-    pub fn probe(&mut self, probe: &mut IndexProbe, key: &[Value], out: &mut RowBatch) -> Result<()> {
+    /// index equals one of `keys` (each a prefix of the index's columns),
+    /// as [`Transaction::index_lookup`] finds them: the rows of `keys[0]`
+    /// first, then those of `keys[1]`, and so on. `owners` gets, for each
+    /// row, the position of its key in `keys`.
+    ///
+    /// Many keys at once, in passes (index lookups, then the rows' chain
+    /// heads, then their visible versions, then their data), so the cache
+    /// misses of different keys overlap instead of following each other.
+    pub fn probe(
+        &mut self,
+        probe: &mut IndexProbe,
+        keys: &[Vec<Value>],
+        out: &mut RowBatch,
+        owners: &mut Vec<usize>,
+    ) -> Result<()> {
         self.check_active()?;
         self.flush_pending();
         out.clear();
-        let IndexProbe { table, index, wanted, key: coerced, ids } = probe;
-        coerce_key_into(table, index, key, coerced)?;
-        // Integer keys compare as integers; others by their encoding,
-        // which is what the index orders and matches by.
-        let encoded = coerced.iter().any(|v| v.as_i64().is_none()).then(|| Key::encode(coerced));
-        if self.options.isolation == super::IsolationLevel::Serializable {
-            let encoded = Key::encode(coerced);
-            self.remember_range(ReadRange {
-                table: table.id(),
-                index: Some(index.schema.id),
-                lower: Bound::Included(encoded.clone()),
-                upper: encoded.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded),
-            });
+        owners.clear();
+        let IndexProbe { table, index, wanted, keys: coerced, found, hint } = probe;
+        coerced.resize_with(keys.len(), Vec::new);
+        found.clear();
+        for (key, slot) in keys.iter().zip(coerced.iter_mut()) {
+            coerce_key_into(table, index, key, slot)?;
+            if self.options.isolation == super::IsolationLevel::Serializable {
+                let encoded = Key::encode(slot);
+                self.remember_range(ReadRange {
+                    table: table.id(),
+                    index: Some(index.schema.id),
+                    lower: Bound::Included(encoded.clone()),
+                    upper: encoded.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded),
+                });
+            }
         }
-        index.lookup_into(coerced, ids);
+        index.lookup_many(&coerced[..keys.len()], found, owners, hint);
         let storage = table.storage();
         let layout = storage.layout();
         let guard = Guard::new();
-        for &id in ids.iter() {
-            let Some(version) = storage.slab.get(id).and_then(|slot| self.snapshot.find(slot, &guard)) else {
-                continue;
-            };
+        let cells: Vec<_> = found.iter().map(|&id| storage.slab.get(id)).collect();
+        warm_heads(cells.iter().flatten().copied(), &guard);
+        let visible: Vec<_> = cells.iter().map(|cell| cell.and_then(|cell| self.snapshot.find(cell, &guard))).collect();
+        warm(visible.iter().flatten().copied());
+        let mut kept = 0;
+        for ((&id, version), i) in found.iter().zip(&visible).zip(0..) {
+            let Some(version) = version else { continue };
+            let owner = owners[i];
+            let key = &coerced[owner];
             if out.rows.len() == out.len {
                 out.rows.push(Vec::new());
             }
             let row = &mut out.rows[out.len];
             decode_version_into(version, &layout, wanted.as_deref(), row)?;
             // The entry may be another version's, with another key.
-            let matches = match &encoded {
-                None => index
-                    .schema
-                    .columns
-                    .iter()
-                    .zip(coerced.iter())
-                    .all(|(&c, k)| row.get(c).and_then(Value::as_i64) == k.as_i64()),
-                Some(search) => {
-                    let mut found = index.key_values(row);
-                    found.truncate(coerced.len());
-                    Key::encode(&found) == *search
-                }
-            };
-            if !matches {
+            if !key_matches(index, row, key) {
                 continue;
             }
             self.remember_row(table, id);
@@ -115,7 +129,23 @@ impl Transaction {
             }
             out.ids.push(id);
             out.len += 1;
+            owners[kept] = owner;
+            kept += 1;
         }
+        owners.truncate(kept);
         Ok(())
     }
+}
+
+/// Whether a row (physical order) has `key` as its key (or key prefix) in
+/// `index`. Integers compare as integers; other values by their encoding,
+/// which is what the index orders and matches by.
+fn key_matches(index: &IndexStorage, row: &[Value], key: &[Value]) -> bool {
+    let columns = &index.schema.columns;
+    if key.iter().all(|k| k.as_i64().is_some()) {
+        return columns.iter().zip(key).all(|(&c, k)| row.get(c).and_then(Value::as_i64) == k.as_i64());
+    }
+    let mut found = index.key_values(row);
+    found.truncate(key.len());
+    Key::encode(&found) == Key::encode(key)
 }

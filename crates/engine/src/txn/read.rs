@@ -343,7 +343,7 @@ fn read_visible_selected(
 /// Reads the stamps of each chain's newest version, so that their cache
 /// misses overlap (the loads are independent and nothing branches on
 /// them) before the visibility checks walk the chains one by one.
-fn warm_heads<'s>(heads: impl Iterator<Item = &'s crate::mvcc::VersionCell>, guard: &Guard) {
+pub(super) fn warm_heads<'s>(heads: impl Iterator<Item = &'s crate::mvcc::VersionCell>, guard: &Guard) {
     let mut sum = 0u64;
     for head in heads {
         sum ^= head.peek(guard).map_or(0, crate::mvcc::Version::begin);
@@ -353,7 +353,7 @@ fn warm_heads<'s>(heads: impl Iterator<Item = &'s crate::mvcc::VersionCell>, gua
 
 /// Reads the first byte of each version's row data, so that the cache
 /// misses of a batch overlap before the rows are decoded one by one.
-fn warm<'v>(versions: impl Iterator<Item = &'v crate::mvcc::Version>) {
+pub(super) fn warm<'v>(versions: impl Iterator<Item = &'v crate::mvcc::Version>) {
     let mut sum = 0u8;
     for v in versions {
         sum ^= v.data.first().copied().unwrap_or(0);

@@ -110,6 +110,13 @@ impl Operator for ProjectOp<'_> {
 
     fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
         let exprs = self.exprs;
+        if let Some(constant) =
+            exprs.iter().map(|e| if let Expr::Literal(v) = e { Some(v.clone()) } else { None }).collect::<Option<Row>>()
+        {
+            // Every output is a constant (all of them when nothing above
+            // reads the columns, see the optimizer's pruning): one row.
+            return self.input.drain(cx, &mut |_, cx| sink(&constant, cx));
+        }
         // One output row, refilled for every input row.
         let mut out: Row = Vec::with_capacity(exprs.len());
         self.input.drain(cx, &mut |row, cx| {
@@ -133,6 +140,7 @@ fn project_into(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>, out: &mut R
     for e in exprs {
         out.push(match e {
             Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            Expr::Literal(v) => v.clone(),
             e => e.eval(row, cx)?,
         });
     }

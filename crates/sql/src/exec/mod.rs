@@ -13,6 +13,7 @@
 
 mod aggregate;
 mod basic;
+mod index_join;
 mod join;
 mod keymap;
 mod predicate;
@@ -293,9 +294,10 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
             left.width(),
             right.width(),
         )),
-        Plan::Apply { left, right, kind, on } => {
-            Box::new(join::ApplyOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width()))
-        }
+        Plan::Apply { left, right, kind, on } => match index_join::Shape::of(right, *kind, on.as_ref(), left.width()) {
+            Some(shape) => Box::new(index_join::IndexJoinOp::open(build(left, cx)?, shape, *kind, right.width(), cx)?),
+            None => Box::new(join::ApplyOp::new(build(left, cx)?, right, *kind, on.as_ref(), right.width())),
+        },
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual, emit } => Box::new(join::HashJoinOp::new(
             build(left, cx)?,
             build(right, cx)?,

@@ -214,10 +214,37 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
                 emit,
             }
         }
-        Plan::Apply { left, right, kind, on } => {
+        Plan::Apply { left, right, kind, on } => match left_columns_read(&right) {
+            Some(read) => {
+                let (lw, rw) = (left.width(), right.width());
+                let mut both = need;
+                both.resize(lw + rw, false);
+                if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
+                    both[lw..].fill(false);
+                }
+                if let Some(on) = &on {
+                    if has_correlated(on) {
+                        both = all(lw + rw);
+                    }
+                    mark(&mut both, on);
+                }
+                let right_need = both[lw..].to_vec();
+                both.truncate(lw);
+                for c in read {
+                    if let Some(n) = both.get_mut(c) {
+                        *n = true;
+                    }
+                }
+                Plan::Apply {
+                    left: Box::new(prune(*left, Some(both))),
+                    right: Box::new(prune(*right, Some(right_need))),
+                    kind,
+                    on,
+                }
+            }
             // The right side may read any left column through its outer references.
-            Plan::Apply { left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)), kind, on }
-        }
+            None => Plan::Apply { left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)), kind, on },
+        },
         Plan::SetOp { op, all: keep, left, right } => {
             Plan::SetOp { op, all: keep, left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)) }
         }
@@ -234,6 +261,36 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
         },
         leaf @ (Plan::Values { .. } | Plan::Function { .. } | Plan::CteScan { .. }) => leaf,
     }
+}
+
+/// The left columns the right side of an `Apply` reads, when it is a scan
+/// (an index nested-loop join's inner side) whose only outer references
+/// are to that left row; `None` when that cannot be told.
+fn left_columns_read(right: &Plan) -> Option<Vec<usize>> {
+    let Plan::Scan { access, filter, .. } = right else { return None };
+    let mut read = Vec::new();
+    let mut known = true;
+    let mut visit = |e: &Expr| match e {
+        Expr::Outer { depth: 1, index } => read.push(*index),
+        Expr::Outer { .. } | Expr::Subquery(_) => known = false,
+        _ => {}
+    };
+    let mut exprs: Vec<&Expr> = filter.iter().collect();
+    match access {
+        Access::Full => {}
+        Access::IndexPoints { keys, .. } => exprs.extend(keys.iter().flatten()),
+        Access::IndexRange { lower, upper, .. } => {
+            for bound in [lower, upper] {
+                if let Bound::Included(k) | Bound::Excluded(k) = bound {
+                    exprs.extend(k);
+                }
+            }
+        }
+    }
+    for e in exprs {
+        e.walk(&mut visit);
+    }
+    known.then_some(read)
 }
 
 fn rewrite(plan: Plan) -> Plan {
@@ -375,6 +432,16 @@ fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
             all.extend(movable_terms);
             join(*left, *right, JoinKind::Inner, all)
         }
+        Plan::Apply { left, right, kind: JoinKind::Inner, on } => match undo_index_join(&right, left.width()) {
+            // Re-plan an index join with the new terms (which may change
+            // which side is outer, or make a hash join cheaper).
+            Some((right, mut all)) => {
+                all.extend(on.map(Expr::conjuncts).unwrap_or_default());
+                all.extend(movable_terms);
+                join(*left, right, JoinKind::Inner, all)
+            }
+            None => filter(Plan::Apply { left, right, kind: JoinKind::Inner, on }, movable_terms),
+        },
         Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Left | JoinKind::Right), on } => {
             // WHERE terms on the preserved side only filter that side.
             let lw = left.width();
@@ -407,6 +474,35 @@ fn push(plan: Plan, terms: Vec<Expr>) -> Plan {
         other => filter(other, movable_terms),
     };
     filter(plan, fixed)
+}
+
+/// The inputs of an index join's inner side (see [`index_join_inner`]):
+/// the plain scan of its table, and the terms that read the outer row
+/// turned back into join terms over outer ++ inner columns. `None` when
+/// it is not such a scan.
+fn undo_index_join(right: &Plan, left_width: usize) -> Option<(Plan, Vec<Expr>)> {
+    left_columns_read(right)?;
+    let Plan::Scan { table, alias, filter, lock, row_id, .. } = right else { return None };
+    let (joined, local): (Vec<Expr>, Vec<Expr>) =
+        filter.clone().map(Expr::conjuncts).unwrap_or_default().into_iter().partition(references_outer);
+    let joined = joined
+        .into_iter()
+        .map(|t| {
+            t.clone()
+                .transform(&mut |x| {
+                    Ok(match x {
+                        Expr::Column(j) => Expr::Column(left_width + j),
+                        // The cast `index_join_inner` puts on the outer
+                        // column (already rewritten: children come first).
+                        Expr::Cast(e, _) if matches!(*e, Expr::Column(i) if i < left_width) => *e,
+                        Expr::Outer { index, .. } => Expr::Column(index),
+                        other => other,
+                    })
+                })
+                .unwrap_or(t)
+        })
+        .collect();
+    Some((scan(table.clone(), alias.clone(), Access::Full, local, *lock, *row_id), joined))
 }
 
 /// Whether a projected expression may stand in for its output column in a
@@ -491,8 +587,8 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
     }
     let left = push(left, to_left);
     let right = push(right, to_right);
-    if let Some(inner) = index_join_inner(&left, &right, kind, &keys_l, &keys_r, &rest) {
-        return Plan::Apply { left: Box::new(left), right: Box::new(inner), kind, on: Expr::conjunction(rest) };
+    if let Some((inner, right_outer)) = index_join(&left, &right, kind, &keys_l, &keys_r, &rest) {
+        return index_join_plan(left, right, inner, right_outer, kind, rest);
     }
     if keys_l.is_empty() {
         return Plan::NestedLoopJoin {
@@ -534,25 +630,68 @@ fn join(left: Plan, right: Plan, kind: JoinKind, terms: Vec<Expr>) -> Plan {
     }
 }
 
-/// An index nested-loop join, when it beats hashing: the left side is
-/// bounded by an index (a few rows), the right side is a table scan, and
-/// an index of the right table takes the join keys — so each left row
-/// probes that index with its own key values instead of the whole right
-/// side being read into a hash table. Built as an [`Plan::Apply`] whose
-/// right scan's index bounds are the left row's columns (outer references
-/// of depth 1). Returns that inner scan, or `None` when the shape does not
-/// fit.
-fn index_join_inner(
+/// What one index lookup of an index nested-loop join costs, in rows a
+/// scan reads in the same time (a B-tree descent and a row whose cache
+/// lines are cold, against a sequential row).
+const PROBE_COST: f64 = 4.0;
+
+/// An index nested-loop join when it beats hashing: one side (the outer)
+/// is small enough that looking each of its rows' keys up in an index of
+/// the other side's table costs less than reading that whole table, which
+/// a hash join must. Inner joins may put either side outer (the output
+/// columns are put back in order); left joins only their left side.
+/// Returns the inner side's scan and whether the right side is the outer
+/// one; `None` when no index join fits or hashing is cheaper.
+fn index_join(
     left: &Plan,
     right: &Plan,
     kind: JoinKind,
     keys_l: &[Expr],
     keys_r: &[Expr],
     rest: &[Expr],
-) -> Option<Plan> {
+) -> Option<(Plan, bool)> {
+    let cheaper = |outer: &Plan, inner: &Plan| {
+        index_bounded(outer)
+            || matches!(inner, Plan::Scan { table, .. }
+                if outer.estimated_rows() * PROBE_COST < table.approx_rows() as f64)
+    };
+    let forward = || cheaper(left, right).then(|| index_join_inner(right, kind, keys_l, keys_r, rest)).flatten();
+    let backward = || {
+        let swappable = kind == JoinKind::Inner && rest.iter().all(movable) && cheaper(right, left);
+        swappable.then(|| index_join_inner(left, kind, keys_r, keys_l, rest)).flatten()
+    };
+    // The smaller side outer, when both fit.
+    if right.estimated_rows() < left.estimated_rows() {
+        backward().map(|p| (p, true)).or_else(|| forward().map(|p| (p, false)))
+    } else {
+        forward().map(|p| (p, false)).or_else(|| backward().map(|p| (p, true)))
+    }
+}
+
+/// The plan of an index join [`index_join`] chose: an `Apply` of the outer
+/// side and the inner scan, its columns put back in `left ++ right` order
+/// when the right side is the outer one.
+fn index_join_plan(left: Plan, right: Plan, inner: Plan, right_outer: bool, kind: JoinKind, rest: Vec<Expr>) -> Plan {
+    if !right_outer {
+        return Plan::Apply { left: Box::new(left), right: Box::new(inner), kind, on: Expr::conjunction(rest) };
+    }
+    let (lw, rw) = (left.width(), right.width());
+    let swap = |i: usize| if i < lw { i + rw } else { i - lw };
+    let on = Expr::conjunction(rest.into_iter().map(|t| t.map_columns(&swap)).collect());
+    let joined = Plan::Apply { left: Box::new(right), right: Box::new(inner), kind, on };
+    let exprs = (0..lw + rw).map(|i| Expr::Column(if i < lw { rw + i } else { i - lw })).collect();
+    Plan::Project { input: Box::new(joined), exprs }
+}
+
+/// The inner side of an index nested-loop join: the right side is a table
+/// scan and an index of its table takes the join keys, so each left row
+/// probes that index with its own key values. Built as the right side of
+/// an [`Plan::Apply`]: a scan whose index bounds are the left row's
+/// columns (outer references of depth 1). `None` when the shape does not
+/// fit.
+fn index_join_inner(right: &Plan, kind: JoinKind, keys_l: &[Expr], keys_r: &[Expr], rest: &[Expr]) -> Option<Plan> {
     let fits = matches!(kind, JoinKind::Inner | JoinKind::Left)
         && !keys_l.is_empty()
-        && index_bounded(left)
         && rest.iter().all(|t| !references_outer(t))
         && keys_l.iter().all(|k| matches!(k, Expr::Column(_)))
         && keys_r.iter().all(|k| matches!(k, Expr::Column(_)));

@@ -97,7 +97,7 @@ fn node(
         Plan::Filter { .. } => "Filter".to_owned(),
         Plan::Project { .. } => "Project".to_owned(),
         Plan::NestedLoopJoin { kind, .. } => format!("Nested Loop{}", join_suffix(*kind)),
-        Plan::Apply { kind, .. } => format!("Nested Loop{} (lateral)", join_suffix(*kind)),
+        Plan::Apply { kind, .. } => format!("Nested Loop{}", join_suffix(*kind)),
         Plan::HashJoin { kind, .. } => format!("Hash{} Join", join_suffix(*kind)),
         Plan::Aggregate { group_by, .. } => {
             if group_by.is_empty() {
