@@ -456,8 +456,12 @@ impl ScanCursor {
                 if ids.is_empty() {
                     self.done = true;
                 }
-                warm_heads(ids.iter().filter_map(|&id| storage.slab.get(id)), guard);
-                let found = ids.into_iter().filter_map(|id| visible(id).map(|v| (None, id, v))).collect();
+                let cells: Vec<_> = ids.into_iter().filter_map(|id| storage.slab.get(id).map(|c| (id, c))).collect();
+                warm_heads(cells.iter().map(|&(_, cell)| cell), guard);
+                let found = cells
+                    .into_iter()
+                    .filter_map(|(id, cell)| txn.snapshot.find(cell, guard).map(|v| (None, id, v)))
+                    .collect();
                 Visible { index: None, found }
             }
             Cursor::Index { index, lower, upper } => {

@@ -176,9 +176,8 @@ impl Operator for ScanOp<'_> {
     }
 
     fn drain(&mut self, cx: &mut ExecCtx<'_>, sink: &mut Sink<'_>) -> Result<()> {
-        let Source::Cursor(cursor) = &mut self.source else {
-            return drain_batches(self, cx, sink);
-        };
+        // Locking and row-id scans, and point lookups, go batch by batch.
+        let Source::Cursor(cursor) = &mut self.source else { return drain_batches(self, cx, sink) };
         if self.lock.is_some() || self.row_id {
             return drain_batches(self, cx, sink);
         }

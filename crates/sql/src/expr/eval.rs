@@ -35,6 +35,9 @@ impl Expr {
             Expr::Call(f, args) if *f != Func::Coalesce && matches!(args.as_slice(), [a] if a.is_leaf()) => {
                 call(*f, std::slice::from_ref(args[0].leaf(row)), cx)
             }
+            // A cast of a column that already has the type (an index
+            // join's probe key): the value itself.
+            Expr::Cast(e, ty) if e.is_leaf() && already_of_type(e.leaf(row), ty) => Ok(e.leaf(row).clone()),
             // Deep trees recurse deeply: grow the stack on demand.
             _ => stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.eval_inner(row, cx)),
         }
