@@ -161,20 +161,7 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             Plan::ProjectSet { input: Box::new(prune(*input, Some(child))), functions }
         }
         Plan::NestedLoopJoin { left, right, kind, on } => {
-            let (lw, rw) = (left.width(), right.width());
-            let mut both = need;
-            both.resize(lw + rw, false);
-            if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
-                both = [both[..lw.min(both.len())].to_vec(), vec![false; rw]].concat();
-            }
-            if let Some(on) = &on {
-                if has_correlated(on) {
-                    both = all(lw + rw);
-                }
-                mark(&mut both, on);
-            }
-            let right_need = both[lw..].to_vec();
-            both.truncate(lw);
+            let (both, right_need) = join_needs(need, left.width(), right.width(), kind, on.as_ref());
             Plan::NestedLoopJoin {
                 left: Box::new(prune(*left, Some(both))),
                 right: Box::new(prune(*right, Some(right_need))),
@@ -183,21 +170,8 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             }
         }
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual, .. } => {
-            let (lw, rw) = (left.width(), right.width());
             let emit = (!need.iter().all(|n| *n)).then(|| need.clone());
-            let mut both = need;
-            both.resize(lw + rw, false);
-            if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
-                both = [both[..lw.min(both.len())].to_vec(), vec![false; rw]].concat();
-            }
-            if let Some(r) = &residual {
-                if has_correlated(r) {
-                    both = all(lw + rw);
-                }
-                mark(&mut both, r);
-            }
-            let mut right_need = both[lw..].to_vec();
-            both.truncate(lw);
+            let (mut both, mut right_need) = join_needs(need, left.width(), right.width(), kind, residual.as_ref());
             for k in &left_keys {
                 mark(&mut both, k);
             }
@@ -216,20 +190,7 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
         }
         Plan::Apply { left, right, kind, on } => match left_columns_read(&right) {
             Some(read) => {
-                let (lw, rw) = (left.width(), right.width());
-                let mut both = need;
-                both.resize(lw + rw, false);
-                if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
-                    both[lw..].fill(false);
-                }
-                if let Some(on) = &on {
-                    if has_correlated(on) {
-                        both = all(lw + rw);
-                    }
-                    mark(&mut both, on);
-                }
-                let right_need = both[lw..].to_vec();
-                both.truncate(lw);
+                let (mut both, right_need) = join_needs(need, left.width(), right.width(), kind, on.as_ref());
                 for c in read {
                     if let Some(n) = both.get_mut(c) {
                         *n = true;
@@ -291,6 +252,32 @@ fn left_columns_read(right: &Plan) -> Option<Vec<usize>> {
         e.walk(&mut visit);
     }
     known.then_some(read)
+}
+
+/// What a join's inputs must produce: the columns read above it (`need`,
+/// over left ++ right; a semi or anti join outputs only its left side)
+/// and those its condition reads (every column when the condition holds a
+/// correlated subquery). Returns the left's and the right's.
+fn join_needs(
+    need: Vec<bool>,
+    lw: usize,
+    rw: usize,
+    kind: JoinKind,
+    condition: Option<&Expr>,
+) -> (Vec<bool>, Vec<bool>) {
+    let mut both = need;
+    both.resize(lw + rw, false);
+    if matches!(kind, JoinKind::Semi | JoinKind::Anti) {
+        both[lw..].fill(false);
+    }
+    if let Some(c) = condition {
+        if has_correlated(c) {
+            both = all(lw + rw);
+        }
+        mark(&mut both, c);
+    }
+    let right = both.split_off(lw);
+    (both, right)
 }
 
 fn rewrite(plan: Plan) -> Plan {
