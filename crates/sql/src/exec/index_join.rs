@@ -46,24 +46,7 @@ fn over_joined(e: &Expr, left_width: usize) -> Option<Expr> {
         Expr::Subquery(_) => fits = false,
         _ => {}
     });
-    if !fits {
-        return None;
-    }
-    e.clone()
-        .transform(&mut |x| {
-            Ok(match x {
-                Expr::Column(j) => Expr::Column(left_width + j),
-                Expr::Outer { index, .. } => Expr::Column(index),
-                other => other,
-            })
-        })
-        .ok()
-}
-
-fn reads_outer(e: &Expr) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| found |= matches!(x, Expr::Outer { .. } | Expr::Subquery(_)));
-    found
+    fits.then(|| e.clone().over_joined(left_width))
 }
 
 impl<'p> Shape<'p> {
@@ -96,7 +79,7 @@ impl<'p> Shape<'p> {
         let mut local = Vec::new();
         let mut joined = Vec::new();
         for term in filter.clone().map(Expr::conjuncts).unwrap_or_default() {
-            if reads_outer(&term) {
+            if Expr::references_outer(&term) {
                 joined.push(over_joined(&term, left_width)?);
             } else {
                 local.push(term);

@@ -323,6 +323,30 @@ impl Expr {
         fixed
     }
 
+    /// Whether the expression reads the query around it: an outer
+    /// reference, or a subquery (which may hold one).
+    pub(crate) fn references_outer(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |x| found |= matches!(x, Expr::Outer { .. } | Expr::Subquery(_)));
+        found
+    }
+
+    /// A lateral join's inner-side term rewritten over the joined row: the
+    /// inner row's columns come after the `left_width` columns of the outer
+    /// row, and references one level up (to the outer row) become its
+    /// columns.
+    pub(crate) fn over_joined(self, left_width: usize) -> Expr {
+        let rewritten = self.clone().transform(&mut |x| {
+            Ok(match x {
+                Expr::Column(j) => Expr::Column(left_width + j),
+                Expr::Outer { index, .. } => Expr::Column(index),
+                other => other,
+            })
+        });
+        // The rewrite itself never fails.
+        rewritten.unwrap_or(self)
+    }
+
     /// Calls `f` on this expression and every sub-expression (not into subquery plans).
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
         stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.walk_inner(f));

@@ -471,18 +471,16 @@ fn undo_index_join(right: &Plan, left_width: usize) -> Option<(Plan, Vec<Expr>)>
     left_columns_read(right)?;
     let Plan::Scan { table, alias, filter, lock, row_id, .. } = right else { return None };
     let (joined, local): (Vec<Expr>, Vec<Expr>) =
-        filter.clone().map(Expr::conjuncts).unwrap_or_default().into_iter().partition(references_outer);
+        filter.clone().map(Expr::conjuncts).unwrap_or_default().into_iter().partition(Expr::references_outer);
     let joined = joined
         .into_iter()
         .map(|t| {
+            let t = t.over_joined(left_width);
+            // Drop the cast `index_join_inner` put on the outer column.
             t.clone()
                 .transform(&mut |x| {
                     Ok(match x {
-                        Expr::Column(j) => Expr::Column(left_width + j),
-                        // The cast `index_join_inner` puts on the outer
-                        // column (already rewritten: children come first).
                         Expr::Cast(e, _) if matches!(*e, Expr::Column(i) if i < left_width) => *e,
-                        Expr::Outer { index, .. } => Expr::Column(index),
                         other => other,
                     })
                 })
@@ -679,11 +677,11 @@ fn index_join_plan(left: Plan, right: Plan, inner: Plan, right_outer: bool, kind
 fn index_join_inner(right: &Plan, kind: JoinKind, keys_l: &[Expr], keys_r: &[Expr], rest: &[Expr]) -> Option<Plan> {
     let fits = matches!(kind, JoinKind::Inner | JoinKind::Left)
         && !keys_l.is_empty()
-        && rest.iter().all(|t| !references_outer(t))
+        && rest.iter().all(|t| !t.references_outer())
         && keys_l.iter().all(|k| matches!(k, Expr::Column(_)))
         && keys_r.iter().all(|k| matches!(k, Expr::Column(_)));
     let Plan::Scan { table, alias, filter, lock, row_id, .. } = right else { return None };
-    if !fits || filter.as_ref().is_some_and(references_outer) {
+    if !fits || filter.as_ref().is_some_and(Expr::references_outer) {
         return None;
     }
     let types: Vec<DataType> = table.columns().iter().map(|c| c.data_type.clone()).collect();
@@ -722,19 +720,9 @@ fn index_bounded(plan: &Plan) -> bool {
 /// Whether an expression refers to an enclosing query's row (or holds a
 /// subquery, which might): such terms cannot move under an `Apply`, which
 /// adds a level.
-fn references_outer(e: &Expr) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| {
-        if matches!(x, Expr::Outer { .. } | Expr::Subquery(_)) {
-            found = true;
-        }
-    });
-    found
-}
-
 /// Whether an index access is keyed by an outer reference.
 fn access_probes_outer(access: &Access) -> bool {
-    let any = |exprs: &[Expr]| exprs.iter().any(references_outer);
+    let any = |exprs: &[Expr]| exprs.iter().any(Expr::references_outer);
     match access {
         Access::Full => false,
         Access::IndexPoints { keys, .. } => keys.iter().any(|k| any(k)),
