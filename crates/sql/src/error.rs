@@ -102,6 +102,12 @@ pub enum SqlError {
     /// The statement was cancelled, or ran past `statement_timeout` (57014).
     #[error("canceling statement due to {0}")]
     QueryCanceled(String),
+    /// A schema that does not exist (3F000).
+    #[error("schema \"{0}\" does not exist")]
+    UndefinedSchema(String),
+    /// A name reserved for the system, such as a `pg_` schema (42939).
+    #[error("{0}")]
+    ReservedName(String),
     /// An engine error.
     #[error(transparent)]
     Engine(#[from] memdb_engine::Error),
@@ -133,6 +139,8 @@ impl SqlError {
             SqlError::InvalidParameter(_) => "22023",
             SqlError::WrongObjectType(_) => "42809",
             SqlError::QueryCanceled(_) => "57014",
+            SqlError::UndefinedSchema(_) => "3F000",
+            SqlError::ReservedName(_) => "42939",
             SqlError::Engine(e) => e.sqlstate(),
         }
     }

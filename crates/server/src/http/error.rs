@@ -198,6 +198,8 @@ impl From<SqlError> for ApiError {
             SqlError::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter_value"),
             SqlError::WrongObjectType(_) => (S::BAD_REQUEST, "wrong_object_type"),
             SqlError::QueryCanceled(_) => (S::SERVICE_UNAVAILABLE, "query_canceled"),
+            SqlError::UndefinedSchema(_) => (S::NOT_FOUND, "invalid_schema_name"),
+            SqlError::ReservedName(_) => (S::BAD_REQUEST, "reserved_name"),
             SqlError::Engine(inner) => engine_kind(inner),
         };
         let mut details = serde_json::Map::new();

@@ -72,6 +72,7 @@ pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement, notices: &m
                 notices.push(Notice::skipped_existing_relation(&name));
                 return Ok("CREATE SEQUENCE".into());
             }
+            super::check_creatable(txn, &name)?;
             let mut seq = SequenceSchema::new(name);
             apply_sequence_options(&mut seq, sequence_options)?;
             txn.create_sequence(seq)?;
@@ -265,6 +266,7 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
         }
         return Err(duplicate_relation(&name));
     }
+    super::check_creatable(txn, &name)?;
     let mut schema = TableSchema::new(name.clone());
     let mut columns = Vec::new();
     let mut constraints = Vec::new();
@@ -386,7 +388,9 @@ fn create_index(txn: &mut Transaction, ci: &ast::CreateIndex, notices: &mut Vec<
     let columns = index_columns(&ci.columns)?;
     let mut spec = IndexSpec::new(&table, columns);
     if let Some(n) = &ci.name {
+        // An index lives in its table's schema.
         let name = object_name(n)?;
+        let name = if name.contains('.') { name } else { super::qualify(super::split_qualified(&table).0, &name) };
         if ci.if_not_exists && txn.table(&table).is_ok_and(|t| t.schema().index(&name).is_some()) {
             notices.push(Notice::skipped_existing_relation(&name));
             return Ok("CREATE INDEX".into());
@@ -424,6 +428,7 @@ fn create_view(txn: &mut Transaction, cv: &ast::CreateView) -> Result<String> {
         }
         return Err(duplicate_relation(&name));
     }
+    super::check_creatable(txn, &name)?;
     // Bind it now so a broken view is refused at creation.
     let mut sql = cv.query.to_string();
     let bound = Binder::new(txn, Vec::new()).query(&cv.query)?;
@@ -479,7 +484,7 @@ fn drop(
             }
             ast::ObjectType::Index => txn.tables().iter().any(|t| t.schema().index(&name).is_some()),
             ast::ObjectType::Sequence => txn.sequence(&name).is_ok(),
-            _ => name == "public",
+            _ => super::schema::schema_exists(txn, &name)?,
         };
         if !exists && if_exists {
             notices.push(Notice::skipped_missing(noun, &name));
@@ -530,15 +535,7 @@ fn drop(
             },
             ast::ObjectType::Index => txn.drop_index(&name).map_err(SqlError::from),
             ast::ObjectType::Sequence => txn.drop_sequence(&name).map_err(SqlError::from),
-            _ => {
-                if name == "public" {
-                    Err(SqlError::DependentObjects(
-                        "cannot drop schema public because other objects depend on it".into(),
-                    ))
-                } else {
-                    Err(SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "schema", name: name.clone() }))
-                }
-            }
+            _ => super::schema::drop_schema(txn, &name, cascade, notices),
         };
         match result {
             Ok(()) => {}
@@ -580,7 +577,8 @@ fn is_missing(e: &SqlError) -> bool {
 /// parses counts as reading everything, so it is never left dangling.
 fn mentions(sql: &str, name: &str) -> bool {
     // Cheap first: a view whose text lacks the name as a word is not parsed.
-    if !sql.to_lowercase().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == name) {
+    let word = super::split_qualified(name).1;
+    if !sql.to_lowercase().split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == word) {
         return false;
     }
     let Ok(stmts) = crate::parse(sql) else { return true };
@@ -593,7 +591,7 @@ fn mentions(sql: &str, name: &str) -> bool {
 }
 
 /// The views that read `name`, directly or through other views.
-fn dependent_views(txn: &mut Transaction, name: &str) -> Result<Vec<String>> {
+pub(super) fn dependent_views(txn: &mut Transaction, name: &str) -> Result<Vec<String>> {
     let all = views(txn)?;
     let mut found: Vec<String> = Vec::new();
     let mut pending = vec![name.to_owned()];
@@ -672,7 +670,16 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<No
             }
             ast::AlterTableOperation::RenameTable { table_name } => {
                 let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) = table_name;
-                AlterTable::RenameTable(object_name(n)?)
+                // The new name is in the table's schema (PostgreSQL refuses a
+                // schema there; a qualified name must name the same schema).
+                let to = object_name(n)?;
+                let schema = super::split_qualified(&name).0;
+                if n.0.len() > 1 && super::split_qualified(&to).0 != schema {
+                    return Err(SqlError::Semantic(
+                        "ALTER TABLE … RENAME TO cannot move a table to another schema".into(),
+                    ));
+                }
+                AlterTable::RenameTable(super::qualify(schema, super::split_qualified(&to).1))
             }
             ast::AlterTableOperation::AddConstraint { constraint, .. } => {
                 let cols: Vec<Column> = table.schema().columns.clone();

@@ -249,7 +249,7 @@ impl Binder<'_> {
                         "ON CONFLICT DO UPDATE requires inference specification or constraint name".into(),
                     ));
                 }
-                let mut scope = table_scope(table, table.name());
+                let mut scope = table_scope(table, &unqualified(table.name()));
                 scope.extend(table_scope(table, "excluded"));
                 self.enter(scope);
                 let result = (|| -> Result<OnConflict> {
@@ -309,7 +309,7 @@ impl Binder<'_> {
         }
         let tname = object_name(name)?;
         let table = self.writable_table(&tname)?;
-        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| tname.clone());
+        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| unqualified(&tname));
         let (source, scope) = self.target_source(
             &table,
             &alias,
@@ -345,7 +345,7 @@ impl Binder<'_> {
         };
         let tname = object_name(name)?;
         let table = self.writable_table(&tname)?;
-        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| tname.clone());
+        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| unqualified(&tname));
         let (source, scope) = self.target_source(&table, &alias, del.using.as_deref())?;
         self.enter(scope);
         let predicate = del.selection.as_ref().map(|p| self.predicate(p)).transpose();
@@ -390,9 +390,10 @@ impl Binder<'_> {
                 let Some(ast::Statement::Query(query)) = stmts.first() else { return Err(unsupported("FROM item")) };
                 let bound = self.query(query)?;
                 let item_alias = match &item.relation {
-                    ast::TableFactor::Table { name, alias, .. } => {
-                        alias.as_ref().map(|a| ident(&a.name)).map_or_else(|| object_name(name), Ok)?
-                    }
+                    ast::TableFactor::Table { name, alias, .. } => match alias {
+                        Some(a) => ident(&a.name),
+                        None => unqualified(&object_name(name)?),
+                    },
                     ast::TableFactor::Derived { alias: Some(a), .. } => ident(&a.name),
                     _ => "from".into(),
                 };
@@ -414,4 +415,10 @@ impl Binder<'_> {
         }
         Ok((plan, scope))
     }
+}
+
+/// The name a relation is referred to by when not aliased: its name
+/// without schema.
+fn unqualified(name: &str) -> String {
+    super::split_qualified(name).1.to_owned()
 }

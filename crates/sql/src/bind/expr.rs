@@ -1242,13 +1242,12 @@ impl Binder<'_> {
         if let Ok(oid) = name.trim().parse::<i32>() {
             return Ok(oid);
         }
-        let name = name.trim_matches('"').to_lowercase();
-        let name = name.strip_prefix("public.").unwrap_or(&name);
-        if let Some(oid) = crate::system::catalog_relation_oid(name) {
+        let name = super::relation_name_from_text(name);
+        if let Some(oid) = crate::system::catalog_relation_oid(&name) {
             return Ok(oid);
         }
         let catalog = crate::system::CatalogView::load(self.txn)?;
-        catalog.oid_of(name).ok_or_else(|| SqlError::Engine(memdb_engine::Error::UndefinedTable(name.to_owned())))
+        catalog.oid_of(&name).ok_or(SqlError::Engine(memdb_engine::Error::UndefinedTable(name)))
     }
 }
 

@@ -14,6 +14,7 @@
 mod ddl;
 mod dml;
 mod expr;
+mod schema;
 mod select;
 pub(crate) mod types;
 
@@ -26,6 +27,9 @@ use crate::plan::{AggregateCall, Plan, SetCall, WindowCall};
 
 pub(crate) use ddl::{bind_ddl, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
+pub(crate) use schema::{
+    check_creatable, create_schema, qualify, relation_name_from_text, schema_exists, schemas, split_qualified,
+};
 
 /// A result column: name and type.
 #[derive(Clone, Debug, PartialEq)]
@@ -222,8 +226,9 @@ pub(crate) fn ident(id: &ast::Ident) -> String {
     if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() }
 }
 
-/// An object name (`schema.table` or `table`), folded; the public/pg_catalog
-/// schema prefix is dropped.
+/// An object name (`schema.table` or `table`), folded, as the engine's
+/// catalog names it: `schema.table`, or the bare name in `public` (see
+/// [`schema`]). A database name in front must be memdb's.
 pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String> {
     let parts: Vec<String> = name
         .0
@@ -235,11 +240,10 @@ pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String> {
         .collect::<Result<_>>()?;
     match parts.as_slice() {
         [name] => Ok(name.clone()),
-        [schema, name] if schema == "public" || schema == "pg_catalog" || schema == "information_schema" => {
-            Ok(if schema == "public" { name.clone() } else { format!("{schema}.{name}") })
-        }
-        [db, schema, name] if db == "memdb" && schema == "public" => Ok(name.clone()),
-        _ => Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(name.to_string()))),
+        [schema, name] => Ok(qualify(schema, name)),
+        [db, schema, name] if db == "memdb" => Ok(qualify(schema, name)),
+        [db, _, _] => Err(SqlError::FeatureNotSupported(format!("cross-database references: {db}"))),
+        _ => Err(SqlError::Semantic(format!("improper qualified name (too many dotted names): {name}"))),
     }
 }
 

@@ -846,7 +846,8 @@ impl Binder<'_> {
                     }
                     return self.table_function(&table_name, &args.args, alias.as_ref(), *with_ordinality);
                 }
-                let alias = Alias::of(alias.as_ref(), &table_name);
+                // Unaliased, a relation is referred to by its name without schema.
+                let alias = Alias::of(alias.as_ref(), super::split_qualified(&table_name).1);
                 // A CTE?
                 if let Some(cte) = self.cte(&table_name).cloned() {
                     let columns = rename_columns(&alias, pairs(cte.columns.clone()))?;

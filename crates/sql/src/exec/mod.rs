@@ -213,8 +213,8 @@ impl<'a> ExecCtx<'a> {
     }
 
     pub(crate) fn nextval(&mut self, name: &str) -> Result<i64> {
-        let name = name.to_ascii_lowercase();
-        let v = self.txn.nextval(&name)?;
+        let name = crate::bind::relation_name_from_text(name);
+        let v = self.txn.nextval(&name).map_err(|e| self.missing_schema(&name, e.into()))?;
         self.vars.currval.insert(name, v);
         self.vars.lastval = Some(v);
         Ok(v)
@@ -241,8 +241,8 @@ impl<'a> ExecCtx<'a> {
     }
 
     pub(crate) fn currval(&mut self, name: &str) -> Result<i64> {
-        let name = name.to_ascii_lowercase();
-        self.txn.sequence(&name)?;
+        let name = crate::bind::relation_name_from_text(name);
+        self.txn.sequence(&name).map_err(|e| self.missing_schema(&name, e.into()))?;
         self.vars.currval.get(&name).copied().ok_or_else(|| {
             crate::error::data_exception(
                 "55000",
@@ -251,9 +251,19 @@ impl<'a> ExecCtx<'a> {
         })
     }
 
+    /// A sequence function's error, as PostgreSQL reports it: naming a
+    /// schema that does not exist is 3F000 rather than a missing relation.
+    fn missing_schema(&mut self, name: &str, error: SqlError) -> SqlError {
+        let (schema, _) = crate::bind::split_qualified(name);
+        match crate::bind::schema_exists(self.txn, schema) {
+            Ok(false) => SqlError::UndefinedSchema(schema.to_owned()),
+            _ => error,
+        }
+    }
+
     pub(crate) fn setval(&mut self, name: &str, value: i64, is_called: bool) -> Result<i64> {
-        let name = name.to_ascii_lowercase();
-        let v = self.txn.setval(&name, value, is_called)?;
+        let name = crate::bind::relation_name_from_text(name);
+        let v = self.txn.setval(&name, value, is_called).map_err(|e| self.missing_schema(&name, e.into()))?;
         if is_called {
             self.vars.currval.insert(name, v);
         }

@@ -571,6 +571,9 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
                 return Err(SqlError::InvalidParameter("SET requires parameter name".into()));
             }
             let name = text_arg(arg(0)).to_ascii_lowercase();
+            if !crate::session::is_known_setting(&name) {
+                return Err(SqlError::UndefinedParameter(name));
+            }
             let value = if arg(1).is_null() { String::new() } else { text_arg(arg(1)) };
             cx.set_setting(name, value.clone(), arg(2).as_bool() == Some(true));
             return Ok(Value::Text(value));

@@ -24,10 +24,11 @@ use crate::plan::{Plan, explain};
 
 mod copy;
 mod dml;
+mod pg_settings;
 mod roles;
 mod settings;
 
-pub(crate) use settings::default_settings_list;
+pub(crate) use settings::{default_settings_list, is_known as is_known_setting};
 
 pub use roles::AUDIT_TARGET;
 
@@ -828,9 +829,13 @@ impl Session {
                 return Ok(QueryResult::tag("RESET"));
             }
             ast::Statement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
-                let name =
-                    if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name };
+                // Several words, or a dotted custom name.
+                let words: Vec<String> = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect();
+                let name = match words.join(" ").as_str() {
+                    "transaction isolation level" => "transaction_isolation".to_owned(),
+                    "time zone" => "timezone".to_owned(),
+                    _ => words.join("."),
+                };
                 let options = (self.status != TxnStatus::Idle).then(|| txn.options());
                 let value = match (name.as_str(), options) {
                     ("transaction_isolation", Some(o)) => isolation_name(o.isolation).to_owned(),
@@ -862,6 +867,20 @@ impl Session {
                         code: "42P05",
                         message: format!("prepared statement \"{key}\" already exists"),
                     });
+                }
+                // Bound now for what PostgreSQL reports at PREPARE: names of
+                // relations, columns and functions that do not exist. (Type
+                // errors may depend on the arguments; they wait for EXECUTE.)
+                if matches!(
+                    **statement,
+                    ast::Statement::Query(_)
+                        | ast::Statement::Insert(_)
+                        | ast::Statement::Update(_)
+                        | ast::Statement::Delete(_)
+                ) && let Err(e) = compile(txn, statement, types.clone(), &self.vars.user)
+                    && matches!(e.sqlstate(), "42P01" | "42703" | "42883" | "3F000")
+                {
+                    return Err(e);
                 }
                 self.prepared.insert(key, PreparedStatement::new((**statement).clone(), types));
                 return Ok(QueryResult::tag("PREPARE"));
@@ -944,12 +963,27 @@ impl Session {
                 // Taken out while it runs (its plan may be refreshed), then put back.
                 let (key, mut prepared) =
                     self.prepared.remove_entry(&key).ok_or(SqlError::UndefinedPreparedStatement(key))?;
-                let result = self.execute_with_arguments(txn, &mut prepared, parameters);
+                let result = self.execute_with_arguments(txn, &key, &mut prepared, parameters);
                 self.prepared.insert(key, prepared);
                 result
             }
             ast::Statement::CreateTable(ct) if ct.query.is_some() => self.create_table_as(txn, ct, params),
             ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
+            ast::Statement::CreateSchema { schema_name, if_not_exists, .. } => {
+                let (name, authorization) = match schema_name {
+                    ast::SchemaName::Simple(n) => (Some(crate::bind::object_name(n)?), None),
+                    ast::SchemaName::UnnamedAuthorization(role) => (None, Some(crate::bind::ident_name(role))),
+                    ast::SchemaName::NamedAuthorization(n, role) => {
+                        (Some(crate::bind::object_name(n)?), Some(crate::bind::ident_name(role)))
+                    }
+                };
+                let mut notices = Vec::new();
+                let done =
+                    crate::bind::create_schema(txn, name, authorization, *if_not_exists, &self.vars.user, &mut notices);
+                notices.into_iter().for_each(|n| self.notice(n));
+                done?;
+                Ok(QueryResult::tag("CREATE SCHEMA"))
+            }
             ast::Statement::Call(function) => self.call(txn, function),
             ast::Statement::Vacuum(v) => {
                 if let Some(name) = &v.table_name {
@@ -989,6 +1023,7 @@ impl Session {
             self.notice(Notice::skipped_existing_relation(&name));
             return Ok(QueryResult::tag("CREATE TABLE AS"));
         }
+        crate::bind::check_creatable(txn, &name)?;
         let statement = ast::Statement::Query(query.clone());
         let Compiled::Query { plan, columns } = compile(txn, &statement, Vec::new(), &self.vars.user)?.0 else {
             return Err(SqlError::Semantic("CREATE TABLE AS needs a query".into()));
@@ -1057,10 +1092,11 @@ impl Session {
     fn execute_with_arguments(
         &mut self,
         txn: &mut Transaction,
+        name: &str,
         prepared: &mut PreparedStatement,
         arguments: &[ast::Expr],
     ) -> Result<QueryResult> {
-        let values = self.argument_values(txn, prepared, arguments)?;
+        let values = self.argument_values(txn, name, prepared, arguments)?;
         let PreparedStatement { statement, params, plan, .. } = prepared;
         self.with_txn_cached(txn, statement, &values, params, Some(plan))
     }
@@ -1070,9 +1106,17 @@ impl Session {
     fn argument_values(
         &mut self,
         txn: &mut Transaction,
+        name: &str,
         prepared: &PreparedStatement,
         arguments: &[ast::Expr],
     ) -> Result<Vec<Value>> {
+        let expected = prepared.params.len().max(highest_placeholder(&prepared.statement));
+        if arguments.len() != expected {
+            return Err(SqlError::Semantic(format!(
+                "wrong number of parameters for prepared statement \"{name}\": expected {expected}, got {}",
+                arguments.len()
+            )));
+        }
         let mut values = Vec::with_capacity(arguments.len());
         for (i, p) in arguments.iter().enumerate() {
             let t = Binder::new(txn, Vec::new()).constant_expr(p)?;
@@ -1204,8 +1248,10 @@ impl Session {
         let (stmt, types, values) = match stmt {
             ast::Statement::Execute { name: Some(name), parameters, .. } => {
                 let key = crate::bind::object_name(name)?;
-                let prepared = self.prepared.get(&key).cloned().ok_or(SqlError::UndefinedPreparedStatement(key))?;
-                let values = self.argument_values(txn, &prepared, parameters)?;
+                let Some(prepared) = self.prepared.get(&key).cloned() else {
+                    return Err(SqlError::UndefinedPreparedStatement(key));
+                };
+                let values = self.argument_values(txn, &key, &prepared, parameters)?;
                 (prepared.statement.clone(), prepared.params.clone(), values)
             }
             other => (other.clone(), Vec::new(), params.to_vec()),
@@ -1264,6 +1310,9 @@ impl Session {
             other => return Err(unsupported(format!("{other}"))),
         };
         let name = name.strip_prefix("session ").unwrap_or(&name).to_owned();
+        if !settings::is_known(&name) {
+            return Err(SqlError::UndefinedParameter(name));
+        }
         let value = if value.eq_ignore_ascii_case("default") {
             settings::default_of(&name).unwrap_or_default().to_owned()
         } else {
@@ -1357,6 +1406,21 @@ fn isolation(name: &str) -> Result<IsolationLevel> {
             )));
         }
     })
+}
+
+/// The highest `$n` a statement refers to (0 for none).
+fn highest_placeholder(stmt: &ast::Statement) -> usize {
+    let mut highest = 0;
+    let _ = ast::visit_expressions(stmt, |e| {
+        if let ast::Expr::Value(v) = e
+            && let ast::Value::Placeholder(p) = &v.value
+            && let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+        {
+            highest = highest.max(n);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    highest
 }
 
 /// EXPLAIN's parenthesized options: whether to ANALYZE, and what to show.

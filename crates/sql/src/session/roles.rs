@@ -350,13 +350,20 @@ fn grant_or_revoke(
             })
             .collect::<Result<_>>()?,
         Some(ast::GrantObjects::AllTablesInSchema { schemas }) => {
+            let mut names = Vec::new();
             for schema in schemas {
                 let schema = object_name(schema)?;
-                if schema != "public" {
-                    return Err(memdb_engine::Error::UndefinedObject { kind: "schema", name: schema }.into());
+                if !crate::bind::schema_exists(txn, &schema)? {
+                    return Err(SqlError::UndefinedSchema(schema));
                 }
+                names.push(schema);
             }
-            txn.tables().iter().map(|t| (t.id(), t.name().to_owned())).collect()
+            txn.tables()
+                .iter()
+                .filter(|t| !t.name().starts_with("__memdb"))
+                .filter(|t| names.iter().any(|s| s == crate::bind::split_qualified(t.name()).0))
+                .map(|t| (t.id(), t.name().to_owned()))
+                .collect()
         }
         // Schema, database and sequence privileges: every role has them.
         Some(

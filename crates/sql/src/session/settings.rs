@@ -33,9 +33,20 @@ pub(crate) fn default_settings_list() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// A setting's default, if it is one memdb knows.
+/// A setting's default, if it is one memdb knows (its own, or one of
+/// PostgreSQL's that it accepts without acting on).
 pub(crate) fn default_of(name: &str) -> Option<&'static str> {
-    default_settings_list().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    default_settings_list()
+        .into_iter()
+        .chain(super::pg_settings::POSTGRES_SETTINGS.iter().copied())
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether SET may set `name` (lower case): a known setting, or a custom
+/// one (`myapp.user_id`, with a dot, as PostgreSQL allows any such name).
+pub(crate) fn is_known(name: &str) -> bool {
+    name.contains('.') || default_of(name).is_some()
 }
 
 type Values = BTreeMap<String, String>;
@@ -77,7 +88,10 @@ impl Default for Settings {
 impl Settings {
     /// A setting's current value (`name` in lower case).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .or_else(|| super::pg_settings::POSTGRES_SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
     }
 
     /// Sets a setting (`local`: until the open block ends).

@@ -18,16 +18,16 @@ pub(crate) fn format_type(oid: i32, typmod: i32) -> Option<String> {
 /// itself when nothing has it, as PostgreSQL shows it.
 pub(crate) fn relation_name(cv: &CatalogView, oid: i32) -> String {
     if let Some(t) = cv.tables.iter().find(|t| super::table_oid(t.id()) == oid) {
-        return quote(t.name());
+        return quote_qualified(t.name());
     }
     if let Some(Relation::Index(t, i)) = cv.relation(oid) {
-        return quote(&t.schema().indexes[i].name);
+        return quote_qualified(&t.schema().indexes[i].name);
     }
     if let Some((_, s)) = cv.sequences.iter().find(|(o, _)| *o == oid) {
-        return quote(&s.name);
+        return quote_qualified(&s.name);
     }
     if let Some((_, n, _)) = cv.views.iter().find(|(o, _, _)| *o == oid) {
-        return quote(n);
+        return quote_qualified(n);
     }
     oid.to_string()
 }
@@ -40,6 +40,15 @@ fn column_list(table: &Table, columns: &[usize]) -> String {
 /// An identifier quoted only when PostgreSQL would.
 pub(crate) fn quote(name: &str) -> String {
     memdb_engine::expr::quote_identifier(name).into_owned()
+}
+
+/// A catalog name as PostgreSQL shows a relation outside the search path:
+/// `s.t` (each part quoted only when needed), or the bare name in `public`.
+pub(crate) fn quote_qualified(name: &str) -> String {
+    match name.split_once('.') {
+        Some((schema, rel)) => format!("{}.{}", quote(schema), quote(rel)),
+        None => quote(name),
+    }
 }
 
 /// `pg_get_indexdef(oid [, column])`: the CREATE INDEX statement of an
@@ -56,10 +65,11 @@ pub(crate) fn index_def(cv: &CatalogView, oid: i32, column: i64) -> Option<Strin
         _ => "btree",
     };
     Some(format!(
-        "CREATE {}INDEX {} ON public.{} USING {method} ({})",
+        "CREATE {}INDEX {} ON {}.{} USING {method} ({})",
         if index.unique { "UNIQUE " } else { "" },
-        quote(&index.name),
-        quote(table.name()),
+        quote(crate::bind::split_qualified(&index.name).1),
+        quote(crate::bind::split_qualified(table.name()).0),
+        quote(crate::bind::split_qualified(table.name()).1),
         column_list(&table, &index.columns)
     ))
 }
@@ -83,7 +93,7 @@ pub(crate) fn constraint_def(cv: &CatalogView, oid: i32) -> Option<String> {
                     let mut s = format!(
                         "FOREIGN KEY ({}) REFERENCES {}({})",
                         column_list(table, &fk.columns),
-                        parent.map_or("?".to_owned(), |p| quote(p.name())),
+                        parent.map_or("?".to_owned(), |p| quote_qualified(p.name())),
                         parent.map_or(String::new(), |p| column_list(p, &fk.ref_columns))
                     );
                     for (what, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {

@@ -43,6 +43,7 @@ const INDEX_BASE: i64 = 1_000_000;
 const SEQUENCE_BASE: i64 = 2_000_000;
 const VIEW_BASE: i64 = 3_000_000;
 const CONSTRAINT_BASE: i64 = 4_000_000;
+const SCHEMA_BASE: i64 = 5_000_000;
 
 fn oid(v: i64) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
@@ -207,6 +208,8 @@ pub(crate) struct CatalogView {
     pub tables: Vec<Table>,
     pub sequences: Vec<(i32, memdb_engine::SequenceSchema)>,
     pub views: Vec<(i32, String, String)>,
+    /// User schemas: oid, name, owner.
+    pub schemas: Vec<(i32, String, String)>,
 }
 
 impl CatalogView {
@@ -223,7 +226,22 @@ impl CatalogView {
         let mut views: Vec<(String, String)> = crate::bind::views(txn)?;
         views.sort();
         let views = views.into_iter().enumerate().map(|(i, (n, s))| (oid(VIEW_BASE + i as i64), n, s)).collect();
-        Ok(CatalogView { tables, sequences, views })
+        let schemas = crate::bind::schemas(txn)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (n, o))| (oid(SCHEMA_BASE + i as i64), n, o))
+            .collect();
+        Ok(CatalogView { tables, sequences, views, schemas })
+    }
+
+    /// The oid of the schema a catalog name (`s.t` or bare `t`) is in.
+    pub fn namespace_oid(&self, name: &str) -> i32 {
+        match crate::bind::split_qualified(name).0 {
+            "public" => PUBLIC_OID,
+            "pg_catalog" => PG_CATALOG_OID,
+            "information_schema" => INFORMATION_SCHEMA_OID,
+            schema => self.schemas.iter().find(|(_, n, _)| n == schema).map_or(PUBLIC_OID, |(o, _, _)| *o),
+        }
     }
 
     /// The relation an oid names.

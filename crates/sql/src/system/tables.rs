@@ -30,6 +30,16 @@ fn text(s: &str) -> Value {
 fn bool_(b: bool) -> Value {
     Value::Bool(b)
 }
+/// The schema part of a catalog name (`public` for a bare name).
+fn schema_of(name: &str) -> Value {
+    text(crate::bind::split_qualified(name).0)
+}
+
+/// A catalog name without its schema.
+fn base(name: &str) -> Value {
+    text(crate::bind::split_qualified(name).1)
+}
+
 fn null() -> Value {
     Value::Null
 }
@@ -60,7 +70,7 @@ pub(crate) fn relation(txn: &mut Transaction, name: &str, user: &str) -> Result<
     }
     let cv = CatalogView::load(txn)?;
     let r = match (schema, base) {
-        ("pg_catalog", "pg_namespace") => pg_namespace(),
+        ("pg_catalog", "pg_namespace") => pg_namespace(&cv),
         ("pg_catalog", "pg_class") => pg_class(&cv),
         ("pg_catalog", "pg_attribute") => pg_attribute(&cv),
         ("pg_catalog", "pg_attrdef") => pg_attrdef(&cv),
@@ -82,7 +92,7 @@ pub(crate) fn relation(txn: &mut Transaction, name: &str, user: &str) -> Result<
         ("pg_catalog", other) => empty(other),
         ("information_schema", "tables") => is_tables(&cv),
         ("information_schema", "columns") => is_columns(&cv),
-        ("information_schema", "schemata") => is_schemata(user),
+        ("information_schema", "schemata") => is_schemata(&cv, user),
         ("information_schema", "table_constraints") => is_table_constraints(&cv),
         ("information_schema", "key_column_usage") => is_key_column_usage(&cv),
         ("information_schema", "views") => is_views(&cv),
@@ -223,15 +233,17 @@ fn empty(name: &str) -> SystemRelation {
     SystemRelation { columns: cols(columns), rows: Vec::new() }
 }
 
-fn pg_namespace() -> SystemRelation {
+fn pg_namespace(cv: &CatalogView) -> SystemRelation {
     let row = |oid: i32, name: &str| vec![int(oid), text(name), int(SUPERUSER_OID), null()];
+    let mut rows = vec![
+        row(PG_CATALOG_OID, "pg_catalog"),
+        row(PUBLIC_OID, "public"),
+        row(INFORMATION_SCHEMA_OID, "information_schema"),
+    ];
+    rows.extend(cv.schemas.iter().map(|(oid, name, _)| row(*oid, name)));
     SystemRelation {
         columns: cols(&[("oid", OID), ("nspname", T::Text), ("nspowner", OID), ("nspacl", T::Text)]),
-        rows: vec![
-            row(PG_CATALOG_OID, "pg_catalog"),
-            row(PUBLIC_OID, "public"),
-            row(INFORMATION_SCHEMA_OID, "information_schema"),
-        ],
+        rows,
     }
 }
 
@@ -284,8 +296,8 @@ fn pg_class(cv: &CatalogView) -> SystemRelation {
                triggers: bool| {
         vec![
             int(oid),
-            text(name),
-            int(PUBLIC_OID),
+            base(name),
+            int(cv.namespace_oid(name)),
             int(0),
             int(0),
             int(SUPERUSER_OID),
@@ -626,8 +638,8 @@ fn pg_constraint(cv: &CatalogView) -> SystemRelation {
             };
             rows.push(vec![
                 int(oid),
-                Value::Text(name),
-                int(PUBLIC_OID),
+                base(&name),
+                int(cv.namespace_oid(t.name())),
                 text(kind),
                 bool_(false),
                 bool_(false),
@@ -836,8 +848,8 @@ fn pg_tables(cv: &CatalogView, user: &str) -> SystemRelation {
         .iter()
         .map(|t| {
             vec![
-                text("public"),
-                text(t.name()),
+                schema_of(t.name()),
+                base(t.name()),
                 text(user),
                 null(),
                 bool_(!t.schema().indexes.is_empty()),
@@ -867,9 +879,9 @@ fn pg_indexes(cv: &CatalogView) -> SystemRelation {
     for t in &cv.tables {
         for ix in &t.schema().indexes {
             rows.push(vec![
-                text("public"),
-                text(t.name()),
-                text(&ix.name),
+                schema_of(t.name()),
+                base(t.name()),
+                base(&ix.name),
                 null(),
                 text_or_null(super::index_def(cv, index_oid(ix.id), 0)),
             ]);
@@ -888,7 +900,7 @@ fn pg_indexes(cv: &CatalogView) -> SystemRelation {
 }
 
 fn pg_views(cv: &CatalogView, user: &str) -> SystemRelation {
-    let rows = cv.views.iter().map(|(_, n, sql)| vec![text("public"), text(n), text(user), text(sql)]).collect();
+    let rows = cv.views.iter().map(|(_, n, sql)| vec![schema_of(n), base(n), text(user), text(sql)]).collect();
     SystemRelation {
         columns: cols(&[
             ("schemaname", T::Text),
@@ -904,12 +916,12 @@ fn is_tables(cv: &CatalogView) -> SystemRelation {
     let mut rows: Vec<Vec<Value>> = cv
         .tables
         .iter()
-        .map(|t| vec![text("memdb"), text("public"), text(t.name()), text("BASE TABLE"), text("YES"), text("NO")])
+        .map(|t| vec![text("memdb"), schema_of(t.name()), base(t.name()), text("BASE TABLE"), text("YES"), text("NO")])
         .collect();
     rows.extend(
         cv.views
             .iter()
-            .map(|(_, n, _)| vec![text("memdb"), text("public"), text(n), text("VIEW"), text("NO"), text("NO")]),
+            .map(|(_, n, _)| vec![text("memdb"), schema_of(n), base(n), text("VIEW"), text("NO"), text("NO")]),
     );
     SystemRelation {
         columns: cols(&[
@@ -955,8 +967,8 @@ fn is_columns(cv: &CatalogView) -> SystemRelation {
             let default = c.default.as_ref().map(|d| d.to_sql(&names));
             rows.push(vec![
                 text("memdb"),
-                text("public"),
-                text(t.name()),
+                schema_of(t.name()),
+                base(t.name()),
                 text(&c.name),
                 int(i32::from(attnum(t, p))),
                 text_or_null(default),
@@ -990,11 +1002,12 @@ fn is_columns(cv: &CatalogView) -> SystemRelation {
     }
 }
 
-fn is_schemata(user: &str) -> SystemRelation {
-    let rows = ["pg_catalog", "public", "information_schema"]
+fn is_schemata(cv: &CatalogView, user: &str) -> SystemRelation {
+    let mut rows: Vec<Vec<Value>> = ["pg_catalog", "public", "information_schema"]
         .iter()
         .map(|s| vec![text("memdb"), text(s), text(user)])
         .collect();
+    rows.extend(cv.schemas.iter().map(|(_, name, owner)| vec![text("memdb"), text(name), text(owner)]));
     SystemRelation {
         columns: cols(&[("catalog_name", T::Text), ("schema_name", T::Text), ("schema_owner", T::Text)]),
         rows,
@@ -1014,11 +1027,11 @@ fn is_table_constraints(cv: &CatalogView) -> SystemRelation {
             };
             rows.push(vec![
                 text("memdb"),
-                text("public"),
-                Value::Text(name),
+                schema_of(t.name()),
+                base(&name),
                 text("memdb"),
-                text("public"),
-                text(t.name()),
+                schema_of(t.name()),
+                base(t.name()),
                 text(kind),
                 text("NO"),
                 text("NO"),
@@ -1055,11 +1068,11 @@ fn is_key_column_usage(cv: &CatalogView) -> SystemRelation {
             for (k, &p) in columns.iter().enumerate() {
                 rows.push(vec![
                     text("memdb"),
-                    text("public"),
-                    text(name),
+                    schema_of(t.name()),
+                    base(name),
                     text("memdb"),
-                    text("public"),
-                    text(t.name()),
+                    schema_of(t.name()),
+                    base(t.name()),
                     text(names.get(p).map_or("?", String::as_str)),
                     int(i32::try_from(k + 1).unwrap_or(i32::MAX)),
                 ]);
@@ -1082,7 +1095,7 @@ fn is_key_column_usage(cv: &CatalogView) -> SystemRelation {
 }
 
 fn is_views(cv: &CatalogView) -> SystemRelation {
-    let rows = cv.views.iter().map(|(_, n, sql)| vec![text("memdb"), text("public"), text(n), text(sql)]).collect();
+    let rows = cv.views.iter().map(|(_, n, sql)| vec![text("memdb"), schema_of(n), base(n), text(sql)]).collect();
     SystemRelation {
         columns: cols(&[
             ("table_catalog", T::Text),
