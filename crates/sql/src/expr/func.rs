@@ -822,7 +822,14 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         }
         GenRandomUuid => Value::Uuid(cx.random_uuid()),
         PgTypeof => Value::Text(arg(0).data_type().map_or_else(|| "unknown".into(), |t| t.to_string())),
-        PgTableIsVisible | HasPrivilege => Value::Bool(!arg(0).is_null()),
+        HasPrivilege => Value::Bool(!arg(0).is_null()),
+        // Visible without qualification: in `public` (the search path),
+        // or not a user relation at all (types, functions, catalogs).
+        PgTableIsVisible => {
+            let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
+            let cv = crate::system::CatalogView::load(cx.txn)?;
+            Value::Bool(cv.name_of(oid).is_none_or(|n| crate::bind::split_qualified(n).0 == "public"))
+        }
         PgRelationIsPublishable => Value::Bool(false),
         PgGetUserById => Value::Text(cx.user().to_owned()),
         PgEncodingToChar => Value::Text(if int_arg(arg(0))? == 6 { "UTF8" } else { "" }.into()),

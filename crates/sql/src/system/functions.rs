@@ -17,19 +17,7 @@ pub(crate) fn format_type(oid: i32, typmod: i32) -> Option<String> {
 /// The name a relation oid shows as (`oid::regclass` output): the oid
 /// itself when nothing has it, as PostgreSQL shows it.
 pub(crate) fn relation_name(cv: &CatalogView, oid: i32) -> String {
-    if let Some(t) = cv.tables.iter().find(|t| super::table_oid(t.id()) == oid) {
-        return quote_qualified(t.name());
-    }
-    if let Some(Relation::Index(t, i)) = cv.relation(oid) {
-        return quote_qualified(&t.schema().indexes[i].name);
-    }
-    if let Some((_, s)) = cv.sequences.iter().find(|(o, _)| *o == oid) {
-        return quote_qualified(&s.name);
-    }
-    if let Some((_, n, _)) = cv.views.iter().find(|(o, _, _)| *o == oid) {
-        return quote_qualified(n);
-    }
-    oid.to_string()
+    cv.name_of(oid).map_or_else(|| oid.to_string(), quote_qualified)
 }
 
 fn column_list(table: &Table, columns: &[usize]) -> String {

@@ -258,6 +258,23 @@ impl CatalogView {
         other.then_some(Relation::Other)
     }
 
+    /// The catalog name (`s.t`, or bare in `public`) of the table, index,
+    /// sequence or view an oid names.
+    pub fn name_of(&self, oid: i32) -> Option<&str> {
+        if let Some(t) = self.tables.iter().find(|t| table_oid(t.id()) == oid) {
+            return Some(t.name());
+        }
+        for t in &self.tables {
+            if let Some(ix) = t.schema().indexes.iter().find(|ix| index_oid(ix.id) == oid) {
+                return Some(&ix.name);
+            }
+        }
+        if let Some((_, s)) = self.sequences.iter().find(|(o, _)| *o == oid) {
+            return Some(&s.name);
+        }
+        self.views.iter().find(|(o, _, _)| *o == oid).map(|(_, n, _)| n.as_str())
+    }
+
     /// The oid of a relation by name.
     pub fn oid_of(&self, name: &str) -> Option<i32> {
         for t in &self.tables {
