@@ -30,7 +30,13 @@ pub(crate) fn view_definition(txn: &mut Transaction, name: &str) -> Result<Optio
 
 /// Every view's name and SQL text.
 pub(crate) fn views(txn: &mut Transaction) -> Result<Vec<(String, String)>> {
-    let Ok(table) = txn.table(VIEWS_TABLE) else { return Ok(Vec::new()) };
+    catalog_pairs(txn, VIEWS_TABLE)
+}
+
+/// The rows of one of memdb's hidden catalog tables (name → text, see
+/// [`catalog_table`]); none before its first row was made.
+pub(super) fn catalog_pairs(txn: &mut Transaction, table: &str) -> Result<Vec<(String, String)>> {
+    let Ok(table) = txn.table(table) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for row in txn.scan(&table, ScanRange::Full, false)? {
         let row = row?;
@@ -39,6 +45,22 @@ pub(crate) fn views(txn: &mut Transaction) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(out)
+}
+
+/// One of memdb's hidden catalog tables (a text `name` key and one text
+/// column), made on first use so a database without views or schemas has
+/// none.
+pub(super) fn catalog_table(txn: &mut Transaction, table: &str, column: &str) -> Result<memdb_engine::Table> {
+    if let Ok(t) = txn.table(table) {
+        return Ok(t);
+    }
+    txn.create_table(
+        TableSchema::new(table)
+            .column(Column::new("name", DataType::Text).not_null())
+            .column(Column::new(column, DataType::Text).not_null())
+            .primary_key(["name"]),
+    )?;
+    Ok(txn.table(table)?)
 }
 
 /// `relation "name" already exists` (42P07).
@@ -440,18 +462,7 @@ fn create_view(txn: &mut Transaction, cv: &ast::CreateView) -> Result<String> {
             cv.columns.iter().map(|c| format!("\"{}\"", ident(&c.name).replace('"', "\"\""))).collect();
         sql = format!("SELECT * FROM ({sql}) AS v({})", names.join(", "));
     }
-    let table = match txn.table(VIEWS_TABLE) {
-        Ok(t) => t,
-        Err(_) => {
-            txn.create_table(
-                TableSchema::new(VIEWS_TABLE)
-                    .column(Column::new("name", DataType::Text).not_null())
-                    .column(Column::new("definition", DataType::Text).not_null())
-                    .primary_key(["name"]),
-            )?;
-            txn.table(VIEWS_TABLE)?
-        }
-    };
+    let table = catalog_table(txn, VIEWS_TABLE, "definition")?;
     if exists {
         txn.delete_by_key(&table, &[Value::Text(name.clone())])?;
     }

@@ -7,9 +7,9 @@
 //! table ([`SCHEMAS_TABLE`]), so creating and dropping one is transactional
 //! and goes through the commit log like any other catalog change.
 
-use memdb_engine::{Column, DataType, ScanRange, TableSchema, Transaction, Value};
+use memdb_engine::{Transaction, Value};
 
-use super::ddl::{VIEWS_TABLE, views};
+use super::ddl::{VIEWS_TABLE, catalog_pairs, catalog_table, views};
 use crate::error::{Result, SqlError};
 use crate::notice::Notice;
 
@@ -59,16 +59,9 @@ pub(crate) fn relation_name_from_text(text: &str) -> String {
 
 /// Every user schema, by name, with its owner.
 pub(crate) fn schemas(txn: &mut Transaction) -> Result<Vec<(String, String)>> {
-    let Ok(table) = txn.table(SCHEMAS_TABLE) else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for row in txn.scan(&table, ScanRange::Full, false)? {
-        let row = row?;
-        if let (Some(Value::Text(n)), Some(Value::Text(o))) = (row.values.first(), row.values.get(1)) {
-            out.push((n.clone(), o.clone()));
-        }
-    }
-    out.sort();
-    Ok(out)
+    let mut all = catalog_pairs(txn, SCHEMAS_TABLE)?;
+    all.sort();
+    Ok(all)
 }
 
 /// Whether a schema of this name exists.
@@ -124,18 +117,7 @@ pub(crate) fn create_schema(
     if name.starts_with("pg_") {
         return Err(SqlError::ReservedName(format!("unacceptable schema name \"{name}\"")));
     }
-    let table = match txn.table(SCHEMAS_TABLE) {
-        Ok(t) => t,
-        Err(_) => {
-            txn.create_table(
-                TableSchema::new(SCHEMAS_TABLE)
-                    .column(Column::new("name", DataType::Text).not_null())
-                    .column(Column::new("owner", DataType::Text).not_null())
-                    .primary_key(["name"]),
-            )?;
-            txn.table(SCHEMAS_TABLE)?
-        }
-    };
+    let table = catalog_table(txn, SCHEMAS_TABLE, "owner")?;
     let owner = authorization.unwrap_or_else(|| user.to_owned());
     txn.insert(&table, vec![Value::Text(name), Value::Text(owner)])?;
     Ok(())
