@@ -161,10 +161,11 @@ pub(crate) fn drop_schema(txn: &mut Transaction, name: &str, cascade: bool, noti
             },
         ));
     }
-    // Views first (theirs and those over the schema's tables), then the
-    // tables (their own sequences go with them), then what sequences remain.
-    let mut doomed_views = view_names;
-    for t in &tables {
+    // Views first (the schema's, and views elsewhere over its tables and
+    // views), then the tables (their own sequences go with them), then what
+    // sequences remain.
+    let mut doomed_views = view_names.clone();
+    for t in tables.iter().chain(&view_names) {
         for v in super::ddl::dependent_views(txn, t)? {
             if !doomed_views.contains(&v) {
                 doomed_views.push(v);
