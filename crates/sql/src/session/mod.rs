@@ -868,21 +868,24 @@ impl Session {
                         message: format!("prepared statement \"{key}\" already exists"),
                     });
                 }
-                // Bound now for what PostgreSQL reports at PREPARE: names of
-                // relations, columns and functions that do not exist. (Type
+                let mut prepared = PreparedStatement::new((**statement).clone(), types);
+                // Planned now, for what PostgreSQL reports at PREPARE: names
+                // of relations, columns and functions that do not exist. (Type
                 // errors may depend on the arguments; they wait for EXECUTE.)
-                if matches!(
-                    **statement,
-                    ast::Statement::Query(_)
-                        | ast::Statement::Insert(_)
-                        | ast::Statement::Update(_)
-                        | ast::Statement::Delete(_)
-                ) && let Err(e) = compile(txn, statement, types.clone(), &self.vars.user)
-                    && matches!(e.sqlstate(), "42P01" | "42703" | "42883" | "3F000")
-                {
-                    return Err(e);
+                // The plan is the one EXECUTE would make first: kept.
+                if is_plannable(statement) {
+                    let version = txn.schema_version();
+                    match compile(txn, statement, prepared.params.clone(), &self.vars.user) {
+                        Ok((compiled, cacheable, _)) => {
+                            if let (true, Some(version)) = (cacheable, version) {
+                                prepared.plan = Some(CachedPlan { version, compiled: Arc::new(compiled) });
+                            }
+                        }
+                        Err(e) if matches!(e.sqlstate(), "42P01" | "42703" | "42883" | "3F000") => return Err(e),
+                        Err(_) => {}
+                    }
                 }
-                self.prepared.insert(key, PreparedStatement::new((**statement).clone(), types));
+                self.prepared.insert(key, prepared);
                 return Ok(QueryResult::tag("PREPARE"));
             }
             ast::Statement::Deallocate { name, .. } => {
@@ -910,13 +913,7 @@ impl Session {
         cache: Option<&mut Option<CachedPlan>>,
     ) -> Result<QueryResult> {
         txn.begin_statement()?;
-        if !matches!(
-            stmt,
-            ast::Statement::Query(_)
-                | ast::Statement::Insert(_)
-                | ast::Statement::Update(_)
-                | ast::Statement::Delete(_)
-        ) {
+        if !is_plannable(stmt) {
             return self.other_statement(txn, stmt, params);
         }
         let version = txn.schema_version();

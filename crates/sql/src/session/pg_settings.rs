@@ -175,3 +175,8 @@ pub(crate) const POSTGRES_SETTINGS: &[(&str, &str)] = &[
     ("xmloption", "content"),
     ("zero_damaged_pages", "off"),
 ];
+
+/// The default of one of these settings (`name` in lower case).
+pub(crate) fn default_of(name: &str) -> Option<&'static str> {
+    POSTGRES_SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}

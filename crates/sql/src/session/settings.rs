@@ -38,9 +38,9 @@ pub(crate) fn default_settings_list() -> Vec<(&'static str, &'static str)> {
 pub(crate) fn default_of(name: &str) -> Option<&'static str> {
     default_settings_list()
         .into_iter()
-        .chain(super::pg_settings::POSTGRES_SETTINGS.iter().copied())
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v)
+        .or_else(|| super::pg_settings::default_of(name))
 }
 
 /// Whether SET may set `name` (lower case): a known setting, or a custom
@@ -88,10 +88,7 @@ impl Default for Settings {
 impl Settings {
     /// A setting's current value (`name` in lower case).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .map(String::as_str)
-            .or_else(|| super::pg_settings::POSTGRES_SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+        self.values.get(name).map(String::as_str).or_else(|| super::pg_settings::default_of(name))
     }
 
     /// Sets a setting (`local`: until the open block ends).
