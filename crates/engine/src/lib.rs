@@ -69,6 +69,7 @@ pub mod row;
 mod schema;
 pub mod security;
 pub mod sequence;
+pub mod stats;
 mod storage;
 mod txn;
 pub mod types;
@@ -96,6 +97,7 @@ pub use schema::{
     TableSchema,
 };
 pub use sequence::{SequenceId, SequencePosition, SequenceSchema};
+pub use stats::{ColumnStatistics, Statistics};
 pub use storage::RowId;
 pub use txn::{
     AlterTable, CommitInfo, IndexProbe, IndexSpec, IsolationLevel, LockMode, LockWait, Row, RowBatch, Scan, ScanCursor,

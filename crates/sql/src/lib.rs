@@ -44,6 +44,7 @@ mod depth;
 mod error;
 pub mod exec;
 pub mod expr;
+mod maintenance;
 pub mod notice;
 mod optimize;
 pub mod plan;
@@ -90,8 +91,7 @@ const PARSE_STACK: usize = 32 << 20;
 /// ```
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
-    let sql = normalize_vacuum(&sql);
-    let sql = normalize_maintenance(&sql);
+    let sql = maintenance::normalize(&sql);
     let rewritten = rolesyntax::rewrite(&sql);
     let sql = rewritten.sql;
     // The parser recurses once or more per nesting level: give it a stack
@@ -119,56 +119,6 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     depth::check(statements, &sql)
 }
 
-/// PostgreSQL's `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)]
-/// [table [, …]]` in the form the parser takes (`VACUUM [table]`): the
-/// options change nothing in memdb, where old versions are collected in the
-/// background; the first table is kept so that a missing one is an error.
-fn normalize_vacuum(sql: &str) -> std::borrow::Cow<'_, str> {
-    let trimmed = sql.trim_start();
-    if !trimmed.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("vacuum")) {
-        return std::borrow::Cow::Borrowed(sql);
-    }
-    let body = trimmed[6..].trim().trim_end_matches(';');
-    if body.contains(';') || trimmed[6..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-        return std::borrow::Cow::Borrowed(sql);
-    }
-    let mut rest = body.trim();
-    if rest.starts_with('(') {
-        match rest.find(')') {
-            Some(end) => rest = rest[end + 1..].trim(),
-            None => return std::borrow::Cow::Borrowed(sql),
-        }
-    }
-    loop {
-        let word_end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
-        let word = &rest[..word_end];
-        if ["full", "freeze", "verbose", "analyze", "analyse"].iter().any(|k| word.eq_ignore_ascii_case(k)) {
-            rest = rest[word_end..].trim_start();
-        } else {
-            break;
-        }
-    }
-    let first = rest.split(',').next().unwrap_or("").split('(').next().unwrap_or("").trim();
-    std::borrow::Cow::Owned(format!("VACUUM {first}"))
-}
-
-/// `CHECKPOINT` and `BACKUP TO 'dir'`, which the parser does not know, as
-/// the calls of memdb's procedures that run them.
-fn normalize_maintenance(sql: &str) -> std::borrow::Cow<'_, str> {
-    let body = sql.trim().trim_end_matches(';').trim_end();
-    if body.eq_ignore_ascii_case("checkpoint") {
-        return std::borrow::Cow::Borrowed("CALL pg_catalog.checkpoint()");
-    }
-    let mut words = body.splitn(3, char::is_whitespace);
-    if let (Some(backup), Some(to), Some(target)) = (words.next(), words.next(), words.next())
-        && backup.eq_ignore_ascii_case("backup")
-        && to.eq_ignore_ascii_case("to")
-    {
-        return std::borrow::Cow::Owned(format!("CALL pg_catalog.backup({})", target.trim()));
-    }
-    std::borrow::Cow::Borrowed(sql)
-}
-
 /// Extracts "Line: N, Column: M" from a sqlparser message.
 fn position(message: &str) -> (u64, u64) {
     let number_after = |label: &str| -> u64 {
@@ -184,17 +134,6 @@ fn position(message: &str) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn vacuum_options_are_accepted() {
-        for sql in ["vacuum", "VACUUM ANALYZE t", "vacuum (verbose, analyze) t, u", "vacuum full freeze t(a)"] {
-            assert!(super::parse(sql).is_ok(), "{sql}");
-        }
-        assert_eq!(super::normalize_vacuum("vacuum analyze pgbench_branches"), "VACUUM pgbench_branches");
-        assert_eq!(super::normalize_maintenance(" checkpoint ;"), "CALL pg_catalog.checkpoint()");
-        assert_eq!(super::normalize_maintenance("BACKUP TO '/tmp/b'"), "CALL pg_catalog.backup('/tmp/b')");
-        assert_eq!(super::normalize_maintenance("SELECT 1"), "SELECT 1");
-    }
-
     use super::*;
 
     #[test]

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::RwLock;
 
 use crate::error::Result;
 use crate::mvcc::{Timestamp, Version, VersionRef};
 use crate::row;
 use crate::schema::{IndexId, TableId};
+use crate::stats::TableStatistics;
 use crate::storage::RowId;
 use crate::storage::index::IndexStorage;
 use crate::storage::slab::RowSlab;
@@ -34,6 +35,8 @@ pub(crate) struct TableStorage {
     pub live_rows: AtomicI64,
     /// Approximate bytes of row data held, all versions.
     pub data_bytes: AtomicI64,
+    /// What the newest `ANALYZE` learned (see `stats`).
+    pub statistics: ArcSwapOption<TableStatistics>,
 }
 
 impl TableStorage {
@@ -47,6 +50,7 @@ impl TableStorage {
             last_commit: AtomicU64::new(0),
             live_rows: AtomicI64::new(0),
             data_bytes: AtomicI64::new(0),
+            statistics: ArcSwapOption::empty(),
         }
     }
 

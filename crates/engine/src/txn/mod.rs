@@ -12,6 +12,7 @@
 //! * `end`: savepoints, commit (with SERIALIZABLE validation), rollback;
 //! * `apply`: replay of commit records.
 
+mod analyze;
 mod apply;
 mod ddl;
 mod end;

@@ -25,7 +25,7 @@ use crate::error::{Result, SqlError};
 use crate::expr::Expr;
 use crate::plan::{AggregateCall, Plan, SetCall, WindowCall};
 
-pub(crate) use ddl::{bind_ddl, views};
+pub(crate) use ddl::{bind_ddl, view_definition, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
 pub(crate) use schema::{
     check_creatable, create_schema, qualify, relation_name_from_text, schema_exists, schemas, split_qualified,

@@ -7,6 +7,7 @@
 //! in batches. Every node's output is a row of values; expressions above a
 //! node refer to its output columns by position.
 
+mod estimate;
 mod explain;
 mod show;
 
@@ -566,58 +567,6 @@ impl Plan {
             Plan::Window { input, functions } => input.width() + functions.len(),
             Plan::ProjectSet { input, functions } => input.width() + functions.len(),
             Plan::SetOp { left, .. } => left.width(),
-        }
-    }
-
-    /// A rough estimate of the rows the node produces (for join planning).
-    pub fn estimated_rows(&self) -> f64 {
-        match self {
-            Plan::Scan { table, access, filter, .. } => {
-                let n = table.approx_rows().max(1) as f64;
-                let n = match access {
-                    Access::Full => n,
-                    Access::IndexPoints { keys, .. } => keys.len() as f64,
-                    Access::IndexRange { lower, upper, .. } => match (lower, upper) {
-                        (Bound::Included(a), Bound::Included(b)) if a == b => 1.0,
-                        (Bound::Unbounded, _) | (_, Bound::Unbounded) => n / 3.0,
-                        _ => n / 9.0,
-                    },
-                };
-                if filter.is_some() { (n / 3.0).max(1.0) } else { n }
-            }
-            Plan::Values { rows, .. } => rows.len() as f64,
-            Plan::Function { .. } => 1000.0,
-            Plan::ProjectSet { input, .. } => input.estimated_rows() * 10.0,
-            Plan::Filter { input, .. } => (input.estimated_rows() / 3.0).max(1.0),
-            Plan::Project { input, .. } | Plan::Sort { input, limit: None, .. } | Plan::Window { input, .. } => {
-                input.estimated_rows()
-            }
-            Plan::Sort { limit: Some(n), .. } => *n as f64,
-            Plan::Limit { input, .. } => input.estimated_rows().min(100.0),
-            Plan::Distinct { input, .. } => input.estimated_rows() / 2.0,
-            Plan::NestedLoopJoin { left, right, kind, on } => {
-                let l = left.estimated_rows();
-                match kind {
-                    JoinKind::Semi | JoinKind::Anti => l,
-                    _ if on.is_some() => (l * right.estimated_rows() / 3.0).max(l),
-                    _ => l * right.estimated_rows(),
-                }
-            }
-            Plan::Apply { left, right, .. } => left.estimated_rows() * right.estimated_rows().min(10.0),
-            Plan::HashJoin { left, right, kind, .. } => match kind {
-                JoinKind::Semi | JoinKind::Anti => left.estimated_rows(),
-                _ => left.estimated_rows().max(right.estimated_rows()),
-            },
-            Plan::Aggregate { input, group_by, .. } => {
-                if group_by.is_empty() {
-                    1.0
-                } else {
-                    (input.estimated_rows() / 10.0).max(1.0)
-                }
-            }
-            Plan::SetOp { left, right, .. } => left.estimated_rows() + right.estimated_rows(),
-            Plan::CteScan { .. } => 100.0,
-            Plan::With { input, .. } => input.estimated_rows(),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::expr::Expr;
 use crate::notice::Notice;
 use crate::plan::{Plan, explain};
 
+mod analyze;
 mod copy;
 mod dml;
 mod pg_settings;
@@ -965,7 +966,14 @@ impl Session {
                 result
             }
             ast::Statement::CreateTable(ct) if ct.query.is_some() => self.create_table_as(txn, ct, params),
-            ast::Statement::Analyze { .. } => Ok(QueryResult::tag("ANALYZE")),
+            ast::Statement::Analyze(a) => {
+                let spec = a.table_name.as_ref().map(|t| {
+                    let columns: Vec<String> = a.columns.iter().map(ToString::to_string).collect();
+                    if columns.is_empty() { t.to_string() } else { format!("{t} ({})", columns.join(", ")) }
+                });
+                self.analyze(txn, spec.as_slice())?;
+                Ok(QueryResult::tag("ANALYZE"))
+            }
             ast::Statement::CreateSchema { schema_name, if_not_exists, .. } => {
                 let (name, authorization) = match schema_name {
                     ast::SchemaName::Simple(n) => (Some(crate::bind::object_name(n)?), None),
@@ -1070,6 +1078,15 @@ impl Session {
                 // CHECKPOINT is on a PostgreSQL without changes.
                 self.db.checkpoint()?;
                 Ok(QueryResult::tag("CHECKPOINT"))
+            }
+            ("analyze" | "vacuum_analyze", specs) if specs.iter().all(|s| matches!(s, Value::Text(_))) => {
+                let specs: Vec<String> = specs.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+                self.analyze(txn, &specs)?;
+                if name == "analyze" {
+                    return Ok(QueryResult::tag("ANALYZE"));
+                }
+                self.db.gc();
+                Ok(QueryResult::tag("VACUUM"))
             }
             ("backup", [Value::Text(dir)]) => {
                 let info = self.db.backup(std::path::Path::new(dir))?;

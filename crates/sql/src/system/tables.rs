@@ -85,6 +85,7 @@ pub(crate) fn relation(txn: &mut Transaction, name: &str, user: &str) -> Result<
         ("pg_catalog", "pg_tables") => pg_tables(&cv, user),
         ("pg_catalog", "pg_indexes") => pg_indexes(&cv),
         ("pg_catalog", "pg_views") => pg_views(&cv, user),
+        ("pg_catalog", "pg_stats") => pg_stats(&cv),
         ("pg_catalog", "pg_collation") => SystemRelation {
             columns: cols(&[("oid", OID), ("collname", T::Text), ("collnamespace", OID), ("collprovider", T::Text)]),
             rows: vec![vec![int(100), text("default"), int(PG_CATALOG_OID), text("d")]],
@@ -119,6 +120,7 @@ const PG_CATALOG: &[&str] = &[
     "pg_tables",
     "pg_indexes",
     "pg_views",
+    "pg_stats",
     "pg_collation",
     "pg_inherits",
     "pg_partitioned_table",
@@ -869,6 +871,66 @@ fn pg_tables(cv: &CatalogView, user: &str) -> SystemRelation {
             ("hasrules", T::Bool),
             ("hastriggers", T::Bool),
             ("rowsecurity", T::Bool),
+        ]),
+        rows,
+    }
+}
+
+/// `pg_stats`: one row per analyzed column (see `memdb_engine::stats`),
+/// value lists as text arrays.
+fn pg_stats(cv: &CatalogView) -> SystemRelation {
+    let texts = |values: &mut dyn Iterator<Item = String>| {
+        Value::Array(Box::new(memdb_engine::Array {
+            element_type: T::Text,
+            elements: values.map(Value::Text).collect(),
+        }))
+    };
+    let reals = |values: &mut dyn Iterator<Item = f64>| {
+        Value::Array(Box::new(memdb_engine::Array {
+            element_type: T::Float4,
+            elements: values.map(|f| Value::Float4(f as f32)).collect(),
+        }))
+    };
+    let mut rows = Vec::new();
+    for t in &cv.tables {
+        let Some(stats) = t.statistics() else { continue };
+        for (position, column) in t.columns().iter().enumerate() {
+            let Some(c) = stats.column(position) else { continue };
+            let common = !c.most_common.is_empty();
+            rows.push(vec![
+                schema_of(t.name()),
+                base(t.name()),
+                text(&column.name),
+                bool_(false),
+                Value::Float4(c.null_frac as f32),
+                int(i32::try_from(c.avg_width).unwrap_or(i32::MAX)),
+                Value::Float4(c.n_distinct as f32),
+                if common { texts(&mut c.most_common.iter().map(|(v, _)| v.to_string())) } else { null() },
+                if common { reals(&mut c.most_common.iter().map(|(_, f)| *f)) } else { null() },
+                if c.histogram.is_empty() { null() } else { texts(&mut c.histogram.iter().map(ToString::to_string)) },
+                c.correlation.map_or(null(), |r| Value::Float4(r as f32)),
+                null(),
+                null(),
+                null(),
+            ]);
+        }
+    }
+    SystemRelation {
+        columns: cols(&[
+            ("schemaname", T::Text),
+            ("tablename", T::Text),
+            ("attname", T::Text),
+            ("inherited", T::Bool),
+            ("null_frac", T::Float4),
+            ("avg_width", T::Int4),
+            ("n_distinct", T::Float4),
+            ("most_common_vals", T::Array(Box::new(T::Text))),
+            ("most_common_freqs", T::Array(Box::new(T::Float4))),
+            ("histogram_bounds", T::Array(Box::new(T::Text))),
+            ("correlation", T::Float4),
+            ("most_common_elems", T::Array(Box::new(T::Text))),
+            ("most_common_elem_freqs", T::Array(Box::new(T::Float4))),
+            ("elem_count_histogram", T::Array(Box::new(T::Float4))),
         ]),
         rows,
     }

@@ -1,0 +1,104 @@
+//! `ANALYZE [table [(columns)], …]` and `VACUUM ANALYZE`: samples tables
+//! and publishes the statistics the optimizer estimates rows from (see
+//! `memdb_engine::stats`).
+//!
+//! `crate::parse` turns every form of the statement into a call of the
+//! `analyze` (or `vacuum_analyze`) procedure with one text argument per
+//! table, `name [(column, …)]` (see `crate::maintenance`), since the parser
+//! knows only one table and no options; this module reads each such text
+//! back.
+
+use memdb_engine::{Error as EngineError, Transaction};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use super::Session;
+use crate::error::{Result, SqlError};
+use crate::notice::Notice;
+
+impl Session {
+    /// Analyzes the tables `specs` names (`name [(column, …)]` each), or
+    /// every table when there are none.
+    pub(super) fn analyze(&mut self, txn: &mut Transaction, specs: &[String]) -> Result<()> {
+        if specs.is_empty() {
+            for table in txn.tables() {
+                let name = table.name().to_owned();
+                self.analyze_one(txn, &name, &[])?;
+            }
+            return Ok(());
+        }
+        let parsed: Vec<(String, Vec<String>)> = specs.iter().map(|s| table_and_columns(s)).collect::<Result<_>>()?;
+        for (name, columns) in parsed {
+            self.analyze_one(txn, &name, &columns)?;
+        }
+        Ok(())
+    }
+
+    /// Analyzes one table (the named columns, or all); a table the role
+    /// may not read is skipped with a warning, as PostgreSQL skips tables
+    /// it does not own.
+    fn analyze_one(&mut self, txn: &mut Transaction, name: &str, columns: &[String]) -> Result<()> {
+        let table = match txn.table(name) {
+            Ok(t) => t,
+            Err(e) => {
+                if crate::bind::view_definition(txn, name)?.is_some() {
+                    self.notice(Notice::warning(
+                        "01000",
+                        format!("skipping \"{name}\" --- cannot analyze non-tables or special system tables"),
+                    ));
+                    return Ok(());
+                }
+                return Err(e.into());
+            }
+        };
+        let positions = columns
+            .iter()
+            .map(|c| {
+                table.column_position(c).map_err(|_| {
+                    SqlError::UndefinedColumn(format!("column \"{c}\" of relation \"{name}\" does not exist"))
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        match txn.analyze(&table, (!positions.is_empty()).then_some(positions.as_slice())) {
+            Ok(_) => Ok(()),
+            Err(EngineError::PermissionDenied(_)) => {
+                self.notice(Notice::warning("01000", format!("permission denied to analyze \"{name}\", skipping it")));
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Reads `name [(column, …)]`: the table's engine name and the column
+/// names, folded and unquoted as SQL names are.
+fn table_and_columns(spec: &str) -> Result<(String, Vec<String>)> {
+    let syntax = |e: sqlparser::parser::ParserError| SqlError::Syntax { message: e.to_string(), line: 0, column: 0 };
+    let mut parser = Parser::new(&PostgreSqlDialect {}).try_with_sql(spec).map_err(syntax)?;
+    let name = crate::bind::object_name(&parser.parse_object_name(false).map_err(syntax)?)?;
+    let mut columns = Vec::new();
+    if parser.consume_token(&Token::LParen) {
+        columns = parser.parse_comma_separated(|p| p.parse_identifier()).map_err(syntax)?;
+        parser.expect_token(&Token::RParen).map_err(syntax)?;
+    }
+    if parser.peek_token().token != Token::EOF {
+        return Err(SqlError::Syntax {
+            message: format!("syntax error at or near \"{}\"", parser.peek_token().token),
+            line: 0,
+            column: 0,
+        });
+    }
+    Ok((name, columns.iter().map(crate::bind::ident_name).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_specs_fold_names() {
+        assert_eq!(table_and_columns("T (A, \"B\")").ok(), Some(("t".into(), vec!["a".into(), "B".into()])));
+        assert!(table_and_columns("t x").is_err());
+    }
+}
