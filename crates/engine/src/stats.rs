@@ -173,30 +173,32 @@ pub(crate) fn column_statistics(
             _ => runs.push((i, 1)),
         }
     }
-    let n = values.len() as f64;
     let d = runs.len() as f64;
-    let whole_table = sampled as f64 >= total;
-    let non_null_total = total * (1.0 - null_frac);
-    let singles = runs.iter().filter(|(_, c)| *c == 1).count() as f64;
+    let repeated = runs.iter().filter(|(_, c)| *c > 1).count() as f64;
     let n_distinct = if values.is_empty() {
         0.0
-    } else if singles == d && !whole_table {
-        // Every sampled value unique: assume the column is.
+    } else if repeated == 0.0 {
+        // No value seen twice: assume the column is unique.
         -(1.0 - null_frac)
-    } else if whole_table {
+    } else if repeated == d {
+        // Every value seen more than once: assume these are all.
         d
     } else {
-        // Haas and Stokes (1998), as PostgreSQL's analyze.c uses it.
-        let estimate = (n * d) / ((n - singles) + singles * n / non_null_total.max(n));
-        estimate.clamp(d, non_null_total.max(d)).round()
+        // Haas and Stokes' Duj1 estimator, n·d / (n − f1 + f1·n/N), as
+        // PostgreSQL uses it.
+        let n = values.len() as f64;
+        let singles = d - repeated;
+        let non_null_total = (total * (1.0 - null_frac)).max(n);
+        let estimate = (n * d) / ((n - singles) + singles * n / non_null_total);
+        estimate.clamp(d, non_null_total).round()
     };
-    // PostgreSQL stores a distinct count that scales with the table as a
-    // negative fraction.
+    // A distinct count above a tenth of the rows is taken to grow with the
+    // table: stored as minus a fraction of the rows.
     let n_distinct = if n_distinct > 0.1 * total && total > 0.0 { -(n_distinct / total).min(1.0) } else { n_distinct };
 
-    let most_common = most_common(&values, &runs, sampled, whole_table);
+    let most_common = most_common(&values, &runs, sampled, n_distinct, total);
     let histogram = if orderable(data_type) { histogram(&values, &runs, &most_common) } else { Vec::new() };
-    let correlation = (!histogram.is_empty()).then(|| correlation(&values));
+    let correlation = (values.len() > 1 && orderable(data_type)).then(|| correlation(&values));
     ColumnStatistics {
         null_frac,
         avg_width,
@@ -207,28 +209,30 @@ pub(crate) fn column_statistics(
     }
 }
 
-/// The values worth listing as most common (with their sample counts):
-/// all of them when the sample holds every distinct value and few enough,
-/// otherwise those clearly more frequent than the average value.
+/// The values worth listing as most common (with their sample counts),
+/// among those seen more than once: all of them when they are every value
+/// seen and few enough, otherwise those at least a quarter more frequent
+/// than the average value.
 fn most_common<'v>(
     values: &[(&'v Value, u64)],
     runs: &[(usize, usize)],
     sampled: usize,
-    whole_table: bool,
+    n_distinct: f64,
+    total: f64,
 ) -> Vec<(&'v Value, usize)> {
-    let mut by_count: Vec<(usize, usize)> = runs.to_vec();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let all_repeated = runs.iter().all(|(_, c)| *c > 1);
-    let keep_all = runs.len() <= STATISTICS_TARGET && (whole_table || all_repeated);
-    let average = values.len() as f64 / runs.len().max(1) as f64;
-    let threshold = (average * 1.25).max(2.0);
-    by_count
-        .into_iter()
-        .take(STATISTICS_TARGET)
-        .filter(|(_, count)| keep_all || (*count as f64 >= threshold && *count > 1))
-        .filter(|_| sampled > 0)
-        .map(|(start, count)| (values[start].0, count))
-        .collect()
+    let mut tracked: Vec<(usize, usize)> = runs.iter().copied().filter(|(_, c)| *c > 1).collect();
+    // Most frequent first; equally frequent ones in value order.
+    tracked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    tracked.truncate(STATISTICS_TARGET);
+    let keep = if tracked.len() == runs.len() && n_distinct > 0.0 {
+        tracked.len()
+    } else {
+        let distinct = if n_distinct < 0.0 { -n_distinct * total } else { n_distinct };
+        let average = sampled as f64 / distinct.max(1.0);
+        let least = (average * 1.25).max(2.0).min(sampled as f64 / STATISTICS_TARGET as f64);
+        tracked.iter().take_while(|(_, count)| *count as f64 >= least).count()
+    };
+    tracked.into_iter().take(keep).map(|(start, count)| (values[start].0, count)).collect()
 }
 
 /// Bounds of up to [`STATISTICS_TARGET`] equally populated buckets of the
@@ -240,20 +244,13 @@ fn histogram(values: &[(&Value, u64)], runs: &[(usize, usize)], common: &[(&Valu
         .filter(|(start, _)| !is_common(values[*start].0))
         .flat_map(|(start, count)| values[*start..*start + *count].iter().map(|(v, _)| *v))
         .collect();
-    let distinct_rest = runs.iter().filter(|(start, _)| !is_common(values[*start].0)).count();
+    let distinct_rest = runs.len() - common.len();
     if distinct_rest < 2 {
         return Vec::new();
     }
-    let buckets = STATISTICS_TARGET.min(distinct_rest - 1);
-    let mut bounds: Vec<Value> = Vec::with_capacity(buckets + 1);
-    for i in 0..=buckets {
-        let at = (i * (rest.len() - 1)) / buckets;
-        let v = rest[at];
-        if bounds.last().is_none_or(|last| last.total_cmp(v) != Ordering::Equal) {
-            bounds.push(v.clone());
-        }
-    }
-    if bounds.len() < 2 { Vec::new() } else { bounds }
+    // Evenly spaced values from the first to the last.
+    let bounds = distinct_rest.min(STATISTICS_TARGET + 1);
+    (0..bounds).map(|i| rest[(i * (rest.len() - 1)) / (bounds - 1)].clone()).collect()
 }
 
 /// Pearson correlation between the values' sorted rank and their stream
@@ -279,7 +276,7 @@ fn correlation(sorted: &[(&Value, u64)]) -> f64 {
 
 /// Whether a type's values have an order histograms can use.
 fn orderable(data_type: &DataType) -> bool {
-    !matches!(data_type, DataType::Json | DataType::Jsonb | DataType::Bool)
+    !matches!(data_type, DataType::Json | DataType::Jsonb)
 }
 
 /// A value's size in bytes as PostgreSQL would store it (for `avg_width`).

@@ -5,6 +5,8 @@
 //!   conditions);
 //! * join selection: an equality between the two sides makes a hash join
 //!   (built on the smaller side), otherwise a nested loop;
+//! * join ordering (`reorder`): three or more inner joins are joined in
+//!   the order the row estimates favour;
 //! * index selection: a scan's filter terms `col = v`, ranges and IN lists
 //!   on indexed columns become index point lookups or range scans (the
 //!   filter stays as a re-check);
@@ -17,6 +19,7 @@
 
 mod implied;
 mod order;
+mod reorder;
 
 use std::ops::Bound;
 
@@ -281,10 +284,18 @@ fn join_needs(
 }
 
 fn rewrite(plan: Plan) -> Plan {
+    // Trees of inner joins (with the WHERE terms over them) are ordered
+    // as a whole.
+    if reorder::reorderable(&plan, &[]) {
+        return reorder::reorder(plan, Vec::new());
+    }
     match plan {
         Plan::Filter { input, predicate } => {
-            let input = rewrite(*input);
-            push(input, predicate.conjuncts())
+            let terms = predicate.conjuncts();
+            if reorder::reorderable(&input, &terms) {
+                return reorder::reorder(*input, terms);
+            }
+            push(rewrite(*input), terms)
         }
         Plan::NestedLoopJoin { left, right, kind, on } => {
             let (left, right) = (rewrite(*left), rewrite(*right));
@@ -322,14 +333,7 @@ fn rewrite(plan: Plan) -> Plan {
         Plan::Apply { left, right, kind, on } => {
             Plan::Apply { left: Box::new(rewrite(*left)), right: Box::new(rewrite(*right)), kind, on }
         }
-        Plan::Project { input, exprs } => {
-            let input = rewrite(*input);
-            // A projection that passes its input through unchanged is dropped.
-            if exprs.len() == input.width() && exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i)) {
-                return input;
-            }
-            Plan::Project { input: Box::new(input), exprs }
-        }
+        Plan::Project { input, exprs } => project(rewrite(*input), exprs),
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual, emit } => Plan::HashJoin {
             left: Box::new(rewrite(*left)),
             right: Box::new(rewrite(*right)),
@@ -362,6 +366,24 @@ fn rewrite(plan: Plan) -> Plan {
         },
         leaf @ (Plan::Values { .. } | Plan::Function { .. } | Plan::CteScan { .. }) => leaf,
     }
+}
+
+/// A projection of `input`: dropped when it passes its input through
+/// unchanged, and merged with a projection below that only picks columns
+/// (the reorderings joins put on top of themselves).
+fn project(input: Plan, exprs: Vec<Expr>) -> Plan {
+    if let Plan::Project { exprs: picks, .. } = &input
+        && picks.iter().all(|e| matches!(e, Expr::Column(_) | Expr::Literal(_)))
+        && exprs.iter().all(movable)
+        && let Some(merged) = exprs.iter().map(|e| substitute(e.clone(), picks)).collect::<Option<Vec<Expr>>>()
+        && let Plan::Project { input: inner, .. } = input
+    {
+        return project(*inner, merged);
+    }
+    if exprs.len() == input.width() && exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i)) {
+        return input;
+    }
+    Plan::Project { input: Box::new(input), exprs }
 }
 
 /// Whether a term may move to another node (no correlated subquery whose

@@ -116,9 +116,15 @@ fn outer_rows(kind: JoinKind, matched: f64, l: f64, r: f64) -> f64 {
 fn scan_rows(table: &Table, access: &Access, filter: Option<&Expr>) -> f64 {
     let n = table.approx_rows().max(1) as f64;
     if let Some(stats) = table.statistics() {
-        let terms = filter.cloned().map(Expr::conjuncts).unwrap_or_default();
+        let mut terms = filter.cloned().map(Expr::conjuncts).unwrap_or_default();
+        // The index bounds, where the filter no longer tests their columns
+        // (the optimizer drops terms an index access guarantees).
+        let tested: Vec<usize> = terms.iter().filter_map(tested_column).collect();
+        terms.extend(
+            access_terms(table, access).into_iter().filter(|t| tested_column(t).is_some_and(|c| !tested.contains(&c))),
+        );
         let lookup = |c: usize| stats.column(c).is_some().then(|| (stats.clone(), c));
-        let s: f64 = terms.iter().map(|t| term_selectivity(t, &lookup).unwrap_or(DEFAULT_SELECTIVITY)).product();
+        let (s, _) = conjunction_selectivity(&terms, &lookup);
         return (n * s).max(1.0);
     }
     let n = match access {
@@ -131,6 +137,82 @@ fn scan_rows(table: &Table, access: &Access, filter: Option<&Expr>) -> f64 {
         },
     };
     if filter.is_some() { (n / 3.0).max(1.0) } else { n }
+}
+
+/// The column a comparison, IN list or NULL test term tests.
+fn tested_column(term: &Expr) -> Option<usize> {
+    match term {
+        Expr::Binary(op, a, b) if op.is_comparison() => column_of(a).or_else(|| column_of(b)),
+        Expr::InList(e, _) | Expr::IsNull(e) => column_of(e),
+        _ => None,
+    }
+}
+
+/// An index access as the filter terms it stands for: equalities on its
+/// key columns (an IN list for several one-column keys), and a range's
+/// bounds on the column after its equality prefix.
+pub(super) fn access_terms(table: &Table, access: &Access) -> Vec<Expr> {
+    let (Access::IndexPoints { index, .. } | Access::IndexRange { index, .. }) = access else { return Vec::new() };
+    let schema = table.schema();
+    let Some(index) = schema.index(index) else { return Vec::new() };
+    let live: Vec<usize> = schema.live_columns().map(|(p, _)| p).collect();
+    let Some(columns) = index.columns.iter().map(|p| live.iter().position(|l| l == p)).collect::<Option<Vec<usize>>>()
+    else {
+        return Vec::new();
+    };
+    let compare = |op: BinOp, c: usize, v: &Expr| Expr::Binary(op, Box::new(Expr::Column(c)), Box::new(v.clone()));
+    match access {
+        Access::IndexPoints { keys, .. } => match keys.as_slice() {
+            [key] => key.iter().zip(&columns).map(|(v, c)| compare(BinOp::Eq, *c, v)).collect(),
+            keys if keys.iter().all(|k| k.len() == 1) => {
+                let list = keys.iter().filter_map(|k| k.first().cloned()).collect();
+                columns.first().map(|c| vec![Expr::InList(Box::new(Expr::Column(*c)), list)]).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        },
+        Access::IndexRange { lower, upper, .. } => {
+            let mut terms = Vec::new();
+            let (low, high) = (bound_key(lower), bound_key(upper));
+            // The equality prefix both bounds share (a key that is a
+            // bound's last only counts when that bound includes it).
+            let mut position = 0;
+            while let (Some(a), Some(b)) = (low.get(position), high.get(position)) {
+                let included = |key: &[Expr], bound: &Bound<Vec<Expr>>| {
+                    key.len() > position + 1 || matches!(bound, Bound::Included(_))
+                };
+                if a != b || !included(low, lower) || !included(high, upper) {
+                    break;
+                }
+                if let Some(c) = columns.get(position) {
+                    terms.push(compare(BinOp::Eq, *c, a));
+                }
+                position += 1;
+            }
+            if let Some(c) = columns.get(position) {
+                let op = |b: &Bound<Vec<Expr>>, inclusive: BinOp, exclusive: BinOp| match b {
+                    Bound::Included(_) => Some(inclusive),
+                    Bound::Excluded(_) => Some(exclusive),
+                    Bound::Unbounded => None,
+                };
+                if let (Some(v), Some(o)) = (low.get(position), op(lower, BinOp::GtEq, BinOp::Gt)) {
+                    terms.push(compare(o, *c, v));
+                }
+                if let (Some(v), Some(o)) = (high.get(position), op(upper, BinOp::LtEq, BinOp::Lt)) {
+                    terms.push(compare(o, *c, v));
+                }
+            }
+            terms
+        }
+        Access::Full => Vec::new(),
+    }
+}
+
+/// The key of a range bound (empty when unbounded).
+fn bound_key(bound: &Bound<Vec<Expr>>) -> &[Expr] {
+    match bound {
+        Bound::Included(k) | Bound::Excluded(k) => k,
+        Bound::Unbounded => &[],
+    }
 }
 
 /// Whether a plan's rows are estimated from statistics (its scan's table
@@ -230,18 +312,79 @@ fn key_selectivity(left: &Plan, right: &Plan, left_keys: &[Expr], right_keys: &[
     let mut known = false;
     let mut s = 1.0;
     for (a, b) in left_keys.iter().zip(right_keys) {
-        let nd = |plan: &Plan, e: &Expr, rows: f64| match e {
-            Expr::Column(c) => distinct_values(plan, *c, rows),
-            _ => None,
-        };
-        match (nd(left, a, l), nd(right, b, r)) {
-            (Some(x), Some(y)) => s /= x.max(y),
-            (Some(x), None) | (None, Some(x)) => s /= x,
-            (None, None) => continue,
+        let (Some(x), Some(y)) = (column_of(a), column_of(b)) else { continue };
+        if let Some(t) = equality_selectivity((left, x, l), (right, y, r)) {
+            s *= t;
+            known = true;
         }
-        known = true;
     }
     known.then_some(s)
+}
+
+/// One side of an equality between two inputs' columns: the input, the
+/// column, and the input's estimated rows.
+type Side<'p> = (&'p Plan, usize, f64);
+
+/// The selectivity of `a = b` between columns of two inputs: from both
+/// columns' most common values where both have them (PostgreSQL's
+/// `eqjoinsel`), else `1 / max(nd(a), nd(b))`; `None` when neither
+/// distinct count is known.
+fn equality_selectivity(a: Side, b: Side) -> Option<f64> {
+    if let (Some((sa, ca)), Some((sb, cb))) = (column_statistics(a.0, a.1), column_statistics(b.0, b.1))
+        && let (Some(x), Some(y)) = (sa.column(ca), sb.column(cb))
+        && !x.most_common.is_empty()
+        && !y.most_common.is_empty()
+    {
+        let nd_a = x.distinct(sa.rows()).min(a.2.max(1.0));
+        let nd_b = y.distinct(sb.rows()).min(b.2.max(1.0));
+        return Some(common_values_selectivity(x, nd_a, y, nd_b));
+    }
+    match (distinct_values(a.0, a.1, a.2), distinct_values(b.0, b.1, b.2)) {
+        (Some(p), Some(q)) => Some(1.0 / p.max(q)),
+        (Some(p), None) | (None, Some(p)) => Some(1.0 / p),
+        (None, None) => None,
+    }
+}
+
+/// Equi-join selectivity from two most-common-value lists: the matched
+/// pairs exactly, the rest spread evenly over the other distinct values.
+fn common_values_selectivity(x: &ColumnStatistics, nd_x: f64, y: &ColumnStatistics, nd_y: f64) -> f64 {
+    let mut matched_product = 0.0;
+    let (mut matched_x, mut matched_y, mut matches) = (0.0, 0.0, 0.0);
+    let mut y_matched = vec![false; y.most_common.len()];
+    for (vx, fx) in &x.most_common {
+        if let Some(j) = y.most_common.iter().position(|(vy, _)| vy.total_cmp(vx) == Ordering::Equal) {
+            let fy = y.most_common[j].1;
+            if !y_matched[j] {
+                y_matched[j] = true;
+                matched_product += fx * fy;
+                matched_x += fx;
+                matched_y += fy;
+                matches += 1.0;
+            }
+        }
+    }
+    let (common_x, common_y) = (x.common_frac(), y.common_frac());
+    let (unmatched_x, unmatched_y) = (common_x - matched_x, common_y - matched_y);
+    let other_x = (1.0 - x.null_frac - common_x).max(0.0);
+    let other_y = (1.0 - y.null_frac - common_y).max(0.0);
+    let (listed_x, listed_y) = (x.most_common.len() as f64, y.most_common.len() as f64);
+    // Seen from each side, then the smaller, as PostgreSQL does.
+    let mut from_x = matched_product;
+    if nd_y > listed_y {
+        from_x += unmatched_x * other_y / (nd_y - listed_y);
+    }
+    if nd_y > matches {
+        from_x += other_x * (other_y + unmatched_y) / (nd_y - matches);
+    }
+    let mut from_y = matched_product;
+    if nd_x > listed_x {
+        from_y += unmatched_y * other_x / (nd_x - listed_x);
+    }
+    if nd_x > matches {
+        from_y += other_y * (other_x + unmatched_x) / (nd_x - matches);
+    }
+    from_x.min(from_y).clamp(0.0, 1.0)
 }
 
 /// The selectivity of join condition terms over `join`'s `left ++ right`
@@ -256,15 +399,13 @@ fn join_selectivity(join: &Plan, left_width: usize, l: f64, r: f64, terms: &[Exp
             && (x < left_width) != (y < left_width)
         {
             let rows = |c: usize| if c < left_width { l } else { r };
-            match (distinct_values(join, x, rows(x)), distinct_values(join, y, rows(y))) {
-                (Some(p), Some(q)) => s /= p.max(q),
-                (Some(p), None) | (None, Some(p)) => s /= p,
-                (None, None) => {
-                    s *= DEFAULT_SELECTIVITY;
-                    continue;
+            match equality_selectivity((join, x, rows(x)), (join, y, rows(y))) {
+                Some(t) => {
+                    s *= t;
+                    known = true;
                 }
+                None => s *= DEFAULT_SELECTIVITY,
             }
-            known = true;
             continue;
         }
         match term_selectivity(term, &|c| column_statistics(join, c)) {
@@ -281,9 +422,66 @@ fn join_selectivity(join: &Plan, left_width: usize, l: f64, r: f64, terms: &[Exp
 /// The selectivity of filter terms over `input`'s rows, when statistics
 /// say something about at least one of them.
 fn selectivity(input: &Plan, terms: &[Expr]) -> Option<f64> {
-    let lookup = |c: usize| column_statistics(input, c);
-    let known: Vec<Option<f64>> = terms.iter().map(|t| term_selectivity(t, &lookup)).collect();
-    known.iter().any(Option::is_some).then(|| known.iter().map(|s| s.unwrap_or(DEFAULT_SELECTIVITY)).product())
+    let (s, known) = conjunction_selectivity(terms, &|c| column_statistics(input, c));
+    known.then_some(s)
+}
+
+/// The selectivity of terms that must all hold: the product of theirs,
+/// except that a lower and an upper bound on one column make one range
+/// (`lower + upper − 1`, as PostgreSQL's `clauselist_selectivity`).
+/// Terms the statistics say nothing about count as
+/// [`DEFAULT_SELECTIVITY`]; also returns whether they said anything.
+fn conjunction_selectivity(terms: &[Expr], lookup: Lookup) -> (f64, bool) {
+    let mut known = false;
+    let mut product = 1.0;
+    // Per column: the tightest lower and upper bound selectivities.
+    let mut ranges: Vec<(usize, Option<f64>, Option<f64>)> = Vec::new();
+    for term in terms {
+        let Some(s) = term_selectivity(term, lookup) else {
+            product *= DEFAULT_SELECTIVITY;
+            continue;
+        };
+        known = true;
+        match range_side(term) {
+            Some((column, lower)) => {
+                let entry = match ranges.iter().position(|r| r.0 == column) {
+                    Some(i) => &mut ranges[i],
+                    None => {
+                        ranges.push((column, None, None));
+                        let last = ranges.len() - 1;
+                        &mut ranges[last]
+                    }
+                };
+                let side = if lower { &mut entry.1 } else { &mut entry.2 };
+                *side = Some(side.map_or(s, |old: f64| old.min(s)));
+            }
+            None => product *= s,
+        }
+    }
+    for (_, low, high) in ranges {
+        product *= match (low, high) {
+            (Some(l), Some(h)) => (l + h - 1.0).max(1e-4),
+            (Some(s), None) | (None, Some(s)) => s,
+            (None, None) => 1.0,
+        };
+    }
+    (product, known)
+}
+
+/// The column a `column < constant`-like term bounds, and whether from
+/// below.
+fn range_side(term: &Expr) -> Option<(usize, bool)> {
+    let Expr::Binary(op, a, b) = term else { return None };
+    let (column, op) = match (column_of(a), column_of(b)) {
+        (Some(c), None) if b.is_fixed() => (c, *op),
+        (None, Some(c)) if a.is_fixed() => (c, op.commuted()),
+        _ => return None,
+    };
+    match op {
+        BinOp::Gt | BinOp::GtEq => Some((column, true)),
+        BinOp::Lt | BinOp::LtEq => Some((column, false)),
+        _ => None,
+    }
 }
 
 /// Finds the statistics of the column a term's column position reads.

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::exec::OperatorStats;
-use std::ops::Bound;
 
 use super::show;
 use super::{Access, JoinKind, Plan, SetOpKind};
@@ -151,13 +150,14 @@ fn node(
         }
     }
     out.push(line);
-    if let Plan::Scan { access: Access::IndexRange { lower, upper, .. }, .. } = plan {
-        let bound = |b: &Bound<Vec<crate::expr::Expr>>| match b {
-            Bound::Included(v) => format!("[{} values]", v.len()),
-            Bound::Excluded(v) => format!("({} values)", v.len()),
-            Bound::Unbounded => "unbounded".to_owned(),
-        };
-        out.push(format!("{}Index Cond: {} .. {}", " ".repeat(depth * 6 + 2), bound(lower), bound(upper)));
+    if let Plan::Scan { table, access, .. } = plan {
+        let terms = super::estimate::access_terms(table, access);
+        if !terms.is_empty() {
+            let names: Vec<String> = table.columns().iter().map(|c| c.name.clone()).collect();
+            let shown: Vec<String> = terms.iter().map(|t| show::expr(t, &names)).collect();
+            let cond = if shown.len() == 1 { shown.join("") } else { format!("({})", shown.join(" AND ")) };
+            out.push(format!("{}Index Cond: {cond}", " ".repeat(depth * 6 + 2)));
+        }
     }
     for detail in details(plan) {
         out.push(format!("{}{detail}", " ".repeat(depth * 6 + 2)));

@@ -52,14 +52,8 @@ impl Session {
                 return Err(e.into());
             }
         };
-        let positions = columns
-            .iter()
-            .map(|c| {
-                table.column_position(c).map_err(|_| {
-                    SqlError::UndefinedColumn(format!("column \"{c}\" of relation \"{name}\" does not exist"))
-                })
-            })
-            .collect::<Result<Vec<usize>>>()?;
+        let positions =
+            columns.iter().map(|c| table.column_position(c)).collect::<memdb_engine::Result<Vec<usize>>>()?;
         match txn.analyze(&table, (!positions.is_empty()).then_some(positions.as_slice())) {
             Ok(_) => Ok(()),
             Err(EngineError::PermissionDenied(_)) => {
