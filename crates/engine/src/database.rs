@@ -220,6 +220,9 @@ pub(crate) struct Shared {
     pub aborts: AtomicU64,
     /// Roles' resolved privileges for the newest security catalog.
     pub access_cache: crate::security::AccessCache,
+    /// Bumped by every `ANALYZE`: plans made before it may be worse than
+    /// the statistics now allow.
+    pub statistics_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -320,6 +323,7 @@ impl Database {
             commits: AtomicU64::new(0),
             aborts: AtomicU64::new(0),
             access_cache: Default::default(),
+            statistics_epoch: AtomicU64::new(0),
         });
         shared.refresh_memory();
         if let Some(interval) = gc_interval {
@@ -434,6 +438,12 @@ impl Database {
     /// (what [`crate::Transaction::schema_version`] says of a transaction's view).
     pub fn schema_version(&self) -> Timestamp {
         self.shared.current_catalog.load().committed_at
+    }
+
+    /// How many times `ANALYZE` has replaced statistics: with
+    /// [`Database::schema_version`], what a cached plan was made against.
+    pub fn statistics_epoch(&self) -> u64 {
+        self.shared.statistics_epoch.load(Ordering::Acquire)
     }
 
     /// Current definitions of all tables.

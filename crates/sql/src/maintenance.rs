@@ -42,7 +42,9 @@ fn after_keyword<'s>(sql: &'s str, keywords: &[&str]) -> Option<&'s str> {
         return None;
     }
     let body = rest.trim().trim_end_matches(';');
-    (!body.contains(';')).then_some(body)
+    // Several statements, or comments (which may hold commas): left to the
+    // parser.
+    (!body.contains(';') && !body.contains("--") && !body.contains("/*")).then_some(body)
 }
 
 fn vacuum(sql: &str) -> Option<String> {
@@ -143,6 +145,7 @@ mod tests {
         );
         assert_eq!(normalize("analyze 'x"), "CALL pg_catalog.analyze('''x')");
         assert_eq!(normalize("analyzed"), "analyzed");
+        assert_eq!(normalize("ANALYZE t -- a, b"), "ANALYZE t -- a, b");
     }
 
     #[test]

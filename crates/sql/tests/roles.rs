@@ -162,3 +162,22 @@ fn api_keys_are_shown_once_and_stored_hashed() {
     assert!(db.begin().unwrap().security().api_key(id).is_none());
     assert_eq!(code(&mut admin, &format!("CALL memdb_drop_api_key('{id}')")), "42704");
 }
+
+#[test]
+fn pg_stats_shows_only_tables_the_role_may_read() {
+    let (db, mut admin) = admin();
+    admin.execute("INSERT INTO secret SELECT g FROM generate_series(1, 50) g").unwrap();
+    admin.execute("ANALYZE").unwrap();
+    admin.execute("CREATE USER alice WITH PASSWORD 'pw'").unwrap();
+    admin.execute("GRANT SELECT ON t TO alice").unwrap();
+    let tables = |s: &mut Session| {
+        let r = s.execute("SELECT DISTINCT tablename FROM pg_stats ORDER BY 1").unwrap();
+        r.rows.into_iter().map(|row| row[0].to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(tables(&mut admin), ["secret", "t"]);
+    let mut alice = session_as(&db, "alice");
+    assert_eq!(tables(&mut alice), ["t"]);
+    // Analyzing a table the role may not read is skipped with a warning.
+    assert_eq!(code(&mut alice, "ANALYZE secret"), "ok ANALYZE");
+    assert!(alice.take_notices().iter().any(|(_, n)| n.message.contains("skipping")));
+}

@@ -2,6 +2,7 @@
 //! (see `crate::stats`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::{ScanRange, Table, Transaction};
 use crate::error::{Error, Result};
@@ -18,6 +19,12 @@ impl Table {
 }
 
 impl Transaction {
+    /// How many times `ANALYZE` has replaced statistics (see
+    /// [`crate::Database::statistics_epoch`]).
+    pub fn statistics_epoch(&self) -> u64 {
+        self.shared.statistics_epoch.load(Ordering::Acquire)
+    }
+
     /// Reads `table` as this transaction sees it, samples its rows and
     /// replaces its statistics for `columns` (logical positions; `None`:
     /// all), keeping earlier statistics of the other columns. Returns the
@@ -55,6 +62,7 @@ impl Transaction {
             by_physical[physical] = Some(column_statistics(&rows, logical, &column.data_type, total as f64));
         }
         storage.statistics.store(Some(Arc::new(TableStatistics { rows: total as f64, columns: by_physical })));
+        self.shared.statistics_epoch.fetch_add(1, Ordering::AcqRel);
         Ok(total)
     }
 }

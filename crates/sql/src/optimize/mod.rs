@@ -152,6 +152,7 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
                     mark(&mut child, e);
                 }
             }
+            keep_width(&mut child);
             Plan::Window { input: Box::new(prune(*input, Some(child))), functions }
         }
         Plan::ProjectSet { input, functions } => {
@@ -161,10 +162,13 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             for e in functions.iter().flat_map(|c| c.args.iter()) {
                 mark(&mut child, e);
             }
+            keep_width(&mut child);
             Plan::ProjectSet { input: Box::new(prune(*input, Some(child))), functions }
         }
         Plan::NestedLoopJoin { left, right, kind, on } => {
-            let (both, right_need) = join_needs(need, left.width(), right.width(), kind, on.as_ref());
+            let (mut both, mut right_need) = join_needs(need, left.width(), right.width(), kind, on.as_ref());
+            keep_width(&mut both);
+            keep_width(&mut right_need);
             Plan::NestedLoopJoin {
                 left: Box::new(prune(*left, Some(both))),
                 right: Box::new(prune(*right, Some(right_need))),
@@ -181,6 +185,8 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             for k in &right_keys {
                 mark(&mut right_need, k);
             }
+            keep_width(&mut both);
+            keep_width(&mut right_need);
             Plan::HashJoin {
                 left: Box::new(prune(*left, Some(both))),
                 right: Box::new(prune(*right, Some(right_need))),
@@ -193,12 +199,14 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
         }
         Plan::Apply { left, right, kind, on } => match left_columns_read(&right) {
             Some(read) => {
-                let (mut both, right_need) = join_needs(need, left.width(), right.width(), kind, on.as_ref());
+                let (mut both, mut right_need) = join_needs(need, left.width(), right.width(), kind, on.as_ref());
                 for c in read {
                     if let Some(n) = both.get_mut(c) {
                         *n = true;
                     }
                 }
+                keep_width(&mut both);
+                keep_width(&mut right_need);
                 Plan::Apply {
                     left: Box::new(prune(*left, Some(both))),
                     right: Box::new(prune(*right, Some(right_need))),
@@ -224,6 +232,19 @@ fn prune(plan: Plan, needed: Needed) -> Plan {
             input: Box::new(prune(*input, Some(need))),
         },
         leaf @ (Plan::Values { .. } | Plan::Function { .. } | Plan::CteScan { .. }) => leaf,
+    }
+}
+
+/// Marks one column needed when none is: a hash join whose parent reads
+/// none of its columns emits zero-width rows, which only a parent that
+/// finds its columns by expression (an aggregate, a projection) may take;
+/// joins, windows and set-returning projections place their own columns
+/// after their input's width.
+fn keep_width(needed: &mut [bool]) {
+    if !needed.contains(&true)
+        && let Some(first) = needed.first_mut()
+    {
+        *first = true;
     }
 }
 
@@ -291,11 +312,15 @@ fn rewrite(plan: Plan) -> Plan {
     }
     match plan {
         Plan::Filter { input, predicate } => {
-            let terms = predicate.conjuncts();
+            // Terms with correlated subqueries stay above the reordered
+            // joins (which keep the query's column order).
+            let (terms, fixed): (Vec<Expr>, Vec<Expr>) = predicate.conjuncts().into_iter().partition(movable);
             if reorder::reorderable(&input, &terms) {
-                return reorder::reorder(*input, terms);
+                return filter(reorder::reorder(*input, terms), fixed);
             }
-            push(rewrite(*input), terms)
+            let mut all = terms;
+            all.extend(fixed);
+            push(rewrite(*input), all)
         }
         Plan::NestedLoopJoin { left, right, kind, on } => {
             let (left, right) = (rewrite(*left), rewrite(*right));

@@ -99,16 +99,17 @@ fn build(leaves: Vec<(usize, Plan)>, terms: Vec<Expr>, width: usize) -> Plan {
             Input { width: plan.width(), plan, offset }
         })
         .collect();
-    // Terms of one input filter it; terms of none (constants) stay on top.
+    // Terms of one input filter it (terms of none, such as constants, the
+    // first input, as the join itself would place them).
     let mut pending = Vec::new();
-    let mut top = Vec::new();
     for term in terms {
         let cols = term.columns();
-        if cols.is_empty() {
-            top.push(term);
-            continue;
-        }
-        match inputs.iter_mut().find(|i| cols.iter().all(|c| i.holds(*c))) {
+        let owner = if cols.is_empty() {
+            inputs.first_mut()
+        } else {
+            inputs.iter_mut().find(|i| cols.iter().all(|c| i.holds(*c)))
+        };
+        match owner {
             Some(input) => {
                 let offset = input.offset;
                 let plan = std::mem::replace(&mut input.plan, Plan::Values { rows: Vec::new(), width: 0 });
@@ -135,9 +136,7 @@ fn build(leaves: Vec<(usize, Plan)>, terms: Vec<Expr>, width: usize) -> Plan {
     // Back to the original column order.
     let exprs =
         (0..width).map(|c| Expr::Column(layout.iter().position(|l| *l == c).unwrap_or_default())).collect::<Vec<_>>();
-    let restored = project(built, exprs);
-    top.extend(pending);
-    filter(restored, top)
+    filter(project(built, exprs), pending)
 }
 
 /// The first join: of the two connected inputs whose join yields the

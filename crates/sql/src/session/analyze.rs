@@ -8,7 +8,7 @@
 //! knows only one table and no options; this module reads each such text
 //! back.
 
-use memdb_engine::{Error as EngineError, Transaction};
+use memdb_engine::{Error as EngineError, IsolationLevel, Transaction, TxnOptions};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
@@ -24,7 +24,10 @@ impl Session {
         if specs.is_empty() {
             for table in txn.tables() {
                 let name = table.name().to_owned();
-                self.analyze_one(txn, &name, &[])?;
+                // memdb's hidden catalog tables are not the user's.
+                if !name.starts_with("__memdb") {
+                    self.analyze_one(txn, &name, &[])?;
+                }
             }
             return Ok(());
         }
@@ -54,7 +57,18 @@ impl Session {
         };
         let positions =
             columns.iter().map(|c| table.column_position(c)).collect::<memdb_engine::Result<Vec<usize>>>()?;
-        match txn.analyze(&table, (!positions.is_empty()).then_some(positions.as_slice())) {
+        let columns = (!positions.is_empty()).then_some(positions.as_slice());
+        // Committed rows only, read in a transaction of its own: statistics
+        // are shared at once, so they must not show (or depend on) this
+        // transaction's uncommitted rows. A table this transaction created
+        // is only visible to it, and analyzed in it.
+        let mut own = self.begin_txn(TxnOptions::read_only(IsolationLevel::ReadCommitted))?.uncounted();
+        let done = match own.table(name) {
+            Ok(committed) if committed.id() == table.id() => own.analyze(&committed, columns),
+            _ => txn.analyze(&table, columns),
+        };
+        own.rollback()?;
+        match done {
             Ok(_) => Ok(()),
             Err(EngineError::PermissionDenied(_)) => {
                 self.notice(Notice::warning("01000", format!("permission denied to analyze \"{name}\", skipping it")));
@@ -89,6 +103,24 @@ fn table_and_columns(spec: &str) -> Result<(String, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn analyze_makes_cached_plans_stale() {
+        let db = std::sync::Arc::new(memdb_engine::Database::open(memdb_engine::Config::memory()).unwrap());
+        let mut s = Session::new(db, "t");
+        s.execute("CREATE TABLE t (a int PRIMARY KEY, c int)").unwrap();
+        s.execute("INSERT INTO t SELECT g, g % 7 FROM generate_series(1, 100) g").unwrap();
+        s.execute("PREPARE q AS SELECT a FROM t WHERE c = 3").unwrap();
+        let version = |s: &Session| s.prepared.get("q").and_then(|p| p.plan.as_ref()).map(|p| p.version);
+        let before = version(&s).unwrap();
+        s.execute("EXECUTE q").unwrap();
+        assert_eq!(version(&s), Some(before), "the cached plan is reused");
+        s.execute("ANALYZE t").unwrap();
+        s.execute("EXECUTE q").unwrap();
+        let after = version(&s).unwrap();
+        assert_eq!(after.0, before.0, "the schema did not change");
+        assert!(after.1 > before.1, "the plan was made again after ANALYZE");
+    }
 
     #[test]
     fn table_specs_fold_names() {

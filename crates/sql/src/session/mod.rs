@@ -227,8 +227,18 @@ enum Compiled {
 /// A plan and the schema version it was made for.
 #[derive(Clone, Debug)]
 struct CachedPlan {
-    version: memdb_engine::Timestamp,
+    version: PlanVersion,
     compiled: Arc<Compiled>,
+}
+
+/// What a cached plan was made against: the schema version and the
+/// statistics epoch (a plan holds while neither changes).
+type PlanVersion = (memdb_engine::Timestamp, u64);
+
+/// The plan version a transaction sees; `None` while it has uncommitted
+/// DDL (its plans are not cached).
+fn plan_version(txn: &Transaction) -> Option<PlanVersion> {
+    txn.schema_version().map(|v| (v, txn.statistics_epoch()))
 }
 
 /// Whether a statement is planned (and its plan cacheable): queries and DML.
@@ -875,7 +885,7 @@ impl Session {
                 // errors may depend on the arguments; they wait for EXECUTE.)
                 // The plan is the one EXECUTE would make first: kept.
                 if is_plannable(statement) {
-                    let version = txn.schema_version();
+                    let version = plan_version(txn);
                     match compile(txn, statement, prepared.params.clone(), &self.vars.user) {
                         Ok((compiled, cacheable, _)) => {
                             if let (true, Some(version)) = (cacheable, version) {
@@ -917,7 +927,7 @@ impl Session {
         if !is_plannable(stmt) {
             return self.other_statement(txn, stmt, params);
         }
-        let version = txn.schema_version();
+        let version = plan_version(txn);
         let compiled = match (cache.as_deref(), version) {
             (Some(Some(c)), Some(v)) if c.version == v => c.compiled.clone(),
             _ => {
@@ -1169,8 +1179,8 @@ impl Session {
         // The same text and declared types, against the same schema: the
         // description and plan made last time hold.
         let version = match &self.txn {
-            Some(txn) => txn.schema_version(),
-            None => Some(self.db.schema_version()),
+            Some(txn) => plan_version(txn),
+            None => Some((self.db.schema_version(), self.db.statistics_epoch())),
         };
         if let Some((types, cached)) = self.described_cache.get(sql)
             && *types == declared
@@ -1207,7 +1217,7 @@ impl Session {
                     }
                 };
                 txn.begin_statement()?;
-                let version = txn.schema_version();
+                let version = plan_version(txn);
                 let (compiled, cacheable, params) =
                     compile(txn, &prepared.statement, prepared.params.clone(), &self.vars.user)?;
                 if let Some(t) = own {

@@ -85,7 +85,7 @@ pub(crate) fn relation(txn: &mut Transaction, name: &str, user: &str) -> Result<
         ("pg_catalog", "pg_tables") => pg_tables(&cv, user),
         ("pg_catalog", "pg_indexes") => pg_indexes(&cv),
         ("pg_catalog", "pg_views") => pg_views(&cv, user),
-        ("pg_catalog", "pg_stats") => pg_stats(&cv),
+        ("pg_catalog", "pg_stats") => pg_stats(&cv, txn.access().map(AsRef::as_ref)),
         ("pg_catalog", "pg_collation") => SystemRelation {
             columns: cols(&[("oid", OID), ("collname", T::Text), ("collnamespace", OID), ("collprovider", T::Text)]),
             rows: vec![vec![int(100), text("default"), int(PG_CATALOG_OID), text("d")]],
@@ -876,9 +876,10 @@ fn pg_tables(cv: &CatalogView, user: &str) -> SystemRelation {
     }
 }
 
-/// `pg_stats`: one row per analyzed column (see `memdb_engine::stats`),
-/// value lists as text arrays.
-fn pg_stats(cv: &CatalogView) -> SystemRelation {
+/// `pg_stats`: one row per analyzed column (see `memdb_engine::stats`) of
+/// the tables the role may read (the values are the tables' data), value
+/// lists as text arrays.
+fn pg_stats(cv: &CatalogView, access: Option<&memdb_engine::security::Access>) -> SystemRelation {
     let texts = |values: &mut dyn Iterator<Item = String>| {
         Value::Array(Box::new(memdb_engine::Array {
             element_type: T::Text,
@@ -892,7 +893,10 @@ fn pg_stats(cv: &CatalogView) -> SystemRelation {
         }))
     };
     let mut rows = Vec::new();
-    for t in &cv.tables {
+    let readable = |t: &memdb_engine::Table| {
+        access.is_none_or(|a| a.check_table(t.id(), t.name(), memdb_engine::security::Privileges::SELECT).is_ok())
+    };
+    for t in cv.tables.iter().filter(|t| readable(t)) {
         let Some(stats) = t.statistics() else { continue };
         for (position, column) in t.columns().iter().enumerate() {
             let Some(c) = stats.column(position) else { continue };
