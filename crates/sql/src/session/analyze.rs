@@ -21,27 +21,31 @@ impl Session {
     /// Analyzes the tables `specs` names (`name [(column, …)]` each), or
     /// every table when there are none.
     pub(super) fn analyze(&mut self, txn: &mut Transaction, specs: &[String]) -> Result<()> {
-        if specs.is_empty() {
-            for table in txn.tables() {
-                let name = table.name().to_owned();
-                // memdb's hidden catalog tables are not the user's.
-                if !name.starts_with("__memdb") {
-                    self.analyze_one(txn, &name, &[])?;
-                }
-            }
-            return Ok(());
-        }
-        let parsed: Vec<(String, Vec<String>)> = specs.iter().map(|s| table_and_columns(s)).collect::<Result<_>>()?;
-        for (name, columns) in parsed {
-            self.analyze_one(txn, &name, &columns)?;
-        }
-        Ok(())
+        let targets: Vec<(String, Vec<String>)> = if specs.is_empty() {
+            crate::system::user_tables(txn).iter().map(|t| (t.name().to_owned(), Vec::new())).collect()
+        } else {
+            specs.iter().map(|s| table_and_columns(s)).collect::<Result<_>>()?
+        };
+        // Committed rows only, read in a transaction of its own: statistics
+        // are shared at once, so they must not show (or depend on) this
+        // transaction's uncommitted rows.
+        let mut committed = self.begin_txn(TxnOptions::read_only(IsolationLevel::ReadCommitted))?.uncounted();
+        let done = targets.iter().try_for_each(|(name, columns)| self.analyze_one(txn, &mut committed, name, columns));
+        committed.rollback()?;
+        done
     }
 
-    /// Analyzes one table (the named columns, or all); a table the role
-    /// may not read is skipped with a warning, as PostgreSQL skips tables
-    /// it does not own.
-    fn analyze_one(&mut self, txn: &mut Transaction, name: &str, columns: &[String]) -> Result<()> {
+    /// Analyzes one table (the named columns, or all) as `committed` sees
+    /// it, or as `txn` does when `txn` created it; a table the role may not
+    /// read is skipped with a warning, as PostgreSQL skips tables it does
+    /// not own.
+    fn analyze_one(
+        &mut self,
+        txn: &mut Transaction,
+        committed: &mut Transaction,
+        name: &str,
+        columns: &[String],
+    ) -> Result<()> {
         let table = match txn.table(name) {
             Ok(t) => t,
             Err(e) => {
@@ -58,16 +62,11 @@ impl Session {
         let positions =
             columns.iter().map(|c| table.column_position(c)).collect::<memdb_engine::Result<Vec<usize>>>()?;
         let columns = (!positions.is_empty()).then_some(positions.as_slice());
-        // Committed rows only, read in a transaction of its own: statistics
-        // are shared at once, so they must not show (or depend on) this
-        // transaction's uncommitted rows. A table this transaction created
-        // is only visible to it, and analyzed in it.
-        let mut own = self.begin_txn(TxnOptions::read_only(IsolationLevel::ReadCommitted))?.uncounted();
-        let done = match own.table(name) {
-            Ok(committed) if committed.id() == table.id() => own.analyze(&committed, columns),
+        // A table this transaction created is only visible to it.
+        let done = match committed.table(name) {
+            Ok(shared) if shared.id() == table.id() => committed.analyze(&shared, columns),
             _ => txn.analyze(&table, columns),
         };
-        own.rollback()?;
         match done {
             Ok(_) => Ok(()),
             Err(EngineError::PermissionDenied(_)) => {

@@ -358,9 +358,8 @@ fn grant_or_revoke(
                 }
                 names.push(schema);
             }
-            txn.tables()
+            crate::system::user_tables(txn)
                 .iter()
-                .filter(|t| !t.name().starts_with("__memdb"))
                 .filter(|t| names.iter().any(|s| s == crate::bind::split_qualified(t.name()).0))
                 .map(|t| (t.id(), t.name().to_owned()))
                 .collect()

@@ -212,11 +212,17 @@ pub(crate) struct CatalogView {
     pub schemas: Vec<(i32, String, String)>,
 }
 
+/// The tables a transaction sees that are the user's (memdb's hidden
+/// catalog tables, named `__memdb…`, left out).
+pub(crate) fn user_tables(txn: &Transaction) -> Vec<Table> {
+    txn.tables().into_iter().filter(|t| !t.name().starts_with("__memdb")).collect()
+}
+
 impl CatalogView {
     /// Reads the transaction's catalog (user tables only: memdb's hidden
     /// tables stay hidden).
     pub fn load(txn: &mut Transaction) -> Result<CatalogView> {
-        let mut tables: Vec<Table> = txn.tables().into_iter().filter(|t| !t.name().starts_with("__memdb")).collect();
+        let mut tables = user_tables(txn);
         tables.sort_by_key(Table::id);
         let mut sequences = Vec::new();
         for name in txn.sequence_names() {
