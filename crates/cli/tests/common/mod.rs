@@ -24,7 +24,18 @@ impl Drop for Server {
 
 /// A port nobody listens on (yet).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    // Tests of one binary run in parallel: never hand out a port twice
+    // (the system may offer a just-released port again before its server
+    // has bound it).
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Starts `memdb serve` on `dir` with extra flags and a configuration
