@@ -82,6 +82,10 @@ pub enum SqlError {
     /// A qualified column whose table is not in the FROM clause (42P01).
     #[error("missing FROM-clause entry for table \"{0}\"")]
     MissingFromEntry(String),
+    /// A named object other than a table, column, function or setting that
+    /// does not exist (42704), e.g. a window name.
+    #[error("{0}")]
+    UndefinedObject(String),
     /// A setting that does not exist (42704), for SHOW and RESET.
     #[error("unrecognized configuration parameter \"{0}\"")]
     UndefinedParameter(String),
@@ -133,7 +137,7 @@ impl SqlError {
             SqlError::DuplicateObject { code, .. } | SqlError::DataException { code, .. } => code,
             SqlError::DependentObjects(_) => "2BP01",
             SqlError::FeatureNotSupported(_) => "0A000",
-            SqlError::UndefinedParameter(_) => "42704",
+            SqlError::UndefinedParameter(_) | SqlError::UndefinedObject(_) => "42704",
             SqlError::MissingFromEntry(_) => "42P01",
             SqlError::Windowing(_) => "42P20",
             SqlError::InvalidParameter(_) => "22023",

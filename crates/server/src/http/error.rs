@@ -192,7 +192,7 @@ impl From<SqlError> for ApiError {
             SqlError::DataException { .. } => (S::BAD_REQUEST, "data_exception"),
             SqlError::DependentObjects(_) => (S::CONFLICT, "dependent_objects_still_exist"),
             SqlError::FeatureNotSupported(_) => (S::BAD_REQUEST, "feature_not_supported"),
-            SqlError::UndefinedParameter(_) => (S::BAD_REQUEST, "undefined_object"),
+            SqlError::UndefinedParameter(_) | SqlError::UndefinedObject(_) => (S::BAD_REQUEST, "undefined_object"),
             SqlError::MissingFromEntry(_) => (S::BAD_REQUEST, "undefined_table"),
             SqlError::Windowing(_) => (S::BAD_REQUEST, "windowing_error"),
             SqlError::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter_value"),

@@ -11,7 +11,7 @@ use super::{Binder, Typed, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{BinOp, Expr, Func, Subquery, SubqueryKind, arith};
 
-use crate::plan::{AggregateCall, AggregateFunc, Frame, FrameBound, SortKey, WindowCall, WindowFunc};
+use crate::plan::{AggregateCall, AggregateFunc, SortKey, WindowCall, WindowFunc};
 
 /// Stack that must remain before a recursive step (else a new segment is allocated).
 pub(crate) const RED_ZONE: usize = 128 * 1024;
@@ -53,7 +53,7 @@ pub(crate) fn cast_to(t: Typed, ty: &DataType) -> Result<Expr> {
 }
 
 /// Casts unless the types already agree.
-fn coerce(t: Typed, ty: &DataType) -> Result<Typed> {
+pub(super) fn coerce(t: Typed, ty: &DataType) -> Result<Typed> {
     Ok(Typed::new(cast_to(t, ty)?, ty.clone()))
 }
 
@@ -576,7 +576,7 @@ impl Binder<'_> {
         if ok { Ok(()) } else { Err(no_operator(op, a, b)) }
     }
 
-    fn binary(&mut self, op: &ast::BinaryOperator, l: Typed, r: Typed) -> Result<Typed> {
+    pub(super) fn binary(&mut self, op: &ast::BinaryOperator, l: Typed, r: Typed) -> Result<Typed> {
         use ast::BinaryOperator as B;
         // `OPERATOR(pg_catalog.~)` (psql writes operators this way) is the
         // built-in operator itself.
@@ -1104,7 +1104,6 @@ impl Binder<'_> {
         over: &ast::WindowType,
         filter: Option<&ast::Expr>,
     ) -> Result<Typed> {
-        let ast::WindowType::WindowSpec(spec) = over else { return Err(unsupported("named windows")) };
         match self.collected.last() {
             Some(level) if level.allow_windows => {}
             Some(level) => {
@@ -1129,8 +1128,9 @@ impl Binder<'_> {
                 None => return Err(SqlError::UndefinedFunction(format!("function {other} is not a window function"))),
             },
         };
+        let spec = self.window_spec(over)?;
         let saved = self.collected.last_mut().map(|l| std::mem::replace(&mut l.allow_windows, false));
-        let result = self.window_parts(func, name, args, spec, filter);
+        let result = self.window_parts(func, name, args, &spec, filter);
         if let Some(l) = self.collected.last_mut() {
             l.allow_windows = saved.unwrap_or(true);
         }
@@ -1183,27 +1183,14 @@ impl Binder<'_> {
             partition_by.push(resolve_unknown(self.expr(p)?)?.expr);
         }
         let mut order_by = Vec::new();
+        let mut order = Vec::new();
         for k in &spec.order_by {
             let t = resolve_unknown(self.expr(&k.expr)?)?;
-            order_by.push(sort_key(t.expr, &k.options));
+            let key = sort_key(t.expr, &k.options);
+            order.push((t.ty, key.desc));
+            order_by.push(key);
         }
-        let frame = match &spec.window_frame {
-            None => Frame { rows: false, start: FrameBound::UnboundedPreceding, end: FrameBound::CurrentRow },
-            Some(f) => Frame {
-                rows: matches!(f.units, ast::WindowFrameUnits::Rows),
-                start: self.frame_bound(&f.start_bound, true)?,
-                end: match &f.end_bound {
-                    Some(b) => self.frame_bound(b, false)?,
-                    None => FrameBound::CurrentRow,
-                },
-            },
-        };
-        if !frame.rows
-            && (matches!(frame.start, FrameBound::Preceding(_) | FrameBound::Following(_))
-                || matches!(frame.end, FrameBound::Preceding(_) | FrameBound::Following(_)))
-        {
-            return Err(unsupported("RANGE frames with offsets"));
-        }
+        let frame = self.window_frame(spec.window_frame.as_ref(), &order)?;
         let filter = filter.map(|f| self.predicate(f)).transpose()?;
         Ok(WindowCall {
             func,
@@ -1214,26 +1201,6 @@ impl Binder<'_> {
             filter,
             result_type,
         })
-    }
-
-    fn frame_bound(&mut self, b: &ast::WindowFrameBound, start: bool) -> Result<FrameBound> {
-        let offset = |binder: &mut Self, e: &ast::Expr| -> Result<u64> {
-            match binder.expr(e)?.expr {
-                Expr::Literal(v) => v
-                    .as_i64()
-                    .and_then(|n| u64::try_from(n).ok())
-                    .ok_or_else(|| SqlError::InvalidParameter("frame offset must not be negative".into())),
-                _ => Err(unsupported("non-constant frame offsets")),
-            }
-        };
-        Ok(match b {
-            ast::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
-            ast::WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
-            ast::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
-            ast::WindowFrameBound::Preceding(Some(e)) => FrameBound::Preceding(offset(self, e)?),
-            ast::WindowFrameBound::Following(Some(e)) => FrameBound::Following(offset(self, e)?),
-        })
-        .map(|b| if start && b == FrameBound::UnboundedFollowing { FrameBound::UnboundedFollowing } else { b })
     }
 
     /// The relation id `'name'::regclass` stands for (the table id).

@@ -17,6 +17,7 @@ mod expr;
 mod schema;
 mod select;
 pub(crate) mod types;
+mod window;
 
 use memdb_engine::{DataType, Transaction};
 use sqlparser::ast;
@@ -91,6 +92,8 @@ pub(crate) struct Collected {
     pub aggregates: Vec<AggregateCall>,
     pub allow_windows: bool,
     pub windows: Vec<WindowCall>,
+    /// The level's `WINDOW` clause, references resolved.
+    pub named_windows: Vec<(String, ast::WindowSpec)>,
     /// Collect set-returning functions here (only the select list may
     /// have them).
     pub allow_set_functions: bool,

@@ -352,6 +352,7 @@ impl Binder<'_> {
         if s.into.is_some() {
             return Err(unsupported("SELECT INTO"));
         }
+        self.define_windows(&s.named_window)?;
         // FROM
         let mut plan = match s.from.len() {
             0 => Plan::Values { rows: vec![Vec::new()], width: 0 },

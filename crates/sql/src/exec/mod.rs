@@ -13,6 +13,7 @@
 
 mod aggregate;
 mod basic;
+mod frame;
 mod index_join;
 mod join;
 mod keymap;

@@ -10,10 +10,11 @@ use std::cmp::Ordering;
 use memdb_engine::Value;
 
 use super::aggregate::Accumulator;
+use super::frame::{FrameSizes, Partition, frames};
 use super::sort::compare_values;
 use super::{BATCH, ExecCtx, Operator, Row};
 use crate::error::{Result, SqlError, data_exception};
-use crate::plan::{AggregateCall, Frame, FrameBound, SortKey, WindowCall, WindowFunc};
+use crate::plan::{AggregateCall, FrameBound, SortKey, WindowCall, WindowFunc};
 
 /// Computes window functions over the whole input.
 pub(crate) struct WindowOp<'p> {
@@ -99,6 +100,12 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
             .then_with(|| order_cmp(&a.1, &b.1))
     });
     let mut result = vec![Value::Null; rows.len()];
+    let uses_frame = matches!(
+        call.func,
+        WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue | WindowFunc::Aggregate(_)
+    );
+    let sizes = if keyed.is_empty() { None } else { Some(FrameSizes::evaluate(&call.frame, cx)?) };
+    let descending = call.order_by.first().is_some_and(|k| k.desc);
     let mut start = 0;
     while start < keyed.len() {
         let mut end = start + 1;
@@ -122,6 +129,19 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
             g = h;
         }
         let n = part.len();
+        let frame_of = match &sizes {
+            Some(sizes) if uses_frame => {
+                let partition = Partition {
+                    keys: part.iter().map(|r| r.1.as_slice()).collect(),
+                    peer_start: &peer_start,
+                    peer_end: &peer_end,
+                    ordered: !call.order_by.is_empty(),
+                };
+                frames(&call.frame, sizes, &partition, descending, cx)?
+            }
+            _ => Vec::new(),
+        };
+        let frame = |p: usize| frame_of.get(p).copied().unwrap_or((0, 0));
         let mut rank = 0;
         let mut dense = 0;
         let mut running: Option<(Accumulator, usize)> = None;
@@ -165,8 +185,7 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                     }
                 }
                 WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
-                    let (lo, hi) =
-                        frame_bounds(&call.frame, p, n, peer_start[p], peer_end[p], !call.order_by.is_empty());
+                    let (lo, hi) = frame(p);
                     let pick = match call.func {
                         WindowFunc::FirstValue => (lo < hi).then_some(lo),
                         WindowFunc::LastValue => (lo < hi).then(|| hi - 1),
@@ -188,8 +207,7 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
                         order_by: Vec::<SortKey>::new(),
                         result_type: call.result_type.clone(),
                     };
-                    let (lo, hi) =
-                        frame_bounds(&call.frame, p, n, peer_start[p], peer_end[p], !call.order_by.is_empty());
+                    let (lo, hi) = frame(p);
                     if lo == 0 && matches!(call.frame.start, FrameBound::UnboundedPreceding) {
                         // Growing frame: extend one accumulator.
                         let (acc, done) = running.get_or_insert_with(|| (Accumulator::new(&agg), 0));
@@ -216,61 +234,4 @@ fn compute(call: &WindowCall, rows: &[Row], cx: &mut ExecCtx<'_>) -> Result<(Vec
         start = end;
     }
     Ok((result, keyed.iter().map(|k| k.4).collect()))
-}
-
-/// The frame of row `p` as a half-open range of partition positions.
-fn frame_bounds(frame: &Frame, p: usize, n: usize, peer_lo: usize, peer_hi: usize, ordered: bool) -> (usize, usize) {
-    let lo = match frame.start {
-        FrameBound::UnboundedPreceding => 0,
-        FrameBound::Preceding(k) => {
-            if frame.rows {
-                p.saturating_sub(usize::try_from(k).unwrap_or(usize::MAX))
-            } else {
-                peer_lo
-            }
-        }
-        FrameBound::CurrentRow => {
-            if frame.rows {
-                p
-            } else {
-                peer_lo
-            }
-        }
-        FrameBound::Following(k) => {
-            if frame.rows {
-                p.saturating_add(usize::try_from(k).unwrap_or(usize::MAX)).min(n)
-            } else {
-                peer_hi
-            }
-        }
-        FrameBound::UnboundedFollowing => n,
-    };
-    let hi = match frame.end {
-        FrameBound::UnboundedPreceding => 0,
-        FrameBound::Preceding(k) => {
-            if frame.rows {
-                (p + 1).saturating_sub(usize::try_from(k).unwrap_or(usize::MAX))
-            } else {
-                peer_lo
-            }
-        }
-        FrameBound::CurrentRow => {
-            if frame.rows {
-                p + 1
-            } else if ordered {
-                peer_hi
-            } else {
-                n
-            }
-        }
-        FrameBound::Following(k) => {
-            if frame.rows {
-                p.saturating_add(usize::try_from(k).unwrap_or(usize::MAX)).saturating_add(1).min(n)
-            } else {
-                peer_hi
-            }
-        }
-        FrameBound::UnboundedFollowing => n,
-    };
-    (lo, hi)
 }

@@ -434,15 +434,43 @@ pub struct WindowCall {
     pub result_type: DataType,
 }
 
-/// A window frame (`ROWS`/`RANGE BETWEEN start AND end`).
+/// A window frame (`ROWS`/`RANGE`/`GROUPS BETWEEN start AND end`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
-    /// `ROWS` rather than `RANGE` (peers count separately).
-    pub rows: bool,
+    /// What the offsets count.
+    pub units: FrameUnits,
     /// Start bound.
     pub start: FrameBound,
     /// End bound.
     pub end: FrameBound,
+    /// `RANGE` with offsets: the window's ORDER BY key (column 0 of a
+    /// one-column row) in the type of the bounds' values, which rows'
+    /// keys are compared with.
+    pub range_key: Option<Expr>,
+}
+
+impl Frame {
+    /// The frame without a frame clause: `RANGE BETWEEN UNBOUNDED
+    /// PRECEDING AND CURRENT ROW`.
+    pub fn default_frame() -> Frame {
+        Frame {
+            units: FrameUnits::Range,
+            start: FrameBound::UnboundedPreceding,
+            end: FrameBound::CurrentRow,
+            range_key: None,
+        }
+    }
+}
+
+/// What a frame's offsets count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameUnits {
+    /// Rows.
+    Rows,
+    /// Distance in the ORDER BY key's value; peers enter and leave together.
+    Range,
+    /// Peer groups.
+    Groups,
 }
 
 /// A window frame bound.
@@ -450,14 +478,26 @@ pub struct Frame {
 pub enum FrameBound {
     /// `UNBOUNDED PRECEDING`
     UnboundedPreceding,
-    /// `n PRECEDING`
-    Preceding(u64),
+    /// `offset PRECEDING`
+    Preceding(FrameOffset),
     /// `CURRENT ROW`
     CurrentRow,
-    /// `n FOLLOWING`
-    Following(u64),
+    /// `offset FOLLOWING`
+    Following(FrameOffset),
     /// `UNBOUNDED FOLLOWING`
     UnboundedFollowing,
+}
+
+/// A frame bound's offset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameOffset {
+    /// The offset: a constant or parameter; `bigint` for ROWS and GROUPS,
+    /// for RANGE the type that adds to the ORDER BY key.
+    pub size: Expr,
+    /// RANGE: the bound's value, computed from the current row's key
+    /// (column 0 of a one-column row): `key - size` or `key + size`
+    /// depending on the direction.
+    pub bound: Option<Expr>,
 }
 
 /// Set-returning functions usable in FROM.
@@ -640,6 +680,13 @@ impl Plan {
                     w.order_by.iter_mut().for_each(|k| f(&mut k.expr));
                     if let Some(e) = &mut w.filter {
                         f(e);
+                    }
+                    // The offsets' sizes read no row (the RANGE bound
+                    // expressions read the one-column key row, not the input).
+                    for bound in [&mut w.frame.start, &mut w.frame.end] {
+                        if let FrameBound::Preceding(o) | FrameBound::Following(o) = bound {
+                            f(&mut o.size);
+                        }
                     }
                 }
                 input.for_each_expr_mut(f);
