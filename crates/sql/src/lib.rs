@@ -44,6 +44,7 @@ mod depth;
 mod error;
 pub mod exec;
 pub mod expr;
+mod lockclause;
 mod maintenance;
 pub mod notice;
 mod optimize;
@@ -92,6 +93,7 @@ const PARSE_STACK: usize = 32 << 20;
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
     let sql = maintenance::normalize(&sql);
+    let sql = lockclause::rewrite(&sql);
     let rewritten = rolesyntax::rewrite(&sql);
     let sql = rewritten.sql;
     // The parser recurses once or more per nesting level: give it a stack

@@ -306,6 +306,34 @@ impl Transaction {
         })
     }
 
+    /// `TRUNCATE … CASCADE`: truncates the tables and every table that
+    /// references one of them through a foreign key, transitively. Returns
+    /// the names of the tables the cascade added, in the order found.
+    pub fn truncate_cascade(&mut self, names: &[&str]) -> Result<Vec<String>> {
+        let catalog = self.catalog.clone();
+        let mut ids: Vec<TableId> =
+            names.iter().map(|n| catalog.table(n).map(|t| t.schema.id)).collect::<Result<_>>()?;
+        let mut added = Vec::new();
+        let mut next = 0;
+        while next < ids.len() {
+            let id = ids[next];
+            next += 1;
+            let mut children: Vec<&TableEntry> =
+                catalog.referencing(id).filter(|t| !ids.contains(&t.schema.id)).collect();
+            children.sort_by_key(|t| t.schema.id);
+            for child in children {
+                if !ids.contains(&child.schema.id) {
+                    ids.push(child.schema.id);
+                    added.push(child.schema.name.clone());
+                }
+            }
+        }
+        let mut all: Vec<&str> = names.to_vec();
+        all.extend(added.iter().map(String::as_str));
+        self.truncate(&all)?;
+        Ok(added)
+    }
+
     /// Creates an index and fills it from the existing rows.
     pub fn create_index(&mut self, spec: IndexSpec) -> Result<String> {
         let mut catalog = self.begin_ddl("CREATE INDEX")?;
@@ -465,6 +493,66 @@ impl Transaction {
             }
             txn.log_ddl(LogOp::AlterTable(schema.clone()))?;
             txn.install(catalog, schema, storage)
+        })
+    }
+
+    /// `ALTER COLUMN … TYPE`: gives the column a new type and rewrites the
+    /// table: `rows` (every row this transaction sees, logical values, the
+    /// column already converted by the caller) replace the old rows in a
+    /// fresh storage whose indexes are built for the new type. Old
+    /// snapshots keep reading the old storage, as after TRUNCATE.
+    pub fn alter_column_type(
+        &mut self,
+        name: &str,
+        column: &str,
+        data_type: DataType,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<()> {
+        let mut catalog = self.begin_ddl("ALTER TABLE")?;
+        self.guarded(|txn| {
+            validate_type(&data_type)?;
+            let entry = catalog.table(name)?.clone();
+            let mut schema = (*entry.schema).clone();
+            let pos = schema.column_index(column)?;
+            let in_foreign_key = schema.foreign_keys.iter().any(|fk| fk.columns.contains(&pos))
+                || catalog.referencing(schema.id).any(|child| {
+                    child
+                        .schema
+                        .foreign_keys
+                        .iter()
+                        .any(|fk| fk.ref_table == schema.id && fk.ref_columns.contains(&pos))
+                });
+            if in_foreign_key {
+                return Err(Error::FeatureNotSupported(format!(
+                    "ALTER COLUMN TYPE of column \"{column}\", which is part of a foreign key"
+                )));
+            }
+            if let Some(c) = schema.columns.get_mut(pos) {
+                // The default now yields the new type.
+                c.default = match c.default.take() {
+                    Some(Expr::Literal(v)) => Some(Expr::Literal(v.coerce_to(&data_type)?)),
+                    Some(other) => Some(Expr::Cast(Box::new(other), data_type.clone())),
+                    None => None,
+                };
+                c.data_type = data_type;
+            }
+            // Every row is written anew: no row needs a column's value from
+            // before the column was added.
+            for c in &mut schema.columns {
+                c.missing = Value::Null;
+            }
+            // Replay order: the new definition, then an empty storage built
+            // from it (so no index keeps its old key type).
+            txn.log_ddl(LogOp::AlterTable(schema.clone()))?;
+            txn.log_ddl(LogOp::Truncate(schema.id))?;
+            let storage = fresh_storage(&schema);
+            catalog.put(TableEntry::new(Arc::new(schema), storage));
+            txn.catalog = Arc::new(catalog);
+            let table = txn.table(name)?;
+            for row in rows {
+                txn.insert(&table, row)?;
+            }
+            Ok(())
         })
     }
 

@@ -24,7 +24,7 @@ use sqlparser::ast;
 
 use crate::error::{Result, SqlError};
 use crate::expr::Expr;
-use crate::plan::{AggregateCall, Plan, SetCall, WindowCall};
+use crate::plan::{AggregateCall, Plan, RowLock, SetCall, WindowCall};
 
 pub(crate) use ddl::{bind_ddl, view_definition, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
@@ -137,6 +137,10 @@ pub(crate) struct Binder<'t> {
     /// Binding the arguments of a function in FROM after other FROM items:
     /// their columns are the row so far, run through a lateral join.
     lateral_args: bool,
+    /// The locking clauses of the query level being bound: the lock and
+    /// the FROM item it names (`FOR UPDATE OF t`; `None`: every item), and
+    /// whether a named item was found.
+    lock_clauses: Vec<(RowLock, Option<String>, bool)>,
 }
 
 /// The deepest nesting of queries within a statement. Binding, planning
@@ -162,6 +166,7 @@ impl<'t> Binder<'t> {
             user: "memdb".to_owned(),
             query_depth: 0,
             lateral_args: false,
+            lock_clauses: Vec::new(),
         }
     }
 

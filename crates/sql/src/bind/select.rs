@@ -59,12 +59,21 @@ impl Binder<'_> {
     }
 
     fn query_body(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
+        // Locking clauses belong to one query level.
+        let outer = std::mem::take(&mut self.lock_clauses);
+        let result = self.locking_level(q);
+        self.lock_clauses = outer;
+        result
+    }
+
+    fn locking_level(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
         let lock = self.lock_clause(&q.locks)?;
         // A plain SELECT binds ORDER BY against its own scope; anything else
         // sorts its output columns.
         if let ast::SetExpr::Select(select) = q.body.as_ref() {
             let order_by = order_by_exprs(q)?;
             let (mut bound, correlated) = self.select(select, &order_by, lock)?;
+            self.check_lock_targets()?;
             bound.plan = self.limit(bound.plan, q)?;
             return Ok((bound, correlated));
         }
@@ -126,13 +135,46 @@ impl Binder<'_> {
         r
     }
 
-    fn lock_clause(&self, locks: &[ast::LockClause]) -> Result<Option<RowLock>> {
-        let Some(first) = locks.first() else { return Ok(None) };
-        Ok(Some(RowLock {
-            exclusive: matches!(first.lock_type, ast::LockType::Update),
-            nowait: matches!(first.nonblock, Some(ast::NonBlock::Nowait)),
-            skip_locked: matches!(first.nonblock, Some(ast::NonBlock::SkipLocked)),
-        }))
+    /// The query level's locking clauses: the strongest lock (which FROM
+    /// items take which is [`Self::lock_for`]'s), recorded for the level.
+    fn lock_clause(&mut self, locks: &[ast::LockClause]) -> Result<Option<RowLock>> {
+        for clause in locks {
+            let lock = RowLock {
+                exclusive: matches!(clause.lock_type, ast::LockType::Update),
+                nowait: matches!(clause.nonblock, Some(ast::NonBlock::Nowait)),
+                skip_locked: matches!(clause.nonblock, Some(ast::NonBlock::SkipLocked)),
+            };
+            let target = clause.of.as_ref().map(object_name).transpose()?;
+            self.lock_clauses.push((lock, target, false));
+        }
+        Ok(self.lock_clauses.iter().map(|c| c.0).max_by_key(|l| l.exclusive))
+    }
+
+    /// The lock a FROM item named `alias` takes: the strongest of the
+    /// clauses that name it or name nothing.
+    fn lock_for(&mut self, alias: &str) -> Option<RowLock> {
+        let mut chosen: Option<RowLock> = None;
+        for (lock, target, found) in &mut self.lock_clauses {
+            let applies = match target {
+                None => true,
+                Some(name) => super::split_qualified(name).1 == alias,
+            };
+            if applies {
+                *found |= target.is_some();
+                if chosen.is_none_or(|c| lock.exclusive && !c.exclusive) {
+                    chosen = Some(*lock);
+                }
+            }
+        }
+        chosen
+    }
+
+    /// Refuses a `FOR UPDATE OF t` whose `t` is not in the FROM clause.
+    fn check_lock_targets(&self) -> Result<()> {
+        match self.lock_clauses.iter().find(|(_, target, found)| target.is_some() && !found) {
+            Some((_, Some(name), _)) => Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(name.clone()))),
+            _ => Ok(()),
+        }
     }
 
     fn set_expr(&mut self, body: &ast::SetExpr) -> Result<(BoundQuery, bool)> {
@@ -864,10 +906,10 @@ impl Binder<'_> {
                         Ok(Source {
                             plan: Plan::Scan {
                                 table,
+                                lock: lock.and_then(|_| self.lock_for(&alias.name)),
                                 alias: alias.name,
                                 access: Access::Full,
                                 filter: None,
-                                lock,
                                 row_id: false,
                                 columns: None,
                             },

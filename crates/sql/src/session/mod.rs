@@ -22,6 +22,7 @@ use crate::expr::Expr;
 use crate::notice::Notice;
 use crate::plan::{Plan, explain};
 
+mod alter_type;
 mod analyze;
 mod copy;
 mod dml;
@@ -1011,6 +1012,9 @@ impl Session {
             }
             other => {
                 if let Some(done) = self.role_statement(txn, other)? {
+                    return Ok(done);
+                }
+                if let Some(done) = self.alter_with_types(txn, other)? {
                     return Ok(done);
                 }
                 let mut notices = Vec::new();

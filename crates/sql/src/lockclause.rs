@@ -1,0 +1,75 @@
+//! Row-lock strengths the parser does not take: `FOR NO KEY UPDATE` and
+//! `FOR KEY SHARE` (ORMs and PostgreSQL's own foreign-key checks use
+//! them). memdb's row locks have two strengths, so they are read as the
+//! next stronger one, `FOR UPDATE` and `FOR SHARE`: a lock that conflicts
+//! with more than PostgreSQL's would, never with less.
+
+use std::borrow::Cow;
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+/// `sql` with `FOR NO KEY UPDATE` as `FOR UPDATE` and `FOR KEY SHARE` as
+/// `FOR SHARE`; texts without them are returned as they are.
+pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
+    let bytes = sql.as_bytes();
+    let mentions = |word: &[u8]| bytes.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
+    if !(mentions(b"key") && mentions(b"for")) {
+        return Cow::Borrowed(sql);
+    }
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return Cow::Borrowed(sql) };
+    let is = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k && w.quote_style.is_none());
+    // Positions of the words (not whitespace or comments).
+    let words: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i], Token::Whitespace(_))).collect();
+    let mut dropped = vec![false; tokens.len()];
+    for (n, &i) in words.iter().enumerate() {
+        if !is(&tokens[i], Keyword::FOR) {
+            continue;
+        }
+        let next = |k: usize| words.get(n + k).map(|&j| &tokens[j]);
+        let word_at = |k: usize, keyword: Keyword| next(k).is_some_and(|t| is(t, keyword));
+        let mut drop_words = |from: usize, count: usize| {
+            for k in from..from + count {
+                if let Some(&j) = words.get(n + k) {
+                    dropped[j] = true;
+                    // The whitespace before the dropped word goes too.
+                    if j > 0 && matches!(tokens[j - 1], Token::Whitespace(_)) {
+                        dropped[j - 1] = true;
+                    }
+                }
+            }
+        };
+        if word_at(1, Keyword::NO) && word_at(2, Keyword::KEY) && word_at(3, Keyword::UPDATE) {
+            drop_words(1, 2);
+        } else if word_at(1, Keyword::KEY) && word_at(2, Keyword::SHARE) {
+            drop_words(1, 1);
+        }
+    }
+    if !dropped.contains(&true) {
+        return Cow::Borrowed(sql);
+    }
+    Cow::Owned(tokens.iter().zip(&dropped).filter(|(_, d)| !**d).map(|(t, _)| t.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weaker_lock_strengths_become_the_stronger_ones() {
+        assert_eq!(rewrite("SELECT * FROM t FOR NO KEY UPDATE"), "SELECT * FROM t FOR UPDATE");
+        assert_eq!(rewrite("select 1 from t for key share of t nowait"), "select 1 from t for share of t nowait");
+        assert_eq!(
+            rewrite("SELECT 1 FROM a FOR KEY SHARE OF a FOR NO KEY UPDATE OF b; SELECT 2"),
+            "SELECT 1 FROM a FOR SHARE OF a FOR UPDATE OF b; SELECT 2"
+        );
+    }
+
+    #[test]
+    fn other_texts_stay_as_they_are() {
+        assert!(matches!(rewrite("SELECT 'for no key update'"), Cow::Borrowed(_)));
+        assert!(matches!(rewrite("SELECT key FROM t FOR UPDATE"), Cow::Borrowed(_)));
+        assert!(matches!(rewrite("SELECT \"key\" FROM t"), Cow::Borrowed(_)));
+    }
+}
