@@ -50,6 +50,7 @@ pub mod notice;
 mod optimize;
 pub mod plan;
 mod rolesyntax;
+mod seqsyntax;
 mod session;
 mod system;
 
@@ -94,6 +95,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = copy::normalize_boolean_options(sql);
     let sql = maintenance::normalize(&sql);
     let sql = lockclause::rewrite(&sql);
+    let sql = seqsyntax::rewrite(&sql);
     let rewritten = rolesyntax::rewrite(&sql);
     let sql = rewritten.sql;
     // The parser recurses once or more per nesting level: give it a stack

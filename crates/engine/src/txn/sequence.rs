@@ -37,6 +37,33 @@ impl Transaction {
         })
     }
 
+    /// `ALTER SEQUENCE`: replaces the definition of sequence `name` with
+    /// `schema` (its id and name are kept; transactional, like any DDL).
+    /// The position carries over, or moves to `restart` (next value), which
+    /// like `setval` is not undone by a rollback.
+    pub fn alter_sequence(&mut self, name: &str, schema: SequenceSchema, restart: Option<i64>) -> Result<()> {
+        let mut catalog = self.begin_ddl("ALTER SEQUENCE")?;
+        self.guarded(move |txn| {
+            let entry = catalog.sequence(name)?.clone();
+            let mut schema = schema;
+            schema.id = entry.schema.id;
+            schema.name.clone_from(&entry.schema.name);
+            schema.validate()?;
+            let altered = SequenceEntry { schema: Arc::new(schema.clone()), state: entry.state.clone() };
+            catalog.put_sequence(altered.clone());
+            txn.catalog = Arc::new(catalog);
+            // Replay: the new definition, then the position below.
+            txn.log_ddl(LogOp::DropSequence(schema.id))?;
+            txn.log_ddl(LogOp::CreateSequence(schema.clone()))?;
+            let position = match restart {
+                Some(value) => altered.state.set(&schema, value, false)?,
+                None => altered.state.position(),
+            };
+            txn.note_sequence(&altered, position, true);
+            Ok(())
+        })
+    }
+
     /// A sequence's definition and current position.
     pub fn sequence(&self, name: &str) -> Result<(SequenceSchema, SequencePosition)> {
         let entry = self.catalog.sequence(name)?;

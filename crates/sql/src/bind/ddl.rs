@@ -6,8 +6,7 @@
 //! binding its text where it is used.
 
 use memdb_engine::{
-    AlterTable, Column, ConstraintSpec, DataType, FkAction, IndexSpec, ScanRange, SequenceSchema, TableSchema,
-    Transaction, Value,
+    AlterTable, Column, ConstraintSpec, DataType, FkAction, IndexSpec, ScanRange, TableSchema, Transaction, Value,
 };
 use sqlparser::ast;
 
@@ -70,7 +69,13 @@ fn duplicate_relation(name: &str) -> SqlError {
 
 /// Runs a DDL statement; returns the command tag. What an `IF [NOT]
 /// EXISTS` skipped goes to `notices`.
-pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement, notices: &mut Vec<Notice>) -> Result<String> {
+/// Runs a DDL statement; `user` is the session's role (for `OWNER TO`).
+pub(crate) fn bind_ddl(
+    txn: &mut Transaction,
+    stmt: &ast::Statement,
+    user: &str,
+    notices: &mut Vec<Notice>,
+) -> Result<String> {
     match stmt {
         ast::Statement::CreateTable(ct) => create_table(txn, ct, notices),
         ast::Statement::CreateIndex(ci) => create_index(txn, ci, notices),
@@ -93,56 +98,23 @@ pub(crate) fn bind_ddl(txn: &mut Transaction, stmt: &ast::Statement, notices: &m
             }
             Ok("TRUNCATE TABLE".into())
         }
-        ast::Statement::AlterTable(at) => alter_table(txn, at, notices),
-        ast::Statement::CreateSequence { if_not_exists, name, sequence_options, .. } => {
-            let name = object_name(name)?;
-            if *if_not_exists && txn.sequence(&name).is_ok() {
-                notices.push(Notice::skipped_existing_relation(&name));
-                return Ok("CREATE SEQUENCE".into());
-            }
-            super::check_creatable(txn, &name)?;
-            let mut seq = SequenceSchema::new(name);
-            apply_sequence_options(&mut seq, sequence_options)?;
-            txn.create_sequence(seq)?;
-            Ok("CREATE SEQUENCE".into())
+        ast::Statement::AlterTable(at) => alter_table(txn, at, user, notices),
+        ast::Statement::CreateSequence { if_not_exists, name, data_type, sequence_options, owned_by, .. } => {
+            super::sequence::create_sequence(
+                txn,
+                *if_not_exists,
+                name,
+                data_type.as_ref(),
+                sequence_options,
+                owned_by.as_ref(),
+                notices,
+            )
         }
         other => Err(unsupported(format!(
             "statement {}",
             other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         ))),
     }
-}
-
-fn constant_i64(e: &ast::Expr) -> Result<i64> {
-    let text = e.to_string();
-    text.trim().parse::<i64>().map_err(|_| SqlError::InvalidParameter(format!("expected an integer, got {text}")))
-}
-
-fn apply_sequence_options(seq: &mut SequenceSchema, options: &[ast::SequenceOptions]) -> Result<()> {
-    let mut start = None;
-    for o in options {
-        match o {
-            ast::SequenceOptions::IncrementBy(e, _) => {
-                seq.increment = constant_i64(e)?;
-                if seq.increment == 0 {
-                    return Err(SqlError::InvalidParameter("INCREMENT must not be zero".into()));
-                }
-                if seq.increment < 0 {
-                    seq.min = i64::MIN;
-                    seq.max = -1;
-                }
-            }
-            ast::SequenceOptions::MinValue(Some(e)) => seq.min = constant_i64(e)?,
-            ast::SequenceOptions::MaxValue(Some(e)) => seq.max = constant_i64(e)?,
-            ast::SequenceOptions::MinValue(None)
-            | ast::SequenceOptions::MaxValue(None)
-            | ast::SequenceOptions::Cache(_) => {}
-            ast::SequenceOptions::StartWith(e, _) => start = Some(constant_i64(e)?),
-            ast::SequenceOptions::Cycle(no) => seq.cycle = !no,
-        }
-    }
-    seq.start = start.unwrap_or(if seq.increment > 0 { seq.min } else { seq.max });
-    Ok(())
 }
 
 fn fk_action(a: Option<ast::ReferentialAction>) -> FkAction {
@@ -267,6 +239,14 @@ fn lower(e: Expr, context: &str) -> Result<memdb_engine::Expr> {
                 E::Arithmetic(a, b(x)?, b(y)?)
             }
         }
+        // A stored `nextval('s')` names its sequence as the catalog does.
+        Expr::Call(Func::Nextval, args) if matches!(args.as_slice(), [Expr::Literal(Value::Text(_))]) => {
+            let name = match args.first() {
+                Some(Expr::Literal(Value::Text(text))) => super::relation_name_from_text(text),
+                _ => String::new(),
+            };
+            E::Function("nextval".into(), vec![E::Literal(Value::Text(name))])
+        }
         Expr::Call(f, args) => {
             let name = match f {
                 Func::Lower | Func::Upper | Func::Length | Func::Abs | Func::Coalesce | Func::Now | Func::Nextval => {
@@ -311,10 +291,10 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
             let seq = format!("{name}_{cname}_seq");
             column.default = Some(memdb_engine::Expr::Function(
                 "nextval".into(),
-                vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))],
+                vec![memdb_engine::Expr::Literal(Value::Text(seq))],
             ));
             column.nullable = false;
-            sequences.push((seq, ty.clone(), columns.len(), Vec::new()));
+            sequences.push((cname.clone(), ty.clone(), Vec::new()));
         }
         for opt in &c.options {
             match &opt.option {
@@ -350,11 +330,11 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
                     let seq = format!("{name}_{cname}_seq");
                     column.default = Some(memdb_engine::Expr::Function(
                         "nextval".into(),
-                        vec![memdb_engine::Expr::Literal(Value::Text(seq.clone()))],
+                        vec![memdb_engine::Expr::Literal(Value::Text(seq))],
                     ));
                     column.nullable = false;
                     // START WITH, INCREMENT BY, … of the identity's sequence.
-                    sequences.push((seq, ty.clone(), columns.len(), sequence_options.clone().unwrap_or_default()));
+                    sequences.push((cname.clone(), ty.clone(), sequence_options.clone().unwrap_or_default()));
                 }
                 ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
                 other => return Err(unsupported(format!("column option {other}"))),
@@ -383,22 +363,9 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
         schema = schema.constraint(c);
     }
     txn.create_table(schema)?;
-    if !sequences.is_empty() {
-        let table_id = txn.table(&name)?.id();
-        for (seq, ty, column, options) in &sequences {
-            let mut s = SequenceSchema::new(seq.clone());
-            s.max = match ty {
-                DataType::Int2 => i64::from(i16::MAX),
-                DataType::Int4 => i64::from(i32::MAX),
-                _ => i64::MAX,
-            };
-            if !options.is_empty() {
-                apply_sequence_options(&mut s, options)?;
-            }
-            // Owned by the table: dropped with it.
-            s.owned_by = Some((table_id, *column));
-            txn.create_sequence(s)?;
-        }
+    // Named as the defaults above expect, owned by their columns.
+    for (column, ty, options) in &sequences {
+        super::sequence::column_sequence(txn, &name, column, ty, options)?;
     }
     Ok("CREATE TABLE".into())
 }
@@ -623,13 +590,41 @@ pub(super) fn dependent_views(txn: &mut Transaction, name: &str) -> Result<Vec<S
     Ok(found)
 }
 
-fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<Notice>) -> Result<String> {
+/// `ALTER TABLE name OWNER TO role` (pg_dump writes one for every table,
+/// view and sequence). memdb's relations have no owner — privileges come
+/// from GRANT and superusers — so this checks the relation and the role
+/// and changes nothing.
+fn owner_to(txn: &mut Transaction, name: &str, owner: &ast::Owner, user: &str) -> Result<()> {
+    let exists = txn.table(name).is_ok() || txn.sequence(name).is_ok() || view_definition(txn, name)?.is_some();
+    if !exists {
+        return Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(name.to_owned())));
+    }
+    if let ast::Owner::Ident(role) = owner {
+        let role = ident(role);
+        if !role_known(txn, &role, user) {
+            return Err(SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "role", name: role }));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `role` names a role: one in the catalog, or the session's own
+/// (`user`).
+pub(super) fn role_known(txn: &Transaction, role: &str, user: &str) -> bool {
+    role == user || txn.security().role_exists(role)
+}
+
+fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, user: &str, notices: &mut Vec<Notice>) -> Result<String> {
     let name = object_name(&at.name)?;
     if at.if_exists && txn.table(&name).is_err() {
         notices.push(Notice::skipped_missing("relation", &name));
         return Ok("ALTER TABLE".into());
     }
     for op in &at.operations {
+        if let ast::AlterTableOperation::OwnerTo { new_owner } = op {
+            owner_to(txn, &name, new_owner, user)?;
+            continue;
+        }
         let table = txn.table(&name)?;
         let change = match op {
             ast::AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
@@ -742,6 +737,11 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, notices: &mut Vec<No
                                 &ty,
                             )?),
                         }
+                    }
+                    ast::AlterColumnOperation::AddGenerated { sequence_options, .. } => {
+                        let options = sequence_options.as_deref().unwrap_or_default();
+                        super::sequence::add_identity(txn, &name, &column, options)?;
+                        continue;
                     }
                     other => return Err(unsupported(format!("ALTER COLUMN {other}"))),
                 }

@@ -324,15 +324,7 @@ impl Binder<'_> {
                 }
                 // `'name'::regclass` names a relation; `oid::regclass` shows
                 // the name of the relation an oid names.
-                let regclass = match t {
-                    ast::DataType::Regclass => true,
-                    ast::DataType::Custom(name, _) => {
-                        let n = name.to_string().to_ascii_lowercase();
-                        n == "regclass" || n == "pg_catalog.regclass"
-                    }
-                    _ => false,
-                };
-                if regclass {
+                if is_regclass(t) {
                     if matches!(inner.expr, Expr::Literal(Value::Text(_))) {
                         return Ok(Typed::new(Expr::Literal(Value::Int4(self.regclass(&inner)?)), DataType::Int4));
                     }
@@ -931,7 +923,22 @@ impl Binder<'_> {
             ))
         })?;
         let mut bound = Vec::with_capacity(arg_exprs.len());
-        for a in arg_exprs {
+        for (i, a) in arg_exprs.into_iter().enumerate() {
+            // `nextval('s'::regclass)` (as pg_dump and `\d` write column
+            // defaults) names the sequence: it is checked, and kept as its
+            // name, so the call needs no catalog lookup per row.
+            if i == 0
+                && matches!(func, Func::Nextval | Func::Currval | Func::Setval)
+                && let ast::Expr::Cast { expr, data_type, .. } = a
+                && is_regclass(data_type)
+            {
+                let name = self.expr(expr)?;
+                if matches!(name.expr, Expr::Literal(Value::Text(_))) {
+                    self.regclass(&name)?;
+                    bound.push(name);
+                    continue;
+                }
+            }
             bound.push(self.expr(a)?);
         }
         self.call(func, bound)
@@ -1215,6 +1222,18 @@ impl Binder<'_> {
         }
         let catalog = crate::system::CatalogView::load(self.txn)?;
         catalog.oid_of(&name).ok_or(SqlError::Engine(memdb_engine::Error::UndefinedTable(name)))
+    }
+}
+
+/// Whether a cast's type is `regclass`.
+fn is_regclass(t: &ast::DataType) -> bool {
+    match t {
+        ast::DataType::Regclass => true,
+        ast::DataType::Custom(name, _) => {
+            let n = name.to_string().to_ascii_lowercase();
+            n == "regclass" || n == "pg_catalog.regclass"
+        }
+        _ => false,
     }
 }
 

@@ -16,6 +16,7 @@ mod dml;
 mod expr;
 mod schema;
 mod select;
+pub(crate) mod sequence;
 pub(crate) mod types;
 mod window;
 

@@ -48,7 +48,7 @@ impl Session {
                     let mut single = alter.clone();
                     single.operations = vec![other.clone()];
                     let mut notices = Vec::new();
-                    let done = bind_ddl(txn, &ast::Statement::AlterTable(single), &mut notices);
+                    let done = bind_ddl(txn, &ast::Statement::AlterTable(single), &self.vars.user, &mut notices);
                     notices.into_iter().for_each(|n| self.notice(n));
                     done?;
                 }

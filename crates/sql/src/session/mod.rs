@@ -1018,7 +1018,7 @@ impl Session {
                     return Ok(done);
                 }
                 let mut notices = Vec::new();
-                let tag = bind_ddl(txn, other, &mut notices);
+                let tag = bind_ddl(txn, other, &self.vars.user, &mut notices);
                 notices.into_iter().for_each(|n| self.notice(n));
                 let tag = tag?;
                 tracing::info!(target: roles::AUDIT_TARGET, user = %self.vars.user, "{tag}: {other}");
@@ -1101,6 +1101,14 @@ impl Session {
                 }
                 self.db.gc();
                 Ok(QueryResult::tag("VACUUM"))
+            }
+            ("alter_sequence", [Value::Text(sequence), Value::Text(options), Value::Bool(if_exists)]) => {
+                let mut notices = Vec::new();
+                let user = self.vars.user.clone();
+                let done =
+                    crate::bind::sequence::alter_sequence(txn, sequence, options, *if_exists, &user, &mut notices);
+                notices.into_iter().for_each(|n| self.notice(n));
+                Ok(QueryResult::tag(done?))
             }
             ("backup", [Value::Text(dir)]) => {
                 let info = self.db.backup(std::path::Path::new(dir))?;
