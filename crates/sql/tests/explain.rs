@@ -255,3 +255,43 @@ fn explain_execute_explains_the_prepared_statement() {
     let err = s.execute("EXPLAIN EXECUTE nothing(1)").unwrap_err();
     assert_eq!(err.sqlstate(), "26000", "{err}");
 }
+
+#[test]
+fn explain_analyze_runs_insert_update_and_delete() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE m (id int PRIMARY KEY, v int)").unwrap();
+    let count = |s: &mut Session| s.execute("SELECT count(*) FROM m").unwrap().rows[0][0].clone();
+
+    // Plain EXPLAIN shows the statement's node and changes nothing.
+    let plan = plan_text(&mut s, "EXPLAIN INSERT INTO m VALUES (1, 1)");
+    assert!(plan.starts_with("Insert on m  (cost="), "{plan}");
+    assert!(plan.contains("\n  ->  Values Scan"), "{plan}");
+    assert_eq!(count(&mut s), Value::Int8(0));
+
+    // EXPLAIN ANALYZE runs it, with the source's actual rows.
+    let plan = plan_text(&mut s, "EXPLAIN ANALYZE INSERT INTO m SELECT g, g FROM generate_series(1, 10) g");
+    assert!(plan.starts_with("Insert on m") && plan.contains("actual time="), "{plan}");
+    assert!(plan.contains("rows=10 loops=1"), "{plan}");
+    assert_eq!(count(&mut s), Value::Int8(10));
+    let plan = plan_text(&mut s, "EXPLAIN (ANALYZE, COSTS OFF) UPDATE m SET v = v + 1 WHERE id <= 3");
+    assert!(plan.starts_with("Update on m (actual time="), "{plan}");
+    let sum = s.execute("SELECT sum(v) FROM m").unwrap().rows[0][0].clone();
+    assert_eq!(sum, Value::Int8(58));
+    plan_text(&mut s, "EXPLAIN ANALYZE DELETE FROM m WHERE v > 5");
+    assert_eq!(count(&mut s), Value::Int8(5));
+
+    // Inside a block, a rollback undoes it as it undoes the statement.
+    s.execute("BEGIN").unwrap();
+    plan_text(&mut s, "EXPLAIN ANALYZE DELETE FROM m");
+    assert_eq!(count(&mut s), Value::Int8(0));
+    s.execute("ROLLBACK").unwrap();
+    assert_eq!(count(&mut s), Value::Int8(5));
+
+    // A read-only block refuses it in the statement's words.
+    s.execute("BEGIN READ ONLY").unwrap();
+    let err = s.execute("EXPLAIN ANALYZE DELETE FROM m").unwrap_err();
+    assert_eq!(err.sqlstate(), "25006");
+    assert!(err.to_string().contains("DELETE"), "{err}");
+    s.execute("ROLLBACK").unwrap();
+}

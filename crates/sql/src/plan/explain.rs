@@ -32,6 +32,28 @@ pub fn explain(plan: &Plan, stats: Option<&HashMap<usize, OperatorStats>>, optio
     lines
 }
 
+/// The lines of EXPLAIN for INSERT/UPDATE/DELETE: a `{verb} on {table}`
+/// node over the plan of the rows it writes. With `stats` (EXPLAIN ANALYZE,
+/// the statement having run), the top node shows the statement's whole time.
+pub fn explain_modify(
+    verb: &str,
+    table: &str,
+    source: &Plan,
+    stats: Option<(&HashMap<usize, OperatorStats>, std::time::Duration)>,
+    options: ExplainOptions,
+) -> Vec<String> {
+    let mut top = format!("{verb} on {table}");
+    if options.costs {
+        let _ = write!(top, "  (cost=0.00..{:.2} rows=0 width=0)", cost(source));
+    }
+    if let Some((_, elapsed)) = stats {
+        let _ = write!(top, " (actual time={:.3} ms rows=0 loops=1)", elapsed.as_secs_f64() * 1000.0);
+    }
+    let mut lines = vec![top];
+    node(source, 1, stats.map(|s| s.0), options, &mut lines);
+    lines
+}
+
 /// The cost of a node: a rough count of rows touched, including its inputs.
 fn cost(plan: &Plan) -> f64 {
     let own = plan.estimated_rows();

@@ -17,7 +17,7 @@ use memdb_engine::{DataType, Table};
 
 use crate::expr::Expr;
 
-pub use explain::{ExplainOptions, explain};
+pub use explain::{ExplainOptions, explain, explain_modify};
 
 /// A relational operator tree.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,6 +1,7 @@
 //! INSERT, UPDATE and DELETE: applying a DML plan's rows to the table,
 //! with ON CONFLICT, RETURNING and READ COMMITTED re-checks.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use memdb_engine::{IsolationLevel, Transaction, Value};
@@ -8,134 +9,172 @@ use memdb_engine::{IsolationLevel, Transaction, Value};
 use super::{QueryResult, Session};
 use crate::bind::{DmlKind, DmlPlan, OnConflict};
 use crate::error::{Result, SqlError, data_exception};
-use crate::exec::{self, ExecCtx, Row};
+use crate::exec::{self, ExecCtx, OperatorStats, Row};
 use crate::expr::{Expr, Func};
 use crate::plan::Plan;
 
 impl Session {
     /// Runs INSERT/UPDATE/DELETE.
     pub(super) fn dml(&mut self, txn: &mut Transaction, plan: &DmlPlan, params: &[Value]) -> Result<QueryResult> {
-        let source = &plan.source;
+        self.dml_collecting(txn, plan, params, None)
+    }
+
+    /// Runs INSERT/UPDATE/DELETE; with `stats`, collects what each node of
+    /// the source plan did (EXPLAIN ANALYZE).
+    pub(super) fn dml_collecting(
+        &mut self,
+        txn: &mut Transaction,
+        plan: &DmlPlan,
+        params: &[Value],
+        stats: Option<&mut HashMap<usize, OperatorStats>>,
+    ) -> Result<QueryResult> {
         let read_committed = txn.options().isolation == IsolationLevel::ReadCommitted;
         let mut cx = ExecCtx::new(txn, params, &mut self.vars);
-        // INSERT … VALUES is evaluated here, where DEFAULT markers are visible.
-        let (rows, insert_rows) = match (&plan.kind, source) {
-            (DmlKind::Insert { columns, .. }, Plan::Values { rows, .. }) => {
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let mut cols = Vec::with_capacity(row.len());
-                    let mut values = Vec::with_capacity(row.len());
-                    for (&c, e) in columns.iter().zip(row) {
-                        if is_default_marker(e) {
+        if stats.is_some() {
+            cx.collect_stats();
+        }
+        let result = apply(plan, &mut cx, read_committed);
+        if let Some(out) = stats {
+            *out = cx.take_stats();
+            // INSERT … VALUES evaluates its rows without running the node.
+            if let (Plan::Values { rows, .. }, Ok(_)) = (&plan.source, &result) {
+                let key = std::ptr::from_ref(&plan.source) as usize;
+                out.entry(key).or_insert(OperatorStats {
+                    rows: rows.len() as u64,
+                    elapsed: std::time::Duration::ZERO,
+                    loops: 1,
+                });
+            }
+        }
+        result
+    }
+}
+
+/// Applies a DML plan's rows to its table.
+fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<QueryResult> {
+    if cx.txn.options().read_only {
+        // Before the source's row locks would refuse it in their words.
+        let verb = match plan.kind {
+            DmlKind::Insert { .. } => "INSERT",
+            DmlKind::Update { .. } => "UPDATE",
+            DmlKind::Delete => "DELETE",
+        };
+        return Err(SqlError::Engine(memdb_engine::Error::ReadOnly(verb.into())));
+    }
+    let source = &plan.source;
+    // INSERT … VALUES is evaluated here, where DEFAULT markers are visible.
+    let (rows, insert_rows) = match (&plan.kind, source) {
+        (DmlKind::Insert { columns, .. }, Plan::Values { rows, .. }) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut cols = Vec::with_capacity(row.len());
+                let mut values = Vec::with_capacity(row.len());
+                for (&c, e) in columns.iter().zip(row) {
+                    if is_default_marker(e) {
+                        continue;
+                    }
+                    cols.push(c);
+                    values.push(e.eval(&[], cx)?);
+                }
+                out.push((cols, values));
+            }
+            (Vec::new(), Some(out))
+        }
+        _ => (exec::run(source, cx)?, None),
+    };
+    let table = &plan.table;
+    let width = table.columns().len();
+    let mut count = 0u64;
+    let mut returned = Vec::new();
+    match &plan.kind {
+        DmlKind::Insert { columns, on_conflict } => {
+            let prepared = match insert_rows {
+                Some(r) => r,
+                None => rows.into_iter().map(|row| (columns.clone(), row)).collect(),
+            };
+            // Rows this statement wrote: DO UPDATE may not touch one twice.
+            let mut written = std::collections::HashSet::new();
+            let upsert = matches!(on_conflict, Some(OnConflict::Update { .. }));
+            for (mut cols, mut values) in prepared {
+                if let Some(oc) = on_conflict {
+                    // Sequence defaults are drawn before the conflict
+                    // check, as PostgreSQL does.
+                    for pos in 0..width {
+                        if !cols.contains(&pos) && is_sequence_default(table, pos) {
+                            cols.push(pos);
+                            values.push(default_value(cx, table, pos)?);
+                        }
+                    }
+                    match conflict(cx, table, &cols, &values, oc, &written)? {
+                        Conflict::None => {}
+                        Conflict::Skip => continue,
+                        Conflict::Updated(id, new) => {
+                            written.insert(id);
+                            count += 1;
+                            if let Some(r) = &plan.returning {
+                                returned.push(project(r, &new, cx)?);
+                            }
                             continue;
                         }
-                        cols.push(c);
-                        values.push(e.eval(&[], &mut cx)?);
                     }
-                    out.push((cols, values));
                 }
-                (Vec::new(), Some(out))
+                let id = cx.txn.insert_columns(table, &cols, values)?;
+                if upsert {
+                    written.insert(id);
+                }
+                count += 1;
+                return_stored(plan, cx, id, &mut returned)?;
             }
-            _ => (exec::run(source, &mut cx)?, None),
-        };
-        let table = &plan.table;
-        let width = table.columns().len();
-        let mut count = 0u64;
-        let mut returned = Vec::new();
-        match &plan.kind {
-            DmlKind::Insert { columns, on_conflict } => {
-                let prepared = match insert_rows {
-                    Some(r) => r,
-                    None => rows.into_iter().map(|row| (columns.clone(), row)).collect(),
+            let tag = format!("INSERT 0 {count}");
+            Ok(finish(plan, returned, tag))
+        }
+        DmlKind::Update { assignments } => {
+            let mut seen = std::collections::HashSet::new();
+            for row in rows {
+                let id = row_id(&row, width)?;
+                if !seen.insert(id) {
+                    continue; // a row joined several times is updated once
+                }
+                let row = if read_committed {
+                    match recheck(cx, table, id, &row, width, plan.predicate.as_ref())? {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                } else {
+                    row
                 };
-                // Rows this statement wrote: DO UPDATE may not touch one twice.
-                let mut written = std::collections::HashSet::new();
-                let upsert = matches!(on_conflict, Some(OnConflict::Update { .. }));
-                for (mut cols, mut values) in prepared {
-                    if let Some(oc) = on_conflict {
-                        // Sequence defaults are drawn before the conflict
-                        // check, as PostgreSQL does.
-                        for pos in 0..width {
-                            if !cols.contains(&pos) && is_sequence_default(table, pos) {
-                                cols.push(pos);
-                                values.push(default_value(&mut cx, table, pos)?);
-                            }
-                        }
-                        match conflict(&mut cx, table, &cols, &values, oc, &written)? {
-                            Conflict::None => {}
-                            Conflict::Skip => continue,
-                            Conflict::Updated(id, new) => {
-                                written.insert(id);
-                                count += 1;
-                                if let Some(r) = &plan.returning {
-                                    returned.push(project(r, &new, &mut cx)?);
-                                }
-                                continue;
-                            }
-                        }
-                    }
-                    let id = cx.txn.insert_columns(table, &cols, values)?;
-                    if upsert {
-                        written.insert(id);
-                    }
+                let mut new: Vec<Value> = row[..width].to_vec();
+                for (pos, e) in assignments {
+                    new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
+                }
+                if cx.txn.update(table, id, new)? {
                     count += 1;
-                    return_stored(plan, &mut cx, id, &mut returned)?;
+                    return_stored(plan, cx, id, &mut returned)?;
                 }
-                let tag = format!("INSERT 0 {count}");
-                Ok(finish(plan, returned, tag))
             }
-            DmlKind::Update { assignments } => {
-                let mut seen = std::collections::HashSet::new();
-                for row in rows {
-                    let id = row_id(&row, width)?;
-                    if !seen.insert(id) {
-                        continue; // a row joined several times is updated once
+            let tag = format!("UPDATE {count}");
+            Ok(finish(plan, returned, tag))
+        }
+        DmlKind::Delete => {
+            for row in rows {
+                let id = row_id(&row, width)?;
+                let row = if read_committed {
+                    match recheck(cx, table, id, &row, width, plan.predicate.as_ref())? {
+                        Some(r) => r,
+                        None => continue,
                     }
-                    let row = if read_committed {
-                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
-                            Some(r) => r,
-                            None => continue,
-                        }
-                    } else {
-                        row
-                    };
-                    let mut new: Vec<Value> = row[..width].to_vec();
-                    for (pos, e) in assignments {
-                        new[*pos] = if is_default_marker(e) {
-                            default_value(&mut cx, table, *pos)?
-                        } else {
-                            e.eval(&row, &mut cx)?
-                        };
-                    }
-                    if cx.txn.update(table, id, new)? {
-                        count += 1;
-                        return_stored(plan, &mut cx, id, &mut returned)?;
+                } else {
+                    row
+                };
+                if cx.txn.delete(table, id)? {
+                    count += 1;
+                    if let Some(r) = &plan.returning {
+                        returned.push(project(r, &row[..width], cx)?);
                     }
                 }
-                let tag = format!("UPDATE {count}");
-                Ok(finish(plan, returned, tag))
             }
-            DmlKind::Delete => {
-                for row in rows {
-                    let id = row_id(&row, width)?;
-                    let row = if read_committed {
-                        match recheck(&mut cx, table, id, &row, width, plan.predicate.as_ref())? {
-                            Some(r) => r,
-                            None => continue,
-                        }
-                    } else {
-                        row
-                    };
-                    if cx.txn.delete(table, id)? {
-                        count += 1;
-                        if let Some(r) = &plan.returning {
-                            returned.push(project(r, &row[..width], &mut cx)?);
-                        }
-                    }
-                }
-                let tag = format!("DELETE {count}");
-                Ok(finish(plan, returned, tag))
-            }
+            let tag = format!("DELETE {count}");
+            Ok(finish(plan, returned, tag))
         }
     }
 }

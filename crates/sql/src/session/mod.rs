@@ -1294,7 +1294,28 @@ impl Session {
         };
         let plan = match compile(txn, &stmt, types, &self.vars.user)?.0 {
             Compiled::Query { plan, .. } => plan,
-            Compiled::Dml(dml) => dml.source,
+            Compiled::Dml(dml) => {
+                let verb = match dml.kind {
+                    crate::bind::DmlKind::Insert { .. } => "Insert",
+                    crate::bind::DmlKind::Update { .. } => "Update",
+                    crate::bind::DmlKind::Delete => "Delete",
+                };
+                let table = dml.table.name().to_owned();
+                // EXPLAIN ANALYZE runs the statement, as PostgreSQL does.
+                let lines = if analyze {
+                    let started = std::time::Instant::now();
+                    let mut stats = std::collections::HashMap::new();
+                    self.dml_collecting(txn, &dml, &values, Some(&mut stats))?;
+                    let elapsed = started.elapsed();
+                    let mut lines =
+                        crate::plan::explain_modify(verb, &table, &dml.source, Some((&stats, elapsed)), options);
+                    lines.push(format!("Execution Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0));
+                    lines
+                } else {
+                    crate::plan::explain_modify(verb, &table, &dml.source, None, options)
+                };
+                return Ok(explain_result(lines));
+            }
         };
         let lines = if analyze {
             let started = std::time::Instant::now();
@@ -1308,15 +1329,7 @@ impl Session {
         } else {
             explain(&plan, None, options)
         };
-        Ok(QueryResult {
-            columns: Arc::from(vec![OutputColumn {
-                name: "QUERY PLAN".into(),
-                data_type: memdb_engine::DataType::Text,
-            }]),
-            rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
-            tag: "EXPLAIN".into(),
-            row_set: true,
-        })
+        Ok(explain_result(lines))
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<QueryResult> {
@@ -1462,6 +1475,16 @@ fn highest_placeholder(stmt: &ast::Statement) -> usize {
 /// EXPLAIN's parenthesized options: whether to ANALYZE, and what to show.
 /// VERBOSE, BUFFERS, TIMING, SUMMARY and SETTINGS are accepted and change
 /// nothing; FORMAT other than TEXT is not supported.
+/// EXPLAIN's answer: one `QUERY PLAN` text row per line.
+fn explain_result(lines: Vec<String>) -> QueryResult {
+    QueryResult {
+        columns: Arc::from(vec![OutputColumn { name: "QUERY PLAN".into(), data_type: memdb_engine::DataType::Text }]),
+        rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+        tag: "EXPLAIN".into(),
+        row_set: true,
+    }
+}
+
 fn explain_options(analyze: bool, options: &[ast::UtilityOption]) -> Result<(bool, crate::plan::ExplainOptions)> {
     let mut analyze = analyze;
     let mut shown = crate::plan::ExplainOptions::default();
