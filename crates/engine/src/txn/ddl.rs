@@ -522,9 +522,13 @@ impl Transaction {
                         .iter()
                         .any(|fk| fk.ref_table == schema.id && fk.ref_columns.contains(&pos))
                 });
-            if in_foreign_key {
+            // Integer keys compare across widths (int → bigint migrations);
+            // other type changes of a key would need the other side's too.
+            let integer = |t: &DataType| matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8);
+            let widening = schema.columns.get(pos).is_some_and(|c| integer(&c.data_type)) && integer(&data_type);
+            if in_foreign_key && !widening {
                 return Err(Error::FeatureNotSupported(format!(
-                    "ALTER COLUMN TYPE of column \"{column}\", which is part of a foreign key"
+                    "ALTER COLUMN TYPE of column \"{column}\", which is part of a foreign key, to a non-integer type"
                 )));
             }
             if let Some(c) = schema.columns.get_mut(pos) {
