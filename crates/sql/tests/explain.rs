@@ -295,3 +295,45 @@ fn explain_analyze_runs_insert_update_and_delete() {
     assert!(err.to_string().contains("DELETE"), "{err}");
     s.execute("ROLLBACK").unwrap();
 }
+
+#[test]
+fn explain_format_json_is_postgresql_s_document() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE j (id int PRIMARY KEY, v int)").unwrap();
+    s.execute("INSERT INTO j SELECT g, g % 7 FROM generate_series(1, 100) g").unwrap();
+    let doc = |s: &mut Session, sql: &str| -> serde_json::Value {
+        let r = s.execute(sql).unwrap();
+        assert_eq!(r.rows.len(), 1);
+        match &r.rows[0][0] {
+            Value::Text(t) | Value::Json(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("not a document: {other:?}"),
+        }
+    };
+    let plan = doc(&mut s, "EXPLAIN (FORMAT JSON) SELECT v, count(*) FROM j WHERE v > 2 GROUP BY v ORDER BY v");
+    let root = &plan[0]["Plan"];
+    assert_eq!(root["Node Type"], "Sort", "{plan}");
+    assert_eq!(root["Sort Key"][0], "j.v", "{plan}");
+    let agg = &root["Plans"][0];
+    assert_eq!(agg["Node Type"], "Aggregate");
+    assert_eq!(agg["Strategy"], "Hashed");
+    let scan = &agg["Plans"][0];
+    assert_eq!(scan["Node Type"], "Seq Scan");
+    assert_eq!(scan["Relation Name"], "j");
+    assert_eq!(scan["Filter"], "(v > 2)");
+    assert!(scan["Total Cost"].is_number() && scan["Plan Rows"].is_number());
+
+    let analyzed = doc(&mut s, "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM j WHERE id = 5");
+    assert_eq!(analyzed[0]["Plan"]["Node Type"], "Index Scan");
+    assert_eq!(analyzed[0]["Plan"]["Index Name"], "j_pkey");
+    assert_eq!(analyzed[0]["Plan"]["Actual Rows"], 1);
+    assert!(analyzed[0]["Execution Time"].is_number());
+
+    let modify = doc(&mut s, "EXPLAIN (ANALYZE, FORMAT JSON) DELETE FROM j WHERE v = 0");
+    assert_eq!(modify[0]["Plan"]["Node Type"], "ModifyTable");
+    assert_eq!(modify[0]["Plan"]["Operation"], "Delete");
+    assert_eq!(modify[0]["Plan"]["Plans"][0]["Parent Relationship"], "Outer");
+    assert_eq!(s.execute("SELECT count(*) FROM j").unwrap().rows[0][0], Value::Int8(86));
+
+    assert_eq!(s.execute("EXPLAIN (FORMAT YAML) SELECT 1").unwrap_err().sqlstate(), "0A000");
+}

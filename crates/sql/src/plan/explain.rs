@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use serde_json::json;
+
 use crate::exec::OperatorStats;
 
 use super::show;
@@ -14,11 +16,13 @@ use super::{Access, JoinKind, Plan, SetOpKind};
 pub struct ExplainOptions {
     /// Estimated cost, rows and width per node (`COSTS`, on by default).
     pub costs: bool,
+    /// `FORMAT JSON` rather than text.
+    pub json: bool,
 }
 
 impl Default for ExplainOptions {
     fn default() -> ExplainOptions {
-        ExplainOptions { costs: true }
+        ExplainOptions { costs: true, json: false }
     }
 }
 
@@ -52,6 +56,166 @@ pub fn explain_modify(
     let mut lines = vec![top];
     node(source, 1, stats.map(|s| s.0), options, &mut lines);
     lines
+}
+
+/// EXPLAIN (FORMAT JSON): PostgreSQL's document, a one-element array of
+/// `{"Plan": node, "Execution Time": ms}` (the time with ANALYZE), each node
+/// with its kind, relation, estimates, actuals and details by name and its
+/// inputs under "Plans".
+pub fn explain_json(root: serde_json::Value, execution: Option<std::time::Duration>) -> String {
+    let mut top = serde_json::Map::new();
+    top.insert("Plan".into(), root);
+    if let Some(elapsed) = execution {
+        top.insert("Execution Time".into(), json!(round3(elapsed.as_secs_f64() * 1000.0)));
+    }
+    serde_json::to_string_pretty(&json!([top])).unwrap_or_default()
+}
+
+/// A plan tree as EXPLAIN (FORMAT JSON) nodes.
+pub fn plan_json(
+    plan: &Plan,
+    stats: Option<&HashMap<usize, OperatorStats>>,
+    options: ExplainOptions,
+) -> serde_json::Value {
+    json_node(plan, None, stats, options)
+}
+
+/// INSERT/UPDATE/DELETE as a `ModifyTable` node over the rows' plan.
+pub fn modify_json(
+    verb: &str,
+    table: &str,
+    source: &Plan,
+    stats: Option<(&HashMap<usize, OperatorStats>, std::time::Duration)>,
+    options: ExplainOptions,
+) -> serde_json::Value {
+    let mut node = serde_json::Map::new();
+    node.insert("Node Type".into(), json!("ModifyTable"));
+    node.insert("Operation".into(), json!(verb));
+    node.insert("Relation Name".into(), json!(table));
+    node.insert("Alias".into(), json!(table));
+    if options.costs {
+        node.insert("Startup Cost".into(), json!(0.0));
+        node.insert("Total Cost".into(), json!(round2(cost(source))));
+        node.insert("Plan Rows".into(), json!(0));
+        node.insert("Plan Width".into(), json!(0));
+    }
+    if let Some((_, elapsed)) = stats {
+        let ms = round3(elapsed.as_secs_f64() * 1000.0);
+        node.insert("Actual Startup Time".into(), json!(ms));
+        node.insert("Actual Total Time".into(), json!(ms));
+        node.insert("Actual Rows".into(), json!(0));
+        node.insert("Actual Loops".into(), json!(1));
+    }
+    node.insert("Plans".into(), json!([json_node(source, Some("Outer"), stats.map(|s| s.0), options)]));
+    serde_json::Value::Object(node)
+}
+
+fn json_node(
+    plan: &Plan,
+    relationship: Option<&str>,
+    stats: Option<&HashMap<usize, OperatorStats>>,
+    options: ExplainOptions,
+) -> serde_json::Value {
+    let mut node = serde_json::Map::new();
+    let join_type = |kind: JoinKind| match kind {
+        JoinKind::Inner => "Inner",
+        JoinKind::Left => "Left",
+        JoinKind::Right => "Right",
+        JoinKind::Full => "Full",
+        JoinKind::Semi => "Semi",
+        JoinKind::Anti => "Anti",
+    };
+    let (kind, extra): (String, Vec<(&str, serde_json::Value)>) = match plan {
+        Plan::Scan { alias, table, access, .. } => {
+            let relation = vec![("Relation Name", json!(table.name())), ("Alias", json!(alias))];
+            match access {
+                Access::Full => ("Seq Scan".into(), relation),
+                Access::IndexRange { index, reverse, .. } => {
+                    let direction = if *reverse { "Backward" } else { "Forward" };
+                    let mut fields = vec![("Scan Direction", json!(direction)), ("Index Name", json!(index))];
+                    fields.extend(relation);
+                    ("Index Scan".into(), fields)
+                }
+                Access::IndexPoints { index, .. } => {
+                    let mut fields = vec![("Scan Direction", json!("Forward")), ("Index Name", json!(index))];
+                    fields.extend(relation);
+                    ("Index Scan".into(), fields)
+                }
+            }
+        }
+        Plan::Function { function, .. } => ("Function Scan".into(), vec![("Function Name", json!(function.name()))]),
+        Plan::NestedLoopJoin { kind, .. } | Plan::Apply { kind, .. } => {
+            ("Nested Loop".into(), vec![("Join Type", json!(join_type(*kind)))])
+        }
+        Plan::HashJoin { kind, .. } => ("Hash Join".into(), vec![("Join Type", json!(join_type(*kind)))]),
+        Plan::Aggregate { group_by, .. } => {
+            let strategy = if group_by.is_empty() { "Plain" } else { "Hashed" };
+            ("Aggregate".into(), vec![("Strategy", json!(strategy))])
+        }
+        Plan::Sort { limit: Some(_), .. } => ("Sort".into(), vec![("Sort Method", json!("top-N heapsort"))]),
+        Plan::CteScan { name, .. } => ("CTE Scan".into(), vec![("CTE Name", json!(name))]),
+        other => (label(other), Vec::new()),
+    };
+    node.insert("Node Type".into(), json!(kind));
+    if let Some(r) = relationship {
+        node.insert("Parent Relationship".into(), json!(r));
+    }
+    for (key, value) in extra {
+        node.insert(key.into(), value);
+    }
+    if options.costs {
+        node.insert("Startup Cost".into(), json!(0.0));
+        node.insert("Total Cost".into(), json!(round2(cost(plan))));
+        node.insert("Plan Rows".into(), json!(plan.estimated_rows().ceil() as u64));
+        node.insert("Plan Width".into(), json!(plan.width()));
+    }
+    if let Some(stats) = stats {
+        let (time, rows, loops) = match actual(plan, stats) {
+            Some(s) => {
+                let loops = s.loops.max(1);
+                (round3(s.elapsed.as_secs_f64() * 1000.0 / loops as f64), s.rows / loops, s.loops)
+            }
+            None => (0.0, 0, 0),
+        };
+        node.insert("Actual Startup Time".into(), json!(time));
+        node.insert("Actual Total Time".into(), json!(time));
+        node.insert("Actual Rows".into(), json!(rows));
+        node.insert("Actual Loops".into(), json!(loops));
+    }
+    for (key, values) in details(plan) {
+        let value = match key {
+            "Sort Key" | "Group Key" | "Unique Key" => json!(values),
+            _ => json!(values.join(", ")),
+        };
+        node.insert(key.into(), value);
+    }
+    let inputs = children(plan);
+    if !inputs.is_empty() {
+        let count = inputs.len();
+        let plans: Vec<serde_json::Value> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, child)| {
+                let relationship = match plan {
+                    Plan::With { .. } if i + 1 < count => "InitPlan",
+                    Plan::SetOp { .. } => "Member",
+                    _ if i == 0 => "Outer",
+                    _ => "Inner",
+                };
+                json_node(child, Some(relationship), stats, options)
+            })
+            .collect();
+        node.insert("Plans".into(), json!(plans));
+    }
+    serde_json::Value::Object(node)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// The cost of a node: a rough count of rows touched, including its inputs.
@@ -89,7 +253,49 @@ fn node(
         line.push_str(&" ".repeat(depth * 6 - 4));
         line.push_str("->  ");
     }
-    let label = match plan {
+    line.push_str(&label(plan));
+    if options.costs {
+        let _ = write!(
+            line,
+            "  (cost=0.00..{:.2} rows={:.0} width={})",
+            cost(plan),
+            plan.estimated_rows().ceil(),
+            plan.width()
+        );
+    }
+    if let Some(stats) = stats {
+        match actual(plan, stats) {
+            Some(s) => {
+                let loops = s.loops.max(1);
+                let _ = write!(
+                    line,
+                    " (actual time={:.3} ms rows={} loops={})",
+                    s.elapsed.as_secs_f64() * 1000.0 / loops as f64,
+                    s.rows / loops,
+                    s.loops
+                );
+            }
+            None => line.push_str(" (never executed)"),
+        }
+    }
+    out.push(line);
+    for (key, values) in details(plan) {
+        out.push(format!("{}{key}: {}", " ".repeat(depth * 6 + 2), values.join(", ")));
+    }
+    for child in children(plan) {
+        node(child, depth + 1, stats, options, out);
+    }
+}
+
+/// What EXPLAIN ANALYZE measured for a node, if it ran.
+fn actual<'s>(plan: &Plan, stats: &'s HashMap<usize, OperatorStats>) -> Option<&'s OperatorStats> {
+    stats.get(&(std::ptr::from_ref(plan) as usize))
+}
+
+/// A node's name in the text form: its kind, and the relation or index it
+/// reads.
+fn label(plan: &Plan) -> String {
+    match plan {
         Plan::Scan { alias, table, access, .. } => match access {
             Access::Full => format!("Seq Scan on {}{}", table.name(), alias_suffix(alias, table.name())),
             Access::IndexRange { index, reverse, .. } => format!(
@@ -145,45 +351,11 @@ fn node(
         ),
         Plan::CteScan { name, .. } => format!("CTE Scan on {name}"),
         Plan::With { .. } => "CTE".to_owned(),
-    };
-    line.push_str(&label);
-    if options.costs {
-        let _ = write!(
-            line,
-            "  (cost=0.00..{:.2} rows={:.0} width={})",
-            cost(plan),
-            plan.estimated_rows().ceil(),
-            plan.width()
-        );
     }
-    if let Some(stats) = stats {
-        match stats.get(&(std::ptr::from_ref(plan) as usize)) {
-            Some(s) => {
-                let loops = s.loops.max(1);
-                let _ = write!(
-                    line,
-                    " (actual time={:.3} ms rows={} loops={})",
-                    s.elapsed.as_secs_f64() * 1000.0 / loops as f64,
-                    s.rows / loops,
-                    s.loops
-                );
-            }
-            None => line.push_str(" (never executed)"),
-        }
-    }
-    out.push(line);
-    if let Plan::Scan { table, access, .. } = plan {
-        let terms = super::estimate::access_terms(table, access);
-        if !terms.is_empty() {
-            let names: Vec<String> = table.columns().iter().map(|c| c.name.clone()).collect();
-            let shown: Vec<String> = terms.iter().map(|t| show::expr(t, &names)).collect();
-            let cond = if shown.len() == 1 { shown.join("") } else { format!("({})", shown.join(" AND ")) };
-            out.push(format!("{}Index Cond: {cond}", " ".repeat(depth * 6 + 2)));
-        }
-    }
-    for detail in details(plan) {
-        out.push(format!("{}{detail}", " ".repeat(depth * 6 + 2)));
-    }
+}
+
+/// A node's inputs, in the order EXPLAIN lists them.
+fn children(plan: &Plan) -> Vec<&Plan> {
     match plan {
         Plan::Filter { input, .. }
         | Plan::Project { input, .. }
@@ -192,35 +364,36 @@ fn node(
         | Plan::Distinct { input, .. }
         | Plan::Aggregate { input, .. }
         | Plan::Window { input, .. }
-        | Plan::ProjectSet { input, .. } => node(input, depth + 1, stats, options, out),
-        Plan::With { ctes, input } => {
-            for c in ctes {
-                node(&c.plan, depth + 1, stats, options, out);
-            }
-            node(input, depth + 1, stats, options, out);
-        }
+        | Plan::ProjectSet { input, .. } => vec![input],
+        Plan::With { ctes, input } => ctes.iter().map(|c| &c.plan).chain(std::iter::once(&**input)).collect(),
         Plan::NestedLoopJoin { left, right, .. }
         | Plan::Apply { left, right, .. }
         | Plan::HashJoin { left, right, .. }
-        | Plan::SetOp { left, right, .. } => {
-            node(left, depth + 1, stats, options, out);
-            node(right, depth + 1, stats, options, out);
-        }
-        _ => {}
+        | Plan::SetOp { left, right, .. } => vec![left, right],
+        _ => Vec::new(),
     }
 }
 
-/// The lines under a node: its filter, join condition, sort or group keys.
-fn details(plan: &Plan) -> Vec<String> {
+/// The details under a node, by name: an index scan's condition, its
+/// filter, join condition, sort or group keys (one value per key).
+fn details(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
     let mut out = Vec::new();
     match plan {
-        Plan::Scan { table, filter: Some(f), .. } => {
+        Plan::Scan { table, access, filter, .. } => {
             // A scan's own columns go unqualified, as PostgreSQL shows them.
             let names: Vec<String> = table.columns().iter().map(|c| c.name.clone()).collect();
-            out.push(format!("Filter: {}", show::expr(f, &names)));
+            let terms = super::estimate::access_terms(table, access);
+            if !terms.is_empty() {
+                let shown: Vec<String> = terms.iter().map(|t| show::expr(t, &names)).collect();
+                let cond = if shown.len() == 1 { shown.join("") } else { format!("({})", shown.join(" AND ")) };
+                out.push(("Index Cond", vec![cond]));
+            }
+            if let Some(f) = filter {
+                out.push(("Filter", vec![show::expr(f, &names)]));
+            }
         }
         Plan::Filter { input, predicate } => {
-            out.push(format!("Filter: {}", show::expr(predicate, &show::output_names(input))));
+            out.push(("Filter", vec![show::expr(predicate, &show::output_names(input))]));
         }
         Plan::HashJoin { left, right, left_keys, right_keys, residual, .. } => {
             let (l, r) = (show::output_names(left), show::output_names(right));
@@ -229,27 +402,26 @@ fn details(plan: &Plan) -> Vec<String> {
                 .zip(right_keys)
                 .map(|(a, b)| format!("({} = {})", show::expr(a, &l), show::expr(b, &r)))
                 .collect();
-            out.push(format!("Hash Cond: {}", conds.join(" AND ")));
+            out.push(("Hash Cond", vec![conds.join(" AND ")]));
             if let Some(e) = residual {
-                out.push(format!("Join Filter: {}", show::expr(e, &[l, r].concat())));
+                out.push(("Join Filter", vec![show::expr(e, &[l, r].concat())]));
             }
         }
         Plan::NestedLoopJoin { left, right, on: Some(e), .. } | Plan::Apply { left, right, on: Some(e), .. } => {
             let names = [show::output_names(left), show::output_names(right)].concat();
-            out.push(format!("Join Filter: {}", show::expr(e, &names)));
+            out.push(("Join Filter", vec![show::expr(e, &names)]));
         }
         Plan::Sort { input, keys, .. } => {
-            out.push(format!("Sort Key: {}", show::sort_keys(keys, &show::output_names(input))));
+            let names = show::output_names(input);
+            out.push(("Sort Key", keys.iter().map(|k| show::sort_keys(std::slice::from_ref(k), &names)).collect()));
         }
         Plan::Aggregate { input, group_by, .. } if !group_by.is_empty() => {
             let names = show::output_names(input);
-            let keys: Vec<String> = group_by.iter().map(|e| show::expr(e, &names)).collect();
-            out.push(format!("Group Key: {}", keys.join(", ")));
+            out.push(("Group Key", group_by.iter().map(|e| show::expr(e, &names)).collect()));
         }
         Plan::Distinct { input, on: Some(on) } => {
             let names = show::output_names(input);
-            let keys: Vec<String> = on.iter().map(|e| show::expr(e, &names)).collect();
-            out.push(format!("Unique Key: {}", keys.join(", ")));
+            out.push(("Unique Key", on.iter().map(|e| show::expr(e, &names)).collect()));
         }
         _ => {}
     }

@@ -17,7 +17,7 @@ use memdb_engine::{DataType, Table};
 
 use crate::expr::Expr;
 
-pub use explain::{ExplainOptions, explain, explain_modify};
+pub use explain::{ExplainOptions, explain, explain_json, explain_modify, modify_json, plan_json};
 
 /// A relational operator tree.
 #[derive(Clone, Debug, PartialEq)]

@@ -959,12 +959,14 @@ impl Session {
     ) -> Result<QueryResult> {
         match stmt {
             ast::Statement::Explain { statement, analyze, options, format, .. } => {
-                if let Some(f) = format
-                    && !f.to_string().eq_ignore_ascii_case("text")
-                {
-                    return Err(unsupported(format!("EXPLAIN FORMAT {f}")));
+                let (analyze, mut options) = explain_options(*analyze, options.as_deref().unwrap_or(&[]))?;
+                if let Some(f) = format {
+                    match f.to_string().to_ascii_lowercase().as_str() {
+                        "text" => options.json = false,
+                        "json" => options.json = true,
+                        other => return Err(unsupported(format!("EXPLAIN FORMAT {}", other.to_uppercase()))),
+                    }
                 }
-                let (analyze, options) = explain_options(*analyze, options.as_deref().unwrap_or(&[]))?;
                 self.explain(txn, statement, analyze, options, params)
             }
             ast::Statement::Execute { name: Some(name), parameters, .. } => {
@@ -1307,14 +1309,22 @@ impl Session {
                     let mut stats = std::collections::HashMap::new();
                     self.dml_collecting(txn, &dml, &values, Some(&mut stats))?;
                     let elapsed = started.elapsed();
-                    let mut lines =
-                        crate::plan::explain_modify(verb, &table, &dml.source, Some((&stats, elapsed)), options);
-                    lines.push(format!("Execution Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0));
-                    lines
+                    let measured = Some((&stats, elapsed));
+                    if options.json {
+                        let root = crate::plan::modify_json(verb, &table, &dml.source, measured, options);
+                        vec![crate::plan::explain_json(root, Some(elapsed))]
+                    } else {
+                        let mut lines = crate::plan::explain_modify(verb, &table, &dml.source, measured, options);
+                        lines.push(format!("Execution Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0));
+                        lines
+                    }
+                } else if options.json {
+                    let root = crate::plan::modify_json(verb, &table, &dml.source, None, options);
+                    vec![crate::plan::explain_json(root, None)]
                 } else {
                     crate::plan::explain_modify(verb, &table, &dml.source, None, options)
                 };
-                return Ok(explain_result(lines));
+                return Ok(explain_result(lines, options.json));
             }
         };
         let lines = if analyze {
@@ -1323,13 +1333,20 @@ impl Session {
             cx.collect_stats();
             exec::run(&plan, &mut cx)?;
             let stats = cx.take_stats();
-            let mut lines = explain(&plan, Some(&stats), options);
-            lines.push(format!("Execution Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0));
-            lines
+            let elapsed = started.elapsed();
+            if options.json {
+                vec![crate::plan::explain_json(crate::plan::plan_json(&plan, Some(&stats), options), Some(elapsed))]
+            } else {
+                let mut lines = explain(&plan, Some(&stats), options);
+                lines.push(format!("Execution Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0));
+                lines
+            }
+        } else if options.json {
+            vec![crate::plan::explain_json(crate::plan::plan_json(&plan, None, options), None)]
         } else {
             explain(&plan, None, options)
         };
-        Ok(explain_result(lines))
+        Ok(explain_result(lines, options.json))
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<QueryResult> {
@@ -1475,10 +1492,12 @@ fn highest_placeholder(stmt: &ast::Statement) -> usize {
 /// EXPLAIN's parenthesized options: whether to ANALYZE, and what to show.
 /// VERBOSE, BUFFERS, TIMING, SUMMARY and SETTINGS are accepted and change
 /// nothing; FORMAT other than TEXT is not supported.
-/// EXPLAIN's answer: one `QUERY PLAN` text row per line.
-fn explain_result(lines: Vec<String>) -> QueryResult {
+/// EXPLAIN's answer: one `QUERY PLAN` row per line of text, or one `json`
+/// row holding the document.
+fn explain_result(lines: Vec<String>, json: bool) -> QueryResult {
+    let data_type = if json { memdb_engine::DataType::Json } else { memdb_engine::DataType::Text };
     QueryResult {
-        columns: Arc::from(vec![OutputColumn { name: "QUERY PLAN".into(), data_type: memdb_engine::DataType::Text }]),
+        columns: Arc::from(vec![OutputColumn { name: "QUERY PLAN".into(), data_type }]),
         rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
         tag: "EXPLAIN".into(),
         row_set: true,
@@ -1495,10 +1514,12 @@ fn explain_options(analyze: bool, options: &[ast::UtilityOption]) -> Result<(boo
             None | Some("on" | "true" | "1") => true,
             Some("off" | "false" | "0") => false,
             Some(other) if name == "format" => {
-                if other == "text" {
-                    continue;
+                match other {
+                    "text" => shown.json = false,
+                    "json" => shown.json = true,
+                    _ => return Err(unsupported(format!("EXPLAIN FORMAT {}", other.to_uppercase()))),
                 }
-                return Err(unsupported(format!("EXPLAIN FORMAT {}", other.to_uppercase())));
+                continue;
             }
             Some(other) => {
                 return Err(SqlError::InvalidParameter(format!(
