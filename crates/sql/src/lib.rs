@@ -53,6 +53,7 @@ mod rolesyntax;
 mod seqsyntax;
 mod session;
 mod system;
+mod tokens;
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};

@@ -6,9 +6,8 @@
 
 use std::borrow::Cow;
 
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
 /// `sql` with `FOR NO KEY UPDATE` as `FOR UPDATE` and `FOR KEY SHARE` as
 /// `FOR SHARE`; texts without them are returned as they are.
@@ -18,16 +17,17 @@ pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
     if !(mentions(b"key") && mentions(b"for")) {
         return Cow::Borrowed(sql);
     }
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return Cow::Borrowed(sql) };
+    let Some(spanned) = crate::tokens::tokenize(sql) else { return Cow::Borrowed(sql) };
+    let tokens: Vec<&Token> = spanned.iter().map(|s| &s.token).collect();
     let is = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k && w.quote_style.is_none());
     // Positions of the words (not whitespace or comments).
     let words: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i], Token::Whitespace(_))).collect();
     let mut dropped = vec![false; tokens.len()];
     for (n, &i) in words.iter().enumerate() {
-        if !is(&tokens[i], Keyword::FOR) {
+        if !is(tokens[i], Keyword::FOR) {
             continue;
         }
-        let next = |k: usize| words.get(n + k).map(|&j| &tokens[j]);
+        let next = |k: usize| words.get(n + k).map(|&j| tokens[j]);
         let word_at = |k: usize, keyword: Keyword| next(k).is_some_and(|t| is(t, keyword));
         let mut drop_words = |from: usize, count: usize| {
             for k in from..from + count {
@@ -49,7 +49,7 @@ pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
     if !dropped.contains(&true) {
         return Cow::Borrowed(sql);
     }
-    Cow::Owned(tokens.iter().zip(&dropped).filter(|(_, d)| !**d).map(|(t, _)| t.to_string()).collect())
+    Cow::Owned(spanned.iter().zip(&dropped).filter(|(_, d)| !**d).map(|(t, _)| t.text).collect())
 }
 
 #[cfg(test)]
@@ -64,6 +64,15 @@ mod tests {
             rewrite("SELECT 1 FROM a FOR KEY SHARE OF a FOR NO KEY UPDATE OF b; SELECT 2"),
             "SELECT 1 FROM a FOR SHARE OF a FOR UPDATE OF b; SELECT 2"
         );
+    }
+
+    #[test]
+    fn untouched_text_keeps_its_escapes() {
+        assert_eq!(
+            rewrite("SELECT * FROM t WHERE n = 'x''; DROP TABLE t; --' FOR NO KEY UPDATE"),
+            "SELECT * FROM t WHERE n = 'x''; DROP TABLE t; --' FOR UPDATE"
+        );
+        assert_eq!(rewrite("SELECT E'q\\'' FROM \"a\"\"b\" FOR KEY SHARE"), "SELECT E'q\\'' FROM \"a\"\"b\" FOR SHARE");
     }
 
     #[test]

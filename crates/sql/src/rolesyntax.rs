@@ -9,9 +9,8 @@
 
 use std::borrow::Cow;
 
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
 /// Privilege keywords: a GRANT starting with one grants table (or other
 /// object) privileges, not role membership.
@@ -53,15 +52,16 @@ pub(crate) fn rewrite(sql: &str) -> Rewritten<'_> {
     if !((mentions(b"create") && mentions(b"user")) || mentions(b"grant") || mentions(b"revoke")) {
         return unchanged();
     }
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return unchanged() };
+    let Some(tokens) = crate::tokens::tokenize(sql) else { return unchanged() };
     let mut out = String::with_capacity(sql.len() + 32);
     let mut create_user = Vec::new();
     let mut changed = false;
     let mut ordinal = 0;
-    for statement in tokens.split(|t| *t == Token::SemiColon) {
-        let words: Vec<&Token> = statement.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    for statement in tokens.split(|t| t.token == Token::SemiColon) {
+        let words: Vec<&Token> =
+            statement.iter().map(|t| &t.token).filter(|t| !matches!(t, Token::Whitespace(_))).collect();
         if words.is_empty() {
-            out.extend(statement.iter().map(ToString::to_string));
+            out.extend(statement.iter().map(|t| t.text));
             continue;
         }
         if let Some(calls) = membership(&words) {
@@ -74,13 +74,13 @@ pub(crate) fn rewrite(sql: &str) -> Rewritten<'_> {
         let is_create_user = matches!(words.as_slice(), [Token::Word(c), Token::Word(u), ..]
             if c.keyword == Keyword::CREATE && u.keyword == Keyword::USER && u.quote_style.is_none());
         let mut replaced = false;
-        for token in statement {
-            match token {
+        for spanned in statement {
+            match &spanned.token {
                 Token::Word(w) if is_create_user && !replaced && w.keyword == Keyword::USER => {
                     out.push_str("ROLE");
                     replaced = true;
                 }
-                other => out.push_str(&other.to_string()),
+                _ => out.push_str(spanned.text),
             }
         }
         if is_create_user {
@@ -182,5 +182,12 @@ mod tests {
         assert_eq!(r.create_user, [3]);
         assert!(r.sql.contains("CREATE ROLE d") && r.sql.contains("CREATE TABLE \"user\""), "{}", r.sql);
         assert_eq!(text("CREATE TABLE user_data (a int)"), "CREATE TABLE user_data (a int)");
+    }
+
+    #[test]
+    fn untouched_statements_keep_their_escapes() {
+        let r = rewrite("GRANT a TO b; SELECT 'x''; DROP TABLE t; --', E'q\\'', \"w\"\"z\"");
+        assert_eq!(r.sql, "CALL pg_catalog.grant_role('a', 'b'); SELECT 'x''; DROP TABLE t; --', E'q\\'', \"w\"\"z\";");
+        assert_eq!(crate::parse(&r.sql).unwrap().len(), 2);
     }
 }

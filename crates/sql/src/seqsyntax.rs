@@ -13,9 +13,10 @@
 
 use std::borrow::Cow;
 
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
+
+use crate::tokens::Spanned;
 
 /// The order the parser reads sequence options in.
 const OPTION_ORDER: [Keyword; 6] =
@@ -29,11 +30,11 @@ pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
     if !(mentions(b"sequence") || mentions(b"identity")) {
         return Cow::Borrowed(sql);
     }
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return Cow::Borrowed(sql) };
+    let Some(tokens) = crate::tokens::tokenize(sql) else { return Cow::Borrowed(sql) };
     let mut out = String::with_capacity(sql.len() + 16);
     let mut changed = false;
     let mut first = true;
-    for statement in tokens.split(|t| *t == Token::SemiColon) {
+    for statement in tokens.split(|t| t.token == Token::SemiColon) {
         if !first {
             out.push(';');
         }
@@ -43,7 +44,7 @@ pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
                 out.push_str(&text);
                 changed = true;
             }
-            None => out.extend(statement.iter().map(ToString::to_string)),
+            None => out.extend(statement.iter().map(|t| t.text)),
         }
     }
     if changed { Cow::Owned(out) } else { Cow::Borrowed(sql) }
@@ -54,13 +55,15 @@ fn is(t: &Token, k: Keyword) -> bool {
 }
 
 /// One statement rewritten, or `None` when it needs nothing.
-fn rewrite_statement(tokens: &[Token]) -> Option<String> {
+fn rewrite_statement(spanned: &[Spanned<'_>]) -> Option<String> {
+    let tokens: Vec<Token> = spanned.iter().map(|t| t.token.clone()).collect();
+    let source = |range: std::ops::Range<usize>| spanned[range].iter().map(|t| t.text).collect::<String>();
     // Positions of the words (not whitespace or comments).
     let words: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i], Token::Whitespace(_))).collect();
     let word = |n: usize| words.get(n).map(|&i| &tokens[i]);
     let at = |n: usize, k: Keyword| word(n).is_some_and(|t| is(t, k));
     if at(0, Keyword::ALTER) && at(1, Keyword::SEQUENCE) {
-        return alter_sequence(tokens, &words);
+        return alter_sequence(spanned, &tokens, &words);
     }
     // (start, end) token ranges of option lists to put in order.
     let mut regions = Vec::new();
@@ -74,7 +77,7 @@ fn rewrite_statement(tokens: &[Token]) -> Option<String> {
             if at(n, Keyword::IF) && at(n + 1, Keyword::NOT) && at(n + 2, Keyword::EXISTS) {
                 n += 3;
             }
-            n += name_words(tokens, &words, n);
+            n += name_words(&tokens, &words, n);
             if at(n, Keyword::AS) {
                 // AS type: one word (`integer`, `bigint`, `smallint`).
                 n += 2;
@@ -107,11 +110,11 @@ fn rewrite_statement(tokens: &[Token]) -> Option<String> {
             continue;
         }
         let Some(ordered) = order_options(&tokens[start..end]) else { continue };
-        let original: String = tokens[start..end].iter().map(ToString::to_string).collect();
+        let original = source(start..end);
         if ordered.trim() == original.trim() {
             continue;
         }
-        out.extend(tokens[pos..start].iter().map(ToString::to_string));
+        out.push_str(&source(pos..start));
         out.push_str(&ordered);
         out.push(' ');
         pos = end;
@@ -120,7 +123,7 @@ fn rewrite_statement(tokens: &[Token]) -> Option<String> {
     if !changed {
         return None;
     }
-    out.extend(tokens[pos..].iter().map(ToString::to_string));
+    out.push_str(&source(pos..tokens.len()));
     Some(out)
 }
 
@@ -198,7 +201,7 @@ fn order_options(tokens: &[Token]) -> Option<String> {
 
 /// `ALTER SEQUENCE [IF EXISTS] name rest` as `CALL
 /// pg_catalog.alter_sequence('name', 'rest', if_exists)`.
-fn alter_sequence(tokens: &[Token], words: &[usize]) -> Option<String> {
+fn alter_sequence(spanned: &[Spanned<'_>], tokens: &[Token], words: &[usize]) -> Option<String> {
     let at = |n: usize, k: Keyword| words.get(n).is_some_and(|&i| is(&tokens[i], k));
     let mut n = 2;
     let if_exists = at(n, Keyword::IF) && at(n + 1, Keyword::EXISTS);
@@ -208,10 +211,11 @@ fn alter_sequence(tokens: &[Token], words: &[usize]) -> Option<String> {
     let name_start = *words.get(n)?;
     let len = name_words(tokens, words, n);
     let name_end = words.get(n + len).copied().unwrap_or(tokens.len());
-    let name: String = tokens[name_start..name_end].iter().map(ToString::to_string).collect();
-    let rest: String = tokens[name_end..].iter().map(ToString::to_string).collect();
+    let text = |range: std::ops::Range<usize>| spanned[range].iter().map(|t| t.text).collect::<String>();
+    let name = text(name_start..name_end);
+    let rest = text(name_end..tokens.len());
     let quote = |s: &str| format!("'{}'", s.trim().replace('\'', "''"));
-    let leading: String = tokens[..words[0]].iter().map(ToString::to_string).collect();
+    let leading = text(0..words[0]);
     Some(format!("{leading}CALL pg_catalog.alter_sequence({}, {}, {if_exists})", quote(&name), quote(&rest)))
 }
 
@@ -258,6 +262,20 @@ mod tests {
         assert_eq!(
             rewrite("alter sequence if exists \"S\" restart with 5"),
             "CALL pg_catalog.alter_sequence('\"S\"', 'restart with 5', true)"
+        );
+    }
+
+    #[test]
+    fn untouched_text_keeps_its_escapes() {
+        assert_eq!(
+            rewrite("ALTER SEQUENCE s RESTART; INSERT INTO t VALUES ('x'', ''y')"),
+            "CALL pg_catalog.alter_sequence('s', 'RESTART', false); INSERT INTO t VALUES ('x'', ''y')"
+        );
+        assert_eq!(
+            rewrite(
+                "CREATE TABLE t (id int GENERATED BY DEFAULT AS IDENTITY (START 10 INCREMENT 5), note text DEFAULT 'it''s')"
+            ),
+            "CREATE TABLE t (id int GENERATED BY DEFAULT AS IDENTITY (INCREMENT 5 START 10 ), note text DEFAULT 'it''s')"
         );
     }
 

@@ -10,7 +10,7 @@ use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
 use super::types::data_type;
 use super::{ident, object_name};
@@ -278,10 +278,13 @@ struct AlterOptions {
 
 fn split_alter_options(options: &str) -> Result<AlterOptions> {
     let syntax = |message: String| SqlError::Syntax { message, line: 0, column: 0 };
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, options).tokenize().map_err(|e| syntax(e.to_string()))?;
-    let words: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let tokens =
+        crate::tokens::tokenize(options).ok_or_else(|| syntax(format!("invalid ALTER SEQUENCE options: {options}")))?;
+    let spanned: Vec<&crate::tokens::Spanned<'_>> =
+        tokens.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+    let words: Vec<&Token> = spanned.iter().map(|t| &t.token).collect();
     let is = |n: usize, k: Keyword| matches!(words.get(n), Some(Token::Word(w)) if w.keyword == k);
-    let text = |from: usize, to: usize| words[from..to].iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+    let text = |from: usize, to: usize| spanned[from..to].iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
     let mut parts = AlterOptions { restart: None, owner: None, data_type: None, owned_by: None, rest: String::new() };
     let mut rest = Vec::new();
     let mut n = 0;
@@ -313,7 +316,7 @@ fn split_alter_options(options: &str) -> Result<AlterOptions> {
             while matches!(words.get(m), Some(Token::Period)) {
                 m += 2;
             }
-            let name = text(n + 2, m.min(words.len())).replace(" . ", ".");
+            let name = text(n + 2, m.min(words.len()));
             let parsed = Parser::new(&PostgreSqlDialect {})
                 .try_with_sql(&name)
                 .and_then(|mut p| p.parse_object_name(false))
@@ -321,9 +324,9 @@ fn split_alter_options(options: &str) -> Result<AlterOptions> {
             parts.owned_by = Some(parsed);
             n = m;
         } else if is(n, Keyword::AS) {
-            let Some(t) = words.get(n + 1) else { return Err(syntax("expected a type after AS".into())) };
+            let Some(t) = spanned.get(n + 1) else { return Err(syntax("expected a type after AS".into())) };
             let parsed = Parser::new(&PostgreSqlDialect {})
-                .try_with_sql(&t.to_string())
+                .try_with_sql(t.text)
                 .and_then(|mut p| p.parse_data_type())
                 .map_err(|e| syntax(e.to_string()))?;
             parts.data_type = Some(parsed);
@@ -338,6 +341,6 @@ fn split_alter_options(options: &str) -> Result<AlterOptions> {
             n += 1;
         }
     }
-    parts.rest = rest.iter().map(|&i| words[i].to_string()).collect::<Vec<_>>().join(" ");
+    parts.rest = rest.iter().map(|&i| spanned[i].text).collect::<Vec<_>>().join(" ");
     Ok(parts)
 }
