@@ -54,6 +54,32 @@ fn eval_bound(bound: &Bound<Vec<Expr>>, cx: &mut ExecCtx<'_>) -> Result<Option<B
     })
 }
 
+/// The upper bound of an index range, made to stop before NULLs: NULL
+/// keys sort after every value, so a range open upwards in its last bound
+/// column (`v > 15`, or `a = 5 AND b > 3` whose upper bound is the prefix
+/// `(5)`) would otherwise reach the rows whose column is NULL, which no
+/// comparison matches.
+fn below_nulls(lower: &Bound<Vec<Value>>, upper: Bound<Vec<Value>>) -> Bound<Vec<Value>> {
+    let lower_len = match lower {
+        Bound::Included(k) | Bound::Excluded(k) => k.len(),
+        Bound::Unbounded => 0,
+    };
+    let upper_len = match &upper {
+        Bound::Included(k) | Bound::Excluded(k) => k.len(),
+        Bound::Unbounded => 0,
+    };
+    match lower {
+        // The range column is the lower bound's last; the columns before it
+        // are equal in both bounds.
+        Bound::Included(k) | Bound::Excluded(k) if lower_len > upper_len => {
+            let mut stop = k[..lower_len - 1].to_vec();
+            stop.push(Value::Null);
+            Bound::Excluded(stop)
+        }
+        _ => upper,
+    }
+}
+
 impl<'p> ScanOp<'p> {
     pub(crate) fn open(
         table: &'p Table,
@@ -70,7 +96,7 @@ impl<'p> ScanOp<'p> {
                 match (eval_bound(lower, cx)?, eval_bound(upper, cx)?) {
                     (Some(lower), Some(upper)) => Source::Cursor(cx.txn.open_scan(
                         table,
-                        ScanRange::Index { index: index.clone(), lower, upper },
+                        ScanRange::Index { index: index.clone(), upper: below_nulls(&lower, upper), lower },
                         *reverse,
                     )?),
                     _ => Source::Done,
