@@ -164,6 +164,7 @@ impl Transaction {
                 ops: Vec::new(),
                 undo: Vec::new(),
                 validated: Vec::new(),
+                rewritten: Vec::new(),
             });
         }
         Ok((*self.catalog).clone())
@@ -508,10 +509,13 @@ impl Transaction {
         data_type: DataType,
         rows: Vec<Vec<Value>>,
     ) -> Result<()> {
+        // The caller read `rows` in the current snapshot.
+        let read_at = self.snapshot.read_ts;
         let mut catalog = self.begin_ddl("ALTER TABLE")?;
         self.guarded(|txn| {
             validate_type(&data_type)?;
             let entry = catalog.table(name)?.clone();
+            txn.ddl_state()?.rewritten.push((entry.storage.clone(), read_at));
             let mut schema = (*entry.schema).clone();
             let pos = schema.column_index(column)?;
             let in_foreign_key = schema.foreign_keys.iter().any(|fk| fk.columns.contains(&pos))

@@ -274,6 +274,13 @@ impl Transaction {
             if current.committed_at != ddl.base.committed_at {
                 return Err(Error::SerializationFailure("concurrent schema change".into()));
             }
+            // Rows committed to a rewritten table after it was read would be
+            // lost with its old storage.
+            if ddl.rewritten.iter().any(|(storage, at)| storage.last_commit.load(Ordering::Acquire) > *at) {
+                return Err(Error::SerializationFailure(
+                    "could not serialize access due to concurrent update (table rewritten by ALTER TABLE)".into(),
+                ));
+            }
             let validated = ddl.validated.clone();
             for (table, at) in validated {
                 let Some(entry) = self.catalog.table_by_id(table) else { continue };

@@ -248,6 +248,10 @@ pub(crate) struct DdlState {
     /// Tables whose existing rows were validated at this timestamp (NOT
     /// NULL, CHECK, UNIQUE added); rechecked at commit if written since.
     pub validated: Vec<(TableId, Timestamp)>,
+    /// Storages this transaction replaced with rows it read at the
+    /// timestamp (ALTER COLUMN TYPE): a commit to one after that would be
+    /// lost, so it fails this transaction's commit instead.
+    pub rewritten: Vec<(Arc<crate::storage::table::TableStorage>, Timestamp)>,
 }
 
 /// Where a savepoint was taken.

@@ -86,15 +86,17 @@ pub(crate) fn bind_ddl(
         ast::Statement::Truncate(t) => {
             let names: Vec<String> = t.table_names.iter().map(|n| object_name(&n.name)).collect::<Result<_>>()?;
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut truncated = names.clone();
             if matches!(t.cascade, Some(ast::CascadeOption::Cascade)) {
                 for added in txn.truncate_cascade(&refs)? {
                     notices.push(Notice::info("00000", format!("truncate cascades to table \"{added}\"")));
+                    truncated.push(added);
                 }
             } else {
                 txn.truncate(&refs)?;
             }
             if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
-                restart_identity(txn, &names)?;
+                restart_identity(txn, &truncated)?;
             }
             Ok("TRUNCATE TABLE".into())
         }
