@@ -367,7 +367,7 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
     txn.create_table(schema)?;
     // Named as the defaults above expect, owned by their columns.
     for (column, ty, options) in &sequences {
-        super::sequence::column_sequence(txn, &name, column, ty, options)?;
+        super::sequence::column_sequence(txn, &name, column, ty, options, None)?;
     }
     Ok("CREATE TABLE".into())
 }
@@ -742,7 +742,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, user: &str, notices:
                     }
                     ast::AlterColumnOperation::AddGenerated { sequence_options, .. } => {
                         let options = sequence_options.as_deref().unwrap_or_default();
-                        super::sequence::add_identity(txn, &name, &column, options)?;
+                        super::sequence::add_identity(txn, &name, &column, options, None)?;
                         continue;
                     }
                     other => return Err(unsupported(format!("ALTER COLUMN {other}"))),

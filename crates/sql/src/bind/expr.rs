@@ -1297,6 +1297,12 @@ fn comparison(op: &ast::BinaryOperator) -> Option<BinOp> {
     })
 }
 
+/// Whether `name` (lower case, maybe `pg_catalog.`-qualified) is an
+/// aggregate function.
+pub(crate) fn is_aggregate_name(name: &str) -> bool {
+    aggregate_func(name.strip_prefix("pg_catalog.").unwrap_or(name), false).is_some()
+}
+
 fn aggregate_func(name: &str, star: bool) -> Option<AggregateFunc> {
     Some(match name {
         "count" if star => AggregateFunc::CountStar,

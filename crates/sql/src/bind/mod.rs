@@ -29,6 +29,7 @@ use crate::plan::{AggregateCall, Plan, RowLock, SetCall, WindowCall};
 
 pub(crate) use ddl::{bind_ddl, view_definition, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
+pub(crate) use expr::is_aggregate_name;
 pub(crate) use schema::{
     check_creatable, create_schema, qualify, relation_name_from_text, schema_exists, schemas, split_qualified,
 };

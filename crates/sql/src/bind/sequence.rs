@@ -138,16 +138,18 @@ fn sequence_type(t: &ast::DataType) -> Result<DataType> {
     }
 }
 
-/// The sequence of an identity or SERIAL column: named `table_column_seq`,
-/// bounded by the column's type, owned by the column.
+/// The sequence of an identity or SERIAL column: named `table_column_seq`
+/// unless `name` says otherwise, bounded by the column's type, owned by
+/// the column.
 pub(crate) fn column_sequence(
     txn: &mut Transaction,
     table: &str,
     column: &str,
     ty: &DataType,
     options: &[ast::SequenceOptions],
+    name: Option<&str>,
 ) -> Result<String> {
-    let name = format!("{table}_{column}_seq");
+    let name = name.map_or_else(|| format!("{table}_{column}_seq"), str::to_owned);
     let mut seq = SequenceSchema::new(name.clone());
     apply_options(&mut seq, options, type_bounds(ty), true)?;
     let t = txn.table(table)?;
@@ -157,12 +159,14 @@ pub(crate) fn column_sequence(
 }
 
 /// `ALTER TABLE t ALTER COLUMN c ADD GENERATED … AS IDENTITY [(options)]`:
-/// the column draws its values from a new sequence it owns.
+/// the column draws its values from a new sequence it owns (named `name`
+/// when the options say `SEQUENCE NAME`).
 pub(crate) fn add_identity(
     txn: &mut Transaction,
     table: &str,
     column: &str,
     options: &[ast::SequenceOptions],
+    name: Option<&str>,
 ) -> Result<()> {
     let t = txn.table(table)?;
     let position = t.column_position(column)?;
@@ -190,7 +194,7 @@ pub(crate) fn add_identity(
             format!("column \"{column}\" of relation \"{table}\" already has a default value"),
         ));
     }
-    let seq = column_sequence(txn, table, column, &ty, options)?;
+    let seq = column_sequence(txn, table, column, &ty, options, name)?;
     let default = memdb_engine::Expr::Function("nextval".into(), vec![memdb_engine::Expr::Literal(Value::Text(seq))]);
     txn.alter_table(table, AlterTable::SetDefault { column: column.to_owned(), default: Some(default) })?;
     Ok(())
@@ -219,6 +223,13 @@ pub(crate) fn alter_sequence(
         }
         return Err(SqlError::Engine(memdb_engine::Error::UndefinedTable(name)));
     };
+    if options.trim().is_empty() {
+        return Err(SqlError::Syntax {
+            message: "ALTER SEQUENCE needs an option (RESTART, INCREMENT, OWNED BY, …)".into(),
+            line: 0,
+            column: 0,
+        });
+    }
     let parts = split_alter_options(options)?;
     if let Some(role) = &parts.owner
         && !super::ddl::role_known(txn, role, user)
@@ -308,8 +319,14 @@ fn split_alter_options(options: &str) -> Result<AlterOptions> {
             let Some(Token::Word(w)) = words.get(n + 2) else {
                 return Err(syntax("expected a role after OWNER TO".into()));
             };
-            // Unquoted names fold to lower case, as identifiers do.
-            parts.owner = Some(if w.quote_style.is_some() { w.value.clone() } else { w.value.to_lowercase() });
+            // Unquoted names fold to lower case, as identifiers do;
+            // CURRENT_USER, SESSION_USER and CURRENT_ROLE name the session's.
+            parts.owner = match w.keyword {
+                Keyword::CURRENT_USER | Keyword::SESSION_USER | Keyword::CURRENT_ROLE if w.quote_style.is_none() => {
+                    None
+                }
+                _ => Some(if w.quote_style.is_some() { w.value.clone() } else { w.value.to_lowercase() }),
+            };
             n += 3;
         } else if is(n, Keyword::OWNED) && is(n + 1, Keyword::BY) {
             let mut m = n + 3;
@@ -343,4 +360,30 @@ fn split_alter_options(options: &str) -> Result<AlterOptions> {
     }
     parts.rest = rest.iter().map(|&i| spanned[i].text).collect::<Vec<_>>().join(" ");
     Ok(parts)
+}
+
+/// `CALL pg_catalog.add_identity(table, column, sequence, options)`: the
+/// form `crate::seqsyntax` gives `ALTER TABLE … ADD GENERATED … AS
+/// IDENTITY (SEQUENCE NAME s …)`, whose sequence name the parser does not
+/// take. The names are SQL text (quoted as written), the options CREATE
+/// SEQUENCE's.
+pub(crate) fn add_identity_call(
+    txn: &mut Transaction,
+    table: &str,
+    column: &str,
+    sequence: &str,
+    options: &str,
+) -> Result<String> {
+    let syntax = |e: sqlparser::parser::ParserError| SqlError::Syntax { message: e.to_string(), line: 0, column: 0 };
+    let parse = |text: &str| Parser::new(&PostgreSqlDialect {}).try_with_sql(text).map_err(syntax);
+    let table = object_name(&parse(table)?.parse_object_name(false).map_err(syntax)?)?;
+    let column = ident(&parse(column)?.parse_identifier().map_err(syntax)?);
+    let sequence = object_name(&parse(sequence)?.parse_object_name(false).map_err(syntax)?)?;
+    let create = format!("CREATE SEQUENCE s {options}");
+    let Some(ast::Statement::CreateSequence { sequence_options, .. }) = crate::parse(&create)?.into_iter().next()
+    else {
+        return Err(SqlError::Semantic("ADD GENERATED AS IDENTITY: unexpected options".into()));
+    };
+    add_identity(txn, &table, &column, &sequence_options, Some(&sequence))?;
+    Ok("ALTER TABLE".into())
 }

@@ -77,10 +77,22 @@ impl Session {
                 "column \"{column}\" cannot be cast automatically to type {new_type}"
             )));
         }
-        if let Some(e) = using
-            && contains_subquery(e)
-        {
-            return Err(SqlError::FeatureNotSupported("subqueries in a USING expression".into()));
+        match using.and_then(transform_misuse) {
+            Some(Misuse::Subquery) => return Err(SqlError::FeatureNotSupported("subqueries in USING".into())),
+            Some(Misuse::Window) => {
+                return Err(SqlError::Windowing("window functions are not allowed in transform expressions".into()));
+            }
+            Some(Misuse::Aggregate) => {
+                return Err(SqlError::Grouping("aggregate functions are not allowed in transform expressions".into()));
+            }
+            None => {}
+        }
+        // The default must convert too (PostgreSQL checks it by type).
+        let has_default = table.columns().get(pos).is_some_and(|c| c.default.is_some() && !is_sequence_default(c));
+        if has_default && !assignable(&old_type, &new_type) {
+            return Err(SqlError::DatatypeMismatch(format!(
+                "default for column \"{column}\" cannot be cast automatically to type {new_type}"
+            )));
         }
         // Every column, the altered one computed.
         let items: Vec<String> = table
@@ -100,7 +112,10 @@ impl Session {
         let (Compiled::Query { plan, columns }, ..) = compile(txn, &statement, Vec::new(), &self.vars.user)? else {
             return Err(SqlError::Semantic("ALTER COLUMN TYPE: not a query".into()));
         };
+        // A bare literal (`USING NULL`, `USING '5'`) takes the new type.
+        let literal = matches!(using, Some(ast::Expr::Value(_)));
         if using.is_some()
+            && !literal
             && let Some(result) = columns.get(pos)
             && !assignable(&result.data_type, &new_type)
         {
@@ -120,17 +135,38 @@ impl Session {
     }
 }
 
-/// Whether an expression holds a subquery (PostgreSQL refuses them in
-/// USING: the rewrite reads the table it is rewriting).
-fn contains_subquery(e: &ast::Expr) -> bool {
-    let mut found = false;
+/// What PostgreSQL refuses in a USING expression.
+enum Misuse {
+    Subquery,
+    Window,
+    Aggregate,
+}
+
+/// What a USING expression holds that PostgreSQL refuses there: a
+/// subquery (the rewrite reads the table it is rewriting), an aggregate or
+/// a window function (each row converts on its own).
+fn transform_misuse(e: &ast::Expr) -> Option<Misuse> {
+    let mut found = None;
     let _ = ast::visit_expressions(e, |x| {
-        if matches!(x, ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. }) {
-            found = true;
+        match x {
+            ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => {
+                found = Some(Misuse::Subquery);
+            }
+            ast::Expr::Function(f) if f.over.is_some() => found = Some(Misuse::Window),
+            ast::Expr::Function(f) if crate::bind::is_aggregate_name(&f.name.to_string().to_ascii_lowercase()) => {
+                found = Some(Misuse::Aggregate);
+            }
+            _ => {}
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
     found
+}
+
+/// Whether a column's default draws from a sequence (`nextval`), which
+/// yields any integer type.
+fn is_sequence_default(c: &memdb_engine::Column) -> bool {
+    matches!(&c.default, Some(memdb_engine::Expr::Function(f, _)) if f == "nextval")
 }
 
 /// Whether PostgreSQL converts a `from` column to `to` without a USING

@@ -1112,6 +1112,10 @@ impl Session {
                 notices.into_iter().for_each(|n| self.notice(n));
                 Ok(QueryResult::tag(done?))
             }
+            (
+                "add_identity",
+                [Value::Text(table), Value::Text(column), Value::Text(sequence), Value::Text(options)],
+            ) => Ok(QueryResult::tag(crate::bind::sequence::add_identity_call(txn, table, column, sequence, options)?)),
             ("backup", [Value::Text(dir)]) => {
                 let info = self.db.backup(std::path::Path::new(dir))?;
                 tracing::info!("backup to {dir}: {} rows at commit {}", info.rows, info.ts);
