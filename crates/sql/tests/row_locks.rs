@@ -49,6 +49,8 @@ fn for_update_of_locks_only_the_named_relation() {
     a.execute("ROLLBACK").unwrap();
 
     assert_eq!(outcome(&mut a, "SELECT * FROM parent FOR UPDATE OF nothere"), "42P01");
+    // A subquery's alias is a FROM item too.
+    assert_eq!(outcome(&mut a, "SELECT * FROM (SELECT * FROM parent) s FOR UPDATE OF s"), "ok");
 }
 
 #[test]

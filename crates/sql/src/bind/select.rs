@@ -920,6 +920,9 @@ impl Binder<'_> {
                         let Some(sql) = super::ddl::view_definition(self.txn, &table_name)? else {
                             return self.system_relation(table_name, &alias);
                         };
+                        if lock.is_some() {
+                            self.lock_for(&alias.name);
+                        }
                         if self.expanding.contains(&table_name) {
                             return Err(SqlError::Semantic(format!(
                                 "infinite recursion detected in rules for relation \"{table_name}\""
@@ -952,7 +955,13 @@ impl Binder<'_> {
                     return Err(unsupported("LATERAL here"));
                 }
                 let (bound, _) = self.level_neutral(|b| b.query_correlated(subquery))?;
-                let columns = rename_columns(&Alias::of(alias.as_ref(), "subquery"), pairs(bound.columns))?;
+                let alias = Alias::of(alias.as_ref(), "subquery");
+                if lock.is_some() {
+                    // `FOR UPDATE OF s` may name a subquery (its rows are
+                    // not locked, as a subquery's never are here).
+                    self.lock_for(&alias.name);
+                }
+                let columns = rename_columns(&alias, pairs(bound.columns))?;
                 Ok(Source { plan: bound.plan, columns })
             }
             ast::TableFactor::NestedJoin { table_with_joins, alias } => {

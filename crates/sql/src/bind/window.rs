@@ -161,13 +161,15 @@ impl Binder<'_> {
         }
         let offset = match range_key {
             None => {
-                if !size.unknown && !is_integer(&size.ty) {
+                let numeric = is_integer(&size.ty)
+                    || matches!(size.ty, DataType::Numeric(_) | DataType::Float4 | DataType::Float8);
+                if !size.unknown && !numeric {
                     return Err(SqlError::DatatypeMismatch(format!(
                         "argument of {construct} must be type bigint, not type {}",
                         size.ty
                     )));
                 }
-                FrameOffset { size: coerce(size, &DataType::Int8)?.expr, bound: None }
+                FrameOffset { size: coerce(size, &DataType::Int8)?.expr, bound: None, adds: false }
             }
             Some((key_type, descending)) => {
                 let Some(offset_type) = range_offset_type(key_type) else {
@@ -184,13 +186,25 @@ impl Binder<'_> {
                 let size = coerce(size, &offset_type)?;
                 // PRECEDING lies before the key in the window's order:
                 // below it ascending, above it descending.
-                let op = if preceding != *descending { ast::BinaryOperator::Minus } else { ast::BinaryOperator::Plus };
-                let bound = self.binary(&op, Typed::new(Expr::Column(0), key_type.clone()), size.clone())?;
+                let adds = preceding == *descending;
+                let op = if adds { ast::BinaryOperator::Plus } else { ast::BinaryOperator::Minus };
+                let bound = self.binary(&op, range_operand(key_type)?, size.clone())?;
                 *bound_type = Some(bound.ty);
-                FrameOffset { size: size.expr, bound: Some(bound.expr) }
+                FrameOffset { size: size.expr, bound: Some(bound.expr), adds }
             }
         };
         Ok(if preceding { FrameBound::Preceding(offset) } else { FrameBound::Following(offset) })
+    }
+}
+
+/// The current row's key as the bound arithmetic's operand. A `time` is
+/// taken as an interval so that bounds do not wrap around midnight (as
+/// PostgreSQL's `in_range` for time does not).
+fn range_operand(key_type: &DataType) -> Result<Typed> {
+    let key = Typed::new(Expr::Column(0), key_type.clone());
+    match key_type {
+        DataType::Time => Ok(Typed::new(cast_to(key, &DataType::Interval)?, DataType::Interval)),
+        _ => Ok(key),
     }
 }
 

@@ -57,13 +57,14 @@ fn size(bound: &FrameBound, units: FrameUnits, which: &str, cx: &mut ExecCtx<'_>
     }
 }
 
+/// Whether an offset is negative (or NaN), which RANGE refuses.
 fn is_negative(v: &Value) -> bool {
     match v {
         Value::Int2(n) => *n < 0,
         Value::Int4(n) => *n < 0,
         Value::Int8(n) => *n < 0,
-        Value::Float4(f) => *f < 0.0,
-        Value::Float8(f) => *f < 0.0,
+        Value::Float4(f) => *f < 0.0 || f.is_nan(),
+        Value::Float8(f) => *f < 0.0 || f.is_nan(),
         Value::Numeric(d) => d.is_sign_negative() && !d.is_zero(),
         Value::Interval(_) => v.total_cmp(&Value::Interval(Default::default())).is_lt(),
         _ => false,
@@ -134,7 +135,7 @@ pub(super) fn frames(
                         if cast[p].is_null() {
                             part.peer_start[p]
                         } else {
-                            let b = bound.eval(&part.keys[p][..1], cx)?;
+                            let b = bound_value(bound, offset.adds, part.keys[p], cx)?;
                             let rows = &cast[*nn_lo..*nn_hi];
                             nn_lo + rows.partition_point(|v| ordered(v, &b, descending) == Ordering::Less)
                         }
@@ -162,7 +163,7 @@ pub(super) fn frames(
                         if cast[p].is_null() {
                             part.peer_end[p]
                         } else {
-                            let b = bound.eval(&part.keys[p][..1], cx)?;
+                            let b = bound_value(bound, offset.adds, part.keys[p], cx)?;
                             let rows = &cast[*nn_lo..*nn_hi];
                             nn_lo + rows.partition_point(|v| ordered(v, &b, descending) != Ordering::Greater)
                         }
@@ -176,8 +177,31 @@ pub(super) fn frames(
     Ok(out)
 }
 
+/// A RANGE bound: a value, or beyond every value of the type (the key
+/// plus or minus the offset overflowed), as PostgreSQL's `in_range`
+/// treats an overflow.
+enum BoundValue {
+    Value(Value),
+    AboveAll,
+    BelowAll,
+}
+
+fn bound_value(bound: &crate::expr::Expr, adds: bool, key: &[Value], cx: &mut ExecCtx<'_>) -> Result<BoundValue> {
+    match bound.eval(&key[..1], cx) {
+        Ok(v) => Ok(BoundValue::Value(v)),
+        Err(e) if matches!(e.sqlstate(), "22003" | "22008") => {
+            Ok(if adds { BoundValue::AboveAll } else { BoundValue::BelowAll })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Where `v` lies relative to `bound` in the window's order.
-fn ordered(v: &Value, bound: &Value, descending: bool) -> Ordering {
-    let o = v.total_cmp(bound);
+fn ordered(v: &Value, bound: &BoundValue, descending: bool) -> Ordering {
+    let o = match bound {
+        BoundValue::Value(b) => v.total_cmp(b),
+        BoundValue::AboveAll => Ordering::Less,
+        BoundValue::BelowAll => Ordering::Greater,
+    };
     if descending { o.reverse() } else { o }
 }

@@ -498,6 +498,9 @@ pub struct FrameOffset {
     /// (column 0 of a one-column row): `key - size` or `key + size`
     /// depending on the direction.
     pub bound: Option<Expr>,
+    /// RANGE: whether the bound adds the size (so a bound beyond the type's
+    /// range lies above every key, not below).
+    pub adds: bool,
 }
 
 /// Set-returning functions usable in FROM.
