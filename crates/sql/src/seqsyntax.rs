@@ -10,6 +10,8 @@
 //!   pg_dump writes identity columns) becomes a call of the `add_identity`
 //!   procedure, which names the sequence `s`; elsewhere (CREATE TABLE)
 //!   `SEQUENCE NAME` is dropped and the sequence gets the default name;
+//! - `INSERT … OVERRIDING SYSTEM VALUE` loses the clause (memdb stores
+//!   explicit values of identity columns in any case);
 //! - `ALTER SEQUENCE [IF EXISTS] name options` becomes a call of the
 //!   `alter_sequence` procedure with the options as text.
 
@@ -29,7 +31,7 @@ const OPTION_ORDER: [Keyword; 6] =
 pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
     let bytes = sql.as_bytes();
     let mentions = |word: &[u8]| bytes.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
-    if !(mentions(b"sequence") || mentions(b"identity")) {
+    if !(mentions(b"sequence") || mentions(b"identity") || mentions(b"overriding")) {
         return Cow::Borrowed(sql);
     }
     let Some(tokens) = crate::tokens::tokenize(sql) else { return Cow::Borrowed(sql) };
@@ -72,6 +74,19 @@ fn rewrite_statement(spanned: &[Spanned<'_>]) -> Option<String> {
         && let Some(call) = named_identity(spanned, &tokens, &words)
     {
         return Some(call);
+    }
+    // INSERT … OVERRIDING SYSTEM VALUE (pg_dump --inserts writes it for
+    // identity columns): memdb stores explicit identity values anyway.
+    if at(0, Keyword::INSERT)
+        && let Some(n) = (1..words.len()).find(|&n| {
+            words.get(n).is_some_and(|&i| {
+                matches!(&tokens[i], Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("overriding"))
+            }) && at(n + 1, Keyword::SYSTEM)
+                && at(n + 2, Keyword::VALUE)
+        })
+    {
+        let rest = words.get(n + 3).copied().unwrap_or(tokens.len());
+        return Some(source(0..words[n]) + &source(rest..tokens.len()));
     }
     // (start, end) token ranges of option lists to put in order.
     let mut regions = Vec::new();
@@ -326,6 +341,15 @@ mod tests {
             ),
             "CALL pg_catalog.add_identity('public.t9', 'id', 'public.t2_id_seq', 'INCREMENT BY 1 START WITH 1');"
         );
+    }
+
+    #[test]
+    fn overriding_system_value_is_dropped() {
+        assert_eq!(
+            rewrite("INSERT INTO public.t (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'it''s');"),
+            "INSERT INTO public.t (id, v) VALUES (1, 'it''s');"
+        );
+        assert!(matches!(rewrite("INSERT INTO t VALUES ('overriding system value')"), Cow::Borrowed(_)));
     }
 
     #[test]
