@@ -9,12 +9,12 @@ use std::borrow::Cow;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
+use crate::tokens::mentions;
+
 /// `sql` with `FOR NO KEY UPDATE` as `FOR UPDATE` and `FOR KEY SHARE` as
 /// `FOR SHARE`; texts without them are returned as they are.
 pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
-    let bytes = sql.as_bytes();
-    let mentions = |word: &[u8]| bytes.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
-    if !(mentions(b"key") && mentions(b"for")) {
+    if !(mentions(sql, "key") && mentions(sql, "for")) {
         return Cow::Borrowed(sql);
     }
     let Some(spanned) = crate::tokens::tokenize(sql) else { return Cow::Borrowed(sql) };

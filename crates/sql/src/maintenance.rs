@@ -65,7 +65,7 @@ fn analyze(sql: &str) -> Option<String> {
 
 /// `CALL pg_catalog.procedure('arg', …)`.
 fn call(procedure: &str, args: &[String]) -> String {
-    let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.replace('\'', "''"))).collect();
+    let quoted: Vec<String> = args.iter().map(|a| crate::tokens::literal(a)).collect();
     format!("CALL pg_catalog.{procedure}({})", quoted.join(", "))
 }
 

@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
+use crate::tokens::{literal, mentions};
+
 /// Privilege keywords: a GRANT starting with one grants table (or other
 /// object) privileges, not role membership.
 const PRIVILEGE_WORDS: [&str; 18] = [
@@ -47,9 +49,7 @@ pub(crate) struct Rewritten<'a> {
 /// as they are, without tokenizing.
 pub(crate) fn rewrite(sql: &str) -> Rewritten<'_> {
     let unchanged = || Rewritten { sql: Cow::Borrowed(sql), create_user: Vec::new() };
-    let bytes = sql.as_bytes();
-    let mentions = |word: &[u8]| bytes.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
-    if !((mentions(b"create") && mentions(b"user")) || mentions(b"grant") || mentions(b"revoke")) {
+    if !((mentions(sql, "create") && mentions(sql, "user")) || mentions(sql, "grant") || mentions(sql, "revoke")) {
         return unchanged();
     }
     let Some(tokens) = crate::tokens::tokenize(sql) else { return unchanged() };
@@ -142,7 +142,7 @@ fn membership(words: &[&Token]) -> Option<Vec<String>> {
         }
     }
     let procedure = if grant { "grant_role" } else { "revoke_role" };
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let quote = literal;
     Some(
         groups
             .iter()

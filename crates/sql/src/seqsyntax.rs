@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
-use crate::tokens::Spanned;
+use crate::tokens::{Spanned, literal, mentions};
 
 /// The order the parser reads sequence options in.
 const OPTION_ORDER: [Keyword; 6] =
@@ -29,9 +29,7 @@ const OPTION_ORDER: [Keyword; 6] =
 /// Rewrites the sequence syntax of `sql`; texts without any are returned
 /// as they are, without tokenizing.
 pub(crate) fn rewrite(sql: &str) -> Cow<'_, str> {
-    let bytes = sql.as_bytes();
-    let mentions = |word: &[u8]| bytes.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
-    if !(mentions(b"sequence") || mentions(b"identity") || mentions(b"overriding")) {
+    if !["sequence", "identity", "overriding"].iter().any(|w| mentions(sql, w)) {
         return Cow::Borrowed(sql);
     }
     let Some(tokens) = crate::tokens::tokenize(sql) else { return Cow::Borrowed(sql) };
@@ -268,7 +266,7 @@ fn named_identity(spanned: &[Spanned<'_>], tokens: &[Token], words: &[usize]) ->
     let named = (open + 1..close).find(|&m| at(m, Keyword::SEQUENCE) && at(m + 1, Keyword::NAME))?;
     let sequence = text(named + 2, named + 1 + name_words(tokens, words, named + 2));
     let options = order_options(&tokens[words[open] + 1..words[close]])?;
-    let quote = |s: &str| format!("'{}'", s.trim().replace('\'', "''"));
+    let quote = |s: &str| literal(s.trim());
     let leading: String = spanned[..words[0]].iter().map(|t| t.text).collect();
     Some(format!(
         "{leading}CALL pg_catalog.add_identity({}, {}, {}, {})",
@@ -294,7 +292,7 @@ fn alter_sequence(spanned: &[Spanned<'_>], tokens: &[Token], words: &[usize]) ->
     let text = |range: std::ops::Range<usize>| spanned[range].iter().map(|t| t.text).collect::<String>();
     let name = text(name_start..name_end);
     let rest = text(name_end..tokens.len());
-    let quote = |s: &str| format!("'{}'", s.trim().replace('\'', "''"));
+    let quote = |s: &str| literal(s.trim());
     let leading = text(0..words[0]);
     Some(format!("{leading}CALL pg_catalog.alter_sequence({}, {}, {if_exists})", quote(&name), quote(&rest)))
 }

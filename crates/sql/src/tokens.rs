@@ -45,6 +45,17 @@ pub(crate) fn tokenize(sql: &str) -> Option<Vec<Spanned<'_>>> {
     (start == sql.len()).then_some(out)
 }
 
+/// Whether `sql` contains `word` anywhere, case-insensitively: the
+/// rewriters' cheap test before tokenizing.
+pub(crate) fn mentions(sql: &str, word: &str) -> bool {
+    sql.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// `text` as an SQL string literal (quotes doubled).
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

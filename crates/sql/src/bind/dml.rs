@@ -23,6 +23,17 @@ pub(crate) enum DmlKind {
     Delete,
 }
 
+impl DmlKind {
+    /// The statement's keyword, in capitals (`INSERT`).
+    pub(crate) fn verb(&self) -> &'static str {
+        match self {
+            DmlKind::Insert { .. } => "INSERT",
+            DmlKind::Update { .. } => "UPDATE",
+            DmlKind::Delete => "DELETE",
+        }
+    }
+}
+
 /// `ON CONFLICT`.
 #[derive(Clone, Debug)]
 pub(crate) enum OnConflict {

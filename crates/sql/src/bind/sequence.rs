@@ -211,11 +211,7 @@ pub(crate) fn alter_sequence(
     user: &str,
     notices: &mut Vec<Notice>,
 ) -> Result<String> {
-    let parsed = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(name)
-        .and_then(|mut p| p.parse_object_name(false))
-        .map_err(|e| SqlError::Syntax { message: e.to_string(), line: 0, column: 0 })?;
-    let name = object_name(&parsed)?;
+    let name = object_name(&parse_part(name, |p| p.parse_object_name(false))?)?;
     let Ok((mut seq, _)) = txn.sequence(&name) else {
         if if_exists {
             notices.push(Notice::skipped_missing("relation", &name));
@@ -236,12 +232,7 @@ pub(crate) fn alter_sequence(
     {
         return Err(SqlError::Engine(memdb_engine::Error::UndefinedObject { kind: "role", name: role.clone() }));
     }
-    // The options CREATE SEQUENCE also takes, parsed by its grammar.
-    let create = format!("CREATE SEQUENCE s {}", parts.rest);
-    let Some(ast::Statement::CreateSequence { sequence_options, .. }) = crate::parse(&create)?.into_iter().next()
-    else {
-        return Err(SqlError::Semantic("ALTER SEQUENCE: unexpected options".into()));
-    };
+    let sequence_options = create_options(&parts.rest)?;
     // Bounds of the sequence's type: the new `AS type`, else the one its
     // maximum (or minimum) suggests.
     let old_bounds = [DataType::Int2, DataType::Int4, DataType::Int8]
@@ -270,6 +261,27 @@ pub(crate) fn alter_sequence(
     let restart = parts.restart.map(|r| r.unwrap_or(seq.start));
     txn.alter_sequence(&name, seq, restart)?;
     Ok("ALTER SEQUENCE".into())
+}
+
+/// Parses one part of a statement (a name, a type) given as text.
+fn parse_part<T>(
+    text: &str,
+    part: impl FnOnce(&mut Parser<'_>) -> std::result::Result<T, sqlparser::parser::ParserError>,
+) -> Result<T> {
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(text).and_then(|mut p| part(&mut p)).map_err(|e| SqlError::Syntax {
+        message: e.to_string(),
+        line: 0,
+        column: 0,
+    })
+}
+
+/// Sequence options as text, parsed by CREATE SEQUENCE's grammar (and put
+/// in its order first, see `crate::seqsyntax`).
+fn create_options(options: &str) -> Result<Vec<ast::SequenceOptions>> {
+    match crate::parse(&format!("CREATE SEQUENCE s {options}"))?.into_iter().next() {
+        Some(ast::Statement::CreateSequence { sequence_options, .. }) => Ok(sequence_options),
+        _ => Err(SqlError::Semantic(format!("unexpected sequence options: {options}"))),
+    }
 }
 
 /// The parts of ALTER SEQUENCE's options that CREATE SEQUENCE's grammar
@@ -334,19 +346,11 @@ fn split_alter_options(options: &str) -> Result<AlterOptions> {
                 m += 2;
             }
             let name = text(n + 2, m.min(words.len()));
-            let parsed = Parser::new(&PostgreSqlDialect {})
-                .try_with_sql(&name)
-                .and_then(|mut p| p.parse_object_name(false))
-                .map_err(|e| syntax(e.to_string()))?;
-            parts.owned_by = Some(parsed);
+            parts.owned_by = Some(parse_part(&name, |p| p.parse_object_name(false))?);
             n = m;
         } else if is(n, Keyword::AS) {
             let Some(t) = spanned.get(n + 1) else { return Err(syntax("expected a type after AS".into())) };
-            let parsed = Parser::new(&PostgreSqlDialect {})
-                .try_with_sql(t.text)
-                .and_then(|mut p| p.parse_data_type())
-                .map_err(|e| syntax(e.to_string()))?;
-            parts.data_type = Some(parsed);
+            parts.data_type = Some(parse_part(t.text, |p| p.parse_data_type())?);
             n += 2;
         } else if is(n, Keyword::RENAME) || (is(n, Keyword::SET) && is(n + 1, Keyword::SCHEMA)) {
             return Err(unsupported(format!("ALTER SEQUENCE … {}", text(n, (n + 2).min(words.len())))));
@@ -374,16 +378,9 @@ pub(crate) fn add_identity_call(
     sequence: &str,
     options: &str,
 ) -> Result<String> {
-    let syntax = |e: sqlparser::parser::ParserError| SqlError::Syntax { message: e.to_string(), line: 0, column: 0 };
-    let parse = |text: &str| Parser::new(&PostgreSqlDialect {}).try_with_sql(text).map_err(syntax);
-    let table = object_name(&parse(table)?.parse_object_name(false).map_err(syntax)?)?;
-    let column = ident(&parse(column)?.parse_identifier().map_err(syntax)?);
-    let sequence = object_name(&parse(sequence)?.parse_object_name(false).map_err(syntax)?)?;
-    let create = format!("CREATE SEQUENCE s {options}");
-    let Some(ast::Statement::CreateSequence { sequence_options, .. }) = crate::parse(&create)?.into_iter().next()
-    else {
-        return Err(SqlError::Semantic("ADD GENERATED AS IDENTITY: unexpected options".into()));
-    };
-    add_identity(txn, &table, &column, &sequence_options, Some(&sequence))?;
+    let table = object_name(&parse_part(table, |p| p.parse_object_name(false))?)?;
+    let column = ident(&parse_part(column, |p| p.parse_identifier())?);
+    let sequence = object_name(&parse_part(sequence, |p| p.parse_object_name(false))?)?;
+    add_identity(txn, &table, &column, &create_options(options)?, Some(&sequence))?;
     Ok("ALTER TABLE".into())
 }

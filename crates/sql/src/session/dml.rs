@@ -54,12 +54,7 @@ impl Session {
 fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<QueryResult> {
     if cx.txn.options().read_only {
         // Before the source's row locks would refuse it in their words.
-        let verb = match plan.kind {
-            DmlKind::Insert { .. } => "INSERT",
-            DmlKind::Update { .. } => "UPDATE",
-            DmlKind::Delete => "DELETE",
-        };
-        return Err(SqlError::Engine(memdb_engine::Error::ReadOnly(verb.into())));
+        return Err(SqlError::Engine(memdb_engine::Error::ReadOnly(plan.kind.verb().into())));
     }
     let source = &plan.source;
     // INSERT … VALUES is evaluated here, where DEFAULT markers are visible.
@@ -135,14 +130,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                 if !seen.insert(id) {
                     continue; // a row joined several times is updated once
                 }
-                let row = if read_committed {
-                    match recheck(cx, table, id, &row, width, plan.predicate.as_ref())? {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                } else {
-                    row
-                };
+                let Some(row) = current(cx, plan, id, row, read_committed)? else { continue };
                 let mut new: Vec<Value> = row[..width].to_vec();
                 for (pos, e) in assignments {
                     new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
@@ -158,14 +146,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
         DmlKind::Delete => {
             for row in rows {
                 let id = row_id(&row, width)?;
-                let row = if read_committed {
-                    match recheck(cx, table, id, &row, width, plan.predicate.as_ref())? {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                } else {
-                    row
-                };
+                let Some(row) = current(cx, plan, id, row, read_committed)? else { continue };
                 if cx.txn.delete(table, id)? {
                     count += 1;
                     if let Some(r) = &plan.returning {
@@ -188,6 +169,21 @@ fn row_id(row: &[Value], width: usize) -> Result<memdb_engine::RowId> {
         Some(Value::Int8(id)) => Ok(u64::try_from(*id).unwrap_or(0)),
         _ => Err(SqlError::Engine(memdb_engine::Error::Internal("row id missing from DML source".into()))),
     }
+}
+
+/// The row UPDATE/DELETE acts on: as the source produced it, or under READ
+/// COMMITTED its newest version if that still matches (`None`: skip it).
+fn current(
+    cx: &mut ExecCtx<'_>,
+    plan: &DmlPlan,
+    id: memdb_engine::RowId,
+    row: Row,
+    read_committed: bool,
+) -> Result<Option<Row>> {
+    if !read_committed {
+        return Ok(Some(row));
+    }
+    recheck(cx, &plan.table, id, &row, plan.table.columns().len(), plan.predicate.as_ref())
 }
 
 /// READ COMMITTED: lock the row, and re-check the predicate against its

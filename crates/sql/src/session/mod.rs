@@ -1301,11 +1301,9 @@ impl Session {
         let plan = match compile(txn, &stmt, types, &self.vars.user)?.0 {
             Compiled::Query { plan, .. } => plan,
             Compiled::Dml(dml) => {
-                let verb = match dml.kind {
-                    crate::bind::DmlKind::Insert { .. } => "Insert",
-                    crate::bind::DmlKind::Update { .. } => "Update",
-                    crate::bind::DmlKind::Delete => "Delete",
-                };
+                // `Insert on t`, as PostgreSQL names the node.
+                let keyword = dml.kind.verb();
+                let verb = &format!("{}{}", &keyword[..1], keyword[1..].to_lowercase());
                 let table = dml.table.name().to_owned();
                 // EXPLAIN ANALYZE runs the statement, as PostgreSQL does.
                 let lines = if analyze {
