@@ -62,7 +62,7 @@ fn suffix_row_id(key: &Key) -> RowId {
 /// lookups. Only ever a shortcut: a stale first entry (its key deleted
 /// since) can cost a lookup the slow start `open_outer_end` avoids, never
 /// change what it finds.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct LookupHint {
     first: Option<u128>,
     uses: u32,

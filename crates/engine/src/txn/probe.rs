@@ -20,6 +20,9 @@ use crate::txn::{RowBatch, Table, Transaction};
 use crate::types::Value;
 
 /// An index opened for repeated equality lookups ([`Transaction::probe`]).
+/// A clone is an independent probe of the same index (one per thread of a
+/// parallel scan).
+#[derive(Clone)]
 pub struct IndexProbe {
     table: Table,
     index: Arc<IndexStorage>,
@@ -46,6 +49,9 @@ impl Transaction {
     pub fn open_probe(&mut self, table: &Table, index: &str, columns: Option<&[usize]>) -> Result<IndexProbe> {
         self.check_active()?;
         self.check_privilege(table, Privileges::SELECT)?;
+        // Entries this transaction deferred go in now, so that probes that
+        // cannot add them ([`Transaction::probe_shared`]) find them too.
+        self.flush_pending();
         let index = find_index(table, index)?;
         let wanted = columns.map(|logical| {
             let mut wanted = vec![false; table.schema().columns.len()];
@@ -84,6 +90,51 @@ impl Transaction {
     ) -> Result<()> {
         self.check_active()?;
         self.flush_pending();
+        self.probe_rows(probe, keys, out, owners)?;
+        if self.options.isolation == super::IsolationLevel::Serializable {
+            for key in &probe.keys[..keys.len()] {
+                let encoded = Key::encode(key);
+                self.remember_range(ReadRange {
+                    table: probe.table.id(),
+                    index: Some(probe.index.schema.id),
+                    lower: Bound::Included(encoded.clone()),
+                    upper: encoded.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded),
+                });
+            }
+            for &id in &out.ids {
+                self.remember_row(&probe.table, id);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Transaction::probe`] through a shared reference, for the threads
+    /// of a parallel scan. A SERIALIZABLE transaction must record what it
+    /// reads, which needs the transaction itself: it fails there.
+    pub fn probe_shared(
+        &self,
+        probe: &mut IndexProbe,
+        keys: &[Vec<Value>],
+        out: &mut RowBatch,
+        owners: &mut Vec<usize>,
+    ) -> Result<()> {
+        self.check_active()?;
+        if self.options.isolation == super::IsolationLevel::Serializable {
+            return Err(crate::error::Error::Internal(
+                "a SERIALIZABLE transaction cannot probe from another thread".into(),
+            ));
+        }
+        self.probe_rows(probe, keys, out, owners)
+    }
+
+    /// The lookups of [`Transaction::probe`], recording nothing.
+    fn probe_rows(
+        &self,
+        probe: &mut IndexProbe,
+        keys: &[Vec<Value>],
+        out: &mut RowBatch,
+        owners: &mut Vec<usize>,
+    ) -> Result<()> {
         out.clear();
         owners.clear();
         let IndexProbe { table, index, wanted, keys: coerced, found, hint } = probe;
@@ -91,15 +142,6 @@ impl Transaction {
         found.clear();
         for (key, slot) in keys.iter().zip(coerced.iter_mut()) {
             coerce_key_into(table, index, key, slot)?;
-            if self.options.isolation == super::IsolationLevel::Serializable {
-                let encoded = Key::encode(slot);
-                self.remember_range(ReadRange {
-                    table: table.id(),
-                    index: Some(index.schema.id),
-                    lower: Bound::Included(encoded.clone()),
-                    upper: encoded.prefix_successor().map_or(Bound::Unbounded, Bound::Excluded),
-                });
-            }
         }
         index.lookup_many(&coerced[..keys.len()], found, owners, hint);
         let storage = table.storage();
@@ -123,7 +165,6 @@ impl Transaction {
             if !key_matches(index, row, key) {
                 continue;
             }
-            self.remember_row(table, id);
             if table.live.len() != row.len() {
                 *row = table.to_logical(row);
             }

@@ -368,6 +368,7 @@ fn decode_with(storage: &TableStorage, version: &crate::mvcc::Version, wanted: O
     }
 }
 
+#[derive(Clone)]
 enum Cursor {
     /// Row ids `next..high` (forward) or `..next` (reverse).
     Rows {
@@ -382,6 +383,7 @@ enum Cursor {
 }
 
 /// An open scan that borrows nothing: where it is and what is left.
+#[derive(Clone)]
 pub struct ScanCursor {
     table: Table,
     cursor: Cursor,
@@ -420,6 +422,42 @@ impl ScanCursor {
             }
         }
         self.wanted = Some(wanted);
+    }
+
+    /// The number of row ids a forward full-table cursor has still to
+    /// visit (`None` for index and reverse cursors): what a caller weighs
+    /// before splitting it.
+    pub fn rows_left(&self) -> Option<u64> {
+        match self.cursor {
+            Cursor::Rows { next, high } if !self.reverse && !self.done => Some(high.saturating_sub(next)),
+            _ => None,
+        }
+    }
+
+    /// Splits a forward full-table cursor into `parts` cursors over
+    /// consecutive ranges of its remaining row ids, for several threads
+    /// to scan one table: read in order and concatenated, they return
+    /// exactly the rows this cursor would. `None` for index and reverse
+    /// cursors.
+    pub fn split(&self, parts: usize) -> Option<Vec<ScanCursor>> {
+        let (next, high) = match self.cursor {
+            Cursor::Rows { next, high } if !self.reverse && !self.done && parts > 1 => (next, high),
+            _ => return None,
+        };
+        let span = high.saturating_sub(next);
+        let parts = parts as u64;
+        Some(
+            (0..parts)
+                .map(|i| ScanCursor {
+                    table: self.table.clone(),
+                    cursor: Cursor::Rows { next: next + span * i / parts, high: next + span * (i + 1) / parts },
+                    reverse: false,
+                    done: false,
+                    wanted: self.wanted.clone(),
+                    batch: self.batch,
+                })
+                .collect(),
+        )
     }
 
     /// Whether the caller wants no column at all (`count(*)`): rows are

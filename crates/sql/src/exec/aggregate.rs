@@ -42,7 +42,9 @@ enum State {
     Numeric(Decimal, i64),
     Interval(Interval, i64),
     Extreme(Option<Value>),
-    Text(Option<String>),
+    /// string_agg: the text so far, and the separator its first row gave
+    /// (which a merge puts between two partial texts).
+    Text(Option<String>, String),
     Values(Vec<Value>),
     Bool(Option<bool>),
     Json(Vec<serde_json::Value>),
@@ -70,7 +72,7 @@ impl Accumulator {
                 _ => State::Numeric(Decimal::ZERO, 0),
             },
             AggregateFunc::Min | AggregateFunc::Max => State::Extreme(None),
-            AggregateFunc::StringAgg => State::Text(None),
+            AggregateFunc::StringAgg => State::Text(None, String::new()),
             AggregateFunc::ArrayAgg => State::Values(Vec::new()),
             AggregateFunc::BoolAnd | AggregateFunc::BoolOr => State::Bool(None),
             AggregateFunc::JsonAgg | AggregateFunc::JsonbAgg => State::Json(Vec::new()),
@@ -156,14 +158,17 @@ impl Accumulator {
                     *best = Some(v.clone());
                 }
             }
-            State::Text(acc) => {
+            State::Text(acc, first_sep) => {
                 let sep = match args.get(1) {
                     Some(Value::Null) | None => String::new(),
                     Some(s) => s.to_string(),
                 };
                 let s = v.to_string();
                 match acc {
-                    None => *acc = Some(s),
+                    None => {
+                        *acc = Some(s);
+                        *first_sep = sep;
+                    }
                     Some(a) => {
                         a.push_str(&sep);
                         a.push_str(&s);
@@ -206,6 +211,90 @@ impl Accumulator {
                     (Some(a), _) => a | x,
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Continues this aggregate with the rows `later` saw, which come after
+    /// this one's (see [`Partial::merge`]): the result is the one a single
+    /// pass over both would give (up to the rounding of float sums).
+    fn merge(&mut self, later: Accumulator) -> Result<()> {
+        if let Some(rows) = &mut self.collected {
+            rows.extend(later.collected.unwrap_or_default());
+            return Ok(());
+        }
+        let min = self.func == AggregateFunc::Min;
+        let and = matches!(self.func, AggregateFunc::BoolAnd | AggregateFunc::BitAnd);
+        match (&mut self.state, later.state) {
+            (State::Count(a), State::Count(b)) => *a += b,
+            (State::Int(sum, n), State::Int(sum2, n2)) => {
+                *sum = sum.checked_add(sum2).ok_or_else(overflow)?;
+                *n += n2;
+            }
+            (State::Float(sum, n), State::Float(sum2, n2)) => {
+                *sum += sum2;
+                *n += n2;
+            }
+            (State::Numeric(sum, n), State::Numeric(sum2, n2)) => {
+                *sum = sum.checked_add(sum2).ok_or_else(overflow)?;
+                *n += n2;
+            }
+            (State::Interval(sum, n), State::Interval(sum2, n2)) => {
+                *sum = sum.checked_add(&sum2)?;
+                *n += n2;
+            }
+            (State::Extreme(best), State::Extreme(Some(v))) => {
+                // Ties keep the earlier value, as a single pass does.
+                let replace = best.as_ref().is_none_or(|b| {
+                    let ord = v.total_cmp(b);
+                    if min { ord.is_lt() } else { ord.is_gt() }
+                });
+                if replace {
+                    *best = Some(v);
+                }
+            }
+            (State::Extreme(_), State::Extreme(None)) => {}
+            (State::Text(acc, first_sep), State::Text(more, more_sep)) => match (acc.as_mut(), more) {
+                (None, more) => {
+                    *acc = more;
+                    *first_sep = more_sep;
+                }
+                (Some(text), Some(more)) => {
+                    text.push_str(&more_sep);
+                    text.push_str(&more);
+                }
+                (Some(_), None) => {}
+            },
+            (State::Values(items), State::Values(more)) => items.extend(more),
+            (State::Bool(acc), State::Bool(more)) => {
+                *acc = match (*acc, more) {
+                    (Some(a), Some(b)) => Some(if and { a && b } else { a || b }),
+                    (a, b) => a.or(b),
+                };
+            }
+            (State::Json(items), State::Json(more)) => items.extend(more),
+            (State::JsonObject(map), State::JsonObject(more)) => {
+                for (k, v) in more {
+                    map.insert(k, v);
+                }
+            }
+            (State::Moments(n, sum, sumsq), State::Moments(n2, sum2, sumsq2)) => {
+                *n += n2;
+                *sum = sum.checked_add(sum2).ok_or_else(overflow)?;
+                *sumsq = sumsq.checked_add(sumsq2).ok_or_else(overflow)?;
+            }
+            (State::FloatMoments(n, sum, sumsq), State::FloatMoments(n2, sum2, sumsq2)) => {
+                *n += n2;
+                *sum += sum2;
+                *sumsq += sumsq2;
+            }
+            (State::Bits(acc), State::Bits(more)) => {
+                *acc = match (*acc, more) {
+                    (Some(a), Some(b)) => Some(if and { a & b } else { a | b }),
+                    (a, b) => a.or(b),
+                };
+            }
+            _ => return Err(memdb_engine::Error::Internal("merging different aggregate states".into()).into()),
         }
         Ok(())
     }
@@ -260,7 +349,7 @@ impl Accumulator {
                 }
             }
             State::Extreme(v) => v.unwrap_or(Value::Null),
-            State::Text(s) => s.map_or(Value::Null, Value::Text),
+            State::Text(s, _) => s.map_or(Value::Null, Value::Text),
             State::Values(items) if items.is_empty() => Value::Null,
             State::Values(items) => {
                 let element_type = match ty {
@@ -325,33 +414,64 @@ struct Group {
     accumulators: Vec<Accumulator>,
 }
 
-/// Hash aggregation (one group without GROUP BY).
-pub(crate) struct AggregateOp<'p> {
-    input: Option<Box<dyn Operator + 'p>>,
+/// The groups and running aggregates of the rows seen so far: all of a
+/// plain aggregation's input, or one thread's share of a parallel one
+/// (see [`Partial::merge`]). Groups keep the order their first rows came
+/// in.
+pub(crate) struct Partial<'p> {
     group_by: &'p [Expr],
     aggregates: &'p [AggregateCall],
-    output: std::vec::IntoIter<Row>,
+    groups: Vec<Group>,
+    /// Groups by key when there are several grouping expressions.
+    index: HashMap<Row, usize>,
+    /// Groups by the value itself for one grouping expression (the common
+    /// case): no key vector is built per row.
+    single: KeyMap<usize>,
 }
 
-impl<'p> AggregateOp<'p> {
-    pub(crate) fn new(
-        input: Box<dyn Operator + 'p>,
-        group_by: &'p [Expr],
-        aggregates: &'p [AggregateCall],
-    ) -> AggregateOp<'p> {
-        AggregateOp { input: Some(input), group_by, aggregates, output: Vec::new().into_iter() }
+impl<'p> Partial<'p> {
+    /// No rows seen yet (one empty group without GROUP BY).
+    pub(crate) fn new(group_by: &'p [Expr], aggregates: &'p [AggregateCall]) -> Partial<'p> {
+        let mut partial =
+            Partial { group_by, aggregates, groups: Vec::new(), index: HashMap::default(), single: KeyMap::default() };
+        if group_by.is_empty() {
+            partial.groups.push(Group { key: Vec::new(), accumulators: partial.fresh() });
+        }
+        partial
     }
 
-    fn consume(&mut self, mut input: Box<dyn Operator + 'p>, cx: &mut ExecCtx<'_>) -> Result<Vec<Row>> {
-        let mut index: HashMap<Row, usize> = HashMap::default();
-        // One grouping expression (the common case): keyed by the value
-        // itself, so no key vector is built per row.
-        let mut single: KeyMap<usize> = KeyMap::default();
-        let mut groups: Vec<Group> = Vec::new();
-        let fresh = |aggs: &[AggregateCall]| aggs.iter().map(Accumulator::new).collect::<Vec<_>>();
-        if self.group_by.is_empty() {
-            groups.push(Group { key: Vec::new(), accumulators: fresh(self.aggregates) });
+    fn fresh(&self) -> Vec<Accumulator> {
+        self.aggregates.iter().map(Accumulator::new).collect()
+    }
+
+    /// The group of a key (several grouping expressions), made if new.
+    fn group_of_key(&mut self, key: &Row) -> usize {
+        match self.index.get(key) {
+            Some(&g) => g,
+            None => {
+                let accumulators = self.fresh();
+                self.groups.push(Group { key: key.clone(), accumulators });
+                self.index.insert(key.clone(), self.groups.len() - 1);
+                self.groups.len() - 1
+            }
         }
+    }
+
+    /// The group of a one-expression key, made if new.
+    fn group_of_value(&mut self, key: &Value) -> usize {
+        match self.single.get(key) {
+            Some(&g) => g,
+            None => {
+                self.single.insert(key, self.groups.len());
+                let accumulators = self.fresh();
+                self.groups.push(Group { key: vec![key.clone()], accumulators });
+                self.groups.len() - 1
+            }
+        }
+    }
+
+    /// Feeds every row of `input` into the groups.
+    pub(crate) fn consume(&mut self, input: &mut dyn Operator, cx: &mut ExecCtx<'_>) -> Result<()> {
         let (group_by, aggregates) = (self.group_by, self.aggregates);
         // The key of the current row (several grouping expressions), kept
         // for the next row; a copy goes into the map for a new group only.
@@ -361,14 +481,7 @@ impl<'p> AggregateOp<'p> {
                 0
             } else if let [e] = group_by {
                 let key = e.eval_ref(row, cx)?;
-                match single.get(&key) {
-                    Some(&g) => g,
-                    None => {
-                        single.insert(&key, groups.len());
-                        groups.push(Group { key: vec![key.into_owned()], accumulators: fresh(aggregates) });
-                        groups.len() - 1
-                    }
-                }
+                self.group_of_value(&key)
             } else {
                 multi_key.clear();
                 for e in group_by {
@@ -377,16 +490,9 @@ impl<'p> AggregateOp<'p> {
                         e => e.eval(row, cx)?,
                     });
                 }
-                match index.get(&multi_key) {
-                    Some(&g) => g,
-                    None => {
-                        groups.push(Group { key: multi_key.clone(), accumulators: fresh(aggregates) });
-                        index.insert(multi_key.clone(), groups.len() - 1);
-                        groups.len() - 1
-                    }
-                }
+                self.group_of_key(&multi_key)
             };
-            for (call, acc) in aggregates.iter().zip(groups[g].accumulators.iter_mut()) {
+            for (call, acc) in aggregates.iter().zip(self.groups[g].accumulators.iter_mut()) {
                 if let Some(f) = &call.filter
                     && !f.eval_predicate(row, cx)?
                 {
@@ -411,9 +517,32 @@ impl<'p> AggregateOp<'p> {
                 acc.add(args)?;
             }
             Ok(())
-        })?;
-        let mut out = Vec::with_capacity(groups.len());
-        for group in groups {
+        })
+    }
+
+    /// Adds the groups of `later`, which saw rows that come after all of
+    /// this one's: groups new to this partial go after its own, in
+    /// `later`'s order, and each aggregate continues with `later`'s
+    /// rows, so the result is the one a single pass over all the rows
+    /// would give.
+    pub(crate) fn merge(&mut self, later: Partial<'_>) -> Result<()> {
+        for group in later.groups {
+            let g = match group.key.as_slice() {
+                [] => 0,
+                [key] if self.group_by.len() == 1 => self.group_of_value(key),
+                _ => self.group_of_key(&group.key),
+            };
+            for (acc, other) in self.groups[g].accumulators.iter_mut().zip(group.accumulators) {
+                acc.merge(other)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The output rows: each group's key, then its aggregates.
+    pub(crate) fn finish(self) -> Result<Vec<Row>> {
+        let mut out = Vec::with_capacity(self.groups.len());
+        for group in self.groups {
             let mut row = group.key;
             for (call, acc) in self.aggregates.iter().zip(group.accumulators) {
                 row.push(acc.finish(&call.order_by, call.args.len())?);
@@ -424,10 +553,30 @@ impl<'p> AggregateOp<'p> {
     }
 }
 
+/// Hash aggregation (one group without GROUP BY).
+pub(crate) struct AggregateOp<'p> {
+    input: Option<Box<dyn Operator + 'p>>,
+    group_by: &'p [Expr],
+    aggregates: &'p [AggregateCall],
+    output: std::vec::IntoIter<Row>,
+}
+
+impl<'p> AggregateOp<'p> {
+    pub(crate) fn new(
+        input: Box<dyn Operator + 'p>,
+        group_by: &'p [Expr],
+        aggregates: &'p [AggregateCall],
+    ) -> AggregateOp<'p> {
+        AggregateOp { input: Some(input), group_by, aggregates, output: Vec::new().into_iter() }
+    }
+}
+
 impl Operator for AggregateOp<'_> {
     fn next(&mut self, cx: &mut ExecCtx<'_>) -> Result<Option<Vec<Row>>> {
-        if let Some(input) = self.input.take() {
-            self.output = self.consume(input, cx)?.into_iter();
+        if let Some(mut input) = self.input.take() {
+            let mut partial = Partial::new(self.group_by, self.aggregates);
+            partial.consume(input.as_mut(), cx)?;
+            self.output = partial.finish()?.into_iter();
         }
         let batch: Vec<Row> = self.output.by_ref().take(super::BATCH).collect();
         Ok(if batch.is_empty() { None } else { Some(batch) })

@@ -12,7 +12,7 @@ use std::ops::Bound;
 
 use memdb_engine::{IndexProbe, RowBatch, Table, Value};
 
-use super::{ExecCtx, Operator, Row, Sink};
+use super::{ExecCtx, Operator, Row, Sink, TxnAccess};
 use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::{Access, JoinKind, Plan};
@@ -21,18 +21,18 @@ use crate::plan::{Access, JoinKind, Plan};
 /// read the left row and the joined row instead of outer references).
 pub(crate) struct Shape<'p> {
     /// The right scan's plan node (its EXPLAIN ANALYZE statistics).
-    node: usize,
-    table: &'p Table,
-    index: &'p str,
-    columns: Option<&'p [usize]>,
+    pub(crate) node: usize,
+    pub(crate) table: &'p Table,
+    pub(crate) index: &'p str,
+    pub(crate) columns: Option<&'p [usize]>,
     row_id: bool,
     /// The lookup key, over the left row.
-    key: Vec<Expr>,
+    pub(crate) key: Vec<Expr>,
     /// The scan's terms that read only the right row.
-    filter: Option<Expr>,
+    pub(crate) filter: Option<Expr>,
     /// The scan's terms that also read the left row, and the join's own
     /// condition, over left ++ right.
-    on: Option<Expr>,
+    pub(crate) on: Option<Expr>,
 }
 
 /// Rewrites an expression of the right scan to read the joined row: the
@@ -135,7 +135,12 @@ impl<'p> IndexJoinOp<'p> {
         right_width: usize,
         cx: &mut ExecCtx<'_>,
     ) -> Result<IndexJoinOp<'p>> {
-        let probe = cx.txn.open_probe(shape.table, shape.index, shape.columns)?;
+        let probe = match cx.preopened_probes.iter().find(|(node, _)| *node == shape.node) {
+            // A thread of a parallel scan: its own copy of the probe the
+            // statement's transaction opened.
+            Some((_, probe)) => probe.clone(),
+            None => cx.txn_mut()?.open_probe(shape.table, shape.index, shape.columns)?,
+        };
         Ok(IndexJoinOp {
             left,
             shape,
@@ -207,7 +212,10 @@ impl<'p> IndexJoinOp<'p> {
             }
         }
         let started = cx.stats.is_some().then(std::time::Instant::now);
-        cx.txn.probe(probe, &keys[..key_rows.len()], found, owners)?;
+        match &mut cx.txn {
+            TxnAccess::Owned(txn) => txn.probe(probe, &keys[..key_rows.len()], found, owners)?,
+            TxnAccess::Shared(txn) => txn.probe_shared(probe, &keys[..key_rows.len()], found, owners)?,
+        }
         let mut matches = found.iter().zip(owners.iter()).map(|(row, &k)| (key_rows[k], row)).peekable();
         let mut passed = 0u64;
         for (i, left) in pending.iter().enumerate() {

@@ -17,6 +17,7 @@ mod frame;
 mod index_join;
 mod join;
 mod keymap;
+mod parallel;
 mod predicate;
 mod scan;
 mod setop;
@@ -69,10 +70,31 @@ pub(crate) fn drain_batches<O: Operator + ?Sized>(op: &mut O, cx: &mut ExecCtx<'
     Ok(())
 }
 
+/// The transaction a statement's operators work in.
+pub enum TxnAccess<'a> {
+    /// The statement's own transaction: reads and writes.
+    Owned(&'a mut Transaction),
+    /// Shared with the other threads of a parallel scan: reads only (see
+    /// `parallel`).
+    Shared(&'a Transaction),
+}
+
+impl std::ops::Deref for TxnAccess<'_> {
+    type Target = Transaction;
+
+    fn deref(&self) -> &Transaction {
+        match self {
+            TxnAccess::Owned(txn) => txn,
+            TxnAccess::Shared(txn) => txn,
+        }
+    }
+}
+
 /// What the operators of one statement share.
 pub struct ExecCtx<'a> {
-    /// The transaction the statement runs in.
-    pub txn: &'a mut Transaction,
+    /// The transaction the statement runs in (for reads; writes go through
+    /// [`ExecCtx::txn_mut`]).
+    pub txn: TxnAccess<'a>,
     params: &'a [Value],
     /// Rows of enclosing queries, innermost last.
     outer: Vec<Row>,
@@ -84,6 +106,13 @@ pub struct ExecCtx<'a> {
     rng: Option<rand::rngs::StdRng>,
     /// Per-operator statistics for EXPLAIN ANALYZE, by plan node address.
     stats: Option<HashMap<usize, OperatorStats>>,
+    /// A cursor already opened for the scan node at this address (a
+    /// parallel aggregation's share of a table), which building that node
+    /// takes instead of opening its own.
+    preopened: Option<(usize, memdb_engine::ScanCursor)>,
+    /// Index probes already opened for the index joins at these plan
+    /// addresses (a parallel aggregation's threads copy them).
+    preopened_probes: Vec<(usize, memdb_engine::IndexProbe)>,
 }
 
 /// What EXPLAIN ANALYZE reports for one plan node.
@@ -125,7 +154,7 @@ impl<'a> ExecCtx<'a> {
     pub fn new(txn: &'a mut Transaction, params: &'a [Value], vars: &'a mut SessionVars) -> ExecCtx<'a> {
         let now = txn.now();
         ExecCtx {
-            txn,
+            txn: TxnAccess::Owned(txn),
             params,
             outer: Vec::new(),
             subqueries: HashMap::new(),
@@ -134,6 +163,20 @@ impl<'a> ExecCtx<'a> {
             vars,
             rng: None,
             stats: None,
+            preopened: None,
+            preopened_probes: Vec::new(),
+        }
+    }
+
+    /// The transaction, for what changes it (writes, locks, sequences,
+    /// opening scans). A parallel worker's context has none: the operators
+    /// and functions it may run only read (see `parallel`).
+    pub fn txn_mut(&mut self) -> Result<&mut Transaction> {
+        match &mut self.txn {
+            TxnAccess::Owned(txn) => Ok(txn),
+            TxnAccess::Shared(_) => {
+                Err(memdb_engine::Error::Internal("a parallel worker cannot change the transaction".into()).into())
+            }
         }
     }
 
@@ -215,7 +258,7 @@ impl<'a> ExecCtx<'a> {
 
     pub(crate) fn nextval(&mut self, name: &str) -> Result<i64> {
         let name = crate::bind::relation_name_from_text(name);
-        let v = self.txn.nextval(&name).map_err(|e| self.missing_schema(&name, e.into()))?;
+        let v = self.txn_mut()?.nextval(&name).map_err(|e| self.missing_schema(&name, e.into()))?;
         self.vars.currval.insert(name, v);
         self.vars.lastval = Some(v);
         Ok(v)
@@ -243,7 +286,7 @@ impl<'a> ExecCtx<'a> {
 
     pub(crate) fn currval(&mut self, name: &str) -> Result<i64> {
         let name = crate::bind::relation_name_from_text(name);
-        self.txn.sequence(&name).map_err(|e| self.missing_schema(&name, e.into()))?;
+        self.txn_mut()?.sequence(&name).map_err(|e| self.missing_schema(&name, e.into()))?;
         self.vars.currval.get(&name).copied().ok_or_else(|| {
             crate::error::data_exception(
                 "55000",
@@ -256,7 +299,8 @@ impl<'a> ExecCtx<'a> {
     /// schema that does not exist is 3F000 rather than a missing relation.
     fn missing_schema(&mut self, name: &str, error: SqlError) -> SqlError {
         let (schema, _) = crate::bind::split_qualified(name);
-        match crate::bind::schema_exists(self.txn, schema) {
+        let Ok(txn) = self.txn_mut() else { return error };
+        match crate::bind::schema_exists(txn, schema) {
             Ok(false) => SqlError::UndefinedSchema(schema.to_owned()),
             _ => error,
         }
@@ -264,7 +308,7 @@ impl<'a> ExecCtx<'a> {
 
     pub(crate) fn setval(&mut self, name: &str, value: i64, is_called: bool) -> Result<i64> {
         let name = crate::bind::relation_name_from_text(name);
-        let v = self.txn.setval(&name, value, is_called).map_err(|e| self.missing_schema(&name, e.into()))?;
+        let v = self.txn_mut()?.setval(&name, value, is_called).map_err(|e| self.missing_schema(&name, e.into()))?;
         if is_called {
             self.vars.currval.insert(name, v);
         }
@@ -288,7 +332,20 @@ pub(crate) fn build<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn 
 fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operator + 'p>> {
     Ok(match plan {
         Plan::Scan { table, access, filter, lock, row_id, columns, .. } => {
-            Box::new(scan::ScanOp::open(table, access, filter.as_ref(), *lock, *row_id, columns.as_deref(), cx)?)
+            match cx.preopened.take_if(|(node, _)| *node == std::ptr::from_ref(plan) as usize) {
+                Some((_, cursor)) => {
+                    Box::new(scan::ScanOp::with_cursor(table, cursor, filter.as_ref(), *lock, *row_id))
+                }
+                None => Box::new(scan::ScanOp::open(
+                    table,
+                    access,
+                    filter.as_ref(),
+                    *lock,
+                    *row_id,
+                    columns.as_deref(),
+                    cx,
+                )?),
+            }
         }
         Plan::Values { rows, .. } => Box::new(basic::ValuesOp::new(rows)),
         Plan::Function { function, args, ordinality } => Box::new(basic::FunctionOp::new(*function, args, *ordinality)),
@@ -321,7 +378,10 @@ fn build_node<'p>(plan: &'p Plan, cx: &mut ExecCtx<'_>) -> Result<Box<dyn Operat
             emit.as_deref(),
         )),
         Plan::Aggregate { input, group_by, aggregates } => {
-            Box::new(aggregate::AggregateOp::new(build(input, cx)?, group_by, aggregates))
+            match parallel::ParallelAggregateOp::open(input, group_by, aggregates, cx)? {
+                Some(op) => Box::new(op),
+                None => Box::new(aggregate::AggregateOp::new(build(input, cx)?, group_by, aggregates)),
+            }
         }
         Plan::Window { input, functions } => Box::new(window::WindowOp::new(build(input, cx)?, functions)),
         Plan::ProjectSet { input, functions } => Box::new(basic::ProjectSetOp::new(build(input, cx)?, functions)),

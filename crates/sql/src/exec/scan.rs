@@ -91,10 +91,10 @@ impl<'p> ScanOp<'p> {
         cx: &mut ExecCtx<'_>,
     ) -> Result<ScanOp<'p>> {
         let source = match access {
-            Access::Full => Source::Cursor(cx.txn.open_scan(table, ScanRange::Full, false)?),
+            Access::Full => Source::Cursor(cx.txn_mut()?.open_scan(table, ScanRange::Full, false)?),
             Access::IndexRange { index, lower, upper, reverse } => {
                 match (eval_bound(lower, cx)?, eval_bound(upper, cx)?) {
-                    (Some(lower), Some(upper)) => Source::Cursor(cx.txn.open_scan(
+                    (Some(lower), Some(upper)) => Source::Cursor(cx.txn_mut()?.open_scan(
                         table,
                         ScanRange::Index { index: index.clone(), upper: below_nulls(&lower, upper), lower },
                         *reverse,
@@ -124,6 +124,24 @@ impl<'p> ScanOp<'p> {
         Ok(ScanOp { table, source, filter: filter.map(Predicate::new), lock, row_id, fetched: Vec::new() })
     }
 
+    /// A full scan reading an already opened cursor (see `parallel`).
+    pub(crate) fn with_cursor(
+        table: &'p Table,
+        cursor: ScanCursor,
+        filter: Option<&'p Expr>,
+        lock: Option<RowLock>,
+        row_id: bool,
+    ) -> ScanOp<'p> {
+        ScanOp {
+            table,
+            source: Source::Cursor(cursor),
+            filter: filter.map(Predicate::new),
+            lock,
+            row_id,
+            fetched: Vec::new(),
+        }
+    }
+
     /// Fetches the next engine rows into `self.fetched`; false when done.
     fn fetch(&mut self, cx: &mut ExecCtx<'_>) -> Result<bool> {
         self.fetched.clear();
@@ -139,11 +157,11 @@ impl<'p> ScanOp<'p> {
                 while self.fetched.len() < BATCH {
                     let Some(key) = keys.next() else { break };
                     if *primary {
-                        if let Some(row) = cx.txn.get(self.table, &key)? {
+                        if let Some(row) = cx.txn_mut()?.get(self.table, &key)? {
                             self.fetched.push(row);
                         }
                     } else {
-                        let rows = cx.txn.index_lookup(self.table, index, &key)?;
+                        let rows = cx.txn_mut()?.index_lookup(self.table, index, &key)?;
                         self.fetched.extend(rows);
                     }
                 }
@@ -179,7 +197,7 @@ impl Operator for ScanOp<'_> {
                         } else {
                             LockWait::Wait
                         };
-                        match cx.txn.lock_row(self.table, row.id, mode, wait)? {
+                        match cx.txn_mut()?.lock_row(self.table, row.id, mode, wait)? {
                             Some(current) => current.values,
                             None => continue,
                         }
@@ -258,7 +276,7 @@ fn read_primary_point(
     cx: &mut ExecCtx<'_>,
 ) -> Result<Vec<Row>> {
     let Some(key) = eval_key(key, cx)? else { return Ok(Vec::new()) };
-    let Some(row) = cx.txn.get(table, &key)? else { return Ok(Vec::new()) };
+    let Some(row) = cx.txn_mut()?.get(table, &key)? else { return Ok(Vec::new()) };
     if let Some(f) = filter
         && !Predicate::new(f).eval(&row.values, cx)?
     {

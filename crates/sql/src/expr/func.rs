@@ -228,6 +228,29 @@ impl Func {
         )
     }
 
+    /// Whether a parallel worker thread may evaluate the function: it reads
+    /// only its arguments and the statement's fixed state (timestamp,
+    /// settings, user), not sequences, the session's random generator,
+    /// changeable settings or the catalog through the transaction.
+    pub fn is_parallel_safe(self) -> bool {
+        !matches!(
+            self,
+            Func::Random
+                | Func::GenRandomUuid
+                | Func::PgSleep
+                | Func::Nextval
+                | Func::Currval
+                | Func::Setval
+                | Func::Lastval
+                | Func::SetConfig
+                | Func::PgTableIsVisible
+                | Func::RegclassName
+                | Func::PgGetIndexdef
+                | Func::PgGetConstraintdef
+                | Func::PgGetViewdef
+        )
+    }
+
     /// The argument count range the function takes.
     fn arity(self) -> (usize, usize) {
         use Func::*;
@@ -827,7 +850,7 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         // or not a user relation at all (types, functions, catalogs).
         PgTableIsVisible => {
             let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
-            let cv = crate::system::CatalogView::load(cx.txn)?;
+            let cv = crate::system::CatalogView::load(cx.txn_mut()?)?;
             Value::Bool(cv.name_of(oid).is_none_or(|n| crate::bind::split_qualified(n).0 == "public"))
         }
         PgRelationIsPublishable => Value::Bool(false),
@@ -855,7 +878,7 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         QuoteIdent => Value::Text(crate::system::quote(&text_arg(arg(0)))),
         RegclassName => {
             let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
-            let cv = crate::system::CatalogView::load(cx.txn)?;
+            let cv = crate::system::CatalogView::load(cx.txn_mut()?)?;
             Value::Text(crate::system::relation_name(&cv, oid))
         }
         ArraySubscript => match (arg(0), arg(1).as_i64()) {
@@ -864,7 +887,7 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
         },
         PgGetIndexdef | PgGetConstraintdef | PgGetViewdef => {
             let oid = i32::try_from(int_arg(arg(0))?).unwrap_or(0);
-            let cv = crate::system::CatalogView::load(cx.txn)?;
+            let cv = crate::system::CatalogView::load(cx.txn_mut()?)?;
             let def = match f {
                 PgGetIndexdef => crate::system::index_def(&cv, oid, arg(1).as_i64().unwrap_or(0)),
                 PgGetConstraintdef => crate::system::constraint_def(&cv, oid),

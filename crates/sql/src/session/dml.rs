@@ -113,7 +113,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                         }
                     }
                 }
-                let id = cx.txn.insert_columns(table, &cols, values)?;
+                let id = cx.txn_mut()?.insert_columns(table, &cols, values)?;
                 if upsert {
                     written.insert(id);
                 }
@@ -135,7 +135,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                 for (pos, e) in assignments {
                     new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
                 }
-                if cx.txn.update(table, id, new)? {
+                if cx.txn_mut()?.update(table, id, new)? {
                     count += 1;
                     return_stored(plan, cx, id, &mut returned)?;
                 }
@@ -147,7 +147,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
             for row in rows {
                 let id = row_id(&row, width)?;
                 let Some(row) = current(cx, plan, id, row, read_committed)? else { continue };
-                if cx.txn.delete(table, id)? {
+                if cx.txn_mut()?.delete(table, id)? {
                     count += 1;
                     if let Some(r) = &plan.returning {
                         returned.push(project(r, &row[..width], cx)?);
@@ -196,7 +196,8 @@ fn recheck(
     width: usize,
     predicate: Option<&Expr>,
 ) -> Result<Option<Row>> {
-    let Some(current) = cx.txn.lock_row(table, id, memdb_engine::LockMode::Update, memdb_engine::LockWait::Wait)?
+    let Some(current) =
+        cx.txn_mut()?.lock_row(table, id, memdb_engine::LockMode::Update, memdb_engine::LockWait::Wait)?
     else {
         return Ok(None);
     };
@@ -231,7 +232,7 @@ fn is_sequence_default(table: &memdb_engine::Table, pos: usize) -> bool {
 
 /// The row as stored (defaults and casts applied), as RETURNING sees it.
 fn stored_row(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, id: memdb_engine::RowId) -> Result<Row> {
-    Ok(cx.txn.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default())
+    Ok(cx.txn_mut()?.get_by_id(table, id)?.map(|r| r.values).unwrap_or_default())
 }
 
 /// Adds a written row's RETURNING values, if the statement has RETURNING.
@@ -296,7 +297,7 @@ fn conflict(
         if key.len() != logical.len() || key.iter().any(Value::is_null) {
             continue;
         }
-        let found = cx.txn.index_lookup(table, &index.name, &key)?;
+        let found = cx.txn_mut()?.index_lookup(table, &index.name, &key)?;
         let Some(existing) = found.into_iter().next() else { continue };
         return match oc {
             OnConflict::Nothing { .. } => Ok(Conflict::Skip),
@@ -323,7 +324,7 @@ fn conflict(
                 for (pos, e) in assignments {
                     new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
                 }
-                cx.txn.update(table, existing.id, new)?;
+                cx.txn_mut()?.update(table, existing.id, new)?;
                 let stored = stored_row(cx, table, existing.id)?;
                 Ok(Conflict::Updated(existing.id, stored))
             }

@@ -91,6 +91,28 @@ pub(crate) struct Interrupt {
 /// A statement running longer than this leaves its runtime worker.
 const HANDOFF_AFTER_US: u64 = 10_000;
 
+impl SessionVars {
+    /// What a parallel worker thread of a statement reads: the same user,
+    /// settings and cancellation, but no hand-off (the worker is not a
+    /// runtime thread) and no sequence state (workers run no sequence
+    /// functions).
+    pub(crate) fn for_worker(&self) -> SessionVars {
+        SessionVars {
+            user: self.user.clone(),
+            currval: HashMap::new(),
+            lastval: None,
+            interrupt: Interrupt {
+                cancel: self.interrupt.cancel.clone(),
+                deadline: self.interrupt.deadline,
+                started: self.interrupt.started,
+                handoff: None,
+                next_handoff_us: AtomicU64::new(0),
+            },
+            settings: self.settings.clone(),
+        }
+    }
+}
+
 impl Interrupt {
     pub(crate) fn check(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {

@@ -53,7 +53,7 @@ type Values = BTreeMap<String, String>;
 
 /// The session's settings, with what an ending block or a rollback to a
 /// savepoint puts back.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Settings {
     values: Values,
     /// Set when the open block began.
@@ -64,7 +64,7 @@ pub(crate) struct Settings {
 }
 
 /// What the settings return to when a transaction block ends.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct BlockSettings {
     /// As the block began (after ROLLBACK).
     at_begin: Values,
