@@ -55,6 +55,16 @@ enum State {
     Bits(Option<i64>),
 }
 
+/// `a + b` when it is exact: an error when the sum overflows or had to be
+/// rounded to fit 96 bits (its scale below the operands').
+fn exact_add(a: Decimal, b: Decimal) -> Result<Decimal> {
+    let sum = a.checked_add(b).ok_or_else(overflow)?;
+    if sum.scale() < a.scale().max(b.scale()) {
+        return Err(data_exception("22003", "numeric sum rounded"));
+    }
+    Ok(sum)
+}
+
 fn overflow() -> SqlError {
     data_exception("22003", "value overflows numeric format")
 }
@@ -236,7 +246,7 @@ impl Accumulator {
                 *n += n2;
             }
             (State::Numeric(sum, n), State::Numeric(sum2, n2)) => {
-                *sum = sum.checked_add(sum2).ok_or_else(overflow)?;
+                *sum = exact_add(*sum, sum2)?;
                 *n += n2;
             }
             (State::Interval(sum, n), State::Interval(sum2, n2)) => {
@@ -280,8 +290,8 @@ impl Accumulator {
             }
             (State::Moments(n, sum, sumsq), State::Moments(n2, sum2, sumsq2)) => {
                 *n += n2;
-                *sum = sum.checked_add(sum2).ok_or_else(overflow)?;
-                *sumsq = sumsq.checked_add(sumsq2).ok_or_else(overflow)?;
+                *sum = exact_add(*sum, sum2)?;
+                *sumsq = exact_add(*sumsq, sumsq2)?;
             }
             (State::FloatMoments(n, sum, sumsq), State::FloatMoments(n2, sum2, sumsq2)) => {
                 *n += n2;
@@ -297,6 +307,18 @@ impl Accumulator {
             _ => return Err(memdb_engine::Error::Internal("merging different aggregate states".into()).into()),
         }
         Ok(())
+    }
+
+    /// Whether a numeric running sum is within a factor of 256 of the
+    /// 96-bit decimal's limit, where the order of additions starts to
+    /// decide rounding and overflow (see `parallel`).
+    fn near_numeric_limits(&self) -> bool {
+        let near = |d: &Decimal| d.mantissa().unsigned_abs() >= 1 << 88;
+        match &self.state {
+            State::Numeric(sum, _) => near(sum),
+            State::Moments(_, sum, sumsq) => near(sum) || near(sumsq),
+            _ => false,
+        }
     }
 
     /// The aggregate's result.
@@ -537,6 +559,12 @@ impl<'p> Partial<'p> {
             }
         }
         Ok(())
+    }
+
+    /// Whether a numeric sum of some group is near the limits of its type
+    /// (see [`Accumulator::near_numeric_limits`]).
+    pub(crate) fn near_numeric_limits(&self) -> bool {
+        self.groups.iter().any(|g| g.accumulators.iter().any(Accumulator::near_numeric_limits))
     }
 
     /// The output rows: each group's key, then its aggregates.

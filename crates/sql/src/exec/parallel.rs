@@ -22,15 +22,15 @@
 //! ties of min/max come out the same. Only float sums may round
 //! differently, as in PostgreSQL.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use memdb_engine::{IndexProbe, IsolationLevel, ScanCursor, ScanRange, Transaction, Value};
 
 use super::aggregate::Partial;
 use super::index_join::Shape;
 use super::{ExecCtx, Operator, Row, TxnAccess, build};
-use crate::error::{Result, SqlError};
+use crate::error::Result;
 use crate::expr::Expr;
 use crate::plan::{Access, AggregateCall, Plan};
 use crate::session::SessionVars;
@@ -157,13 +157,15 @@ impl<'p> ParallelAggregateOp<'p> {
         if !calls_safe || !group_by.iter().all(safe) {
             return Ok(None);
         }
-        let mut probes = Vec::with_capacity(joins.len());
-        for shape in &joins {
-            probes.push((shape.node, cx.txn_mut()?.open_probe(shape.table, shape.index, shape.columns)?));
-        }
+        // The scan first, then the joins' probes: privilege errors name
+        // the tables in the order a single pass opens them.
         let mut cursor = cx.txn_mut()?.open_scan(table, ScanRange::Full, false)?;
         if let Some(cols) = columns {
             cursor.project(cols);
+        }
+        let mut probes = Vec::with_capacity(joins.len());
+        for shape in joins.iter().rev() {
+            probes.push((shape.node, cx.txn_mut()?.open_probe(shape.table, shape.index, shape.columns)?));
         }
         Ok(Some(ParallelAggregateOp {
             input,
@@ -197,10 +199,7 @@ impl<'p> ParallelAggregateOp<'p> {
         let Some(parts) = parts else {
             drop(reservation);
             let mut partial = Partial::new(self.group_by, self.aggregates);
-            cx.preopened_probes.clone_from(&self.probes);
-            let consumed = consume_part(self.input, self.scan, cursor, &mut partial, cx);
-            cx.preopened_probes.clear();
-            consumed?;
+            self.serial(cursor, &mut partial, cx)?;
             return partial.finish();
         };
         let shared = Shared {
@@ -220,15 +219,36 @@ impl<'p> ParallelAggregateOp<'p> {
         // The threads wait for each other here; through the blocking hook
         // a server's runtime thread hands its other work over meanwhile.
         cx.txn.run_blocking(&mut || result = Some(shared.run(&parts)));
-        let partials = result.unwrap_or_else(|| {
-            Err(memdb_engine::Error::Internal("the parallel aggregation did not run".into()).into())
-        })?;
         drop(reservation);
-        let mut merged = Partial::new(self.group_by, self.aggregates);
-        for partial in partials {
-            merged.merge(partial)?;
+        let merged = result.and_then(Result::ok).and_then(|partials| {
+            let mut merged = Partial::new(self.group_by, self.aggregates);
+            for partial in partials {
+                if partial.near_numeric_limits() || merged.merge(partial).is_err() {
+                    return None;
+                }
+            }
+            (!merged.near_numeric_limits()).then_some(merged)
+        });
+        match merged {
+            Some(merged) => merged.finish(),
+            // A part failed (the error a single pass meets first, in row
+            // order, may be another one), or a numeric sum came near the
+            // 96-bit limit, where the order of additions decides rounding
+            // and overflow: one thread answers exactly as it would have.
+            None => {
+                let mut partial = Partial::new(self.group_by, self.aggregates);
+                self.serial(cursor, &mut partial, cx)?;
+                partial.finish()
+            }
         }
-        merged.finish()
+    }
+
+    /// Runs the whole scan on this thread into `partial`.
+    fn serial(&self, cursor: ScanCursor, partial: &mut Partial<'_>, cx: &mut ExecCtx<'_>) -> Result<()> {
+        cx.preopened_probes.clone_from(&self.probes);
+        let consumed = consume_part(self.input, self.scan, cursor, partial, cx);
+        cx.preopened_probes.clear();
+        consumed
     }
 }
 
@@ -261,26 +281,38 @@ impl<'p> Shared<'_, 'p> {
     /// one), returning the partial results in the parts' order.
     fn run(&self, parts: &[ScanCursor]) -> Result<Vec<Partial<'p>>> {
         let Some((first, rest)) = parts.split_first() else { return Ok(Vec::new()) };
+        // Set by the first part that fails: the others stop at their next
+        // batch instead of scanning on for a result nobody will use.
+        let stop = Arc::new(AtomicBool::new(false));
+        let part = |cursor: &ScanCursor| {
+            let result = self.part(cursor.clone(), self.vars.for_worker(Some(stop.clone())));
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            result
+        };
         std::thread::scope(|scope| {
             let spawned: Vec<_> = rest
                 .iter()
-                .map(|part| {
-                    let vars = self.vars.for_worker();
-                    let job = move || self.part(part.clone(), vars);
-                    (part, std::thread::Builder::new().name("memdb-parallel".into()).spawn_scoped(scope, job))
+                .map(|cursor| {
+                    let thread = std::thread::Builder::new().name("memdb-parallel".into());
+                    (cursor, thread.spawn_scoped(scope, || part(cursor)))
                 })
                 .collect();
-            let mut partials = vec![self.part(first.clone(), self.vars.for_worker())?];
-            for (part, handle) in spawned {
-                partials.push(match handle {
-                    Ok(handle) => handle.join().map_err(|_| {
-                        SqlError::from(memdb_engine::Error::Internal("a parallel worker thread failed".into()))
-                    })??,
+            // Every thread is joined before anything is returned, so none
+            // is left running (or panicking) behind an early error.
+            let mut results = vec![part(first)];
+            for (cursor, handle) in spawned {
+                results.push(match handle {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| {
+                        stop.store(true, Ordering::Relaxed);
+                        Err(memdb_engine::Error::Internal("a parallel worker thread failed".into()).into())
+                    }),
                     // No thread to be had: this one does the part.
-                    Err(_) => self.part(part.clone(), self.vars.for_worker())?,
+                    Err(_) => part(cursor),
                 });
             }
-            Ok(partials)
+            results.into_iter().collect()
         })
     }
 
@@ -330,6 +362,10 @@ mod tests {
     use super::*;
     use crate::session::Session;
 
+    /// The tests share the process's thread budget: one at a time, so each
+    /// finds it free.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn rows(session: &mut Session, sql: &str) -> std::result::Result<Vec<Vec<String>>, String> {
         let result = session.execute(sql).map_err(|e| format!("{} {e}", e.sqlstate()))?;
         Ok(result.rows.iter().map(|r| r.iter().map(ToString::to_string).collect()).collect())
@@ -337,6 +373,7 @@ mod tests {
 
     #[test]
     fn parallel_aggregation_returns_what_one_thread_does() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let db = Arc::new(Database::open(Config::memory()).unwrap());
         let mut s = Session::new(db, "memdb");
         for sql in [
@@ -384,7 +421,36 @@ mod tests {
     }
 
     #[test]
+    fn numeric_sums_near_the_limit_and_errors_answer_as_one_thread() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let db = Arc::new(Database::open(Config::memory()).unwrap());
+        let mut s = Session::new(db, "memdb");
+        for sql in [
+            "CREATE TABLE ov (id int, v numeric)",
+            "INSERT INTO ov SELECT i, CASE WHEN i = 10 THEN 7e28 WHEN i IN (11, 12) THEN -7e28 ELSE 0 END \
+             FROM generate_series(1, 20) i",
+            "CREATE TABLE x3 (id int, x numeric)",
+            "INSERT INTO x3 SELECT i, i / 3.0 FROM generate_series(1, 30000) i",
+            "SET memdb.parallel_min_rows = 10",
+        ] {
+            s.execute(sql).unwrap();
+        }
+        for q in [
+            "SELECT sum(v) FROM ov",
+            "SELECT sum(x * x * x * x), avg(x * x * x * x), variance(x * x) FROM x3",
+            "SELECT sum(1 / (id - 20000)) FROM x3",
+            "SELECT count(*) FROM x3 WHERE 1 / (id - 29990) > 0 OR 1 / (id - 5) > 0",
+        ] {
+            s.execute("SET max_parallel_workers_per_gather = 0").unwrap();
+            let serial = rows(&mut s, q);
+            s.execute("SET max_parallel_workers_per_gather = 4").unwrap();
+            assert_eq!(serial, rows(&mut s, q), "{q}");
+        }
+    }
+
+    #[test]
     fn unsafe_expressions_and_small_tables_stay_on_one_thread() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let db = Arc::new(Database::open(Config::memory()).unwrap());
         let mut s = Session::new(db, "memdb");
         s.execute("CREATE TABLE t (id int)").unwrap();

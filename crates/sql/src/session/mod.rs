@@ -86,6 +86,8 @@ pub(crate) struct Interrupt {
     handoff: Option<memdb_engine::BlockingHook>,
     /// Run time (µs) at which the next hand-off is tried.
     next_handoff_us: AtomicU64,
+    /// Set when another thread of the same parallel statement failed.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// A statement running longer than this leaves its runtime worker.
@@ -95,8 +97,9 @@ impl SessionVars {
     /// What a parallel worker thread of a statement reads: the same user,
     /// settings and cancellation, but no hand-off (the worker is not a
     /// runtime thread) and no sequence state (workers run no sequence
-    /// functions).
-    pub(crate) fn for_worker(&self) -> SessionVars {
+    /// functions). `stop` also interrupts it: set when another thread of
+    /// the statement failed.
+    pub(crate) fn for_worker(&self, stop: Option<Arc<AtomicBool>>) -> SessionVars {
         SessionVars {
             user: self.user.clone(),
             currval: HashMap::new(),
@@ -107,6 +110,7 @@ impl SessionVars {
                 started: self.interrupt.started,
                 handoff: None,
                 next_handoff_us: AtomicU64::new(0),
+                stop,
             },
             settings: self.settings.clone(),
         }
@@ -117,6 +121,9 @@ impl Interrupt {
     pub(crate) fn check(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(SqlError::QueryCanceled("user request".into()));
+        }
+        if self.stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+            return Err(SqlError::QueryCanceled("another thread of the statement failed".into()));
         }
         if self.deadline.is_none() && self.handoff.is_none() {
             return Ok(());
