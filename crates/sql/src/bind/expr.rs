@@ -184,7 +184,7 @@ impl Binder<'_> {
             }
             E::InSubquery { expr, subquery, negated } => {
                 let probe = self.expr(expr)?;
-                let (plan, columns, correlated) = self.subquery(subquery)?;
+                let (plan, columns, correlated) = self.expr_subquery(subquery)?;
                 if columns.len() != 1 {
                     return Err(SqlError::Semantic("subquery has too many columns".into()));
                 }
@@ -271,7 +271,7 @@ impl Binder<'_> {
                 let probe = self.expr(left)?;
                 match right.as_ref() {
                     E::Subquery(q) => {
-                        let (plan, columns, correlated) = self.subquery(q)?;
+                        let (plan, columns, correlated) = self.expr_subquery(q)?;
                         if columns.len() != 1 {
                             return Err(SqlError::Semantic("subquery has too many columns".into()));
                         }
@@ -344,13 +344,13 @@ impl Binder<'_> {
                 self.case(operand.as_deref(), conditions, else_result.as_deref())?
             }
             E::Exists { subquery, negated } => {
-                let (plan, _, correlated) = self.subquery(subquery)?;
+                let (plan, _, correlated) = self.expr_subquery(subquery)?;
                 let id = self.subquery_id();
                 let test = Expr::Subquery(Arc::new(Subquery { id, plan, kind: SubqueryKind::Exists, correlated }));
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
             E::Subquery(q) => {
-                let (plan, columns, correlated) = self.subquery(q)?;
+                let (plan, columns, correlated) = self.expr_subquery(q)?;
                 if columns.len() != 1 {
                     return Err(SqlError::Semantic("subquery must return only one column".into()));
                 }
@@ -581,7 +581,7 @@ impl Binder<'_> {
         }
         if let Some(cmp) = comparison(op) {
             let (l, r) = self.comparable(l, r, cmp.symbol())?;
-            return Ok(Typed::new(strict_binary(cmp, l.expr, r.expr), DataType::Bool));
+            return Ok(Typed::new(strict_binary(cmp, typed_outer(l), typed_outer(r)), DataType::Bool));
         }
         let bop = match op {
             B::And | B::Or => {
@@ -866,7 +866,7 @@ impl Binder<'_> {
             ),
             ast::FunctionArguments::Subquery(q) => {
                 if name == "array" {
-                    let (plan, columns, correlated) = self.subquery(q)?;
+                    let (plan, columns, correlated) = self.expr_subquery(q)?;
                     let elem = columns.first().map(|c| c.data_type.clone()).unwrap_or(DataType::Text);
                     let id = self.subquery_id();
                     return Ok(Typed::new(
@@ -1282,6 +1282,17 @@ fn lift_outer(e: Expr) -> Expr {
 pub(crate) fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
     SortKey { expr, desc, nulls_first: options.nulls_first.unwrap_or(desc) }
+}
+
+/// An operand of a comparison, with an enclosing query's column marked
+/// with its type (a cast to the type it already has): a correlated
+/// subquery's `inner_col = outer_col` then lets the optimizer look
+/// `inner_col` up in an index, which it does only for keys of a known type.
+fn typed_outer(operand: Typed) -> Expr {
+    match operand.expr {
+        outer @ Expr::Outer { .. } => Expr::Cast(Box::new(outer), operand.ty),
+        other => other,
+    }
 }
 
 fn comparison(op: &ast::BinaryOperator) -> Option<BinOp> {

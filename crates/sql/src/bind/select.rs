@@ -31,6 +31,15 @@ impl Binder<'_> {
         Ok((bound.plan, bound.columns, correlated))
     }
 
+    /// A subquery used as an expression (scalar, EXISTS, IN, ANY/ALL,
+    /// ARRAY): optimized on its own, since it runs on its own (once per
+    /// statement, or once per row of the enclosing query when correlated)
+    /// and the enclosing plan's optimization does not reach into it.
+    pub(crate) fn expr_subquery(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutputColumn>, bool)> {
+        let (plan, columns, correlated) = self.subquery(q)?;
+        Ok((crate::optimize::optimize(plan), columns, correlated))
+    }
+
     fn query_correlated(&mut self, q: &ast::Query) -> Result<(BoundQuery, bool)> {
         if self.query_depth >= super::MAX_QUERY_DEPTH {
             return Err(crate::depth::too_deep());

@@ -99,6 +99,9 @@ pub struct ExecCtx<'a> {
     /// Rows of enclosing queries, innermost last.
     outer: Vec<Row>,
     subqueries: HashMap<usize, Arc<Vec<Row>>>,
+    /// Hash sets of uncorrelated `IN (subquery)` results, by subquery id
+    /// (`None`: its values cannot be hashed; see [`InSet`]).
+    in_sets: HashMap<usize, Option<Arc<InSet>>>,
     ctes: HashMap<usize, Arc<Vec<Row>>>,
     /// The statement's timestamp (µs since 2000-01-01 UTC) for `now()`.
     pub now: i64,
@@ -113,6 +116,91 @@ pub struct ExecCtx<'a> {
     /// Index probes already opened for the index joins at these plan
     /// addresses (a parallel aggregation's threads copy them).
     preopened_probes: Vec<(usize, memdb_engine::IndexProbe)>,
+}
+
+/// The values of an uncorrelated `IN (subquery)`, hashed, so that each
+/// row's test is one lookup instead of a pass over every value.
+pub(crate) struct InSet {
+    keys: keymap::KeyMap<()>,
+    /// The values' kind: a probe of another kind compares across types,
+    /// which only the linear search does.
+    family: ValueFamily,
+    has_null: bool,
+}
+
+/// Kinds of values whose SQL equality is [`Value`]'s own (what the hash
+/// set uses); integers and numeric compare as one kind, each float type
+/// only with itself (a float meeting another number type is cast first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValueFamily {
+    /// Integers and numeric.
+    Exact,
+    Float4,
+    Float8,
+    Text,
+    Bool,
+    Date,
+    Uuid,
+}
+
+impl ValueFamily {
+    fn of(v: &Value) -> Option<ValueFamily> {
+        Some(match v {
+            Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) => ValueFamily::Exact,
+            Value::Float4(f) if f.is_finite() => ValueFamily::Float4,
+            Value::Float8(f) if f.is_finite() => ValueFamily::Float8,
+            Value::Text(_) => ValueFamily::Text,
+            Value::Bool(_) => ValueFamily::Bool,
+            Value::Date(_) => ValueFamily::Date,
+            Value::Uuid(_) => ValueFamily::Uuid,
+            _ => return None,
+        })
+    }
+}
+
+impl InSet {
+    /// Fewer values than this are searched linearly.
+    const MIN_VALUES: usize = 16;
+
+    fn build(rows: &[Row]) -> Option<InSet> {
+        if rows.len() < Self::MIN_VALUES {
+            return None;
+        }
+        let mut keys = keymap::KeyMap::default();
+        let mut family = None;
+        let mut has_null = false;
+        for row in rows {
+            let v = row.first().unwrap_or(&Value::Null);
+            if v.is_null() {
+                has_null = true;
+                continue;
+            }
+            let f = ValueFamily::of(v)?;
+            if *family.get_or_insert(f) != f {
+                return None;
+            }
+            keys.insert(v, ());
+        }
+        Some(InSet { keys, family: family?, has_null })
+    }
+
+    /// `probe IN (values)` with SQL's NULL rules; `None` when the probe is
+    /// of another kind than the values (the linear search decides).
+    pub(crate) fn contains(&self, probe: &Value) -> Option<Value> {
+        if probe.is_null() {
+            return Some(Value::Null);
+        }
+        if ValueFamily::of(probe)? != self.family {
+            return None;
+        }
+        Some(if self.keys.get(probe).is_some() {
+            Value::Bool(true)
+        } else if self.has_null {
+            Value::Null
+        } else {
+            Value::Bool(false)
+        })
+    }
 }
 
 /// What EXPLAIN ANALYZE reports for one plan node.
@@ -158,6 +246,7 @@ impl<'a> ExecCtx<'a> {
             params,
             outer: Vec::new(),
             subqueries: HashMap::new(),
+            in_sets: HashMap::new(),
             ctes: HashMap::new(),
             now,
             vars,
@@ -221,6 +310,16 @@ impl<'a> ExecCtx<'a> {
             self.subqueries.insert(sub.id, rows.clone());
         }
         Ok(rows)
+    }
+
+    /// The hash set of an uncorrelated `IN (subquery)`'s rows, built on
+    /// first use; `None` when a linear search must decide (few rows, or
+    /// values whose equality hashing cannot follow).
+    pub(crate) fn in_set(&mut self, sub: &Subquery, rows: &[Row]) -> Option<Arc<InSet>> {
+        if sub.correlated {
+            return None;
+        }
+        self.in_sets.entry(sub.id).or_insert_with(|| InSet::build(rows).map(Arc::new)).clone()
     }
 
     /// Makes `row` the innermost enclosing row (lateral joins).

@@ -323,6 +323,7 @@ impl<'p> Shared<'_, 'p> {
             params: self.params,
             outer: self.outer.to_vec(),
             subqueries: Default::default(),
+            in_sets: Default::default(),
             ctes: Default::default(),
             now: self.now,
             vars: &mut vars,

@@ -262,7 +262,13 @@ fn subquery(sub: &Subquery, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value
             element_type: ty.clone(),
             elements: rows.iter().map(|r| r.first().cloned().unwrap_or(Value::Null)).collect(),
         })),
-        SubqueryKind::In(_) => quantified(probe.unwrap_or(Value::Null), BinOp::Eq, false, &rows),
+        SubqueryKind::In(_) => {
+            let probe = probe.unwrap_or(Value::Null);
+            match cx.in_set(sub, &rows).and_then(|set| set.contains(&probe)) {
+                Some(v) => v,
+                None => quantified(probe, BinOp::Eq, false, &rows),
+            }
+        }
         SubqueryKind::Quantified { op, all, .. } => quantified(probe.unwrap_or(Value::Null), *op, *all, &rows),
     })
 }

@@ -20,6 +20,7 @@
 mod implied;
 mod order;
 mod reorder;
+mod semijoin;
 
 use std::ops::Bound;
 
@@ -313,14 +314,16 @@ fn rewrite(plan: Plan) -> Plan {
     match plan {
         Plan::Filter { input, predicate } => {
             // Terms with correlated subqueries stay above the reordered
-            // joins (which keep the query's column order).
+            // joins (which keep the query's column order); correlated
+            // EXISTS terms that fit become semi or anti joins there.
             let (terms, fixed): (Vec<Expr>, Vec<Expr>) = predicate.conjuncts().into_iter().partition(movable);
+            let (semis, fixed) = semijoin::extract(fixed);
             if reorder::reorderable(&input, &terms) {
-                return filter(reorder::reorder(*input, terms), fixed);
+                return filter(semijoin::apply(reorder::reorder(*input, terms), semis), fixed);
             }
             let mut all = terms;
             all.extend(fixed);
-            push(rewrite(*input), all)
+            semijoin::apply(push(rewrite(*input), all), semis)
         }
         Plan::NestedLoopJoin { left, right, kind, on } => {
             let (left, right) = (rewrite(*left), rewrite(*right));
@@ -722,10 +725,9 @@ fn index_join_plan(left: Plan, right: Plan, inner: Plan, right_outer: bool, kind
 /// columns (outer references of depth 1). `None` when the shape does not
 /// fit.
 fn index_join_inner(right: &Plan, kind: JoinKind, keys_l: &[Expr], keys_r: &[Expr], rest: &[Expr]) -> Option<Plan> {
-    let fits = matches!(kind, JoinKind::Inner | JoinKind::Left)
+    let fits = matches!(kind, JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti)
         && !keys_l.is_empty()
         && rest.iter().all(|t| !t.references_outer())
-        && keys_l.iter().all(|k| matches!(k, Expr::Column(_)))
         && keys_r.iter().all(|k| matches!(k, Expr::Column(_)));
     let Plan::Scan { table, alias, filter, lock, row_id, .. } = right else { return None };
     if !fits || filter.as_ref().is_some_and(Expr::references_outer) {
@@ -734,8 +736,19 @@ fn index_join_inner(right: &Plan, kind: JoinKind, keys_l: &[Expr], keys_r: &[Exp
     let types: Vec<DataType> = table.columns().iter().map(|c| c.data_type.clone()).collect();
     let mut terms = filter.clone().map(Expr::conjuncts).unwrap_or_default();
     for (l, r) in keys_l.iter().zip(keys_r) {
-        let (Expr::Column(outer), Expr::Column(inner)) = (l, r) else { return None };
+        let Expr::Column(inner) = r else { return None };
         let ty = types.get(*inner)?;
+        // The outer key: a column, or one cast to the inner column's type
+        // (how a correlated subquery's outer reference comes, see
+        // `semijoin`), which the probe's own cast repeats.
+        let outer = match l {
+            Expr::Column(outer) => outer,
+            Expr::Cast(e, t) if t == ty => match e.as_ref() {
+                Expr::Column(outer) => outer,
+                _ => return None,
+            },
+            _ => return None,
+        };
         let probe = Expr::Cast(Box::new(Expr::Outer { depth: 1, index: *outer }), ty.clone());
         terms.push(Expr::Binary(BinOp::Eq, Box::new(Expr::Column(*inner)), Box::new(probe)));
     }
