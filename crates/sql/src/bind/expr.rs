@@ -791,6 +791,14 @@ impl Binder<'_> {
 
     /// Binds a call of a built-in scalar function on bound arguments.
     pub(crate) fn call(&mut self, f: Func, args: Vec<Typed>) -> Result<Typed> {
+        // `pg_typeof` names the argument's type as bound, NULL or not (an
+        // untyped literal is `unknown`), without its modifier.
+        if f == Func::PgTypeof
+            && let [arg] = args.as_slice()
+        {
+            let name = if arg.unknown { "unknown".to_owned() } else { unmodified_type_name(&arg.ty) };
+            return Ok(Typed::new(Expr::Literal(Value::Text(name)), DataType::Text));
+        }
         let args = match f {
             Func::Coalesce | Func::Greatest | Func::Least | Func::NullIf => {
                 let known: Vec<DataType> = args.iter().filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
@@ -1282,6 +1290,18 @@ fn lift_outer(e: Expr) -> Expr {
 pub(crate) fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
     SortKey { expr, desc, nulls_first: options.nulls_first.unwrap_or(desc) }
+}
+
+/// A type's name without its modifier, as `pg_typeof` gives it
+/// (`character varying`, `numeric`, `character`).
+fn unmodified_type_name(ty: &DataType) -> String {
+    match ty {
+        DataType::Numeric(_) => "numeric".into(),
+        DataType::Varchar(_) => "character varying".into(),
+        DataType::Char(_) => "character".into(),
+        DataType::Array(elem) => format!("{}[]", unmodified_type_name(elem)),
+        other => other.to_string(),
+    }
 }
 
 /// An operand of a comparison, with an enclosing query's column marked

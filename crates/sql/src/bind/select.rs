@@ -209,8 +209,15 @@ impl Binder<'_> {
                     return Err(SqlError::Semantic(format!("each {name} query must have the same number of columns")));
                 }
                 let mut types = Vec::new();
-                for (a, b) in l.columns.iter().zip(&r.columns) {
-                    types.push(common_type([&a.data_type, &b.data_type], &name)?.unwrap_or(DataType::Text));
+                for (i, (a, b)) in l.columns.iter().zip(&r.columns).enumerate() {
+                    // A branch's bare NULL takes the other branch's type,
+                    // as an untyped literal does in PostgreSQL.
+                    let ty = match (null_column(&l.plan, i), null_column(&r.plan, i)) {
+                        (true, false) => b.data_type.clone(),
+                        (false, true) => a.data_type.clone(),
+                        _ => common_type([&a.data_type, &b.data_type], &name)?.unwrap_or(DataType::Text),
+                    };
+                    types.push(ty);
                 }
                 let left = conform(l.plan, &l.columns, &types);
                 let right = conform(r.plan, &r.columns, &types);
@@ -1353,6 +1360,19 @@ fn rename_columns(alias: &Alias, columns: Vec<(String, DataType)>) -> Result<Vec
 }
 
 /// Casts a plan's output columns to the given types where they differ.
+/// Whether column `i` of a set operation's branch is a bare NULL in every
+/// row (`SELECT NULL`): PostgreSQL gives such a column the other branch's
+/// type.
+fn null_column(plan: &Plan, i: usize) -> bool {
+    let null = |e: Option<&Expr>| matches!(e, Some(Expr::Literal(Value::Null)));
+    match plan {
+        Plan::Project { exprs, .. } => null(exprs.get(i)),
+        // A VALUES list settles its own types (text), as in PostgreSQL.
+        Plan::Limit { input, .. } | Plan::Sort { input, .. } | Plan::Distinct { input, .. } => null_column(input, i),
+        _ => false,
+    }
+}
+
 fn conform(plan: Plan, columns: &[OutputColumn], types: &[DataType]) -> Plan {
     if columns.iter().zip(types).all(|(c, t)| c.data_type == *t) {
         return plan;
