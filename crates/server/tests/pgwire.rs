@@ -884,3 +884,58 @@ async fn clients_that_stop_reading_or_send_slowly_do_not_hold_up_others() {
     assert_eq!(messages.iter().filter(|(k, _)| *k == b'D').count(), 40000);
     drop(trickler);
 }
+
+/// The rows of a simple query, each as text fields.
+async fn text_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_aggregates_match_one_thread_and_stop_on_cancel() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE pa (id int, g int, x numeric(10,2), s text); \
+             INSERT INTO pa SELECT i, i % 7, i / 4.0, 's' || (i % 1000) FROM generate_series(1, 120000) i; \
+             CREATE TABLE pb (id int PRIMARY KEY, w int); \
+             INSERT INTO pb SELECT i, i * 2 FROM generate_series(0, 6) i",
+        )
+        .await
+        .unwrap();
+    let queries = [
+        "SELECT g, count(*), sum(x), avg(id), min(s), max(s) FROM pa GROUP BY g",
+        "SELECT count(*), sum(pb.w), string_agg(pa.s, ',') FILTER (WHERE pa.id % 30000 = 0) \
+         FROM pa JOIN pb ON pb.id = pa.g WHERE pa.x > 100",
+    ];
+    for q in queries {
+        client.batch_execute("SET max_parallel_workers_per_gather = 0").await.unwrap();
+        let serial = text_rows(&client, q).await;
+        client.batch_execute("RESET max_parallel_workers_per_gather").await.unwrap();
+        // Two connections at once: the thread budget is shared.
+        let other = server.connect().await;
+        let (a, b) = tokio::join!(text_rows(&client, q), text_rows(&other, q));
+        assert_eq!(serial, a, "{q}");
+        assert_eq!(serial, b, "{q}");
+    }
+    // statement_timeout stops every thread of a parallel statement.
+    client.batch_execute("SET statement_timeout = 50").await.unwrap();
+    let started = std::time::Instant::now();
+    let slow = "SELECT g, sum(length(repeat(s, 2000))) FROM pa GROUP BY g";
+    let err = client.simple_query(slow).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "57014");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    client.batch_execute("SET statement_timeout = 0").await.unwrap();
+    // An error on one thread is the statement's error.
+    let err = client.simple_query("SELECT sum(1 / (id - 90000)) FROM pa").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22012");
+}

@@ -601,7 +601,10 @@ impl Plan {
             | Plan::Distinct { input, .. }
             | Plan::With { input, .. } => input.width(),
             Plan::Project { exprs, .. } => exprs.len(),
-            Plan::Apply { left, right, .. } => left.width() + right.width(),
+            Plan::Apply { left, right, kind, .. } => match kind {
+                JoinKind::Semi | JoinKind::Anti => left.width(),
+                _ => left.width() + right.width(),
+            },
             Plan::NestedLoopJoin { left, right, kind, .. } | Plan::HashJoin { left, right, kind, .. } => match kind {
                 JoinKind::Semi | JoinKind::Anti => left.width(),
                 _ => left.width() + right.width(),
