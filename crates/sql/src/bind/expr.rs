@@ -545,6 +545,16 @@ impl Binder<'_> {
             (false, false) => (a, b),
         };
         self.check_comparable(&a, &b, op)?;
+        // A float meeting a numeric compares as double precision (the
+        // numeric is cast), as PostgreSQL resolves the operator:
+        // `0.1::float8 = 0.1` is true.
+        let float = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
+        let numeric = |t: &DataType| matches!(t, DataType::Numeric(_));
+        let (a, b) = if (float(&a.ty) && numeric(&b.ty)) || (numeric(&a.ty) && float(&b.ty)) {
+            (coerce(a, &DataType::Float8)?, coerce(b, &DataType::Float8)?)
+        } else {
+            (a, b)
+        };
         // Trailing spaces do not count in `char(n)`: operands of one length
         // are padded alike and compare as they are (an index on the column
         // still serves); otherwise both compare without their padding.
