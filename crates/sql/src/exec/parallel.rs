@@ -318,20 +318,9 @@ impl<'p> Shared<'_, 'p> {
 
     /// Aggregates one part of the scan in a context of its own.
     fn part(&self, cursor: ScanCursor, mut vars: SessionVars) -> Result<Partial<'p>> {
-        let mut cx = ExecCtx {
-            txn: TxnAccess::Shared(self.txn),
-            params: self.params,
-            outer: self.outer.to_vec(),
-            subqueries: Default::default(),
-            in_sets: Default::default(),
-            ctes: Default::default(),
-            now: self.now,
-            vars: &mut vars,
-            rng: None,
-            stats: None,
-            preopened: None,
-            preopened_probes: self.probes.to_vec(),
-        };
+        let mut cx =
+            ExecCtx::with_access(TxnAccess::Shared(self.txn), self.params, self.outer.to_vec(), self.now, &mut vars);
+        cx.preopened_probes = self.probes.to_vec();
         let mut partial = Partial::new(self.group_by, self.aggregates);
         consume_part(self.input, self.scan, cursor, &mut partial, &mut cx)?;
         Ok(partial)
