@@ -841,6 +841,32 @@ fn now_defaults_follow_the_clock() {
     assert_eq!(at, vec![Value::TimestampTz(1_000_000), Value::TimestampTz(2_000_000)]);
 }
 
+/// A transaction marked `statement_starts_now` keeps its begin timestamp
+/// and snapshot for its first statement only; later ones take their own.
+#[test]
+fn the_first_statement_of_an_autocommit_transaction_keeps_its_snapshot() {
+    use std::sync::Arc;
+    let clock = Arc::new(memdb_engine::ManualClock::new(1_000_000));
+    let db = Database::open(memdb_engine::Config::memory().with_gc_interval(None).with_clock(clock.clone())).unwrap();
+    let mut ddl = db.begin().unwrap();
+    ddl.create_table(TableSchema::new("t").column(Column::new("id", DataType::Int8))).unwrap();
+    ddl.commit().unwrap();
+
+    let read_committed = memdb_engine::TxnOptions::isolation(memdb_engine::IsolationLevel::ReadCommitted);
+    let mut txn = db.begin_with(read_committed).unwrap().statement_starts_now();
+    let mut writer = db.begin().unwrap();
+    let t = writer.table("t").unwrap();
+    writer.insert(&t, vec![i8v(1)]).unwrap();
+    writer.commit().unwrap();
+    clock.advance(Duration::from_secs(1));
+    txn.begin_statement().unwrap();
+    assert_eq!(txn.now(), 1_000_000, "the first statement has the transaction's timestamp");
+    assert!(values(&mut txn, "t").is_empty(), "and its snapshot");
+    txn.begin_statement().unwrap();
+    assert_eq!(txn.now(), 2_000_000, "a later statement reads the clock");
+    assert_eq!(values(&mut txn, "t").len(), 1, "and takes a new snapshot (READ COMMITTED)");
+}
+
 /// ADD PRIMARY KEY while another transaction has an uncommitted update of
 /// the key column: whatever becomes of that transaction, every live row
 /// must be reachable through the new key, and the key must stay unique.

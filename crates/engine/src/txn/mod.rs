@@ -293,6 +293,10 @@ pub struct Transaction {
     savepoints: Vec<Savepoint>,
     state: State,
     now: i64,
+    /// Whether the next [`Transaction::begin_statement`] keeps the snapshot
+    /// and timestamp the transaction began with (see
+    /// [`Transaction::statement_starts_now`]).
+    fresh: bool,
     /// Whether ending it counts in [`crate::EngineMetrics`] (not for the
     /// engine's own snapshot holders).
     counted: bool,
@@ -325,6 +329,7 @@ impl Transaction {
             savepoints: Vec::new(),
             state: State::Active,
             now,
+            fresh: false,
             counted: true,
             access: None,
         })
@@ -383,10 +388,24 @@ impl Transaction {
         self.now
     }
 
+    /// Marks a transaction whose first statement starts as it begins (an
+    /// autocommit statement): that statement's [`Transaction::begin_statement`]
+    /// keeps the snapshot and timestamp just taken instead of taking them
+    /// again, as in PostgreSQL, where a transaction's first statement has
+    /// the transaction's timestamp. Saves a clock read and a snapshot per
+    /// autocommit statement.
+    pub fn statement_starts_now(mut self) -> Transaction {
+        self.fresh = true;
+        self
+    }
+
     /// Starts a new statement: READ COMMITTED takes a fresh snapshot, and
     /// the statement timestamp moves to the clock's current time.
     pub fn begin_statement(&mut self) -> Result<()> {
         self.check_active()?;
+        if std::mem::take(&mut self.fresh) {
+            return Ok(());
+        }
         self.now = self.shared.config.clock.now_micros();
         if self.options.isolation == IsolationLevel::ReadCommitted {
             self.snapshot.read_ts = self.shared.active.refresh(self.slot, &self.shared.newest);

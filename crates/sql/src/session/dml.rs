@@ -120,7 +120,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                 count += 1;
                 return_stored(plan, cx, id, &mut returned)?;
             }
-            let tag = format!("INSERT 0 {count}");
+            let tag = super::counted_tag("INSERT 0 ", count);
             Ok(finish(plan, returned, tag))
         }
         DmlKind::Update { assignments } => {
@@ -140,7 +140,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                     return_stored(plan, cx, id, &mut returned)?;
                 }
             }
-            let tag = format!("UPDATE {count}");
+            let tag = super::counted_tag("UPDATE ", count);
             Ok(finish(plan, returned, tag))
         }
         DmlKind::Delete => {
@@ -154,7 +154,7 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                     }
                 }
             }
-            let tag = format!("DELETE {count}");
+            let tag = super::counted_tag("DELETE ", count);
             Ok(finish(plan, returned, tag))
         }
     }

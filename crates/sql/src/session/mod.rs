@@ -519,7 +519,11 @@ impl Session {
 
     /// A setting's current value.
     pub fn setting(&self, name: &str) -> Option<&str> {
-        self.vars.settings.get(&name.to_ascii_lowercase())
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.vars.settings.get(&name.to_ascii_lowercase())
+        } else {
+            self.vars.settings.get(name)
+        }
     }
 
     /// Runs one or more `;`-separated statements; stops at the first error,
@@ -670,7 +674,8 @@ impl Session {
         }
         let (mut txn, autocommit) = match self.txn.take() {
             Some(t) => (t, false),
-            None => (self.begin_txn(self.default_options()?)?, !self.implicit),
+            // The statement runs at once: it keeps the new snapshot.
+            None => (self.begin_txn(self.default_options()?)?.statement_starts_now(), !self.implicit),
         };
         let result = run(self, &mut txn);
         if autocommit {
@@ -973,7 +978,7 @@ impl Session {
             Compiled::Query { plan, columns } => {
                 let mut cx = ExecCtx::new(txn, params, &mut self.vars);
                 let rows = exec::run(plan, &mut cx)?;
-                let tag = format!("SELECT {}", rows.len());
+                let tag = counted_tag("SELECT ", rows.len() as u64);
                 Ok(QueryResult { columns: columns.clone(), rows, tag, row_set: true })
             }
             Compiled::Dml(plan) => self.dml(txn, plan, params),
@@ -1484,6 +1489,26 @@ fn is_block_end(stmt: &ast::Statement) -> bool {
 }
 
 /// A level's name as `SHOW transaction_isolation` gives it.
+/// A command tag with a row count (`SELECT 3`, `INSERT 0 1`), built without
+/// the formatting machinery: it is made for every statement.
+pub(crate) fn counted_tag(prefix: &str, count: impl Into<u64>) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n: u64 = count.into();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut tag = String::with_capacity(prefix.len() + digits.len() - at);
+    tag.push_str(prefix);
+    tag.extend(digits[at..].iter().map(|&d| char::from(d)));
+    tag
+}
+
 fn isolation_name(level: IsolationLevel) -> &'static str {
     match level {
         IsolationLevel::ReadCommitted => "read committed",
@@ -1493,11 +1518,14 @@ fn isolation_name(level: IsolationLevel) -> &'static str {
 }
 
 fn isolation(name: &str) -> Result<IsolationLevel> {
-    Ok(match name.trim_matches('\'').to_ascii_lowercase().as_str() {
-        "read committed" | "read uncommitted" => IsolationLevel::ReadCommitted,
-        "repeatable read" => IsolationLevel::Snapshot,
-        "serializable" => IsolationLevel::Serializable,
-        other => {
+    let name = name.trim_matches('\'');
+    let is = |level: &str| name.eq_ignore_ascii_case(level);
+    Ok(match () {
+        _ if is("read committed") || is("read uncommitted") => IsolationLevel::ReadCommitted,
+        _ if is("repeatable read") => IsolationLevel::Snapshot,
+        _ if is("serializable") => IsolationLevel::Serializable,
+        _ => {
+            let other = name.to_ascii_lowercase();
             return Err(SqlError::InvalidParameter(format!(
                 "invalid value for parameter \"default_transaction_isolation\": \"{other}\""
             )));
@@ -1567,4 +1595,17 @@ fn explain_options(analyze: bool, options: &[ast::UtilityOption]) -> Result<(boo
         }
     }
     Ok((analyze, shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted_tag;
+
+    #[test]
+    fn counted_tags_spell_the_count() {
+        assert_eq!(counted_tag("SELECT ", 0u64), "SELECT 0");
+        assert_eq!(counted_tag("INSERT 0 ", 1u64), "INSERT 0 1");
+        assert_eq!(counted_tag("DELETE ", 1234567u64), "DELETE 1234567");
+        assert_eq!(counted_tag("UPDATE ", u64::MAX), format!("UPDATE {}", u64::MAX));
+    }
 }
