@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod betweensyntax;
 mod bind;
 mod copy;
 mod depth;
@@ -97,6 +98,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let sql = maintenance::normalize(&sql);
     let sql = lockclause::rewrite(&sql);
     let sql = seqsyntax::rewrite(&sql);
+    let sql = betweensyntax::rewrite(&sql);
     let rewritten = rolesyntax::rewrite(&sql);
     let sql = rewritten.sql;
     // The parser recurses once or more per nesting level: give it a stack

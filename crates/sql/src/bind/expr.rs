@@ -201,15 +201,28 @@ impl Binder<'_> {
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
             E::Between { expr, negated, low, high } => {
+                let (low, symmetric) = match symmetric_low(low) {
+                    Some(inner) => (inner, true),
+                    None => (&**low, false),
+                };
                 let v = self.expr(expr)?;
                 let lo = self.expr(low)?;
                 let hi = self.expr(high)?;
                 let (v1, lo) = self.comparable(v.clone(), lo, "BETWEEN")?;
                 let (v2, hi) = self.comparable(v, hi, "BETWEEN")?;
-                let test = Expr::And(
-                    Box::new(strict_binary(BinOp::GtEq, v1.expr, lo.expr)),
-                    Box::new(strict_binary(BinOp::LtEq, v2.expr, hi.expr)),
-                );
+                let within = |v1: Expr, lo: Expr, v2: Expr, hi: Expr| {
+                    Expr::And(
+                        Box::new(strict_binary(BinOp::GtEq, v1, lo)),
+                        Box::new(strict_binary(BinOp::LtEq, v2, hi)),
+                    )
+                };
+                let test = if symmetric {
+                    // PostgreSQL's expansion: either order of the bounds.
+                    let swapped = within(v1.expr.clone(), hi.expr.clone(), v2.expr.clone(), lo.expr.clone());
+                    Expr::Or(Box::new(within(v1.expr, lo.expr, v2.expr, hi.expr)), Box::new(swapped))
+                } else {
+                    within(v1.expr, lo.expr, v2.expr, hi.expr)
+                };
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
             E::Like { negated, expr, pattern, escape_char, any }
@@ -1418,4 +1431,18 @@ fn unpadded(t: Typed) -> Result<Typed> {
 fn overflows_char(literal: &Typed, other: &DataType) -> bool {
     let (DataType::Char(n), Expr::Literal(Value::Text(s))) = (other, &literal.expr) else { return false };
     s.trim_end_matches(' ').chars().count() > usize::try_from(*n).unwrap_or(usize::MAX)
+}
+
+/// The lower bound of a `BETWEEN SYMMETRIC`, which the parse-time rewrite
+/// (`betweensyntax`) wraps in a marker call; `None` for plain `BETWEEN`.
+fn symmetric_low(low: &ast::Expr) -> Option<&ast::Expr> {
+    let ast::Expr::Function(f) = low else { return None };
+    if f.name.0.len() != 1 || !f.name.to_string().eq_ignore_ascii_case(crate::betweensyntax::SYMMETRIC_MARKER) {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &f.args else { return None };
+    match list.args.as_slice() {
+        [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] => Some(e),
+        _ => None,
+    }
 }
