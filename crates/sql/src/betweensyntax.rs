@@ -94,10 +94,7 @@ mod tests {
 
     #[test]
     fn symmetric_lower_bounds_are_marked() {
-        assert_eq!(
-            rewrite("SELECT 2 BETWEEN SYMMETRIC 3 AND 1"),
-            "SELECT 2 BETWEEN  memdb_between_symmetric(3) AND 1"
-        );
+        assert_eq!(rewrite("SELECT 2 BETWEEN SYMMETRIC 3 AND 1"), "SELECT 2 BETWEEN  memdb_between_symmetric(3) AND 1");
         assert_eq!(
             rewrite("SELECT x NOT between symmetric (a + 1) * 2 and b FROM t"),
             "SELECT x NOT between  memdb_between_symmetric((a + 1) * 2) and b FROM t"

@@ -173,12 +173,33 @@ impl Binder<'_> {
                     None => DataType::Text,
                 };
                 let probe = if probe.unknown { coerce(probe, &ty)? } else { probe };
-                let mut bound = Vec::with_capacity(items.len());
+                let mut checked = Vec::with_capacity(items.len());
                 for i in items {
                     let i = if i.unknown { coerce(i, &ty)? } else { i };
                     self.check_comparable(&probe, &i, "=")?;
-                    bound.push(i.expr);
+                    checked.push(i);
                 }
+                // Trailing spaces of `char(n)` against other string types,
+                // as PostgreSQL resolves IN: constant items take the probe's
+                // type (one array compared with `= ANY`), items that read
+                // columns are compared one by one.
+                let rules: Vec<(bool, bool)> = checked
+                    .iter()
+                    .map(|i| {
+                        if i.expr.is_constant() {
+                            in_list_padding(&probe.ty, &i.ty)
+                        } else {
+                            padding_rule(&probe.ty, &i.ty)
+                        }
+                    })
+                    .collect();
+                let trim_probe = rules.iter().any(|r| r.0);
+                let mut bound = Vec::with_capacity(checked.len());
+                for (i, (_, trim)) in checked.into_iter().zip(rules) {
+                    let trim = trim || (trim_probe && matches!(i.ty, DataType::Char(_)));
+                    bound.push(trimmed_if(i, trim)?.expr);
+                }
+                let probe = trimmed_if(probe, trim_probe)?;
                 let test = Expr::InList(Box::new(probe.expr), bound);
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
@@ -191,6 +212,7 @@ impl Binder<'_> {
                 let col = Typed::new(Expr::Column(0), columns[0].data_type.clone());
                 let probe = if probe.unknown { coerce(probe, &col.ty)? } else { probe };
                 self.check_comparable(&probe, &col, "=")?;
+                let (probe, plan) = trim_quantified(probe, &col.ty, plan)?;
                 let id = self.subquery_id();
                 let test = Expr::Subquery(Arc::new(Subquery {
                     id,
@@ -291,6 +313,7 @@ impl Binder<'_> {
                         let col = Typed::new(Expr::Column(0), columns[0].data_type.clone());
                         let probe = if probe.unknown { coerce(probe, &col.ty)? } else { probe };
                         self.check_comparable(&probe, &col, op.symbol())?;
+                        let (probe, plan) = trim_quantified(probe, &col.ty, plan)?;
                         let id = self.subquery_id();
                         Typed::new(
                             Expr::Subquery(Arc::new(Subquery {
@@ -317,6 +340,7 @@ impl Binder<'_> {
                             args: vec![lift_outer(arr.expr)],
                             ordinality: false,
                         };
+                        let (probe, plan) = trim_quantified(probe, &elem, plan)?;
                         Typed::new(
                             Expr::Subquery(Arc::new(Subquery {
                                 id,
@@ -571,13 +595,8 @@ impl Binder<'_> {
         // Trailing spaces do not count in `char(n)`: operands of one length
         // are padded alike and compare as they are (an index on the column
         // still serves); otherwise both compare without their padding.
-        match (&a.ty, &b.ty) {
-            (DataType::Char(n), DataType::Char(m)) if n == m => Ok((a, b)),
-            (DataType::Char(_), other) | (other, DataType::Char(_)) if category(other) == Category::String => {
-                Ok((unpadded(a)?, unpadded(b)?))
-            }
-            _ => Ok((a, b)),
-        }
+        let (trim_a, trim_b) = padding_rule(&a.ty, &b.ty);
+        Ok((trimmed_if(a, trim_a)?, trimmed_if(b, trim_b)?))
     }
 
     fn check_comparable(&self, a: &Typed, b: &Typed, op: &str) -> Result<()> {
@@ -1422,8 +1441,70 @@ fn strict_binary(op: BinOp, l: Expr, r: Expr) -> Expr {
 }
 
 /// A `char(n)` operand as text without its padding; others as they are.
+/// A `char(n)` operand as text, without its padding (`||` and the like).
 fn unpadded(t: Typed) -> Result<Typed> {
-    if matches!(t.ty, DataType::Char(_)) && !t.unknown { coerce(t, &DataType::Text) } else { Ok(t) }
+    let is_char = matches!(t.ty, DataType::Char(_));
+    trimmed_if(t, is_char)
+}
+
+/// Which operands of a string comparison drop their trailing spaces, as
+/// PostgreSQL resolves the operator: `char(n)` against `char(n)` compares
+/// the padded values as they are (an index on the column still serves);
+/// against another `char` length or a `varchar` both compare as `bpchar`
+/// (padding ignored on both sides); against `text` the `char` side is cast
+/// to text (losing its padding) and the text keeps its own spaces.
+fn padding_rule(a: &DataType, b: &DataType) -> (bool, bool) {
+    match (a, b) {
+        (DataType::Char(n), DataType::Char(m)) => (n != m, n != m),
+        (DataType::Char(_), DataType::Varchar(_)) | (DataType::Varchar(_), DataType::Char(_)) => (true, true),
+        (DataType::Char(_), DataType::Text) => (true, false),
+        (DataType::Text, DataType::Char(_)) => (false, true),
+        _ => (false, false),
+    }
+}
+
+/// [`padding_rule`] for a constant item of an IN list, which PostgreSQL
+/// casts to the probe's type: a `char(n)` probe compares as `bpchar`
+/// (padding ignored on both sides) unless the item is of its own type; a
+/// `varchar` or `text` probe meets `char` items cast to text.
+fn in_list_padding(probe: &DataType, item: &DataType) -> (bool, bool) {
+    match (probe, item) {
+        (DataType::Char(n), DataType::Char(m)) => (n != m, n != m),
+        (DataType::Char(_), other) if category(other) == Category::String => (true, true),
+        (DataType::Varchar(_) | DataType::Text, DataType::Char(_)) => (false, true),
+        _ => (false, false),
+    }
+}
+
+/// `t` without its trailing spaces when `trim` is set: a `char(n)` is cast
+/// to text (which drops its padding), anything else is `rtrim`med.
+fn trimmed_if(t: Typed, trim: bool) -> Result<Typed> {
+    if !trim || t.unknown {
+        return Ok(t);
+    }
+    if matches!(t.ty, DataType::Char(_)) {
+        return coerce(t, &DataType::Text);
+    }
+    let expr = match t.expr {
+        Expr::Literal(Value::Text(s)) => Expr::Literal(Value::Text(s.trim_end_matches(' ').to_owned())),
+        Expr::Literal(v) => Expr::Literal(v),
+        e => Expr::Call(Func::Rtrim, vec![e]),
+    };
+    Ok(Typed::new(expr, DataType::Text))
+}
+
+/// The probe of `x IN (subquery)` / `x op ANY (…)` and the plan of the
+/// values it meets, with trailing spaces dropped where [`padding_rule`]
+/// says (the plan's one column through a projection).
+fn trim_quantified(probe: Typed, column: &DataType, plan: crate::plan::Plan) -> Result<(Typed, crate::plan::Plan)> {
+    let (trim_probe, trim_column) = padding_rule(&probe.ty, column);
+    let plan = if trim_column {
+        let col = trimmed_if(Typed::new(Expr::Column(0), column.clone()), true)?;
+        crate::plan::Plan::Project { input: Box::new(plan), exprs: vec![col.expr] }
+    } else {
+        plan
+    };
+    Ok((trimmed_if(probe, trim_probe)?, plan))
 }
 
 /// Whether an untyped literal has more than n characters before its
