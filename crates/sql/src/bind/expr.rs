@@ -172,10 +172,16 @@ impl Binder<'_> {
                     Some(t) => t,
                     None => DataType::Text,
                 };
-                let probe = if probe.unknown { coerce(probe, &ty)? } else { probe };
+                // Numerics meeting floats compare as floats (the list's
+                // common type), as in PostgreSQL: `0.1::float8 IN (0.1)`.
+                let to_common = |t: &Typed| {
+                    t.unknown
+                        || (matches!(ty, DataType::Float4 | DataType::Float8) && matches!(t.ty, DataType::Numeric(_)))
+                };
+                let probe = if to_common(&probe) { coerce(probe, &ty)? } else { probe };
                 let mut checked = Vec::with_capacity(items.len());
                 for i in items {
-                    let i = if i.unknown { coerce(i, &ty)? } else { i };
+                    let i = if to_common(&i) { coerce(i, &ty)? } else { i };
                     self.check_comparable(&probe, &i, "=")?;
                     checked.push(i);
                 }
@@ -1494,17 +1500,24 @@ fn trimmed_if(t: Typed, trim: bool) -> Result<Typed> {
 }
 
 /// The probe of `x IN (subquery)` / `x op ANY (…)` and the plan of the
-/// values it meets, with trailing spaces dropped where [`padding_rule`]
-/// says (the plan's one column through a projection).
+/// values it meets, adjusted as a plain comparison of the two would be
+/// (the plan's one column through a projection): trailing spaces dropped
+/// where [`padding_rule`] says, and a float meeting a numeric compared as
+/// double precision.
 fn trim_quantified(probe: Typed, column: &DataType, plan: crate::plan::Plan) -> Result<(Typed, crate::plan::Plan)> {
+    let float = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
+    let numeric = |t: &DataType| matches!(t, DataType::Numeric(_));
+    let as_double = (float(&probe.ty) && numeric(column)) || (numeric(&probe.ty) && float(column));
     let (trim_probe, trim_column) = padding_rule(&probe.ty, column);
-    let plan = if trim_column {
-        let col = trimmed_if(Typed::new(Expr::Column(0), column.clone()), true)?;
+    let col = Typed::new(Expr::Column(0), column.clone());
+    let plan = if trim_column || as_double {
+        let col = if as_double { coerce(col, &DataType::Float8)? } else { trimmed_if(col, true)? };
         crate::plan::Plan::Project { input: Box::new(plan), exprs: vec![col.expr] }
     } else {
         plan
     };
-    Ok((trimmed_if(probe, trim_probe)?, plan))
+    let probe = if as_double { coerce(probe, &DataType::Float8)? } else { trimmed_if(probe, trim_probe)? };
+    Ok((probe, plan))
 }
 
 /// Whether an untyped literal has more than n characters before its
