@@ -75,3 +75,18 @@ fn bigint_parameters_key_integer_columns_beyond_their_range() {
         assert_eq!(rows, vec![vec![Value::Int8(n)]], "BETWEEN {lo} AND {hi}");
     }
 }
+
+/// RETURNING items are named as PostgreSQL names select items
+/// (`upper(k)` is `upper`, `v::text` is `v`), and `t.*` expands.
+#[test]
+fn returning_columns_are_named_as_select_items() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE rk (k text PRIMARY KEY, v int)").unwrap();
+    let names = |r: memdb_sql::QueryResult| r.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    let r = s.execute("INSERT INTO rk VALUES ('a', 1) RETURNING upper(k), v::text, v + 1, rk.*").unwrap();
+    assert_eq!(names(r), ["upper", "v", "?column?", "k", "v"]);
+    let r = s.execute("UPDATE rk AS r SET k = 'b' RETURNING r.*").unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Text("b".into()), Value::Int4(1)]]);
+    assert!(s.execute("DELETE FROM rk RETURNING nope.*").is_err());
+}

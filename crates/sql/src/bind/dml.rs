@@ -112,6 +112,23 @@ impl Binder<'_> {
         let result: Result<()> = (|| {
             for item in items {
                 match item {
+                    ast::SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(name), _)
+                        if name.0.last().and_then(|p| p.as_ident()).is_some_and(|id| {
+                            let qualifier = ident(id);
+                            scope
+                                .first()
+                                .and_then(|c| c.table.as_deref())
+                                .is_some_and(|t| t == qualifier || t.rsplit('.').next() == Some(qualifier.as_str()))
+                        }) =>
+                    {
+                        for (i, c) in scope.iter().enumerate() {
+                            exprs.push(Expr::Column(i));
+                            columns.push(OutputColumn { name: c.name.clone(), data_type: c.ty.clone() });
+                        }
+                    }
+                    ast::SelectItem::QualifiedWildcard(kind, _) => {
+                        return Err(SqlError::MissingFromEntry(kind.to_string()));
+                    }
                     ast::SelectItem::Wildcard(_) => {
                         for (i, c) in scope.iter().enumerate() {
                             exprs.push(Expr::Column(i));
@@ -120,11 +137,7 @@ impl Binder<'_> {
                     }
                     ast::SelectItem::UnnamedExpr(e) => {
                         let t = resolve_unknown(self.expr(e)?)?;
-                        let name = match e {
-                            ast::Expr::Identifier(id) => ident(id),
-                            ast::Expr::CompoundIdentifier(p) => p.last().map(ident).unwrap_or_default(),
-                            _ => "?column?".into(),
-                        };
+                        let name = super::select::column_name(e);
                         exprs.push(t.expr);
                         columns.push(OutputColumn { name, data_type: t.ty });
                     }

@@ -190,7 +190,7 @@ impl Binder<'_> {
         match body {
             ast::SetExpr::Select(s) => self.select(s, &[], None),
             ast::SetExpr::Query(q) => self.query_correlated(q),
-            ast::SetExpr::Values(v) => Ok((self.values(v, None)?, false)),
+            ast::SetExpr::Values(v) => self.values_correlated(v, None),
             ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
                 let (l, lc) = self.set_expr(left)?;
                 let (r, rc) = self.set_expr(right)?;
@@ -250,6 +250,12 @@ impl Binder<'_> {
 
     /// `VALUES (…), (…)`; `targets` gives column types to coerce to (INSERT).
     pub(crate) fn values(&mut self, v: &ast::Values, targets: Option<&[DataType]>) -> Result<BoundQuery> {
+        self.values_correlated(v, targets).map(|(q, _)| q)
+    }
+
+    /// [`Binder::values`], and whether the list reads enclosing levels.
+    fn values_correlated(&mut self, v: &ast::Values, targets: Option<&[DataType]>) -> Result<(BoundQuery, bool)> {
+        let mut correlated = false;
         let width = v.rows.first().map_or(0, |r| r.len());
         let mut rows: Vec<Vec<Typed>> = Vec::with_capacity(v.rows.len());
         for row in &v.rows {
@@ -268,7 +274,9 @@ impl Binder<'_> {
                     });
                     continue;
                 }
-                bound.push(self.constant_or_outer(e)?);
+                let (item, reads_outer) = self.values_item(e)?;
+                correlated |= reads_outer;
+                bound.push(item);
             }
             rows.push(bound);
         }
@@ -305,10 +313,27 @@ impl Binder<'_> {
             .enumerate()
             .map(|(i, t)| OutputColumn { name: format!("column{}", i + 1), data_type: t })
             .collect();
-        Ok(BoundQuery { plan: Plan::Values { rows: exprs, width }, columns })
+        Ok((BoundQuery { plan: Plan::Values { rows: exprs, width }, columns }, correlated))
     }
 
-    /// An expression in VALUES: no FROM columns, but outer levels are visible.
+    /// An expression in VALUES. The list is a query level of its own (a
+    /// derived table's or a subquery's: its scope stands for that level),
+    /// so its references to enclosing levels keep their depth.
+    fn values_item(&mut self, e: &ast::Expr) -> Result<(Typed, bool)> {
+        let lateral = std::mem::take(&mut self.lateral_args);
+        self.scopes.push(Scope::default());
+        self.correlated.push(false);
+        self.collected.push(Collected { clause: "VALUES", ..Default::default() });
+        let r = self.expr(e);
+        self.collected.pop();
+        let correlated = self.correlated.pop().unwrap_or(false);
+        self.scopes.pop();
+        self.lateral_args = lateral;
+        r.map(|t| (t, correlated))
+    }
+
+    /// An argument of a function in FROM: no FROM columns, but outer levels
+    /// are visible.
     fn constant_or_outer(&mut self, e: &ast::Expr) -> Result<Typed> {
         // Subqueries in the arguments bind their own FROM items as usual.
         let lateral = std::mem::take(&mut self.lateral_args);
@@ -529,10 +554,19 @@ impl Binder<'_> {
                     .map(|(n, t)| OutputColumn { name: n.clone(), data_type: t.ty.clone() })
                     .collect::<Vec<_>>(),
             ) {
-                Ok(Some(i))
-                    if !matches!(&k.expr, ast::Expr::Identifier(id) if self.resolve_quiet(&ident(id)))
-                        || is_ordinal(&k.expr) =>
-                {
+                // A bare name means an output column before an input one,
+                // as in PostgreSQL (`SELECT lower(g) AS g … ORDER BY g`
+                // sorts by the lowered value); two different output
+                // columns of that name make it ambiguous.
+                Ok(Some(i)) => {
+                    if let ast::Expr::Identifier(id) = &k.expr {
+                        let name = ident(id);
+                        let ambiguous =
+                            items.iter().filter(|(n, _)| *n == name).any(|(_, t)| t.expr != items[i].1.expr);
+                        if ambiguous {
+                            return Err(SqlError::AmbiguousColumn(name));
+                        }
+                    }
                     sort.push((SortKeyRef::Output(i), &k.options));
                 }
                 Err(e) => return Err(e),
@@ -1213,10 +1247,6 @@ enum SortKeyRef {
     Expr(Expr),
 }
 
-fn is_ordinal(e: &ast::Expr) -> bool {
-    matches!(e, ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)))
-}
-
 /// An ORDER BY item that names an output column: an ordinal or an output name.
 fn output_position(e: &ast::Expr, columns: &[OutputColumn]) -> Result<Option<usize>> {
     match e {
@@ -1259,7 +1289,7 @@ fn order_by_exprs(q: &ast::Query) -> Result<Vec<ast::OrderByExpr>> {
 }
 
 /// The name PostgreSQL gives an unaliased select item.
-fn column_name(e: &ast::Expr) -> String {
+pub(super) fn column_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(id) => ident(id),
         ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_else(|| "?column?".into()),

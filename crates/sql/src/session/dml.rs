@@ -135,9 +135,13 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
                 for (pos, e) in assignments {
                     new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
                 }
-                if cx.txn_mut()?.update(table, id, new)? {
+                // The row as stored: a changed primary key moves it to a
+                // new row id, so it is not read back by the old one.
+                if let Some(stored) = cx.txn_mut()?.update_with(table, id, |_| Ok(Some(new)))? {
                     count += 1;
-                    return_stored(plan, cx, id, &mut returned)?;
+                    if let Some(r) = &plan.returning {
+                        returned.push(project(r, &stored.values, cx)?);
+                    }
                 }
             }
             let tag = super::counted_tag("UPDATE ", count);
@@ -324,9 +328,11 @@ fn conflict(
                 for (pos, e) in assignments {
                     new[*pos] = if is_default_marker(e) { default_value(cx, table, *pos)? } else { e.eval(&row, cx)? };
                 }
-                cx.txn_mut()?.update(table, existing.id, new)?;
-                let stored = stored_row(cx, table, existing.id)?;
-                Ok(Conflict::Updated(existing.id, stored))
+                match cx.txn_mut()?.update_with(table, existing.id, |_| Ok(Some(new)))? {
+                    Some(stored) => Ok(Conflict::Updated(stored.id, stored.values)),
+                    // Gone meanwhile (a concurrent delete): nothing updated.
+                    None => Ok(Conflict::Skip),
+                }
             }
         };
     }
