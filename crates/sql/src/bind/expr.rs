@@ -341,21 +341,38 @@ impl Binder<'_> {
                         };
                         let probe = if probe.unknown { coerce(probe, &elem)? } else { probe };
                         let id = self.subquery_id();
+                        let null_array = Expr::IsNull(Box::new(arr.expr.clone()));
                         let plan = crate::plan::Plan::Function {
                             function: crate::plan::TableFunction::Unnest,
                             args: vec![lift_outer(arr.expr)],
                             ordinality: false,
                         };
                         let (probe, plan) = trim_quantified(probe, &elem, plan)?;
-                        Typed::new(
-                            Expr::Subquery(Arc::new(Subquery {
-                                id,
-                                plan,
-                                kind: SubqueryKind::Quantified { expr: Box::new(probe.expr), op, all },
-                                correlated: true,
-                            })),
-                            DataType::Bool,
-                        )
+                        let test = Expr::Subquery(Arc::new(Subquery {
+                            id,
+                            plan,
+                            kind: SubqueryKind::Quantified { expr: Box::new(probe.expr), op, all },
+                            correlated: true,
+                        }));
+                        // A NULL array (unlike an empty one) makes the
+                        // answer unknown, as in PostgreSQL; `ARRAY[…]` and
+                        // array literals are never NULL.
+                        let never_null = match &null_array {
+                            Expr::IsNull(a) => {
+                                matches!(**a, Expr::Array(..)) || matches!(&**a, Expr::Literal(v) if !v.is_null())
+                            }
+                            _ => false,
+                        };
+                        let test = if never_null {
+                            test
+                        } else {
+                            Expr::Case {
+                                operand: None,
+                                whens: vec![(null_array, Expr::Literal(Value::Null))],
+                                otherwise: Some(Box::new(test)),
+                            }
+                        };
+                        Typed::new(test, DataType::Bool)
                     }
                 }
             }
@@ -749,6 +766,24 @@ impl Binder<'_> {
         };
         let (l, r) = if bop == BinOp::Concat { (unpadded(l)?, unpadded(r)?) } else { (l, r) };
         let ty = arith::result_type(bop, &l.ty, &r.ty).ok_or_else(|| no_operator(bop.symbol(), &l, &r))?;
+        if bop == BinOp::Concat {
+            // Arrays: `||` is array_cat / array_append / array_prepend,
+            // which keep the other side when one is NULL.
+            let array = |t: &Typed| matches!(t.ty, DataType::Array(_));
+            let func = match (array(&l), array(&r)) {
+                (true, true) => Some(Func::ArrayCat),
+                (true, false) => Some(Func::ArrayAppend),
+                (false, true) => Some(Func::ArrayPrepend),
+                (false, false) => None,
+            };
+            if let Some(f) = func {
+                return Ok(Typed::new(Expr::Call(f, vec![l.expr, r.expr]), ty));
+            }
+            // A boolean meets text as its cast to text (`true`, not `t`).
+            let as_text = |t: Typed| if t.ty == DataType::Bool { coerce(t, &DataType::Text) } else { Ok(t) };
+            let (l, r) = (as_text(l)?, as_text(r)?);
+            return Ok(Typed::new(strict_binary(bop, l.expr, r.expr), ty));
+        }
         Ok(Typed::new(strict_binary(bop, l.expr, r.expr), ty))
     }
 
