@@ -91,6 +91,8 @@ pub enum Error {
     /// A duplicate key in a unique index or primary key (23505).
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation {
+        /// The table.
+        table: String,
         /// The constraint or index name.
         constraint: String,
         /// `Key (col)=(value) already exists.` in PostgreSQL's words.
@@ -105,8 +107,17 @@ pub enum Error {
         constraint: String,
     },
     /// A FOREIGN KEY constraint is violated (23503).
-    #[error("{0}")]
-    ForeignKeyViolation(String),
+    #[error("{message}")]
+    ForeignKeyViolation {
+        /// PostgreSQL's message.
+        message: String,
+        /// `Key (col)=(value) is not present in table "t".` and the like.
+        detail: String,
+        /// The referencing (child) table, as PostgreSQL reports it.
+        table: String,
+        /// The constraint name.
+        constraint: String,
+    },
     /// An object cannot be dropped because others depend on it (2BP01).
     #[error("{0}")]
     DependentObjects(String),
@@ -183,6 +194,46 @@ pub enum Error {
 }
 
 impl Error {
+    /// The fields PostgreSQL sends with a constraint error besides its
+    /// message (DETAIL, and the table, column and constraint it concerns),
+    /// which drivers and ORMs read to tell which constraint failed.
+    pub fn fields(&self) -> ErrorFields {
+        match self {
+            Error::UniqueViolation { table, constraint, detail } => ErrorFields {
+                detail: Some(detail.clone()),
+                table: Some(table.clone()).filter(|t| !t.is_empty()),
+                constraint: Some(constraint.clone()),
+                ..ErrorFields::default()
+            },
+            Error::ForeignKeyViolation { detail, table, constraint, .. } => ErrorFields {
+                detail: Some(detail.clone()),
+                table: Some(table.clone()),
+                constraint: Some(constraint.clone()),
+                ..ErrorFields::default()
+            },
+            Error::NotNullViolation { table, column } => {
+                ErrorFields { table: Some(table.clone()), column: Some(column.clone()), ..ErrorFields::default() }
+            }
+            Error::CheckViolation { table, constraint } => ErrorFields {
+                table: Some(table.clone()),
+                constraint: Some(constraint.clone()),
+                ..ErrorFields::default()
+            },
+            _ => ErrorFields::default(),
+        }
+    }
+
+    /// Names the table of a unique violation found where the table's name
+    /// was not at hand (building an index over existing rows).
+    pub(crate) fn on_table(self, name: &str) -> Error {
+        match self {
+            Error::UniqueViolation { table, constraint, detail } if table.is_empty() => {
+                Error::UniqueViolation { table: name.to_owned(), constraint, detail }
+            }
+            other => other,
+        }
+    }
+
     /// The PostgreSQL SQLSTATE code of this error kind.
     pub fn sqlstate(&self) -> &'static str {
         match self {
@@ -204,7 +255,7 @@ impl Error {
             Error::NotNullViolation { .. } => "23502",
             Error::UniqueViolation { .. } => "23505",
             Error::CheckViolation { .. } => "23514",
-            Error::ForeignKeyViolation(_) => "23503",
+            Error::ForeignKeyViolation { .. } => "23503",
             Error::DependentObjects(_) => "2BP01",
             Error::DatatypeMismatch(_) => "42804",
             Error::InvalidTextRepresentation { .. } => "22P02",
@@ -254,4 +305,19 @@ impl Error {
 /// Builds an [`Error::Internal`] from anything printable.
 pub(crate) fn internal(what: impl fmt::Display) -> Error {
     Error::Internal(what.to_string())
+}
+
+/// What [`Error::fields`] returns: the optional fields of PostgreSQL's
+/// ErrorResponse that a constraint error fills. Table names are the
+/// catalog's (`schema.table`, or just `table` in `public`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ErrorFields {
+    /// DETAIL: `Key (id)=(1) already exists.`
+    pub detail: Option<String>,
+    /// The table the error concerns.
+    pub table: Option<String>,
+    /// The column the error concerns (NOT NULL).
+    pub column: Option<String>,
+    /// The constraint that failed.
+    pub constraint: Option<String>,
 }

@@ -84,7 +84,7 @@ pub use database::{
 pub use durable::{
     BackupInfo, Durability, RecoveryReport, RestoreReport, RestoreTarget, restore, restore_with_progress,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorFields, Result};
 pub use expr::Expr;
 pub use gc::GcStats;
 pub use keyspace::command::{ExpireCondition, KvValue};

@@ -190,7 +190,7 @@ fn unique_and_primary_key_violations() {
     let mut txn = db.begin().unwrap();
     let t = txn.table("users").unwrap();
     let err = expect_sqlstate(txn.insert(&t, vec![i8v(1), text("new@x"), Value::Null]), "23505");
-    let Error::UniqueViolation { constraint, detail } = &err else { panic!("{err:?}") };
+    let Error::UniqueViolation { constraint, detail, .. } = &err else { panic!("{err:?}") };
     assert_eq!(constraint, "users_pkey");
     assert_eq!(detail, "Key (id)=(1) already exists.");
     assert_eq!(err.to_string(), "duplicate key value violates unique constraint \"users_pkey\"");

@@ -29,9 +29,12 @@ fn foreign_key_child_side() {
     let c = txn.table("child").unwrap();
     assert_eq!(c.schema().foreign_keys[0].name, "child_parent_id_fkey");
     let err = expect_sqlstate(txn.insert(&c, vec![i8v(20), i8v(3)]), "23503");
-    assert!(matches!(err, Error::ForeignKeyViolation(_)));
+    assert!(matches!(err, Error::ForeignKeyViolation { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("\"child_parent_id_fkey\"") && msg.contains("\"parent\"") && msg.contains("(3)"), "{msg}");
+    assert!(msg.contains("\"child_parent_id_fkey\"") && msg.contains("\"child\""), "{msg}");
+    let fields = err.fields();
+    assert_eq!(fields.detail.as_deref(), Some("Key (parent_id)=(3) is not present in table \"parent\"."));
+    assert_eq!((fields.table.as_deref(), fields.constraint.as_deref()), (Some("child"), Some("child_parent_id_fkey")));
     txn.rollback().unwrap();
     // NULL references nothing and is allowed; a parent inserted in the same
     // transaction counts.

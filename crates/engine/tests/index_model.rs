@@ -437,7 +437,7 @@ impl Harness {
                 txn.release_savepoint("stmt").unwrap();
                 Some(v)
             }
-            Err(Error::UniqueViolation { constraint, detail }) => {
+            Err(Error::UniqueViolation { constraint, detail, .. }) => {
                 assert!(
                     expected.contains(&constraint.as_str()),
                     "unexpected unique violation of {constraint} ({detail}); model expected {expected:?}"

@@ -142,6 +142,10 @@ async fn transaction_blocks_and_failed_state() {
     client.batch_execute("BEGIN; INSERT INTO k VALUES (1)").await.unwrap();
     let err = client.batch_execute("INSERT INTO k VALUES (1)").await.unwrap_err();
     assert_eq!(sqlstate(&err), "23505");
+    // The fields drivers read to tell which constraint failed.
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.detail(), Some("Key (id)=(1) already exists."));
+    assert_eq!((db.schema(), db.table(), db.constraint()), (Some("public"), Some("k"), Some("k_pkey")));
     let err = client.batch_execute("SELECT 1").await.unwrap_err();
     assert_eq!(sqlstate(&err), "25P02");
     client.batch_execute("ROLLBACK").await.unwrap();

@@ -574,7 +574,7 @@ impl Transaction {
         }
         self.ddl_state()?.undo.push(DdlUndo::DetachIndex { storage: storage.clone(), index: index.id });
         let at = self.shared.newest.load(Ordering::Acquire);
-        let filled = fill_index(storage, &built, self.snapshot.own)?;
+        let filled = fill_index(storage, &built, self.snapshot.own).map_err(|e| e.on_table(&schema.name))?;
         if !index.unique {
             return Ok(());
         }
@@ -667,6 +667,7 @@ fn check_rows(txn: &mut Transaction, storage: &Arc<TableStorage>, schema: &Table
             if !seen.insert(Key::encode(&key)) {
                 let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
                 return Err(Error::UniqueViolation {
+                    table: schema.name.clone(),
                     constraint: index.constraint.clone().unwrap_or_else(|| index.name.clone()),
                     detail: format!("Key ({})=({shown}) is duplicated.", schema.column_names(&index.columns)),
                 });
@@ -820,6 +821,7 @@ fn head_key_entry(index: &IndexStorage, key: Vec<Value>, row_id: u64) -> Result<
     if index.insert(&key, row_id).is_err() {
         let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         return Err(Error::UniqueViolation {
+            table: String::new(),
             constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
             detail: format!("Key ({shown}) is duplicated."),
         });

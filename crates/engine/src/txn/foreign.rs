@@ -95,12 +95,16 @@ impl Transaction {
             if !found {
                 let names = table.schema().column_names(&fk.columns);
                 let shown = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                return Err(Error::ForeignKeyViolation(format!(
-                    "insert or update on table \"{}\" violates foreign key constraint \"{}\": Key ({names})=({shown}) is not present in table \"{}\".",
-                    table.name(),
-                    fk.name,
-                    parent.name()
-                )));
+                return Err(Error::ForeignKeyViolation {
+                    message: format!(
+                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                        table.name(),
+                        fk.name
+                    ),
+                    detail: format!("Key ({names})=({shown}) is not present in table \"{}\".", parent.name()),
+                    table: table.name().to_owned(),
+                    constraint: fk.name.clone(),
+                });
             }
         }
         Ok(())
@@ -223,13 +227,17 @@ impl Transaction {
             FkAction::NoAction | FkAction::Restrict => {
                 let names = parent.schema().column_names(&fk.ref_columns);
                 let shown = old_key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                Err(Error::ForeignKeyViolation(format!(
-                    "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\": Key ({names})=({shown}) is still referenced from table \"{}\".",
-                    parent.name(),
-                    fk.name,
-                    child.name(),
-                    child.name()
-                )))
+                Err(Error::ForeignKeyViolation {
+                    message: format!(
+                        "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                        parent.name(),
+                        fk.name,
+                        child.name()
+                    ),
+                    detail: format!("Key ({names})=({shown}) is still referenced from table \"{}\".", child.name()),
+                    table: child.name().to_owned(),
+                    constraint: fk.name.clone(),
+                })
             }
             FkAction::Cascade if new_key.is_none() => {
                 if let Claim::Locked(head) = self.claim(child, row_id)? {

@@ -593,6 +593,7 @@ fn table_full(table: &Table) -> Error {
 pub(crate) fn unique_violation(table: &Table, index: &IndexStorage, key: &[Value]) -> Error {
     let values = key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     Error::UniqueViolation {
+        table: table.name().to_owned(),
         constraint: index.schema.constraint.clone().unwrap_or_else(|| index.schema.name.clone()),
         detail: format!("Key ({})=({values}) already exists.", table.schema().column_names(&index.schema.columns)),
     }

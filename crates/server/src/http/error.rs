@@ -128,7 +128,7 @@ fn engine_kind(e: &EngineError) -> (StatusCode, &'static str) {
         EngineError::NotNullViolation { .. } => (S::UNPROCESSABLE_ENTITY, "not_null_violation"),
         EngineError::UniqueViolation { .. } => (S::CONFLICT, "unique_violation"),
         EngineError::CheckViolation { .. } => (S::UNPROCESSABLE_ENTITY, "check_violation"),
-        EngineError::ForeignKeyViolation(_) => (S::CONFLICT, "foreign_key_violation"),
+        EngineError::ForeignKeyViolation { .. } => (S::CONFLICT, "foreign_key_violation"),
         EngineError::DependentObjects(_) => (S::CONFLICT, "dependent_objects_still_exist"),
         EngineError::DatatypeMismatch(_) => (S::BAD_REQUEST, "datatype_mismatch"),
         EngineError::InvalidTextRepresentation { .. } => (S::BAD_REQUEST, "invalid_text_representation"),
@@ -158,7 +158,9 @@ fn engine_details(e: &EngineError) -> Option<(&'static str, String)> {
         EngineError::NotNullViolation { column, .. } | EngineError::UndefinedColumn { column, .. } => {
             Some(("field", column.clone()))
         }
-        EngineError::UniqueViolation { detail, .. } => Some(("detail", detail.clone())),
+        EngineError::UniqueViolation { detail, .. } | EngineError::ForeignKeyViolation { detail, .. } => {
+            Some(("detail", detail.clone()))
+        }
         EngineError::CheckViolation { constraint, .. } => Some(("constraint", constraint.clone())),
         _ => None,
     }
@@ -254,8 +256,11 @@ mod tests {
 
     #[test]
     fn unique_violations_are_conflicts_with_the_sqlstate() {
-        let e =
-            ApiError::from(EngineError::UniqueViolation { constraint: "t_pkey".into(), detail: "Key (id)=(1)".into() });
+        let e = ApiError::from(EngineError::UniqueViolation {
+            table: "t".into(),
+            constraint: "t_pkey".into(),
+            detail: "Key (id)=(1)".into(),
+        });
         assert_eq!(e.status, StatusCode::CONFLICT);
         assert_eq!(e.code, "unique_violation");
         assert_eq!(e.details["sqlstate"], "23505");

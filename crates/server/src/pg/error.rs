@@ -20,6 +20,22 @@ pub fn error_info(e: &SqlError, query: Option<&str>) -> ErrorInfo {
     {
         info.position = char_position(q, *line, *column).map(|p| p.to_string());
     }
+    // A constraint error's DETAIL and the objects it concerns, which
+    // drivers and ORMs read to tell which constraint failed.
+    if let SqlError::Engine(engine) = e {
+        let fields = engine.fields();
+        info.detail = fields.detail;
+        if let Some(table) = fields.table {
+            let (schema, name) = match table.split_once('.') {
+                Some((schema, name)) => (schema.to_owned(), name.to_owned()),
+                None => ("public".to_owned(), table),
+            };
+            info.schema = Some(schema);
+            info.table = Some(name);
+        }
+        info.column = fields.column;
+        info.constraint = fields.constraint;
+    }
     info
 }
 
@@ -56,5 +72,23 @@ mod tests {
         let info = error_info(&e, Some("SELECT FRM"));
         assert_eq!(info.code, "42601");
         assert_eq!(info.position.as_deref(), Some("8"));
+    }
+
+    #[test]
+    fn constraint_errors_name_their_table_and_constraint() {
+        let e = SqlError::Engine(memdb_engine::Error::UniqueViolation {
+            table: "app.users".into(),
+            constraint: "users_email_key".into(),
+            detail: "Key (email)=(a) already exists.".into(),
+        });
+        let info = error_info(&e, None);
+        assert_eq!(info.code, "23505");
+        assert_eq!(info.detail.as_deref(), Some("Key (email)=(a) already exists."));
+        assert_eq!((info.schema.as_deref(), info.table.as_deref()), (Some("app"), Some("users")));
+        assert_eq!(info.constraint.as_deref(), Some("users_email_key"));
+        let e = SqlError::Engine(memdb_engine::Error::NotNullViolation { table: "t".into(), column: "c".into() });
+        let info = error_info(&e, None);
+        assert_eq!((info.schema.as_deref(), info.table.as_deref()), (Some("public"), Some("t")));
+        assert_eq!(info.column.as_deref(), Some("c"));
     }
 }
