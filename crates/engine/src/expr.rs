@@ -46,6 +46,11 @@ pub enum Expr {
     /// A built-in function: `lower`, `upper`, `length`, `abs`, `coalesce`,
     /// `now` (the statement's timestamp).
     Function(String, Vec<Expr>),
+    /// A column default the engine cannot evaluate (`gen_random_uuid()`,
+    /// `now() + interval '1 day'`), kept as the SQL text the layer above
+    /// stored and evaluates when it inserts. Written without a row, so it
+    /// reads no columns; the engine refuses to fill it in by itself.
+    Sql(String),
 }
 
 /// Comparison operators.
@@ -147,6 +152,11 @@ impl Expr {
             }
             Expr::Cast(e, ty) => e.eval(row, ctx)?.cast(ty)?,
             Expr::Function(name, args) => function(name, args, row, ctx)?,
+            Expr::Sql(text) => {
+                return Err(Error::FeatureNotSupported(format!(
+                    "the expression {text} is evaluated by SQL statements only; give the column a value"
+                )));
+            }
         })
     }
 
@@ -158,7 +168,7 @@ impl Expr {
     /// Whether the expression mentions physical column `column`.
     pub fn references(&self, column: usize) -> bool {
         match self {
-            Expr::Literal(_) => false,
+            Expr::Literal(_) | Expr::Sql(_) => false,
             Expr::Column(i) => *i == column,
             Expr::Not(e) | Expr::IsNull(e) | Expr::Negate(e) | Expr::Cast(e, _) => e.references(column),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(_, a, b) | Expr::Arithmetic(_, a, b) => {
@@ -405,6 +415,7 @@ impl<'a> fmt::Display for ExprSql<'a> {
                 }
                 f.write_str(")")
             }
+            Expr::Sql(text) => f.write_str(text),
         }
     }
 }

@@ -126,6 +126,24 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     depth::check(statements, &sql)
 }
 
+/// Parses one SQL expression (a stored default's text).
+pub(crate) fn parse_expression(text: &str) -> Result<sqlparser::ast::Expr> {
+    let sql = betweensyntax::rewrite(text);
+    stacker::maybe_grow(PARSE_STACK, PARSE_STACK, || {
+        Parser::new(&PostgreSqlDialect {})
+            .with_recursion_limit(PARSE_RECURSION_LIMIT)
+            .try_with_sql(&sql)
+            .and_then(|mut parser| parser.parse_expr())
+    })
+    .map_err(|e| match e {
+        ParserError::RecursionLimitExceeded => SqlError::TooComplex("nesting too deep".into()),
+        ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
+            let (line, column) = position(&message);
+            SqlError::Syntax { message, line, column }
+        }
+    })
+}
+
 /// Extracts "Line: N, Column: M" from a sqlparser message.
 fn position(message: &str) -> (u64, u64) {
     let number_after = |label: &str| -> u64 {

@@ -135,3 +135,18 @@ fn unindexed_tables_load_from_text_with_the_usual_rules() {
     let found = s.execute("SELECT a FROM u WHERE b = 7").unwrap().rows;
     assert_eq!(found, vec![vec![Value::Int4(3)]]);
 }
+
+/// Columns left out of the load take their defaults, also those only SQL
+/// computes (a random uuid per record, date arithmetic).
+#[test]
+fn defaults_the_engine_cannot_compute_are_filled_per_record() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut s = Session::new(db, "t");
+    s.execute("CREATE TABLE d (n int, id uuid DEFAULT gen_random_uuid(), due date DEFAULT CURRENT_DATE + 7)").unwrap();
+    let outcomes = s.run_outcomes("COPY d (n) FROM STDIN");
+    assert!(outcomes.into_iter().all(|o| o.is_ok()));
+    s.copy_data(b"1\n2\n3\n").unwrap();
+    assert_eq!(s.copy_done().unwrap().tag, "COPY 3");
+    let r = s.execute("SELECT count(DISTINCT id), min(due - CURRENT_DATE), max(due - CURRENT_DATE) FROM d").unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Int8(3), Value::Int4(7), Value::Int4(7)]]);
+}

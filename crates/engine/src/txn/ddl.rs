@@ -403,6 +403,16 @@ impl Transaction {
                         return Err(Error::DuplicateColumn { table: schema.name.clone(), column: column.name });
                     }
                     let missing = match &column.default {
+                        // A default only SQL evaluates: fine while no row
+                        // needs a value for the new column.
+                        Some(crate::expr::Expr::Sql(text)) => {
+                            if has_rows(txn, &storage) {
+                                return Err(Error::FeatureNotSupported(format!(
+                                    "adding a column whose default {text} needs computing for each existing row"
+                                )));
+                            }
+                            Value::Null
+                        }
                         Some(expr) => expr.eval(&[], &EvalContext { now: txn.now })?.coerce_to(&column.data_type)?,
                         None => Value::Null,
                     };

@@ -10,7 +10,7 @@ use memdb_engine::{
 };
 use sqlparser::ast;
 
-use super::types::{data_type, serial_type};
+use super::types::{Category, category, data_type, serial_type};
 use super::{Binder, Scope, ScopeColumn, ident, object_name};
 use crate::error::{Result, SqlError, unsupported};
 use crate::expr::{BinOp, Expr, Func};
@@ -175,6 +175,53 @@ fn check_expr(txn: &mut Transaction, e: &ast::Expr, columns: &[Column], table: &
 
 /// Binds an expression over a table's columns (none for a DEFAULT) and
 /// lowers it to the engine's stored expression language.
+/// A column default as the engine stores it: in the engine's expression
+/// language when the engine can evaluate it (literals, `now()`,
+/// `nextval(…)`, simple arithmetic), else as SQL text
+/// ([`memdb_engine::Expr::Sql`]) that INSERT and UPDATE … DEFAULT evaluate
+/// (`gen_random_uuid()`, `now() + interval '1 day'`, `current_user`).
+/// Either way it must bind, without columns, to the column's type.
+fn stored_default(txn: &mut Transaction, e: &ast::Expr, table: &str, ty: &DataType) -> Result<memdb_engine::Expr> {
+    let text = e.to_string();
+    // Binds the text as it will be bound at each INSERT: errors now.
+    sql_default(txn, &text, ty)?;
+    let lowered = stored_expr(txn, e, &[], table, "DEFAULT expressions").and_then(|d| default_with_type(d, ty));
+    let names_sequence =
+        |d: &memdb_engine::Expr| matches!(d, memdb_engine::Expr::Function(name, _) if name == "nextval");
+    match lowered {
+        // A default the engine computes must compute: `CURRENT_DATE + 7`
+        // lowers to arithmetic the engine's numbers-only operators refuse.
+        Ok(d) if names_sequence(&d) || d.eval(&[], &memdb_engine::expr::EvalContext { now: txn.now() }).is_ok() => {
+            Ok(d)
+        }
+        _ => Ok(memdb_engine::Expr::Sql(text)),
+    }
+}
+
+/// Binds a column default kept as SQL text ([`memdb_engine::Expr::Sql`]) to
+/// an expression of the column's type, for the statement that fills it in.
+pub(crate) fn sql_default(txn: &mut Transaction, text: &str, ty: &DataType) -> Result<Expr> {
+    let e = crate::parse_expression(text)?;
+    let mut binder = Binder::new(txn, Vec::new());
+    binder.scopes.push(Scope::default());
+    binder.correlated.push(false);
+    binder.collected.push(super::Collected { clause: "DEFAULT expressions", ..Default::default() });
+    let bound = binder.expr(&e)?;
+    // PostgreSQL stores a default only through an assignment cast.
+    let assignable = bound.unknown
+        || bound.ty == *ty
+        || category(ty) == Category::String
+        || (category(ty) == Category::Numeric && category(&bound.ty) == Category::Numeric)
+        || super::types::common_type([&bound.ty, ty], "").is_ok();
+    if !assignable {
+        return Err(SqlError::DatatypeMismatch(format!(
+            "column is of type {ty} but default expression is of type {}",
+            bound.ty
+        )));
+    }
+    binder.assign_to(bound, ty)
+}
+
 fn stored_expr(
     txn: &mut Transaction,
     e: &ast::Expr,
@@ -302,10 +349,7 @@ fn create_table(txn: &mut Transaction, ct: &ast::CreateTable, notices: &mut Vec<
             match &opt.option {
                 ast::ColumnOption::Null => column.nullable = true,
                 ast::ColumnOption::NotNull => column.nullable = false,
-                ast::ColumnOption::Default(e) => {
-                    let d = stored_expr(txn, e, &[], &name, "DEFAULT expressions")?;
-                    column.default = Some(default_with_type(d, &ty)?);
-                }
+                ast::ColumnOption::Default(e) => column.default = Some(stored_default(txn, e, &name, &ty)?),
                 ast::ColumnOption::PrimaryKey(_) => {
                     column.nullable = false;
                     constraints.push(ConstraintSpec::PrimaryKey {
@@ -643,10 +687,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, user: &str, notices:
                     match &opt.option {
                         ast::ColumnOption::Null => column.nullable = true,
                         ast::ColumnOption::NotNull => column.nullable = false,
-                        ast::ColumnOption::Default(e) => {
-                            column.default =
-                                Some(default_with_type(stored_expr(txn, e, &[], &name, "DEFAULT expressions")?, &ty)?)
-                        }
+                        ast::ColumnOption::Default(e) => column.default = Some(stored_default(txn, e, &name, &ty)?),
                         ast::ColumnOption::Unique(_) => {
                             extra.push(ConstraintSpec::Unique { name: None, columns: vec![cname.clone()] })
                         }
@@ -732,13 +773,7 @@ fn alter_table(txn: &mut Transaction, at: &ast::AlterTable, user: &str, notices:
                     ast::AlterColumnOperation::SetDefault { value } => {
                         let pos = table.column_position(&column)?;
                         let ty = table.columns().get(pos).map(|c| c.data_type.clone()).unwrap_or(DataType::Text);
-                        AlterTable::SetDefault {
-                            column,
-                            default: Some(default_with_type(
-                                stored_expr(txn, value, &[], &name, "DEFAULT expressions")?,
-                                &ty,
-                            )?),
-                        }
+                        AlterTable::SetDefault { column, default: Some(stored_default(txn, value, &name, &ty)?) }
                     }
                     ast::AlterColumnOperation::AddGenerated { sequence_options, .. } => {
                         let options = sequence_options.as_deref().unwrap_or_default();

@@ -27,7 +27,7 @@ use crate::error::{Result, SqlError};
 use crate::expr::Expr;
 use crate::plan::{AggregateCall, Plan, RowLock, SetCall, WindowCall};
 
-pub(crate) use ddl::{bind_ddl, view_definition, views};
+pub(crate) use ddl::{bind_ddl, sql_default, view_definition, views};
 pub(crate) use dml::{DmlKind, DmlPlan, OnConflict};
 pub(crate) use expr::is_aggregate_name;
 pub(crate) use schema::{

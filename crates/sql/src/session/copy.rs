@@ -166,6 +166,17 @@ impl Session {
             Some(t) => t,
             None => self.txn.as_mut().ok_or_else(|| SqlError::Semantic("the transaction of COPY ended".into()))?,
         };
+        // Defaults the engine cannot compute, for the columns not loaded.
+        let mut sql_defaults = Vec::new();
+        for (pos, col) in table.columns().iter().enumerate() {
+            if let Some(memdb_engine::Expr::Sql(text)) = &col.default
+                && !columns.contains(&pos)
+            {
+                let ty = col.data_type.clone();
+                sql_defaults.push((pos, crate::bind::sql_default(txn, text, &ty)?));
+            }
+        }
+        let vars = &mut self.vars;
         let line_base = decoder.line;
         let mut loaded = 0u64;
         let mut insert = |fields: &[Option<&str>]| -> Result<()> {
@@ -188,7 +199,17 @@ impl Session {
                     Some(text) => Value::parse(text, ty)?,
                 });
             }
-            txn.insert_columns(table, columns, values)?;
+            if sql_defaults.is_empty() {
+                txn.insert_columns(table, columns, values)?;
+            } else {
+                let mut cols = columns.clone();
+                for (pos, default) in &sql_defaults {
+                    let mut cx = crate::exec::ExecCtx::new(txn, &[], vars);
+                    values.push(default.eval(&[], &mut cx)?);
+                    cols.push(*pos);
+                }
+                txn.insert_columns(table, &cols, values)?;
+            }
             loaded += 1;
             Ok(())
         };

@@ -90,7 +90,15 @@ fn apply(plan: &DmlPlan, cx: &mut ExecCtx<'_>, read_committed: bool) -> Result<Q
             // Rows this statement wrote: DO UPDATE may not touch one twice.
             let mut written = std::collections::HashSet::new();
             let upsert = matches!(on_conflict, Some(OnConflict::Update { .. }));
+            let sql_defaults = sql_defaults(cx, table)?;
             for (mut cols, mut values) in prepared {
+                // Defaults the engine cannot compute, for the columns not given.
+                for (pos, default) in &sql_defaults {
+                    if !cols.contains(pos) {
+                        cols.push(*pos);
+                        values.push(default.eval(&[], cx)?);
+                    }
+                }
                 if let Some(oc) = on_conflict {
                     // Sequence defaults are drawn before the conflict
                     // check, as PostgreSQL does.
@@ -226,8 +234,26 @@ fn default_value(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table, pos: usize) 
             [memdb_engine::Expr::Literal(Value::Text(seq))] => Ok(Value::Int8(cx.nextval(seq)?)),
             _ => Ok(Value::Null),
         },
+        Some(memdb_engine::Expr::Sql(text)) => {
+            let ty = col.data_type.clone();
+            let default = crate::bind::sql_default(cx.txn_mut()?, text, &ty)?;
+            default.eval(&[], cx)
+        }
         Some(e) => Ok(e.eval(&[], &memdb_engine::expr::EvalContext { now: cx.now })?),
     }
+}
+
+/// The table's column defaults kept as SQL text, bound for this statement:
+/// (position, expression of the column's type).
+fn sql_defaults(cx: &mut ExecCtx<'_>, table: &memdb_engine::Table) -> Result<Vec<(usize, Expr)>> {
+    let mut out = Vec::new();
+    for (pos, col) in table.columns().iter().enumerate() {
+        if let Some(memdb_engine::Expr::Sql(text)) = &col.default {
+            let ty = col.data_type.clone();
+            out.push((pos, crate::bind::sql_default(cx.txn_mut()?, text, &ty)?));
+        }
+    }
+    Ok(out)
 }
 
 fn is_sequence_default(table: &memdb_engine::Table, pos: usize) -> bool {
