@@ -89,6 +89,10 @@ pub enum SqlError {
     /// A setting that does not exist (42704), for SHOW and RESET.
     #[error("unrecognized configuration parameter \"{0}\"")]
     UndefinedParameter(String),
+    /// A setting fixed when the server was built, such as
+    /// `max_identifier_length` (55P02): SHOW gives it, SET refuses it.
+    #[error("parameter \"{0}\" cannot be changed")]
+    ReadOnlyParameter(String),
     /// A bad value for a setting or an argument (22023).
     #[error("{0}")]
     InvalidParameter(String),
@@ -138,6 +142,7 @@ impl SqlError {
             SqlError::DependentObjects(_) => "2BP01",
             SqlError::FeatureNotSupported(_) => "0A000",
             SqlError::UndefinedParameter(_) | SqlError::UndefinedObject(_) => "42704",
+            SqlError::ReadOnlyParameter(_) => "55P02",
             SqlError::MissingFromEntry(_) => "42P01",
             SqlError::Windowing(_) => "42P20",
             SqlError::InvalidParameter(_) => "22023",

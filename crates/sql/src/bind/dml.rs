@@ -204,12 +204,16 @@ impl Binder<'_> {
         };
         let width = source.width();
         let columns = if ins.source.is_none() { Vec::new() } else { columns[..width.min(columns.len())].to_vec() };
+        // `INSERT INTO t AS a`: the target is `a` in ON CONFLICT and RETURNING.
+        let alias = ins.table_alias.as_ref().map(|a| ident(&a.alias));
         let on_conflict = match &ins.on {
             None => None,
-            Some(ast::OnInsert::OnConflict(oc)) => Some(self.on_conflict(&table, oc)?),
+            Some(ast::OnInsert::OnConflict(oc)) => Some(self.on_conflict(&table, alias.as_deref(), oc)?),
             Some(other) => return Err(unsupported(format!("{other}"))),
         };
-        let (returning, returning_columns) = self.returning(ins.returning.as_ref(), table_scope(&table, &name))?;
+        let scope_name = alias.clone().unwrap_or_else(|| name.clone());
+        let (returning, returning_columns) =
+            self.returning(ins.returning.as_ref(), table_scope(&table, &scope_name))?;
         Ok(DmlPlan {
             table,
             kind: DmlKind::Insert { columns, on_conflict },
@@ -220,7 +224,7 @@ impl Binder<'_> {
         })
     }
 
-    fn on_conflict(&mut self, table: &Table, oc: &ast::OnConflict) -> Result<OnConflict> {
+    fn on_conflict(&mut self, table: &Table, alias: Option<&str>, oc: &ast::OnConflict) -> Result<OnConflict> {
         let names: Vec<String> = table.columns().iter().map(|c| c.name.clone()).collect();
         let target = match &oc.conflict_target {
             None => Vec::new(),
@@ -273,7 +277,8 @@ impl Binder<'_> {
                         "ON CONFLICT DO UPDATE requires inference specification or constraint name".into(),
                     ));
                 }
-                let mut scope = table_scope(table, &unqualified(table.name()));
+                let target_name = alias.map_or_else(|| unqualified(table.name()), str::to_owned);
+                let mut scope = table_scope(table, &target_name);
                 scope.extend(table_scope(table, "excluded"));
                 self.enter(scope);
                 let result = (|| -> Result<OnConflict> {
@@ -290,13 +295,49 @@ impl Binder<'_> {
     fn assignments(&mut self, table: &Table, list: &[ast::Assignment]) -> Result<Vec<(usize, Expr)>> {
         let cols = table.columns();
         let mut out: Vec<(usize, Expr)> = Vec::new();
+        // `SET (a, b) = (x, y)` is `SET a = x, b = y`.
+        let mut single: Vec<(&ast::ObjectName, &ast::Expr)> = Vec::new();
         for a in list {
-            let name = match &a.target {
-                ast::AssignmentTarget::ColumnName(n) => {
-                    let n = object_name(n)?;
-                    n.rsplit('.').next().unwrap_or(&n).to_owned()
+            match &a.target {
+                ast::AssignmentTarget::ColumnName(n) => single.push((n, &a.value)),
+                ast::AssignmentTarget::Tuple(names) => {
+                    let values: Vec<&ast::Expr> = match &a.value {
+                        ast::Expr::Tuple(items) => items.iter().collect(),
+                        ast::Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("row") => match &f.args {
+                            ast::FunctionArguments::List(l) => l
+                                .args
+                                .iter()
+                                .map(|arg| match arg {
+                                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+                                    other => Err(unsupported(format!("ROW item {other}"))),
+                                })
+                                .collect::<Result<_>>()?,
+                            _ => Vec::new(),
+                        },
+                        ast::Expr::Subquery(_) => return Err(unsupported("SET (…) = (subquery)")),
+                        other if names.len() == 1 => vec![other],
+                        _ => {
+                            return Err(SqlError::Semantic(
+                                "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression"
+                                    .into(),
+                            ));
+                        }
+                    };
+                    if values.len() != names.len() {
+                        return Err(SqlError::Semantic(format!(
+                            "number of columns does not match number of values ({} and {})",
+                            names.len(),
+                            values.len()
+                        )));
+                    }
+                    single.extend(names.iter().zip(values));
                 }
-                ast::AssignmentTarget::Tuple(_) => return Err(unsupported("multi-column assignment")),
+            }
+        }
+        for (target, value) in single {
+            let name = {
+                let n = object_name(target)?;
+                n.rsplit('.').next().unwrap_or(&n).to_owned()
             };
             let pos = cols
                 .iter()
@@ -306,11 +347,11 @@ impl Binder<'_> {
                 return Err(SqlError::Semantic(format!("multiple assignments to same column \"{name}\"")));
             }
             let ty = cols[pos].data_type.clone();
-            let expr = if matches!(&a.value, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none())
+            let expr = if matches!(value, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none())
             {
                 Expr::Call(Func::Coalesce, Vec::new())
             } else {
-                let t = self.expr(&a.value)?;
+                let t = self.expr(value)?;
                 if t.unknown || t.ty == ty {
                     self.assign_to(t, &ty)?
                 } else {

@@ -493,8 +493,25 @@ impl Binder<'_> {
             E::Tuple(_) => return Err(unsupported("row constructors")),
             E::Collate { expr, .. } => self.expr(expr)?,
             E::CompoundFieldAccess { root, access_chain } => {
-                let mut t = self.expr(root)?;
-                for access in access_chain {
+                // `x.a[1]` / `s.x.a[1]`: the dotted names lead to a column,
+                // the subscripts follow.
+                let dotted = access_chain
+                    .iter()
+                    .take_while(|a| matches!(a, ast::AccessExpr::Dot(ast::Expr::Identifier(_))))
+                    .count();
+                let (mut t, rest) = match (root.as_ref(), dotted) {
+                    (ast::Expr::Identifier(first), n) if n > 0 => {
+                        let mut parts = vec![first.clone()];
+                        for a in &access_chain[..n] {
+                            if let ast::AccessExpr::Dot(ast::Expr::Identifier(id)) = a {
+                                parts.push(id.clone());
+                            }
+                        }
+                        (self.expr(&ast::Expr::CompoundIdentifier(parts))?, &access_chain[n..])
+                    }
+                    _ => (self.expr(root)?, &access_chain[..]),
+                };
+                for access in rest {
                     let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = access else {
                         return Err(unsupported(format!("expression {e}")));
                     };

@@ -1415,6 +1415,9 @@ impl Session {
         if !settings::is_known(&name) {
             return Err(SqlError::UndefinedParameter(name));
         }
+        if pg_settings::is_preset(&name) {
+            return Err(SqlError::ReadOnlyParameter(name));
+        }
         let value = if value.eq_ignore_ascii_case("default") {
             settings::default_of(&name).unwrap_or_default().to_owned()
         } else {

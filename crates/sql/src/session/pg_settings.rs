@@ -176,7 +176,32 @@ pub(crate) const POSTGRES_SETTINGS: &[(&str, &str)] = &[
     ("zero_damaged_pages", "off"),
 ];
 
+/// PostgreSQL's preset settings (fixed when it is built), with the values
+/// memdb reports: clients read some (`max_identifier_length`), none can
+/// be SET.
+pub(crate) const PRESET_SETTINGS: &[(&str, &str)] = &[
+    ("block_size", "8192"),
+    ("data_checksums", "off"),
+    ("data_directory_mode", "0700"),
+    ("debug_assertions", "off"),
+    ("lc_collate", "C.UTF-8"),
+    ("lc_ctype", "C.UTF-8"),
+    ("max_function_args", "100"),
+    ("max_identifier_length", "63"),
+    ("max_index_keys", "32"),
+    ("segment_size", "1GB"),
+    ("shared_memory_size", "0"),
+    ("ssl_library", ""),
+    ("wal_block_size", "8192"),
+    ("wal_segment_size", "16MB"),
+];
+
 /// The default of one of these settings (`name` in lower case).
 pub(crate) fn default_of(name: &str) -> Option<&'static str> {
-    POSTGRES_SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    POSTGRES_SETTINGS.iter().chain(PRESET_SETTINGS).find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// Whether `name` (lower case) is a preset setting, which SET refuses.
+pub(crate) fn is_preset(name: &str) -> bool {
+    PRESET_SETTINGS.iter().any(|(n, _)| *n == name)
 }
