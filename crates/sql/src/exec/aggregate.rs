@@ -49,6 +49,8 @@ enum State {
     Bool(Option<bool>),
     Json(Vec<serde_json::Value>),
     JsonObject(serde_json::Map<String, serde_json::Value>),
+    /// json_agg's elements as json text (json keeps its input's layout).
+    JsonText(Vec<String>),
     /// Count, sum and sum of squares for variance (exact for integers and numeric).
     Moments(i64, Decimal, Decimal),
     FloatMoments(i64, f64, f64),
@@ -85,7 +87,8 @@ impl Accumulator {
             AggregateFunc::StringAgg => State::Text(None, String::new()),
             AggregateFunc::ArrayAgg => State::Values(Vec::new()),
             AggregateFunc::BoolAnd | AggregateFunc::BoolOr => State::Bool(None),
-            AggregateFunc::JsonAgg | AggregateFunc::JsonbAgg => State::Json(Vec::new()),
+            AggregateFunc::JsonAgg => State::JsonText(Vec::new()),
+            AggregateFunc::JsonbAgg => State::Json(Vec::new()),
             AggregateFunc::JsonObjectAgg => State::JsonObject(serde_json::Map::new()),
             AggregateFunc::StddevSamp | AggregateFunc::StddevPop | AggregateFunc::VarSamp | AggregateFunc::VarPop => {
                 if input_float {
@@ -195,6 +198,7 @@ impl Accumulator {
                 });
             }
             State::Json(items) => items.push(func::to_json(v)),
+            State::JsonText(items) => items.push(func::json_text(v)),
             State::JsonObject(map) => {
                 if v.is_null() {
                     return Err(SqlError::InvalidParameter("field name must not be null".into()));
@@ -283,6 +287,7 @@ impl Accumulator {
                 };
             }
             (State::Json(items), State::Json(more)) => items.extend(more),
+            (State::JsonText(items), State::JsonText(more)) => items.extend(more),
             (State::JsonObject(map), State::JsonObject(more)) => {
                 for (k, v) in more {
                     map.insert(k, v);
@@ -330,6 +335,21 @@ impl Accumulator {
                     .enumerate()
                     .map(|(i, k)| SortKey { expr: Expr::Column(nargs + i), desc: k.desc, nulls_first: k.nulls_first })
                     .collect();
+                rows.sort_by(|a, b| compare_rows(&keys, a, b));
+            } else if self.distinct
+                && matches!(
+                    self.func,
+                    AggregateFunc::StringAgg
+                        | AggregateFunc::ArrayAgg
+                        | AggregateFunc::JsonAgg
+                        | AggregateFunc::JsonbAgg
+                        | AggregateFunc::JsonObjectAgg
+                )
+            {
+                // PostgreSQL sorts a DISTINCT aggregate's input:
+                // `array_agg(DISTINCT x)` lists the values in order.
+                let keys: Vec<SortKey> =
+                    (0..nargs).map(|i| SortKey { expr: Expr::Column(i), desc: false, nulls_first: false }).collect();
                 rows.sort_by(|a, b| compare_rows(&keys, a, b));
             }
             let mut seen = HashSet::new();
@@ -386,6 +406,9 @@ impl Accumulator {
                 let j = serde_json::Value::Array(items);
                 if self.func == AggregateFunc::JsonbAgg { Value::jsonb_from(j) } else { Value::Json(j.to_string()) }
             }
+            State::JsonText(items) if items.is_empty() => Value::Null,
+            // json_agg's layout in PostgreSQL: `[1, 2, 3]`.
+            State::JsonText(items) => Value::Json(format!("[{}]", items.join(", "))),
             State::JsonObject(map) if map.is_empty() => Value::Null,
             State::JsonObject(map) => Value::jsonb_from(serde_json::Value::Object(map)),
             State::Moments(n, sum, sumsq) => {

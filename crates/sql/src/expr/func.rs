@@ -544,18 +544,31 @@ pub(crate) fn call(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Valu
             if !args.len().is_multiple_of(2) {
                 return Err(SqlError::InvalidParameter("argument list must have even number of elements".into()));
             }
+            if args.chunks(2).any(|pair| pair[0].is_null()) {
+                return Err(SqlError::InvalidParameter("argument 1: key must not be null".into()));
+            }
+            if f == JsonBuildObject {
+                // json keeps every key, in order, laid out as PostgreSQL
+                // writes it: `{"a" : 1, "b" : [1, 2]}`.
+                let pairs: Vec<String> = args
+                    .chunks(2)
+                    .map(|pair| format!("{} : {}", Json::String(text_arg(&pair[0])), json_text(&pair[1])))
+                    .collect();
+                return Ok(Value::Json(format!("{{{}}}", pairs.join(", "))));
+            }
             let mut map = serde_json::Map::new();
             for pair in args.chunks(2) {
-                if pair[0].is_null() {
-                    return Err(SqlError::InvalidParameter("argument 1: key must not be null".into()));
-                }
                 map.insert(text_arg(&pair[0]), to_json(&pair[1]));
             }
-            return Ok(json_value(Json::Object(map), f == JsonbBuildObject));
+            return Ok(json_value(Json::Object(map), true));
         }
-        JsonbBuildArray | JsonBuildArray => {
+        JsonBuildArray => {
+            let items: Vec<String> = args.iter().map(json_text).collect();
+            return Ok(Value::Json(format!("[{}]", items.join(", "))));
+        }
+        JsonbBuildArray => {
             let items = args.iter().map(to_json).collect();
-            return Ok(json_value(Json::Array(items), f == JsonbBuildArray));
+            return Ok(json_value(Json::Array(items), true));
         }
         ToJsonb | ToJson if !arg(0).is_null() => return Ok(json_value(to_json(arg(0)), f == ToJsonb)),
         ArrayPosition => {
@@ -1359,6 +1372,16 @@ pub(crate) fn to_json(v: &Value) -> Json {
         Value::Jsonb(j) => (**j).clone(),
         Value::Array(a) => Json::Array(a.elements.iter().map(to_json).collect()),
         other => Json::String(other.to_string()),
+    }
+}
+
+/// A value's text inside a json (not jsonb) value that `json_build_object`
+/// and `json_build_array` make: json as it was written, anything else as
+/// `to_json` writes it.
+pub(crate) fn json_text(v: &Value) -> String {
+    match v {
+        Value::Json(s) => s.clone(),
+        other => to_json(other).to_string(),
     }
 }
 
