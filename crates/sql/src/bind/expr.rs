@@ -812,6 +812,22 @@ impl Binder<'_> {
                 let b = self.as_bool(t, "NOT")?;
                 Ok(Typed::new(Expr::Not(Box::new(b)), DataType::Bool))
             }
+            // The parser reads `-2 ^ 2` as `-(2 ^ 2)`; in PostgreSQL the
+            // sign binds tighter: `(-2) ^ 2`. Written parentheses are kept
+            // (they parse as a nested expression).
+            U::Minus if matches!(e, ast::Expr::BinaryOp { op: ast::BinaryOperator::PGExp, .. }) => {
+                fn sign_first(e: &ast::Expr) -> ast::Expr {
+                    match e {
+                        ast::Expr::BinaryOp { left, op: ast::BinaryOperator::PGExp, right } => ast::Expr::BinaryOp {
+                            left: Box::new(sign_first(left)),
+                            op: ast::BinaryOperator::PGExp,
+                            right: right.clone(),
+                        },
+                        other => ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr: Box::new(other.clone()) },
+                    }
+                }
+                self.expr(&sign_first(e))
+            }
             U::Minus => {
                 // Fold `-<number>` so `-2147483648` is an integer literal.
                 if let ast::Expr::Value(v) = e

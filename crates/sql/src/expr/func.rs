@@ -1476,13 +1476,43 @@ pub(crate) fn json_op(op: super::BinOp, a: &Value, b: &Value) -> Result<Value> {
     })
 }
 
-/// jsonb containment (`@>`), as PostgreSQL defines it.
+/// jsonb containment (`@>`), as PostgreSQL defines it: only at the top
+/// level does an array contain a bare scalar (`'[1,2]' @> '1'`).
 fn json_contains(a: &Json, b: &Json) -> bool {
     match (a, b) {
-        (Json::Object(x), Json::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|xv| json_contains(xv, v))),
-        (Json::Array(x), Json::Array(y)) => y.iter().all(|v| x.iter().any(|xv| json_contains(xv, v))),
-        (Json::Array(x), scalar) if !scalar.is_object() => x.iter().any(|xv| xv == scalar),
+        (Json::Array(x), s) if is_json_scalar(s) => x.iter().any(|xv| json_scalar_eq(xv, s)),
+        _ => json_contains_nested(a, b),
+    }
+}
+
+/// Containment below the top level: objects by key, arrays element by
+/// element (a scalar matches a scalar element, not one inside a nested
+/// array), scalars by value.
+fn json_contains_nested(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            y.iter().all(|(k, v)| x.get(k).is_some_and(|xv| json_contains_nested(xv, v)))
+        }
+        (Json::Array(x), Json::Array(y)) => y.iter().all(|v| {
+            if is_json_scalar(v) {
+                x.iter().any(|xv| json_scalar_eq(xv, v))
+            } else {
+                x.iter().any(|xv| json_contains_nested(xv, v))
+            }
+        }),
+        (x, y) => json_scalar_eq(x, y),
+    }
+}
+
+fn is_json_scalar(j: &Json) -> bool {
+    !matches!(j, Json::Array(_) | Json::Object(_))
+}
+
+/// Whether two scalars are equal (numbers by value: `1.0` is `1`).
+fn json_scalar_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
         (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
+        (Json::Array(_) | Json::Object(_), _) | (_, Json::Array(_) | Json::Object(_)) => false,
         (x, y) => x == y,
     }
 }
