@@ -198,6 +198,7 @@ impl From<SqlError> for ApiError {
             SqlError::MissingFromEntry(_) => (S::BAD_REQUEST, "undefined_table"),
             SqlError::Windowing(_) => (S::BAD_REQUEST, "windowing_error"),
             SqlError::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter_value"),
+            SqlError::ReadOnlyParameter(_) => (S::BAD_REQUEST, "cant_change_runtime_param"),
             SqlError::WrongObjectType(_) => (S::BAD_REQUEST, "wrong_object_type"),
             SqlError::QueryCanceled(_) => (S::SERVICE_UNAVAILABLE, "query_canceled"),
             SqlError::UndefinedSchema(_) => (S::NOT_FOUND, "invalid_schema_name"),
