@@ -297,6 +297,8 @@ pub struct Transaction {
     /// and timestamp the transaction began with (see
     /// [`Transaction::statement_starts_now`]).
     fresh: bool,
+    /// Statements begun ([`Transaction::begin_statement`]) so far.
+    statements: u64,
     /// Whether ending it counts in [`crate::EngineMetrics`] (not for the
     /// engine's own snapshot holders).
     counted: bool,
@@ -330,6 +332,7 @@ impl Transaction {
             state: State::Active,
             now,
             fresh: false,
+            statements: 0,
             counted: true,
             access: None,
         })
@@ -388,6 +391,18 @@ impl Transaction {
         self.now
     }
 
+    /// Whether a statement has begun in the transaction (SET TRANSACTION
+    /// ISOLATION LEVEL is refused after one, as in PostgreSQL).
+    pub fn has_begun_statements(&self) -> bool {
+        self.statements > 0
+    }
+
+    /// Makes the transaction read-only (or read-write again): later writes
+    /// are refused (`SET TRANSACTION READ ONLY`).
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.options.read_only = read_only;
+    }
+
     /// Marks a transaction whose first statement starts as it begins (an
     /// autocommit statement): that statement's [`Transaction::begin_statement`]
     /// keeps the snapshot and timestamp just taken instead of taking them
@@ -403,6 +418,7 @@ impl Transaction {
     /// the statement timestamp moves to the clock's current time.
     pub fn begin_statement(&mut self) -> Result<()> {
         self.check_active()?;
+        self.statements += 1;
         if std::mem::take(&mut self.fresh) {
             return Ok(());
         }

@@ -739,7 +739,11 @@ impl Session {
 
     fn default_options(&self) -> Result<TxnOptions> {
         let iso = isolation(self.setting("default_transaction_isolation").unwrap_or("read committed"))?;
-        Ok(TxnOptions::isolation(iso))
+        let mut options = TxnOptions::isolation(iso);
+        options.read_only = self
+            .setting("default_transaction_read_only")
+            .is_some_and(|v| ["on", "true", "yes", "1"].iter().any(|t| v.trim_matches('\'').eq_ignore_ascii_case(t)));
+        Ok(options)
     }
 
     /// COMMIT or ROLLBACK outside a block (with no transaction, or ending
@@ -854,6 +858,9 @@ impl Session {
     ) -> Result<QueryResult> {
         // Settings and prepared statements do not touch data.
         match stmt {
+            ast::Statement::Set(ast::Set::SetTransaction { modes, session, .. }) => {
+                return self.set_transaction(txn, modes, *session);
+            }
             ast::Statement::Set(set) => return self.set(set),
             ast::Statement::Reset(r) => {
                 match &r.reset {
@@ -1383,6 +1390,74 @@ impl Session {
             explain(&plan, None, options)
         };
         Ok(explain_result(lines, options.json))
+    }
+
+    /// `SET TRANSACTION …` changes the open block's transaction (its
+    /// isolation only before its first query: the transaction is begun
+    /// again with it); `SET SESSION CHARACTERISTICS AS TRANSACTION …` sets
+    /// the defaults later transactions begin with.
+    fn set_transaction(
+        &mut self,
+        txn: &mut Transaction,
+        modes: &[ast::TransactionMode],
+        session: bool,
+    ) -> Result<QueryResult> {
+        let mut isolation = None;
+        let mut read_only = None;
+        for m in modes {
+            match m {
+                ast::TransactionMode::IsolationLevel(l) => {
+                    isolation = Some(match l {
+                        ast::TransactionIsolationLevel::ReadUncommitted
+                        | ast::TransactionIsolationLevel::ReadCommitted => IsolationLevel::ReadCommitted,
+                        ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => {
+                            IsolationLevel::Snapshot
+                        }
+                        ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+                    });
+                }
+                ast::TransactionMode::AccessMode(a) => {
+                    read_only = Some(matches!(a, ast::TransactionAccessMode::ReadOnly));
+                }
+            }
+        }
+        if session {
+            if let Some(level) = isolation {
+                self.vars.settings.put("default_transaction_isolation".into(), isolation_name(level).into(), false);
+            }
+            if let Some(ro) = read_only {
+                let value = if ro { "on" } else { "off" };
+                self.vars.settings.put("default_transaction_read_only".into(), value.into(), false);
+            }
+            self.settings_changed();
+            return Ok(QueryResult::tag("SET"));
+        }
+        if self.status == TxnStatus::Idle {
+            self.notice(Notice::warning("25P01", "SET TRANSACTION can only be used in transaction blocks"));
+            return Ok(QueryResult::tag("SET"));
+        }
+        if let Some(level) = isolation
+            && level != txn.options().isolation
+        {
+            if txn.has_begun_statements() || txn.has_writes() {
+                return Err(SqlError::InvalidTransactionState(
+                    "SET TRANSACTION ISOLATION LEVEL must be called before any query".into(),
+                ));
+            }
+            let mut options = txn.options();
+            options.isolation = level;
+            let fresh = self.begin_txn(options)?;
+            std::mem::replace(txn, fresh).rollback()?;
+        }
+        if let Some(ro) = read_only {
+            if !ro && txn.options().read_only && txn.has_begun_statements() {
+                return Err(SqlError::InvalidTransactionState(
+                    "transaction read-write mode must be set before any query".into(),
+                ));
+            }
+            txn.set_read_only(ro);
+        }
+        Ok(QueryResult::tag("SET"))
     }
 
     fn set(&mut self, set: &ast::Set) -> Result<QueryResult> {
