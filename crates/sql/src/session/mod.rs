@@ -669,8 +669,17 @@ impl Session {
             return Err(SqlError::InFailedTransaction);
         }
         self.start_statement();
-        if let Some(r) = self.transaction_control(stmt)? {
-            return Ok(r);
+        match self.transaction_control(stmt) {
+            Ok(Some(r)) => return Ok(r),
+            Ok(None) => {}
+            // A failed ROLLBACK TO or RELEASE (no such savepoint) aborts
+            // the block, as any failed statement in it does.
+            Err(e) => {
+                if self.status == TxnStatus::InBlock {
+                    self.fail();
+                }
+                return Err(e);
+            }
         }
         let (mut txn, autocommit) = match self.txn.take() {
             Some(t) => (t, false),
