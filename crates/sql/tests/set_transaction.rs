@@ -43,3 +43,18 @@ fn set_transaction_isolation_takes_effect_before_the_first_query() {
     a.execute("COMMIT").unwrap();
     assert_eq!(count(&mut a), Value::Int8(4));
 }
+
+/// A transaction opened by a statement that takes no snapshot (SET in a
+/// multi-statement query that then BEGINs a block) still gives its first
+/// query a fresh READ COMMITTED snapshot.
+#[test]
+fn a_block_begun_after_a_set_in_the_same_query_sees_later_commits() {
+    let db = Arc::new(Database::open(Config::memory()).unwrap());
+    let mut a = Session::new(db.clone(), "a");
+    let mut b = Session::new(db, "b");
+    a.execute("CREATE TABLE t (x int)").unwrap();
+    assert!(a.run("SET application_name = 'a'; BEGIN").into_iter().all(|r| r.is_ok()));
+    b.execute("INSERT INTO t VALUES (1)").unwrap();
+    assert_eq!(count(&mut a), Value::Int8(1));
+    a.execute("COMMIT").unwrap();
+}

@@ -549,6 +549,9 @@ impl Transaction {
                 // The default now yields the new type.
                 c.default = match c.default.take() {
                     Some(Expr::Literal(v)) => Some(Expr::Literal(v.coerce_to(&data_type)?)),
+                    // SQL text: the layer above casts it to the column's
+                    // type whenever it evaluates it.
+                    Some(sql @ Expr::Sql(_)) => Some(sql),
                     Some(other) => Some(Expr::Cast(Box::new(other), data_type.clone())),
                     None => None,
                 };

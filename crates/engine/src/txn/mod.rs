@@ -397,6 +397,11 @@ impl Transaction {
         self.statements > 0
     }
 
+    /// Whether a savepoint is open.
+    pub fn has_savepoints(&self) -> bool {
+        !self.savepoints.is_empty()
+    }
+
     /// Makes the transaction read-only (or read-write again): later writes
     /// are refused (`SET TRANSACTION READ ONLY`).
     pub fn set_read_only(&mut self, read_only: bool) {

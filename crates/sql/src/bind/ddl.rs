@@ -207,6 +207,11 @@ pub(crate) fn sql_default(txn: &mut Transaction, text: &str, ty: &DataType) -> R
     binder.correlated.push(false);
     binder.collected.push(super::Collected { clause: "DEFAULT expressions", ..Default::default() });
     let bound = binder.expr(&e)?;
+    let mut subquery = false;
+    bound.expr.walk(&mut |x| subquery |= matches!(x, Expr::Subquery(_)));
+    if subquery {
+        return Err(unsupported("cannot use subquery in DEFAULT expression"));
+    }
     // PostgreSQL stores a default only through an assignment cast.
     let assignable = bound.unknown
         || bound.ty == *ty

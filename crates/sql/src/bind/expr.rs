@@ -166,47 +166,34 @@ impl Binder<'_> {
                 for i in list {
                     items.push(self.expr(i)?);
                 }
-                let known: Vec<DataType> =
-                    std::iter::once(&probe).chain(items.iter()).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
-                let ty = match common_type(known.iter(), "IN")? {
-                    Some(t) => t,
-                    None => DataType::Text,
+                // As PostgreSQL resolves IN: two or more items that read no
+                // row become one array of the common type compared with
+                // `= ANY`; the others are compared one by one with `=`.
+                let row_free = |t: &Typed| {
+                    let mut free = true;
+                    t.expr.walk(&mut |x| {
+                        free &=
+                            !matches!(x, Expr::Column(_) | Expr::Outer { .. } | Expr::Subquery(_) | Expr::Aggregate(_));
+                    });
+                    free
                 };
-                // Numerics meeting floats compare as floats (the list's
-                // common type), as in PostgreSQL: `0.1::float8 IN (0.1)`.
-                let to_common = |t: &Typed| {
-                    t.unknown
-                        || (matches!(ty, DataType::Float4 | DataType::Float8) && matches!(t.ty, DataType::Numeric(_)))
+                let (listed, single): (Vec<Typed>, Vec<Typed>) = if items.iter().filter(|t| row_free(t)).count() >= 2 {
+                    items.into_iter().partition(|t| row_free(t))
+                } else {
+                    (Vec::new(), items)
                 };
-                let probe = if to_common(&probe) { coerce(probe, &ty)? } else { probe };
-                let mut checked = Vec::with_capacity(items.len());
-                for i in items {
-                    let i = if to_common(&i) { coerce(i, &ty)? } else { i };
-                    self.check_comparable(&probe, &i, "=")?;
-                    checked.push(i);
+                let mut tests = Vec::new();
+                if !listed.is_empty() {
+                    tests.push(self.in_array(probe.clone(), listed)?);
                 }
-                // Trailing spaces of `char(n)` against other string types,
-                // as PostgreSQL resolves IN: constant items take the probe's
-                // type (one array compared with `= ANY`), items that read
-                // columns are compared one by one.
-                let rules: Vec<(bool, bool)> = checked
-                    .iter()
-                    .map(|i| {
-                        if i.expr.is_constant() {
-                            in_list_padding(&probe.ty, &i.ty)
-                        } else {
-                            padding_rule(&probe.ty, &i.ty)
-                        }
-                    })
-                    .collect();
-                let trim_probe = rules.iter().any(|r| r.0);
-                let mut bound = Vec::with_capacity(checked.len());
-                for (i, (_, trim)) in checked.into_iter().zip(rules) {
-                    let trim = trim || (trim_probe && matches!(i.ty, DataType::Char(_)));
-                    bound.push(trimmed_if(i, trim)?.expr);
+                for item in single {
+                    let (p, i) = self.comparable(probe.clone(), item, "=")?;
+                    tests.push(strict_binary(BinOp::Eq, p.expr, i.expr));
                 }
-                let probe = trimmed_if(probe, trim_probe)?;
-                let test = Expr::InList(Box::new(probe.expr), bound);
+                let test = tests
+                    .into_iter()
+                    .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+                    .unwrap_or(Expr::Literal(Value::Bool(false)));
                 Typed::new(if *negated { Expr::Not(Box::new(test)) } else { test }, DataType::Bool)
             }
             E::InSubquery { expr, subquery, negated } => {
@@ -747,7 +734,9 @@ impl Binder<'_> {
         // Arithmetic: an untyped side takes the other side's type (for
         // `||` only beside jsonb or bytea, which have their own `||`: next
         // to anything else it stays text).
-        let typed_concat = |t: &Typed| matches!(t.ty, DataType::Jsonb | DataType::Bytea);
+        // (An untyped side beside an array is an array of its type:
+        // `tags || '{x,y}'` concatenates, `arr || NULL` keeps `arr`.)
+        let typed_concat = |t: &Typed| matches!(t.ty, DataType::Jsonb | DataType::Bytea | DataType::Array(_));
         let (l, r) = match (l.unknown, r.unknown) {
             (true, false) if bop == BinOp::Concat && typed_concat(&r) => {
                 let ty = r.ty.clone();
@@ -1515,6 +1504,39 @@ fn strict_binary(op: BinOp, l: Expr, r: Expr) -> Expr {
 }
 
 /// A `char(n)` operand as text without its padding; others as they are.
+impl Binder<'_> {
+    /// `probe IN (items)` for items that read no row, as one list of their
+    /// common type with the probe (PostgreSQL's `= ANY (ARRAY[…])`).
+    fn in_array(&mut self, probe: Typed, items: Vec<Typed>) -> Result<Expr> {
+        let known: Vec<DataType> =
+            std::iter::once(&probe).chain(items.iter()).filter(|t| !t.unknown).map(|t| t.ty.clone()).collect();
+        let ty = common_type(known.iter(), "IN")?.unwrap_or(DataType::Text);
+        // Numerics meeting floats compare as floats (the list's common
+        // type), as in PostgreSQL: `0.1::float8 IN (0.1, 0.2)`.
+        let to_common = |t: &Typed| {
+            t.unknown || (matches!(ty, DataType::Float4 | DataType::Float8) && matches!(t.ty, DataType::Numeric(_)))
+        };
+        let probe = if to_common(&probe) { coerce(probe, &ty)? } else { probe };
+        let mut checked = Vec::with_capacity(items.len());
+        for i in items {
+            let i = if to_common(&i) { coerce(i, &ty)? } else { i };
+            self.check_comparable(&probe, &i, "=")?;
+            checked.push(i);
+        }
+        // Trailing spaces of `char(n)` against other string types: the
+        // items take the probe's type.
+        let rules: Vec<(bool, bool)> = checked.iter().map(|i| in_list_padding(&probe.ty, &i.ty)).collect();
+        let trim_probe = rules.iter().any(|r| r.0);
+        let mut bound = Vec::with_capacity(checked.len());
+        for (i, (_, trim)) in checked.into_iter().zip(rules) {
+            let trim = trim || (trim_probe && matches!(i.ty, DataType::Char(_)));
+            bound.push(trimmed_if(i, trim)?.expr);
+        }
+        let probe = trimmed_if(probe, trim_probe)?;
+        Ok(Expr::InList(Box::new(probe.expr), bound))
+    }
+}
+
 /// A `char(n)` operand as text, without its padding (`||` and the like).
 fn unpadded(t: Typed) -> Result<Typed> {
     let is_char = matches!(t.ty, DataType::Char(_));

@@ -274,7 +274,10 @@ impl Binder<'_> {
                     });
                     continue;
                 }
-                let (item, reads_outer) = self.values_item(e)?;
+                // The list is a query level of its own (a derived table's or
+                // a subquery's: its scope stands for that level), so its
+                // references to enclosing levels keep their depth.
+                let (item, reads_outer) = self.without_columns(e)?;
                 correlated |= reads_outer;
                 bound.push(item);
             }
@@ -316,10 +319,11 @@ impl Binder<'_> {
         Ok((BoundQuery { plan: Plan::Values { rows: exprs, width }, columns }, correlated))
     }
 
-    /// An expression in VALUES. The list is a query level of its own (a
-    /// derived table's or a subquery's: its scope stands for that level),
-    /// so its references to enclosing levels keep their depth.
-    fn values_item(&mut self, e: &ast::Expr) -> Result<(Typed, bool)> {
+    /// Binds `e` in a scope of its own with no columns (VALUES items, the
+    /// arguments of a function in FROM); also whether it read an enclosing
+    /// level.
+    fn without_columns(&mut self, e: &ast::Expr) -> Result<(Typed, bool)> {
+        // Subqueries in it bind their own FROM items as usual.
         let lateral = std::mem::take(&mut self.lateral_args);
         self.scopes.push(Scope::default());
         self.correlated.push(false);
@@ -335,20 +339,12 @@ impl Binder<'_> {
     /// An argument of a function in FROM: no FROM columns, but outer levels
     /// are visible.
     fn constant_or_outer(&mut self, e: &ast::Expr) -> Result<Typed> {
-        // Subqueries in the arguments bind their own FROM items as usual.
-        let lateral = std::mem::take(&mut self.lateral_args);
-        self.scopes.push(Scope::default());
-        self.correlated.push(false);
-        self.collected.push(Collected { clause: "VALUES", ..Default::default() });
-        let r = self.expr(e);
-        self.collected.pop();
-        self.correlated.pop();
-        self.scopes.pop();
-        // Values are evaluated against an empty row at their own level:
-        // references one level out are the enclosing row. A lateral
+        let lateral = self.lateral_args;
+        let r = self.without_columns(e).map(|(t, _)| t);
+        // The argument is evaluated against an empty row at the function's
+        // level: references one level out are the enclosing row. A lateral
         // function's arguments keep them one level out: the row of the
         // FROM items before it, which its lateral join pushes.
-        self.lateral_args = lateral;
         if lateral { r } else { r.map(|t| Typed { expr: shift_outer(t.expr), ..t }) }
     }
 
@@ -561,8 +557,16 @@ impl Binder<'_> {
                 Ok(Some(i)) => {
                     if let ast::Expr::Identifier(id) = &k.expr {
                         let name = ident(id);
-                        let ambiguous =
-                            items.iter().filter(|(n, _)| *n == name).any(|(_, t)| t.expr != items[i].1.expr);
+                        // Aggregates and subqueries get an id each, so two
+                        // written alike bind apart: those are not compared.
+                        let comparable = |e: &Expr| {
+                            let mut plain = true;
+                            e.walk(&mut |x| plain &= !matches!(x, Expr::Aggregate(_) | Expr::Subquery(_)));
+                            plain
+                        };
+                        let ambiguous = items.iter().filter(|(n, _)| *n == name).any(|(_, t)| {
+                            t.expr != items[i].1.expr && comparable(&t.expr) && comparable(&items[i].1.expr)
+                        });
                         if ambiguous {
                             return Err(SqlError::AmbiguousColumn(name));
                         }

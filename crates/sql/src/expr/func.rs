@@ -1381,6 +1381,8 @@ pub(crate) fn to_json(v: &Value) -> Json {
 pub(crate) fn json_text(v: &Value) -> String {
     match v {
         Value::Json(s) => s.clone(),
+        // jsonb as its text output (`{"x": 1}`).
+        Value::Jsonb(_) => v.to_string(),
         other => to_json(other).to_string(),
     }
 }

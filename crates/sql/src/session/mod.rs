@@ -674,17 +674,24 @@ impl Session {
             Ok(None) => {}
             // A failed ROLLBACK TO or RELEASE (no such savepoint) aborts
             // the block, as any failed statement in it does.
+            // (Outside a block the implicit transaction, if any, is rolled
+            // back: `…; ROLLBACK TO s` keeps nothing of the query.)
             Err(e) => {
-                if self.status == TxnStatus::InBlock {
-                    self.fail();
-                }
+                self.fail();
                 return Err(e);
             }
         }
         let (mut txn, autocommit) = match self.txn.take() {
             Some(t) => (t, false),
-            // The statement runs at once: it keeps the new snapshot.
-            None => (self.begin_txn(self.default_options()?)?.statement_starts_now(), !self.implicit),
+            None => {
+                let txn = self.begin_txn(self.default_options()?)?;
+                // A statement committed on its own runs at once and keeps
+                // the new snapshot; an implicit transaction (or one a BEGIN
+                // in the same query turns into a block) may run statements
+                // that take no snapshot first, so it takes its own.
+                let autocommit = !self.implicit;
+                (if autocommit && is_plannable(stmt) { txn.statement_starts_now() } else { txn }, autocommit)
+            }
         };
         let result = run(self, &mut txn);
         if autocommit {
@@ -1451,6 +1458,11 @@ impl Session {
             if txn.has_begun_statements() || txn.has_writes() {
                 return Err(SqlError::InvalidTransactionState(
                     "SET TRANSACTION ISOLATION LEVEL must be called before any query".into(),
+                ));
+            }
+            if txn.has_savepoints() {
+                return Err(SqlError::InvalidTransactionState(
+                    "SET TRANSACTION ISOLATION LEVEL must not be called in a subtransaction".into(),
                 ));
             }
             let mut options = txn.options();
