@@ -31,6 +31,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use interval::Interval;
+pub use number::{format_i64, format_u64};
 
 /// A column's declared type, with its type modifiers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -563,3 +563,43 @@ mod tests {
         assert_eq!(format_numeric(&parse_numeric("-0").unwrap()), "0");
     }
 }
+
+/// Writes `n` in decimal at the end of `buf` and returns the digits, without
+/// allocating (protocol replies and command tags format integers on every
+/// row or statement).
+pub fn format_u64(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// [`format_u64`] for a signed integer (at most 19 digits and the sign).
+pub fn format_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len() - format_u64(v.unsigned_abs(), buf).len();
+    if v < 0 {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    &buf[start..]
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    use super::*;
+
+    #[test]
+    fn integers_format_as_display_does() {
+        for v in [0, 7, -7, 10, -100, i64::MAX, i64::MIN] {
+            assert_eq!(format_i64(v, &mut [0u8; 20]), v.to_string().as_bytes());
+        }
+        assert_eq!(format_u64(u64::MAX, &mut [0u8; 20]), u64::MAX.to_string().as_bytes());
+    }
+}

@@ -7,6 +7,7 @@
 //! PostgreSQL text output ([`Value`]'s `Display`).
 
 use bytes::{BufMut, BytesMut};
+use memdb_engine::types::format_i64;
 use memdb_engine::{Array, DataType, Interval, Value};
 use pgwire::api::Type;
 use pgwire::messages::data::FieldDescription;
@@ -90,9 +91,9 @@ pub fn write_text(value: &Value, out: &mut BytesMut) {
     use std::fmt::Write;
     match value {
         Value::Text(s) | Value::Json(s) => out.put_slice(s.as_bytes()),
-        Value::Int4(v) => out.put_slice(itoa(*v as i64, &mut [0u8; 20])),
-        Value::Int8(v) => out.put_slice(itoa(*v, &mut [0u8; 20])),
-        Value::Int2(v) => out.put_slice(itoa(*v as i64, &mut [0u8; 20])),
+        Value::Int4(v) => out.put_slice(format_i64(*v as i64, &mut [0u8; 20])),
+        Value::Int8(v) => out.put_slice(format_i64(*v, &mut [0u8; 20])),
+        Value::Int2(v) => out.put_slice(format_i64(*v as i64, &mut [0u8; 20])),
         Value::Bool(b) => out.put_u8(if *b { b't' } else { b'f' }),
         other => {
             let mut s = String::new();
@@ -101,26 +102,6 @@ pub fn write_text(value: &Value, out: &mut BytesMut) {
             out.put_slice(s.as_bytes());
         }
     }
-}
-
-/// Formats an integer without allocating.
-fn itoa(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let negative = v < 0;
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 /// Appends a value's binary format (no length prefix); an error only for
@@ -329,7 +310,7 @@ mod tests {
     #[test]
     fn integers_format_like_display() {
         for v in [0i64, 7, -7, i64::MIN, i64::MAX] {
-            assert_eq!(itoa(v, &mut [0u8; 20]), v.to_string().as_bytes());
+            assert_eq!(format_i64(v, &mut [0u8; 20]), v.to_string().as_bytes());
         }
     }
 }

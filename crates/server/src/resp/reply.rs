@@ -142,22 +142,8 @@ impl Itoa {
 /// Formats `n` in decimal.
 pub fn itoa(n: i64) -> Itoa {
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let negative = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if negative {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    Itoa { buf, start: i }
+    let start = buf.len() - memdb_engine::types::format_i64(n, &mut buf).len();
+    Itoa { buf, start }
 }
 
 #[cfg(test)]

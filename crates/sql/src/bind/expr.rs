@@ -612,9 +612,7 @@ impl Binder<'_> {
         // A float meeting a numeric compares as double precision (the
         // numeric is cast), as PostgreSQL resolves the operator:
         // `0.1::float8 = 0.1` is true.
-        let float = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
-        let numeric = |t: &DataType| matches!(t, DataType::Numeric(_));
-        let (a, b) = if (float(&a.ty) && numeric(&b.ty)) || (numeric(&a.ty) && float(&b.ty)) {
+        let (a, b) = if float_meets_numeric(&a.ty, &b.ty) {
             (coerce(a, &DataType::Float8)?, coerce(b, &DataType::Float8)?)
         } else {
             (a, b)
@@ -1513,9 +1511,8 @@ impl Binder<'_> {
         let ty = common_type(known.iter(), "IN")?.unwrap_or(DataType::Text);
         // Numerics meeting floats compare as floats (the list's common
         // type), as in PostgreSQL: `0.1::float8 IN (0.1, 0.2)`.
-        let to_common = |t: &Typed| {
-            t.unknown || (matches!(ty, DataType::Float4 | DataType::Float8) && matches!(t.ty, DataType::Numeric(_)))
-        };
+        let to_common =
+            |t: &Typed| t.unknown || (float_meets_numeric(&ty, &t.ty) && matches!(t.ty, DataType::Numeric(_)));
         let probe = if to_common(&probe) { coerce(probe, &ty)? } else { probe };
         let mut checked = Vec::with_capacity(items.len());
         for i in items {
@@ -1535,6 +1532,14 @@ impl Binder<'_> {
         let probe = trimmed_if(probe, trim_probe)?;
         Ok(Expr::InList(Box::new(probe.expr), bound))
     }
+}
+
+/// Whether one side is a float and the other a numeric: PostgreSQL
+/// compares the two as double precision.
+fn float_meets_numeric(a: &DataType, b: &DataType) -> bool {
+    let float = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
+    let numeric = |t: &DataType| matches!(t, DataType::Numeric(_));
+    (float(a) && numeric(b)) || (numeric(a) && float(b))
 }
 
 /// A `char(n)` operand as text, without its padding (`||` and the like).
@@ -1595,9 +1600,7 @@ fn trimmed_if(t: Typed, trim: bool) -> Result<Typed> {
 /// where [`padding_rule`] says, and a float meeting a numeric compared as
 /// double precision.
 fn trim_quantified(probe: Typed, column: &DataType, plan: crate::plan::Plan) -> Result<(Typed, crate::plan::Plan)> {
-    let float = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
-    let numeric = |t: &DataType| matches!(t, DataType::Numeric(_));
-    let as_double = (float(&probe.ty) && numeric(column)) || (numeric(&probe.ty) && float(column));
+    let as_double = float_meets_numeric(&probe.ty, column);
     let (trim_probe, trim_column) = padding_rule(&probe.ty, column);
     let col = Typed::new(Expr::Column(0), column.clone());
     let plan = if trim_column || as_double {

@@ -788,15 +788,7 @@ impl Session {
                 let mut options = self.default_options()?;
                 for m in modes {
                     match m {
-                        ast::TransactionMode::IsolationLevel(l) => {
-                            options.isolation = match l {
-                                ast::TransactionIsolationLevel::ReadUncommitted
-                                | ast::TransactionIsolationLevel::ReadCommitted => IsolationLevel::ReadCommitted,
-                                ast::TransactionIsolationLevel::RepeatableRead
-                                | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::Snapshot,
-                                ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
-                            }
-                        }
+                        ast::TransactionMode::IsolationLevel(l) => options.isolation = isolation_of(l),
                         ast::TransactionMode::AccessMode(a) => {
                             options.read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
                         }
@@ -1422,16 +1414,7 @@ impl Session {
         let mut read_only = None;
         for m in modes {
             match m {
-                ast::TransactionMode::IsolationLevel(l) => {
-                    isolation = Some(match l {
-                        ast::TransactionIsolationLevel::ReadUncommitted
-                        | ast::TransactionIsolationLevel::ReadCommitted => IsolationLevel::ReadCommitted,
-                        ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => {
-                            IsolationLevel::Snapshot
-                        }
-                        ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
-                    });
-                }
+                ast::TransactionMode::IsolationLevel(l) => isolation = Some(isolation_of(l)),
                 ast::TransactionMode::AccessMode(a) => {
                     read_only = Some(matches!(a, ast::TransactionAccessMode::ReadOnly));
                 }
@@ -1504,6 +1487,8 @@ impl Session {
                 ("timezone".to_owned(), value.to_string().trim_matches('\'').to_owned())
             }
             ast::Set::SetNames { charset_name, .. } => ("client_encoding".to_owned(), charset_name.to_string()),
+            // Reached only without a transaction (`Session::set_transaction`
+            // handles it in one): nothing to change.
             ast::Set::SetTransaction { .. } => return Ok(QueryResult::tag("SET")),
             other => return Err(unsupported(format!("{other}"))),
         };
@@ -1592,20 +1577,25 @@ fn is_block_end(stmt: &ast::Statement) -> bool {
 /// the formatting machinery: it is made for every statement.
 pub(crate) fn counted_tag(prefix: &str, count: impl Into<u64>) -> String {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n: u64 = count.into();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut tag = String::with_capacity(prefix.len() + digits.len() - at);
+    let digits = memdb_engine::types::format_u64(count.into(), &mut digits);
+    let mut tag = String::with_capacity(prefix.len() + digits.len());
     tag.push_str(prefix);
-    tag.extend(digits[at..].iter().map(|&d| char::from(d)));
+    tag.extend(digits.iter().map(|&d| char::from(d)));
     tag
+}
+
+/// The isolation level a `… ISOLATION LEVEL x` clause names (READ
+/// UNCOMMITTED is READ COMMITTED, as in PostgreSQL).
+fn isolation_of(level: &ast::TransactionIsolationLevel) -> IsolationLevel {
+    match level {
+        ast::TransactionIsolationLevel::ReadUncommitted | ast::TransactionIsolationLevel::ReadCommitted => {
+            IsolationLevel::ReadCommitted
+        }
+        ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => {
+            IsolationLevel::Snapshot
+        }
+        ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+    }
 }
 
 fn isolation_name(level: IsolationLevel) -> &'static str {
