@@ -336,8 +336,14 @@ impl<'a> Reader<'a> {
     }
 
     fn str(&mut self) -> Result<&'a str> {
-        // SIMD validation: rows are read far more often than written.
-        simdutf8::basic::from_utf8(self.bytes()?).map_err(|_| corrupt("invalid UTF-8"))
+        // Rows are read far more often than written. SIMD validation wins
+        // from about 128 bytes; below, its tail handling costs more than
+        // the standard library's word-at-a-time ASCII path (10 against
+        // 6.5 ns for 100 ASCII bytes on the reference machine).
+        let bytes = self.bytes()?;
+        let text =
+            if bytes.len() < 128 { std::str::from_utf8(bytes).ok() } else { simdutf8::basic::from_utf8(bytes).ok() };
+        text.ok_or_else(|| corrupt("invalid UTF-8"))
     }
 
     fn string(&mut self) -> Result<String> {

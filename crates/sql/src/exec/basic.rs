@@ -103,7 +103,7 @@ impl Operator for ProjectOp<'_> {
         let Some(batch) = self.input.next(cx)? else { return Ok(None) };
         let mut out = Vec::with_capacity(batch.len());
         for row in batch {
-            out.push(project_row(self.exprs, &row, cx)?);
+            out.push(project_owned(self.exprs, row, cx)?);
         }
         Ok(Some(out))
     }
@@ -133,6 +133,46 @@ pub(crate) fn project_row(exprs: &[Expr], row: &[Value], cx: &mut ExecCtx<'_>) -
     let mut values = Vec::with_capacity(exprs.len());
     project_into(exprs, row, cx, &mut values)?;
     Ok(values)
+}
+
+/// Like [`project_row`] over a row the caller is done with: when every
+/// output is a bare column or a constant (the usual `SELECT a, b, c`),
+/// values move out of the row instead of being copied — a column listed
+/// twice is copied for all but its last use. Long lists (over 64 outputs
+/// or columns) take the copying path.
+pub(crate) fn project_owned(exprs: &[Expr], mut row: Row, cx: &mut ExecCtx<'_>) -> Result<Row> {
+    let movable = exprs.len() <= 64
+        && exprs.iter().all(|e| match e {
+            Expr::Column(i) => *i < 64,
+            Expr::Literal(_) => true,
+            _ => false,
+        });
+    if !movable {
+        return project_row(exprs, &row, cx);
+    }
+    // Bit n: output n is the last one to read its column.
+    let (mut last_use, mut seen) = (0u64, 0u64);
+    for (n, e) in exprs.iter().enumerate().rev() {
+        if let Expr::Column(i) = e
+            && seen & (1 << i) == 0
+        {
+            seen |= 1 << i;
+            last_use |= 1 << n;
+        }
+    }
+    let mut out = Vec::with_capacity(exprs.len());
+    for (n, e) in exprs.iter().enumerate() {
+        out.push(match e {
+            Expr::Column(i) => match row.get_mut(*i) {
+                Some(v) if last_use & (1 << n) != 0 => std::mem::replace(v, Value::Null),
+                Some(v) => v.clone(),
+                None => Value::Null,
+            },
+            Expr::Literal(v) => v.clone(),
+            e => e.eval(&row, cx)?,
+        });
+    }
+    Ok(out)
 }
 
 /// Appends a projection list's values over one input row to `out`.

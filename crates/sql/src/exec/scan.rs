@@ -283,5 +283,5 @@ fn read_primary_point(
         return Ok(Vec::new());
     }
     let Some(exprs) = exprs else { return Ok(vec![row.values]) };
-    Ok(vec![super::basic::project_row(exprs, &row.values, cx)?])
+    Ok(vec![super::basic::project_owned(exprs, row.values, cx)?])
 }

@@ -365,6 +365,10 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyInState>>,
     /// The timeout settings, parsed.
     timeouts: Timeouts,
+    /// The options a transaction begins with, parsed from the settings
+    /// (`None` when a setting does not parse: computing them again reports
+    /// the error). Every autocommit statement begins one.
+    default_txn: Option<TxnOptions>,
     /// The role transactions act for (`None`: unrestricted, as embedded
     /// sessions and trusted local connections are).
     role: Option<String>,
@@ -411,6 +415,7 @@ impl Session {
             described_cache: HashMap::new(),
             copy_in: None,
             timeouts: Timeouts::default(),
+            default_txn: None,
             role: None,
             implicit: false,
             notices: Vec::new(),
@@ -500,6 +505,7 @@ impl Session {
             idle_session_ms: ms("idle_session_timeout"),
             idle_in_transaction_ms: ms("idle_in_transaction_session_timeout"),
         };
+        self.default_txn = self.parse_default_options().ok();
     }
 
     /// How long the client may stay silent now, in milliseconds (0: no
@@ -753,7 +759,18 @@ impl Session {
         }
     }
 
+    /// The options an implicit or autocommit transaction begins with.
     fn default_options(&self) -> Result<TxnOptions> {
+        match self.default_txn {
+            // Settings changed since they were parsed (set_config within a
+            // statement): read them again.
+            Some(options) if !self.vars.settings.is_changed() => Ok(options),
+            _ => self.parse_default_options(),
+        }
+    }
+
+    /// [`Session::default_options`] read from the settings.
+    fn parse_default_options(&self) -> Result<TxnOptions> {
         let iso = isolation(self.setting("default_transaction_isolation").unwrap_or("read committed"))?;
         let mut options = TxnOptions::isolation(iso);
         options.read_only = self

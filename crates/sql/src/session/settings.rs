@@ -171,6 +171,12 @@ impl Settings {
         }
     }
 
+    /// Whether anything changed since [`Settings::take_changed`] was last
+    /// called (without clearing the flag).
+    pub(crate) fn is_changed(&self) -> bool {
+        self.changed
+    }
+
     /// Whether anything changed since the last call.
     pub(crate) fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
