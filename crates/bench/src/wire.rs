@@ -44,6 +44,18 @@ impl PgClient {
         self.runtime.block_on(self.client.query(statement, params))
     }
 
+    /// Runs prepared statements pipelined: every request is written before
+    /// the first reply is read (one round trip for the lot, as a JDBC batch
+    /// or a libpq pipeline), and the server runs them in order. Returns each
+    /// statement's rows; stops at the first error.
+    pub fn query_pipelined(
+        &self,
+        runs: &[(&Statement, Vec<&(dyn ToSql + Sync)>)],
+    ) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+        let requests = runs.iter().map(|(statement, params)| self.client.query(*statement, params));
+        self.runtime.block_on(futures_util::future::try_join_all(requests))
+    }
+
     /// Runs a prepared statement and returns the rows it affected.
     pub fn execute(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<u64, tokio_postgres::Error> {
         self.runtime.block_on(self.client.execute(statement, params))

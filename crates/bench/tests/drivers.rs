@@ -120,8 +120,8 @@ fn tpcc_runs_embedded_and_over_pgwire_and_its_checks_hold() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("tpcc.csv");
     let pg = pg_url(&server);
-    for target in ["embedded", pg.as_str()] {
-        let out = bench(&[
+    for (target, pipeline) in [("embedded", false), (pg.as_str(), false), (pg.as_str(), true)] {
+        let mut args = vec![
             "tpcc",
             "--warehouses",
             "1",
@@ -133,14 +133,18 @@ fn tpcc_runs_embedded_and_over_pgwire_and_its_checks_hold() {
             target,
             "--csv",
             csv.to_str().unwrap(),
-        ]);
+        ];
+        if pipeline {
+            args.push("--pipeline");
+        }
+        let out = bench(&args);
         for condition in 1..=4 {
             assert!(out.contains(&format!("condition {condition} holds")), "{out}");
         }
         assert!(out.contains("new_order") && out.contains("stock_level"), "{out}");
     }
     let totals = total_rows(&csv);
-    assert_eq!(totals.len(), 2);
+    assert_eq!(totals.len(), 3);
     for row in &totals {
         assert_eq!(row[9], "tpmC");
         assert!(row[8].parse::<f64>().unwrap() > 0.0, "{row:?}");

@@ -483,6 +483,35 @@ async fn read_until(stream: &mut tokio::net::TcpStream, until: u8) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn a_pipeline_is_answered_whole_even_when_half_a_message_follows_it() {
+    // Replies to pipelined Sync groups are held back while the next message
+    // is already buffered; they must still go out before the server waits
+    // for the rest of a message that has only half arrived.
+    let server = TestServer::start();
+    let mut s = startup(&server).await;
+    let mut batch = Vec::new();
+    for n in 1..=3 {
+        batch.extend(parse_bind_execute(&format!("SELECT {n}")));
+        batch.extend(frontend(b'S', b""));
+    }
+    let next = query("SELECT 4");
+    batch.extend_from_slice(&next[..next.len() / 2]);
+    s.write_all(&batch).await.unwrap();
+    for n in 1..=3 {
+        let replies = messages_until(&mut s, b'Z').await;
+        let rows: Vec<String> = replies
+            .iter()
+            .filter(|(k, _)| *k == b'D')
+            .map(|(_, b)| String::from_utf8_lossy(&b[6..]).into_owned())
+            .collect();
+        assert_eq!(rows, [n.to_string()], "{replies:?}");
+    }
+    s.write_all(&next[next.len() / 2..]).await.unwrap();
+    let last = messages_until(&mut s, b'Z').await;
+    assert!(last.iter().any(|(k, b)| *k == b'D' && b.ends_with(b"4")), "{last:?}");
+}
+
+#[tokio::test]
 async fn executes_between_syncs_commit_together_and_an_error_rolls_them_all_back() {
     let server = TestServer::start();
     let observer = server.connect().await;

@@ -80,6 +80,12 @@ pub trait SqlConnection: Send {
     fn query(&mut self, statement: StatementId, params: &[Param]) -> Result<Vec<Vec<Cell>>>;
     /// Runs a prepared statement and returns the rows it affected.
     fn execute(&mut self, statement: StatementId, params: &[Param]) -> Result<u64>;
+    /// Runs prepared statements in order and returns each one's rows;
+    /// stops at the first error. A pipelining connection sends them in one
+    /// round trip; the others run them one by one.
+    fn pipeline(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
+        runs.iter().map(|(statement, params)| self.query(*statement, params)).collect()
+    }
     /// Runs SQL text (no parameters, no rows): transaction control, DDL,
     /// the loader's multi-row inserts.
     fn batch(&mut self, sql: &str) -> Result<()>;
@@ -187,13 +193,20 @@ impl SqlConnection for EmbeddedConnection {
 pub struct WireConnection {
     client: PgClient,
     statements: Vec<tokio_postgres::Statement>,
+    /// Whether [`SqlConnection::pipeline`] sends its statements together.
+    pipelined: bool,
 }
 
 impl WireConnection {
-    /// Connects to `url`.
-    pub fn connect(url: &str) -> Result<WireConnection> {
-        Ok(WireConnection { client: PgClient::connect(url)?, statements: Vec::new() })
+    /// Connects to `url`; `pipelined`: see [`SqlConnection::pipeline`].
+    pub fn connect(url: &str, pipelined: bool) -> Result<WireConnection> {
+        Ok(WireConnection { client: PgClient::connect(url)?, statements: Vec::new(), pipelined })
     }
+}
+
+/// A result row as cells.
+fn row_cells(row: &tokio_postgres::Row) -> Result<Vec<Cell>> {
+    (0..row.len()).map(|i| Ok(row.try_get::<_, Cell>(i)?)).collect()
 }
 
 fn sql_params(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -209,7 +222,21 @@ impl SqlConnection for WireConnection {
     fn query(&mut self, statement: StatementId, params: &[Param]) -> Result<Vec<Vec<Cell>>> {
         let statement = self.statements.get(statement).context("unknown statement")?;
         let rows = self.client.query(statement, &sql_params(params))?;
-        rows.iter().map(|row| (0..row.len()).map(|i| Ok(row.try_get::<_, Cell>(i)?)).collect()).collect()
+        rows.iter().map(row_cells).collect()
+    }
+
+    fn pipeline(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
+        if !self.pipelined {
+            return runs.iter().map(|(statement, params)| self.query(*statement, params)).collect();
+        }
+        let requests = runs
+            .iter()
+            .map(|(statement, params)| {
+                Ok((self.statements.get(*statement).context("unknown statement")?, sql_params(params)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let replies = self.client.query_pipelined(&requests)?;
+        replies.iter().map(|rows| rows.iter().map(row_cells).collect()).collect()
     }
 
     fn execute(&mut self, statement: StatementId, params: &[Param]) -> Result<u64> {
@@ -224,7 +251,7 @@ impl SqlConnection for WireConnection {
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>> {
         let statement = self.client.prepare(sql)?;
         let rows = self.client.query(&statement, &[])?;
-        rows.iter().map(|row| (0..row.len()).map(|i| Ok(row.try_get::<_, Cell>(i)?)).collect()).collect()
+        rows.iter().map(row_cells).collect()
     }
 }
 

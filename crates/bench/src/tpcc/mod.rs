@@ -71,20 +71,27 @@ pub struct Options {
     /// Seed of the random streams.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Over the wire, send a transaction's independent statements together
+    /// (pipelined: all written before the first reply is read, one round
+    /// trip for the lot, as JDBC batches and libpq pipelines do) instead of
+    /// one round trip per statement. The SQL and its order are the same.
+    #[arg(long)]
+    pub pipeline: bool,
 }
 
 /// Opens connections to the system under test.
 enum System {
     Embedded(Arc<Database>),
-    Wire(String),
+    /// A server's URL; whether statements are pipelined.
+    Wire(String, bool),
 }
 
 impl System {
-    fn open(target: &str) -> Result<System> {
+    fn open(target: &str, pipelined: bool) -> Result<System> {
         if target == "embedded" {
             Ok(System::Embedded(Arc::new(Database::open(Config::memory())?)))
         } else if target.starts_with("postgres://") || target.starts_with("postgresql://") {
-            Ok(System::Wire(target.to_owned()))
+            Ok(System::Wire(target.to_owned(), pipelined))
         } else {
             bail!("unknown target {target:?}: expected embedded or postgres://…")
         }
@@ -93,18 +100,22 @@ impl System {
     fn connect(&self) -> Result<Box<dyn SqlConnection>> {
         Ok(match self {
             System::Embedded(db) => Box::new(EmbeddedConnection::new(db.clone())),
-            System::Wire(url) => Box::new(WireConnection::connect(url)?),
+            System::Wire(url, pipelined) => Box::new(WireConnection::connect(url, *pipelined)?),
         })
     }
 
     fn describe(&self) -> Result<String> {
-        let System::Wire(_) = self else { return Ok("memdb (embedded)".into()) };
+        let System::Wire(..) = self else { return Ok("memdb (embedded)".into()) };
         let version = self.connect()?.query_text("SELECT version()")?;
         let text = version.first().and_then(|r| r.first()).and_then(|c| c.text().ok()).unwrap_or("");
-        Ok(if text.contains("memdb") {
-            "memdb (pgwire)".into()
+        let name = if text.contains("memdb") {
+            "memdb (pgwire)".to_owned()
         } else {
             format!("postgresql {}", text.split_whitespace().nth(1).unwrap_or(""))
+        };
+        Ok(match self {
+            System::Wire(_, true) => format!("{name} pipelined"),
+            _ => name,
         })
     }
 }
@@ -113,7 +124,7 @@ impl System {
 pub fn run(options: &Options) -> Result<()> {
     anyhow::ensure!(options.warehouses >= 1, "--warehouses must be at least 1");
     anyhow::ensure!(options.duration > 0.0, "--duration must be positive");
-    let system = System::open(&options.target)?;
+    let system = System::open(&options.target, options.pipeline)?;
     let label = match &options.label {
         Some(l) => l.clone(),
         None => system.describe()?,
@@ -335,8 +346,9 @@ mod tests {
             json: None,
             csv: None,
             seed: 1,
+            pipeline: false,
         };
-        let system = System::open("embedded").unwrap();
+        let system = System::open("embedded", false).unwrap();
         let mut seeds = SmallRng::seed_from_u64(1);
         let constants = Constants::for_load(&mut seeds);
         load(&system, &options, &constants).unwrap();
@@ -354,7 +366,7 @@ mod tests {
 
     #[test]
     fn checks_catch_a_broken_district() {
-        let system = System::open("embedded").unwrap();
+        let system = System::open("embedded", false).unwrap();
         let mut conn = system.connect().unwrap();
         load::create_schema(&mut *conn).unwrap();
         conn.batch(

@@ -2,7 +2,9 @@
 //! inputs drawn with the spec's keying, SQL through prepared statements,
 //! READ COMMITTED with row locks (`FOR UPDATE`, `UPDATE … RETURNING`) where
 //! a read feeds a write. A transaction that hits a serialization failure or
-//! deadlock is rolled back and retried with the same inputs.
+//! deadlock is rolled back and retried with the same inputs. New-Order and
+//! Payment group their independent statements; with `--pipeline` each group
+//! travels in one round trip (see [`SqlConnection::pipeline`]).
 
 use anyhow::{Context, Result, bail};
 use rand::rngs::SmallRng;
@@ -296,36 +298,51 @@ impl Terminal {
         lines[..count - tail].sort_by_key(|&(item, supply, _)| (supply, item));
         let all_local = lines.iter().all(|&(_, supply, _)| supply == w);
 
-        let customer = first(&self.conn.query(s.customer_discount, &[int(w), int(d), int(c)])?, "customer")?;
-        let discount = customer[0].dec()?;
-        let w_tax = first(&self.conn.query(s.warehouse_tax, &[int(w)])?, "warehouse")?[0].dec()?;
-        let district = first(&self.conn.query(s.district_next_order, &[int(w), int(d)])?, "district")?;
+        // Four groups of independent statements (one round trip each when
+        // the connection pipelines): the header reads and the order number;
+        // the order rows and the item lookups; the stock rows, locked in
+        // order; the stock updates and the order lines.
+        let header = self.conn.pipeline(&[
+            (s.customer_discount, vec![int(w), int(d), int(c)]),
+            (s.warehouse_tax, vec![int(w)]),
+            (s.district_next_order, vec![int(w), int(d)]),
+        ])?;
+        let discount = first(&header[0], "customer")?[0].dec()?;
+        let w_tax = first(&header[1], "warehouse")?[0].dec()?;
+        let district = first(&header[2], "district")?;
         let (d_tax, o_id) = (district[0].dec()?, district[1].int()? - 1);
-        self.conn.execute(
-            s.insert_order,
-            &[int(o_id), int(d), int(w), int(c), int(count as i64), int(i64::from(all_local))],
-        )?;
-        self.conn.execute(s.insert_new_order, &[int(o_id), int(d), int(w)])?;
+        let mut runs = vec![
+            (s.insert_order, vec![int(o_id), int(d), int(w), int(c), int(count as i64), int(i64::from(all_local))]),
+            (s.insert_new_order, vec![int(o_id), int(d), int(w)]),
+        ];
+        runs.extend(lines.iter().map(|&(item, _, _)| (s.item, vec![int(item)])));
+        let items = self.conn.pipeline(&runs)?;
+        let mut prices = Vec::with_capacity(count);
+        for found in &items[2..] {
+            // No row: the unused item, the spec's business rollback.
+            let Some(found) = found.first() else { return Ok(Outcome::RolledBack) };
+            prices.push(found[0].dec()?);
+        }
+        let stock_statement = s.stock[(d - 1) as usize];
+        let stock_reads: Vec<_> =
+            lines.iter().map(|&(item, supply, _)| (stock_statement, vec![int(item), int(supply)])).collect();
+        let stocks = self.conn.pipeline(&stock_reads)?;
+        let mut writes = Vec::with_capacity(2 * count);
         let mut total = Decimal::ZERO;
-        for (number, &(item, supply, quantity)) in lines.iter().enumerate() {
-            let Some(found) = self.conn.query(s.item, &[int(item)])?.into_iter().next() else {
-                // The unused item: the spec's business rollback.
-                return Ok(Outcome::RolledBack);
-            };
-            let price = found[0].dec()?;
-            let stock_statement = s.stock[(d - 1) as usize];
-            let stock = first(&self.conn.query(stock_statement, &[int(item), int(supply)])?, "stock")?;
+        for (number, ((&(item, supply, quantity), price), stock)) in lines.iter().zip(&prices).zip(&stocks).enumerate()
+        {
+            let stock = first(stock, "stock")?;
             let on_hand = stock[0].int()?;
             let left = if on_hand >= quantity + 10 { on_hand - quantity } else { on_hand - quantity + 91 };
-            self.conn.execute(
+            writes.push((
                 s.update_stock,
-                &[int(left), int(quantity), int(i64::from(supply != w)), int(item), int(supply)],
-            )?;
-            let amount = price * Decimal::from(quantity);
+                vec![int(left), int(quantity), int(i64::from(supply != w)), int(item), int(supply)],
+            ));
+            let amount = *price * Decimal::from(quantity);
             total += amount;
-            self.conn.execute(
+            writes.push((
                 s.insert_order_line,
-                &[
+                vec![
                     int(o_id),
                     int(d),
                     int(w),
@@ -336,8 +353,9 @@ impl Terminal {
                     Param::Dec(amount),
                     Param::Text(stock[2].text()?.to_owned()),
                 ],
-            )?;
+            ));
         }
+        self.conn.pipeline(&writes)?;
         // The total the terminal would display.
         let _ = total * (Decimal::ONE - discount) * (Decimal::ONE + w_tax + d_tax);
         Ok(Outcome::Committed)
@@ -370,28 +388,29 @@ impl Terminal {
         let amount = random::cents(rng, 100, 500_000);
         let s = &self.statements;
         let (wp, dp) = (s.warehouse_payment, s.district_payment);
-        let warehouse = first(&self.conn.query(wp, &[Param::Dec(amount), int(w)])?, "warehouse")?;
-        let district = first(&self.conn.query(dp, &[Param::Dec(amount), int(w), int(d)])?, "district")?;
+        let totals = self
+            .conn
+            .pipeline(&[(wp, vec![Param::Dec(amount), int(w)]), (dp, vec![Param::Dec(amount), int(w), int(d)])])?;
+        let warehouse = first(&totals[0], "warehouse")?;
+        let district = first(&totals[1], "district")?;
         let c = self.customer(rng, c_w, c_d)?;
         let s = &self.statements;
         let customer = first(&self.conn.query(s.customer_for_payment, &[int(c_w), int(c_d), int(c)])?, "customer")?;
-        if customer[9].text()? == "BC" {
+        let pay = if customer[9].text()? == "BC" {
             let mut data = format!("{c} {c_d} {c_w} {d} {w} {amount} | {}", customer[13].text()?);
             if let Some((cut, _)) = data.char_indices().nth(500) {
                 data.truncate(cut);
             }
-            self.conn.execute(
-                s.customer_pay_bad_credit,
-                &[Param::Dec(amount), Param::Text(data), int(c_w), int(c_d), int(c)],
-            )?;
+            (s.customer_pay_bad_credit, vec![Param::Dec(amount), Param::Text(data), int(c_w), int(c_d), int(c)])
         } else {
-            self.conn.execute(s.customer_pay, &[Param::Dec(amount), int(c_w), int(c_d), int(c)])?;
-        }
+            (s.customer_pay, vec![Param::Dec(amount), int(c_w), int(c_d), int(c)])
+        };
         let h_data = format!("{}    {}", warehouse[0].text()?, district[0].text()?);
-        self.conn.execute(
+        let history = (
             s.insert_history,
-            &[int(c), int(c_d), int(c_w), int(d), int(w), Param::Dec(amount), Param::Text(h_data)],
-        )?;
+            vec![int(c), int(c_d), int(c_w), int(d), int(w), Param::Dec(amount), Param::Text(h_data)],
+        );
+        self.conn.pipeline(&[pay, history])?;
         Ok(Outcome::Committed)
     }
 

@@ -728,5 +728,38 @@ pub async fn serve_connection(
         if is_cancel {
             break;
         }
+        // Replies wait in the write buffer while the client's next message
+        // is already here (a pipeline); before waiting on the network they
+        // go out, all in one write.
+        if (in_startup || !whole_message_buffered(socket.read_buffer())) && socket.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Whether `input` starts with a whole frontend message (type byte, then
+/// a length that counts itself), which the loop handles without reading
+/// from the network.
+fn whole_message_buffered(input: &[u8]) -> bool {
+    match input.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+        Some(length) => input.len() > u32::from_be_bytes(length) as usize,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_message_buffered;
+
+    #[test]
+    fn a_message_counts_as_buffered_only_when_all_of_it_is() {
+        // Sync: type, length 4 (itself), no body.
+        assert!(whole_message_buffered(b"S\0\0\0\x04"));
+        assert!(whole_message_buffered(b"S\0\0\0\x04Q\0"));
+        assert!(!whole_message_buffered(b""));
+        assert!(!whole_message_buffered(b"S\0\0\0"));
+        // Query of length 9 (itself and five bytes): two bytes missing.
+        assert!(!whole_message_buffered(b"Q\0\0\0\x09SEL"));
+        assert!(whole_message_buffered(b"Q\0\0\0\x09SEL;\0"));
     }
 }

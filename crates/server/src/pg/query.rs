@@ -618,7 +618,10 @@ impl ExtendedQueryHandler for PgConnection {
         let status = self.transaction_status();
         client.set_transaction_status(status);
         client.set_state(PgWireConnectionState::ReadyForQuery);
-        client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
+        // Buffered, not flushed: the connection loop flushes once no whole
+        // message is waiting, so a pipeline of Bind/Execute/Sync groups is
+        // answered with one write instead of one per Sync.
+        client.feed(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
         Ok(())
     }
 
