@@ -7,7 +7,9 @@
 # bench/results/tpcc.csv and .jsonl; the chart is redrawn from both CSVs.
 #
 # Usage: bench/scripts/tpcc-compare.sh [--warehouses N] [--duration S]
-#          [--terminals N] [--targets "pgwire postgres embedded"]
+#          [--terminals N] [--targets "pgwire postgres embedded"] [--pipeline]
+# --pipeline: over the wire, each group of independent statements (and a
+#             block's BEGIN and COMMIT) travels in one round trip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,12 +17,14 @@ WAREHOUSES=10
 DURATION=60
 TERMINALS=8
 TARGETS="pgwire postgres embedded"
+PIPELINE=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --warehouses) WAREHOUSES="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --terminals) TERMINALS="$2"; shift 2 ;;
     --targets) TARGETS="$2"; shift 2 ;;
+    --pipeline) PIPELINE=(--pipeline); shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -59,7 +63,7 @@ for t in $TARGETS; do
   esac
   echo "== tpcc on $t" >&2
   target/release/memdb-bench tpcc --warehouses "$WAREHOUSES" --duration "$DURATION" --terminals "$TERMINALS" \
-    --target "$url" --csv "$CSV" --json "$JSON"
+    --target "$url" --csv "$CSV" --json "$JSON" "${PIPELINE[@]}"
 done
 cat bench/results/*.csv | awk 'NR == 1 || !/^benchmark,/' > "$WORK/all.csv"
 target/release/memdb-bench chart --csv "$WORK/all.csv" --output bench/results/results.svg

@@ -86,6 +86,25 @@ pub trait SqlConnection: Send {
     fn pipeline(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
         runs.iter().map(|(statement, params)| self.query(*statement, params)).collect()
     }
+    /// [`SqlConnection::pipeline`] for a transaction's last statements: a
+    /// pipelining connection sends the COMMIT with them, and
+    /// [`SqlConnection::commit`] then has nothing left to send.
+    fn pipeline_then_commit(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
+        self.pipeline(runs)
+    }
+    /// Opens a transaction block (a pipelining connection sends the BEGIN
+    /// with the block's first statements).
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")
+    }
+    /// Commits the open block.
+    fn commit(&mut self) -> Result<()> {
+        self.batch("COMMIT")
+    }
+    /// Rolls the open block back.
+    fn rollback(&mut self) -> Result<()> {
+        self.batch("ROLLBACK")
+    }
     /// Runs SQL text (no parameters, no rows): transaction control, DDL,
     /// the loader's multi-row inserts.
     fn batch(&mut self, sql: &str) -> Result<()>;
@@ -193,14 +212,54 @@ impl SqlConnection for EmbeddedConnection {
 pub struct WireConnection {
     client: PgClient,
     statements: Vec<tokio_postgres::Statement>,
-    /// Whether [`SqlConnection::pipeline`] sends its statements together.
-    pipelined: bool,
+    /// `BEGIN` and `COMMIT` prepared, when statements are pipelined
+    /// ([`SqlConnection::pipeline`] sends its statements together, the
+    /// block's BEGIN with the first ones and its COMMIT with the last).
+    pipelined: Option<(tokio_postgres::Statement, tokio_postgres::Statement)>,
+    /// A BEGIN not sent yet.
+    begin_pending: bool,
+    /// The open block's COMMIT already went with its last statements.
+    committed: bool,
 }
 
 impl WireConnection {
     /// Connects to `url`; `pipelined`: see [`SqlConnection::pipeline`].
     pub fn connect(url: &str, pipelined: bool) -> Result<WireConnection> {
-        Ok(WireConnection { client: PgClient::connect(url)?, statements: Vec::new(), pipelined })
+        let client = PgClient::connect(url)?;
+        let pipelined = match pipelined {
+            true => Some((client.prepare("BEGIN")?, client.prepare("COMMIT")?)),
+            false => None,
+        };
+        Ok(WireConnection { client, statements: Vec::new(), pipelined, begin_pending: false, committed: false })
+    }
+
+    /// Sends a BEGIN that is still pending on its own.
+    fn send_begin(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.begin_pending) {
+            self.client.batch("BEGIN")?;
+        }
+        Ok(())
+    }
+
+    /// Runs `runs` in one round trip, behind the pending BEGIN and ahead of
+    /// the COMMIT when `commit`; returns the rows of `runs` only.
+    fn run_group(&mut self, runs: &[(StatementId, Vec<Param>)], commit: bool) -> Result<Vec<Vec<Vec<Cell>>>> {
+        let Some((begin, end)) = &self.pipelined else { bail!("the connection does not pipeline") };
+        let mut requests: Vec<(&tokio_postgres::Statement, Vec<&(dyn ToSql + Sync)>)> = Vec::new();
+        let began = std::mem::take(&mut self.begin_pending);
+        if began {
+            requests.push((begin, Vec::new()));
+        }
+        for (statement, params) in runs {
+            requests.push((self.statements.get(*statement).context("unknown statement")?, sql_params(params)));
+        }
+        if commit {
+            requests.push((end, Vec::new()));
+        }
+        let replies = self.client.query_pipelined(&requests)?;
+        self.committed = commit;
+        let ours = replies.iter().skip(usize::from(began)).take(runs.len());
+        ours.map(|rows| rows.iter().map(row_cells).collect()).collect()
     }
 }
 
@@ -220,35 +279,69 @@ impl SqlConnection for WireConnection {
     }
 
     fn query(&mut self, statement: StatementId, params: &[Param]) -> Result<Vec<Vec<Cell>>> {
+        if self.begin_pending {
+            let mut rows = self.run_group(&[(statement, params.to_vec())], false)?;
+            return rows.pop().context("no reply");
+        }
         let statement = self.statements.get(statement).context("unknown statement")?;
         let rows = self.client.query(statement, &sql_params(params))?;
         rows.iter().map(row_cells).collect()
     }
 
     fn pipeline(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
-        if !self.pipelined {
+        if self.pipelined.is_none() {
             return runs.iter().map(|(statement, params)| self.query(*statement, params)).collect();
         }
-        let requests = runs
-            .iter()
-            .map(|(statement, params)| {
-                Ok((self.statements.get(*statement).context("unknown statement")?, sql_params(params)))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let replies = self.client.query_pipelined(&requests)?;
-        replies.iter().map(|rows| rows.iter().map(row_cells).collect()).collect()
+        self.run_group(runs, false)
+    }
+
+    fn pipeline_then_commit(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
+        if self.pipelined.is_none() {
+            return self.pipeline(runs);
+        }
+        self.run_group(runs, true)
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.committed = false;
+        match self.pipelined {
+            Some(_) => {
+                self.begin_pending = true;
+                Ok(())
+            }
+            None => self.batch("BEGIN"),
+        }
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        // A block that ran nothing, or whose COMMIT already went out.
+        if std::mem::take(&mut self.begin_pending) || std::mem::take(&mut self.committed) {
+            return Ok(());
+        }
+        self.batch("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.committed = false;
+        if std::mem::take(&mut self.begin_pending) {
+            return Ok(());
+        }
+        self.batch("ROLLBACK")
     }
 
     fn execute(&mut self, statement: StatementId, params: &[Param]) -> Result<u64> {
+        self.send_begin()?;
         let statement = self.statements.get(statement).context("unknown statement")?;
         Ok(self.client.execute(statement, &sql_params(params))?)
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
+        self.send_begin()?;
         Ok(self.client.batch(sql)?)
     }
 
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>> {
+        self.send_begin()?;
         let statement = self.client.prepare(sql)?;
         let rows = self.client.query(&statement, &[])?;
         rows.iter().map(row_cells).collect()

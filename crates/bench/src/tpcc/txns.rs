@@ -4,7 +4,8 @@
 //! a read feeds a write. A transaction that hits a serialization failure or
 //! deadlock is rolled back and retried with the same inputs. New-Order and
 //! Payment group their independent statements; with `--pipeline` each group
-//! travels in one round trip (see [`SqlConnection::pipeline`]).
+//! travels in one round trip, the BEGIN with a block's first statements and
+//! the COMMIT with its last (see [`SqlConnection::pipeline`]).
 
 use anyhow::{Context, Result, bail};
 use rand::rngs::SmallRng;
@@ -242,7 +243,7 @@ impl Terminal {
         let mut retries = 0;
         loop {
             let mut inputs = SmallRng::seed_from_u64(seed);
-            let attempt = self.conn.batch("BEGIN").and_then(|()| match kind {
+            let attempt = self.conn.begin().and_then(|()| match kind {
                 Kind::NewOrder => self.new_order(&mut inputs),
                 Kind::Payment => self.payment(&mut inputs),
                 Kind::OrderStatus => self.order_status(&mut inputs),
@@ -250,10 +251,10 @@ impl Terminal {
                 Kind::StockLevel => self.stock_level(&mut inputs),
             });
             let ended = match attempt {
-                Ok(Outcome::Committed) => self.conn.batch("COMMIT").map(|()| Outcome::Committed),
-                Ok(Outcome::RolledBack) => self.conn.batch("ROLLBACK").map(|()| Outcome::RolledBack),
+                Ok(Outcome::Committed) => self.conn.commit().map(|()| Outcome::Committed),
+                Ok(Outcome::RolledBack) => self.conn.rollback().map(|()| Outcome::RolledBack),
                 Err(e) => {
-                    let _ = self.conn.batch("ROLLBACK");
+                    let _ = self.conn.rollback();
                     Err(e)
                 }
             };
@@ -355,7 +356,7 @@ impl Terminal {
                 ],
             ));
         }
-        self.conn.pipeline(&writes)?;
+        self.conn.pipeline_then_commit(&writes)?;
         // The total the terminal would display.
         let _ = total * (Decimal::ONE - discount) * (Decimal::ONE + w_tax + d_tax);
         Ok(Outcome::Committed)
@@ -410,7 +411,7 @@ impl Terminal {
             s.insert_history,
             vec![int(c), int(c_d), int(c_w), int(d), int(w), Param::Dec(amount), Param::Text(h_data)],
         );
-        self.conn.pipeline(&[pay, history])?;
+        self.conn.pipeline_then_commit(&[pay, history])?;
         Ok(Outcome::Committed)
     }
 
