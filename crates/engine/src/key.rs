@@ -360,7 +360,8 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..20_000 {
             let mut make = || {
-                let len = rng.random_range(0..30);
+                // Inline (up to 30 bytes) and heap keys, compared with each other.
+                let len = rng.random_range(0..48);
                 (0..len).map(|_| [0u8, 1, 0xFF, 7][rng.random_range(0..4)]).collect::<Vec<u8>>()
             };
             let (a, b) = (make(), make());

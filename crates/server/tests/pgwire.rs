@@ -489,6 +489,9 @@ async fn a_pipeline_is_answered_whole_even_when_half_a_message_follows_it() {
     // for the rest of a message that has only half arrived.
     let server = TestServer::start();
     let mut s = startup(&server).await;
+    // Inside a block, where replies to Sync groups may wait.
+    s.write_all(&query("BEGIN")).await.unwrap();
+    messages_until(&mut s, b'Z').await;
     let mut batch = Vec::new();
     for n in 1..=3 {
         batch.extend(parse_bind_execute(&format!("SELECT {n}")));
@@ -509,6 +512,28 @@ async fn a_pipeline_is_answered_whole_even_when_half_a_message_follows_it() {
     s.write_all(&next[next.len() / 2..]).await.unwrap();
     let last = messages_until(&mut s, b'Z').await;
     assert!(last.iter().any(|(k, b)| *k == b'D' && b.ends_with(b"4")), "{last:?}");
+}
+
+#[tokio::test]
+async fn a_commit_is_acknowledged_while_the_next_pipelined_statement_waits_for_a_lock() {
+    let server = TestServer::start();
+    let holder = server.connect().await;
+    holder.batch_execute("CREATE TABLE lk (id int PRIMARY KEY, v int); INSERT INTO lk VALUES (1, 0)").await.unwrap();
+    holder.batch_execute("BEGIN; UPDATE lk SET v = 1 WHERE id = 1").await.unwrap();
+    let mut s = startup(&server).await;
+    s.write_all(&query("BEGIN")).await.unwrap();
+    messages_until(&mut s, b'Z').await;
+    let mut batch = parse_bind_execute("COMMIT");
+    batch.extend(frontend(b'S', b""));
+    batch.extend(parse_bind_execute("UPDATE lk SET v = 2 WHERE id = 1"));
+    batch.extend(frontend(b'S', b""));
+    s.write_all(&batch).await.unwrap();
+    // The COMMIT's reply comes while the UPDATE behind it waits.
+    let committed = messages_until(&mut s, b'Z').await;
+    assert!(committed.iter().any(|(k, b)| *k == b'C' && b.starts_with(b"COMMIT")), "{committed:?}");
+    holder.batch_execute("COMMIT").await.unwrap();
+    let updated = messages_until(&mut s, b'Z').await;
+    assert!(updated.iter().any(|(k, b)| *k == b'C' && b.starts_with(b"UPDATE 1")), "{updated:?}");
 }
 
 #[tokio::test]

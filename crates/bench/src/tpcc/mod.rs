@@ -74,7 +74,10 @@ pub struct Options {
     /// Over the wire, send a transaction's independent statements together
     /// (pipelined: all written before the first reply is read, one round
     /// trip for the lot, as JDBC batches and libpq pipelines do) instead of
-    /// one round trip per statement. The SQL and its order are the same.
+    /// one round trip per statement. The SQL and its order are the same
+    /// either way (New-Order reads all its items, then all its stock rows,
+    /// then writes — an order that differs from runs before 2026-11-25,
+    /// which read and wrote line by line).
     #[arg(long)]
     pub pipeline: bool,
 }

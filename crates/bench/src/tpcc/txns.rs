@@ -7,6 +7,8 @@
 //! travels in one round trip, the BEGIN with a block's first statements and
 //! the COMMIT with its last (see [`SqlConnection::pipeline`]).
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result, bail};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -330,11 +332,19 @@ impl Terminal {
         let stocks = self.conn.pipeline(&stock_reads)?;
         let mut writes = Vec::with_capacity(2 * count);
         let mut total = Decimal::ZERO;
+        // An order may list an item twice: its second line sees the stock
+        // the first one left, as when each line is read after the previous
+        // line's update.
+        let mut left_by_line: HashMap<(i64, i64), i64> = HashMap::new();
         for (number, ((&(item, supply, quantity), price), stock)) in lines.iter().zip(&prices).zip(&stocks).enumerate()
         {
             let stock = first(stock, "stock")?;
-            let on_hand = stock[0].int()?;
+            let on_hand = match left_by_line.get(&(item, supply)) {
+                Some(&left) => left,
+                None => stock[0].int()?,
+            };
             let left = if on_hand >= quantity + 10 { on_hand - quantity } else { on_hand - quantity + 91 };
+            left_by_line.insert((item, supply), left);
             writes.push((
                 s.update_stock,
                 vec![int(left), int(quantity), int(i64::from(supply != w)), int(item), int(supply)],

@@ -682,6 +682,7 @@ pub async fn serve_connection(
             break;
         }
         let is_cancel = matches!(message, PgWireFrontendMessage::CancelRequest(_));
+        let ends_group = matches!(message, PgWireFrontendMessage::Query(_) | PgWireFrontendMessage::Sync(_));
         at_rest = in_startup || matches!(message, PgWireFrontendMessage::Query(_) | PgWireFrontendMessage::Sync(_));
         let is_extended = match socket.state() {
             PgWireConnectionState::CopyInProgress(extended) => extended,
@@ -729,9 +730,16 @@ pub async fn serve_connection(
             break;
         }
         // Replies wait in the write buffer while the client's next message
-        // is already here (a pipeline); before waiting on the network they
-        // go out, all in one write.
-        if (in_startup || !whole_message_buffered(socket.read_buffer())) && socket.flush().await.is_err() {
+        // is already here (a pipeline) and go out in one write before the
+        // server waits on the network. A group that ends a transaction (its
+        // Sync leaves no block open: a commit, an implicit transaction, a
+        // failed block) is answered at once, as PostgreSQL does, so no
+        // acknowledgement of a commit waits behind a later statement (which
+        // might wait for a lock); only replies inside an open block wait.
+        let hold = !in_startup
+            && whole_message_buffered(socket.read_buffer())
+            && (!ends_group || conn.transaction_status() == TransactionStatus::Transaction);
+        if !hold && socket.flush().await.is_err() {
             break;
         }
     }
