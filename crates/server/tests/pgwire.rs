@@ -476,6 +476,22 @@ fn parse_bind_execute(sql: &str) -> Vec<u8> {
     out
 }
 
+/// One statement as its own extended-protocol group (Parse, Bind,
+/// Execute, Sync).
+fn sync_group(sql: &str) -> Vec<u8> {
+    let mut group = parse_bind_execute(sql);
+    group.extend(frontend(b'S', b""));
+    group
+}
+
+/// A raw connection with a transaction block open.
+async fn started_in_block(server: &TestServer) -> tokio::net::TcpStream {
+    let mut s = startup(server).await;
+    s.write_all(&query("BEGIN")).await.unwrap();
+    messages_until(&mut s, b'Z').await;
+    s
+}
+
 /// Reads backend messages until one of type `until` arrives; returns the
 /// types of all of them.
 async fn read_until(stream: &mut tokio::net::TcpStream, until: u8) -> Vec<u8> {
@@ -488,14 +504,11 @@ async fn a_pipeline_is_answered_whole_even_when_half_a_message_follows_it() {
     // is already buffered; they must still go out before the server waits
     // for the rest of a message that has only half arrived.
     let server = TestServer::start();
-    let mut s = startup(&server).await;
     // Inside a block, where replies to Sync groups may wait.
-    s.write_all(&query("BEGIN")).await.unwrap();
-    messages_until(&mut s, b'Z').await;
+    let mut s = started_in_block(&server).await;
     let mut batch = Vec::new();
     for n in 1..=3 {
-        batch.extend(parse_bind_execute(&format!("SELECT {n}")));
-        batch.extend(frontend(b'S', b""));
+        batch.extend(sync_group(&format!("SELECT {n}")));
     }
     let next = query("SELECT 4");
     batch.extend_from_slice(&next[..next.len() / 2]);
@@ -520,14 +533,8 @@ async fn a_commit_is_acknowledged_while_the_next_pipelined_statement_waits_for_a
     let holder = server.connect().await;
     holder.batch_execute("CREATE TABLE lk (id int PRIMARY KEY, v int); INSERT INTO lk VALUES (1, 0)").await.unwrap();
     holder.batch_execute("BEGIN; UPDATE lk SET v = 1 WHERE id = 1").await.unwrap();
-    let mut s = startup(&server).await;
-    s.write_all(&query("BEGIN")).await.unwrap();
-    messages_until(&mut s, b'Z').await;
-    let mut batch = parse_bind_execute("COMMIT");
-    batch.extend(frontend(b'S', b""));
-    batch.extend(parse_bind_execute("UPDATE lk SET v = 2 WHERE id = 1"));
-    batch.extend(frontend(b'S', b""));
-    s.write_all(&batch).await.unwrap();
+    let mut s = started_in_block(&server).await;
+    s.write_all(&[sync_group("COMMIT"), sync_group("UPDATE lk SET v = 2 WHERE id = 1")].concat()).await.unwrap();
     // The COMMIT's reply comes while the UPDATE behind it waits.
     let committed = messages_until(&mut s, b'Z').await;
     assert!(committed.iter().any(|(k, b)| *k == b'C' && b.starts_with(b"COMMIT")), "{committed:?}");

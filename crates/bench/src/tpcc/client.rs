@@ -84,7 +84,7 @@ pub trait SqlConnection: Send {
     /// stops at the first error. A pipelining connection sends them in one
     /// round trip; the others run them one by one.
     fn pipeline(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
-        runs.iter().map(|(statement, params)| self.query(*statement, params)).collect()
+        one_by_one(self, runs)
     }
     /// [`SqlConnection::pipeline`] for a transaction's last statements: a
     /// pipelining connection sends the COMMIT with them, and
@@ -111,6 +111,15 @@ pub trait SqlConnection: Send {
     /// Runs a query from SQL text and returns its rows (the consistency
     /// checks).
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>>;
+}
+
+/// Runs statements one round trip each (a connection that does not
+/// pipeline).
+fn one_by_one<C: SqlConnection + ?Sized>(
+    conn: &mut C,
+    runs: &[(StatementId, Vec<Param>)],
+) -> Result<Vec<Vec<Vec<Cell>>>> {
+    runs.iter().map(|(statement, params)| conn.query(*statement, params)).collect()
 }
 
 /// Whether an error means "roll back and retry the transaction"
@@ -290,14 +299,14 @@ impl SqlConnection for WireConnection {
 
     fn pipeline(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
         if self.pipelined.is_none() {
-            return runs.iter().map(|(statement, params)| self.query(*statement, params)).collect();
+            return one_by_one(self, runs);
         }
         self.run_group(runs, false)
     }
 
     fn pipeline_then_commit(&mut self, runs: &[(StatementId, Vec<Param>)]) -> Result<Vec<Vec<Vec<Cell>>>> {
         if self.pipelined.is_none() {
-            return self.pipeline(runs);
+            return one_by_one(self, runs);
         }
         self.run_group(runs, true)
     }
